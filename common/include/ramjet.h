@@ -1,0 +1,140 @@
+/*
+ * ramjet.h - the API a Ramjet application is written against.
+ *
+ * An application is a GraphQL SDL file plus C handlers in a shared library. Every
+ * daemon dlopen()s the same library and calls its one entry point, declared with
+ * RJ_APP_DEFINE, which names the schema and binds handlers by name. Handlers take
+ * and return jansson values; the ownership of each is stated on its typedef.
+ *
+ * This header deliberately exposes nothing of Kafka, PostgreSQL or Redis: they
+ * stay behind the app model, so an application builds against this file alone.
+ */
+#ifndef RAMJET_H
+#define RAMJET_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "rj/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bumped when a handler signature or the entry point changes incompatibly. */
+#define RJ_APP_API_VERSION 1
+
+typedef struct rj_app rj_app_t;                   /* the application being declared */
+typedef struct rj_command_ctx rj_command_ctx_t;   /* one command invocation */
+
+/*
+ * Sentinels a projection returns instead of a read model. They are static,
+ * immortal json_t values (incref/decref are no-ops on them), compared by pointer.
+ */
+RJ_EXPORT extern json_t rj__delete_sentinel;
+RJ_EXPORT extern json_t rj__nothing_sentinel;
+#define RJ_DELETE (&rj__delete_sentinel)   /* delete the read model */
+#define RJ_NOTHING (&rj__nothing_sentinel) /* leave it as it is; notify nobody */
+
+/**
+ * Handles one command.
+ *
+ * @param ctx     the invocation: register events with rj_command_register(); borrowed
+ * @param input   the command's input object after before hooks; borrowed
+ * @param result  on RJ_OK, optionally set to the mutation's result (a new reference);
+ *                left NULL means "no result" and the client sees `true`
+ * @param err     on failure, the message the client sees
+ * @return RJ_OK, or any error status (reported to the client, no event is stored)
+ *
+ * Runs on the command processor's thread; may call rj_command_* on @p ctx only.
+ */
+typedef rj_status_t (*rj_command_fn)(rj_command_ctx_t *ctx, const json_t *input, json_t **result,
+                                     rj_error_t *err);
+
+/**
+ * Rewrites or rejects a command's input before its handler runs (a before hook).
+ *
+ * @param input  the input; borrowed
+ * @param user   the current user envelope or NULL when anonymous; borrowed
+ * @param out    on RJ_OK, the input to continue with (a new reference)
+ */
+typedef rj_status_t (*rj_command_hook_fn)(const json_t *input, const json_t *user, json_t **out,
+                                          rj_error_t *err);
+
+/**
+ * Folds one event into an entity's state.
+ *
+ * @param event    event payload; borrowed
+ * @param current  state before the event, or NULL for the entity's first event; borrowed
+ * @param out      on RJ_OK the new state, a new reference; untouched otherwise
+ * @return RJ_OK, or an error status (the event is skipped and reported)
+ *
+ * Runs on a reducer worker thread; must not block or keep pointers to its arguments.
+ */
+typedef rj_status_t (*rj_reducer_fn)(const json_t *event, const json_t *current, json_t **out,
+                                     rj_error_t *err);
+
+/**
+ * Projects an entity into one read model.
+ *
+ * @param entity   the entity's new state; borrowed
+ * @param id       the read model's id the projection runs for (from the join key); may be
+ *                 NULL for a read-model-query join key with no match
+ * @param current  the read model as stored now, or NULL; borrowed
+ * @param out      on RJ_OK: a new read model (new reference), RJ_DELETE or RJ_NOTHING
+ */
+typedef rj_status_t (*rj_projection_fn)(const json_t *entity, const char *id,
+                                        const json_t *current, json_t **out, rj_error_t *err);
+
+/* ---- declaring the application (called from RJ_APP_DEFINE only) ---- */
+
+/** Sets the application's SDL from a file path, resolved relative to the library's directory. */
+RJ_EXPORT void rj_app_schema_file(rj_app_t *app, const char *path);
+/** Sets the application's SDL from a string; copied. */
+RJ_EXPORT void rj_app_schema_string(rj_app_t *app, const char *sdl);
+/** Sets the application name, the prefix of its topics and tables (default: the library name). */
+RJ_EXPORT void rj_app_name(rj_app_t *app, const char *name);
+RJ_EXPORT void rj_app_on_command(rj_app_t *app, const char *command, rj_command_fn fn);
+RJ_EXPORT void rj_app_before_command(rj_app_t *app, const char *command, rj_command_hook_fn fn);
+RJ_EXPORT void rj_app_on_reduce(rj_app_t *app, const char *entity, const char *event,
+                                rj_reducer_fn fn);
+/** Projects @p entity into @p read_model; the read model id is the entity field @p join_field. */
+RJ_EXPORT void rj_app_on_project(rj_app_t *app, const char *read_model, const char *entity,
+                                 const char *join_field, rj_projection_fn fn);
+/**
+ * Trusts RS256/ES256 tokens of @p issuer signed by the PEM public key @p pem (copied);
+ * roles are read from claim @p roles_claim (NULL: "custom:role").
+ */
+RJ_EXPORT void rj_app_token_verifier_public_key(rj_app_t *app, const char *issuer,
+                                                const char *pem, const char *roles_claim);
+
+/* ---- inside a command handler ---- */
+
+/**
+ * Registers an event; it is stored when the handler returns RJ_OK.
+ *
+ * @param type   the event type name, declared in the SDL with @event
+ * @param value  the event payload; taken (consumed even on failure)
+ */
+RJ_EXPORT rj_status_t rj_command_register_take(rj_command_ctx_t *ctx, const char *type,
+                                               json_t *value, rj_error_t *err);
+/** The current user envelope ({id, username, roles, claims}) or NULL; borrowed from ctx. */
+RJ_EXPORT const json_t *rj_command_user_peek(const rj_command_ctx_t *ctx);
+/** The request id of this command; borrowed from ctx. */
+RJ_EXPORT const char *rj_command_request_id(const rj_command_ctx_t *ctx);
+
+/* ---- the entry point ---- */
+
+/*
+ * RJ_APP_DEFINE(app) { ... } defines the library's entry point. The loader checks
+ * rj_app_api_version against its own RJ_APP_API_VERSION before calling it.
+ */
+#define RJ_APP_DEFINE(var)                                                                         \
+    __attribute__((visibility("default"))) const int rj_app_api_version = RJ_APP_API_VERSION;    \
+    __attribute__((visibility("default"))) void rj_app_define(rj_app_t *var);                     \
+    void rj_app_define(rj_app_t *var)
+
+#ifdef __cplusplus
+}
+#endif
+#endif

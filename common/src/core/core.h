@@ -1,0 +1,73 @@
+/*
+ * core/core.h - the internals every part of libramjet uses: allocation that aborts
+ * on exhaustion, growable buffers, ids and clocks, and always-on assertions.
+ *
+ * Out of memory aborts (rj_xmalloc and friends, also installed into jansson by
+ * rj_core_init), so a NULL from any constructor in Ramjet means bad input, never
+ * exhaustion. Depends on nothing but libc and jansson.
+ */
+#ifndef RJ_CORE_H
+#define RJ_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rj/status.h"
+
+/** Installs the aborting allocators into jansson. Call once, first thing in main(). */
+void rj_core_init(void);
+
+void *rj_xmalloc(size_t n);
+void *rj_xcalloc(size_t count, size_t n);
+void *rj_xrealloc(void *p, size_t n);
+char *rj_xstrdup(const char *s);
+char *rj_xstrndup(const char *s, size_t n);
+char *rj_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Always-on assertion: a broken invariant logs file and line, then aborts. */
+#define RJ_ASSERT(cond)                                                                            \
+    do {                                                                                           \
+        if (__builtin_expect(!(cond), 0))                                                          \
+            rj__assert_fail(#cond, __FILE__, __LINE__);                                            \
+    } while (0)
+_Noreturn void rj__assert_fail(const char *expr, const char *file, int line);
+
+/** A growable byte buffer, always NUL-terminated. Caller-owned storage: _init/_deinit. */
+typedef struct rj_buf {
+    char *data; /* NUL-terminated contents; NULL until the first append */
+    size_t len; /* bytes used, excluding the terminator */
+    size_t cap; /* bytes allocated */
+} rj_buf_t;
+
+void rj_buf_init(rj_buf_t *b);
+void rj_buf_deinit(rj_buf_t *b);
+void rj_buf_reset(rj_buf_t *b);
+void rj_buf_append(rj_buf_t *b, const void *p, size_t n);
+void rj_buf_puts(rj_buf_t *b, const char *s);
+void rj_buf_putc(rj_buf_t *b, char c);
+void rj_buf_printf(rj_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/** Gives the buffer's string to the caller (free() it) and resets @p b. Never NULL. */
+char *rj_buf_steal(rj_buf_t *b);
+
+/* UUIDs as 36-char lowercase strings plus NUL. */
+#define RJ_UUID_STRLEN 37
+/** A random (v4) UUID from the kernel's CSPRNG. */
+void rj_uuid_v4(char out[RJ_UUID_STRLEN]);
+/**
+ * A deterministic (v5-style, SHA-1) UUID of @p name within @p ns. Event ids are
+ * derived from (request id, index) this way, so a replayed command yields the same ids.
+ */
+void rj_uuid_derive(char out[RJ_UUID_STRLEN], const char *ns, const char *name);
+
+/** Wall clock in milliseconds since the epoch. */
+int64_t rj_now_ms(void);
+/** Monotonic clock in microseconds. */
+int64_t rj_mono_us(void);
+/** ISO-8601 UTC with milliseconds, "2021-05-12T08:41:13.792Z", into @p out (>= 25 bytes). */
+void rj_iso8601_ms(int64_t ms, char out[32]);
+
+/** FNV-1a 64-bit hash of @p n bytes. */
+uint64_t rj_hash(const void *p, size_t n);
+
+#endif

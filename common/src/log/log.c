@@ -1,0 +1,92 @@
+/*
+ * log.c - the line logger described in log.h.
+ */
+#include "log/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "core/core.h"
+
+static char log_prefix[64] = "ramjet";
+static rj_log_level_t log_level = RJ_LOG_INFO;
+static char log_debug_modules[256]; /* ",kafka,pg," or ",all," */
+
+bool
+rj_log_parse_level(const char *s, rj_log_level_t *out)
+{
+    static const char *names[] = {"debug", "info", "warn", "error", "fatal"};
+    for (int i = 0; i < 5; i++) {
+        if (strcasecmp(s, names[i]) == 0) {
+            *out = (rj_log_level_t)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+void
+rj_log_init(const char *prefix)
+{
+    snprintf(log_prefix, sizeof log_prefix, "%s", prefix);
+    const char *lvl = getenv("RAMJET_LOG_LEVEL");
+    if (lvl != NULL && *lvl != '\0')
+        rj_log_parse_level(lvl, &log_level);
+    const char *dbg = getenv("RAMJET_LOG_DEBUG");
+    if (dbg != NULL && *dbg != '\0')
+        snprintf(log_debug_modules, sizeof log_debug_modules, ",%s,", dbg);
+}
+
+void
+rj_log_set_level(rj_log_level_t level)
+{
+    log_level = level;
+}
+
+bool
+rj_log_enabled(rj_log_level_t level, const char *module)
+{
+    if (level != RJ_LOG_DEBUG)
+        return level >= log_level;
+    if (log_level == RJ_LOG_DEBUG)
+        return true;
+    if (log_debug_modules[0] == '\0')
+        return false;
+    if (strstr(log_debug_modules, ",all,") != NULL)
+        return true;
+    char needle[80];
+    snprintf(needle, sizeof needle, ",%s,", module);
+    return strstr(log_debug_modules, needle) != NULL;
+}
+
+void
+rj__logv(rj_log_level_t level, const char *module, const char *fmt, va_list ap)
+{
+    static const char *names[] = {"DEBUG", "INFO ", "WARN ", "ERROR", "FATAL"};
+    char line[4096];
+    char ts[32];
+    rj_iso8601_ms(rj_now_ms(), ts);
+    int n = snprintf(line, sizeof line, "%s %s [%s]|%s: ", ts, names[level], log_prefix, module);
+    if (n < 0)
+        return;
+    int m = vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
+    if (len > sizeof line - 2)
+        len = sizeof line - 2;
+    /* one write(2) per line keeps lines whole across threads and processes */
+    line[len++] = '\n';
+    ssize_t w = write(STDERR_FILENO, line, len);
+    (void)w;
+}
+
+void
+rj__log(rj_log_level_t level, const char *module, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    rj__logv(level, module, fmt, ap);
+    va_end(ap);
+}
