@@ -1,0 +1,253 @@
+/*
+ * ramjet-commands - the command processor.
+ *
+ * Consumes <app>.commands in the ramjet-commands group, runs the application's
+ * before hooks and handlers, and turns each command into events on <app>.events
+ * and a reply on the gateway's Redis channel, exactly once in effect
+ * (processor.c). This file is the daemon around it: configuration, connecting
+ * to PostgreSQL, Kafka and Redis (with retries, since under a supervisor they may
+ * come up after us), the poll loop, recovery on partition assignment, and a
+ * clean drain on SIGTERM.
+ *
+ * Lifecycle: STARTING (connecting, migrating) -> RUNNING (polling) ->
+ * DRAINING (SIGTERM: finish the batch in hand, leave the group) -> STOPPED.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/app.h"
+#include "cmd.h"
+#include "config/config.h"
+#include "core/core.h"
+#include "log/log.h"
+
+typedef struct cmd_conf {
+    rj_common_conf_t common; /* RAMJET_APP, brokers, PostgreSQL, Redis, health, ... */
+    int batch_max;           /* commands per batch */
+    int batch_wait_ms;       /* how long a poll waits for the first message */
+    int produce_timeout_ms;  /* delivery wait before a batch's events are produced again */
+    int outbox_retention_s;  /* how long handled request ids are remembered */
+    int connect_timeout_ms;  /* how long to wait for dependencies at start */
+} cmd_conf_t;
+
+static const rj_conf_opt_t cmd_opts[] = {
+    RJ_CONF_COMMON(cmd_conf_t, common, "9102"),
+    {"batch-max", RJ_CONF_INT, "500", offsetof(cmd_conf_t, batch_max),
+     "most commands handled in one batch (one transaction, one produce round)"},
+    {"batch-wait-ms", RJ_CONF_INT, "100", offsetof(cmd_conf_t, batch_wait_ms),
+     "how long a poll waits for the first command"},
+    {"produce-timeout-ms", RJ_CONF_INT, "30000", offsetof(cmd_conf_t, produce_timeout_ms),
+     "how long to wait for Kafka to acknowledge a batch's events before producing them again"},
+    {"outbox-retention-s", RJ_CONF_INT, "3600", offsetof(cmd_conf_t, outbox_retention_s),
+     "how long handled request ids are remembered to drop redelivered commands"},
+    {"connect-timeout-ms", RJ_CONF_INT, "60000", offsetof(cmd_conf_t, connect_timeout_ms),
+     "how long to wait for PostgreSQL, Kafka and Redis at start"},
+};
+#define CMD_NOPTS (sizeof cmd_opts / sizeof cmd_opts[0])
+
+static const char cmd_summary[] =
+    "ramjet-commands: runs the application's command handlers, produces their events to\n"
+    "<app>.events and replies to the gateway, exactly once in effect.";
+
+/*
+ * On assignment: start each partition at the offset stored with the last
+ * committed batch, then finish any batch that was committed but not produced
+ * before a crash, before a single new command of those partitions runs.
+ */
+static rj_status_t
+on_assign(void *opaque, rd_kafka_topic_partition_list_t *parts, rj_error_t *err)
+{
+    cmd_processor_t *p = opaque;
+    rj_status_t st = rj_pg_offsets_load(p->pg, p->group, parts, err);
+    if (st != RJ_OK)
+        return st;
+    int32_t *nums = rj_xcalloc((size_t)parts->cnt, sizeof *nums);
+    for (int i = 0; i < parts->cnt; i++)
+        nums[i] = parts->elems[i].partition;
+    st = cmd_recover(p, nums, (size_t)parts->cnt, err);
+    free(nums);
+    rj_info("kafka", "assigned %d partitions", parts->cnt);
+    rj_proc_set_ready(true);
+    return st;
+}
+
+static void
+on_revoke(void *opaque, const rd_kafka_topic_partition_list_t *parts)
+{
+    (void)opaque;
+    rj_info("kafka", "revoked %d partitions", parts->cnt);
+}
+
+static rj_redis_t *
+redis_connect_retry(const char *url, int timeout_ms, rj_error_t *err)
+{
+    int64_t deadline = rj_mono_us() + (int64_t)timeout_ms * 1000;
+    for (int attempt = 0;; attempt++) {
+        rj_redis_t *r = rj_redis_connect(url, err);
+        if (r != NULL || err->status != RJ_ERETRY || rj_mono_us() > deadline)
+            return r;
+        if (rj_proc_sleep(100 << (attempt < 4 ? attempt : 4)))
+            return NULL;
+    }
+}
+
+static rj_status_t
+topics_ensure_retry(const char *brokers, const char *const *topics, size_t n, int partitions,
+                    int timeout_ms, rj_error_t *err)
+{
+    int64_t deadline = rj_mono_us() + (int64_t)timeout_ms * 1000;
+    for (int attempt = 0;; attempt++) {
+        rj_status_t st = rj_kafka_ensure_topics(brokers, topics, n, partitions, err);
+        if (st != RJ_ERETRY || rj_mono_us() > deadline)
+            return st;
+        if (rj_proc_sleep(100 << (attempt < 4 ? attempt : 4)))
+            return st;
+    }
+}
+
+static int
+run(cmd_conf_t *conf)
+{
+    rj_error_t err = {0};
+    int rc = 1;
+    rj_app_t *app = NULL;
+    rj_kafka_consumer_t *consumer = NULL;
+    cmd_processor_t p = {0};
+    rd_kafka_message_t **msgs = NULL;
+    char *commands_topic = NULL;
+
+    if (conf->common.app == NULL) {
+        rj_fatal("main", "no application: set RAMJET_APP or --app to the application library");
+        return 2;
+    }
+    app = rj_app_load(conf->common.app, &err);
+    if (app == NULL) {
+        rj_fatal("main", "%s", err.msg);
+        return 2;
+    }
+    const char *name = conf->common.app_name ? conf->common.app_name : rj_app_name_get(app);
+    commands_topic = rj_xasprintf("%s.commands", name);
+    p.app = app;
+    p.group = "ramjet-commands";
+    p.events_topic = rj_xasprintf("%s.events", name);
+    p.deadletters_topic = rj_xasprintf("%s.deadletters", name);
+    p.produce_timeout_ms = conf->produce_timeout_ms;
+    p.m_commands = rj_metric_counter("ramjet_commands_total", "commands handled");
+    p.m_failed = rj_metric_counter("ramjet_commands_failed_total", "commands whose handler failed");
+    p.m_duplicates = rj_metric_counter("ramjet_commands_redelivered_total",
+                                       "redelivered commands answered from the outbox");
+    p.m_deadletters = rj_metric_counter("ramjet_deadletters_total", "undecodable commands");
+    p.m_events = rj_metric_counter("ramjet_events_produced_total", "events produced");
+    p.m_recovered = rj_metric_counter("ramjet_outbox_recovered_total",
+                                      "outbox rows produced again after a crash");
+    p.m_batch_us = rj_metric_histogram("ramjet_command_batch_seconds", "command batch latency");
+
+    if (rj_health_start(conf->common.health_port, &err) != RJ_OK) {
+        rj_fatal("main", "%s", err.msg);
+        goto out;
+    }
+    p.pg = rj_pg_connect_retry(conf->common.pg_url, name, conf->connect_timeout_ms, &err);
+    if (p.pg == NULL || rj_pg_migrate(p.pg, &err) != RJ_OK) {
+        rj_fatal("pg", "%s", err.msg);
+        goto out;
+    }
+    p.redis = redis_connect_retry(conf->common.redis_url, conf->connect_timeout_ms, &err);
+    if (p.redis == NULL) {
+        rj_fatal("redis", "%s", err.msg);
+        goto out;
+    }
+    const char *topics[] = {commands_topic, p.events_topic, p.deadletters_topic};
+    if (topics_ensure_retry(conf->common.kafka_brokers, topics, 3, conf->common.partitions,
+                            conf->connect_timeout_ms, &err) != RJ_OK) {
+        rj_fatal("kafka", "%s", err.msg);
+        goto out;
+    }
+    p.producer = rj_kafka_producer_new(conf->common.kafka_brokers, "ramjet-commands", &err);
+    if (p.producer == NULL) {
+        rj_fatal("kafka", "%s", err.msg);
+        goto out;
+    }
+    const rj_kafka_consumer_hooks_t hooks = {.on_assign = on_assign, .on_revoke = on_revoke};
+    const char *sub[] = {commands_topic};
+    consumer = rj_kafka_consumer_new(conf->common.kafka_brokers, p.group, sub, 1, &hooks, &p,
+                                     &err);
+    if (consumer == NULL) {
+        rj_fatal("kafka", "%s", err.msg);
+        goto out;
+    }
+
+    rj_proc_set_state(RJ_PROC_RUNNING);
+    rj_info("main", "consuming topic=%s group=%s app=%s", commands_topic, p.group, name);
+    msgs = rj_xcalloc((size_t)conf->batch_max, sizeof *msgs);
+    int64_t next_prune = rj_mono_us() + 60 * 1000000LL;
+    rc = 0;
+    while (!rj_proc_stopping()) {
+        ssize_t n = rj_kafka_consume_batch(consumer, msgs, (size_t)conf->batch_max,
+                                           conf->batch_wait_ms, &err);
+        if (n < 0) {
+            rj_fatal("kafka", "could not consume commands: %s", err.msg);
+            rc = 1;
+            break;
+        }
+        if (n > 0) {
+            rj_status_t st = cmd_process_batch(&p, msgs, (size_t)n, &err);
+            if (st != RJ_OK) {
+                /* Whatever was committed is finished by recovery after the restart. */
+                rj_fatal("main", "could not process command batch: %s", err.msg);
+                for (ssize_t i = 0; i < n; i++)
+                    rd_kafka_message_destroy(msgs[i]);
+                rc = 1;
+                break;
+            }
+            rj_kafka_offset_t *offs = NULL;
+            size_t noffs = rj_kafka_offsets_from_batch(msgs, (size_t)n, &offs);
+            rj_kafka_consumer_commit_async(consumer, offs, noffs);
+            rj_kafka_offsets_free(offs, noffs);
+            for (ssize_t i = 0; i < n; i++)
+                rd_kafka_message_destroy(msgs[i]);
+        }
+        if (rj_mono_us() > next_prune) {
+            if (cmd_prune(&p, conf->outbox_retention_s, &err) != RJ_OK)
+                rj_warn("pg", "could not prune the outbox: %s", err.msg);
+            next_prune = rj_mono_us() + 60 * 1000000LL;
+        }
+    }
+    rj_proc_set_state(RJ_PROC_DRAINING);
+
+out:
+    rj_kafka_consumer_free(consumer);
+    rj_kafka_producer_free(p.producer, 10000);
+    rj_redis_free(p.redis);
+    rj_pg_free(p.pg);
+    rj_health_stop();
+    free(msgs);
+    free(p.events_topic);
+    free(p.deadletters_topic);
+    free(commands_topic);
+    rj_app_free(app);
+    rj_proc_set_state(RJ_PROC_STOPPED);
+    rj_metrics_free_all();
+    return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+    rj_core_init();
+    rj_log_init("ramjet-commands");
+    rj_proc_init("ramjet-commands");
+    cmd_conf_t conf = {0};
+    rj_error_t err = {0};
+    if (rj_config_load(cmd_opts, CMD_NOPTS, &conf, argc, argv, "ramjet-commands", cmd_summary,
+                       &err) != RJ_OK) {
+        fprintf(stderr, "ramjet-commands: %s\n", err.msg);
+        return 2;
+    }
+    rj_log_level_t level;
+    if (conf.common.log_level != NULL && rj_log_parse_level(conf.common.log_level, &level))
+        rj_log_set_level(level);
+    int rc = run(&conf);
+    rj_config_deinit(cmd_opts, CMD_NOPTS, &conf);
+    return rc;
+}

@@ -1,0 +1,663 @@
+/*
+ * processor.c - one batch of commands, end to end (the steps are listed in cmd.h).
+ *
+ * The unit of work is the polled batch, not the command: one PostgreSQL
+ * transaction, one round of produce-and-wait, one pipelined Redis publish per
+ * batch, so a busy processor pays those latencies once for hundreds of commands.
+ * A batch is all or nothing up to its commit; after the commit it can only be
+ * finished (here, or by cmd_recover after a crash), never undone.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "core/core.h"
+#include "json/envelope.h"
+#include "log/log.h"
+
+/* Namespace of deterministic event ids: uuid5-style of "<requestId>/<index>". */
+#define CMD_EVENT_ID_NS "ramjet.event"
+
+/* How long a batch keeps retrying PostgreSQL or Kafka before the daemon gives up and exits. */
+#define CMD_RETRY_BUDGET_MS 60000
+
+/** One command of the batch and what it turned into. */
+typedef struct cmd_item {
+    rd_kafka_message_t *msg; /* borrowed from the batch */
+    rj_env_command_t env;    /* decoded view; env.root is NULL when undecodable */
+    char decode_error[RJ_ERROR_MSG_MAX]; /* why it could not be decoded */
+    int dup_of;              /* index of an earlier item with the same request id, or -1 */
+    bool from_outbox;        /* already committed by an earlier delivery */
+    json_t *events;          /* array of event envelopes (objects) with versions */
+    json_t *reply;           /* the reply envelope as an object */
+} cmd_item_t;
+
+/** An (entity type, entity id) pair whose head version the batch advances. */
+typedef struct cmd_head {
+    const char *entity; /* borrowed from an event in the batch */
+    const char *id;     /* borrowed from an event in the batch */
+    long long count;    /* events of this entity in the batch */
+    long long base;     /* version before the batch (head - count) */
+    long long used;     /* versions handed out so far */
+} cmd_head_t;
+
+static int
+head_cmp(const void *a, const void *b)
+{
+    const cmd_head_t *x = a, *y = b;
+    int c = strcmp(x->entity, y->entity);
+    return c != 0 ? c : strcmp(x->id, y->id);
+}
+
+static cmd_head_t *
+head_find(cmd_head_t *heads, size_t n, const char *entity, const char *id)
+{
+    cmd_head_t key = {.entity = entity, .id = id};
+    return bsearch(&key, heads, n, sizeof *heads, head_cmp);
+}
+
+static void
+item_reset(cmd_item_t *it)
+{
+    json_decref(it->events);
+    json_decref(it->reply);
+    it->events = NULL;
+    it->reply = NULL;
+    it->from_outbox = false;
+}
+
+static void
+items_free(cmd_item_t *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        item_reset(&items[i]);
+        rj_env_command_deinit(&items[i].env);
+    }
+    free(items);
+}
+
+/*
+ * The reply column of command_outbox holds {"channel": replyTo, "message": reply}
+ * so recovery can publish it again without the original command.
+ */
+static json_t *
+outbox_reply(const cmd_item_t *it)
+{
+    return json_pack("{s:s, s:O}", "channel", it->env.reply_to, "message", it->reply);
+}
+
+static json_t *
+reply_error(const char *request_id, const rj_error_t *e)
+{
+    json_t *err = json_pack("{s:s}", "message", e->msg[0] ? e->msg : "command failed");
+    const char *code = rj_error_code(e);
+    if (code[0] != '\0')
+        json_object_set_new(err, "code", json_string(code));
+    return json_pack("{s:s, s:b, s:o}", "requestId", request_id, "ok", 0, "error", err);
+}
+
+/* Step 1: decode every message; remember within-batch duplicates of a request id. */
+static cmd_item_t *
+decode_batch(rd_kafka_message_t *const *msgs, size_t n)
+{
+    cmd_item_t *items = rj_xcalloc(n, sizeof *items);
+    for (size_t i = 0; i < n; i++) {
+        cmd_item_t *it = &items[i];
+        rj_error_t e = {0};
+        it->msg = msgs[i];
+        it->dup_of = -1;
+        if (rj_env_command_decode(msgs[i]->payload, msgs[i]->len, &it->env, &e) != RJ_OK) {
+            snprintf(it->decode_error, sizeof it->decode_error, "%s", e.msg);
+            continue;
+        }
+        /* Batches are small (hundreds); a linear scan beats a hash table here. */
+        for (size_t j = 0; j < i; j++) {
+            if (items[j].env.root != NULL && items[j].dup_of < 0 &&
+                strcmp(items[j].env.request_id, it->env.request_id) == 0) {
+                it->dup_of = (int)j;
+                break;
+            }
+        }
+    }
+    return items;
+}
+
+/* Step 2: commands whose outbox row exists were committed by an earlier delivery. */
+static rj_status_t
+load_committed(cmd_processor_t *p, cmd_item_t *items, size_t n, rj_error_t *err)
+{
+    const char **ids = rj_xcalloc(n, sizeof *ids);
+    size_t nids = 0;
+    for (size_t i = 0; i < n; i++)
+        if (items[i].env.root != NULL && items[i].dup_of < 0)
+            ids[nids++] = items[i].env.request_id;
+    if (nids == 0) {
+        free(ids);
+        return RJ_OK;
+    }
+    char *arr = rj_pg_array_literal(ids, nids);
+    free(ids);
+    const char *params[] = {arr};
+    PGresult *res = NULL;
+    rj_status_t st = rj_pg_exec_prepared(
+        p->pg, "cmd_outbox_lookup",
+        "SELECT request_id, events::text, (reply->'message')::text FROM command_outbox "
+        "WHERE request_id = ANY($1::text[])",
+        1, params, &res, err);
+    free(arr);
+    if (st != RJ_OK)
+        return st;
+    for (int r = 0; r < PQntuples(res); r++) {
+        const char *rid = PQgetvalue(res, r, 0);
+        for (size_t i = 0; i < n; i++) {
+            cmd_item_t *it = &items[i];
+            if (it->env.root == NULL || it->dup_of >= 0 || strcmp(it->env.request_id, rid) != 0)
+                continue;
+            it->events = json_loads(PQgetvalue(res, r, 1), 0, NULL);
+            it->reply = json_loads(PQgetvalue(res, r, 2), 0, NULL);
+            if (!json_is_array(it->events) || !json_is_object(it->reply)) {
+                PQclear(res);
+                return rj_error_set(err, RJ_EINTERNAL,
+                                    "could not read outbox row: malformed JSON request=%s", rid);
+            }
+            it->from_outbox = true;
+        }
+    }
+    PQclear(res);
+    return RJ_OK;
+}
+
+/* Step 3: run the handlers of the commands not committed yet. */
+static void
+run_handlers(cmd_processor_t *p, cmd_item_t *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        cmd_item_t *it = &items[i];
+        if (it->env.root == NULL || it->dup_of >= 0 || it->from_outbox)
+            continue;
+        rj_error_t e = {0};
+        json_t *result = NULL, *events = NULL;
+        rj_status_t st = rj_app_run_command(p->app, it->env.command, it->env.input,
+                                            it->env.current_user, it->env.request_id, &result,
+                                            &events, &e);
+        rj_metric_add(p->m_commands, 1);
+        if (st != RJ_OK) {
+            rj_metric_add(p->m_failed, 1);
+            rj_debug("command", "command failed: %s command=%s req=%s", e.msg, it->env.command,
+                     it->env.request_id);
+            it->events = json_array();
+            it->reply = reply_error(it->env.request_id, &e);
+            continue;
+        }
+        /* Until versions are claimed, events hold the handler's raw registrations. */
+        it->events = events;
+        it->reply = json_pack("{s:s, s:b, s:o, s:o}", "requestId", it->env.request_id, "ok", 1,
+                              "result", result != NULL ? result : json_true(), "events",
+                              json_array());
+    }
+}
+
+/*
+ * Step 4a: claim versions for every registered event with one statement, and
+ * turn the raw registrations into event envelopes. Rows are locked in sorted
+ * order, so two processors touching the same entities cannot deadlock.
+ */
+static rj_status_t
+claim_versions(cmd_processor_t *p, cmd_item_t *items, size_t n, rj_error_t *err)
+{
+    size_t nev = 0;
+    for (size_t i = 0; i < n; i++)
+        if (items[i].env.root != NULL && items[i].dup_of < 0 && !items[i].from_outbox)
+            nev += json_array_size(items[i].events);
+    if (nev == 0)
+        return RJ_OK;
+
+    cmd_head_t *heads = rj_xcalloc(nev, sizeof *heads);
+    size_t nheads = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (items[i].env.root == NULL || items[i].dup_of >= 0 || items[i].from_outbox)
+            continue;
+        size_t k;
+        json_t *ev;
+        json_array_foreach(items[i].events, k, ev)
+        {
+            heads[nheads].entity = json_string_value(json_object_get(ev, "entity"));
+            heads[nheads].id = json_string_value(json_object_get(ev, "entityId"));
+            RJ_ASSERT(heads[nheads].entity != NULL && heads[nheads].id != NULL);
+            heads[nheads].count = 1;
+            nheads++;
+        }
+    }
+    qsort(heads, nheads, sizeof *heads, head_cmp);
+    size_t u = 0;
+    for (size_t i = 0; i < nheads; i++) {
+        if (u > 0 && head_cmp(&heads[u - 1], &heads[i]) == 0)
+            heads[u - 1].count++;
+        else
+            heads[u++] = heads[i];
+    }
+    nheads = u;
+
+    const char **types = rj_xcalloc(nheads, sizeof *types);
+    const char **ids = rj_xcalloc(nheads, sizeof *ids);
+    char **counts = rj_xcalloc(nheads, sizeof *counts);
+    for (size_t i = 0; i < nheads; i++) {
+        types[i] = heads[i].entity;
+        ids[i] = heads[i].id;
+        counts[i] = rj_xasprintf("%lld", heads[i].count);
+    }
+    char *a_types = rj_pg_array_literal(types, nheads);
+    char *a_ids = rj_pg_array_literal(ids, nheads);
+    char *a_counts = rj_pg_array_literal((const char *const *)counts, nheads);
+    for (size_t i = 0; i < nheads; i++)
+        free(counts[i]);
+    free(counts);
+    free(types);
+    free(ids);
+
+    const char *params[] = {a_types, a_ids, a_counts};
+    PGresult *res = NULL;
+    rj_status_t st = rj_pg_exec_prepared(
+        p->pg, "cmd_claim_versions",
+        "INSERT INTO entity_heads AS h (entity_type, entity_id, version) "
+        "SELECT t, i, c FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(t, i, c) "
+        "ON CONFLICT (entity_type, entity_id) DO UPDATE SET version = h.version + EXCLUDED.version "
+        "RETURNING entity_type, entity_id, version",
+        3, params, &res, err);
+    free(a_types);
+    free(a_ids);
+    free(a_counts);
+    if (st != RJ_OK) {
+        free(heads);
+        return st;
+    }
+    for (int r = 0; r < PQntuples(res); r++) {
+        cmd_head_t *h = head_find(heads, nheads, PQgetvalue(res, r, 0), PQgetvalue(res, r, 1));
+        RJ_ASSERT(h != NULL);
+        h->base = strtoll(PQgetvalue(res, r, 2), NULL, 10) - h->count;
+    }
+    PQclear(res);
+
+    char now[32];
+    rj_iso8601_ms(rj_now_ms(), now);
+    for (size_t i = 0; i < n; i++) {
+        cmd_item_t *it = &items[i];
+        if (it->env.root == NULL || it->dup_of >= 0 || it->from_outbox)
+            continue;
+        json_t *envs = json_array();
+        json_t *versions = json_array();
+        size_t k;
+        json_t *ev;
+        json_array_foreach(it->events, k, ev)
+        {
+            const char *entity = json_string_value(json_object_get(ev, "entity"));
+            const char *id = json_string_value(json_object_get(ev, "entityId"));
+            cmd_head_t *h = head_find(heads, nheads, entity, id);
+            RJ_ASSERT(h != NULL && h->used < h->count);
+            long long version = h->base + ++h->used;
+            char name[512], event_id[RJ_UUID_STRLEN];
+            snprintf(name, sizeof name, "%s/%zu", it->env.request_id, k);
+            rj_uuid_derive(event_id, CMD_EVENT_ID_NS, name);
+            rj_env_event_t env = {
+                .event_id = event_id,
+                .type = json_string_value(json_object_get(ev, "type")),
+                .entity = entity,
+                .entity_id = id,
+                .version = version,
+                .request_id = it->env.request_id,
+                .created_at = now,
+                .value = json_object_get(ev, "value"),
+                .current_user = it->env.current_user,
+            };
+            json_array_append_new(envs, rj_env_event_to_json(&env));
+            json_array_append_new(versions, json_pack("{s:s, s:s, s:I}", "entity", entity,
+                                                      "entityId", id, "version",
+                                                      (json_int_t)version));
+        }
+        json_decref(it->events);
+        it->events = envs;
+        json_object_set_new(it->reply, "events", versions);
+    }
+    free(heads);
+    return RJ_OK;
+}
+
+/* Step 4b: one outbox row per command handled in this batch. */
+static rj_status_t
+write_outbox(cmd_processor_t *p, cmd_item_t *items, size_t n, rj_error_t *err)
+{
+    char **rids = rj_xcalloc(n, sizeof *rids);
+    char **parts = rj_xcalloc(n, sizeof *parts);
+    char **events = rj_xcalloc(n, sizeof *events);
+    char **replies = rj_xcalloc(n, sizeof *replies);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        cmd_item_t *it = &items[i];
+        if (it->env.root == NULL || it->dup_of >= 0 || it->from_outbox)
+            continue;
+        json_t *reply = outbox_reply(it);
+        rids[m] = (char *)it->env.request_id;
+        parts[m] = rj_xasprintf("%d", (int)it->msg->partition);
+        events[m] = rj_json_dumps(it->events);
+        replies[m] = rj_json_dumps(reply);
+        json_decref(reply);
+        m++;
+    }
+    rj_status_t st = RJ_OK;
+    if (m > 0) {
+        char *a_rids = rj_pg_array_literal((const char *const *)rids, m);
+        char *a_parts = rj_pg_array_literal((const char *const *)parts, m);
+        char *a_events = rj_pg_array_literal((const char *const *)events, m);
+        char *a_replies = rj_pg_array_literal((const char *const *)replies, m);
+        const char *params[] = {a_rids, a_parts, a_events, a_replies};
+        st = rj_pg_exec_prepared(
+            p->pg, "cmd_outbox_insert",
+            "INSERT INTO command_outbox (request_id, partition, produced, events, reply, "
+            "created_at) "
+            "SELECT r, pt, false, e::jsonb, y::jsonb, now() "
+            "FROM unnest($1::text[], $2::int[], $3::text[], $4::text[]) AS u(r, pt, e, y) "
+            "ON CONFLICT (request_id) DO NOTHING",
+            4, params, NULL, err);
+        free(a_rids);
+        free(a_parts);
+        free(a_events);
+        free(a_replies);
+    }
+    for (size_t i = 0; i < m; i++) {
+        free(parts[i]);
+        free(events[i]);
+        free(replies[i]);
+    }
+    free(rids);
+    free(parts);
+    free(events);
+    free(replies);
+    return st;
+}
+
+/* Steps 2-4 in one transaction. */
+static rj_status_t
+commit_batch(cmd_processor_t *p, cmd_item_t *items, rd_kafka_message_t *const *msgs, size_t n,
+             rj_error_t *err)
+{
+    rj_kafka_offset_t *offs = NULL;
+    size_t noffs = rj_kafka_offsets_from_batch(msgs, n, &offs);
+    rj_status_t st = rj_pg_begin(p->pg, err);
+    if (st == RJ_OK)
+        st = load_committed(p, items, n, err);
+    if (st == RJ_OK) {
+        run_handlers(p, items, n);
+        st = claim_versions(p, items, n, err);
+    }
+    if (st == RJ_OK)
+        st = write_outbox(p, items, n, err);
+    if (st == RJ_OK)
+        st = rj_pg_offsets_store(p->pg, p->group, offs, noffs, err);
+    if (st == RJ_OK)
+        st = rj_pg_commit(p->pg, err);
+    else
+        rj_pg_rollback(p->pg);
+    rj_kafka_offsets_free(offs, noffs);
+    return st;
+}
+
+static rj_status_t
+produce_events(cmd_processor_t *p, const json_t *events, rj_error_t *err)
+{
+    size_t k;
+    json_t *ev;
+    json_array_foreach(events, k, ev)
+    {
+        char key[1024];
+        snprintf(key, sizeof key, "%s/%s", json_string_value(json_object_get(ev, "entity")),
+                 json_string_value(json_object_get(ev, "entityId")));
+        char *value = rj_json_dumps(ev);
+        rj_status_t st = rj_kafka_produce(p->producer, p->events_topic, key, strlen(key), value,
+                                          strlen(value), NULL, NULL, err);
+        free(value);
+        if (st != RJ_OK)
+            return st;
+        rj_metric_add(p->m_events, 1);
+    }
+    return RJ_OK;
+}
+
+static rj_status_t
+produce_deadletter(cmd_processor_t *p, const cmd_item_t *it, rj_error_t *err)
+{
+    const rd_kafka_message_t *m = it->msg;
+    char at[32];
+    rj_iso8601_ms(rj_now_ms(), at);
+    char *key = m->key != NULL ? rj_xstrndup(m->key, m->key_len) : NULL;
+    char *value = rj_xstrndup(m->payload != NULL ? m->payload : "", m->len);
+    rj_env_deadletter_t dl = {
+        .topic = rd_kafka_topic_name(m->rkt),
+        .partition = m->partition,
+        .offset = m->offset,
+        .key = key,
+        .value = value,
+        .error = it->decode_error,
+        .daemon = "ramjet-commands",
+        .at = at,
+    };
+    char *text = rj_env_deadletter_encode(&dl);
+    rj_status_t st = rj_kafka_produce(p->producer, p->deadletters_topic, key,
+                                      key ? strlen(key) : 0, text, strlen(text), NULL, NULL, err);
+    rj_warn("command", "dead-lettered undecodable command: %s partition=%d offset=%lld",
+            it->decode_error, (int)m->partition, (long long)m->offset);
+    rj_metric_add(p->m_deadletters, 1);
+    free(text);
+    free(key);
+    free(value);
+    return st;
+}
+
+/*
+ * Step 5: produce and wait until every message is acknowledged. A failed
+ * delivery sends the whole set again: the copies are identical and downstream
+ * consumers drop them by (entity, id, version).
+ */
+static rj_status_t
+produce_batch(cmd_processor_t *p, cmd_item_t *items, size_t n, rj_error_t *err)
+{
+    int64_t deadline = rj_mono_us() + (int64_t)CMD_RETRY_BUDGET_MS * 1000;
+    for (int attempt = 0;; attempt++) {
+        rj_status_t st = RJ_OK;
+        for (size_t i = 0; i < n && st == RJ_OK; i++) {
+            cmd_item_t *it = &items[i];
+            if (it->env.root == NULL)
+                st = produce_deadletter(p, it, err);
+            else if (it->dup_of < 0)
+                st = produce_events(p, it->events, err);
+        }
+        if (st == RJ_OK)
+            st = rj_kafka_producer_flush(p->producer, p->produce_timeout_ms, err);
+        if (st == RJ_OK)
+            return RJ_OK;
+        rj_warn("kafka", "could not produce events, retrying: %s attempt=%d",
+                err ? err->msg : "", attempt + 1);
+        if (rj_mono_us() > deadline || rj_proc_sleep(100 << (attempt < 4 ? attempt : 4)))
+            return st;
+    }
+}
+
+/* Step 6: replies are best effort: a lost one makes the gateway time out, nothing more. */
+static void
+publish_replies(cmd_processor_t *p, cmd_item_t *items, size_t n)
+{
+    rj_redis_msg_t *msgs = rj_xcalloc(n, sizeof *msgs);
+    char **texts = rj_xcalloc(n, sizeof *texts);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        cmd_item_t *it = &items[i];
+        if (it->env.root == NULL)
+            continue;
+        const cmd_item_t *src = it->dup_of >= 0 ? &items[it->dup_of] : it;
+        texts[m] = rj_json_dumps(src->reply);
+        msgs[m].channel = it->env.reply_to;
+        msgs[m].msg = texts[m];
+        msgs[m].len = strlen(texts[m]);
+        m++;
+    }
+    rj_error_t e = {0};
+    if (m > 0 && rj_redis_publish_many(p->redis, msgs, m, &e) != RJ_OK)
+        rj_warn("redis", "could not publish %zu replies: %s", m, e.msg);
+    for (size_t i = 0; i < m; i++)
+        free(texts[i]);
+    free(texts);
+    free(msgs);
+}
+
+/* Step 7: a row left unmarked is only produced again after a crash, identically. */
+static void
+mark_produced(cmd_processor_t *p, const char *const *rids, size_t n)
+{
+    if (n == 0)
+        return;
+    char *arr = rj_pg_array_literal(rids, n);
+    const char *params[] = {arr};
+    rj_error_t e = {0};
+    if (rj_pg_exec_prepared(p->pg, "cmd_outbox_mark",
+                            "UPDATE command_outbox SET produced = true "
+                            "WHERE request_id = ANY($1::text[]) AND NOT produced",
+                            1, params, NULL, &e) != RJ_OK)
+        rj_warn("pg", "could not mark %zu outbox rows produced: %s", n, e.msg);
+    free(arr);
+}
+
+rj_status_t
+cmd_process_batch(cmd_processor_t *p, rd_kafka_message_t *const *msgs, size_t n,
+                  rj_error_t *err)
+{
+    int64_t t0 = rj_mono_us();
+    cmd_item_t *items = decode_batch(msgs, n);
+    int64_t deadline = t0 + (int64_t)CMD_RETRY_BUDGET_MS * 1000;
+    rj_status_t st;
+    for (int attempt = 0;; attempt++) {
+        st = commit_batch(p, items, msgs, n, err);
+        if (st != RJ_ERETRY)
+            break;
+        /* The transaction was rolled back: forget everything but the decode and retry. */
+        for (size_t i = 0; i < n; i++)
+            item_reset(&items[i]);
+        rj_warn("pg", "could not commit command batch, retrying: %s attempt=%d",
+                err ? err->msg : "", attempt + 1);
+        if (rj_mono_us() > deadline || rj_proc_sleep(100 << (attempt < 4 ? attempt : 4)))
+            break;
+    }
+    if (st != RJ_OK) {
+        items_free(items, n);
+        return st;
+    }
+
+    /* Committed: from here on the batch is only ever finished, never undone. */
+    st = produce_batch(p, items, n, err);
+    if (st == RJ_OK) {
+        publish_replies(p, items, n);
+        const char **rids = rj_xcalloc(n, sizeof *rids);
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (items[i].env.root != NULL && items[i].dup_of < 0) {
+                rids[m++] = items[i].env.request_id;
+                if (items[i].from_outbox)
+                    rj_metric_add(p->m_duplicates, 1);
+            }
+        }
+        mark_produced(p, rids, m);
+        free(rids);
+    }
+    items_free(items, n);
+    rj_metric_observe_us(p->m_batch_us, rj_mono_us() - t0);
+    return st;
+}
+
+rj_status_t
+cmd_recover(cmd_processor_t *p, const int32_t *partitions, size_t n, rj_error_t *err)
+{
+    if (n == 0)
+        return RJ_OK;
+    char **parts = rj_xcalloc(n, sizeof *parts);
+    for (size_t i = 0; i < n; i++)
+        parts[i] = rj_xasprintf("%d", (int)partitions[i]);
+    char *arr = rj_pg_array_literal((const char *const *)parts, n);
+    for (size_t i = 0; i < n; i++)
+        free(parts[i]);
+    free(parts);
+
+    const char *params[] = {arr};
+    PGresult *res = NULL;
+    rj_status_t st = rj_pg_exec(p->pg,
+                                "SELECT request_id, events::text, reply::text FROM command_outbox "
+                                "WHERE NOT produced AND partition = ANY($1::int[]) ORDER BY seq",
+                                1, params, &res, err);
+    free(arr);
+    if (st != RJ_OK)
+        return st;
+    int rows = PQntuples(res);
+    if (rows == 0) {
+        PQclear(res);
+        return RJ_OK;
+    }
+    rj_info("command", "producing %d committed but unproduced outbox rows again", rows);
+
+    /* Produce in commit order (seq), so each entity's versions stay in order. */
+    const char **rids = rj_xcalloc((size_t)rows, sizeof *rids);
+    rj_redis_msg_t *replies = rj_xcalloc((size_t)rows, sizeof *replies);
+    char **texts = rj_xcalloc((size_t)rows, sizeof *texts);
+    json_t **wrappers = rj_xcalloc((size_t)rows, sizeof *wrappers);
+    size_t nreplies = 0;
+    for (int r = 0; r < rows && st == RJ_OK; r++) {
+        rids[r] = PQgetvalue(res, r, 0);
+        json_t *events = json_loads(PQgetvalue(res, r, 1), 0, NULL);
+        if (!json_is_array(events)) {
+            json_decref(events);
+            st = rj_error_set(err, RJ_EINTERNAL, "could not read outbox row: malformed events "
+                                                 "request=%s", rids[r]);
+            break;
+        }
+        st = produce_events(p, events, err);
+        json_decref(events);
+        wrappers[r] = json_loads(PQgetvalue(res, r, 2), 0, NULL);
+        const char *channel = json_string_value(json_object_get(wrappers[r], "channel"));
+        json_t *message = json_object_get(wrappers[r], "message");
+        if (channel != NULL && json_is_object(message)) {
+            texts[nreplies] = rj_json_dumps(message);
+            replies[nreplies].channel = channel;
+            replies[nreplies].msg = texts[nreplies];
+            replies[nreplies].len = strlen(texts[nreplies]);
+            nreplies++;
+        }
+    }
+    if (st == RJ_OK)
+        st = rj_kafka_producer_flush(p->producer, p->produce_timeout_ms, err);
+    if (st == RJ_OK) {
+        rj_metric_add(p->m_recovered, rows);
+        /* The gateway may still be waiting for these if the crash was short. */
+        rj_error_t e = {0};
+        if (nreplies > 0 && rj_redis_publish_many(p->redis, replies, nreplies, &e) != RJ_OK)
+            rj_warn("redis", "could not publish recovered replies: %s", e.msg);
+        mark_produced(p, rids, (size_t)rows);
+    }
+    for (size_t i = 0; i < nreplies; i++)
+        free(texts[i]);
+    for (int r = 0; r < rows; r++)
+        json_decref(wrappers[r]);
+    free(wrappers);
+    free(texts);
+    free(replies);
+    free(rids);
+    PQclear(res);
+    return st;
+}
+
+rj_status_t
+cmd_prune(cmd_processor_t *p, int retention_s, rj_error_t *err)
+{
+    char secs[32];
+    snprintf(secs, sizeof secs, "%d", retention_s);
+    const char *params[] = {secs};
+    return rj_pg_exec_prepared(p->pg, "cmd_outbox_prune",
+                               "DELETE FROM command_outbox WHERE produced "
+                               "AND created_at < now() - make_interval(secs => $1::int)",
+                               1, params, NULL, err);
+}
