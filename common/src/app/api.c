@@ -1,0 +1,205 @@
+/*
+ * api.c - the declaration half of ramjet.h: what an application's RJ_APP_DEFINE calls.
+ *
+ * These functions only record. The SDL may be set after the handlers are bound, so
+ * nothing can be checked against the model here; the loader resolves every record
+ * once the entry point has returned (load.c). Misuse that is visible right away (a
+ * NULL name, a handler bound twice) is kept as the first "declaration error" and
+ * reported by the loader, because these functions return void: an application must
+ * not have to check each call, and a daemon must not start with half an app.
+ *
+ * The command-handler half of ramjet.h (rj_command_*) lives in run.c, next to the
+ * context it reads.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/app_int.h"
+#include "core/core.h"
+
+/*
+ * The projection sentinels: immortal JSON nulls compared by address. jansson never
+ * frees or counts a value whose refcount is (size_t)-1, so a projection may return
+ * them from any thread, any number of times.
+ */
+RJ_EXPORT json_t rj__delete_sentinel = {.type = JSON_NULL, .refcount = (size_t)-1};
+RJ_EXPORT json_t rj__nothing_sentinel = {.type = JSON_NULL, .refcount = (size_t)-1};
+
+rj_app_t *
+rj__app_new(void)
+{
+    return rj_xcalloc(1, sizeof(rj_app_t));
+}
+
+void
+rj__app_decl_error(rj_app_t *app, const char *fmt, ...)
+{
+    if (app->decl_error != NULL)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = NULL;
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
+    va_end(ap);
+    app->decl_error = msg != NULL ? msg : rj_xstrdup("invalid application declaration");
+}
+
+/* Checks a name argument; records the misuse and returns false when it is NULL or empty. */
+static bool
+name_ok(rj_app_t *app, const char *fn, const char *what, const char *s)
+{
+    if (s != NULL && s[0] != '\0')
+        return true;
+    rj__app_decl_error(app, "%s: %s must be a non-empty string", fn, what);
+    return false;
+}
+
+RJ_EXPORT void
+rj_app_schema_file(rj_app_t *app, const char *path)
+{
+    if (!name_ok(app, "rj_app_schema_file", "the path", path))
+        return;
+    if (app->schema_file != NULL || app->sdl != NULL) {
+        rj__app_decl_error(app, "rj_app_schema_file: the schema is already set");
+        return;
+    }
+    app->schema_file = rj_xstrdup(path);
+}
+
+RJ_EXPORT void
+rj_app_schema_string(rj_app_t *app, const char *sdl)
+{
+    if (!name_ok(app, "rj_app_schema_string", "the SDL", sdl))
+        return;
+    if (app->schema_file != NULL || app->sdl != NULL) {
+        rj__app_decl_error(app, "rj_app_schema_string: the schema is already set");
+        return;
+    }
+    app->sdl = rj_xstrdup(sdl);
+}
+
+RJ_EXPORT void
+rj_app_name(rj_app_t *app, const char *name)
+{
+    if (!name_ok(app, "rj_app_name", "the name", name))
+        return;
+    free(app->name);
+    app->name = rj_xstrdup(name);
+}
+
+RJ_EXPORT void
+rj_app_on_command(rj_app_t *app, const char *command, rj_command_fn fn)
+{
+    if (!name_ok(app, "rj_app_on_command", "the command name", command))
+        return;
+    if (fn == NULL) {
+        rj__app_decl_error(app, "rj_app_on_command: NULL handler for command %s", command);
+        return;
+    }
+    for (size_t i = 0; i < app->n_cmd_bindings; i++) {
+        if (strcmp(app->cmd_bindings[i].command, command) == 0) {
+            rj__app_decl_error(app, "rj_app_on_command: command %s already has a handler",
+                               command);
+            return;
+        }
+    }
+    app->cmd_bindings =
+        rj_xrealloc(app->cmd_bindings, (app->n_cmd_bindings + 1) * sizeof *app->cmd_bindings);
+    app->cmd_bindings[app->n_cmd_bindings++] =
+        (rj__app_cmd_binding_t){.command = rj_xstrdup(command), .fn = fn};
+}
+
+RJ_EXPORT void
+rj_app_before_command(rj_app_t *app, const char *command, rj_command_hook_fn fn)
+{
+    if (!name_ok(app, "rj_app_before_command", "the command name", command))
+        return;
+    if (fn == NULL) {
+        rj__app_decl_error(app, "rj_app_before_command: NULL hook for command %s", command);
+        return;
+    }
+    app->hook_bindings =
+        rj_xrealloc(app->hook_bindings, (app->n_hook_bindings + 1) * sizeof *app->hook_bindings);
+    app->hook_bindings[app->n_hook_bindings++] =
+        (rj__app_hook_binding_t){.command = rj_xstrdup(command), .fn = fn};
+}
+
+RJ_EXPORT void
+rj_app_on_reduce(rj_app_t *app, const char *entity, const char *event, rj_reducer_fn fn)
+{
+    if (!name_ok(app, "rj_app_on_reduce", "the entity name", entity) ||
+        !name_ok(app, "rj_app_on_reduce", "the event name", event))
+        return;
+    if (fn == NULL) {
+        rj__app_decl_error(app, "rj_app_on_reduce: NULL reducer for %s.%s", entity, event);
+        return;
+    }
+    for (size_t i = 0; i < app->n_reduce_bindings; i++) {
+        const rj__app_reduce_binding_t *b = &app->reduce_bindings[i];
+        if (strcmp(b->entity, entity) == 0 && strcmp(b->event, event) == 0) {
+            rj__app_decl_error(app, "rj_app_on_reduce: %s already has a reducer for %s", entity,
+                               event);
+            return;
+        }
+    }
+    app->reduce_bindings = rj_xrealloc(app->reduce_bindings,
+                                       (app->n_reduce_bindings + 1) * sizeof *app->reduce_bindings);
+    app->reduce_bindings[app->n_reduce_bindings++] = (rj__app_reduce_binding_t){
+        .entity = rj_xstrdup(entity), .event = rj_xstrdup(event), .fn = fn};
+}
+
+RJ_EXPORT void
+rj_app_on_project(rj_app_t *app, const char *read_model, const char *entity,
+                  const char *join_field, rj_projection_fn fn)
+{
+    if (!name_ok(app, "rj_app_on_project", "the read model name", read_model) ||
+        !name_ok(app, "rj_app_on_project", "the entity name", entity) ||
+        !name_ok(app, "rj_app_on_project", "the join field", join_field))
+        return;
+    if (fn == NULL) {
+        rj__app_decl_error(app, "rj_app_on_project: NULL projection for %s from %s", read_model,
+                           entity);
+        return;
+    }
+    for (size_t i = 0; i < app->n_project_bindings; i++) {
+        const rj__app_project_binding_t *b = &app->project_bindings[i];
+        if (strcmp(b->read_model, read_model) == 0 && strcmp(b->entity, entity) == 0) {
+            rj__app_decl_error(app, "rj_app_on_project: %s already has a projection from %s",
+                               read_model, entity);
+            return;
+        }
+    }
+    app->project_bindings = rj_xrealloc(
+        app->project_bindings, (app->n_project_bindings + 1) * sizeof *app->project_bindings);
+    app->project_bindings[app->n_project_bindings++] = (rj__app_project_binding_t){
+        .read_model = rj_xstrdup(read_model),
+        .entity = rj_xstrdup(entity),
+        .join_field = rj_xstrdup(join_field),
+        .fn = fn,
+    };
+}
+
+RJ_EXPORT void
+rj_app_token_verifier_public_key(rj_app_t *app, const char *issuer, const char *pem,
+                                 const char *roles_claim)
+{
+    if (!name_ok(app, "rj_app_token_verifier_public_key", "the issuer", issuer) ||
+        !name_ok(app, "rj_app_token_verifier_public_key", "the PEM key", pem))
+        return;
+    if (strstr(pem, "-----BEGIN") == NULL) {
+        rj__app_decl_error(app, "rj_app_token_verifier_public_key: the key for issuer %s is "
+                                "not PEM", issuer);
+        return;
+    }
+    app->verifiers =
+        rj_xrealloc(app->verifiers, (app->n_verifiers + 1) * sizeof *app->verifiers);
+    app->verifiers[app->n_verifiers++] = (rj_app_verifier_t){
+        .issuer = rj_xstrdup(issuer),
+        .pem = rj_xstrdup(pem),
+        .roles_claim = rj_xstrdup(roles_claim != NULL && roles_claim[0] != '\0' ? roles_claim
+                                                                                  : "custom:role"),
+    };
+}

@@ -1,0 +1,326 @@
+/*
+ * app/app.h - the loaded application: its model, its handlers, and its generated API.
+ *
+ * A daemon calls rj_app_load() once at start with the path of the application's
+ * shared library (RAMJET_APP). The loader dlopen()s it, checks its API version,
+ * runs its RJ_APP_DEFINE entry point (which binds handlers by name through the
+ * public calls in ramjet.h), reads and parses the application's SDL, builds the
+ * model below, checks that every binding refers to something declared, and
+ * generates the GraphQL API schema the gateway serves. After rj_app_load()
+ * returns, the model is immutable: every function here that takes a
+ * `const rj_app_t *` may be called from any thread concurrently.
+ *
+ * The application SDL (Ramjet's app schema language, docs/app-sdl.md):
+ *
+ *   enum Role @roles { Admin UserWithEmail }             roles, once
+ *   type Money { cents: Float!  currency: String! }        value type (no directive)
+ *   type Cart @entity(authorizeReadEvents: ALL) { ... }    entity; [Role] list or omitted = nobody
+ *   type CartItemChanged @event(entity: "Cart", key: "cartId") { ... }
+ *   input ChangeCartItem @command(authorize: ALL, entity: "Cart", key: "cartId",
+ *                                 returns: "JSON!") { ... }
+ *                        authorize: ALL | [Role, ...] | CUSTOM; omitted = deny everyone;
+ *                        entity/key optional (then keyed by request id);
+ *                        returns optional, default "JSON!"
+ *   type CartReadModel @readModel(authorize: ALL) {
+ *       id: ID!
+ *       cartItemsSize: Float @calculated(dependsOn: ["cartItems"])
+ *       at: String @sequencedBy                            at most one field
+ *   }
+ *
+ * What this module deliberately does not do: it never touches Kafka, PostgreSQL
+ * or Redis (the daemons move the envelopes this model produces), it does not
+ * verify tokens (auth does, with the verifiers listed here), and it does not
+ * validate handler outputs against the SDL (GraphQL output coercion happens in
+ * the gateway, where the client's selection is known).
+ */
+#ifndef RJ_APP_H
+#define RJ_APP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ramjet.h"
+#include "rj/status.h"
+
+typedef struct rj_gql_schema rj_gql_schema_t; /* graphql/graphql.h */
+
+/* ---- the model (read-only after rj_app_load; all strings owned by the app) ---- */
+
+/** Who may run a command, read a read model or read an entity's events. */
+typedef enum rj_app_auth_kind {
+    RJ_APP_AUTH_NOBODY, /* attribute omitted: deny everyone (Booster's default) */
+    RJ_APP_AUTH_ALL,    /* authorize: ALL: anyone, anonymous included */
+    RJ_APP_AUTH_ROLES,  /* authorize: [Role, ...]: a user holding at least one of them */
+    RJ_APP_AUTH_CUSTOM, /* authorize: CUSTOM: an application function decides */
+} rj_app_auth_kind_t;
+
+typedef struct rj_app_auth {
+    rj_app_auth_kind_t kind; /* see rj_app_auth_kind_t */
+    char **roles;            /* for RJ_APP_AUTH_ROLES: declared role names */
+    size_t n_roles;          /* number of roles */
+} rj_app_auth_t;
+
+/** One field of a type, command input, event, entity or read model. */
+typedef struct rj_app_field {
+    char *name;         /* field name as declared */
+    char *type;         /* GraphQL type as written in the app SDL, e.g. "[CartItem!]!" */
+    char *named_type;   /* innermost named type, e.g. "CartItem" */
+    bool non_null;      /* the outermost type is non-null */
+    bool list;          /* the outermost (under non-null) type is a list */
+    bool calculated;    /* @calculated: an output-only, not stored, not filterable field */
+    char **depends_on;  /* @calculated(dependsOn: [...]) stored fields it needs */
+    size_t n_depends_on; /* number of depends_on entries */
+} rj_app_field_t;
+
+/** A plain object type without directives (Money, Address, CartItem). */
+typedef struct rj_app_type {
+    char *name;              /* type name */
+    rj_app_field_t *fields;  /* in declaration order */
+    size_t n_fields;         /* number of fields */
+    bool used_in_input;      /* referenced (transitively) by a command: gets an <Name>Input */
+} rj_app_type_t;
+
+typedef struct rj_app_entity rj_app_entity_t;
+typedef struct rj_app_read_model rj_app_read_model_t;
+
+typedef struct rj_app_command {
+    char *name;                    /* command name = mutation field name */
+    rj_app_field_t *fields;        /* input fields in declaration order (may be none) */
+    size_t n_fields;               /* number of input fields */
+    const rj_app_entity_t *entity; /* @command(entity:) or NULL: keyed by request id */
+    char *key;                     /* @command(key:) the input field holding the entity id, or NULL */
+    rj_app_auth_t authorize;       /* @command(authorize:) */
+    char *returns;                 /* mutation return type, "JSON!" by default */
+    rj_command_fn handler;         /* bound with rj_app_on_command; never NULL after load */
+    rj_command_hook_fn *hooks;     /* before hooks, in binding order */
+    size_t n_hooks;                /* number of before hooks */
+} rj_app_command_t;
+
+typedef struct rj_app_event {
+    char *name;                    /* event type name */
+    rj_app_field_t *fields;        /* payload fields */
+    size_t n_fields;               /* number of fields */
+    const rj_app_entity_t *entity; /* the entity it belongs to */
+    char *key;                     /* payload field holding the entity id */
+} rj_app_event_t;
+
+typedef struct rj_app_reducer {
+    const rj_app_event_t *event; /* the event it folds */
+    rj_reducer_fn fn;            /* bound with rj_app_on_reduce */
+} rj_app_reducer_t;
+
+typedef struct rj_app_projection {
+    const rj_app_read_model_t *read_model; /* the read model written */
+    const rj_app_entity_t *entity;         /* the entity projected */
+    char *join_field;                      /* entity field whose value is the read model id */
+    rj_projection_fn fn;                   /* bound with rj_app_on_project */
+    bool join_is_array;                    /* the join field is a list: one id per element
+                                              (Booster's array join key) */
+} rj_app_projection_t;
+
+struct rj_app_entity {
+    char *name;                        /* entity type name */
+    rj_app_field_t *fields;            /* state fields */
+    size_t n_fields;                   /* number of fields */
+    rj_app_auth_t authorize_read_events; /* @entity(authorizeReadEvents:) */
+    rj_app_reducer_t *reducers;        /* one per event reduced, in binding order */
+    size_t n_reducers;                 /* number of reducers */
+    const rj_app_projection_t **projections; /* projections whose source is this entity */
+    size_t n_projections;              /* number of projections */
+};
+
+struct rj_app_read_model {
+    char *name;                    /* read model type name = query field name */
+    rj_app_field_t *fields;        /* declared fields, calculated ones included */
+    size_t n_fields;               /* number of fields */
+    rj_app_auth_t authorize;       /* @readModel(authorize:) */
+    const char *sequenced_by;      /* the @sequencedBy field's name, or NULL */
+    rj_app_projection_t *projections; /* projections into it, in binding order */
+    size_t n_projections;          /* number of projections */
+};
+
+typedef struct rj_app_verifier {
+    char *issuer;      /* the "iss" it trusts */
+    char *pem;         /* PEM public key */
+    char *roles_claim; /* claim holding the roles, default "custom:role" */
+} rj_app_verifier_t;
+
+/* ---- loading ---- */
+
+/**
+ * Loads an application library and builds its model.
+ *
+ * @param path  path of the shared library (e.g. build/lib/libshop.so); borrowed
+ * @param err   filled on failure; may be NULL
+ * @return the application, or NULL on failure (RJ_ENOTFOUND: the library or its SDL
+ *         could not be opened; RJ_EINVAL: wrong API version or missing entry point;
+ *         RJ_ESCHEMA: the SDL does not parse or a binding names something undeclared)
+ *
+ * Ownership: the caller owns the result; release with rj_app_free(). The library
+ * stays loaded until then. Call from one thread, before handlers run.
+ */
+rj_app_t *rj_app_load(const char *path, rj_error_t *err);
+
+/** Unloads the application and frees its model. NULL is a no-op. */
+void rj_app_free(rj_app_t *app);
+
+/** The application name (the topic and table prefix); borrowed from @p app. */
+const char *rj_app_name_get(const rj_app_t *app);
+
+/** The application SDL as read (file contents or the embedded string); borrowed. */
+const char *rj_app_sdl_get(const rj_app_t *app);
+
+/* ---- lookups (NULL when not declared; results borrowed from @p app) ---- */
+
+const rj_app_command_t *rj_app_command(const rj_app_t *app, const char *name);
+const rj_app_event_t *rj_app_event(const rj_app_t *app, const char *name);
+const rj_app_entity_t *rj_app_entity(const rj_app_t *app, const char *name);
+const rj_app_read_model_t *rj_app_read_model(const rj_app_t *app, const char *name);
+const rj_app_type_t *rj_app_type(const rj_app_t *app, const char *name);
+/** True when @p role is a declared role. */
+bool rj_app_role_exists(const rj_app_t *app, const char *role);
+/** The reducer of @p event on @p entity, or NULL. */
+const rj_app_reducer_t *rj_app_entity_reducer(const rj_app_entity_t *entity, const char *event);
+
+/* ---- iteration, in declaration order (index < count; results borrowed) ---- */
+
+size_t rj_app_command_count(const rj_app_t *app);
+const rj_app_command_t *rj_app_command_at(const rj_app_t *app, size_t i);
+size_t rj_app_event_count(const rj_app_t *app);
+const rj_app_event_t *rj_app_event_at(const rj_app_t *app, size_t i);
+size_t rj_app_entity_count(const rj_app_t *app);
+const rj_app_entity_t *rj_app_entity_at(const rj_app_t *app, size_t i);
+size_t rj_app_read_model_count(const rj_app_t *app);
+const rj_app_read_model_t *rj_app_read_model_at(const rj_app_t *app, size_t i);
+size_t rj_app_type_count(const rj_app_t *app);
+const rj_app_type_t *rj_app_type_at(const rj_app_t *app, size_t i);
+size_t rj_app_role_count(const rj_app_t *app);
+const char *rj_app_role_at(const rj_app_t *app, size_t i);
+size_t rj_app_verifier_count(const rj_app_t *app);
+const rj_app_verifier_t *rj_app_verifier_at(const rj_app_t *app, size_t i);
+
+/* ---- authorization and ids ---- */
+
+/**
+ * Decides an authorize attribute for a user.
+ *
+ * @param auth  the attribute (command, read model or entity events)
+ * @param user  the user envelope {id, username, roles, claims} or NULL/JSON null for
+ *              anonymous; borrowed
+ * @return true when allowed. RJ_APP_AUTH_CUSTOM is denied: the public API has no
+ *         binding for custom authorizers yet, and default-deny is the safe reading.
+ */
+bool rj_app_auth_allows(const rj_app_auth_t *auth, const json_t *user);
+
+/**
+ * Formats an entity or read-model id held in a JSON value: a string as is, an
+ * integer in decimal, a real with %.17g.
+ *
+ * @return a new string (free() it), or NULL when @p v is NULL or not a string/number
+ */
+char *rj_app_id_string(const json_t *v);
+
+/**
+ * The partition key of a command: the value of its key field in @p input when the
+ * command declares entity/key, else NULL (the caller then keys by request id).
+ *
+ * @param input  the command input; borrowed
+ * @param out    on RJ_OK a new string (free() it) or NULL
+ * @return RJ_OK, or RJ_ESCHEMA when the key field is missing or not a string/number
+ */
+rj_status_t rj_app_command_key(const rj_app_command_t *cmd, const json_t *input, char **out,
+                               rj_error_t *err);
+
+/* ---- running handlers (any thread; the model is immutable) ---- */
+
+/**
+ * Runs a command: its before hooks in binding order, then its handler.
+ *
+ * @param name        command name; RJ_ENOTFOUND when undeclared
+ * @param input       the command input object (JSON null or NULL = {}); borrowed
+ * @param user        the user envelope or NULL/JSON null when anonymous; borrowed
+ * @param request_id  the request id, visible to the handler; borrowed
+ * @param result      on RJ_OK the mutation's result, a new reference (`true` when the
+ *                    handler set none); untouched on failure
+ * @param events      on RJ_OK a new array of {"type","entity","entityId","value"} in
+ *                    registration order (entityId is the string form of the event's key
+ *                    field); untouched on failure
+ * @param err         on failure the message for the client: a hook's or handler's own
+ *                    message unchanged, or "command handler <name> failed" when it set none
+ * @return RJ_OK; RJ_ENOTFOUND; RJ_ESCHEMA when a registered event is undeclared or its key
+ *         field is missing or not a string/number; or the hook's/handler's status
+ */
+rj_status_t rj_app_run_command(const rj_app_t *app, const char *name, const json_t *input,
+                               const json_t *user, const char *request_id, json_t **result,
+                               json_t **events, rj_error_t *err);
+
+/**
+ * Folds one event into an entity's state with the bound reducer.
+ *
+ * @param entity      entity type name
+ * @param event_type  event type name
+ * @param event       the event payload (the envelope's "value"); borrowed
+ * @param current     the state before, or NULL/JSON null for the first event; borrowed
+ * @param out         on RJ_OK the new state, a new reference
+ * @return RJ_OK; RJ_ENOTFOUND when no reducer is bound; or the reducer's status
+ *         (its message, or "reducer <Entity>.<Event> failed")
+ */
+rj_status_t rj_app_reduce(const rj_app_t *app, const char *entity, const char *event_type,
+                          const json_t *event, const json_t *current, json_t **out,
+                          rj_error_t *err);
+
+/** What a projection asked for. */
+typedef enum rj_app_project_action {
+    RJ_APP_PROJECT_WRITE,   /* store the returned read model (version + 1) and notify */
+    RJ_APP_PROJECT_DELETE,  /* the projection returned RJ_DELETE: delete the row */
+    RJ_APP_PROJECT_NOTHING, /* the projection returned RJ_NOTHING: no write, no notification */
+} rj_app_project_action_t;
+
+/**
+ * The read-model id a projection writes for an entity state: the string form of
+ * the state's join field, or NULL when it is missing, null, false or "" (Booster
+ * skips the projection then, with a warning). Free() the result.
+ */
+char *rj_app_projection_id(const rj_app_projection_t *proj, const json_t *entity);
+
+/**
+ * Every read-model id a projection runs for on an entity state: one for a scalar
+ * join field, one per element (in order, duplicates and empty ones dropped) for an
+ * array join field (join_is_array). Daemons should prefer this to
+ * rj_app_projection_id, which only knows scalar join fields.
+ *
+ * @return a new JSON array of strings, empty when there is nothing to project
+ */
+json_t *rj_app_projection_ids(const rj_app_projection_t *proj, const json_t *entity);
+
+/**
+ * Runs one projection.
+ *
+ * @param proj     from entity->projections or read_model->projections
+ * @param entity   the entity's new state; borrowed
+ * @param id       the read model id (rj_app_projection_id); borrowed
+ * @param current  the stored read model, or NULL; borrowed
+ * @param action   on RJ_OK what to do
+ * @param out      on RJ_OK with RJ_APP_PROJECT_WRITE the read model (a new reference,
+ *                 an object); NULL for the other actions
+ * @return RJ_OK; RJ_ESCHEMA when the projection returned NULL or a non-object; or the
+ *         projection's status (its message, or "projection <ReadModel> from <Entity> failed")
+ */
+rj_status_t rj_app_project(const rj_app_projection_t *proj, const json_t *entity, const char *id,
+                           const json_t *current, rj_app_project_action_t *action, json_t **out,
+                           rj_error_t *err);
+
+/* ---- the generated GraphQL API ---- */
+
+/**
+ * The GraphQL SDL of the API the gateway serves, generated with Booster's names
+ * (value types and read models as object types, <Type>Input and <Command>Input input
+ * types, Query/Mutation/Subscription roots, scalar JSON). Borrowed from @p app.
+ */
+const char *rj_app_api_sdl(const rj_app_t *app);
+
+/** rj_app_api_sdl() parsed by the GraphQL engine; borrowed from @p app. */
+const rj_gql_schema_t *rj_app_api_schema(const rj_app_t *app);
+
+#endif

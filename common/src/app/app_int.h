@@ -1,0 +1,114 @@
+/*
+ * app/app_int.h - private to common/src/app: the application struct and the steps
+ * of loading that live in separate files.
+ *
+ * An rj_app_t goes through two phases. While the application's RJ_APP_DEFINE runs,
+ * the public calls of ramjet.h only *record* what they are given (bindings by name,
+ * the schema source, verifiers); nothing can be checked yet, because the SDL may be
+ * set last. Then the loader parses the SDL into the model and resolves every
+ * recorded binding against it, reporting the first one that names nothing. After
+ * that the struct is never written again.
+ */
+#ifndef RJ_APP_INT_H
+#define RJ_APP_INT_H
+
+#include "app/app.h"
+#include "graphql/graphql.h"
+
+/* ---- recorded bindings (declaration phase) ---- */
+
+typedef struct rj__app_cmd_binding {
+    char *command;     /* command name as given */
+    rj_command_fn fn;  /* the handler */
+} rj__app_cmd_binding_t;
+
+typedef struct rj__app_hook_binding {
+    char *command;          /* command name as given */
+    rj_command_hook_fn fn;  /* the before hook */
+} rj__app_hook_binding_t;
+
+typedef struct rj__app_reduce_binding {
+    char *entity;      /* entity name as given */
+    char *event;       /* event name as given */
+    rj_reducer_fn fn;  /* the reducer */
+} rj__app_reduce_binding_t;
+
+typedef struct rj__app_project_binding {
+    char *read_model;     /* read model name as given */
+    char *entity;         /* entity name as given */
+    char *join_field;     /* entity field holding the read model id */
+    rj_projection_fn fn;  /* the projection */
+} rj__app_project_binding_t;
+
+struct rj_app {
+    /* where it came from */
+    void *dl;             /* dlopen() handle, or NULL for an app built in-process */
+    char *lib_path;       /* the library path as given to rj_app_load */
+    char *lib_dir;        /* its directory: relative schema files resolve against it */
+
+    /* declaration phase */
+    char *name;           /* rj_app_name(), or derived from the library file name */
+    char *schema_file;    /* rj_app_schema_file() as given, or NULL */
+    char *sdl;            /* the SDL text (file contents or rj_app_schema_string) */
+    char *decl_error;     /* first misuse of the declaration API, reported by the loader */
+    rj__app_cmd_binding_t *cmd_bindings;       /* rj_app_on_command calls */
+    size_t n_cmd_bindings;                     /* number of them */
+    rj__app_hook_binding_t *hook_bindings;     /* rj_app_before_command calls, in order */
+    size_t n_hook_bindings;                    /* number of them */
+    rj__app_reduce_binding_t *reduce_bindings; /* rj_app_on_reduce calls */
+    size_t n_reduce_bindings;                  /* number of them */
+    rj__app_project_binding_t *project_bindings; /* rj_app_on_project calls */
+    size_t n_project_bindings;                 /* number of them */
+    rj_app_verifier_t *verifiers;              /* token verifiers */
+    size_t n_verifiers;                        /* number of them */
+
+    /* the model (built by rj__app_model_build; arrays never reallocated afterwards,
+     * so pointers between them stay valid) */
+    char **roles;                  /* declared roles */
+    size_t n_roles;                /* number of roles */
+    rj_app_type_t *types;          /* value types */
+    size_t n_types;                /* number of value types */
+    rj_app_command_t *commands;    /* commands */
+    size_t n_commands;             /* number of commands */
+    rj_app_event_t *events;        /* events */
+    size_t n_events;               /* number of events */
+    rj_app_entity_t *entities;     /* entities */
+    size_t n_entities;             /* number of entities */
+    rj_app_read_model_t *read_models; /* read models */
+    size_t n_read_models;          /* number of read models */
+    char **enums_sdl;              /* user enums and scalars, printed, copied to the API */
+    size_t n_enums_sdl;            /* number of them */
+    char **scalars;                /* names of user-declared scalars and enums */
+    size_t n_scalars;              /* number of them */
+
+    /* the generated API */
+    char *api_sdl;                 /* rj_app_api_sdl() */
+    rj_gql_schema_t *api_schema;   /* rj_app_api_schema() */
+};
+
+/** A new, empty app in the declaration phase. */
+rj_app_t *rj__app_new(void);
+
+/** Records the first declaration-API misuse (later ones are dropped). */
+void rj__app_decl_error(rj_app_t *app, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/** Parses app->sdl and builds the model (roles, types, commands, events, entities, read models). */
+rj_status_t rj__app_model_build(rj_app_t *app, rj_error_t *err);
+
+/** Frees everything rj__app_model_build allocated (a partly built model too). */
+void rj__app_model_free(rj_app_t *app);
+
+/** Resolves the recorded bindings against the model and checks completeness. */
+rj_status_t rj__app_bind(rj_app_t *app, rj_error_t *err);
+
+/** Generates app->api_sdl and parses it into app->api_schema. */
+rj_status_t rj__app_api_build(rj_app_t *app, rj_error_t *err);
+
+/**
+ * Finishes an app whose declaration phase is over: reads the schema file when one was
+ * named, builds the model, binds, generates the API. Used by rj_app_load and by tests
+ * that declare an app in-process.
+ */
+rj_status_t rj__app_finish(rj_app_t *app, rj_error_t *err);
+
+#endif

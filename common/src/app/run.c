@@ -1,0 +1,329 @@
+/*
+ * run.c - running an application's handlers on behalf of the daemons: commands
+ * (before hooks, handler, registered events), reducers and projections, plus the
+ * small decisions around them (authorize attributes, ids as strings).
+ *
+ * Everything here reads the immutable model and keeps its state on the stack, so
+ * any number of threads may run handlers at once. Each wrapper turns a handler's
+ * failure into an error the daemon can pass on unchanged: a handler's own message
+ * goes to the client as written (Booster passes exception messages through), and a
+ * handler that fails silently gets a generic message that names it.
+ *
+ * Not here: versions, event ids and timestamps (the command processor assigns them
+ * when it turns the events returned here into envelopes), and storage of any kind.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/app_int.h"
+#include "core/core.h"
+#include "log/log.h"
+
+/* One command invocation; lives on rj_app_run_command's stack. */
+struct rj_command_ctx {
+    const rj_app_t *app;              /* the app, for event lookups */
+    const rj_app_command_t *command;  /* the command being run */
+    const json_t *user;               /* user envelope or NULL; borrowed */
+    const char *request_id;           /* borrowed */
+    json_t *events;                   /* registered events so far, an array; owned */
+    rj_error_t register_err;          /* first failed registration, reported at the end */
+};
+
+/* ---- ids and authorization ---- */
+
+char *
+rj_app_id_string(const json_t *v)
+{
+    if (json_is_string(v))
+        return rj_xstrdup(json_string_value(v));
+    if (json_is_integer(v))
+        return rj_xasprintf("%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    if (json_is_real(v))
+        return rj_xasprintf("%.17g", json_real_value(v));
+    return NULL;
+}
+
+rj_status_t
+rj_app_command_key(const rj_app_command_t *cmd, const json_t *input, char **out, rj_error_t *err)
+{
+    *out = NULL;
+    if (cmd->key == NULL)
+        return RJ_OK;
+    char *id = rj_app_id_string(json_object_get(input, cmd->key));
+    if (id == NULL || id[0] == '\0') {
+        free(id);
+        return rj_error_set(err, RJ_ESCHEMA, "command %s: input field %s must hold the %s id "
+                                             "as a non-empty string or a number",
+                            cmd->name, cmd->key, cmd->entity->name);
+    }
+    *out = id;
+    return RJ_OK;
+}
+
+bool
+rj_app_auth_allows(const rj_app_auth_t *auth, const json_t *user)
+{
+    switch (auth->kind) {
+    case RJ_APP_AUTH_ALL:
+        return true;
+    case RJ_APP_AUTH_ROLES: {
+        json_t *roles = json_object_get(user, "roles");
+        size_t i;
+        json_t *role;
+        json_array_foreach(roles, i, role) {
+            for (size_t j = 0; json_is_string(role) && j < auth->n_roles; j++)
+                if (strcmp(json_string_value(role), auth->roles[j]) == 0)
+                    return true;
+        }
+        return false;
+    }
+    case RJ_APP_AUTH_NOBODY:
+    case RJ_APP_AUTH_CUSTOM:
+        return false;
+    }
+    return false;
+}
+
+/* ---- inside a command handler (public API) ---- */
+
+RJ_EXPORT rj_status_t
+rj_command_register_take(rj_command_ctx_t *ctx, const char *type, json_t *value, rj_error_t *err)
+{
+    rj_error_t e;
+    rj_error_clear(&e);
+    const rj_app_event_t *ev = type != NULL ? rj_app_event(ctx->app, type) : NULL;
+    char *id = NULL;
+    if (ev == NULL)
+        rj_error_set(&e, RJ_ESCHEMA, "could not register event %s: it is not declared with @event",
+                     type != NULL ? type : "(null)");
+    else if (!json_is_object(value))
+        rj_error_set(&e, RJ_ESCHEMA, "could not register event %s: its value must be an object",
+                     type);
+    else if ((id = rj_app_id_string(json_object_get(value, ev->key))) == NULL || id[0] == '\0')
+        rj_error_set(&e, RJ_ESCHEMA, "could not register event %s: field %s must hold the %s id "
+                                     "as a non-empty string or a number",
+                     type, ev->key, ev->entity->name);
+    if (e.status != RJ_OK) {
+        /* Remember it: a handler that ignores the status must not commit half its events. */
+        if (ctx->register_err.status == RJ_OK)
+            ctx->register_err = e;
+        if (err != NULL)
+            *err = e;
+        free(id);
+        json_decref(value);
+        return e.status;
+    }
+    json_t *entry = json_object();
+    json_object_set_new(entry, "type", json_string(ev->name));
+    json_object_set_new(entry, "entity", json_string(ev->entity->name));
+    json_object_set_new(entry, "entityId", json_string(id));
+    json_object_set_new(entry, "value", value);
+    json_array_append_new(ctx->events, entry);
+    free(id);
+    return RJ_OK;
+}
+
+RJ_EXPORT const json_t *
+rj_command_user_peek(const rj_command_ctx_t *ctx)
+{
+    return ctx->user;
+}
+
+RJ_EXPORT const char *
+rj_command_request_id(const rj_command_ctx_t *ctx)
+{
+    return ctx->request_id;
+}
+
+/* ---- running ---- */
+
+/*
+ * Finishes a failed handler's error: the handler's own message is kept as written
+ * (it is what the client sees); one that set none gets the generic message @p fmt.
+ * The status is always the one the handler returned, and a code it set is kept.
+ */
+static rj_status_t
+handler_failed(rj_error_t *err, rj_status_t st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static rj_status_t
+handler_failed(rj_error_t *err, rj_status_t st, const char *fmt, ...)
+{
+    if (err->status == RJ_OK || err->msg[0] == '\0') {
+        char code[sizeof err->code];
+        memcpy(code, err->code, sizeof code);
+        va_list ap;
+        va_start(ap, fmt);
+        rj_error_setv(err, st, fmt, ap);
+        va_end(ap);
+        memcpy(err->code, code, sizeof code);
+    }
+    err->status = st;
+    return st;
+}
+
+rj_status_t
+rj_app_run_command(const rj_app_t *app, const char *name, const json_t *input,
+                   const json_t *user, const char *request_id, json_t **result, json_t **events,
+                   rj_error_t *err)
+{
+    const rj_app_command_t *cmd = rj_app_command(app, name);
+    if (cmd == NULL)
+        return rj_error_set(err, RJ_ENOTFOUND, "command %s is not declared",
+                            name != NULL ? name : "(null)");
+    if (json_is_null(user))
+        user = NULL;
+    rj_error_t local;
+    if (err == NULL)
+        err = &local;
+    rj_error_clear(err);
+
+    /* Hooks may replace the input; `cur` always holds one reference. */
+    json_t *cur = input != NULL && !json_is_null(input) ? json_incref((json_t *)input)
+                                                         : json_object();
+    for (size_t i = 0; i < cmd->n_hooks; i++) {
+        json_t *next = NULL;
+        rj_status_t st = cmd->hooks[i](cur, user, &next, err);
+        if (st == RJ_OK && next == NULL)
+            st = rj_error_set(err, RJ_EHANDLER, "before hook %zu of command %s returned no "
+                                                "input", i + 1, name);
+        if (st != RJ_OK) {
+            json_decref(next);
+            json_decref(cur);
+            return handler_failed(err, st, "before hook %zu of command %s failed", i + 1, name);
+        }
+        json_decref(cur);
+        cur = next;
+    }
+
+    rj_command_ctx_t ctx = {
+        .app = app,
+        .command = cmd,
+        .user = user,
+        .request_id = request_id,
+        .events = json_array(),
+    };
+    rj_error_clear(&ctx.register_err);
+    json_t *res = NULL;
+    rj_status_t st = cmd->handler(&ctx, cur, &res, err);
+    json_decref(cur);
+    if (st == RJ_OK && ctx.register_err.status != RJ_OK) {
+        *err = ctx.register_err;
+        st = err->status;
+    }
+    if (st != RJ_OK) {
+        json_decref(res);
+        json_decref(ctx.events);
+        return handler_failed(err, st, "command handler %s failed", name);
+    }
+    rj_error_clear(err);
+    *result = res != NULL ? res : json_true();
+    *events = ctx.events;
+    return RJ_OK;
+}
+
+rj_status_t
+rj_app_reduce(const rj_app_t *app, const char *entity, const char *event_type,
+              const json_t *event, const json_t *current, json_t **out, rj_error_t *err)
+{
+    const rj_app_reducer_t *r = rj_app_entity_reducer(rj_app_entity(app, entity), event_type);
+    if (r == NULL)
+        return rj_error_set(err, RJ_ENOTFOUND, "no reducer for event %s on entity %s",
+                            event_type != NULL ? event_type : "(null)",
+                            entity != NULL ? entity : "(null)");
+    if (json_is_null(current))
+        current = NULL;
+    rj_error_t local;
+    if (err == NULL)
+        err = &local;
+    rj_error_clear(err);
+    json_t *next = NULL;
+    rj_status_t st = r->fn(event, current, &next, err);
+    if (st == RJ_OK && !json_is_object(next)) {
+        json_decref(next);
+        return rj_error_set(err, RJ_ESCHEMA, "reducer %s.%s returned no object", entity,
+                            event_type);
+    }
+    if (st != RJ_OK) {
+        json_decref(next);
+        return handler_failed(err, st, "reducer %s.%s failed", entity, event_type);
+    }
+    *out = next;
+    return RJ_OK;
+}
+
+char *
+rj_app_projection_id(const rj_app_projection_t *proj, const json_t *entity)
+{
+    char *id = rj_app_id_string(json_object_get(entity, proj->join_field));
+    if (id != NULL && id[0] == '\0') {
+        free(id);
+        return NULL;
+    }
+    return id;
+}
+
+json_t *
+rj_app_projection_ids(const rj_app_projection_t *proj, const json_t *entity)
+{
+    json_t *ids = json_array();
+    json_t *v = json_object_get(entity, proj->join_field);
+    if (!proj->join_is_array) {
+        char *id = rj_app_projection_id(proj, entity);
+        if (id != NULL)
+            json_array_append_new(ids, json_string(id));
+        free(id);
+        return ids;
+    }
+    size_t i;
+    json_t *elem;
+    json_array_foreach(v, i, elem) {
+        char *id = rj_app_id_string(elem);
+        bool seen = id == NULL || id[0] == '\0';
+        for (size_t j = 0; !seen && j < json_array_size(ids); j++)
+            seen = strcmp(json_string_value(json_array_get(ids, j)), id) == 0;
+        if (!seen)
+            json_array_append_new(ids, json_string(id));
+        free(id);
+    }
+    return ids;
+}
+
+rj_status_t
+rj_app_project(const rj_app_projection_t *proj, const json_t *entity, const char *id,
+               const json_t *current, rj_app_project_action_t *action, json_t **out,
+               rj_error_t *err)
+{
+    const char *rm = proj->read_model->name;
+    const char *from = proj->entity->name;
+    if (json_is_null(current))
+        current = NULL;
+    rj_error_t local;
+    if (err == NULL)
+        err = &local;
+    rj_error_clear(err);
+    json_t *next = NULL;
+    rj_status_t st = proj->fn(entity, id, current, &next, err);
+    if (st != RJ_OK) {
+        if (next != RJ_DELETE && next != RJ_NOTHING)
+            json_decref(next);
+        return handler_failed(err, st, "projection %s from %s failed", rm, from);
+    }
+    *out = NULL;
+    if (next == RJ_DELETE) {
+        *action = RJ_APP_PROJECT_DELETE;
+    } else if (next == RJ_NOTHING) {
+        *action = RJ_APP_PROJECT_NOTHING;
+    } else if (json_is_object(next)) {
+        *action = RJ_APP_PROJECT_WRITE;
+        *out = next;
+    } else {
+        json_decref(next);
+        return rj_error_set(err, RJ_ESCHEMA, "projection %s from %s returned neither an object, "
+                                             "RJ_DELETE nor RJ_NOTHING", rm, from);
+    }
+    return RJ_OK;
+}

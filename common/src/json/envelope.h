@@ -1,0 +1,158 @@
+/*
+ * json/envelope.h - the JSON envelopes that travel between daemons, encoded and
+ * decoded with validation (docs/architecture.md; JSON Schemas in proto/).
+ *
+ * Each envelope is a struct of views. Decoding parses the bytes, checks every
+ * field against the schema (types, required fields, positive versions, the size
+ * limit), and fills the struct with pointers *into* the parsed document, which the
+ * struct owns in `root`; release it with the envelope's _deinit. Encoding is the
+ * reverse: the caller fills the struct with borrowed pointers (root stays NULL)
+ * and gets back a compact JSON string with keys in the documented order.
+ *
+ * Decoders reject, with "could not decode <kind> envelope: <reason>" and RJ_EPROTO
+ * (RJ_ETOOBIG for oversized input): malformed JSON, a non-object top level, missing
+ * required fields and fields of the wrong type. Unknown extra fields are accepted
+ * and ignored, so a newer producer can add fields without breaking older consumers.
+ *
+ * What this file deliberately does not do: it does not check that names refer to
+ * declared commands, events or read models (the app model does, in the daemon that
+ * has it), and it does not validate the application payloads ("input", "value")
+ * beyond their JSON type.
+ */
+#ifndef RJ_ENVELOPE_H
+#define RJ_ENVELOPE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rj/status.h"
+
+/* Largest envelope a decoder accepts. Keep Kafka's message.max.bytes at least this. */
+#define RJ_ENV_MAX_BYTES ((size_t)8 * 1024 * 1024)
+
+/** `<app>.commands`: one command invocation (proto/command.schema.json). */
+typedef struct rj_env_command {
+    json_t *root;                /* decode: the parsed document, owned; encode: NULL */
+    const char *request_id;      /* "requestId": non-empty */
+    const char *command;         /* "command": the command name, non-empty */
+    const json_t *input;         /* "input": an object */
+    const json_t *current_user;  /* "currentUser": an object, or NULL for JSON null/absent */
+    const char *reply_to;        /* "replyTo": Redis channel of the gateway, non-empty */
+    const char *issued_at;       /* "issuedAt": ISO-8601 with ms, UTC */
+} rj_env_command_t;
+
+/** `<app>.events`: one stored event (proto/event.schema.json). */
+typedef struct rj_env_event {
+    json_t *root;                /* decode: the parsed document, owned; encode: NULL */
+    const char *event_id;        /* "eventId": UUID */
+    const char *type;            /* "type": event type name */
+    const char *entity;          /* "entity": entity type name */
+    const char *entity_id;       /* "entityId" */
+    int64_t version;             /* "version": per-entity version, >= 1 */
+    const char *request_id;      /* "requestId" */
+    const char *created_at;      /* "createdAt": ISO-8601 with ms, UTC */
+    const json_t *value;         /* "value": the payload, an object */
+    const json_t *current_user;  /* "currentUser": an object, or NULL for JSON null/absent */
+} rj_env_event_t;
+
+/** `<app>.snapshots`: an entity's state after a version (proto/snapshot.schema.json). */
+typedef struct rj_env_snapshot {
+    json_t *root;                /* decode: the parsed document, owned; encode: NULL */
+    const char *entity;          /* "entity": entity type name */
+    const char *entity_id;       /* "entityId" */
+    int64_t version;             /* "version": the last folded event's version, >= 1 */
+    const json_t *value;         /* "value": the state, an object */
+    const char *last_event_id;   /* "lastEventId": UUID of the last folded event */
+    const char *created_at;      /* "createdAt": ISO-8601 with ms, UTC */
+} rj_env_snapshot_t;
+
+/** `<app>.readmodels` and `<app>:rm:<ReadModel>`: a read-model change (proto/readmodel.schema.json). */
+typedef struct rj_env_readmodel {
+    json_t *root;                /* decode: the parsed document, owned; encode: NULL */
+    const char *type;            /* "type": read model name */
+    const char *id;              /* "id" */
+    const char *sequence_key;    /* "sequenceKey": string, or NULL for JSON null */
+    int64_t version;             /* "version": the row's version, >= 1 */
+    const json_t *value;         /* "value": an object; NULL (JSON null) iff deleted */
+    bool deleted;                /* "deleted" */
+} rj_env_readmodel_t;
+
+/** Redis `<app>:reply:<gateway>`: the outcome of one command (proto/reply.schema.json). */
+typedef struct rj_env_reply {
+    json_t *root;                /* decode: the parsed document, owned; encode: NULL */
+    const char *request_id;      /* "requestId" */
+    bool ok;                     /* "ok" */
+    const json_t *result;        /* ok: "result", any JSON value (required) */
+    const json_t *events;        /* ok: "events", array of {entity, entityId, version};
+                                    encode: NULL is written as [] */
+    const char *error_message;   /* !ok: "error.message" */
+    const char *error_code;      /* !ok: "error.code", or NULL when absent */
+} rj_env_reply_t;
+
+/** `<app>.deadletters`: a message given up on (proto/deadletter.schema.json). */
+typedef struct rj_env_deadletter {
+    json_t *root;                /* decode: the parsed document, owned; encode: NULL */
+    const char *topic;           /* "topic": where the message came from */
+    int32_t partition;           /* "partition": >= 0 */
+    int64_t offset;              /* "offset": >= 0 */
+    const char *key;             /* "key": the original key, or NULL for JSON null */
+    const char *value;           /* "value": the original message text */
+    const char *error;           /* "error": why it was given up on */
+    const char *daemon;          /* "daemon": e.g. "ramjet-commands" */
+    const char *at;              /* "at": ISO-8601 with ms, UTC */
+} rj_env_deadletter_t;
+
+/*
+ * Decoders: parse and validate @p len bytes at @p buf (not necessarily NUL-terminated).
+ * On RJ_OK @p out owns the document (release with _deinit); on failure @p out is
+ * zeroed and needs no _deinit. Errors: RJ_EPROTO (malformed, wrong type, missing
+ * field), RJ_ETOOBIG (len > RJ_ENV_MAX_BYTES). Thread-safe.
+ *
+ * Encoders: build the compact JSON text of @p env, whose pointers are borrowed
+ * (required strings must be non-NULL; RJ_ASSERT checks). Ownership: a new string,
+ * free() it. Never NULL.
+ */
+rj_status_t rj_env_command_decode(const char *buf, size_t len, rj_env_command_t *out,
+                                  rj_error_t *err);
+char *rj_env_command_encode(const rj_env_command_t *env);
+void rj_env_command_deinit(rj_env_command_t *env);
+
+rj_status_t rj_env_event_decode(const char *buf, size_t len, rj_env_event_t *out,
+                                rj_error_t *err);
+char *rj_env_event_encode(const rj_env_event_t *env);
+void rj_env_event_deinit(rj_env_event_t *env);
+
+rj_status_t rj_env_snapshot_decode(const char *buf, size_t len, rj_env_snapshot_t *out,
+                                   rj_error_t *err);
+char *rj_env_snapshot_encode(const rj_env_snapshot_t *env);
+void rj_env_snapshot_deinit(rj_env_snapshot_t *env);
+
+rj_status_t rj_env_readmodel_decode(const char *buf, size_t len, rj_env_readmodel_t *out,
+                                    rj_error_t *err);
+char *rj_env_readmodel_encode(const rj_env_readmodel_t *env);
+void rj_env_readmodel_deinit(rj_env_readmodel_t *env);
+
+rj_status_t rj_env_reply_decode(const char *buf, size_t len, rj_env_reply_t *out,
+                                rj_error_t *err);
+char *rj_env_reply_encode(const rj_env_reply_t *env);
+void rj_env_reply_deinit(rj_env_reply_t *env);
+
+rj_status_t rj_env_deadletter_decode(const char *buf, size_t len, rj_env_deadletter_t *out,
+                                     rj_error_t *err);
+char *rj_env_deadletter_encode(const rj_env_deadletter_t *env);
+void rj_env_deadletter_deinit(rj_env_deadletter_t *env);
+
+/*
+ * The same envelopes as json_t objects, for callers that embed them in a larger
+ * document (the command outbox stores event envelopes in a jsonb array).
+ * Ownership: a new reference.
+ */
+json_t *rj_env_event_to_json(const rj_env_event_t *env);
+json_t *rj_env_reply_to_json(const rj_env_reply_t *env);
+
+/** Compact, key-order-preserving dump of @p v (borrowed); a new string, free() it. */
+char *rj_json_dumps(const json_t *v);
+
+#endif

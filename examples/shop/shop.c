@@ -1,0 +1,588 @@
+/*
+ * shop.c - the handlers of the shop example (shop.graphql is its schema).
+ *
+ * Built as libshop.so against ramjet.h and jansson's headers only: it does not link
+ * libramjet. Its rj_* symbols resolve from the daemon that dlopen()s it, the way a
+ * redis module's RedisModule_* calls resolve from the server.
+ *
+ * The domain is examples/shop-domain.md §1: carts, payments, products, packs and
+ * customers, with their read models. Not here yet, because ramjet.h has no call for
+ * them yet: orders (PlaceOrder reads the current Customer entity), InspectCart (reads
+ * the Cart entity), LogSomething (a custom authorizer), the read-model before hooks
+ * and OrderReadModel's read-model-query join key.
+ *
+ * Every handler follows ramjet.h's ownership rules: inputs are borrowed, outputs are
+ * new references, and rj_command_register_take consumes its value. Errors a client
+ * should read are set with rj_error_set; the message travels unchanged.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "ramjet.h"
+#include "shop_dev_key.h" /* SHOP_DEV_PUBLIC_KEY, generated from keys/public.pem */
+
+/* ---- small helpers ---- */
+
+static bool
+starts_with(const char *s, const char *prefix)
+{
+    return s != NULL && strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* The object field @p key of @p o as a string, or NULL. */
+static const char *
+str_field(const json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+/* The field @p key of @p o if present and not null, else NULL (JS's `x ?? fallback`). */
+static json_t *
+present(const json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    return json_is_null(v) ? NULL : v;
+}
+
+/* A random (v4) UUID, as Booster's UUID.generate(). */
+static json_t *
+new_uuid(void)
+{
+    unsigned char u[16];
+    size_t got = 0;
+    while (got < sizeof u) {
+        ssize_t n = getrandom(u + got, sizeof u - got, 0);
+        if (n <= 0)
+            abort(); /* the kernel's CSPRNG does not fail once initialised */
+        got += (size_t)n;
+    }
+    u[6] = (unsigned char)((u[6] & 0x0f) | 0x40);
+    u[8] = (unsigned char)((u[8] & 0x3f) | 0x80);
+    char s[37];
+    snprintf(s, sizeof s,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1],
+             u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14],
+             u[15]);
+    return json_string(s);
+}
+
+/* A deep copy of @p current, or a new empty cart {id, cartItems: []} when it is NULL. */
+static json_t *
+cart_or_empty(const json_t *current, const char *cart_id)
+{
+    if (current != NULL)
+        return json_deep_copy(current);
+    return json_pack("{s:s, s:[]}", "id", cart_id, "cartItems");
+}
+
+/* ---- ChangeCartItem ---- */
+
+/*
+ * H1: a cart id starting with "before-throw-" fails the command with the hook's own
+ * message; one starting with "before-change-" sets the quantity to 21.
+ */
+static rj_status_t
+change_cart_item_hook_quantity(const json_t *input, const json_t *user, json_t **out,
+                               rj_error_t *err)
+{
+    const char *cart_id = str_field(input, "cartId");
+    if (starts_with(cart_id, "before-throw-"))
+        return rj_error_set(err, RJ_EHANDLER, "Before hook throwing exception");
+    json_t *next = json_deep_copy(input);
+    if (starts_with(cart_id, "before-change-"))
+        json_object_set_new(next, "quantity", json_integer(21));
+    *out = next;
+    return RJ_OK;
+}
+
+/* H2: a cart id starting with "before-change-" gets "-modified" appended. */
+static rj_status_t
+change_cart_item_hook_cart_id(const json_t *input, const json_t *user, json_t **out,
+                              rj_error_t *err)
+{
+    const char *cart_id = str_field(input, "cartId");
+    json_t *next = json_deep_copy(input);
+    if (starts_with(cart_id, "before-change-")) {
+        size_t n = strlen(cart_id) + sizeof "-modified";
+        char *id = malloc(n);
+        if (id == NULL)
+            abort();
+        snprintf(id, n, "%s-modified", cart_id);
+        json_object_set_new(next, "cartId", json_string(id));
+        free(id);
+    }
+    *out = next;
+    return RJ_OK;
+}
+
+static rj_status_t
+change_cart_item(rj_command_ctx_t *ctx, const json_t *input, json_t **result, rj_error_t *err)
+{
+    json_t *event = json_pack("{s:O, s:O, s:O}", "cartId", json_object_get(input, "cartId"),
+                              "productId", json_object_get(input, "productId"), "quantity",
+                              json_object_get(input, "quantity"));
+    if (event == NULL)
+        return rj_error_set(err, RJ_ESCHEMA, "ChangeCartItem needs cartId, productId and quantity");
+    return rj_command_register_take(ctx, "CartItemChanged", event, err);
+}
+
+/* ---- UpdateShippingAddress ---- */
+
+static rj_status_t
+update_shipping_address(rj_command_ctx_t *ctx, const json_t *input, json_t **result,
+                        rj_error_t *err)
+{
+    json_t *event = json_pack("{s:O, s:O}", "cartId", json_object_get(input, "cartId"),
+                              "address", json_object_get(input, "address"));
+    if (event == NULL)
+        return rj_error_set(err, RJ_ESCHEMA, "UpdateShippingAddress needs cartId and address");
+    return rj_command_register_take(ctx, "ShippingAddressUpdated", event, err);
+}
+
+/* ---- ConfirmPayment ---- */
+
+static rj_status_t
+confirm_payment(rj_command_ctx_t *ctx, const json_t *input, json_t **result, rj_error_t *err)
+{
+    json_t *event = json_pack("{s:O, s:O, s:O}", "paymentId", json_object_get(input, "paymentId"),
+                              "cartId", json_object_get(input, "cartId"), "confirmationToken",
+                              json_object_get(input, "confirmationToken"));
+    if (event == NULL)
+        return rj_error_set(err, RJ_ESCHEMA,
+                            "ConfirmPayment needs paymentId, cartId and confirmationToken");
+    return rj_command_register_take(ctx, "CartPaid", event, err);
+}
+
+/* ---- products, packs, customers ---- */
+
+static rj_status_t
+create_product(rj_command_ctx_t *ctx, const json_t *input, json_t **result, rj_error_t *err)
+{
+    json_t *id = present(input, "productID");
+    json_t *featured = present(input, "featured");
+    json_t *event = json_pack(
+        "{s:o, s:O, s:O, s:O, s:{s:O, s:O}, s:O}", "productId",
+        id != NULL ? json_incref(id) : new_uuid(), "sku", json_object_get(input, "sku"),
+        "displayName", json_object_get(input, "displayName"), "description",
+        json_object_get(input, "description"), "price", "cents",
+        json_object_get(input, "priceInCents"), "currency", json_object_get(input, "currency"),
+        "featured", featured != NULL ? featured : json_false());
+    if (event == NULL)
+        return rj_error_set(err, RJ_ESCHEMA, "CreateProduct needs sku, displayName, description, "
+                                             "priceInCents and currency");
+    return rj_command_register_take(ctx, "ProductCreated", event, err);
+}
+
+static rj_status_t
+delete_product(rj_command_ctx_t *ctx, const json_t *input, json_t **result, rj_error_t *err)
+{
+    json_t *event = json_pack("{s:O}", "productId", json_object_get(input, "productId"));
+    if (event == NULL)
+        return rj_error_set(err, RJ_ESCHEMA, "DeleteProduct needs productId");
+    return rj_command_register_take(ctx, "ProductDeleted", event, err);
+}
+
+static rj_status_t
+change_product_price(rj_command_ctx_t *ctx, const json_t *input, json_t **result,
+                     rj_error_t *err)
+{
+    json_t *event = json_pack("{s:O, s:O, s:O}", "productId", json_object_get(input, "productId"),
+                              "priceCents", json_object_get(input, "priceCents"), "changedAt",
+                              json_object_get(input, "changedAt"));
+    if (event == NULL)
+        return rj_error_set(err, RJ_ESCHEMA, "ChangeProductPrice needs productId, priceCents and "
+                                             "changedAt");
+    return rj_command_register_take(ctx, "ProductPriceChanged", event, err);
+}
+
+static rj_status_t
+create_pack(rj_command_ctx_t *ctx, const json_t *input, json_t **result, rj_error_t *err)
+{
+    json_t *id = present(input, "packID");
+    json_t *event = json_pack("{s:o, s:O, s:O}", "packID",
+                              id != NULL ? json_incref(id) : new_uuid(), "name",
+                              json_object_get(input, "name"), "products",
+                              json_object_get(input, "products"));
+    if (event == NULL)
+        return rj_error_set(err, RJ_ESCHEMA, "CreatePack needs name and products");
+    return rj_command_register_take(ctx, "PackCreated", event, err);
+}
+
+/* RegisterCustomer and RenameCustomer carry their input as the event. */
+static rj_status_t
+register_customer(rj_command_ctx_t *ctx, const json_t *input, json_t **result, rj_error_t *err)
+{
+    json_t *event = json_pack("{s:O, s:O}", "customerId", json_object_get(input, "customerId"),
+                              "name", json_object_get(input, "name"));
+    if (event == NULL)
+        return rj_error_set(err, RJ_ESCHEMA, "RegisterCustomer needs customerId and name");
+    return rj_command_register_take(ctx, "CustomerRegistered", event, err);
+}
+
+static rj_status_t
+rename_customer(rj_command_ctx_t *ctx, const json_t *input, json_t **result, rj_error_t *err)
+{
+    json_t *event = json_pack("{s:O, s:O}", "customerId", json_object_get(input, "customerId"),
+                              "name", json_object_get(input, "name"));
+    if (event == NULL)
+        return rj_error_set(err, RJ_ESCHEMA, "RenameCustomer needs customerId and name");
+    return rj_command_register_take(ctx, "CustomerRenamed", event, err);
+}
+
+/* ---- EmptyCommand ---- */
+
+static rj_status_t
+empty_command(rj_command_ctx_t *ctx, const json_t *input, json_t **result, rj_error_t *err)
+{
+    *result = json_string("Empty command executed");
+    return RJ_OK;
+}
+
+/* ---- Cart reducers ---- */
+
+/* Adds the quantity to the item with the same productId, or appends a new item; the
+ * items keep their insertion order. */
+static rj_status_t
+reduce_cart_item_changed(const json_t *event, const json_t *current, json_t **out,
+                         rj_error_t *err)
+{
+    const char *product_id = str_field(event, "productId");
+    json_t *quantity = json_object_get(event, "quantity");
+    if (product_id == NULL || !json_is_number(quantity))
+        return rj_error_set(err, RJ_ESCHEMA, "CartItemChanged needs productId and quantity");
+
+    json_t *cart = cart_or_empty(current, str_field(event, "cartId"));
+    json_t *items = json_object_get(cart, "cartItems");
+    if (!json_is_array(items)) {
+        items = json_array();
+        json_object_set_new(cart, "cartItems", items);
+    }
+    size_t i;
+    json_t *item;
+    json_array_foreach(items, i, item) {
+        const char *id = str_field(item, "productId");
+        if (id != NULL && strcmp(id, product_id) == 0) {
+            json_t *had = json_object_get(item, "quantity");
+            /* Integers stay integers, so a quantity reads 3, not 3.0, after 1 + 2. */
+            json_t *sum = json_is_integer(had) && json_is_integer(quantity)
+                              ? json_integer(json_integer_value(had) + json_integer_value(quantity))
+                              : json_real(json_number_value(had) + json_number_value(quantity));
+            json_object_set_new(item, "quantity", sum);
+            *out = cart;
+            return RJ_OK;
+        }
+    }
+    json_array_append_new(items, json_pack("{s:s, s:O}", "productId", product_id, "quantity",
+                                           quantity));
+    *out = cart;
+    return RJ_OK;
+}
+
+static rj_status_t
+reduce_shipping_address_updated(const json_t *event, const json_t *current, json_t **out,
+                                rj_error_t *err)
+{
+    json_t *cart = cart_or_empty(current, str_field(event, "cartId"));
+    json_object_set(cart, "shippingAddress", json_object_get(event, "address"));
+    *out = cart;
+    return RJ_OK;
+}
+
+/* ---- Payment reducer ---- */
+
+static rj_status_t
+reduce_cart_paid(const json_t *event, const json_t *current, json_t **out, rj_error_t *err)
+{
+    *out = json_pack("{s:O, s:O, s:O}", "id", json_object_get(event, "paymentId"), "cartId",
+                     json_object_get(event, "cartId"), "confirmationToken",
+                     json_object_get(event, "confirmationToken"));
+    if (*out == NULL)
+        return rj_error_set(err, RJ_ESCHEMA, "CartPaid needs paymentId, cartId and "
+                                             "confirmationToken");
+    return RJ_OK;
+}
+
+/* ---- Product, Pack and Customer reducers ---- */
+
+static rj_status_t
+reduce_product_created(const json_t *event, const json_t *current, json_t **out,
+                       rj_error_t *err)
+{
+    *out = json_pack("{s:O, s:O, s:O, s:O, s:O, s:b, s:O}", "id",
+                     json_object_get(event, "productId"), "sku", json_object_get(event, "sku"),
+                     "displayName", json_object_get(event, "displayName"), "description",
+                     json_object_get(event, "description"), "price",
+                     json_object_get(event, "price"), "deleted", 0, "featured",
+                     json_object_get(event, "featured"));
+    if (*out == NULL)
+        return rj_error_set(err, RJ_ESCHEMA, "ProductCreated is missing product fields");
+    return RJ_OK;
+}
+
+static rj_status_t
+reduce_product_deleted(const json_t *event, const json_t *current, json_t **out,
+                       rj_error_t *err)
+{
+    json_t *product = current != NULL
+                          ? json_deep_copy(current)
+                          : json_pack("{s:O}", "id", json_object_get(event, "productId"));
+    if (product == NULL)
+        return rj_error_set(err, RJ_ESCHEMA, "ProductDeleted needs productId");
+    json_object_set_new(product, "deleted", json_true());
+    *out = product;
+    return RJ_OK;
+}
+
+static rj_status_t
+reduce_product_price_changed(const json_t *event, const json_t *current, json_t **out,
+                             rj_error_t *err)
+{
+    if (current == NULL)
+        return rj_error_set(err, RJ_ENOTFOUND, "ProductPriceChanged for product %s, which does "
+                                               "not exist", str_field(event, "productId"));
+    json_t *product = json_deep_copy(current);
+    json_t *price = json_object_get(product, "price");
+    if (!json_is_object(price)) {
+        price = json_object();
+        json_object_set_new(product, "price", price);
+    }
+    json_object_set(price, "cents", json_object_get(event, "priceCents"));
+    json_object_set(product, "priceChangedAt", json_object_get(event, "changedAt"));
+    *out = product;
+    return RJ_OK;
+}
+
+static rj_status_t
+reduce_pack_created(const json_t *event, const json_t *current, json_t **out, rj_error_t *err)
+{
+    *out = json_pack("{s:O, s:O, s:O}", "id", json_object_get(event, "packID"), "name",
+                     json_object_get(event, "name"), "products",
+                     json_object_get(event, "products"));
+    if (*out == NULL)
+        return rj_error_set(err, RJ_ESCHEMA, "PackCreated needs packID, name and products");
+    return RJ_OK;
+}
+
+/* Registered creates the customer; Renamed replaces the name (creating it if needed). */
+static rj_status_t
+reduce_customer_named(const json_t *event, const json_t *current, json_t **out, rj_error_t *err)
+{
+    json_t *customer = current != NULL
+                           ? json_deep_copy(current)
+                           : json_pack("{s:O}", "id", json_object_get(event, "customerId"));
+    if (customer == NULL)
+        return rj_error_set(err, RJ_ESCHEMA, "customer events need customerId");
+    json_object_set(customer, "name", json_object_get(event, "name"));
+    *out = customer;
+    return RJ_OK;
+}
+
+/* ---- CartReadModel projections ---- */
+
+/* Cart by id: {id, cartItems, shippingAddress, payment: current?.payment, cartItemsIds}.
+ * Absent optional members stay absent, as JSON.stringify leaves undefined ones out. */
+static rj_status_t
+project_cart(const json_t *cart, const char *id, const json_t *current, json_t **out,
+             rj_error_t *err)
+{
+    json_t *items = json_object_get(cart, "cartItems");
+    json_t *rm = json_object();
+    json_object_set_new(rm, "id", json_string(id));
+    json_object_set(rm, "cartItems", json_is_array(items) ? items : json_array());
+    json_t *address = json_object_get(cart, "shippingAddress");
+    if (address != NULL)
+        json_object_set(rm, "shippingAddress", address);
+    json_t *payment = json_object_get(current, "payment");
+    if (payment != NULL)
+        json_object_set(rm, "payment", payment);
+    json_t *ids = json_array();
+    size_t i;
+    json_t *item;
+    json_array_foreach(items, i, item)
+        json_array_append(ids, json_object_get(item, "productId"));
+    json_object_set_new(rm, "cartItemsIds", ids);
+    *out = rm;
+    return RJ_OK;
+}
+
+/* Payment by cartId: a new cart read model holding just the payment, or the current
+ * one with its payment replaced. */
+static rj_status_t
+project_payment(const json_t *payment, const char *id, const json_t *current, json_t **out,
+                rj_error_t *err)
+{
+    json_t *rm;
+    if (current == NULL)
+        rm = json_pack("{s:s, s:[], s:O, s:[]}", "id", id, "cartItems", "payment", payment,
+                       "cartItemsIds");
+    else {
+        rm = json_deep_copy(current);
+        /* jansson is not const-correct: setting only adds a reference. */
+        json_object_set(rm, "payment", (json_t *)payment);
+    }
+    *out = rm;
+    return RJ_OK;
+}
+
+/* ---- ProductReadModel, PriceHistoryReadModel, CustomerReadModel projections ---- */
+
+/* Product by id: deleted products are deleted; else the product with the packs kept. */
+static rj_status_t
+project_product(const json_t *product, const char *id, const json_t *current, json_t **out,
+                rj_error_t *err)
+{
+    if (json_is_true(json_object_get(product, "deleted"))) {
+        *out = RJ_DELETE;
+        return RJ_OK;
+    }
+    json_t *packs = present(current, "packs");
+    json_t *rm = json_pack("{s:s, s:O?, s:O?, s:O?, s:O?, s:O?, s:o}", "id", id, "sku",
+                           json_object_get(product, "sku"), "displayName",
+                           json_object_get(product, "displayName"), "description",
+                           json_object_get(product, "description"), "price",
+                           json_object_get(product, "price"), "featured",
+                           json_object_get(product, "featured"), "packs",
+                           packs != NULL ? json_incref(packs) : json_array());
+    if (rm == NULL)
+        return rj_error_set(err, RJ_ESCHEMA, "could not project product %s", id);
+    *out = rm;
+    return RJ_OK;
+}
+
+/* Pack by its products (an array join key): runs once per product id; puts the pack
+ * into that product's packs, replacing an older copy, unless the product has no read
+ * model (then nothing changes). */
+static rj_status_t
+project_pack(const json_t *pack, const char *id, const json_t *current, json_t **out,
+             rj_error_t *err)
+{
+    if (current == NULL) {
+        *out = RJ_NOTHING;
+        return RJ_OK;
+    }
+    json_t *rm = json_deep_copy(current);
+    json_t *packs = json_object_get(rm, "packs");
+    if (!json_is_array(packs)) {
+        packs = json_array();
+        json_object_set_new(rm, "packs", packs);
+    }
+    const char *pack_id = str_field(pack, "id");
+    size_t i;
+    json_t *p;
+    json_array_foreach(packs, i, p) {
+        const char *pid = str_field(p, "id");
+        if (pid != NULL && pack_id != NULL && strcmp(pid, pack_id) == 0) {
+            json_array_set(packs, i, (json_t *)pack);
+            *out = rm;
+            return RJ_OK;
+        }
+    }
+    json_array_append(packs, (json_t *)pack);
+    *out = rm;
+    return RJ_OK;
+}
+
+/* Product by id into the price history: one row per priceChangedAt (the sequence key). */
+static rj_status_t
+project_price_history(const json_t *product, const char *id, const json_t *current,
+                      json_t **out, rj_error_t *err)
+{
+    json_t *changed_at = present(product, "priceChangedAt");
+    if (changed_at == NULL) {
+        *out = RJ_NOTHING;
+        return RJ_OK;
+    }
+    json_t *cents = json_object_get(json_object_get(product, "price"), "cents");
+    *out = json_pack("{s:s, s:O, s:O}", "id", id, "priceChangedAt", changed_at, "priceCents",
+                     cents != NULL ? cents : json_null());
+    return RJ_OK;
+}
+
+static rj_status_t
+project_customer(const json_t *customer, const char *id, const json_t *current, json_t **out,
+                 rj_error_t *err)
+{
+    *out = json_pack("{s:s, s:O?}", "id", id, "name", json_object_get(customer, "name"));
+    return RJ_OK;
+}
+
+/* ---- token verifier ---- */
+
+/*
+ * The PEM of issuer "booster": the file named by SHOP_BOOSTER_PUBLIC_KEY_FILE, else the
+ * development key compiled in. A named file that cannot be read is an error, not a
+ * reason to fall back to the development key: the caller gets NULL.
+ */
+static char *
+booster_public_key(void)
+{
+    const char *path = getenv("SHOP_BOOSTER_PUBLIC_KEY_FILE");
+    if (path == NULL || path[0] == '\0') {
+        char *pem = malloc(sizeof SHOP_DEV_PUBLIC_KEY);
+        if (pem == NULL)
+            abort();
+        memcpy(pem, SHOP_DEV_PUBLIC_KEY, sizeof SHOP_DEV_PUBLIC_KEY);
+        return pem;
+    }
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    char *pem = calloc(1, 64 * 1024);
+    if (pem == NULL)
+        abort();
+    size_t n = fread(pem, 1, 64 * 1024 - 1, f);
+    fclose(f);
+    if (n == 0) {
+        free(pem);
+        return NULL;
+    }
+    return pem;
+}
+
+RJ_APP_DEFINE(app)
+{
+    rj_app_schema_file(app, "shop.graphql");
+
+    rj_app_before_command(app, "ChangeCartItem", change_cart_item_hook_quantity);
+    rj_app_before_command(app, "ChangeCartItem", change_cart_item_hook_cart_id);
+    rj_app_on_command(app, "ChangeCartItem", change_cart_item);
+    rj_app_on_command(app, "UpdateShippingAddress", update_shipping_address);
+    rj_app_on_command(app, "ConfirmPayment", confirm_payment);
+    rj_app_on_command(app, "CreateProduct", create_product);
+    rj_app_on_command(app, "DeleteProduct", delete_product);
+    rj_app_on_command(app, "ChangeProductPrice", change_product_price);
+    rj_app_on_command(app, "CreatePack", create_pack);
+    rj_app_on_command(app, "RegisterCustomer", register_customer);
+    rj_app_on_command(app, "RenameCustomer", rename_customer);
+    rj_app_on_command(app, "EmptyCommand", empty_command);
+
+    rj_app_on_reduce(app, "Cart", "CartItemChanged", reduce_cart_item_changed);
+    rj_app_on_reduce(app, "Cart", "ShippingAddressUpdated", reduce_shipping_address_updated);
+    rj_app_on_reduce(app, "Payment", "CartPaid", reduce_cart_paid);
+    rj_app_on_reduce(app, "Product", "ProductCreated", reduce_product_created);
+    rj_app_on_reduce(app, "Product", "ProductDeleted", reduce_product_deleted);
+    rj_app_on_reduce(app, "Product", "ProductPriceChanged", reduce_product_price_changed);
+    rj_app_on_reduce(app, "Pack", "PackCreated", reduce_pack_created);
+    rj_app_on_reduce(app, "Customer", "CustomerRegistered", reduce_customer_named);
+    rj_app_on_reduce(app, "Customer", "CustomerRenamed", reduce_customer_named);
+
+    rj_app_on_project(app, "CartReadModel", "Cart", "id", project_cart);
+    rj_app_on_project(app, "CartReadModel", "Payment", "cartId", project_payment);
+    rj_app_on_project(app, "ProductReadModel", "Product", "id", project_product);
+    rj_app_on_project(app, "ProductReadModel", "Pack", "products", project_pack);
+    rj_app_on_project(app, "PriceHistoryReadModel", "Product", "id", project_price_history);
+    rj_app_on_project(app, "CustomerReadModel", "Customer", "id", project_customer);
+
+    char *pem = booster_public_key();
+    if (pem == NULL) {
+        /* An empty key makes the loader refuse the app, naming the verifier; say why. */
+        fprintf(stderr, "[shop]|app: could not read SHOP_BOOSTER_PUBLIC_KEY_FILE=%s\n",
+                getenv("SHOP_BOOSTER_PUBLIC_KEY_FILE"));
+        rj_app_token_verifier_public_key(app, "booster", "", "booster:role");
+        return;
+    }
+    rj_app_token_verifier_public_key(app, "booster", pem, "booster:role");
+    free(pem);
+}

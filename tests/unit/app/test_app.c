@@ -1,0 +1,794 @@
+/*
+ * test_app.c - the application model: loading examples/shop, its model and bindings,
+ * running its command (with both before hooks), reducers and projections, the
+ * generated API, and the ways loading and declaring can fail.
+ *
+ * Needs RAMJET_BUILD_DIR (set by CTest) to find lib/libshop.so and tests/lib.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/app.h"
+#include "app/app_int.h"
+#include "core/core.h"
+#include "graphql/graphql.h"
+
+static rj_app_t *shop;
+
+static char *
+build_path(const char *rel)
+{
+    const char *dir = getenv("RAMJET_BUILD_DIR");
+    cr_assert_not_null(dir, "set RAMJET_BUILD_DIR to the build directory");
+    return rj_xasprintf("%s/%s", dir, rel);
+}
+
+static void
+load_shop(void)
+{
+    char *path = build_path("lib/libshop.so");
+    rj_error_t err;
+    rj_error_clear(&err);
+    shop = rj_app_load(path, &err);
+    cr_assert_not_null(shop, "%s", err.msg);
+    free(path);
+}
+
+static void
+free_shop(void)
+{
+    rj_app_free(shop);
+    shop = NULL;
+}
+
+TestSuite(shop, .init = load_shop, .fini = free_shop);
+
+/* ---- the model ---- */
+
+Test(shop, name_and_roles)
+{
+    cr_expect_str_eq(rj_app_name_get(shop), "shop");
+    cr_expect_eq(rj_app_role_count(shop), 3);
+    cr_expect(rj_app_role_exists(shop, "Admin"));
+    cr_expect(rj_app_role_exists(shop, "UserWithEmail"));
+    cr_expect(rj_app_role_exists(shop, "UserWithPhone"));
+    cr_expect_not(rj_app_role_exists(shop, "User"));
+}
+
+Test(shop, commands)
+{
+    const rj_app_command_t *c = rj_app_command(shop, "ChangeCartItem");
+    cr_assert_not_null(c);
+    cr_expect_eq(c->n_fields, 3);
+    cr_expect_str_eq(c->fields[0].name, "cartId");
+    cr_expect_str_eq(c->fields[0].type, "ID!");
+    cr_expect_str_eq(c->fields[2].type, "Float!");
+    cr_assert_not_null(c->entity);
+    cr_expect_str_eq(c->entity->name, "Cart");
+    cr_expect_str_eq(c->key, "cartId");
+    cr_expect_eq(c->authorize.kind, RJ_APP_AUTH_ALL);
+    cr_expect_str_eq(c->returns, "JSON!");
+    cr_expect_not_null(c->handler);
+    cr_expect_eq(c->n_hooks, 2);
+
+    const rj_app_command_t *empty = rj_app_command(shop, "EmptyCommand");
+    cr_assert_not_null(empty);
+    cr_expect_eq(empty->n_fields, 0);
+    cr_expect_null(empty->entity);
+    cr_expect_null(empty->key);
+    cr_expect_str_eq(empty->returns, "String!");
+
+    const rj_app_command_t *ship = rj_app_command(shop, "UpdateShippingAddress");
+    cr_assert_not_null(ship);
+    cr_expect_str_eq(ship->fields[1].named_type, "Address");
+    cr_expect(ship->fields[1].non_null);
+    cr_expect_not(ship->fields[1].list);
+
+    cr_expect_null(rj_app_command(shop, "NoSuchCommand"));
+    cr_expect_eq(rj_app_command_count(shop), 10);
+    cr_expect_str_eq(rj_app_command_at(shop, 0)->name, "ChangeCartItem");
+    cr_expect_null(rj_app_command_at(shop, 10));
+
+    const rj_app_command_t *create = rj_app_command(shop, "CreateProduct");
+    cr_assert_not_null(create);
+    cr_expect_eq(create->authorize.kind, RJ_APP_AUTH_ROLES);
+    cr_assert_eq(create->authorize.n_roles, 2);
+    cr_expect_str_eq(create->authorize.roles[0], "Admin");
+    cr_expect_str_eq(create->authorize.roles[1], "UserWithEmail");
+    cr_expect_null(create->entity);
+}
+
+Test(shop, events_and_entities)
+{
+    const rj_app_event_t *ev = rj_app_event(shop, "CartItemChanged");
+    cr_assert_not_null(ev);
+    cr_expect_str_eq(ev->entity->name, "Cart");
+    cr_expect_str_eq(ev->key, "cartId");
+    cr_expect_eq(rj_app_event_count(shop), 9);
+    cr_expect_eq(rj_app_entity_count(shop), 5);
+    cr_expect_eq(rj_app_entity(shop, "Pack")->authorize_read_events.kind, RJ_APP_AUTH_NOBODY);
+
+    const rj_app_entity_t *cart = rj_app_entity(shop, "Cart");
+    cr_assert_not_null(cart);
+    cr_expect_eq(cart->authorize_read_events.kind, RJ_APP_AUTH_ALL);
+    cr_expect_eq(cart->n_reducers, 2);
+    cr_expect_not_null(rj_app_entity_reducer(cart, "CartItemChanged"));
+    cr_expect_not_null(rj_app_entity_reducer(cart, "ShippingAddressUpdated"));
+    cr_expect_null(rj_app_entity_reducer(cart, "CartPaid"));
+    cr_assert_eq(cart->n_projections, 1);
+    cr_expect_str_eq(cart->projections[0]->read_model->name, "CartReadModel");
+    cr_expect_str_eq(cart->projections[0]->join_field, "id");
+
+    const rj_app_entity_t *payment = rj_app_entity(shop, "Payment");
+    cr_assert_not_null(payment);
+    cr_expect_eq(payment->authorize_read_events.kind, RJ_APP_AUTH_ROLES);
+    cr_assert_eq(payment->authorize_read_events.n_roles, 1);
+    cr_expect_str_eq(payment->authorize_read_events.roles[0], "UserWithPhone");
+    cr_assert_eq(payment->n_projections, 1);
+    cr_expect_str_eq(payment->projections[0]->join_field, "cartId");
+}
+
+Test(shop, read_model)
+{
+    const rj_app_read_model_t *rm = rj_app_read_model(shop, "CartReadModel");
+    cr_assert_not_null(rm);
+    cr_expect_eq(rm->authorize.kind, RJ_APP_AUTH_ALL);
+    cr_expect_null(rm->sequenced_by);
+    cr_assert_eq(rm->n_fields, 6);
+    const rj_app_field_t *size = &rm->fields[5];
+    cr_expect_str_eq(size->name, "cartItemsSize");
+    cr_expect(size->calculated);
+    cr_assert_eq(size->n_depends_on, 1);
+    cr_expect_str_eq(size->depends_on[0], "cartItems");
+    cr_expect_str_eq(rm->fields[1].type, "[CartItem!]!");
+    cr_expect(rm->fields[1].list);
+    cr_expect_str_eq(rm->fields[4].type, "[String]");
+    cr_expect_eq(rm->n_projections, 2);
+    cr_expect_eq(rj_app_read_model_count(shop), 4);
+    cr_expect_str_eq(rj_app_read_model(shop, "PriceHistoryReadModel")->sequenced_by,
+                     "priceChangedAt");
+    cr_expect_eq(rj_app_read_model_at(shop, 0), rm);
+}
+
+Test(shop, value_types_and_verifier)
+{
+    cr_expect_eq(rj_app_type_count(shop), 3);
+    cr_assert_not_null(rj_app_type(shop, "Money"));
+    cr_expect(rj_app_type(shop, "Address")->used_in_input);
+    cr_expect_not(rj_app_type(shop, "CartItem")->used_in_input);
+
+    cr_assert_eq(rj_app_verifier_count(shop), 1);
+    const rj_app_verifier_t *v = rj_app_verifier_at(shop, 0);
+    cr_expect_str_eq(v->issuer, "booster");
+    cr_expect_str_eq(v->roles_claim, "booster:role");
+    cr_expect(strncmp(v->pem, "-----BEGIN PUBLIC KEY-----\n", 27) == 0);
+}
+
+Test(shop, authorization)
+{
+    json_t *admin = json_pack("{s:s, s:[s]}", "id", "a", "roles", "Admin");
+    json_t *phone = json_pack("{s:s, s:[s]}", "id", "p", "roles", "UserWithPhone");
+    const rj_app_auth_t *all = &rj_app_command(shop, "ChangeCartItem")->authorize;
+    const rj_app_auth_t *pay = &rj_app_entity(shop, "Payment")->authorize_read_events;
+    cr_expect(rj_app_auth_allows(all, NULL));
+    cr_expect_not(rj_app_auth_allows(pay, NULL));
+    cr_expect_not(rj_app_auth_allows(pay, admin));
+    cr_expect(rj_app_auth_allows(pay, phone));
+    rj_app_auth_t nobody = {.kind = RJ_APP_AUTH_NOBODY};
+    cr_expect_not(rj_app_auth_allows(&nobody, admin));
+    json_decref(admin);
+    json_decref(phone);
+}
+
+/* ---- running commands ---- */
+
+Test(shop, change_cart_item)
+{
+    json_t *input = json_pack("{s:s, s:s, s:i}", "cartId", "c1", "productId", "p1", "quantity", 2);
+    json_t *result = NULL, *events = NULL;
+    rj_error_t err;
+    cr_assert_eq(rj_app_run_command(shop, "ChangeCartItem", input, NULL, "req-1", &result, &events,
+                                    &err),
+                 RJ_OK, "%s", err.msg);
+    cr_expect(json_is_true(result));
+    cr_assert_eq(json_array_size(events), 1);
+    json_t *expected = json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:i}}", "type", "CartItemChanged",
+                                 "entity", "Cart", "entityId", "c1", "value", "cartId", "c1",
+                                 "productId", "p1", "quantity", 2);
+    cr_expect(json_equal(json_array_get(events, 0), expected));
+    char *key = NULL;
+    cr_expect_eq(rj_app_command_key(rj_app_command(shop, "ChangeCartItem"), input, &key, NULL),
+                 RJ_OK);
+    cr_expect_str_eq(key, "c1");
+    free(key);
+    cr_expect_eq(input->refcount, 1);
+    json_decref(expected);
+    json_decref(result);
+    json_decref(events);
+    json_decref(input);
+}
+
+Test(shop, before_hook_throws)
+{
+    json_t *input = json_pack("{s:s, s:s, s:i}", "cartId", "before-throw-1", "productId", "p1",
+                              "quantity", 2);
+    json_t *result = NULL, *events = NULL;
+    rj_error_t err;
+    cr_expect_eq(rj_app_run_command(shop, "ChangeCartItem", input, NULL, "req-2", &result, &events,
+                                    &err),
+                 RJ_EHANDLER);
+    cr_expect_str_eq(err.msg, "Before hook throwing exception");
+    cr_expect_null(result);
+    cr_expect_null(events);
+    cr_expect_eq(input->refcount, 1);
+    json_decref(input);
+}
+
+Test(shop, before_hooks_change_input_in_order)
+{
+    json_t *input = json_pack("{s:s, s:s, s:i}", "cartId", "before-change-7", "productId", "p1",
+                              "quantity", 2);
+    json_t *result = NULL, *events = NULL;
+    rj_error_t err;
+    cr_assert_eq(rj_app_run_command(shop, "ChangeCartItem", input, NULL, "req-3", &result, &events,
+                                    &err),
+                 RJ_OK, "%s", err.msg);
+    json_t *ev = json_array_get(events, 0);
+    cr_expect_str_eq(json_string_value(json_object_get(ev, "entityId")),
+                     "before-change-7-modified");
+    json_t *value = json_object_get(ev, "value");
+    cr_expect_str_eq(json_string_value(json_object_get(value, "cartId")),
+                     "before-change-7-modified");
+    cr_expect_eq(json_integer_value(json_object_get(value, "quantity")), 21);
+    /* The caller's input is untouched. */
+    cr_expect_str_eq(json_string_value(json_object_get(input, "cartId")), "before-change-7");
+    json_decref(result);
+    json_decref(events);
+    json_decref(input);
+}
+
+Test(shop, empty_command_and_unknown_command)
+{
+    json_t *result = NULL, *events = NULL;
+    rj_error_t err;
+    cr_assert_eq(rj_app_run_command(shop, "EmptyCommand", NULL, NULL, "req-4", &result, &events,
+                                    &err),
+                 RJ_OK, "%s", err.msg);
+    cr_expect_str_eq(json_string_value(result), "Empty command executed");
+    cr_expect_eq(json_array_size(events), 0);
+    json_decref(result);
+    json_decref(events);
+
+    cr_expect_eq(rj_app_run_command(shop, "Nope", NULL, NULL, "req-5", &result, &events, &err),
+                 RJ_ENOTFOUND);
+    cr_expect_str_eq(err.msg, "command Nope is not declared");
+}
+
+Test(shop, command_key_missing)
+{
+    json_t *input = json_pack("{s:s, s:i}", "productId", "p1", "quantity", 1);
+    char *key = NULL;
+    rj_error_t err;
+    cr_expect_eq(rj_app_command_key(rj_app_command(shop, "ChangeCartItem"), input, &key, &err),
+                 RJ_ESCHEMA);
+    cr_expect_null(key);
+    cr_expect_str_eq(err.msg, "command ChangeCartItem: input field cartId must hold the Cart id "
+                              "as a non-empty string or a number");
+    /* The handler's event has no key either: the command fails with the registration error. */
+    json_t *result = NULL, *events = NULL;
+    json_object_set_new(input, "cartId", json_integer(42));
+    cr_assert_eq(rj_app_run_command(shop, "ChangeCartItem", input, NULL, "r", &result, &events,
+                                    &err),
+                 RJ_OK, "%s", err.msg);
+    cr_expect_str_eq(json_string_value(json_object_get(json_array_get(events, 0), "entityId")),
+                     "42");
+    json_decref(result);
+    json_decref(events);
+    json_decref(input);
+}
+
+/* ---- reducers and projections ---- */
+
+static json_t *
+fold(json_t *state, const char *type, json_t *event_take)
+{
+    json_t *out = NULL;
+    rj_error_t err;
+    cr_assert_eq(rj_app_reduce(shop, "Cart", type, event_take, state, &out, &err), RJ_OK, "%s",
+                 err.msg);
+    json_decref(event_take);
+    json_decref(state);
+    return out;
+}
+
+Test(shop, cart_reducers_accumulate_in_order)
+{
+    json_t *cart = NULL;
+    cart = fold(cart, "CartItemChanged",
+                json_pack("{s:s, s:s, s:i}", "cartId", "c1", "productId", "p1", "quantity", 2));
+    cart = fold(cart, "CartItemChanged",
+                json_pack("{s:s, s:s, s:i}", "cartId", "c1", "productId", "p2", "quantity", 1));
+    cart = fold(cart, "CartItemChanged",
+                json_pack("{s:s, s:s, s:i}", "cartId", "c1", "productId", "p1", "quantity", 3));
+    cart = fold(cart, "ShippingAddressUpdated",
+                json_pack("{s:s, s:{s:s}}", "cartId", "c1", "address", "firstName", "Ada"));
+    json_t *expected = json_pack("{s:s, s:[{s:s, s:i}, {s:s, s:i}], s:{s:s}}", "id", "c1",
+                                 "cartItems", "productId", "p1", "quantity", 5, "productId", "p2",
+                                 "quantity", 1, "shippingAddress", "firstName", "Ada");
+    cr_expect(json_equal(cart, expected), "%s", json_dumps(cart, JSON_COMPACT));
+    json_decref(expected);
+
+    json_t *out = NULL;
+    rj_error_t err;
+    cr_expect_eq(rj_app_reduce(shop, "Cart", "CartPaid", cart, NULL, &out, &err), RJ_ENOTFOUND);
+    cr_expect_str_eq(err.msg, "no reducer for event CartPaid on entity Cart");
+    json_decref(cart);
+}
+
+Test(shop, cart_projection)
+{
+    const rj_app_projection_t *proj = rj_app_entity(shop, "Cart")->projections[0];
+    json_t *cart = json_pack("{s:s, s:[{s:s, s:i}, {s:s, s:i}]}", "id", "c1", "cartItems",
+                             "productId", "p1", "quantity", 5, "productId", "p2", "quantity", 1);
+    char *id = rj_app_projection_id(proj, cart);
+    cr_assert_str_eq(id, "c1");
+    json_t *current = json_pack("{s:s, s:{s:s}}", "id", "c1", "payment", "id", "pay1");
+    rj_app_project_action_t action;
+    json_t *rm = NULL;
+    rj_error_t err;
+    cr_assert_eq(rj_app_project(proj, cart, id, current, &action, &rm, &err), RJ_OK, "%s", err.msg);
+    cr_expect_eq(action, RJ_APP_PROJECT_WRITE);
+    json_t *expected = json_pack("{s:s, s:O, s:O, s:[s, s]}", "id", "c1", "cartItems",
+                                 json_object_get(cart, "cartItems"), "payment",
+                                 json_object_get(current, "payment"), "cartItemsIds", "p1", "p2");
+    cr_expect(json_equal(rm, expected), "%s", json_dumps(rm, JSON_COMPACT));
+    json_decref(expected);
+    json_decref(rm);
+    free(id);
+
+    json_t *no_id = json_pack("{s:s}", "id", "");
+    cr_expect_null(rj_app_projection_id(proj, no_id));
+    json_decref(no_id);
+    json_decref(current);
+    json_decref(cart);
+}
+
+Test(shop, payment_projection_creates_read_model)
+{
+    const rj_app_projection_t *proj = rj_app_entity(shop, "Payment")->projections[0];
+    json_t *payment = json_pack("{s:s, s:s, s:s}", "id", "pay1", "cartId", "c9",
+                                "confirmationToken", "tok");
+    char *id = rj_app_projection_id(proj, payment);
+    cr_assert_str_eq(id, "c9");
+    rj_app_project_action_t action;
+    json_t *rm = NULL;
+    cr_assert_eq(rj_app_project(proj, payment, id, NULL, &action, &rm, NULL), RJ_OK);
+    json_t *expected = json_pack("{s:s, s:[], s:O, s:[]}", "id", "c9", "cartItems", "payment",
+                                 payment, "cartItemsIds");
+    cr_expect(json_equal(rm, expected));
+    json_decref(expected);
+    json_decref(rm);
+    free(id);
+    json_decref(payment);
+}
+
+Test(shop, products_and_packs)
+{
+    /* CreateProduct: a new UUID when productID is absent, featured defaults to false. */
+    json_t *input = json_pack("{s:s, s:s, s:s, s:i, s:s}", "sku", "S1", "displayName", "Thing",
+                              "description", "d", "priceInCents", 1000, "currency", "EUR");
+    json_t *result = NULL, *events = NULL;
+    rj_error_t err;
+    cr_assert_eq(rj_app_run_command(shop, "CreateProduct", input, NULL, "r", &result, &events,
+                                    &err),
+                 RJ_OK, "%s", err.msg);
+    json_t *ev = json_array_get(events, 0);
+    const char *pid = json_string_value(json_object_get(ev, "entityId"));
+    cr_assert_not_null(pid);
+    cr_expect_eq(strlen(pid), 36);
+    json_t *value = json_object_get(ev, "value");
+    cr_expect(json_is_false(json_object_get(value, "featured")));
+    cr_expect_eq(json_integer_value(json_object_get(json_object_get(value, "price"), "cents")),
+                 1000);
+
+    /* Reduce it, project it, change its price, delete it. */
+    json_t *product = NULL;
+    cr_assert_eq(rj_app_reduce(shop, "Product", "ProductCreated", value, NULL, &product, &err),
+                 RJ_OK, "%s", err.msg);
+    cr_expect(json_is_false(json_object_get(product, "deleted")));
+    const rj_app_read_model_t *prm = rj_app_read_model(shop, "ProductReadModel");
+    const rj_app_projection_t *by_product = &prm->projections[0];
+    const rj_app_projection_t *by_pack = &prm->projections[1];
+    cr_expect_not(by_product->join_is_array);
+    cr_expect(by_pack->join_is_array);
+    rj_app_project_action_t action;
+    json_t *rm = NULL;
+    cr_assert_eq(rj_app_project(by_product, product, pid, NULL, &action, &rm, &err), RJ_OK);
+    cr_expect_eq(action, RJ_APP_PROJECT_WRITE);
+    cr_expect_eq(json_array_size(json_object_get(rm, "packs")), 0);
+
+    const rj_app_projection_t *history =
+        &rj_app_read_model(shop, "PriceHistoryReadModel")->projections[0];
+    json_t *row = NULL;
+    cr_assert_eq(rj_app_project(history, product, pid, NULL, &action, &row, &err), RJ_OK);
+    cr_expect_eq(action, RJ_APP_PROJECT_NOTHING);
+    json_t *change = json_pack("{s:s, s:i, s:s}", "productId", pid, "priceCents", 500,
+                               "changedAt", "2026-01-01");
+    json_t *changed = NULL;
+    cr_assert_eq(rj_app_reduce(shop, "Product", "ProductPriceChanged", change, product, &changed,
+                               &err),
+                 RJ_OK);
+    cr_assert_eq(rj_app_project(history, changed, pid, NULL, &action, &row, &err), RJ_OK);
+    cr_expect_eq(action, RJ_APP_PROJECT_WRITE);
+    cr_expect_eq(json_integer_value(json_object_get(row, "priceCents")), 500);
+    cr_expect_str_eq(json_string_value(json_object_get(row, "priceChangedAt")), "2026-01-01");
+    json_decref(row);
+
+    /* A pack naming the product twice and an unknown one: ids once each, in order. */
+    json_t *pack = json_pack("{s:s, s:s, s:[s, s, s]}", "id", "pk1", "name", "Pack", "products",
+                             pid, "ghost", pid);
+    json_t *ids = rj_app_projection_ids(by_pack, pack);
+    cr_assert_eq(json_array_size(ids), 2);
+    cr_expect_str_eq(json_string_value(json_array_get(ids, 0)), pid);
+    json_decref(ids);
+    json_t *with_pack = NULL;
+    cr_assert_eq(rj_app_project(by_pack, pack, pid, rm, &action, &with_pack, &err), RJ_OK);
+    cr_expect_eq(action, RJ_APP_PROJECT_WRITE);
+    cr_expect_eq(json_array_size(json_object_get(with_pack, "packs")), 1);
+    json_t *again = NULL;
+    cr_assert_eq(rj_app_project(by_pack, pack, pid, with_pack, &action, &again, &err), RJ_OK);
+    cr_expect_eq(json_array_size(json_object_get(again, "packs")), 1); /* replaced, not added */
+    json_t *ghost = NULL;
+    cr_assert_eq(rj_app_project(by_pack, pack, "ghost", NULL, &action, &ghost, &err), RJ_OK);
+    cr_expect_eq(action, RJ_APP_PROJECT_NOTHING);
+    cr_expect_null(ghost);
+
+    json_t *del = json_pack("{s:s}", "productId", pid);
+    json_t *deleted = NULL;
+    cr_assert_eq(rj_app_reduce(shop, "Product", "ProductDeleted", del, changed, &deleted, &err),
+                 RJ_OK);
+    json_t *none = NULL;
+    cr_assert_eq(rj_app_project(by_product, deleted, pid, again, &action, &none, &err), RJ_OK);
+    cr_expect_eq(action, RJ_APP_PROJECT_DELETE);
+    cr_expect_null(none);
+
+    json_decref(deleted);
+    json_decref(del);
+    json_decref(again);
+    json_decref(with_pack);
+    json_decref(pack);
+    json_decref(changed);
+    json_decref(change);
+    json_decref(rm);
+    json_decref(product);
+    json_decref(result);
+    json_decref(events);
+    json_decref(input);
+}
+
+/* ---- the generated API ---- */
+
+Test(shop, api_sdl)
+{
+    const char *sdl = rj_app_api_sdl(shop);
+    cr_assert_not_null(sdl);
+    static const char *const expected[] = {
+        "scalar JSON\n",
+        "type CartItem {\n  productId: ID!\n  quantity: Float!\n}\n",
+        "type Payment {\n  id: ID!\n  cartId: ID!\n  confirmationToken: String!\n}\n",
+        "type CartReadModel {\n  id: ID!\n  cartItems: [CartItem!]!\n  shippingAddress: Address\n"
+        "  payment: Payment\n  cartItemsIds: [String]\n  cartItemsSize: Float\n}\n",
+        "input AddressInput {\n  firstName: String!\n",
+        "input ChangeCartItemInput {\n  cartId: ID!\n  productId: ID!\n  quantity: Float!\n}\n",
+        "input UpdateShippingAddressInput {\n  cartId: ID!\n  address: AddressInput!\n}\n",
+        "type Query {\n  CartReadModel(id: ID!): CartReadModel\n",
+        "type Mutation {\n  ChangeCartItem(input: ChangeCartItemInput!): JSON!\n"
+        "  UpdateShippingAddress(input: UpdateShippingAddressInput!): JSON!\n"
+        "  ConfirmPayment(input: ConfirmPaymentInput!): JSON!\n"
+        "  CreateProduct(input: CreateProductInput!): JSON!\n",
+        "  EmptyCommand: String!\n}\n",
+        "  PriceHistoryReadModel(id: ID!, priceChangedAt: ID): [PriceHistoryReadModel]\n",
+        "type ProductReadModel {\n  id: ID!\n  sku: String!\n  displayName: String!\n"
+        "  description: String!\n  price: Money!\n  featured: Boolean!\n  packs: [Pack]\n}\n",
+        "type Pack {\n  id: ID!\n  name: String!\n  products: [ID!]!\n}\n",
+        "type Subscription {\n  CartReadModel(id: ID!): CartReadModel\n",
+    };
+    for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++)
+        cr_expect(strstr(sdl, expected[i]) != NULL, "missing:\n%s\nin:\n%s", expected[i], sdl);
+    /* Not in the API: roles, events, entities no output reaches, unused input types. */
+    cr_expect_null(strstr(sdl, "Role"));
+    cr_expect_null(strstr(sdl, "CartItemChanged"));
+    cr_expect_null(strstr(sdl, "type Cart {"));
+    cr_expect_null(strstr(sdl, "input CartItemInput"));
+    cr_expect_null(strstr(sdl, "@"));
+}
+
+Test(shop, api_schema_parses)
+{
+    const rj_gql_schema_t *s = rj_app_api_schema(shop);
+    cr_assert_not_null(s);
+    const rj_gql_type_t *mutation = rj_gql_schema_root_type(s, RJ_GQL_OP_MUTATION);
+    cr_assert_not_null(mutation);
+    const rj_gql_field_def_t *f = rj_gql_type_find_field(mutation, "ChangeCartItem");
+    cr_assert_not_null(f);
+    cr_expect_str_eq(f->type_str, "JSON!");
+    const rj_gql_input_value_t *arg = rj_gql_field_find_arg(f, "input");
+    cr_assert_not_null(arg);
+    cr_expect_str_eq(arg->type_str, "ChangeCartItemInput!");
+    const rj_gql_field_def_t *empty = rj_gql_type_find_field(mutation, "EmptyCommand");
+    cr_assert_not_null(empty);
+    cr_expect_eq(empty->nargs, 0);
+    cr_expect_str_eq(empty->type_str, "String!");
+    const rj_gql_type_t *query = rj_gql_schema_root_type(s, RJ_GQL_OP_QUERY);
+    cr_assert_not_null(query);
+    cr_expect_not_null(rj_gql_type_find_field(query, "CartReadModel"));
+    cr_expect_not_null(rj_gql_schema_root_type(s, RJ_GQL_OP_SUBSCRIPTION));
+    const rj_gql_type_t *rm = rj_gql_schema_find_type(s, "CartReadModel");
+    cr_assert_not_null(rm);
+    cr_expect_not_null(rj_gql_type_find_field(rm, "cartItemsSize"));
+}
+
+/* ---- load failures ---- */
+
+Test(load, missing_library)
+{
+    rj_error_t err;
+    rj_app_t *app = rj_app_load("/nonexistent/libnope.so", &err);
+    cr_expect_null(app);
+    cr_expect_eq(err.status, RJ_ENOTFOUND);
+    cr_expect(strncmp(err.msg, "could not load app /nonexistent/libnope.so: ", 44) == 0, "%s",
+              err.msg);
+}
+
+Test(load, wrong_api_version)
+{
+    char *path = build_path("tests/lib/libbadversion.so");
+    rj_error_t err;
+    rj_app_t *app = rj_app_load(path, &err);
+    cr_expect_null(app);
+    cr_expect_eq(err.status, RJ_EINVAL);
+    char *expected = rj_xasprintf("could not load app %s: built for API version %d, this is %d",
+                                  path, RJ_APP_API_VERSION + 1, RJ_APP_API_VERSION);
+    cr_expect_str_eq(err.msg, expected);
+    free(expected);
+    free(path);
+}
+
+Test(load, public_key_file_from_environment)
+{
+    char *path = build_path("lib/libshop.so");
+    char *key = build_path("lib/shop-keys/public.pem");
+    rj_error_t err;
+    setenv("SHOP_BOOSTER_PUBLIC_KEY_FILE", key, 1);
+    rj_app_t *app = rj_app_load(path, &err);
+    cr_assert_not_null(app, "%s", err.msg);
+    cr_expect(strncmp(rj_app_verifier_at(app, 0)->pem, "-----BEGIN PUBLIC KEY-----", 26) == 0);
+    rj_app_free(app);
+
+    /* A named key that cannot be read fails the load instead of trusting the dev key. */
+    setenv("SHOP_BOOSTER_PUBLIC_KEY_FILE", "/nonexistent/key.pem", 1);
+    app = rj_app_load(path, &err);
+    cr_expect_null(app);
+    char *expected = rj_xasprintf("could not load app %s: invalid app declaration: "
+                                  "rj_app_token_verifier_public_key: the PEM key must be a "
+                                  "non-empty string", path);
+    cr_expect_str_eq(err.msg, expected);
+    unsetenv("SHOP_BOOSTER_PUBLIC_KEY_FILE");
+    free(expected);
+    free(key);
+    free(path);
+}
+
+/* ---- in-process apps: declaration and schema errors, sentinels ---- */
+
+static rj_status_t
+noop_command(rj_command_ctx_t *ctx, const json_t *input, json_t **result, rj_error_t *err)
+{
+    return RJ_OK;
+}
+
+static rj_status_t
+silent_failure(rj_command_ctx_t *ctx, const json_t *input, json_t **result, rj_error_t *err)
+{
+    return RJ_EHANDLER;
+}
+
+static rj_status_t
+register_undeclared(rj_command_ctx_t *ctx, const json_t *input, json_t **result, rj_error_t *err)
+{
+    /* Ignores the status on purpose: the runner must still fail the command. */
+    rj_command_register_take(ctx, "Nope", json_object(), NULL);
+    return RJ_OK;
+}
+
+static rj_status_t
+reduce_copy(const json_t *event, const json_t *current, json_t **out, rj_error_t *err)
+{
+    *out = json_deep_copy(event);
+    return RJ_OK;
+}
+
+static rj_status_t
+project_by_flag(const json_t *entity, const char *id, const json_t *current, json_t **out,
+                rj_error_t *err)
+{
+    const char *what = json_string_value(json_object_get(entity, "what"));
+    if (strcmp(what, "delete") == 0)
+        *out = RJ_DELETE;
+    else if (strcmp(what, "nothing") == 0)
+        *out = RJ_NOTHING;
+    else if (strcmp(what, "fail") == 0)
+        return rj_error_set(err, RJ_EHANDLER, "projection says no");
+    else if (strcmp(what, "bad") == 0)
+        *out = json_integer(3);
+    else
+        *out = json_pack("{s:s}", "id", id);
+    return RJ_OK;
+}
+
+static const char *const mini_sdl =
+    "enum Role @roles { Admin }\n"
+    "type Thing @entity(authorizeReadEvents: [Admin]) { id: ID!  what: String }\n"
+    "type ThingSet @event(entity: \"Thing\", key: \"id\") { id: ID!  what: String }\n"
+    "input SetThing @command(authorize: [Admin], entity: \"Thing\", key: \"id\") { id: ID! }\n"
+    "input Fail @command(authorize: CUSTOM)\n"
+    "input Bad @command(authorize: ALL)\n"
+    "type ThingView @readModel(authorize: ALL) { id: ID!  at: String @sequencedBy }\n";
+
+static rj_app_t *
+mini_app(const char *sdl, rj_error_t *err)
+{
+    rj_app_t *app = rj__app_new();
+    rj_app_schema_string(app, sdl);
+    rj_app_on_command(app, "SetThing", noop_command);
+    rj_app_on_command(app, "Fail", silent_failure);
+    rj_app_on_command(app, "Bad", register_undeclared);
+    rj_app_on_reduce(app, "Thing", "ThingSet", reduce_copy);
+    rj_app_on_project(app, "ThingView", "Thing", "id", project_by_flag);
+    if (rj__app_finish(app, err) != RJ_OK) {
+        rj_app_free(app);
+        return NULL;
+    }
+    return app;
+}
+
+Test(inprocess, sentinels_and_projection_errors)
+{
+    rj_error_t err;
+    rj_app_t *app = mini_app(mini_sdl, &err);
+    cr_assert_not_null(app, "%s", err.msg);
+    cr_expect_str_eq(rj_app_read_model(app, "ThingView")->sequenced_by, "at");
+    cr_expect(strstr(rj_app_api_sdl(app), "ThingView(id: ID!, at: ID): [ThingView]") != NULL,
+              "%s", rj_app_api_sdl(app));
+    const rj_app_projection_t *proj = rj_app_entity(app, "Thing")->projections[0];
+    static const struct {
+        const char *what;
+        rj_status_t status;
+        rj_app_project_action_t action;
+    } cases[] = {
+        {"delete", RJ_OK, RJ_APP_PROJECT_DELETE},
+        {"nothing", RJ_OK, RJ_APP_PROJECT_NOTHING},
+        {"write", RJ_OK, RJ_APP_PROJECT_WRITE},
+        {"fail", RJ_EHANDLER, 0},
+        {"bad", RJ_ESCHEMA, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *entity = json_pack("{s:s, s:s}", "id", "t1", "what", cases[i].what);
+        rj_app_project_action_t action = 99;
+        json_t *out = NULL;
+        rj_status_t st = rj_app_project(proj, entity, "t1", NULL, &action, &out, &err);
+        cr_expect_eq(st, cases[i].status, "%s: %s", cases[i].what, err.msg);
+        if (st == RJ_OK) {
+            cr_expect_eq(action, cases[i].action, "%s", cases[i].what);
+            cr_expect_eq(out != NULL, action == RJ_APP_PROJECT_WRITE);
+        }
+        json_decref(out);
+        json_decref(entity);
+    }
+    /* The sentinels are immortal. */
+    cr_expect_eq(RJ_DELETE->refcount, (size_t)-1);
+    json_decref(RJ_DELETE);
+    cr_expect_eq(RJ_DELETE->refcount, (size_t)-1);
+    rj_app_free(app);
+}
+
+Test(inprocess, handler_errors)
+{
+    rj_error_t err;
+    rj_app_t *app = mini_app(mini_sdl, &err);
+    cr_assert_not_null(app, "%s", err.msg);
+    json_t *result = NULL, *events = NULL;
+    cr_expect_eq(rj_app_run_command(app, "Fail", NULL, NULL, "r", &result, &events, &err),
+                 RJ_EHANDLER);
+    cr_expect_str_eq(err.msg, "command handler Fail failed");
+    cr_expect_eq(rj_app_run_command(app, "Bad", NULL, NULL, "r", &result, &events, &err),
+                 RJ_ESCHEMA);
+    cr_expect_str_eq(err.msg, "could not register event Nope: it is not declared with @event");
+    cr_expect_null(result);
+    cr_expect_null(events);
+    cr_expect_eq(rj_app_command(app, "Fail")->authorize.kind, RJ_APP_AUTH_CUSTOM);
+    rj_app_free(app);
+}
+
+Test(inprocess, schema_errors_name_the_culprit)
+{
+    static const struct {
+        const char *sdl;
+        const char *message;
+    } cases[] = {
+        {"type Thing @entity { id: ID! }\n"
+         "type ThingSet @event(entity: \"Thing\", key: \"nope\") { id: ID! }\n",
+         "invalid app schema: event ThingSet: key \"nope\" is not a field of the event"},
+        {"type Thing @entity(authorizeReadEvents: [Boss]) { id: ID! }\n",
+         "invalid app schema: Thing: @entity(authorizeReadEvents:) names undeclared role Boss "
+         "(declare roles with enum Role @roles { ... })"},
+        {"type Thing @entity { id: ID!  x: Widget }\n",
+         "invalid app schema: Thing.x: unknown type Widget"},
+        {"type Thing @entitty { id: ID! }\n", "invalid app schema: Thing: unknown directive @entitty"},
+        {"input Go @command(authorise: ALL) { id: ID! }\n",
+         "invalid app schema: Go: @command takes no argument authorise"},
+        {"type ThingSet @event(entity: \"Ghost\", key: \"id\") { id: ID! }\n",
+         "invalid app schema: event ThingSet: @event(entity: \"Ghost\") is not a declared @entity"},
+        {"type A { x: Int }\ntype A { y: Int }\n", "invalid app schema: A is declared twice"},
+        {"type V @readModel(authorize: ALL) { id: ID!  n: Int @calculated(dependsOn: [\"m\"]) }\n",
+         "invalid app schema: V.n: @calculated depends on unknown field m"},
+        {"type A { x: Int \n", "invalid app schema: Syntax Error: Expected Name, found <EOF>. "
+                                "(line 2, column 1)"},
+        {"input Go @command(authorize: ALL, returns: \"Nope!\")\n",
+         "invalid app schema: command Go: @command(returns: \"Nope!\") is not a known output type"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        rj_app_t *app = rj__app_new();
+        rj_app_schema_string(app, cases[i].sdl);
+        rj_error_t err;
+        rj_error_clear(&err);
+        cr_expect_neq(rj__app_finish(app, &err), RJ_OK, "case %zu", i);
+        cr_expect_str_eq(err.msg, cases[i].message, "case %zu", i);
+        rj_app_free(app);
+    }
+}
+
+Test(inprocess, binding_errors_name_the_culprit)
+{
+    rj_error_t err;
+    rj_app_t *app = rj__app_new();
+    rj_app_schema_string(app, mini_sdl);
+    rj_app_on_command(app, "SetThing", noop_command);
+    rj_app_on_command(app, "Fail", silent_failure);
+    rj_app_on_command(app, "Bad", register_undeclared);
+    rj_app_on_reduce(app, "Thing", "ThingSet", reduce_copy);
+    rj_app_on_project(app, "ThingView", "Thing", "nope", project_by_flag);
+    cr_expect_eq(rj__app_finish(app, &err), RJ_ESCHEMA);
+    cr_expect_str_eq(err.msg, "rj_app_on_project: join field nope is not a field of entity Thing");
+    rj_app_free(app);
+
+    app = rj__app_new();
+    rj_app_schema_string(app, mini_sdl);
+    rj_app_on_command(app, "SetThing", noop_command);
+    rj_app_on_command(app, "Fail", silent_failure);
+    cr_expect_eq(rj__app_finish(app, &err), RJ_ESCHEMA);
+    cr_expect_str_eq(err.msg, "command Bad has no handler (bind one with rj_app_on_command)");
+    rj_app_free(app);
+
+    app = rj__app_new();
+    rj_app_schema_string(app, mini_sdl);
+    rj_app_on_command(app, "SetThing", noop_command);
+    rj_app_on_command(app, "SetThing", noop_command);
+    cr_expect_eq(rj__app_finish(app, &err), RJ_EINVAL);
+    cr_expect_str_eq(err.msg, "invalid app declaration: rj_app_on_command: command SetThing "
+                              "already has a handler");
+    rj_app_free(app);
+
+    app = rj__app_new();
+    rj_app_schema_string(app, mini_sdl);
+    rj_app_on_reduce(app, "Ghost", "ThingSet", reduce_copy);
+    rj_app_on_command(app, "SetThing", noop_command);
+    rj_app_on_command(app, "Fail", silent_failure);
+    rj_app_on_command(app, "Bad", register_undeclared);
+    cr_expect_eq(rj__app_finish(app, &err), RJ_ESCHEMA);
+    cr_expect_str_eq(err.msg, "rj_app_on_reduce: entity Ghost is not declared (type Ghost @entity "
+                              "in the schema)");
+    rj_app_free(app);
+}
