@@ -1,0 +1,171 @@
+/*
+ * eventstore/main.c - ramjet-eventstore, the event-store writer: consumes
+ * `<app>.events` (group ramjet-eventstore) and appends every event to the PostgreSQL
+ * `events` table, exactly once, in batches of one statement and one transaction each.
+ *
+ * Per batch (docs/architecture.md, "Event-store writer"): decode; malformed messages
+ * become dead letters and their offsets still advance; then one transaction holds the
+ * bulk INSERT ... ON CONFLICT DO NOTHING and the consumer offsets. The consumer loop
+ * (worker_common/worker.c) provides the transaction, the retries and the lifecycle.
+ *
+ * Deliberately not here: any use of the application's handlers. The writer stores
+ * envelopes as they are, so with --app-name it never opens the app library, and
+ * without it opens the library only to read the app's name and closes it at once.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/app.h"
+#include "config/config.h"
+#include "core/core.h"
+#include "eventstore/store.h"
+#include "log/log.h"
+#include "proc/proc.h"
+#include "worker_common/worker.h"
+
+#define DAEMON "ramjet-eventstore"
+
+typedef struct es_conf {
+    rj_common_conf_t common; /* RJ_CONF_COMMON */
+    wk_opts_t loop;          /* WK_CONF_ROWS */
+} es_conf_t;
+
+static const rj_conf_opt_t es_opts[] = {
+    RJ_CONF_COMMON(es_conf_t, common, "9103"),
+    WK_CONF_ROWS(es_conf_t, loop, "2000"),
+};
+#define ES_NOPTS (sizeof es_opts / sizeof es_opts[0])
+
+/* The daemon's state across the loop's callbacks. */
+typedef struct es_daemon {
+    es_batch_t batch;        /* the batch in hand */
+    rj_metric_t *m_events;   /* events handed to PostgreSQL (duplicates included) */
+    rj_metric_t *m_inserted; /* rows actually inserted */
+} es_daemon_t;
+
+static void
+es_prepare(void *opaque, wk_worker_t *w, const wk_batch_t *b)
+{
+    es_daemon_t *d = opaque;
+    for (size_t i = 0; i < b->n; i++) {
+        const rd_kafka_message_t *m = b->msgs[i];
+        rj_error_t err;
+        if (es_batch_add(&d->batch, m->payload, m->len, &err) != RJ_OK)
+            wk_deadletter(w, m, "%s", err.msg);
+    }
+}
+
+static rj_status_t
+es_write(void *opaque, wk_worker_t *w, const wk_batch_t *b, rj_error_t *err)
+{
+    es_daemon_t *d = opaque;
+    if (d->batch.n == 0)
+        return RJ_OK; /* only dead letters: the loop still stores the offsets */
+    PGresult *res = NULL;
+    rj_status_t st = rj_pg_exec_prepared(wk_worker_pg(w), "es_insert", es_insert_sql, ES_NCOLS,
+                                         es_batch_params(&d->batch), &res, err);
+    if (st != RJ_OK)
+        return st;
+    long inserted = strtol(PQcmdTuples(res), NULL, 10);
+    PQclear(res);
+    rj_metric_add(d->m_events, (int64_t)d->batch.n);
+    rj_metric_add(d->m_inserted, inserted);
+    if ((size_t)inserted < d->batch.n)
+        rj_debug("eventstore", "skipped already stored events count=%zu",
+                 d->batch.n - (size_t)inserted);
+    return RJ_OK;
+}
+
+static void
+es_release(void *opaque, const wk_batch_t *b)
+{
+    es_daemon_t *d = opaque;
+    es_batch_deinit(&d->batch);
+}
+
+int
+main(int argc, char **argv)
+{
+    rj_core_init();
+    rj_log_init(DAEMON);
+
+    es_conf_t conf = {0};
+    rj_error_t err;
+    rj_error_clear(&err);
+    if (rj_config_load(es_opts, ES_NOPTS, &conf, argc, argv, DAEMON,
+                       "Appends every event of <app>.events to the PostgreSQL event store.",
+                       &err) != RJ_OK) {
+        fprintf(stderr, "%s: %s\n", DAEMON, err.msg);
+        rj_config_deinit(es_opts, ES_NOPTS, &conf);
+        return 2;
+    }
+    rj_log_level_t level;
+    if (conf.common.log_level != NULL && rj_log_parse_level(conf.common.log_level, &level))
+        rj_log_set_level(level);
+    rj_proc_init(DAEMON);
+
+    int rc = 1;
+    rj_app_t *app = NULL;
+    wk_worker_t *w = NULL;
+    es_daemon_t d = {0};
+    es_batch_init(&d.batch);
+
+    /* The app name decides the topic and schema; without --app-name we read it from
+     * the app library, loaded only for that and released at once. */
+    char *app_name = conf.common.app_name != NULL ? rj_xstrdup(conf.common.app_name) : NULL;
+    if (app_name == NULL) {
+        if (conf.common.app == NULL) {
+            rj_fatal("main", "either --app or --app-name is required");
+            goto out;
+        }
+        app = rj_app_load(conf.common.app, &err);
+        if (app == NULL) {
+            rj_fatal("main", "could not load application: %s path=%s", err.msg, conf.common.app);
+            goto out;
+        }
+        app_name = rj_xstrdup(rj_app_name_get(app));
+        rj_app_free(app);
+        app = NULL;
+    }
+
+    if (rj_health_start(conf.common.health_port, &err) != RJ_OK) {
+        rj_fatal("main", "could not start health endpoint: %s", err.msg);
+        goto out;
+    }
+    d.m_events = rj_metric_counter("ramjet_eventstore_events_total",
+                                   "events written to the event store, duplicates included");
+    d.m_inserted = rj_metric_counter("ramjet_eventstore_inserted_total",
+                                     "events inserted (not already stored)");
+
+    const wk_config_t wc = {
+        .daemon = DAEMON,
+        .group = "ramjet-eventstore",
+        .app_name = app_name,
+        .topic_suffix = "events",
+        .common = &conf.common,
+        .opts = conf.loop,
+    };
+    w = wk_worker_new(&wc, &err);
+    if (w == NULL) {
+        if (rj_proc_stopping()) {
+            rc = 0;
+        } else {
+            rj_fatal("main", "could not start: %s", err.msg);
+        }
+        goto out;
+    }
+    const wk_ops_t ops = {.prepare = es_prepare, .write = es_write, .release = es_release};
+    rc = wk_worker_run(w, &ops, &d);
+
+out:
+    wk_worker_free(w);
+    es_batch_deinit(&d.batch);
+    rj_app_free(app);
+    free(app_name);
+    rj_health_stop();
+    rj_proc_set_state(RJ_PROC_STOPPED);
+    rj_metrics_free_all();
+    rj_config_deinit(es_opts, ES_NOPTS, &conf);
+    return rc;
+}

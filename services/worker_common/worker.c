@@ -1,0 +1,481 @@
+/*
+ * worker_common/worker.c - the consumer loop shared by the three consumer daemons
+ * (see worker.h for the contract).
+ *
+ * Ordering inside one attempt, and why:
+ *
+ *   BEGIN
+ *   ops.write          the daemon's rows (and, for the reducer, the snapshots produced)
+ *   dead letters       produced before the offsets move past their messages
+ *   offsets            rj_pg_offsets_store, same transaction as the rows
+ *   flush              every message of this attempt acknowledged (acks=all) ...
+ *   COMMIT             ... before the offsets that make them unnecessary to redo
+ *
+ * A kill -9 anywhere before COMMIT loses the rows and the offsets together: on restart
+ * the partition is assigned again, on_assign seeks to the stored offsets and the same
+ * messages come back. A kill after COMMIT loses at most the at-most-once side effects
+ * of ops.publish. Producing before COMMIT means a crash in between produces again;
+ * every consumer of what we produce dedupes (snapshots by version, dead letters are
+ * for humans).
+ *
+ * Not here: any knowledge of what the consumed messages mean, or of tables other than
+ * consumer_offsets.
+ */
+#include "worker.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "log/log.h"
+#include "json/envelope.h"
+
+/* How long one attempt waits for the producer's acknowledgements. */
+#define WK_FLUSH_TIMEOUT_MS 10000
+/* How long the producer gets to deliver what is left at shutdown. */
+#define WK_PRODUCER_CLOSE_MS 5000
+
+/* One dead letter, encoded when it is recorded so each attempt only produces it. */
+typedef struct deadletter {
+    char *key;  /* the original message key, or NULL */
+    char *json; /* the encoded dead-letter envelope */
+} deadletter_t;
+
+struct wk_worker {
+    char *daemon;            /* process name */
+    char *group;             /* consumer group */
+    char *app_name;          /* topic prefix */
+    char *topic;             /* consumed topic */
+    char *deadletter_topic;  /* <app>.deadletters */
+    rj_common_conf_t common; /* shallow copy: strings borrowed from the daemon's config */
+    wk_opts_t opts;          /* batch and retry options */
+
+    rj_pg_t *pg;                   /* the one PostgreSQL connection */
+    rj_kafka_producer_t *producer; /* dead letters and the daemon's outputs */
+    rj_kafka_consumer_t *consumer; /* NULL outside wk_worker_run */
+
+    deadletter_t *dls; /* dead letters of the batch in hand */
+    size_t n_dls;      /* number recorded */
+    size_t cap_dls;    /* allocated */
+    size_t dl_mark;    /* dead letters [0, dl_mark) belong to the batch, the rest to the attempt */
+
+    rj_metric_t *m_messages;    /* messages committed */
+    rj_metric_t *m_batches;     /* batches committed */
+    rj_metric_t *m_deadletters; /* dead letters committed */
+    rj_metric_t *m_retries;     /* failed attempts */
+    rj_metric_t *m_latency;     /* consume-to-commit time per batch */
+};
+
+/* ---- small helpers ---- */
+
+void
+wk_backoff_init(wk_backoff_t *b, int limit_ms)
+{
+    b->start_us = rj_mono_us();
+    b->limit_us = (int64_t)limit_ms * 1000;
+    b->delay_ms = 50;
+}
+
+bool
+wk_backoff_wait(wk_backoff_t *b)
+{
+    if (rj_proc_stopping() || rj_mono_us() - b->start_us >= b->limit_us)
+        return false;
+    if (rj_proc_sleep(b->delay_ms))
+        return false;
+    b->delay_ms = b->delay_ms * 2 > 2000 ? 2000 : b->delay_ms * 2;
+    return true;
+}
+
+char *
+wk_msg_key(const rd_kafka_message_t *m)
+{
+    return m->key != NULL ? rj_xstrndup(m->key, m->key_len) : NULL;
+}
+
+char *
+wk_worker_topic(const wk_worker_t *w, const char *suffix)
+{
+    return rj_xasprintf("%s.%s", w->app_name, suffix);
+}
+
+rj_pg_t *
+wk_worker_pg(wk_worker_t *w)
+{
+    return w->pg;
+}
+
+rj_kafka_producer_t *
+wk_worker_producer(wk_worker_t *w)
+{
+    return w->producer;
+}
+
+const char *
+wk_worker_app_name(const wk_worker_t *w)
+{
+    return w->app_name;
+}
+
+const wk_opts_t *
+wk_worker_opts(const wk_worker_t *w)
+{
+    return &w->opts;
+}
+
+/* ---- dead letters ---- */
+
+void
+wk_deadletter(wk_worker_t *w, const rd_kafka_message_t *m, const char *fmt, ...)
+{
+    char reason[RJ_ERROR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+
+    char *key = wk_msg_key(m);
+    char *value = m->payload != NULL ? rj_xstrndup(m->payload, m->len) : rj_xstrdup("");
+    char at[32];
+    rj_iso8601_ms(rj_now_ms(), at);
+    rj_env_deadletter_t env = {
+        .topic = rd_kafka_topic_name(m->rkt),
+        .partition = m->partition,
+        .offset = m->offset,
+        .key = key,
+        .value = value,
+        .error = reason,
+        .daemon = w->daemon,
+        .at = at,
+    };
+    rj_warn("worker", "dead letter: %s topic=%s partition=%d offset=%" PRId64 " key=%s", reason,
+            env.topic, (int)m->partition, (int64_t)m->offset, key != NULL ? key : "");
+
+    if (w->n_dls == w->cap_dls) {
+        w->cap_dls = w->cap_dls ? w->cap_dls * 2 : 16;
+        w->dls = rj_xrealloc(w->dls, w->cap_dls * sizeof *w->dls);
+    }
+    w->dls[w->n_dls++] = (deadletter_t){.key = key, .json = rj_env_deadletter_encode(&env)};
+    free(value);
+}
+
+/* Forgets the dead letters recorded after index @p keep. */
+static void
+deadletters_truncate(wk_worker_t *w, size_t keep)
+{
+    for (size_t i = keep; i < w->n_dls; i++) {
+        free(w->dls[i].key);
+        free(w->dls[i].json);
+    }
+    w->n_dls = keep;
+}
+
+static rj_status_t
+deadletters_produce(wk_worker_t *w, rj_error_t *err)
+{
+    for (size_t i = 0; i < w->n_dls; i++) {
+        const deadletter_t *d = &w->dls[i];
+        rj_status_t st = rj_kafka_produce(w->producer, w->deadletter_topic, d->key,
+                                          d->key != NULL ? strlen(d->key) : 0, d->json,
+                                          strlen(d->json), NULL, NULL, err);
+        if (st != RJ_OK)
+            return st;
+    }
+    return RJ_OK;
+}
+
+/* ---- start-up ---- */
+
+wk_worker_t *
+wk_worker_new(const wk_config_t *cfg, rj_error_t *errp)
+{
+    rj_error_t e, *err = &e;
+    rj_error_clear(err);
+    RJ_ASSERT(cfg->opts.batch_max > 0);
+    wk_worker_t *w = rj_xcalloc(1, sizeof *w);
+    w->daemon = rj_xstrdup(cfg->daemon);
+    w->group = rj_xstrdup(cfg->group);
+    w->app_name = rj_xstrdup(cfg->app_name);
+    w->topic = wk_worker_topic(w, cfg->topic_suffix);
+    w->deadletter_topic = wk_worker_topic(w, "deadletters");
+    w->common = *cfg->common;
+    w->opts = cfg->opts;
+
+    char *label = rj_xasprintf("{topic=\"%s\"}", w->topic);
+    char *name = rj_xasprintf("ramjet_consumed_messages_total%s", label);
+    w->m_messages = rj_metric_counter(name, "messages consumed and committed");
+    free(name);
+    name = rj_xasprintf("ramjet_consumed_batches_total%s", label);
+    w->m_batches = rj_metric_counter(name, "batches committed (one transaction each)");
+    free(name);
+    name = rj_xasprintf("ramjet_deadletters_total%s", label);
+    w->m_deadletters = rj_metric_counter(name, "messages given up on and sent to dead letters");
+    free(name);
+    name = rj_xasprintf("ramjet_batch_retries_total%s", label);
+    w->m_retries = rj_metric_counter(name, "batch attempts rolled back and retried");
+    free(name);
+    free(label);
+    w->m_latency =
+        rj_metric_histogram("ramjet_batch_seconds", "time from consuming a batch to committing it");
+
+    w->pg = rj_pg_connect_retry(w->common.pg_url, w->app_name, w->opts.stall_timeout_ms, err);
+    if (w->pg == NULL)
+        goto fail;
+
+    /* Every daemon migrates at start; rj_pg_migrate serialises concurrent starters
+     * itself, so a failure here is the server going away under us: retry. */
+    wk_backoff_t bo;
+    wk_backoff_init(&bo, w->opts.stall_timeout_ms);
+    for (;;) {
+        rj_status_t st = rj_pg_migrate(w->pg, err);
+        if (st == RJ_OK)
+            break;
+        rj_warn("pg", "could not migrate, retrying: %s", err->msg);
+        if (!wk_backoff_wait(&bo))
+            goto fail;
+    }
+
+    w->producer = rj_kafka_producer_new(w->common.kafka_brokers, w->daemon, err);
+    if (w->producer == NULL)
+        goto fail;
+
+    /* The broker may come up after us under the supervisor; creating the topics is
+     * also how we learn that it is reachable. */
+    size_t n_names = 0;
+    char *names[16];
+    RJ_ASSERT(cfg->n_out + 2 <= sizeof names / sizeof names[0]);
+    names[n_names++] = rj_xstrdup(w->topic);
+    names[n_names++] = rj_xstrdup(w->deadletter_topic);
+    for (size_t i = 0; i < cfg->n_out; i++)
+        names[n_names++] = wk_worker_topic(w, cfg->out_suffixes[i]);
+    wk_backoff_init(&bo, w->opts.stall_timeout_ms);
+    rj_status_t st;
+    for (;;) {
+        st = rj_kafka_ensure_topics(w->common.kafka_brokers, (const char *const *)names, n_names,
+                                    w->common.partitions, err);
+        if (st != RJ_ERETRY && st != RJ_ETIMEOUT)
+            break;
+        rj_warn("kafka", "could not create topics, retrying: %s brokers=%s", err->msg,
+                w->common.kafka_brokers);
+        if (!wk_backoff_wait(&bo))
+            break;
+    }
+    for (size_t i = 0; i < n_names; i++)
+        free(names[i]);
+    if (st != RJ_OK)
+        goto fail;
+    return w;
+
+fail:
+    if (errp != NULL)
+        *errp = e;
+    wk_worker_free(w);
+    return NULL;
+}
+
+void
+wk_worker_free(wk_worker_t *w)
+{
+    if (w == NULL)
+        return;
+    rj_kafka_consumer_free(w->consumer);
+    rj_kafka_producer_free(w->producer, WK_PRODUCER_CLOSE_MS);
+    rj_pg_free(w->pg);
+    deadletters_truncate(w, 0);
+    free(w->dls);
+    free(w->daemon);
+    free(w->group);
+    free(w->app_name);
+    free(w->topic);
+    free(w->deadletter_topic);
+    free(w);
+}
+
+/* ---- partition assignment ---- */
+
+/*
+ * The heart of exactly-once on the consuming side: a partition starts where the last
+ * committed transaction said it ends, whatever Kafka's own committed offset says. A
+ * failure here would make the consumer start somewhere arbitrary, so it is retried,
+ * and if PostgreSQL stays away the consumer fails and the daemon exits to be restarted.
+ */
+static rj_status_t
+on_assign(void *opaque, rd_kafka_topic_partition_list_t *parts, rj_error_t *err)
+{
+    wk_worker_t *w = opaque;
+    wk_backoff_t bo;
+    wk_backoff_init(&bo, w->opts.stall_timeout_ms);
+    for (;;) {
+        rj_status_t st = rj_pg_offsets_load(w->pg, w->group, parts, err);
+        if (st == RJ_OK)
+            break;
+        rj_warn("worker", "could not load offsets, retrying: %s group=%s", err->msg, w->group);
+        if (!wk_backoff_wait(&bo))
+            return st;
+    }
+    for (int i = 0; i < parts->cnt; i++) {
+        const rd_kafka_topic_partition_t *p = &parts->elems[i];
+        if (p->offset == RD_KAFKA_OFFSET_BEGINNING)
+            rj_info("worker", "assigned topic=%s partition=%d from=beginning", p->topic,
+                    (int)p->partition);
+        else
+            rj_info("worker", "assigned topic=%s partition=%d from=%" PRId64, p->topic,
+                    (int)p->partition, (int64_t)p->offset);
+    }
+    return RJ_OK;
+}
+
+static void
+on_revoke(void *opaque, const rd_kafka_topic_partition_list_t *parts)
+{
+    for (int i = 0; i < parts->cnt; i++)
+        rj_info("worker", "revoked topic=%s partition=%d", parts->elems[i].topic,
+                (int)parts->elems[i].partition);
+}
+
+/* ---- batches ---- */
+
+static rj_status_t
+attempt(wk_worker_t *w, const wk_ops_t *ops, void *opaque, const wk_batch_t *b, rj_error_t *err)
+{
+    rj_status_t st = rj_pg_begin(w->pg, err);
+    if (st == RJ_OK)
+        st = ops->write(opaque, w, b, err);
+    if (st == RJ_OK)
+        st = deadletters_produce(w, err);
+    if (st == RJ_OK)
+        st = rj_pg_offsets_store(w->pg, w->group, b->offs, b->n_offs, err);
+    if (st == RJ_OK)
+        st = rj_kafka_producer_flush(w->producer, WK_FLUSH_TIMEOUT_MS, err);
+    if (st == RJ_OK)
+        st = rj_pg_commit(w->pg, err);
+    return st;
+}
+
+typedef enum batch_outcome {
+    BATCH_COMMITTED, /* written, offsets stored */
+    BATCH_STOPPED,   /* a stop was requested while it kept failing; not committed */
+    BATCH_FAILED,    /* kept failing for stall-timeout-ms; not committed */
+} batch_outcome_t;
+
+static batch_outcome_t
+run_batch(wk_worker_t *w, const wk_ops_t *ops, void *opaque, rd_kafka_message_t **msgs, size_t n)
+{
+    int64_t t0 = rj_mono_us();
+    wk_batch_t b = {.msgs = msgs, .n = n};
+    b.n_offs = rj_kafka_offsets_from_batch(msgs, n, &b.offs);
+
+    deadletters_truncate(w, 0);
+    if (ops->prepare != NULL)
+        ops->prepare(opaque, w, &b);
+    w->dl_mark = w->n_dls;
+
+    batch_outcome_t outcome = BATCH_COMMITTED;
+    wk_backoff_t bo;
+    wk_backoff_init(&bo, w->opts.stall_timeout_ms);
+    for (int tries = 1;; tries++) {
+        rj_error_t err;
+        rj_error_clear(&err);
+        deadletters_truncate(w, w->dl_mark);
+        rj_status_t st = attempt(w, ops, opaque, &b, &err);
+        if (st == RJ_OK)
+            break;
+        if (rj_pg_in_transaction(w->pg))
+            rj_pg_rollback(w->pg);
+        rj_metric_add(w->m_retries, 1);
+        rj_proc_set_ready(false);
+        rj_log(st == RJ_ERETRY || st == RJ_ECONFLICT ? RJ_LOG_WARN : RJ_LOG_ERROR, "worker",
+               "could not commit batch, retrying: %s status=%s messages=%zu attempt=%d", err.msg,
+               rj_status_name(st), n, tries);
+        /* Giving up is always safe: nothing of the batch is committed, so it is
+         * delivered again, from the stored offsets, to whoever consumes next. */
+        if (!wk_backoff_wait(&bo)) {
+            outcome = rj_proc_stopping() ? BATCH_STOPPED : BATCH_FAILED;
+            break;
+        }
+    }
+
+    if (outcome == BATCH_COMMITTED) {
+        rj_proc_set_ready(true);
+        rj_metric_add(w->m_messages, (int64_t)n);
+        rj_metric_add(w->m_batches, 1);
+        rj_metric_add(w->m_deadletters, (int64_t)w->n_dls);
+        rj_metric_observe_us(w->m_latency, rj_mono_us() - t0);
+        rj_debug("worker", "committed batch messages=%zu partitions=%zu deadletters=%zu", n,
+                 b.n_offs, w->n_dls);
+        if (ops->publish != NULL)
+            ops->publish(opaque, w, &b);
+        rj_kafka_consumer_commit_async(w->consumer, b.offs, b.n_offs);
+    } else if (outcome == BATCH_STOPPED) {
+        rj_warn("worker",
+                "stopping with an uncommitted batch; it will be delivered again "
+                "messages=%zu",
+                n);
+    } else {
+        rj_fatal("worker", "could not commit batch for %d ms, giving up messages=%zu",
+                 w->opts.stall_timeout_ms, n);
+    }
+
+    if (ops->release != NULL)
+        ops->release(opaque, &b);
+    deadletters_truncate(w, 0);
+    rj_kafka_offsets_free(b.offs, b.n_offs);
+    return outcome;
+}
+
+int
+wk_worker_run(wk_worker_t *w, const wk_ops_t *ops, void *opaque)
+{
+    rj_error_t err;
+    rj_error_clear(&err);
+    const rj_kafka_consumer_hooks_t hooks = {.on_assign = on_assign, .on_revoke = on_revoke};
+    const char *topics[] = {w->topic};
+    w->consumer =
+        rj_kafka_consumer_new(w->common.kafka_brokers, w->group, topics, 1, &hooks, w, &err);
+    if (w->consumer == NULL) {
+        rj_fatal("worker", "could not create consumer: %s group=%s", err.msg, w->group);
+        return 1;
+    }
+
+    rj_proc_set_state(RJ_PROC_RUNNING);
+    rj_proc_set_ready(true);
+    rj_info("main", "consuming topic=%s group=%s batch-max=%d", w->topic, w->group,
+            w->opts.batch_max);
+
+    int rc = 0;
+    size_t max = (size_t)w->opts.batch_max;
+    rd_kafka_message_t **msgs = rj_xmalloc(max * sizeof *msgs);
+    while (!rj_proc_stopping()) {
+        ssize_t got = rj_kafka_consume_batch(w->consumer, msgs, max, w->opts.poll_timeout_ms, &err);
+        if (got < 0) {
+            if (!rj_proc_stopping()) {
+                rj_fatal("worker", "could not consume: %s topic=%s group=%s", err.msg, w->topic,
+                         w->group);
+                rc = 1;
+            }
+            break;
+        }
+        if (got == 0)
+            continue;
+        batch_outcome_t outcome = run_batch(w, ops, opaque, msgs, (size_t)got);
+        for (ssize_t i = 0; i < got; i++)
+            rd_kafka_message_destroy(msgs[i]);
+        if (outcome == BATCH_FAILED)
+            rc = 1;
+        if (outcome != BATCH_COMMITTED)
+            break;
+    }
+    free(msgs);
+
+    /* DRAINING: the batch in hand is committed (or safely abandoned); leave the group so
+     * the partitions move to another member at once instead of after a session timeout. */
+    if (rj_proc_state() == RJ_PROC_RUNNING)
+        rj_proc_set_state(RJ_PROC_DRAINING);
+    rj_proc_set_ready(false);
+    rj_kafka_consumer_free(w->consumer);
+    w->consumer = NULL;
+    return rc;
+}
