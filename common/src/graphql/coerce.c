@@ -1,0 +1,516 @@
+/*
+ * graphql/coerce.c - input coercion (spec 3.5 scalars, 5.6 values, 6.1.2 variables, 6.4.1
+ * arguments): variables from the request's JSON, arguments from literals, each checked
+ * and converted for its declared type.
+ *
+ * It follows graphql-js 16's coerceVariableValues, coerceInputValue, valueFromAST and
+ * getArgumentValues, because their error messages are part of the observable API:
+ * `Variable "$input" got invalid value ...; Field "cartId" of required type "ID!" was not
+ * provided.` and so on.
+ *
+ * Built-in scalars: Int is range-checked to 32 bits, Float accepts ints (and keeps them as
+ * JSON integers, as JavaScript would print them), ID accepts strings and integers and yields
+ * strings. Custom scalars (JSON, Date, ...) pass any value through unchanged: Ramjet has no
+ * user-defined scalar parsers, the application's handlers see the JSON as sent.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graphql/gql_int.h"
+
+#define INT32_MAX_D 2147483647.0
+#define INT32_MIN_D (-2147483648.0)
+
+static const rj_gql_type_t *
+named_type(const rj_gql_schema_t *s, const rj_gql_type_ref_t *ref)
+{
+    return rj_gql_schema_find_type(s, rj_gql_type_ref_named(ref));
+}
+
+static bool
+is_scalar(const rj_gql_type_t *t, const char *name)
+{
+    return t->kind == RJ_GQL_KIND_SCALAR && t->builtin && strcmp(t->name, name) == 0;
+}
+
+/* ---- literals ----------------------------------------------------------------------------- */
+
+static json_t *
+literal_fail(char *msg, size_t n, const char *what, const rj_gql_ast_value_t *v, const char *tail)
+{
+    rj_buf_t b;
+    rj_buf_init(&b);
+    rj__gql_print_value(&b, v);
+    snprintf(msg, n, "%s%s%s", what, b.data, tail);
+    rj_buf_deinit(&b);
+    return NULL;
+}
+
+json_t *
+rj__gql_parse_literal(const rj_gql_type_t *t, const rj_gql_ast_value_t *v,
+                      const json_t *variables, char *msg, size_t n)
+{
+    msg[0] = '\0';
+    if (t->kind == RJ_GQL_KIND_ENUM) {
+        if (v->kind != RJ_GQL_VALUE_ENUM) {
+            char head[200];
+            snprintf(head, sizeof(head), "Enum \"%s\" cannot represent non-enum value: ", t->name);
+            return literal_fail(msg, n, head, v, ".");
+        }
+        if (rj_gql_type_find_enum_value(t, v->str) == NULL) {
+            snprintf(msg, n, "Value \"%s\" does not exist in \"%s\" enum.", v->str, t->name);
+            return NULL;
+        }
+        return json_string(v->str);
+    }
+    if (!t->builtin)
+        return rj_gql_value_to_json(v, variables); /* custom scalar: the literal as JSON */
+    if (is_scalar(t, "Int")) {
+        if (v->kind != RJ_GQL_VALUE_INT)
+            return literal_fail(msg, n, "Int cannot represent non-integer value: ", v, "");
+        double d = strtod(v->str, NULL);
+        if (d > INT32_MAX_D || d < INT32_MIN_D) {
+            snprintf(msg, n, "Int cannot represent non 32-bit signed integer value: %s", v->str);
+            return NULL;
+        }
+        return json_integer((json_int_t)d);
+    }
+    if (is_scalar(t, "Float")) {
+        if (v->kind != RJ_GQL_VALUE_INT && v->kind != RJ_GQL_VALUE_FLOAT)
+            return literal_fail(msg, n, "Float cannot represent non numeric value: ", v, "");
+        return rj_gql_value_to_json(v, NULL);
+    }
+    if (is_scalar(t, "String")) {
+        if (v->kind != RJ_GQL_VALUE_STRING)
+            return literal_fail(msg, n, "String cannot represent a non string value: ", v, "");
+        return json_stringn(v->str, v->len);
+    }
+    if (is_scalar(t, "Boolean")) {
+        if (v->kind != RJ_GQL_VALUE_BOOLEAN)
+            return literal_fail(msg, n, "Boolean cannot represent a non boolean value: ", v, "");
+        return json_boolean(v->boolean);
+    }
+    if (is_scalar(t, "ID")) {
+        if (v->kind != RJ_GQL_VALUE_STRING && v->kind != RJ_GQL_VALUE_INT)
+            return literal_fail(msg, n,
+                                "ID cannot represent a non-string and non-integer value: ", v, "");
+        return json_stringn(v->str, v->len);
+    }
+    return rj_gql_value_to_json(v, variables);
+}
+
+static bool
+is_missing_variable(const rj_gql_ast_value_t *v, const json_t *variables)
+{
+    return v->kind == RJ_GQL_VALUE_VARIABLE &&
+           (variables == NULL || json_object_get(variables, v->str) == NULL);
+}
+
+json_t *
+rj__gql_value_from_ast(const rj_gql_schema_t *s, const rj_gql_type_ref_t *type,
+                       const rj_gql_ast_value_t *v, const json_t *variables)
+{
+    if (v->kind == RJ_GQL_VALUE_VARIABLE) {
+        json_t *val = variables != NULL ? json_object_get(variables, v->str) : NULL;
+        if (val == NULL || (json_is_null(val) && type->kind == RJ_GQL_TYPE_NON_NULL))
+            return NULL;
+        return json_incref(val);
+    }
+    if (type->kind == RJ_GQL_TYPE_NON_NULL) {
+        if (v->kind == RJ_GQL_VALUE_NULL)
+            return NULL;
+        return rj__gql_value_from_ast(s, type->of_type, v, variables);
+    }
+    if (v->kind == RJ_GQL_VALUE_NULL)
+        return json_null();
+    if (type->kind == RJ_GQL_TYPE_LIST) {
+        const rj_gql_type_ref_t *item_type = type->of_type;
+        if (v->kind != RJ_GQL_VALUE_LIST) {
+            json_t *one = rj__gql_value_from_ast(s, item_type, v, variables);
+            if (one == NULL)
+                return NULL;
+            json_t *a = json_array();
+            json_array_append_new(a, one);
+            return a;
+        }
+        json_t *a = json_array();
+        for (const rj_gql_ast_value_t *i = v->items; i != NULL; i = i->next) {
+            json_t *item;
+            if (is_missing_variable(i, variables)) {
+                if (item_type->kind == RJ_GQL_TYPE_NON_NULL)
+                    goto invalid_list;
+                item = json_null();
+            } else if ((item = rj__gql_value_from_ast(s, item_type, i, variables)) == NULL) {
+                goto invalid_list;
+            }
+            json_array_append_new(a, item);
+        }
+        return a;
+    invalid_list:
+        json_decref(a);
+        return NULL;
+    }
+    const rj_gql_type_t *t = named_type(s, type);
+    if (t == NULL)
+        return NULL;
+    if (t->kind == RJ_GQL_KIND_INPUT_OBJECT) {
+        if (v->kind != RJ_GQL_VALUE_OBJECT)
+            return NULL;
+        json_t *o = json_object();
+        for (size_t i = 0; i < t->ninput_fields; i++) {
+            const rj_gql_input_value_t *f = &t->input_fields[i];
+            const rj_gql_ast_object_field_t *fn = v->fields;
+            while (fn != NULL && strcmp(fn->name, f->name) != 0)
+                fn = fn->next;
+            if (fn == NULL || is_missing_variable(fn->value, variables)) {
+                if (f->default_value != NULL) {
+                    json_t *d = rj__gql_value_from_ast(s, f->type, f->default_value, NULL);
+                    if (d != NULL)
+                        json_object_set_new(o, f->name, d);
+                } else if (f->type->kind == RJ_GQL_TYPE_NON_NULL) {
+                    json_decref(o);
+                    return NULL;
+                }
+                continue;
+            }
+            json_t *fv = rj__gql_value_from_ast(s, f->type, fn->value, variables);
+            if (fv == NULL) {
+                json_decref(o);
+                return NULL;
+            }
+            json_object_set_new(o, f->name, fv);
+        }
+        return o;
+    }
+    if (t->kind == RJ_GQL_KIND_SCALAR || t->kind == RJ_GQL_KIND_ENUM) {
+        char msg[256];
+        return rj__gql_parse_literal(t, v, variables, msg, sizeof(msg));
+    }
+    return NULL;
+}
+
+/* ---- external values (variables) ------------------------------------------------------------ */
+
+typedef struct coerce_ctx {
+    const rj_gql_schema_t *s;            /* the schema */
+    const rj_gql_ast_variable_t *var;    /* the variable being coerced */
+    json_t *errors;                      /* where errors go */
+    rj_buf_t path;                       /* ".field[2]" below the variable */
+} coerce_ctx_t;
+
+static void
+input_error(coerce_ctx_t *c, const json_t *invalid, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+input_error(coerce_ctx_t *c, const json_t *invalid, const char *fmt, ...)
+{
+    char reason[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof(reason), fmt, ap);
+    va_end(ap);
+    rj_buf_t b;
+    rj_buf_init(&b);
+    rj_buf_printf(&b, "Variable \"$%s\" got invalid value ", c->var->name);
+    rj__gql_inspect(&b, invalid);
+    if (c->path.len > 0)
+        rj_buf_printf(&b, " at \"%s%s\"", c->var->name, c->path.data);
+    json_array_append_new(c->errors, rj__gql_error_new(&c->var->loc, "%s; %s", b.data, reason));
+    rj_buf_deinit(&b);
+}
+
+static json_t *
+inspect_str(const json_t *v, rj_buf_t *b)
+{
+    rj_buf_reset(b);
+    rj__gql_inspect(b, v);
+    return NULL;
+}
+
+/* Scalar and enum parseValue. Returns a new reference or NULL after reporting. */
+static json_t *
+parse_leaf_value(coerce_ctx_t *c, const rj_gql_type_t *t, const json_t *v)
+{
+    rj_buf_t b;
+    rj_buf_init(&b);
+    json_t *r = NULL;
+    inspect_str(v, &b);
+    if (t->kind == RJ_GQL_KIND_ENUM) {
+        if (!json_is_string(v))
+            input_error(c, v, "Enum \"%s\" cannot represent non-string value: %s.", t->name,
+                        b.data);
+        else if (rj_gql_type_find_enum_value(t, json_string_value(v)) == NULL)
+            input_error(c, v, "Value \"%s\" does not exist in \"%s\" enum.",
+                        json_string_value(v), t->name);
+        else
+            r = json_incref((json_t *)v);
+    } else if (!t->builtin) {
+        r = json_incref((json_t *)v);
+    } else if (is_scalar(t, "Int")) {
+        double d = json_is_number(v) ? json_number_value(v) : NAN;
+        if (!json_is_number(v) || d != floor(d))
+            input_error(c, v, "Int cannot represent non-integer value: %s", b.data);
+        else if (d > INT32_MAX_D || d < INT32_MIN_D)
+            input_error(c, v, "Int cannot represent non 32-bit signed integer value: %s", b.data);
+        else
+            r = json_integer((json_int_t)d);
+    } else if (is_scalar(t, "Float")) {
+        if (!json_is_number(v))
+            input_error(c, v, "Float cannot represent non numeric value: %s", b.data);
+        else
+            r = json_incref((json_t *)v);
+    } else if (is_scalar(t, "String")) {
+        if (!json_is_string(v))
+            input_error(c, v, "String cannot represent a non string value: %s", b.data);
+        else
+            r = json_incref((json_t *)v);
+    } else if (is_scalar(t, "Boolean")) {
+        if (!json_is_boolean(v))
+            input_error(c, v, "Boolean cannot represent a non boolean value: %s", b.data);
+        else
+            r = json_incref((json_t *)v);
+    } else if (is_scalar(t, "ID")) {
+        if (json_is_string(v))
+            r = json_incref((json_t *)v);
+        else if (json_is_integer(v))
+            r = json_sprintf("%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        else if (json_is_real(v) && json_real_value(v) == floor(json_real_value(v)) &&
+                 fabs(json_real_value(v)) < 9007199254740992.0)
+            r = json_sprintf("%.0f", json_real_value(v));
+        else
+            input_error(c, v, "ID cannot represent value: %s", b.data);
+    } else {
+        r = json_incref((json_t *)v);
+    }
+    rj_buf_deinit(&b);
+    return r;
+}
+
+/* coerceInputValue: a new reference, or NULL after reporting at least one error. */
+static json_t *
+coerce_input(coerce_ctx_t *c, const rj_gql_type_ref_t *type, const json_t *v)
+{
+    if (type->kind == RJ_GQL_TYPE_NON_NULL) {
+        if (!json_is_null(v))
+            return coerce_input(c, type->of_type, v);
+        char *ts = rj_gql_type_ref_to_string(type);
+        input_error(c, v, "Expected non-nullable type \"%s\" not to be null.", ts);
+        free(ts);
+        return NULL;
+    }
+    if (json_is_null(v))
+        return json_null();
+    if (type->kind == RJ_GQL_TYPE_LIST) {
+        if (!json_is_array(v)) {
+            json_t *one = coerce_input(c, type->of_type, v);
+            if (one == NULL)
+                return NULL;
+            json_t *a = json_array();
+            json_array_append_new(a, one);
+            return a;
+        }
+        json_t *a = json_array();
+        bool ok = true;
+        size_t mark = c->path.len;
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            rj_buf_printf(&c->path, "[%zu]", i);
+            json_t *item = coerce_input(c, type->of_type, json_array_get(v, i));
+            c->path.len = mark;
+            c->path.data[mark] = '\0';
+            if (item == NULL)
+                ok = false;
+            else
+                json_array_append_new(a, item);
+        }
+        if (!ok) {
+            json_decref(a);
+            return NULL;
+        }
+        return a;
+    }
+    const rj_gql_type_t *t = named_type(c->s, type);
+    if (t == NULL)
+        return NULL;
+    if (t->kind == RJ_GQL_KIND_INPUT_OBJECT) {
+        if (!json_is_object(v)) {
+            input_error(c, v, "Expected type \"%s\" to be an object.", t->name);
+            return NULL;
+        }
+        json_t *o = json_object();
+        bool ok = true;
+        for (size_t i = 0; i < t->ninput_fields; i++) {
+            const rj_gql_input_value_t *f = &t->input_fields[i];
+            json_t *fv = json_object_get(v, f->name);
+            if (fv == NULL) {
+                if (f->default_value != NULL) {
+                    json_t *d = rj__gql_value_from_ast(c->s, f->type, f->default_value, NULL);
+                    if (d != NULL)
+                        json_object_set_new(o, f->name, d);
+                } else if (f->type->kind == RJ_GQL_TYPE_NON_NULL) {
+                    input_error(c, v, "Field \"%s\" of required type \"%s\" was not provided.",
+                                f->name, f->type_str);
+                    ok = false;
+                }
+                continue;
+            }
+            size_t mark = c->path.len;
+            rj_buf_printf(&c->path, ".%s", f->name);
+            json_t *cv = coerce_input(c, f->type, fv);
+            c->path.len = mark;
+            c->path.data[mark] = '\0';
+            if (cv == NULL)
+                ok = false;
+            else
+                json_object_set_new(o, f->name, cv);
+        }
+        const char *key;
+        json_t *val;
+        json_object_foreach((json_t *)v, key, val) {
+            if (rj_gql_type_find_input_field(t, key) == NULL) {
+                input_error(c, v, "Field \"%s\" is not defined by type \"%s\".", key, t->name);
+                ok = false;
+            }
+        }
+        if (!ok) {
+            json_decref(o);
+            return NULL;
+        }
+        return o;
+    }
+    if (t->kind == RJ_GQL_KIND_SCALAR || t->kind == RJ_GQL_KIND_ENUM)
+        return parse_leaf_value(c, t, v);
+    return NULL;
+}
+
+json_t *
+rj__gql_coerce_variables(const rj_gql_schema_t *s, const rj_gql_ast_definition_t *op,
+                         const json_t *inputs, json_t *errors)
+{
+    json_t *out = json_object();
+    size_t before = json_array_size(errors);
+    for (const rj_gql_ast_variable_t *var = op->variables; var != NULL; var = var->next) {
+        const rj_gql_type_t *t = named_type(s, var->type);
+        char *ts = rj_gql_type_ref_to_string(var->type);
+        if (t == NULL || !rj_gql_type_is_input(t)) {
+            json_array_append_new(errors,
+                                  rj__gql_error_new(&var->type->loc,
+                                                    "Variable \"$%s\" expected value of type "
+                                                    "\"%s\" which cannot be used as an input "
+                                                    "type.",
+                                                    var->name, ts));
+            free(ts);
+            continue;
+        }
+        json_t *v = inputs != NULL ? json_object_get(inputs, var->name) : NULL;
+        if (v == NULL) {
+            if (var->default_value != NULL) {
+                json_t *d = rj__gql_value_from_ast(s, var->type, var->default_value, NULL);
+                if (d != NULL)
+                    json_object_set_new(out, var->name, d);
+            } else if (var->type->kind == RJ_GQL_TYPE_NON_NULL) {
+                json_array_append_new(errors, rj__gql_error_new(&var->loc,
+                                                                "Variable \"$%s\" of required "
+                                                                "type \"%s\" was not provided.",
+                                                                var->name, ts));
+            }
+            free(ts);
+            continue;
+        }
+        if (json_is_null(v) && var->type->kind == RJ_GQL_TYPE_NON_NULL) {
+            json_array_append_new(errors, rj__gql_error_new(&var->loc,
+                                                            "Variable \"$%s\" of non-null type "
+                                                            "\"%s\" must not be null.",
+                                                            var->name, ts));
+            free(ts);
+            continue;
+        }
+        free(ts);
+        coerce_ctx_t c = {.s = s, .var = var, .errors = errors};
+        rj_buf_init(&c.path);
+        rj_buf_puts(&c.path, ""); /* so path.data is never NULL when truncating */
+        json_t *cv = coerce_input(&c, var->type, v);
+        rj_buf_deinit(&c.path);
+        if (cv != NULL)
+            json_object_set_new(out, var->name, cv);
+    }
+    if (json_array_size(errors) > before) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* ---- arguments ------------------------------------------------------------------------------ */
+
+json_t *
+rj__gql_coerce_args(const rj_gql_schema_t *s, const rj_gql_input_value_t *defs, size_t ndefs,
+                    const rj_gql_ast_argument_t *args, const json_t *variables,
+                    rj_gql_loc_t field_loc, json_t **error)
+{
+    json_t *out = json_object();
+    *error = NULL;
+    for (size_t i = 0; i < ndefs; i++) {
+        const rj_gql_input_value_t *def = &defs[i];
+        const rj_gql_ast_argument_t *a = args;
+        while (a != NULL && strcmp(a->name, def->name) != 0)
+            a = a->next;
+        bool missing = a == NULL;
+        bool is_null = false;
+        if (!missing && a->value->kind == RJ_GQL_VALUE_VARIABLE) {
+            json_t *vv = variables != NULL ? json_object_get(variables, a->value->str) : NULL;
+            if (vv == NULL) {
+                if (def->default_value == NULL && def->type->kind == RJ_GQL_TYPE_NON_NULL) {
+                    *error = rj__gql_error_new(&a->value->loc,
+                                               "Argument \"%s\" of required type \"%s\" was "
+                                               "provided the variable \"$%s\" which was not "
+                                               "provided a runtime value.",
+                                               def->name, def->type_str, a->value->str);
+                    goto fail;
+                }
+                missing = true;
+            } else {
+                is_null = json_is_null(vv);
+            }
+        } else if (!missing) {
+            is_null = a->value->kind == RJ_GQL_VALUE_NULL;
+        }
+        if (missing) {
+            if (def->default_value != NULL) {
+                json_t *d = rj__gql_value_from_ast(s, def->type, def->default_value, NULL);
+                if (d != NULL)
+                    json_object_set_new(out, def->name, d);
+            } else if (def->type->kind == RJ_GQL_TYPE_NON_NULL) {
+                *error = rj__gql_error_new(&field_loc,
+                                           "Argument \"%s\" of required type \"%s\" was not "
+                                           "provided.",
+                                           def->name, def->type_str);
+                goto fail;
+            }
+            continue;
+        }
+        if (is_null && def->type->kind == RJ_GQL_TYPE_NON_NULL) {
+            *error = rj__gql_error_new(&a->value->loc,
+                                       "Argument \"%s\" of non-null type \"%s\" must not be null.",
+                                       def->name, def->type_str);
+            goto fail;
+        }
+        json_t *v = rj__gql_value_from_ast(s, def->type, a->value, variables);
+        if (v == NULL) {
+            rj_buf_t b;
+            rj_buf_init(&b);
+            rj__gql_print_value(&b, a->value);
+            *error = rj__gql_error_new(&a->value->loc, "Argument \"%s\" has invalid value %s.",
+                                       def->name, b.data);
+            rj_buf_deinit(&b);
+            goto fail;
+        }
+        json_object_set_new(out, def->name, v);
+    }
+    return out;
+fail:
+    json_decref(out);
+    return NULL;
+}

@@ -1,0 +1,1590 @@
+/*
+ * graphql/validate.c - validation of executable documents (spec 5), as a table of rules.
+ *
+ * Each rule is one function in `rules[]` below, named after its graphql-js counterpart,
+ * with graphql-js 16's message text, so the remaining rules of the spec slot in as new
+ * rows. Rules that need type information share one walker (walk_document) that visits
+ * fields with their parent type and definition, directives with their location, and
+ * argument values with their expected input type, and calls the hooks a rule sets.
+ *
+ * Error order differs from graphql-js when a document breaks several rules at once:
+ * graphql-js interleaves all rules in one traversal, we run them one after another.
+ *
+ * Not implemented (documents that break only these pass validation, and execution
+ * handles them deterministically): the @defer/@stream rules, which graphql-js 16 does not
+ * ship either, and the SDL-only rules (schema.c checks what execution depends on).
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "graphql/gql_int.h"
+
+typedef struct vctx {
+    const rj_gql_schema_t *s; /* the schema */
+    const rj_gql_doc_t *doc;  /* the document */
+    json_t *errors;           /* errors so far */
+} vctx_t;
+
+static json_t *
+report(vctx_t *c, const rj_gql_loc_t *loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static json_t *
+report(vctx_t *c, const rj_gql_loc_t *loc, const char *fmt, ...)
+{
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    json_t *e = rj__gql_error_new(loc, "%s", msg);
+    json_array_append_new(c->errors, e);
+    return e;
+}
+
+/* ---- suggestions (graphql-js suggestionList / didYouMean) ---------------------------------- */
+
+/* Optimal string alignment distance of lowercased strings, or SIZE_MAX above threshold. */
+static size_t
+lexical_distance(const char *input, const char *option, size_t threshold)
+{
+    if (strcmp(input, option) == 0)
+        return 0;
+    if (strcasecmp(input, option) == 0)
+        return 1;
+    size_t la = strlen(option), lb = strlen(input);
+    const char *a = option, *b = input;
+    if (la < lb) {
+        const char *t = a;
+        a = b, b = t;
+        size_t tl = la;
+        la = lb, lb = tl;
+    }
+    if (la - lb > threshold)
+        return SIZE_MAX;
+    size_t *rows = rj_xcalloc(3 * (lb + 1), sizeof(size_t));
+    for (size_t j = 0; j <= lb; j++)
+        rows[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t *up = &rows[((i - 1) % 3) * (lb + 1)], *cur = &rows[(i % 3) * (lb + 1)];
+        size_t *up2 = &rows[((i + 1) % 3) * (lb + 1)];
+        size_t smallest = cur[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t cost = tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1]) ? 0 : 1;
+            size_t v = up[j] + 1;
+            if (cur[j - 1] + 1 < v)
+                v = cur[j - 1] + 1;
+            if (up[j - 1] + cost < v)
+                v = up[j - 1] + cost;
+            if (i > 1 && j > 1 &&
+                tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 2]) &&
+                tolower((unsigned char)a[i - 2]) == tolower((unsigned char)b[j - 1]) &&
+                up2[j - 2] + 1 < v)
+                v = up2[j - 2] + 1;
+            cur[j] = v;
+            if (v < smallest)
+                smallest = v;
+        }
+        if (smallest > threshold) {
+            free(rows);
+            return SIZE_MAX;
+        }
+    }
+    size_t d = rows[(la % 3) * (lb + 1) + lb];
+    free(rows);
+    return d <= threshold ? d : SIZE_MAX;
+}
+
+typedef struct suggestion {
+    const char *name; /* candidate */
+    size_t dist;      /* its distance */
+} suggestion_t;
+
+static int
+suggestion_cmp(const void *x, const void *y)
+{
+    const suggestion_t *a = x, *b = y;
+    if (a->dist != b->dist)
+        return a->dist < b->dist ? -1 : 1;
+    return strcmp(a->name, b->name);
+}
+
+/* Appends " Did you mean [sub ]...?" for the candidates close to @p input, if any. */
+static void
+did_you_mean(rj_buf_t *b, const char *sub, const char *input, const char *const *options,
+             size_t n)
+{
+    suggestion_t *sg = rj_xcalloc(n + 1, sizeof(*sg));
+    size_t k = 0, threshold = strlen(input) * 4 / 10 + 1;
+    for (size_t i = 0; i < n; i++) {
+        size_t d = lexical_distance(input, options[i], threshold);
+        if (d != SIZE_MAX)
+            sg[k++] = (suggestion_t){options[i], d};
+    }
+    qsort(sg, k, sizeof(*sg), suggestion_cmp);
+    if (k > 5)
+        k = 5;
+    if (k > 0) {
+        rj_buf_puts(b, " Did you mean ");
+        if (sub != NULL)
+            rj_buf_printf(b, "%s ", sub);
+        for (size_t i = 0; i < k; i++) {
+            if (i > 0)
+                rj_buf_puts(b, k == 2 ? " or " : i == k - 1 ? ", or " : ", ");
+            rj_buf_printf(b, "\"%s\"", sg[i].name);
+        }
+        rj_buf_putc(b, '?');
+    }
+    free(sg);
+}
+
+/* ---- the typed walker --------------------------------------------------------------------- */
+
+typedef struct hooks {
+    /* a field selection; parent/def are NULL when unknown */
+    void (*field)(vctx_t *c, const rj_gql_type_t *parent, const rj_gql_ast_selection_t *sel,
+                  const rj_gql_field_def_t *def);
+    /* an inline fragment or spread, with the type it is spread into (may be NULL) */
+    void (*fragment)(vctx_t *c, const rj_gql_type_t *parent, const rj_gql_ast_selection_t *sel);
+    /* the directives of a node at a location ("FIELD", "QUERY", ...) */
+    void (*directives)(vctx_t *c, const rj_gql_ast_directive_t *dirs, const char *location);
+    /* an argument value or variable default, with its expected type (NULL when unknown) */
+    void (*value)(vctx_t *c, const rj_gql_type_ref_t *type, const rj_gql_ast_value_t *v,
+                  bool has_default, void *ud);
+    void *ud;           /* passed to value */
+    bool follow_spreads; /* walk into spread fragments (once each) */
+    const char **seen;  /* fragments walked, when following spreads */
+    size_t nseen;       /* number of them */
+} hooks_t;
+
+static void
+walk_directive_values(vctx_t *c, hooks_t *h, const rj_gql_ast_directive_t *dirs)
+{
+    if (h->value == NULL)
+        return;
+    for (const rj_gql_ast_directive_t *d = dirs; d != NULL; d = d->next) {
+        const rj_gql_directive_def_t *dd = rj_gql_schema_find_directive(c->s, d->name);
+        for (const rj_gql_ast_argument_t *a = d->args; a != NULL; a = a->next) {
+            const rj_gql_input_value_t *ad = NULL;
+            for (size_t i = 0; dd != NULL && i < dd->nargs; i++)
+                if (strcmp(dd->args[i].name, a->name) == 0)
+                    ad = &dd->args[i];
+            h->value(c, ad != NULL ? ad->type : NULL, a->value,
+                     ad != NULL && ad->default_value != NULL, h->ud);
+        }
+    }
+}
+
+static void
+walk_dirs(vctx_t *c, hooks_t *h, const rj_gql_ast_directive_t *dirs, const char *location)
+{
+    if (h->directives != NULL)
+        h->directives(c, dirs, location);
+    walk_directive_values(c, h, dirs);
+}
+
+static void
+walk_selections(vctx_t *c, hooks_t *h, const rj_gql_type_t *parent,
+                const rj_gql_ast_selection_t *sel)
+{
+    for (; sel != NULL; sel = sel->next) {
+        switch (sel->kind) {
+        case RJ_GQL_SEL_FIELD: {
+            const rj_gql_field_def_t *def =
+                parent != NULL ? rj__gql_field_lookup(c->s, parent, sel->name) : NULL;
+            if (h->field != NULL)
+                h->field(c, parent, sel, def);
+            walk_dirs(c, h, sel->directives, "FIELD");
+            if (h->value != NULL) {
+                for (const rj_gql_ast_argument_t *a = sel->args; a != NULL; a = a->next) {
+                    const rj_gql_input_value_t *ad =
+                        def != NULL ? rj_gql_field_find_arg(def, a->name) : NULL;
+                    h->value(c, ad != NULL ? ad->type : NULL, a->value,
+                             ad != NULL && ad->default_value != NULL, h->ud);
+                }
+            }
+            const rj_gql_type_t *child = def != NULL ? def->named : NULL;
+            if (child != NULL && !rj_gql_type_is_composite(child))
+                child = NULL;
+            walk_selections(c, h, child, sel->selections);
+            break;
+        }
+        case RJ_GQL_SEL_INLINE_FRAGMENT: {
+            if (h->fragment != NULL)
+                h->fragment(c, parent, sel);
+            walk_dirs(c, h, sel->directives, "INLINE_FRAGMENT");
+            const rj_gql_type_t *t = parent;
+            if (sel->type_condition != NULL) {
+                t = rj_gql_schema_find_type(c->s, sel->type_condition);
+                if (t != NULL && !rj_gql_type_is_composite(t))
+                    t = NULL;
+            }
+            walk_selections(c, h, t, sel->selections);
+            break;
+        }
+        case RJ_GQL_SEL_FRAGMENT_SPREAD: {
+            if (h->fragment != NULL)
+                h->fragment(c, parent, sel);
+            walk_dirs(c, h, sel->directives, "FRAGMENT_SPREAD");
+            if (!h->follow_spreads)
+                break;
+            bool done = false;
+            for (size_t i = 0; i < h->nseen && !done; i++)
+                done = strcmp(h->seen[i], sel->name) == 0;
+            const rj_gql_ast_definition_t *f = rj__gql_doc_fragment(c->doc, sel->name);
+            if (done || f == NULL)
+                break;
+            h->seen = rj_xrealloc(h->seen, (h->nseen + 1) * sizeof(*h->seen));
+            h->seen[h->nseen++] = sel->name;
+            const rj_gql_type_t *t = rj_gql_schema_find_type(c->s, f->type_condition);
+            walk_dirs(c, h, f->directives, "FRAGMENT_DEFINITION");
+            walk_selections(c, h, t != NULL && rj_gql_type_is_composite(t) ? t : NULL,
+                            f->selections);
+            break;
+        }
+        }
+    }
+}
+
+static const char *const op_locations[] = {"QUERY", "MUTATION", "SUBSCRIPTION"};
+
+static void
+walk_operation(vctx_t *c, hooks_t *h, const rj_gql_ast_definition_t *d)
+{
+    walk_dirs(c, h, d->directives, op_locations[d->op]);
+    for (const rj_gql_ast_variable_t *v = d->variables; v != NULL; v = v->next) {
+        walk_dirs(c, h, v->directives, "VARIABLE_DEFINITION");
+        if (h->value != NULL && v->default_value != NULL)
+            h->value(c, v->type, v->default_value, false, h->ud);
+    }
+    walk_selections(c, h, c->s->roots[d->op], d->selections);
+}
+
+/* Walks every definition once (spreads not followed): what most rules need. */
+static void
+walk_document(vctx_t *c, hooks_t *h)
+{
+    for (const rj_gql_ast_definition_t *d = c->doc->defs; d != NULL; d = d->next) {
+        if (d->kind == RJ_GQL_DEF_OPERATION) {
+            walk_operation(c, h, d);
+        } else if (d->kind == RJ_GQL_DEF_FRAGMENT) {
+            walk_dirs(c, h, d->directives, "FRAGMENT_DEFINITION");
+            const rj_gql_type_t *t = rj_gql_schema_find_type(c->s, d->type_condition);
+            walk_selections(c, h, t != NULL && rj_gql_type_is_composite(t) ? t : NULL,
+                            d->selections);
+        }
+    }
+}
+
+/* ---- rules: documents and operations ------------------------------------------------------ */
+
+static void
+executable_definitions(vctx_t *c)
+{
+    for (const rj_gql_ast_definition_t *d = c->doc->defs; d != NULL; d = d->next) {
+        if (d->kind == RJ_GQL_DEF_OPERATION || d->kind == RJ_GQL_DEF_FRAGMENT)
+            continue;
+        const char *name = d->kind == RJ_GQL_DEF_SCHEMA ? "schema" : d->name;
+        report(c, &d->loc, "The \"%s\" definition is not executable.", name);
+    }
+}
+
+static void
+unique_operation_names(vctx_t *c)
+{
+    for (const rj_gql_ast_definition_t *d = c->doc->defs; d != NULL; d = d->next) {
+        if (d->kind != RJ_GQL_DEF_OPERATION || d->name == NULL)
+            continue;
+        for (const rj_gql_ast_definition_t *e = c->doc->defs; e != d; e = e->next) {
+            if (e->kind == RJ_GQL_DEF_OPERATION && e->name != NULL &&
+                strcmp(e->name, d->name) == 0) {
+                json_t *err = report(c, &e->name_loc,
+                                     "There can be only one operation named \"%s\".", d->name);
+                rj__gql_error_add_loc(err, d->name_loc);
+                break;
+            }
+        }
+    }
+}
+
+static void
+lone_anonymous_operation(vctx_t *c)
+{
+    size_t nops = 0;
+    for (const rj_gql_ast_definition_t *d = c->doc->defs; d != NULL; d = d->next)
+        nops += d->kind == RJ_GQL_DEF_OPERATION;
+    for (const rj_gql_ast_definition_t *d = c->doc->defs; d != NULL; d = d->next)
+        if (d->kind == RJ_GQL_DEF_OPERATION && d->name == NULL && nops > 1)
+            report(c, &d->loc, "This anonymous operation must be the only defined operation.");
+}
+
+static void
+single_field_subscriptions(vctx_t *c)
+{
+    const rj_gql_type_t *root = c->s->roots[RJ_GQL_OP_SUBSCRIPTION];
+    for (const rj_gql_ast_definition_t *d = c->doc->defs; d != NULL; d = d->next) {
+        if (d->kind != RJ_GQL_DEF_OPERATION || d->op != RJ_GQL_OP_SUBSCRIPTION || root == NULL)
+            continue;
+        rj__gql_fields_t f = {0};
+        json_t *no_vars = json_object();
+        rj__gql_collect_fields(c->s, c->doc, root, d->selections, no_vars, &f);
+        json_decref(no_vars);
+        char who[300];
+        if (d->name != NULL)
+            snprintf(who, sizeof(who), "Subscription \"%s\"", d->name);
+        else
+            snprintf(who, sizeof(who), "Anonymous Subscription");
+        if (f.n > 1) {
+            json_t *err = NULL;
+            for (size_t i = 1; i < f.n; i++)
+                for (size_t j = 0; j < f.groups[i].nnodes; j++) {
+                    if (err == NULL)
+                        err = report(c, &f.groups[i].nodes[j]->loc,
+                                     "%s must select only one top level field.", who);
+                    else
+                        rj__gql_error_add_loc(err, f.groups[i].nodes[j]->loc);
+                }
+        }
+        for (size_t i = 0; i < f.n; i++) {
+            if (strncmp(f.groups[i].nodes[0]->name, "__", 2) == 0) {
+                json_t *err = NULL;
+                for (size_t j = 0; j < f.groups[i].nnodes; j++) {
+                    if (err == NULL)
+                        err = report(c, &f.groups[i].nodes[j]->loc,
+                                     "%s must not select an introspection top level field.", who);
+                    else
+                        rj__gql_error_add_loc(err, f.groups[i].nodes[j]->loc);
+                }
+            }
+        }
+        rj__gql_fields_deinit(&f);
+    }
+}
+
+/* ---- rules: types -------------------------------------------------------------------------- */
+
+static void
+unknown_type(vctx_t *c, const char *name, rj_gql_loc_t loc)
+{
+    rj_buf_t b;
+    rj_buf_init(&b);
+    rj_buf_printf(&b, "Unknown type \"%s\".", name);
+    const char **names = rj_xcalloc(c->s->ntypes + 1, sizeof(*names));
+    for (size_t i = 0; i < c->s->ntypes; i++)
+        names[i] = c->s->types[i]->name;
+    did_you_mean(&b, NULL, name, names, c->s->ntypes);
+    free(names);
+    report(c, &loc, "%s", b.data);
+    rj_buf_deinit(&b);
+}
+
+static void
+known_type_names_sel(vctx_t *c, const rj_gql_type_t *parent, const rj_gql_ast_selection_t *sel)
+{
+    if (sel->kind == RJ_GQL_SEL_INLINE_FRAGMENT && sel->type_condition != NULL &&
+        rj_gql_schema_find_type(c->s, sel->type_condition) == NULL)
+        unknown_type(c, sel->type_condition, sel->type_condition_loc);
+}
+
+static void
+known_type_names(vctx_t *c)
+{
+    for (const rj_gql_ast_definition_t *d = c->doc->defs; d != NULL; d = d->next) {
+        if (d->kind == RJ_GQL_DEF_FRAGMENT && rj_gql_schema_find_type(c->s, d->type_condition) == NULL)
+            unknown_type(c, d->type_condition, d->type_condition_loc);
+        if (d->kind != RJ_GQL_DEF_OPERATION)
+            continue;
+        for (const rj_gql_ast_variable_t *v = d->variables; v != NULL; v = v->next) {
+            const rj_gql_type_ref_t *n = v->type;
+            while (n->kind != RJ_GQL_TYPE_NAMED)
+                n = n->of_type;
+            if (rj_gql_schema_find_type(c->s, n->name) == NULL)
+                unknown_type(c, n->name, n->loc);
+        }
+    }
+    hooks_t h = {.fragment = known_type_names_sel};
+    walk_document(c, &h);
+}
+
+static void
+fragments_on_composite_sel(vctx_t *c, const rj_gql_type_t *parent,
+                           const rj_gql_ast_selection_t *sel)
+{
+    if (sel->kind != RJ_GQL_SEL_INLINE_FRAGMENT || sel->type_condition == NULL)
+        return;
+    const rj_gql_type_t *t = rj_gql_schema_find_type(c->s, sel->type_condition);
+    if (t != NULL && !rj_gql_type_is_composite(t))
+        report(c, &sel->type_condition_loc,
+               "Fragment cannot condition on non composite type \"%s\".", sel->type_condition);
+}
+
+static void
+fragments_on_composite_types(vctx_t *c)
+{
+    for (const rj_gql_ast_definition_t *d = c->doc->defs; d != NULL; d = d->next) {
+        if (d->kind != RJ_GQL_DEF_FRAGMENT)
+            continue;
+        const rj_gql_type_t *t = rj_gql_schema_find_type(c->s, d->type_condition);
+        if (t != NULL && !rj_gql_type_is_composite(t))
+            report(c, &d->type_condition_loc,
+                   "Fragment \"%s\" cannot condition on non composite type \"%s\".", d->name,
+                   d->type_condition);
+    }
+    hooks_t h = {.fragment = fragments_on_composite_sel};
+    walk_document(c, &h);
+}
+
+static void
+variables_are_input_types(vctx_t *c)
+{
+    for (const rj_gql_ast_definition_t *d = c->doc->defs; d != NULL; d = d->next) {
+        if (d->kind != RJ_GQL_DEF_OPERATION)
+            continue;
+        for (const rj_gql_ast_variable_t *v = d->variables; v != NULL; v = v->next) {
+            const rj_gql_type_t *t = rj_gql_schema_find_type(c->s, rj_gql_type_ref_named(v->type));
+            if (t != NULL && !rj_gql_type_is_input(t)) {
+                char *ts = rj_gql_type_ref_to_string(v->type);
+                report(c, &v->type->loc, "Variable \"$%s\" cannot be non-input type \"%s\".",
+                       v->name, ts);
+                free(ts);
+            }
+        }
+    }
+}
+
+/* ---- rules: fields ------------------------------------------------------------------------- */
+
+static void
+fields_on_correct_type_field(vctx_t *c, const rj_gql_type_t *parent,
+                             const rj_gql_ast_selection_t *sel, const rj_gql_field_def_t *def)
+{
+    if (parent == NULL || def != NULL)
+        return;
+    rj_buf_t b;
+    rj_buf_init(&b);
+    rj_buf_printf(&b, "Cannot query field \"%s\" on type \"%s\".", sel->name, parent->name);
+    if (parent->kind == RJ_GQL_KIND_UNION || parent->kind == RJ_GQL_KIND_INTERFACE) {
+        /* getSuggestedTypeNames: possible types that define the field */
+        const char **names = rj_xcalloc(parent->npossible_types + 1, sizeof(*names));
+        size_t n = 0;
+        for (size_t i = 0; i < parent->npossible_types; i++)
+            if (rj_gql_type_find_field(parent->possible_types[i], sel->name) != NULL)
+                names[n++] = parent->possible_types[i]->name;
+        if (n > 0) {
+            rj_buf_puts(&b, " Did you mean to use an inline fragment on ");
+            for (size_t i = 0; i < n && i < 5; i++) {
+                size_t k = n < 5 ? n : 5;
+                if (i > 0)
+                    rj_buf_puts(&b, k == 2 ? " or " : i == k - 1 ? ", or " : ", ");
+                rj_buf_printf(&b, "\"%s\"", names[i]);
+            }
+            rj_buf_putc(&b, '?');
+        }
+        free(names);
+        if (n > 0)
+            goto done;
+    }
+    if (parent->nfields > 0) {
+        const char **names = rj_xcalloc(parent->nfields + 1, sizeof(*names));
+        for (size_t i = 0; i < parent->nfields; i++)
+            names[i] = parent->fields[i].name;
+        did_you_mean(&b, NULL, sel->name, names, parent->nfields);
+        free(names);
+    }
+done:
+    report(c, &sel->loc, "%s", b.data);
+    rj_buf_deinit(&b);
+}
+
+static void
+fields_on_correct_type(vctx_t *c)
+{
+    hooks_t h = {.field = fields_on_correct_type_field};
+    walk_document(c, &h);
+}
+
+static void
+scalar_leafs_field(vctx_t *c, const rj_gql_type_t *parent, const rj_gql_ast_selection_t *sel,
+                   const rj_gql_field_def_t *def)
+{
+    if (def == NULL)
+        return;
+    bool leaf = !rj_gql_type_is_composite(def->named);
+    if (leaf && sel->selections != NULL)
+        report(c, &sel->selections_loc,
+               "Field \"%s\" must not have a selection since type \"%s\" has no subfields.",
+               sel->name, def->type_str);
+    else if (!leaf && sel->selections == NULL)
+        report(c, &sel->loc,
+               "Field \"%s\" of type \"%s\" must have a selection of subfields. Did you mean "
+               "\"%s { ... }\"?",
+               sel->name, def->type_str, sel->name);
+}
+
+static void
+scalar_leafs(vctx_t *c)
+{
+    hooks_t h = {.field = scalar_leafs_field};
+    walk_document(c, &h);
+}
+
+/* ---- rules: arguments ---------------------------------------------------------------------- */
+
+static void
+check_unique_args(vctx_t *c, const rj_gql_ast_argument_t *args)
+{
+    for (const rj_gql_ast_argument_t *a = args; a != NULL; a = a->next) {
+        bool first = true;
+        for (const rj_gql_ast_argument_t *b = args; b != a; b = b->next)
+            first = first && strcmp(a->name, b->name) != 0;
+        if (!first)
+            continue;
+        json_t *err = NULL;
+        for (const rj_gql_ast_argument_t *b = a->next; b != NULL; b = b->next) {
+            if (strcmp(a->name, b->name) != 0)
+                continue;
+            if (err == NULL)
+                err = report(c, &a->loc, "There can be only one argument named \"%s\".", a->name);
+            rj__gql_error_add_loc(err, b->loc);
+        }
+    }
+}
+
+static void
+unique_argument_names_field(vctx_t *c, const rj_gql_type_t *parent,
+                            const rj_gql_ast_selection_t *sel, const rj_gql_field_def_t *def)
+{
+    check_unique_args(c, sel->args);
+}
+
+static void
+unique_argument_names_dirs(vctx_t *c, const rj_gql_ast_directive_t *dirs, const char *location)
+{
+    for (const rj_gql_ast_directive_t *d = dirs; d != NULL; d = d->next)
+        check_unique_args(c, d->args);
+}
+
+static void
+unique_argument_names(vctx_t *c)
+{
+    hooks_t h = {.field = unique_argument_names_field, .directives = unique_argument_names_dirs};
+    walk_document(c, &h);
+}
+
+static void
+unknown_args(vctx_t *c, const rj_gql_ast_argument_t *args, const rj_gql_input_value_t *defs,
+             size_t ndefs, const char *what)
+{
+    for (const rj_gql_ast_argument_t *a = args; a != NULL; a = a->next) {
+        bool known = false;
+        for (size_t i = 0; i < ndefs && !known; i++)
+            known = strcmp(defs[i].name, a->name) == 0;
+        if (known)
+            continue;
+        rj_buf_t b;
+        rj_buf_init(&b);
+        rj_buf_printf(&b, "Unknown argument \"%s\" on %s.", a->name, what);
+        const char **names = rj_xcalloc(ndefs + 1, sizeof(*names));
+        for (size_t i = 0; i < ndefs; i++)
+            names[i] = defs[i].name;
+        did_you_mean(&b, NULL, a->name, names, ndefs);
+        free(names);
+        report(c, &a->loc, "%s", b.data);
+        rj_buf_deinit(&b);
+    }
+}
+
+static void
+known_argument_names_field(vctx_t *c, const rj_gql_type_t *parent,
+                           const rj_gql_ast_selection_t *sel, const rj_gql_field_def_t *def)
+{
+    if (def == NULL)
+        return;
+    char what[300];
+    snprintf(what, sizeof(what), "field \"%s.%s\"", parent->name, def->name);
+    unknown_args(c, sel->args, def->args, def->nargs, what);
+}
+
+static void
+known_argument_names_dirs(vctx_t *c, const rj_gql_ast_directive_t *dirs, const char *location)
+{
+    for (const rj_gql_ast_directive_t *d = dirs; d != NULL; d = d->next) {
+        const rj_gql_directive_def_t *dd = rj_gql_schema_find_directive(c->s, d->name);
+        if (dd == NULL)
+            continue;
+        char what[300];
+        snprintf(what, sizeof(what), "directive \"@%s\"", d->name);
+        unknown_args(c, d->args, dd->args, dd->nargs, what);
+    }
+}
+
+static void
+known_argument_names(vctx_t *c)
+{
+    hooks_t h = {.field = known_argument_names_field, .directives = known_argument_names_dirs};
+    walk_document(c, &h);
+}
+
+static void
+required_args(vctx_t *c, const rj_gql_ast_argument_t *args, const rj_gql_input_value_t *defs,
+              size_t ndefs, const char *what, const char *name, rj_gql_loc_t loc)
+{
+    for (size_t i = 0; i < ndefs; i++) {
+        if (defs[i].type->kind != RJ_GQL_TYPE_NON_NULL || defs[i].default_value != NULL)
+            continue;
+        bool given = false;
+        for (const rj_gql_ast_argument_t *a = args; a != NULL && !given; a = a->next)
+            given = strcmp(a->name, defs[i].name) == 0;
+        if (!given)
+            report(c, &loc,
+                   "%s \"%s\" argument \"%s\" of type \"%s\" is required, but it was not "
+                   "provided.",
+                   what, name, defs[i].name, defs[i].type_str);
+    }
+}
+
+static void
+provided_required_arguments_field(vctx_t *c, const rj_gql_type_t *parent,
+                                  const rj_gql_ast_selection_t *sel,
+                                  const rj_gql_field_def_t *def)
+{
+    if (def != NULL)
+        required_args(c, sel->args, def->args, def->nargs, "Field", def->name, sel->loc);
+}
+
+static void
+provided_required_arguments_dirs(vctx_t *c, const rj_gql_ast_directive_t *dirs,
+                                 const char *location)
+{
+    for (const rj_gql_ast_directive_t *d = dirs; d != NULL; d = d->next) {
+        const rj_gql_directive_def_t *dd = rj_gql_schema_find_directive(c->s, d->name);
+        if (dd != NULL) {
+            char name[200];
+            snprintf(name, sizeof(name), "@%s", d->name);
+            required_args(c, d->args, dd->args, dd->nargs, "Directive", name, d->loc);
+        }
+    }
+}
+
+static void
+provided_required_arguments(vctx_t *c)
+{
+    hooks_t h = {.field = provided_required_arguments_field,
+                 .directives = provided_required_arguments_dirs};
+    walk_document(c, &h);
+}
+
+/* ---- rules: values ------------------------------------------------------------------------- */
+
+static void
+expected_value(vctx_t *c, const rj_gql_type_ref_t *type, const rj_gql_ast_value_t *v,
+               const char *extra)
+{
+    char *ts = rj_gql_type_ref_to_string(type);
+    rj_buf_t b;
+    rj_buf_init(&b);
+    rj__gql_print_value(&b, v);
+    report(c, &v->loc, "Expected value of type \"%s\", found %s.%s", ts, b.data, extra);
+    rj_buf_deinit(&b);
+    free(ts);
+}
+
+/* ValuesOfCorrectType for one value at a position of type @p type. */
+static void
+check_value(vctx_t *c, const rj_gql_type_ref_t *type, const rj_gql_ast_value_t *v,
+            bool has_default, void *ud)
+{
+    if (type == NULL || v->kind == RJ_GQL_VALUE_VARIABLE)
+        return;
+    if (v->kind == RJ_GQL_VALUE_NULL) {
+        if (type->kind == RJ_GQL_TYPE_NON_NULL)
+            expected_value(c, type, v, "");
+        return;
+    }
+    const rj_gql_type_ref_t *nullable =
+        type->kind == RJ_GQL_TYPE_NON_NULL ? type->of_type : type;
+    if (v->kind == RJ_GQL_VALUE_LIST) {
+        if (nullable->kind == RJ_GQL_TYPE_LIST) {
+            for (const rj_gql_ast_value_t *i = v->items; i != NULL; i = i->next)
+                check_value(c, nullable->of_type, i, false, ud);
+            return;
+        }
+        /* a list where a single value is expected: fall through to the leaf check */
+    } else if (nullable->kind == RJ_GQL_TYPE_LIST) {
+        check_value(c, nullable->of_type, v, false, ud); /* input coercion wraps a single item */
+        return;
+    }
+    const rj_gql_type_t *t = rj_gql_schema_find_type(c->s, rj_gql_type_ref_named(type));
+    if (t == NULL)
+        return;
+    if (v->kind == RJ_GQL_VALUE_OBJECT && t->kind == RJ_GQL_KIND_INPUT_OBJECT) {
+        for (const rj_gql_ast_object_field_t *f = v->fields; f != NULL; f = f->next) {
+            bool dup = false;
+            for (const rj_gql_ast_object_field_t *g = v->fields; g != f && !dup; g = g->next)
+                dup = strcmp(g->name, f->name) == 0;
+            if (dup)
+                continue; /* reported by UniqueInputFieldNames */
+            const rj_gql_input_value_t *fd = rj_gql_type_find_input_field(t, f->name);
+            if (fd == NULL) {
+                rj_buf_t b;
+                rj_buf_init(&b);
+                rj_buf_printf(&b, "Field \"%s\" is not defined by type \"%s\".", f->name, t->name);
+                const char **names = rj_xcalloc(t->ninput_fields + 1, sizeof(*names));
+                for (size_t i = 0; i < t->ninput_fields; i++)
+                    names[i] = t->input_fields[i].name;
+                did_you_mean(&b, NULL, f->name, names, t->ninput_fields);
+                free(names);
+                report(c, &f->loc, "%s", b.data);
+                rj_buf_deinit(&b);
+                continue;
+            }
+            check_value(c, fd->type, f->value, false, ud);
+        }
+        for (size_t i = 0; i < t->ninput_fields; i++) {
+            const rj_gql_input_value_t *fd = &t->input_fields[i];
+            if (fd->type->kind != RJ_GQL_TYPE_NON_NULL || fd->default_value != NULL)
+                continue;
+            bool given = false;
+            for (const rj_gql_ast_object_field_t *f = v->fields; f != NULL && !given; f = f->next)
+                given = strcmp(f->name, fd->name) == 0;
+            if (!given)
+                report(c, &v->loc, "Field \"%s.%s\" of required type \"%s\" was not provided.",
+                       t->name, fd->name, fd->type_str);
+        }
+        return;
+    }
+    if (t->kind != RJ_GQL_KIND_SCALAR && t->kind != RJ_GQL_KIND_ENUM) {
+        expected_value(c, type, v, "");
+        return;
+    }
+    char msg[300];
+    json_t *r = rj__gql_parse_literal(t, v, NULL, msg, sizeof(msg));
+    if (r != NULL) {
+        json_decref(r);
+        return;
+    }
+    if (msg[0] != '\0') {
+        /* Enum messages get graphql-js's did-you-mean over the enum's values. */
+        rj_buf_t b;
+        rj_buf_init(&b);
+        rj_buf_puts(&b, msg);
+        if (t->kind == RJ_GQL_KIND_ENUM) {
+            const char **names = rj_xcalloc(t->nenum_values + 1, sizeof(*names));
+            for (size_t i = 0; i < t->nenum_values; i++)
+                names[i] = t->enum_values[i].name;
+            rj_buf_t in;
+            rj_buf_init(&in);
+            rj__gql_print_value(&in, v);
+            did_you_mean(&b, "the enum value", in.data, names, t->nenum_values);
+            rj_buf_deinit(&in);
+            free(names);
+        }
+        report(c, &v->loc, "%s", b.data);
+        rj_buf_deinit(&b);
+    } else {
+        expected_value(c, type, v, "");
+    }
+}
+
+static void
+values_of_correct_type(vctx_t *c)
+{
+    hooks_t h = {.value = check_value};
+    walk_document(c, &h);
+}
+
+static void
+unique_input_fields_value(vctx_t *c, const rj_gql_type_ref_t *type, const rj_gql_ast_value_t *v,
+                          bool has_default, void *ud)
+{
+    if (v->kind == RJ_GQL_VALUE_LIST) {
+        for (const rj_gql_ast_value_t *i = v->items; i != NULL; i = i->next)
+            unique_input_fields_value(c, NULL, i, false, ud);
+    } else if (v->kind == RJ_GQL_VALUE_OBJECT) {
+        for (const rj_gql_ast_object_field_t *f = v->fields; f != NULL; f = f->next) {
+            for (const rj_gql_ast_object_field_t *g = v->fields; g != f; g = g->next) {
+                if (strcmp(g->name, f->name) == 0) {
+                    json_t *err = report(c, &g->loc,
+                                         "There can be only one input field named \"%s\".",
+                                         f->name);
+                    rj__gql_error_add_loc(err, f->loc);
+                    break;
+                }
+            }
+            unique_input_fields_value(c, NULL, f->value, false, ud);
+        }
+    }
+}
+
+static void
+unique_input_field_names(vctx_t *c)
+{
+    hooks_t h = {.value = unique_input_fields_value};
+    walk_document(c, &h);
+}
+
+/* ---- rules: directives --------------------------------------------------------------------- */
+
+static void
+known_directives_dirs(vctx_t *c, const rj_gql_ast_directive_t *dirs, const char *location)
+{
+    for (const rj_gql_ast_directive_t *d = dirs; d != NULL; d = d->next) {
+        const rj_gql_directive_def_t *dd = rj_gql_schema_find_directive(c->s, d->name);
+        if (dd == NULL) {
+            report(c, &d->loc, "Unknown directive \"@%s\".", d->name);
+            continue;
+        }
+        bool ok = false;
+        for (size_t i = 0; i < dd->nlocations && !ok; i++)
+            ok = strcmp(dd->locations[i], location) == 0;
+        if (!ok)
+            report(c, &d->loc, "Directive \"@%s\" may not be used on %s.", d->name, location);
+    }
+}
+
+static void
+known_directives(vctx_t *c)
+{
+    hooks_t h = {.directives = known_directives_dirs};
+    walk_document(c, &h);
+}
+
+static void
+unique_directives_dirs(vctx_t *c, const rj_gql_ast_directive_t *dirs, const char *location)
+{
+    for (const rj_gql_ast_directive_t *d = dirs; d != NULL; d = d->next) {
+        const rj_gql_directive_def_t *dd = rj_gql_schema_find_directive(c->s, d->name);
+        if (dd != NULL && dd->repeatable)
+            continue;
+        for (const rj_gql_ast_directive_t *e = dirs; e != d; e = e->next) {
+            if (strcmp(e->name, d->name) == 0) {
+                json_t *err = report(c, &e->loc,
+                                     "The directive \"@%s\" can only be used once at this "
+                                     "location.",
+                                     d->name);
+                rj__gql_error_add_loc(err, d->loc);
+                break;
+            }
+        }
+    }
+}
+
+static void
+unique_directives_per_location(vctx_t *c)
+{
+    hooks_t h = {.directives = unique_directives_dirs};
+    walk_document(c, &h);
+}
+
+/* ---- rules: fragments ---------------------------------------------------------------------- */
+
+static void
+unique_fragment_names(vctx_t *c)
+{
+    for (const rj_gql_ast_definition_t *d = c->doc->defs; d != NULL; d = d->next) {
+        if (d->kind != RJ_GQL_DEF_FRAGMENT)
+            continue;
+        for (const rj_gql_ast_definition_t *e = c->doc->defs; e != d; e = e->next) {
+            if (e->kind == RJ_GQL_DEF_FRAGMENT && strcmp(e->name, d->name) == 0) {
+                json_t *err = report(c, &e->name_loc,
+                                     "There can be only one fragment named \"%s\".", d->name);
+                rj__gql_error_add_loc(err, d->name_loc);
+                break;
+            }
+        }
+    }
+}
+
+static void
+known_fragment_names_sel(vctx_t *c, const rj_gql_type_t *parent,
+                         const rj_gql_ast_selection_t *sel)
+{
+    if (sel->kind == RJ_GQL_SEL_FRAGMENT_SPREAD && rj__gql_doc_fragment(c->doc, sel->name) == NULL)
+        report(c, &sel->name_loc, "Unknown fragment \"%s\".", sel->name);
+}
+
+static void
+known_fragment_names(vctx_t *c)
+{
+    hooks_t h = {.fragment = known_fragment_names_sel};
+    walk_document(c, &h);
+}
+
+static void
+no_unused_fragments(vctx_t *c)
+{
+    hooks_t h = {.follow_spreads = true};
+    for (const rj_gql_ast_definition_t *d = c->doc->defs; d != NULL; d = d->next)
+        if (d->kind == RJ_GQL_DEF_OPERATION)
+            walk_operation(c, &h, d);
+    for (const rj_gql_ast_definition_t *d = c->doc->defs; d != NULL; d = d->next) {
+        if (d->kind != RJ_GQL_DEF_FRAGMENT)
+            continue;
+        bool used = false;
+        for (size_t i = 0; i < h.nseen && !used; i++)
+            used = strcmp(h.seen[i], d->name) == 0;
+        if (!used)
+            report(c, &d->loc, "Fragment \"%s\" is never used.", d->name);
+    }
+    free(h.seen);
+}
+
+/* Direct fragment spreads inside a selection set (not following them). */
+static void
+direct_spreads(const rj_gql_ast_selection_t *sel, const rj_gql_ast_selection_t ***out, size_t *n)
+{
+    for (; sel != NULL; sel = sel->next) {
+        if (sel->kind == RJ_GQL_SEL_FRAGMENT_SPREAD) {
+            *out = rj_xrealloc(*out, (*n + 1) * sizeof(**out));
+            (*out)[(*n)++] = sel;
+        }
+        direct_spreads(sel->selections, out, n);
+    }
+}
+
+typedef struct cycle_ctx {
+    vctx_t *c;                                /* validation context */
+    const char **visited;                     /* fragments fully explored */
+    size_t nvisited;                          /* number of them */
+    const rj_gql_ast_selection_t **path;      /* the spread path being explored */
+    size_t npath;                             /* its length */
+    const char **stack_names;                 /* fragment name at each path depth */
+} cycle_ctx_t;
+
+static bool
+name_in(const char *const *names, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(names[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* graphql-js NoFragmentCyclesRule.detectCycleRecursive */
+static void
+detect_cycles(cycle_ctx_t *cc, const rj_gql_ast_definition_t *frag, const char **in_stack,
+              size_t *nstack)
+{
+    if (name_in(cc->visited, cc->nvisited, frag->name))
+        return;
+    cc->visited = rj_xrealloc(cc->visited, (cc->nvisited + 1) * sizeof(*cc->visited));
+    cc->visited[cc->nvisited++] = frag->name;
+    const rj_gql_ast_selection_t **spreads = NULL;
+    size_t nspreads = 0;
+    direct_spreads(frag->selections, &spreads, &nspreads);
+    size_t my_depth = *nstack;
+    in_stack[(*nstack)++] = frag->name;
+    for (size_t i = 0; i < nspreads; i++) {
+        const rj_gql_ast_selection_t *sp = spreads[i];
+        size_t cycle_at = SIZE_MAX;
+        for (size_t k = my_depth + 1; k-- > 0;)
+            if (k < *nstack && strcmp(in_stack[k], sp->name) == 0)
+                cycle_at = k;
+        cc->path = rj_xrealloc(cc->path, (cc->npath + 1) * sizeof(*cc->path));
+        cc->path[cc->npath++] = sp;
+        if (cycle_at == SIZE_MAX) {
+            const rj_gql_ast_definition_t *next = rj__gql_doc_fragment(cc->c->doc, sp->name);
+            if (next != NULL)
+                detect_cycles(cc, next, in_stack, nstack);
+        } else {
+            /* the cycle is the path from the spread at depth cycle_at to here */
+            const rj_gql_ast_selection_t **cycle = cc->path + cycle_at;
+            size_t ncycle = cc->npath - cycle_at;
+            rj_buf_t b;
+            rj_buf_init(&b);
+            rj_buf_printf(&b, "Cannot spread fragment \"%s\" within itself", sp->name);
+            for (size_t k = 0; k + 1 < ncycle; k++)
+                rj_buf_printf(&b, "%s\"%s\"", k == 0 ? " via " : ", ", cycle[k]->name);
+            rj_buf_putc(&b, '.');
+            json_t *err = report(cc->c, &cycle[0]->loc, "%s", b.data);
+            for (size_t k = 1; k < ncycle; k++)
+                rj__gql_error_add_loc(err, cycle[k]->loc);
+            rj_buf_deinit(&b);
+        }
+        cc->npath--;
+    }
+    (*nstack)--;
+    free(spreads);
+}
+
+static void
+no_fragment_cycles(vctx_t *c)
+{
+    size_t nfrags = 0;
+    for (const rj_gql_ast_definition_t *d = c->doc->defs; d != NULL; d = d->next)
+        nfrags += d->kind == RJ_GQL_DEF_FRAGMENT;
+    const char **stack = rj_xcalloc(nfrags + 1, sizeof(*stack));
+    cycle_ctx_t cc = {.c = c};
+    for (const rj_gql_ast_definition_t *d = c->doc->defs; d != NULL; d = d->next) {
+        if (d->kind != RJ_GQL_DEF_FRAGMENT)
+            continue;
+        size_t nstack = 0;
+        detect_cycles(&cc, d, stack, &nstack);
+    }
+    free(stack);
+    free(cc.visited);
+    free(cc.path);
+}
+
+/* doTypesOverlap */
+static bool
+types_overlap(const rj_gql_type_t *a, const rj_gql_type_t *b)
+{
+    if (a == b)
+        return true;
+    if (a->kind != RJ_GQL_KIND_OBJECT && b->kind != RJ_GQL_KIND_OBJECT) {
+        for (size_t i = 0; i < a->npossible_types; i++)
+            if (rj_gql_type_is_possible(b, a->possible_types[i]))
+                return true;
+        return false;
+    }
+    if (a->kind != RJ_GQL_KIND_OBJECT)
+        return rj_gql_type_is_possible(a, b);
+    if (b->kind != RJ_GQL_KIND_OBJECT)
+        return rj_gql_type_is_possible(b, a);
+    return false;
+}
+
+static void
+possible_fragment_spreads_sel(vctx_t *c, const rj_gql_type_t *parent,
+                              const rj_gql_ast_selection_t *sel)
+{
+    if (parent == NULL)
+        return;
+    const char *cond = sel->type_condition;
+    if (sel->kind == RJ_GQL_SEL_FRAGMENT_SPREAD) {
+        const rj_gql_ast_definition_t *f = rj__gql_doc_fragment(c->doc, sel->name);
+        cond = f != NULL ? f->type_condition : NULL;
+    }
+    const rj_gql_type_t *t = cond != NULL ? rj_gql_schema_find_type(c->s, cond) : NULL;
+    if (t == NULL || !rj_gql_type_is_composite(t) || types_overlap(t, parent))
+        return;
+    if (sel->kind == RJ_GQL_SEL_FRAGMENT_SPREAD)
+        report(c, &sel->loc,
+               "Fragment \"%s\" cannot be spread here as objects of type \"%s\" can never be of "
+               "type \"%s\".",
+               sel->name, parent->name, t->name);
+    else
+        report(c, &sel->loc,
+               "Fragment cannot be spread here as objects of type \"%s\" can never be of type "
+               "\"%s\".",
+               parent->name, t->name);
+}
+
+static void
+possible_fragment_spreads(vctx_t *c)
+{
+    hooks_t h = {.fragment = possible_fragment_spreads_sel};
+    walk_document(c, &h);
+}
+
+/* ---- rules: variables ---------------------------------------------------------------------- */
+
+static void
+unique_variable_names(vctx_t *c)
+{
+    for (const rj_gql_ast_definition_t *d = c->doc->defs; d != NULL; d = d->next) {
+        if (d->kind != RJ_GQL_DEF_OPERATION)
+            continue;
+        for (const rj_gql_ast_variable_t *v = d->variables; v != NULL; v = v->next) {
+            bool first = true;
+            for (const rj_gql_ast_variable_t *w = d->variables; w != v && first; w = w->next)
+                first = strcmp(w->name, v->name) != 0;
+            if (!first)
+                continue;
+            json_t *err = NULL;
+            for (const rj_gql_ast_variable_t *w = v->next; w != NULL; w = w->next) {
+                if (strcmp(w->name, v->name) != 0)
+                    continue;
+                if (err == NULL)
+                    err = report(c, &v->loc, "There can be only one variable named \"$%s\".",
+                                 v->name);
+                rj__gql_error_add_loc(err, w->loc);
+            }
+        }
+    }
+}
+
+/* A variable used somewhere in an operation (through its fragments), with the type expected
+ * at that position and whether that position has a default. */
+typedef struct var_usage {
+    const rj_gql_ast_value_t *node;   /* the $var literal */
+    const rj_gql_type_ref_t *type;    /* expected type, or NULL when unknown */
+    bool has_default;                 /* the position supplies a default */
+} var_usage_t;
+
+typedef struct usages {
+    var_usage_t *u; /* usages in document order */
+    size_t n;       /* number of usages */
+} usages_t;
+
+static void
+collect_usages_in(vctx_t *c, const rj_gql_type_ref_t *type, const rj_gql_ast_value_t *v,
+                  usages_t *us, bool has_default)
+{
+    if (v->kind == RJ_GQL_VALUE_VARIABLE) {
+        us->u = rj_xrealloc(us->u, (us->n + 1) * sizeof(*us->u));
+        us->u[us->n++] = (var_usage_t){v, type, has_default};
+        return;
+    }
+    const rj_gql_type_ref_t *nullable =
+        type != NULL && type->kind == RJ_GQL_TYPE_NON_NULL ? type->of_type : type;
+    if (v->kind == RJ_GQL_VALUE_LIST) {
+        const rj_gql_type_ref_t *item =
+            nullable != NULL && nullable->kind == RJ_GQL_TYPE_LIST ? nullable->of_type : NULL;
+        for (const rj_gql_ast_value_t *i = v->items; i != NULL; i = i->next)
+            collect_usages_in(c, item, i, us, false);
+    } else if (v->kind == RJ_GQL_VALUE_OBJECT) {
+        const rj_gql_type_t *t =
+            type != NULL ? rj_gql_schema_find_type(c->s, rj_gql_type_ref_named(type)) : NULL;
+        for (const rj_gql_ast_object_field_t *f = v->fields; f != NULL; f = f->next) {
+            const rj_gql_input_value_t *fd =
+                t != NULL && nullable->kind != RJ_GQL_TYPE_LIST
+                    ? rj_gql_type_find_input_field(t, f->name)
+                    : NULL;
+            collect_usages_in(c, fd != NULL ? fd->type : NULL, f->value, us,
+                              fd != NULL && fd->default_value != NULL);
+        }
+    }
+}
+
+/* The walker's value hook: argument values carry their definitions' defaults. */
+static void
+collect_usages_value(vctx_t *c, const rj_gql_type_ref_t *type, const rj_gql_ast_value_t *v,
+                     bool has_default, void *ud)
+{
+    collect_usages_in(c, type, v, ud, has_default);
+}
+
+static void
+operation_usages(vctx_t *c, const rj_gql_ast_definition_t *op, usages_t *us)
+{
+    hooks_t h = {.value = collect_usages_value, .ud = us, .follow_spreads = true};
+    walk_dirs(c, &h, op->directives, op_locations[op->op]);
+    walk_selections(c, &h, c->s->roots[op->op], op->selections);
+    free(h.seen);
+}
+
+static void
+no_undefined_variables(vctx_t *c)
+{
+    for (const rj_gql_ast_definition_t *d = c->doc->defs; d != NULL; d = d->next) {
+        if (d->kind != RJ_GQL_DEF_OPERATION)
+            continue;
+        usages_t us = {0};
+        operation_usages(c, d, &us);
+        for (size_t i = 0; i < us.n; i++) {
+            const char *name = us.u[i].node->str;
+            bool defined = false;
+            for (const rj_gql_ast_variable_t *v = d->variables; v != NULL && !defined; v = v->next)
+                defined = strcmp(v->name, name) == 0;
+            if (defined)
+                continue;
+            json_t *err;
+            if (d->name != NULL)
+                err = report(c, &us.u[i].node->loc,
+                             "Variable \"$%s\" is not defined by operation \"%s\".", name,
+                             d->name);
+            else
+                err = report(c, &us.u[i].node->loc, "Variable \"$%s\" is not defined.", name);
+            rj__gql_error_add_loc(err, d->loc);
+        }
+        free(us.u);
+    }
+}
+
+static void
+no_unused_variables(vctx_t *c)
+{
+    for (const rj_gql_ast_definition_t *d = c->doc->defs; d != NULL; d = d->next) {
+        if (d->kind != RJ_GQL_DEF_OPERATION)
+            continue;
+        usages_t us = {0};
+        operation_usages(c, d, &us);
+        for (const rj_gql_ast_variable_t *v = d->variables; v != NULL; v = v->next) {
+            bool used = false;
+            for (size_t i = 0; i < us.n && !used; i++)
+                used = strcmp(us.u[i].node->str, v->name) == 0;
+            if (used)
+                continue;
+            if (d->name != NULL)
+                report(c, &v->loc, "Variable \"$%s\" is never used in operation \"%s\".",
+                       v->name, d->name);
+            else
+                report(c, &v->loc, "Variable \"$%s\" is never used.", v->name);
+        }
+        free(us.u);
+    }
+}
+
+/* isTypeSubTypeOf for input positions. */
+static bool
+is_subtype(const rj_gql_schema_t *s, const rj_gql_type_ref_t *sub, const rj_gql_type_ref_t *super)
+{
+    if (super->kind == RJ_GQL_TYPE_NON_NULL)
+        return sub->kind == RJ_GQL_TYPE_NON_NULL && is_subtype(s, sub->of_type, super->of_type);
+    if (sub->kind == RJ_GQL_TYPE_NON_NULL)
+        return is_subtype(s, sub->of_type, super);
+    if (super->kind == RJ_GQL_TYPE_LIST)
+        return sub->kind == RJ_GQL_TYPE_LIST && is_subtype(s, sub->of_type, super->of_type);
+    if (sub->kind == RJ_GQL_TYPE_LIST)
+        return false;
+    return strcmp(sub->name, super->name) == 0;
+}
+
+static void
+variables_in_allowed_position(vctx_t *c)
+{
+    for (const rj_gql_ast_definition_t *d = c->doc->defs; d != NULL; d = d->next) {
+        if (d->kind != RJ_GQL_DEF_OPERATION)
+            continue;
+        usages_t us = {0};
+        operation_usages(c, d, &us);
+        for (size_t i = 0; i < us.n; i++) {
+            const rj_gql_type_ref_t *loc_type = us.u[i].type;
+            const rj_gql_ast_variable_t *v = d->variables;
+            while (v != NULL && strcmp(v->name, us.u[i].node->str) != 0)
+                v = v->next;
+            if (v == NULL || loc_type == NULL ||
+                rj_gql_schema_find_type(c->s, rj_gql_type_ref_named(v->type)) == NULL)
+                continue;
+            bool ok;
+            if (loc_type->kind == RJ_GQL_TYPE_NON_NULL && v->type->kind != RJ_GQL_TYPE_NON_NULL) {
+                bool var_default =
+                    v->default_value != NULL && v->default_value->kind != RJ_GQL_VALUE_NULL;
+                ok = (var_default || us.u[i].has_default) &&
+                     is_subtype(c->s, v->type, loc_type->of_type);
+            } else {
+                ok = is_subtype(c->s, v->type, loc_type);
+            }
+            if (ok)
+                continue;
+            char *vt = rj_gql_type_ref_to_string(v->type);
+            char *lt = rj_gql_type_ref_to_string(loc_type);
+            json_t *err = report(c, &v->loc,
+                                 "Variable \"$%s\" of type \"%s\" used in position expecting "
+                                 "type \"%s\".",
+                                 v->name, vt, lt);
+            rj__gql_error_add_loc(err, us.u[i].node->loc);
+            free(vt);
+            free(lt);
+        }
+        free(us.u);
+    }
+}
+
+/* ---- rules: overlapping fields -------------------------------------------------------------- */
+
+/*
+ * OverlappingFieldsCanBeMerged (spec 5.3.2). Fields are gathered through inline fragments
+ * and fragment spreads alike (graphql-js keeps spreads apart to cache fragment pairs); a
+ * set of already-compared node pairs stands in for that cache, so each conflicting pair is
+ * reported once, at the outermost selection set that contains both fields.
+ */
+typedef struct ofield {
+    const rj_gql_type_t *parent;           /* the type the field is selected on, or NULL */
+    const rj_gql_ast_selection_t *node;    /* the field */
+    const rj_gql_field_def_t *def;         /* its definition, or NULL */
+} ofield_t;
+
+typedef struct ofields {
+    ofield_t *v; /* fields in document order */
+    size_t n;    /* number of fields */
+} ofields_t;
+
+typedef struct overlap_ctx {
+    vctx_t *c;                                  /* validation context */
+    const rj_gql_ast_selection_t **pairs;       /* compared pairs, two entries each */
+    size_t npairs;                              /* number of pairs */
+} overlap_ctx_t;
+
+static void
+gather_fields(vctx_t *c, const rj_gql_type_t *parent, const rj_gql_ast_selection_t *sel,
+              ofields_t *out, const char ***seen, size_t *nseen)
+{
+    for (; sel != NULL; sel = sel->next) {
+        if (sel->kind == RJ_GQL_SEL_FIELD) {
+            out->v = rj_xrealloc(out->v, (out->n + 1) * sizeof(*out->v));
+            out->v[out->n++] = (ofield_t){
+                parent, sel, parent != NULL ? rj__gql_field_lookup(c->s, parent, sel->name) : NULL};
+        } else if (sel->kind == RJ_GQL_SEL_INLINE_FRAGMENT) {
+            const rj_gql_type_t *t =
+                sel->type_condition != NULL ? rj_gql_schema_find_type(c->s, sel->type_condition)
+                                            : parent;
+            gather_fields(c, t, sel->selections, out, seen, nseen);
+        } else {
+            if (name_in(*seen, *nseen, sel->name))
+                continue;
+            *seen = rj_xrealloc(*seen, (*nseen + 1) * sizeof(**seen));
+            (*seen)[(*nseen)++] = sel->name;
+            const rj_gql_ast_definition_t *f = rj__gql_doc_fragment(c->doc, sel->name);
+            if (f != NULL)
+                gather_fields(c, rj_gql_schema_find_type(c->s, f->type_condition), f->selections,
+                              out, seen, nseen);
+        }
+    }
+}
+
+static void
+gather_all(vctx_t *c, const rj_gql_type_t *parent, const rj_gql_ast_selection_t *sel,
+           ofields_t *out)
+{
+    const char **seen = NULL;
+    size_t nseen = 0;
+    gather_fields(c, parent, sel, out, &seen, &nseen);
+    free(seen);
+}
+
+static bool
+same_arguments(const rj_gql_ast_selection_t *a, const rj_gql_ast_selection_t *b)
+{
+    size_t na = 0, nb = 0;
+    for (const rj_gql_ast_argument_t *x = a->args; x != NULL; x = x->next)
+        na++;
+    for (const rj_gql_ast_argument_t *x = b->args; x != NULL; x = x->next)
+        nb++;
+    if (na != nb)
+        return false;
+    for (const rj_gql_ast_argument_t *x = a->args; x != NULL; x = x->next) {
+        const rj_gql_ast_argument_t *y = b->args;
+        while (y != NULL && strcmp(x->name, y->name) != 0)
+            y = y->next;
+        if (y == NULL)
+            return false;
+        rj_buf_t bx, by;
+        rj_buf_init(&bx);
+        rj_buf_init(&by);
+        rj__gql_print_value(&bx, x->value);
+        rj__gql_print_value(&by, y->value);
+        bool same = strcmp(bx.data, by.data) == 0;
+        rj_buf_deinit(&bx);
+        rj_buf_deinit(&by);
+        if (!same)
+            return false;
+    }
+    return true;
+}
+
+/* doTypesConflict */
+static bool
+types_conflict(const rj_gql_schema_t *s, const rj_gql_type_ref_t *a, const rj_gql_type_ref_t *b)
+{
+    if (a->kind == RJ_GQL_TYPE_LIST || b->kind == RJ_GQL_TYPE_LIST)
+        return a->kind != b->kind || types_conflict(s, a->of_type, b->of_type);
+    if (a->kind == RJ_GQL_TYPE_NON_NULL || b->kind == RJ_GQL_TYPE_NON_NULL)
+        return a->kind != b->kind || types_conflict(s, a->of_type, b->of_type);
+    const rj_gql_type_t *ta = rj_gql_schema_find_type(s, a->name);
+    const rj_gql_type_t *tb = rj_gql_schema_find_type(s, b->name);
+    if ((ta != NULL && !rj_gql_type_is_composite(ta)) ||
+        (tb != NULL && !rj_gql_type_is_composite(tb)))
+        return ta != tb;
+    return false;
+}
+
+static bool
+pair_seen(overlap_ctx_t *o, const rj_gql_ast_selection_t *a, const rj_gql_ast_selection_t *b)
+{
+    for (size_t i = 0; i < o->npairs; i++)
+        if ((o->pairs[2 * i] == a && o->pairs[2 * i + 1] == b) ||
+            (o->pairs[2 * i] == b && o->pairs[2 * i + 1] == a))
+            return true;
+    o->pairs = rj_xrealloc(o->pairs, 2 * (o->npairs + 1) * sizeof(*o->pairs));
+    o->pairs[2 * o->npairs] = a;
+    o->pairs[2 * o->npairs + 1] = b;
+    o->npairs++;
+    return false;
+}
+
+static bool find_conflict(overlap_ctx_t *o, bool exclusive, const ofield_t *f1,
+                          const ofield_t *f2, rj_buf_t *reason, json_t *locs1, json_t *locs2);
+
+/* findConflictsBetweenSubSelectionSets: appends "subfields ..." reasons; true if any. */
+static bool
+sub_conflicts(overlap_ctx_t *o, bool exclusive, const ofield_t *f1, const ofield_t *f2,
+              rj_buf_t *reason, json_t *locs1, json_t *locs2)
+{
+    ofields_t a = {0}, b = {0};
+    gather_all(o->c, f1->def != NULL ? f1->def->named : NULL, f1->node->selections, &a);
+    gather_all(o->c, f2->def != NULL ? f2->def->named : NULL, f2->node->selections, &b);
+    bool any = false;
+    for (size_t i = 0; i < a.n; i++) {
+        const char *key = a.v[i].node->alias ? a.v[i].node->alias : a.v[i].node->name;
+        for (size_t j = 0; j < b.n; j++) {
+            const char *kb = b.v[j].node->alias ? b.v[j].node->alias : b.v[j].node->name;
+            if (strcmp(key, kb) != 0 || pair_seen(o, a.v[i].node, b.v[j].node))
+                continue;
+            rj_buf_t sub;
+            rj_buf_init(&sub);
+            json_t *l1 = json_array(), *l2 = json_array();
+            if (find_conflict(o, exclusive, &a.v[i], &b.v[j], &sub, l1, l2)) {
+                rj_buf_printf(reason, "%ssubfields \"%s\" conflict because %s", any ? " and " : "",
+                              key, sub.data);
+                json_array_extend(locs1, l1);
+                json_array_extend(locs2, l2);
+                any = true;
+            }
+            json_decref(l1);
+            json_decref(l2);
+            rj_buf_deinit(&sub);
+        }
+    }
+    free(a.v);
+    free(b.v);
+    return any;
+}
+
+static void
+add_loc_json(json_t *locs, rj_gql_loc_t loc)
+{
+    json_array_append_new(locs, json_pack("{s:i,s:i}", "line", (json_int_t)loc.line, "column",
+                                          (json_int_t)loc.column));
+}
+
+/* findConflict: true with the reason and both sides' locations when the fields conflict. */
+static bool
+find_conflict(overlap_ctx_t *o, bool exclusive, const ofield_t *f1, const ofield_t *f2,
+              rj_buf_t *reason, json_t *locs1, json_t *locs2)
+{
+    exclusive = exclusive || (f1->parent != f2->parent && f1->parent != NULL &&
+                              f2->parent != NULL && f1->parent->kind == RJ_GQL_KIND_OBJECT &&
+                              f2->parent->kind == RJ_GQL_KIND_OBJECT);
+    add_loc_json(locs1, f1->node->loc);
+    add_loc_json(locs2, f2->node->loc);
+    if (!exclusive) {
+        if (strcmp(f1->node->name, f2->node->name) != 0) {
+            rj_buf_printf(reason, "\"%s\" and \"%s\" are different fields", f1->node->name,
+                          f2->node->name);
+            return true;
+        }
+        if (!same_arguments(f1->node, f2->node)) {
+            rj_buf_puts(reason, "they have differing arguments");
+            return true;
+        }
+    }
+    if (f1->def != NULL && f2->def != NULL && types_conflict(o->c->s, f1->def->type, f2->def->type)) {
+        rj_buf_printf(reason, "they return conflicting types \"%s\" and \"%s\"",
+                      f1->def->type_str, f2->def->type_str);
+        return true;
+    }
+    if (f1->node->selections != NULL && f2->node->selections != NULL)
+        return sub_conflicts(o, exclusive, f1, f2, reason, locs1, locs2);
+    return false;
+}
+
+static void
+overlap_selection_set(overlap_ctx_t *o, const rj_gql_type_t *parent,
+                      const rj_gql_ast_selection_t *sel)
+{
+    if (sel == NULL)
+        return;
+    ofields_t all = {0};
+    gather_all(o->c, parent, sel, &all);
+    for (size_t i = 0; i < all.n; i++) {
+        const char *key = all.v[i].node->alias ? all.v[i].node->alias : all.v[i].node->name;
+        for (size_t j = i + 1; j < all.n; j++) {
+            const ofield_t *f2 = &all.v[j];
+            if (strcmp(key, f2->node->alias ? f2->node->alias : f2->node->name) != 0 ||
+                f2->node == all.v[i].node || pair_seen(o, all.v[i].node, f2->node))
+                continue;
+            rj_buf_t reason;
+            rj_buf_init(&reason);
+            json_t *l1 = json_array(), *l2 = json_array();
+            if (find_conflict(o, false, &all.v[i], f2, &reason, l1, l2)) {
+                json_t *err = report(o->c, NULL,
+                                     "Fields \"%s\" conflict because %s. Use different aliases "
+                                     "on the fields to fetch both if this was intentional.",
+                                     key, reason.data);
+                json_array_extend(l1, l2);
+                json_object_set(err, "locations", l1);
+            }
+            json_decref(l1);
+            json_decref(l2);
+            rj_buf_deinit(&reason);
+        }
+    }
+    free(all.v);
+    /* then every nested selection set, parents first as graphql-js visits them */
+    for (; sel != NULL; sel = sel->next) {
+        if (sel->kind == RJ_GQL_SEL_FIELD) {
+            const rj_gql_field_def_t *def =
+                parent != NULL ? rj__gql_field_lookup(o->c->s, parent, sel->name) : NULL;
+            overlap_selection_set(o, def != NULL ? def->named : NULL, sel->selections);
+        } else if (sel->kind == RJ_GQL_SEL_INLINE_FRAGMENT) {
+            const rj_gql_type_t *t =
+                sel->type_condition != NULL ? rj_gql_schema_find_type(o->c->s, sel->type_condition)
+                                            : parent;
+            overlap_selection_set(o, t, sel->selections);
+        }
+    }
+}
+
+static void
+overlapping_fields_can_be_merged(vctx_t *c)
+{
+    overlap_ctx_t o = {.c = c};
+    for (const rj_gql_ast_definition_t *d = c->doc->defs; d != NULL; d = d->next) {
+        if (d->kind == RJ_GQL_DEF_OPERATION)
+            overlap_selection_set(&o, c->s->roots[d->op], d->selections);
+        else if (d->kind == RJ_GQL_DEF_FRAGMENT)
+            overlap_selection_set(&o, rj_gql_schema_find_type(c->s, d->type_condition),
+                                  d->selections);
+    }
+    free(o.pairs);
+}
+
+/* ---- the table ----------------------------------------------------------------------------- */
+
+typedef struct rule {
+    const char *name;          /* graphql-js rule name */
+    void (*run)(vctx_t *c);    /* reports into c->errors */
+} rule_t;
+
+/* In graphql-js's specifiedRules order. */
+static const rule_t rules[] = {
+    {"ExecutableDefinitions", executable_definitions},
+    {"UniqueOperationNames", unique_operation_names},
+    {"LoneAnonymousOperation", lone_anonymous_operation},
+    {"SingleFieldSubscriptions", single_field_subscriptions},
+    {"KnownTypeNames", known_type_names},
+    {"FragmentsOnCompositeTypes", fragments_on_composite_types},
+    {"VariablesAreInputTypes", variables_are_input_types},
+    {"ScalarLeafs", scalar_leafs},
+    {"FieldsOnCorrectType", fields_on_correct_type},
+    {"UniqueFragmentNames", unique_fragment_names},
+    {"KnownFragmentNames", known_fragment_names},
+    {"NoUnusedFragments", no_unused_fragments},
+    {"PossibleFragmentSpreads", possible_fragment_spreads},
+    {"NoFragmentCycles", no_fragment_cycles},
+    {"UniqueVariableNames", unique_variable_names},
+    {"NoUndefinedVariables", no_undefined_variables},
+    {"NoUnusedVariables", no_unused_variables},
+    {"KnownDirectives", known_directives},
+    {"UniqueDirectivesPerLocation", unique_directives_per_location},
+    {"KnownArgumentNames", known_argument_names},
+    {"UniqueArgumentNames", unique_argument_names},
+    {"ValuesOfCorrectType", values_of_correct_type},
+    {"OverlappingFieldsCanBeMerged", overlapping_fields_can_be_merged},
+    {"ProvidedRequiredArguments", provided_required_arguments},
+    {"VariablesInAllowedPosition", variables_in_allowed_position},
+    {"UniqueInputFieldNames", unique_input_field_names},
+};
+
+json_t *
+rj_gql_validate(const rj_gql_schema_t *s, const rj_gql_doc_t *doc)
+{
+    vctx_t c = {.s = s, .doc = doc, .errors = json_array()};
+    for (size_t i = 0; i < sizeof(rules) / sizeof(*rules); i++) {
+        rules[i].run(&c);
+        /* Like graphql-js's maxErrors: a hostile document cannot grow the list unbounded. */
+        if (json_array_size(c.errors) >= 100)
+            break;
+    }
+    if (json_array_size(c.errors) == 0) {
+        json_decref(c.errors);
+        return NULL;
+    }
+    return c.errors;
+}

@@ -1,0 +1,441 @@
+/*
+ * test_execute.c - two-phase execution: operation selection, variable coercion with
+ * graphql-js's messages, argument coercion, root fields through fragments and @skip/
+ * @include, completion (aliases, fragments, __typename, lists, null propagation, leaf
+ * serialization, error paths), repeated completion, and introspection.
+ */
+#include "gql_test.h"
+
+static json_t *
+prepare_errors(rj_gql_schema_t *s, const char *q, const char *op, const char *vars_json)
+{
+    rj_gql_doc_t *d = parse_ok(q);
+    json_t *vars = vars_json != NULL ? json_loads(vars_json, 0, NULL) : NULL;
+    rj_gql_prepared_t *p = NULL;
+    json_t *errors = NULL;
+    rj_status_t st = rj_gql_prepare(s, d, op, vars, &p, &errors);
+    cr_expect_eq(st, RJ_EINVAL);
+    cr_expect_null(p);
+    json_decref(vars);
+    rj_gql_doc_free(d);
+    return errors;
+}
+
+static rj_gql_prepared_t *
+prepare_ok(rj_gql_schema_t *s, const char *q, const char *op, const char *vars_json)
+{
+    rj_gql_doc_t *d = parse_ok(q);
+    json_t *verr = rj_gql_validate(s, d);
+    if (verr != NULL) {
+        char *t = json_dumps(verr, JSON_COMPACT);
+        cr_assert_fail("invalid: %s", t);
+    }
+    json_t *vars = vars_json != NULL ? json_loads(vars_json, 0, NULL) : NULL;
+    rj_gql_prepared_t *p = NULL;
+    json_t *errors = NULL;
+    rj_status_t st = rj_gql_prepare(s, d, op, vars, &p, &errors);
+    if (st != RJ_OK) {
+        char *t = json_dumps(errors, JSON_COMPACT);
+        cr_assert_fail("prepare: %s", t);
+    }
+    json_decref(vars);
+    rj_gql_doc_free(d); /* the prepared operation keeps its own reference */
+    return p;
+}
+
+/* Resolves every non-internal root to the JSON @p value_json and completes. */
+static json_t *
+run(rj_gql_schema_t *s, const char *q, const char *vars_json, const char *value_json)
+{
+    rj_gql_prepared_t *p = prepare_ok(s, q, NULL, vars_json);
+    for (size_t i = 0; i < rj_gql_prepared_nroots(p); i++)
+        if (!rj_gql_prepared_root(p, i)->internal)
+            rj_gql_prepared_set_result_take(p, i, json_loads(value_json, JSON_DECODE_ANY, NULL));
+    json_t *r = rj_gql_complete(p);
+    rj_gql_prepared_free(p);
+    return r;
+}
+
+Test(execute, operation_selection)
+{
+    rj_gql_schema_t *s = shop_schema();
+    const char *two = "query A { __typename } query B { __typename }";
+    assert_json_take(prepare_errors(s, two, NULL, NULL),
+                     "[{\"message\":\"Must provide operation name if query contains multiple "
+                     "operations.\"}]");
+    assert_json_take(prepare_errors(s, two, "C", NULL),
+                     "[{\"message\":\"Unknown operation named \\\"C\\\".\"}]");
+    rj_gql_prepared_t *p = prepare_ok(s, two, "B", NULL);
+    cr_expect_str_eq(rj_gql_prepared_name(p), "B");
+    cr_expect_eq(rj_gql_prepared_op(p), RJ_GQL_OP_QUERY);
+    assert_json_take(rj_gql_complete(p), "{\"data\":{\"__typename\":\"Query\"}}");
+    rj_gql_prepared_free(p);
+    rj_gql_schema_free(s);
+}
+
+Test(execute, mutation_root_fields_and_coerced_args)
+{
+    rj_gql_schema_t *s = shop_schema();
+    rj_gql_prepared_t *p =
+        prepare_ok(s,
+                   "mutation M($input: ChangeCartItemInput!) {\n"
+                   "  first: ChangeCartItem(input: $input)\n"
+                   "  ... on Mutation { second: ChangeCartItem(input: {cartId: 7, productId: "
+                   "\"p\", quantity: 2}) }\n"
+                   "  skipped: ChangeCartItem(input: $input) @skip(if: true)\n"
+                   "}",
+                   NULL, "{\"input\":{\"cartId\":\"c1\",\"productId\":42,\"quantity\":3}}");
+    cr_expect_eq(rj_gql_prepared_op(p), RJ_GQL_OP_MUTATION);
+    cr_assert_eq(rj_gql_prepared_nroots(p), 2);
+    const rj_gql_root_field_t *f = rj_gql_prepared_root(p, 0);
+    cr_expect_str_eq(f->response_key, "first");
+    cr_expect_str_eq(f->name, "ChangeCartItem");
+    cr_expect_str_eq(f->def->name, "ChangeCartItem");
+    cr_expect_not(f->internal);
+    char *a = json_dumps(f->args, JSON_COMPACT);
+    cr_expect_str_eq(a, "{\"input\":{\"cartId\":\"c1\",\"productId\":\"42\",\"quantity\":3}}");
+    free(a);
+    f = rj_gql_prepared_root(p, 1);
+    a = json_dumps(f->args, JSON_COMPACT);
+    cr_expect_str_eq(a, "{\"input\":{\"cartId\":\"7\",\"productId\":\"p\",\"quantity\":2}}");
+    free(a);
+    rj_gql_prepared_set_result_take(p, 0, json_true());
+    rj_gql_prepared_set_error(p, 1, "not allowed", "NotAuthorizedError");
+    assert_json_take(rj_gql_complete(p),
+                     "{\"errors\":[{\"message\":\"not allowed\",\"locations\":[{\"line\":3,"
+                     "\"column\":21}],\"path\":[\"second\"],\"extensions\":{\"code\":"
+                     "\"NotAuthorizedError\"}}],\"data\":null}");
+    rj_gql_prepared_free(p);
+    rj_gql_schema_free(s);
+}
+
+Test(execute, defaults_enums_lists_and_custom_scalars)
+{
+    rj_gql_schema_t *s = shop_schema();
+    rj_gql_prepared_t *p = prepare_ok(
+        s,
+        "query($st: Status, $l: [Int!]) { CartReadModels(status: $st) { id }\n"
+        "  echo(value: {a: [1, \"x\", $l], b: ENUMLIKE}, list: $l, flag: true) }",
+        NULL, "{\"st\":\"OPEN\",\"l\":5}");
+    char *a = json_dumps(rj_gql_prepared_root(p, 0)->args, JSON_COMPACT);
+    cr_expect_str_eq(a, "{\"limit\":10,\"status\":\"OPEN\"}");
+    free(a);
+    a = json_dumps(rj_gql_prepared_root(p, 1)->args, JSON_COMPACT);
+    cr_expect_str_eq(a, "{\"value\":{\"a\":[1,\"x\",[5]],\"b\":\"ENUMLIKE\"},\"list\":[5],"
+                        "\"flag\":true}");
+    free(a);
+    a = json_dumps(rj_gql_prepared_variables_get(p), JSON_COMPACT);
+    cr_expect_str_eq(a, "{\"st\":\"OPEN\",\"l\":[5]}");
+    free(a);
+    rj_gql_prepared_free(p);
+    rj_gql_schema_free(s);
+}
+
+Test(execute, variable_errors)
+{
+    rj_gql_schema_t *s = shop_schema();
+    const char *m = "mutation($input: ChangeCartItemInput!) { ChangeCartItem(input: $input) }";
+    assert_json_take(prepare_errors(s, m, NULL, NULL),
+                     "[{\"message\":\"Variable \\\"$input\\\" of required type "
+                     "\\\"ChangeCartItemInput!\\\" was not provided.\",\"locations\":[{\"line\":"
+                     "1,\"column\":10}]}]");
+    assert_json_take(prepare_errors(s, m, NULL, "{\"input\":null}"),
+                     "[{\"message\":\"Variable \\\"$input\\\" of non-null type "
+                     "\\\"ChangeCartItemInput!\\\" must not be null.\",\"locations\":[{\"line\":"
+                     "1,\"column\":10}]}]");
+    assert_json_take(
+        prepare_errors(s, m, NULL, "{\"input\":{\"cartId\":\"c\",\"quantity\":\"lots\",\"x\":1}}"),
+        "[{\"message\":\"Variable \\\"$input\\\" got invalid value { cartId: \\\"c\\\", "
+        "quantity: \\\"lots\\\", x: 1 }; Field \\\"productId\\\" of required type \\\"ID!\\\" was "
+        "not provided.\",\"locations\":[{\"line\":1,\"column\":10}]},"
+        "{\"message\":\"Variable \\\"$input\\\" got invalid value \\\"lots\\\" at "
+        "\\\"input.quantity\\\"; Float cannot represent non numeric value: \\\"lots\\\"\","
+        "\"locations\":[{\"line\":1,\"column\":10}]},"
+        "{\"message\":\"Variable \\\"$input\\\" got invalid value { cartId: \\\"c\\\", quantity: "
+        "\\\"lots\\\", x: 1 }; Field \\\"x\\\" is not defined by type \\\"ChangeCartItemInput\\\".\","
+        "\"locations\":[{\"line\":1,\"column\":10}]}]");
+    assert_json_take(prepare_errors(s, "query($n: Int) { CartReadModels(limit: $n) { id } }", NULL,
+                                    "{\"n\":3000000000}"),
+                     "[{\"message\":\"Variable \\\"$n\\\" got invalid value 3000000000; Int "
+                     "cannot represent non 32-bit signed integer value: 3000000000\","
+                     "\"locations\":[{\"line\":1,\"column\":7}]}]");
+    assert_json_take(prepare_errors(s, "query($n: Int) { CartReadModels(limit: $n) { id } }", NULL,
+                                    "{\"n\":1.5}"),
+                     "[{\"message\":\"Variable \\\"$n\\\" got invalid value 1.5; Int cannot "
+                     "represent non-integer value: 1.5\",\"locations\":[{\"line\":1,\"column\":7}"
+                     "]}]");
+    assert_json_take(prepare_errors(s, "query($s: Status) { CartReadModels(status: $s) { id } }",
+                                    NULL, "{\"s\":\"NOPE\"}"),
+                     "[{\"message\":\"Variable \\\"$s\\\" got invalid value \\\"NOPE\\\"; Value "
+                     "\\\"NOPE\\\" does not exist in \\\"Status\\\" enum.\",\"locations\":[{"
+                     "\"line\":1,\"column\":7}]}]");
+    assert_json_take(prepare_errors(s, "query($l: [Int!]) { echo(list: $l) }", NULL,
+                                    "{\"l\":[1,null]}"),
+                     "[{\"message\":\"Variable \\\"$l\\\" got invalid value null at "
+                     "\\\"l[1]\\\"; Expected non-nullable type \\\"Int!\\\" not to be null.\","
+                     "\"locations\":[{\"line\":1,\"column\":7}]}]");
+    rj_gql_schema_free(s);
+}
+
+Test(execute, argument_errors_are_field_errors)
+{
+    rj_gql_schema_t *s = shop_schema();
+    /* not validated on purpose: execution must cope with what validation would reject */
+    rj_gql_doc_t *d = parse_ok("query($id: ID) { a: CartReadModel(id: $id) { id } b: __typename }");
+    rj_gql_prepared_t *p;
+    cr_assert_eq(rj_gql_prepare(s, d, NULL, NULL, &p, NULL), RJ_OK);
+    cr_expect(rj_gql_prepared_root(p, 0)->internal);
+    assert_json_take(rj_gql_complete(p),
+                     "{\"errors\":[{\"message\":\"Argument \\\"id\\\" of required type \\\"ID!\\\" "
+                     "was provided the variable \\\"$id\\\" which was not provided a runtime "
+                     "value.\",\"locations\":[{\"line\":1,\"column\":39}],\"path\":["
+                     "\"a\"]}],\"data\":{\"a\":null,\"b\":\"Query\"}}");
+    rj_gql_prepared_free(p);
+    rj_gql_doc_free(d);
+    rj_gql_schema_free(s);
+}
+
+Test(execute, completion_aliases_fragments_typename)
+{
+    rj_gql_schema_t *s = shop_schema();
+    assert_json_take(
+        run(s,
+            "query { cart: CartReadModel(id: \"1\") { __typename ...F\n"
+            "  items: cartItems { q: quantity productId } ... on CartReadModel { id note } } }\n"
+            "fragment F on CartReadModel { id count }",
+            NULL,
+            "{\"id\":1,\"count\":2.0,\"note\":null,\"extra\":true,\"cartItems\":["
+            "{\"productId\":\"p1\",\"quantity\":2.0},{\"productId\":5,\"quantity\":0.5}]}"),
+        "{\"data\":{\"cart\":{\"__typename\":\"CartReadModel\",\"id\":\"1\",\"count\":2,"
+        "\"items\":[{\"q\":2,\"productId\":\"p1\"},{\"q\":0.5,\"productId\":\"5\"}],\"note\":null}}}");
+    rj_gql_schema_free(s);
+}
+
+Test(execute, skip_and_include_with_variables)
+{
+    rj_gql_schema_t *s = shop_schema();
+    assert_json_take(run(s,
+                         "query($yes: Boolean!) { CartReadModel(id: 1) { id @skip(if: $yes) "
+                         "note @include(if: $yes) ... @include(if: false) { count } } }",
+                         "{\"yes\":true}", "{\"id\":\"x\",\"note\":\"n\",\"count\":1}"),
+                     "{\"data\":{\"CartReadModel\":{\"note\":\"n\"}}}");
+    rj_gql_schema_free(s);
+}
+
+Test(execute, null_propagation)
+{
+    rj_gql_schema_t *s = shop_schema();
+    /* a non-null item field fails: the list item is non-null, the list is non-null, so the
+     * nearest nullable ancestor is the root field itself */
+    assert_json_take(
+        run(s, "{ CartReadModel(id: 1) { id cartItems { productId quantity } } }", NULL,
+            "{\"id\":\"c\",\"cartItems\":[{\"productId\":\"p\",\"quantity\":1},{\"productId\":"
+            "\"q\"}]}"),
+        "{\"errors\":[{\"message\":\"Cannot return null for non-nullable field "
+        "CartItem.quantity.\",\"locations\":[{\"line\":1,\"column\":51}],\"path\":["
+        "\"CartReadModel\",\"cartItems\",1,\"quantity\"]}],\"data\":{\"CartReadModel\":null}}");
+    /* the root field is non-null: data becomes null */
+    assert_json_take(run(s, "{ requiredCart(id: 1) { id } }", NULL, "{\"id\":null}"),
+                     "{\"errors\":[{\"message\":\"Cannot return null for non-nullable field "
+                     "CartReadModel.id.\",\"locations\":[{\"line\":1,\"column\":25}],\"path\":["
+                     "\"requiredCart\",\"id\"]}],\"data\":null}");
+    assert_json_take(run(s, "{ requiredCart(id: 1) { id } }", NULL, "null"),
+                     "{\"errors\":[{\"message\":\"Cannot return null for non-nullable field "
+                     "Query.requiredCart.\",\"locations\":[{\"line\":1,\"column\":3}],\"path\":["
+                     "\"requiredCart\"]}],\"data\":null}");
+    /* nullable list items absorb their errors */
+    assert_json_take(run(s, "{ CartReadModels { id } }", NULL, "[{\"id\":\"a\"},{},null]"),
+                     "{\"errors\":[{\"message\":\"Cannot return null for non-nullable field "
+                     "CartReadModel.id.\",\"locations\":[{\"line\":1,\"column\":20}],\"path\":["
+                     "\"CartReadModels\",1,\"id\"]}],\"data\":{\"CartReadModels\":[{\"id\":\"a\"},"
+                     "null,null]}}");
+    rj_gql_schema_free(s);
+}
+
+Test(execute, leaf_serialization_errors)
+{
+    rj_gql_schema_t *s = shop_schema();
+    assert_json_take(run(s, "{ CartReadModel(id: 1) { count note cartItemsSize } }", NULL,
+                         "{\"count\":1.5,\"note\":{\"a\":1},\"cartItemsSize\":\"3\"}"),
+                     "{\"errors\":[{\"message\":\"Int cannot represent non-integer value: 1.5\","
+                     "\"locations\":[{\"line\":1,\"column\":26}],\"path\":[\"CartReadModel\","
+                     "\"count\"]},{\"message\":\"String cannot represent value: { a: 1 }\","
+                     "\"locations\":[{\"line\":1,\"column\":32}],\"path\":[\"CartReadModel\","
+                     "\"note\"]}],\"data\":{\"CartReadModel\":{\"count\":null,\"note\":null,"
+                     "\"cartItemsSize\":3}}}");
+    assert_json_take(run(s, "{ CartReadModels { cartItems { quantity } } }", NULL,
+                         "[{\"cartItems\":{}}]"),
+                     "{\"errors\":[{\"message\":\"Expected Iterable, but did not find one for "
+                     "field \\\"CartReadModel.cartItems\\\".\",\"locations\":[{\"line\":1,"
+                     "\"column\":20}],\"path\":[\"CartReadModels\",0,\"cartItems\"]}],\"data\":{"
+                     "\"CartReadModels\":[null]}}");
+    rj_gql_schema_free(s);
+}
+
+Test(execute, abstract_types)
+{
+    rj_gql_schema_t *s = shop_schema();
+    assert_json_take(
+        run(s,
+            "{ search(text: \"x\") { __typename ... on Product { name } ... on Shipment { "
+            "carrier } ... on Node { id } } }",
+            NULL,
+            "[{\"__typename\":\"Product\",\"id\":\"1\",\"name\":\"pen\"},"
+            "{\"__typename\":\"Shipment\",\"id\":\"2\",\"carrier\":\"dhl\"}]"),
+        "{\"data\":{\"search\":[{\"__typename\":\"Product\",\"name\":\"pen\",\"id\":\"1\"},"
+        "{\"__typename\":\"Shipment\",\"carrier\":\"dhl\",\"id\":\"2\"}]}}");
+    /* without __typename the interface itself stands in */
+    assert_json_take(run(s, "{ node(id: 1) { __typename id ... on Product { name } } }", NULL,
+                         "{\"id\":\"9\",\"name\":\"x\"}"),
+                     "{\"data\":{\"node\":{\"__typename\":\"Node\",\"id\":\"9\"}}}");
+    assert_json_take(run(s, "{ node(id: 1) { id } }", NULL, "{\"__typename\":\"CartItem\"}"),
+                     "{\"errors\":[{\"message\":\"Runtime Object type \\\"CartItem\\\" is not a "
+                     "possible type for \\\"Node\\\".\",\"locations\":[{\"line\":1,\"column\":3}],"
+                     "\"path\":[\"node\"]}],\"data\":{\"node\":null}}");
+    rj_gql_schema_free(s);
+}
+
+Test(execute, complete_with_repeatedly)
+{
+    rj_gql_schema_t *s = shop_schema();
+    rj_gql_prepared_t *p =
+        prepare_ok(s, "subscription S($id: ID!) { CartReadModel(id: $id) { id cartItems { "
+                      "quantity } } }",
+                   NULL, "{\"id\":\"c1\"}");
+    cr_expect_eq(rj_gql_prepared_op(p), RJ_GQL_OP_SUBSCRIPTION);
+    for (int i = 1; i <= 3; i++) {
+        json_t *v = json_pack("{s:s,s:[{s:i}]}", "id", "c1", "cartItems", "quantity", i);
+        char want[200];
+        snprintf(want, sizeof(want),
+                 "{\"data\":{\"CartReadModel\":{\"id\":\"c1\",\"cartItems\":[{\"quantity\":%d}]}}}",
+                 i);
+        assert_json_take(rj_gql_complete_with(p, 0, v), want);
+        cr_expect_eq(v->refcount, 1);
+        json_decref(v);
+    }
+    rj_gql_prepared_free(p);
+    rj_gql_schema_free(s);
+}
+
+static rj_status_t
+resolver(void *ud, const rj_gql_root_field_t *f, json_t **value, rj_error_t *err)
+{
+    (*(int *)ud)++;
+    if (strcmp(f->name, "requiredCart") == 0) {
+        rj_error_set(err, RJ_EAUTH, "Access denied for this resource");
+        rj_error_set_code(err, "NotAuthorizedError");
+        return RJ_EAUTH;
+    }
+    *value = json_pack("{s:O}", "id", json_object_get(f->args, "id"));
+    return RJ_OK;
+}
+
+Test(execute, execute_sync)
+{
+    rj_gql_schema_t *s = shop_schema();
+    int calls = 0;
+    rj_gql_doc_t *d = parse_ok("{ __typename CartReadModel(id: 5) { id } }");
+    assert_json_take(rj_gql_execute_sync(s, d, NULL, NULL, resolver, &calls),
+                     "{\"data\":{\"__typename\":\"Query\",\"CartReadModel\":{\"id\":\"5\"}}}");
+    cr_expect_eq(calls, 1);
+    rj_gql_doc_free(d);
+    d = parse_ok("{ CartReadModel(id: 5) { id } requiredCart(id: 1) { id } }");
+    assert_json_take(rj_gql_execute_sync(s, d, NULL, NULL, resolver, &calls),
+                     "{\"errors\":[{\"message\":\"Access denied for this resource\",\"locations\""
+                     ":[{\"line\":1,\"column\":31}],\"path\":[\"requiredCart\"],\"extensions\":{"
+                     "\"code\":\"NotAuthorizedError\"}}],\"data\":null}");
+    rj_gql_doc_free(d);
+    d = parse_ok("{ nope }");
+    assert_json_take(rj_gql_execute_sync(s, d, NULL, NULL, resolver, &calls),
+                     "{\"errors\":[{\"message\":\"Cannot query field \\\"nope\\\" on type "
+                     "\\\"Query\\\". Did you mean \\\"node\\\"?\",\"locations\":[{\"line\":1,\"column\":3}]}]}");
+    rj_gql_doc_free(d);
+    rj_gql_schema_free(s);
+}
+
+Test(execute, introspection)
+{
+    rj_gql_schema_t *s = shop_schema();
+    int calls = 0;
+    rj_gql_doc_t *d = parse_ok(
+        "{ __type(name: \"CartReadModel\") { kind name fields { name type { kind name ofType { "
+        "kind name ofType { kind name ofType { name } } } } } }\n"
+        "  __schema { queryType { name } subscriptionType { name } } }");
+    assert_json_take(
+        rj_gql_execute_sync(s, d, NULL, NULL, resolver, &calls),
+        "{\"data\":{\"__type\":{\"kind\":\"OBJECT\",\"name\":\"CartReadModel\",\"fields\":["
+        "{\"name\":\"id\",\"type\":{\"kind\":\"NON_NULL\",\"name\":null,\"ofType\":{\"kind\":"
+        "\"SCALAR\",\"name\":\"ID\",\"ofType\":null}}},"
+        "{\"name\":\"cartItems\",\"type\":{\"kind\":\"NON_NULL\",\"name\":null,\"ofType\":{"
+        "\"kind\":\"LIST\",\"name\":null,\"ofType\":{\"kind\":\"NON_NULL\",\"name\":null,"
+        "\"ofType\":{\"name\":\"CartItem\"}}}}},"
+        "{\"name\":\"cartItemsSize\",\"type\":{\"kind\":\"SCALAR\",\"name\":\"Float\",\"ofType\":"
+        "null}},{\"name\":\"note\",\"type\":{\"kind\":\"SCALAR\",\"name\":\"String\",\"ofType\":"
+        "null}},{\"name\":\"count\",\"type\":{\"kind\":\"SCALAR\",\"name\":\"Int\",\"ofType\":"
+        "null}}]},\"__schema\":{\"queryType\":{\"name\":\"Query\"},\"subscriptionType\":{"
+        "\"name\":\"Subscription\"}}}}");
+    cr_expect_eq(calls, 0);
+    rj_gql_doc_free(d);
+    d = parse_ok("{ __type(name: \"Status\") { enumValues { name } inputFields { name } }\n"
+                 "  t: __type(name: \"ChangeCartItemInput\") { inputFields { name defaultValue "
+                 "type { name } } }\n"
+                 "  n: __type(name: \"Nope\") { name }\n"
+                 "  d: __type(name: \"CartReadModel\") { fields(includeDeprecated: true) { name "
+                 "isDeprecated deprecationReason } } }");
+    json_t *r = rj_gql_execute_sync(s, d, NULL, NULL, resolver, &calls);
+    assert_json_take(json_incref(json_object_get(json_object_get(r, "data"), "__type")),
+                     "{\"enumValues\":[{\"name\":\"OPEN\"},{\"name\":\"CLOSED\"}],"
+                     "\"inputFields\":null}");
+    assert_json_take(json_incref(json_object_get(json_object_get(r, "data"), "n")), "null");
+    json_t *fields = json_object_get(json_object_get(json_object_get(r, "data"), "d"), "fields");
+    cr_expect_eq(json_array_size(fields), 6);
+    assert_json_take(json_incref(json_array_get(fields, 5)),
+                     "{\"name\":\"old\",\"isDeprecated\":true,\"deprecationReason\":\"use note\"}");
+    json_decref(r);
+    rj_gql_doc_free(d);
+    rj_gql_schema_free(s);
+}
+
+/* The query GraphiQL sends (graphql-js getIntrospectionQuery, all options on). */
+static const char introspection_query[] =
+    "query IntrospectionQuery { __schema { description queryType { name } mutationType { name }"
+    " subscriptionType { name } types { ...FullType } directives { name description "
+    "isRepeatable locations args(includeDeprecated: true) { ...InputValue } } } }\n"
+    "fragment FullType on __Type { kind name description specifiedByURL "
+    "fields(includeDeprecated: true) { name description args(includeDeprecated: true) { "
+    "...InputValue } type { ...TypeRef } isDeprecated deprecationReason } "
+    "inputFields(includeDeprecated: true) { ...InputValue } interfaces { ...TypeRef } "
+    "enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason } "
+    "possibleTypes { ...TypeRef } }\n"
+    "fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue "
+    "isDeprecated deprecationReason }\n"
+    "fragment TypeRef on __Type { kind name ofType { kind name ofType { kind name ofType { kind "
+    "name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } "
+    "} } }";
+
+Test(execute, graphiql_introspection_query)
+{
+    rj_gql_schema_t *s = shop_schema();
+    int calls = 0;
+    rj_gql_doc_t *d = parse_ok(introspection_query);
+    json_t *r = rj_gql_execute_sync(s, d, "IntrospectionQuery", NULL, resolver, &calls);
+    cr_assert_null(json_object_get(r, "errors"));
+    json_t *schema = json_object_get(json_object_get(r, "data"), "__schema");
+    json_t *types = json_object_get(schema, "types");
+    cr_expect_eq(json_array_size(types), rj_gql_schema_ntypes(s));
+    json_t *cart = NULL;
+    size_t i;
+    json_t *t;
+    json_array_foreach(types, i, t)
+    if (strcmp(json_string_value(json_object_get(t, "name")), "ChangeCartItemInput") == 0)
+        cart = t;
+    cr_assert_not_null(cart);
+    cr_expect_str_eq(json_string_value(json_object_get(cart, "kind")), "INPUT_OBJECT");
+    cr_expect_eq(json_array_size(json_object_get(cart, "inputFields")), 3);
+    json_t *dirs = json_object_get(schema, "directives");
+    cr_expect_str_eq(json_string_value(json_object_get(json_array_get(dirs, 0), "name")),
+                     "include");
+    json_decref(r);
+    rj_gql_doc_free(d);
+    rj_gql_schema_free(s);
+}

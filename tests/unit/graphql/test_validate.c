@@ -1,0 +1,266 @@
+/*
+ * test_validate.c - the validation rules, each with a passing and a failing document, and
+ * graphql-js 16's exact messages and locations.
+ */
+#include "gql_test.h"
+
+static rj_gql_schema_t *schema;
+
+static void
+setup(void)
+{
+    schema = shop_schema();
+}
+
+static void
+teardown(void)
+{
+    rj_gql_schema_free(schema);
+}
+
+TestSuite(validate, .init = setup, .fini = teardown);
+
+static void
+expect_valid(const char *q)
+{
+    rj_gql_doc_t *d = parse_ok(q);
+    json_t *e = rj_gql_validate(schema, d);
+    if (e != NULL) {
+        char *s = json_dumps(e, JSON_COMPACT);
+        cr_expect_fail("expected valid: %s\nerrors: %s", q, s);
+        free(s);
+        json_decref(e);
+    }
+    rj_gql_doc_free(d);
+}
+
+/* Expects @p n errors, the first as given; @p locs is the compact JSON of its locations. */
+static void
+expect_errors(const char *q, size_t n, const char *message, const char *locs)
+{
+    rj_gql_doc_t *d = parse_ok(q);
+    json_t *e = rj_gql_validate(schema, d);
+    cr_assert_not_null(e, "expected invalid: %s", q);
+    char *all = json_dumps(e, JSON_COMPACT);
+    cr_expect_eq(json_array_size(e), n, "errors of %s: %s", q, all);
+    json_t *first = json_array_get(e, 0);
+    cr_expect_str_eq(json_string_value(json_object_get(first, "message")), message, "all: %s",
+                     all);
+    char *l = json_dumps(json_object_get(first, "locations"), JSON_COMPACT);
+    cr_expect_str_eq(l, locs, "for %s", q);
+    free(l);
+    free(all);
+    json_decref(e);
+    rj_gql_doc_free(d);
+}
+
+static void
+expect_error(const char *q, const char *message, const char *locs)
+{
+    expect_errors(q, 1, message, locs);
+}
+
+Test(validate, shop_operations_are_valid)
+{
+    expect_valid("query Q($id: ID!) { CartReadModel(id: $id) { id cartItems { productId quantity } "
+                 "...F } } fragment F on CartReadModel { __typename note }");
+    expect_valid("mutation($input: ChangeCartItemInput!) { ChangeCartItem(input: $input) }");
+    expect_valid("mutation { ChangeCartItem(input: {cartId: \"c\", productId: 1, quantity: 2}) }");
+    expect_valid("subscription { CartReadModel(id: \"1\") { id } }");
+    expect_valid("{ search(text: \"x\") { ... on Product { name } ... on Node { id } } }");
+    expect_valid("{ echo(value: {any: [1, {deep: true}]}, list: 1) }");
+    expect_valid("query($l: Int = 3) { CartReadModels(limit: $l, status: OPEN) { id } }");
+}
+
+Test(validate, operations)
+{
+    expect_error("query A { __typename } query A { __typename }",
+                 "There can be only one operation named \"A\".",
+                 "[{\"line\":1,\"column\":7},{\"line\":1,\"column\":30}]");
+    expect_error("{ __typename } query B { __typename }",
+                 "This anonymous operation must be the only defined operation.",
+                 "[{\"line\":1,\"column\":1}]");
+    expect_error("subscription S { CartReadModel(id: 1) { id } other }",
+                 "Subscription \"S\" must select only one top level field.",
+                 "[{\"line\":1,\"column\":46}]");
+    expect_error("subscription { __typename }",
+                 "Anonymous Subscription must not select an introspection top level field.",
+                 "[{\"line\":1,\"column\":16}]");
+    expect_error("{ __typename } type T { a: Int }", "The \"T\" definition is not executable.",
+                 "[{\"line\":1,\"column\":16}]");
+}
+
+Test(validate, fields)
+{
+    expect_error("{ CartReadModel(id: 1) { id nope } }",
+                 "Cannot query field \"nope\" on type \"CartReadModel\". Did you mean \"note\"?",
+                 "[{\"line\":1,\"column\":29}]");
+    expect_error("{ CartReadModel(id: 1) { xyzzy } }",
+                 "Cannot query field \"xyzzy\" on type \"CartReadModel\".",
+                 "[{\"line\":1,\"column\":26}]");
+    expect_error("{ search(text: \"\") { name } }",
+                 "Cannot query field \"name\" on type \"SearchResult\". Did you mean to use an "
+                 "inline fragment on \"Product\"?",
+                 "[{\"line\":1,\"column\":22}]");
+    expect_error("{ CartReadModel(id: 1) }",
+                 "Field \"CartReadModel\" of type \"CartReadModel\" must have a selection of "
+                 "subfields. Did you mean \"CartReadModel { ... }\"?",
+                 "[{\"line\":1,\"column\":3}]");
+    expect_error("{ CartReadModel(id: 1) { id { x } } }",
+                 "Field \"id\" must not have a selection since type \"ID!\" has no subfields.",
+                 "[{\"line\":1,\"column\":29}]");
+}
+
+Test(validate, arguments)
+{
+    expect_error("{ CartReadModel(id: 1, idd: 2) { id } }",
+                 "Unknown argument \"idd\" on field \"Query.CartReadModel\". Did you mean \"id\"?",
+                 "[{\"line\":1,\"column\":24}]");
+    expect_error("{ CartReadModel { id } }",
+                 "Field \"CartReadModel\" argument \"id\" of type \"ID!\" is required, but it "
+                 "was not provided.",
+                 "[{\"line\":1,\"column\":3}]");
+    expect_error("{ CartReadModel(id: 1, id: 2) { id } }",
+                 "There can be only one argument named \"id\".",
+                 "[{\"line\":1,\"column\":17},{\"line\":1,\"column\":24}]");
+    expect_error("{ __typename @skip }",
+                 "Directive \"@skip\" argument \"if\" of type \"Boolean!\" is required, but it "
+                 "was not provided.",
+                 "[{\"line\":1,\"column\":14}]");
+    expect_error("{ __typename @skip(if: true, unless: false) }",
+                 "Unknown argument \"unless\" on directive \"@skip\".",
+                 "[{\"line\":1,\"column\":30}]");
+}
+
+Test(validate, values)
+{
+    expect_error("mutation { ChangeCartItem(input: {productId: 1, quantity: 2}) }",
+                 "Field \"ChangeCartItemInput.cartId\" of required type \"ID!\" was not provided.",
+                 "[{\"line\":1,\"column\":34}]");
+    expect_error("mutation { ChangeCartItem(input: {cartId: 1, productId: 1, quantity: \"x\"}) }",
+                 "Float cannot represent non numeric value: \"x\"", "[{\"line\":1,\"column\":70}]");
+    expect_error("mutation { ChangeCartItem(input: {cartId: 1, productId: 1, quantity: 1, "
+                 "quantty: 2}) }",
+                 "Field \"quantty\" is not defined by type \"ChangeCartItemInput\". Did you mean "
+                 "\"quantity\"?",
+                 "[{\"line\":1,\"column\":73}]");
+    expect_error("{ CartReadModels(limit: 1.5) { id } }", "Int cannot represent non-integer value: 1.5",
+                 "[{\"line\":1,\"column\":25}]");
+    expect_error("{ CartReadModels(limit: 3000000000) { id } }",
+                 "Int cannot represent non 32-bit signed integer value: 3000000000",
+                 "[{\"line\":1,\"column\":25}]");
+    expect_error("{ CartReadModels(status: OPNE) { id } }",
+                 "Value \"OPNE\" does not exist in \"Status\" enum. Did you mean the enum "
+                 "value \"OPEN\"?",
+                 "[{\"line\":1,\"column\":26}]");
+    expect_error("{ CartReadModels(status: \"OPEN\") { id } }",
+                 "Enum \"Status\" cannot represent non-enum value: \"OPEN\". Did you mean the "
+                 "enum value \"OPEN\"?",
+                 "[{\"line\":1,\"column\":26}]");
+    expect_error("{ CartReadModel(id: null) { id } }",
+                 "Expected value of type \"ID!\", found null.", "[{\"line\":1,\"column\":21}]");
+    expect_error("{ CartReadModel(id: 1.5) { id } }",
+                 "ID cannot represent a non-string and non-integer value: 1.5",
+                 "[{\"line\":1,\"column\":21}]");
+    expect_error("{ echo(list: [1, \"2\"]) }", "Int cannot represent non-integer value: \"2\"",
+                 "[{\"line\":1,\"column\":18}]");
+    expect_error("{ echo(value: {a: 1, a: 2}) }",
+                 "There can be only one input field named \"a\".",
+                 "[{\"line\":1,\"column\":16},{\"line\":1,\"column\":22}]");
+}
+
+Test(validate, fragments)
+{
+    expect_error("{ ...Nope }", "Unknown fragment \"Nope\".", "[{\"line\":1,\"column\":6}]");
+    expect_error("{ __typename } fragment F on Query { __typename }", "Fragment \"F\" is never used.",
+                 "[{\"line\":1,\"column\":16}]");
+    expect_error("{ ...F } fragment F on Query { __typename } fragment F on Query { __typename }",
+                 "There can be only one fragment named \"F\".",
+                 "[{\"line\":1,\"column\":19},{\"line\":1,\"column\":54}]");
+    expect_error("{ ...F } fragment F on Nope { __typename }",
+                 "Unknown type \"Nope\". Did you mean \"Node\"?",
+                 "[{\"line\":1,\"column\":24}]");
+    expect_error("{ ... on Status { __typename } }",
+                 "Fragment cannot condition on non composite type \"Status\".",
+                 "[{\"line\":1,\"column\":10}]");
+    expect_error("{ ...F } fragment F on JSON { __typename }",
+                 "Fragment \"F\" cannot condition on non composite type \"JSON\".",
+                 "[{\"line\":1,\"column\":24}]");
+    expect_error("{ CartReadModel(id: 1) { ... on Product { id } } }",
+                 "Fragment cannot be spread here as objects of type \"CartReadModel\" can never "
+                 "be of type \"Product\".",
+                 "[{\"line\":1,\"column\":26}]");
+    expect_error("{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }",
+                 "Cannot spread fragment \"A\" within itself via \"B\".",
+                 "[{\"line\":1,\"column\":32},{\"line\":1,\"column\":61}]");
+    expect_error("{ ...A } fragment A on Query { ...A }",
+                 "Cannot spread fragment \"A\" within itself.", "[{\"line\":1,\"column\":32}]");
+}
+
+Test(validate, variables)
+{
+    expect_error("query($x: Int) { __typename }", "Variable \"$x\" is never used.",
+                 "[{\"line\":1,\"column\":7}]");
+    expect_error("query Q($x: Int) { __typename }",
+                 "Variable \"$x\" is never used in operation \"Q\".", "[{\"line\":1,\"column\":9}]");
+    expect_error("query Q { CartReadModel(id: $id) { id } }",
+                 "Variable \"$id\" is not defined by operation \"Q\".",
+                 "[{\"line\":1,\"column\":29},{\"line\":1,\"column\":1}]");
+    /* graphql-js also reports the usage: CartItem is not a subtype of JSON */
+    expect_errors("query($x: CartItem) { echo(value: $x) }", 2,
+                 "Variable \"$x\" cannot be non-input type \"CartItem\".",
+                 "[{\"line\":1,\"column\":11}]");
+    expect_error("query($x: Nope) { echo(value: $x) }",
+                 "Unknown type \"Nope\". Did you mean \"Node\"?",
+                 "[{\"line\":1,\"column\":11}]");
+    expect_error("query($x: Int, $x: Int) { CartReadModels(limit: $x) { id } }",
+                 "There can be only one variable named \"$x\".",
+                 "[{\"line\":1,\"column\":7},{\"line\":1,\"column\":16}]");
+    expect_error("query($id: ID) { CartReadModel(id: $id) { id } }",
+                 "Variable \"$id\" of type \"ID\" used in position expecting type \"ID!\".",
+                 "[{\"line\":1,\"column\":7},{\"line\":1,\"column\":36}]");
+    expect_valid("query($id: ID = 1) { CartReadModel(id: $id) { id } }");
+    expect_valid("query($n: Int) { CartReadModels(limit: $n) { id } }");
+    expect_valid("query($id: ID!) { ...F } fragment F on Query { CartReadModel(id: $id) { id } }");
+    expect_error("query($s: String) { CartReadModels(status: $s) { id } }",
+                 "Variable \"$s\" of type \"String\" used in position expecting type \"Status\".",
+                 "[{\"line\":1,\"column\":7},{\"line\":1,\"column\":44}]");
+}
+
+Test(validate, directives)
+{
+    expect_error("{ __typename @nope }", "Unknown directive \"@nope\".",
+                 "[{\"line\":1,\"column\":14}]");
+    expect_error("query @skip(if: true) { __typename }",
+                 "Directive \"@skip\" may not be used on QUERY.", "[{\"line\":1,\"column\":7}]");
+    expect_error("{ __typename @skip(if: true) @skip(if: false) }",
+                 "The directive \"@skip\" can only be used once at this location.",
+                 "[{\"line\":1,\"column\":14},{\"line\":1,\"column\":30}]");
+}
+
+Test(validate, overlapping_fields)
+{
+    expect_valid("{ CartReadModel(id: 1) { id id ... on CartReadModel { id } } }");
+    expect_valid("{ a: CartReadModel(id: 1) { id } b: CartReadModel(id: 2) { id } }");
+    expect_valid("{ search(text: \"\") { ... on Product { x: id } ... on Shipment { x: id } } }");
+    expect_error("{ CartReadModel(id: 1) { x: id x: note } }",
+                 "Fields \"x\" conflict because \"id\" and \"note\" are different fields. Use "
+                 "different aliases on the fields to fetch both if this was intentional.",
+                 "[{\"line\":1,\"column\":26},{\"line\":1,\"column\":32}]");
+    expect_error("{ CartReadModel(id: 1) { id } CartReadModel(id: 2) { id } }",
+                 "Fields \"CartReadModel\" conflict because they have differing arguments. Use "
+                 "different aliases on the fields to fetch both if this was intentional.",
+                 "[{\"line\":1,\"column\":3},{\"line\":1,\"column\":31}]");
+    expect_error("{ node(id: 1) { ... on Product { x: name } ... on Shipment { x: id } } }",
+                 "Fields \"x\" conflict because they return conflicting types \"String\" and "
+                 "\"ID!\". Use different aliases on the fields to fetch both if this was "
+                 "intentional.",
+                 "[{\"line\":1,\"column\":34},{\"line\":1,\"column\":62}]");
+    expect_error("{ c: CartReadModel(id: 1) { x: id } ...F } fragment F on Query { c: "
+                 "CartReadModel(id: 1) { x: note } }",
+                 "Fields \"c\" conflict because subfields \"x\" conflict because \"id\" and "
+                 "\"note\" are different fields. Use different aliases on the fields to fetch "
+                 "both if this was intentional.",
+                 "[{\"line\":1,\"column\":3},{\"line\":1,\"column\":29},{\"line\":1,\"column\":66},"
+                 "{\"line\":1,\"column\":92}]");
+}
