@@ -37,21 +37,21 @@
 
 /** Everything a batch needs; owned by main.c, borrowed here. */
 typedef struct cmd_processor {
-    const rj_app_t *app;            /* the loaded application */
-    rj_pg_t *pg;                    /* the processor's connection */
-    rj_kafka_producer_t *producer;  /* events and dead letters */
-    rj_redis_t *redis;              /* reply publisher */
-    const char *group;              /* consumer group, for the offset store */
-    char *events_topic;             /* "<app>.events" */
-    char *deadletters_topic;        /* "<app>.deadletters" */
-    int produce_timeout_ms;         /* how long a delivery may take before we retry */
-    rj_metric_t *m_commands;        /* commands handled (incl. failed) */
-    rj_metric_t *m_failed;          /* commands whose handler failed */
-    rj_metric_t *m_duplicates;      /* redelivered commands answered from the outbox */
-    rj_metric_t *m_deadletters;     /* undecodable messages */
-    rj_metric_t *m_events;          /* events produced */
-    rj_metric_t *m_recovered;       /* outbox rows produced again after a crash */
-    rj_metric_t *m_batch_us;        /* batch latency histogram */
+    const rj_app_t *app;           /* the loaded application */
+    rj_pg_t *pg;                   /* the processor's connection */
+    rj_kafka_producer_t *producer; /* events and dead letters */
+    rj_redis_t *redis;             /* reply publisher */
+    const char *group;             /* consumer group, for the offset store */
+    char *events_topic;            /* "<app>.events" */
+    char *deadletters_topic;       /* "<app>.deadletters" */
+    int produce_timeout_ms;        /* how long a delivery may take before we retry */
+    rj_metric_t *m_commands;       /* commands handled (incl. failed) */
+    rj_metric_t *m_failed;         /* commands whose handler failed */
+    rj_metric_t *m_duplicates;     /* redelivered commands answered from the outbox */
+    rj_metric_t *m_deadletters;    /* undecodable messages */
+    rj_metric_t *m_events;         /* events produced */
+    rj_metric_t *m_recovered;      /* outbox rows produced again after a crash */
+    rj_metric_t *m_batch_us;       /* batch latency histogram */
 } cmd_processor_t;
 
 /**
@@ -77,8 +77,7 @@ rj_status_t cmd_process_batch(cmd_processor_t *p, rd_kafka_message_t *const *msg
  *
  * @param partitions  commands-topic partition numbers now owned; borrowed
  */
-rj_status_t cmd_recover(cmd_processor_t *p, const int32_t *partitions, size_t n,
-                        rj_error_t *err);
+rj_status_t cmd_recover(cmd_processor_t *p, const int32_t *partitions, size_t n, rj_error_t *err);
 
 /** Deletes produced outbox rows older than @p retention_s (the redelivery dedupe window). */
 rj_status_t cmd_prune(cmd_processor_t *p, int retention_s, rj_error_t *err);

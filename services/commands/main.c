@@ -163,8 +163,8 @@ run(cmd_conf_t *conf)
      * them up front, and the dev broker cannot create topics through the Admin API.
      * A topic that really is missing shows up as a consumer or delivery error.
      */
-    if (topics_ensure_retry(conf->common.kafka_brokers, topics, 3, conf->common.partitions,
-                            5000, &err) != RJ_OK)
+    if (topics_ensure_retry(conf->common.kafka_brokers, topics, 3, conf->common.partitions, 5000,
+                            &err) != RJ_OK)
         rj_warn("kafka", "could not ensure topics exist, assuming they do: %s", err.msg);
     p.producer = rj_kafka_producer_new(conf->common.kafka_brokers, "ramjet-commands", &err);
     if (p.producer == NULL) {
@@ -173,8 +173,7 @@ run(cmd_conf_t *conf)
     }
     const rj_kafka_consumer_hooks_t hooks = {.on_assign = on_assign, .on_revoke = on_revoke};
     const char *sub[] = {commands_topic};
-    consumer = rj_kafka_consumer_new(conf->common.kafka_brokers, p.group, sub, 1, &hooks, &p,
-                                     &err);
+    consumer = rj_kafka_consumer_new(conf->common.kafka_brokers, p.group, sub, 1, &hooks, &p, &err);
     if (consumer == NULL) {
         rj_fatal("kafka", "%s", err.msg);
         goto out;

@@ -23,13 +23,13 @@
 
 /** One command of the batch and what it turned into. */
 typedef struct cmd_item {
-    rd_kafka_message_t *msg; /* borrowed from the batch */
-    rj_env_command_t env;    /* decoded view; env.root is NULL when undecodable */
+    rd_kafka_message_t *msg;             /* borrowed from the batch */
+    rj_env_command_t env;                /* decoded view; env.root is NULL when undecodable */
     char decode_error[RJ_ERROR_MSG_MAX]; /* why it could not be decoded */
-    int dup_of;              /* index of an earlier item with the same request id, or -1 */
-    bool from_outbox;        /* already committed by an earlier delivery */
-    json_t *events;          /* array of event envelopes (objects) with versions */
-    json_t *reply;           /* the reply envelope as an object */
+    int dup_of;       /* index of an earlier item with the same request id, or -1 */
+    bool from_outbox; /* already committed by an earlier delivery */
+    json_t *events;   /* array of event envelopes (objects) with versions */
+    json_t *reply;    /* the reply envelope as an object */
 } cmd_item_t;
 
 /** An (entity type, entity id) pair whose head version the batch advances. */
@@ -177,9 +177,9 @@ run_handlers(cmd_processor_t *p, cmd_item_t *items, size_t n)
             continue;
         rj_error_t e = {0};
         json_t *result = NULL, *events = NULL;
-        rj_status_t st = rj_app_run_command(p->app, it->env.command, it->env.input,
-                                            it->env.current_user, it->env.request_id, &result,
-                                            &events, &e);
+        rj_status_t st =
+            rj_app_run_command(p->app, it->env.command, it->env.input, it->env.current_user,
+                               it->env.request_id, &result, &events, &e);
         rj_metric_add(p->m_commands, 1);
         if (st != RJ_OK) {
             rj_metric_add(p->m_failed, 1);
@@ -191,9 +191,9 @@ run_handlers(cmd_processor_t *p, cmd_item_t *items, size_t n)
         }
         /* Until versions are claimed, events hold the handler's raw registrations. */
         it->events = events;
-        it->reply = json_pack("{s:s, s:b, s:o, s:o}", "requestId", it->env.request_id, "ok", 1,
-                              "result", result != NULL ? result : json_true(), "events",
-                              json_array());
+        it->reply =
+            json_pack("{s:s, s:b, s:o, s:o}", "requestId", it->env.request_id, "ok", 1, "result",
+                      result != NULL ? result : json_true(), "events", json_array());
     }
 }
 
@@ -219,8 +219,7 @@ claim_versions(cmd_processor_t *p, cmd_item_t *items, size_t n, rj_error_t *err)
             continue;
         size_t k;
         json_t *ev;
-        json_array_foreach(items[i].events, k, ev)
-        {
+        json_array_foreach (items[i].events, k, ev) {
             heads[nheads].entity = json_string_value(json_object_get(ev, "entity"));
             heads[nheads].id = json_string_value(json_object_get(ev, "entityId"));
             RJ_ASSERT(heads[nheads].entity != NULL && heads[nheads].id != NULL);
@@ -288,8 +287,7 @@ claim_versions(cmd_processor_t *p, cmd_item_t *items, size_t n, rj_error_t *err)
         json_t *versions = json_array();
         size_t k;
         json_t *ev;
-        json_array_foreach(it->events, k, ev)
-        {
+        json_array_foreach (it->events, k, ev) {
             const char *entity = json_string_value(json_object_get(ev, "entity"));
             const char *id = json_string_value(json_object_get(ev, "entityId"));
             cmd_head_t *h = head_find(heads, nheads, entity, id);
@@ -310,9 +308,9 @@ claim_versions(cmd_processor_t *p, cmd_item_t *items, size_t n, rj_error_t *err)
                 .current_user = it->env.current_user,
             };
             json_array_append_new(envs, rj_env_event_to_json(&env));
-            json_array_append_new(versions, json_pack("{s:s, s:s, s:I}", "entity", entity,
-                                                      "entityId", id, "version",
-                                                      (json_int_t)version));
+            json_array_append_new(versions,
+                                  json_pack("{s:s, s:s, s:I}", "entity", entity, "entityId", id,
+                                            "version", (json_int_t)version));
         }
         json_decref(it->events);
         it->events = envs;
@@ -406,8 +404,7 @@ produce_events(cmd_processor_t *p, const json_t *events, rj_error_t *err)
 {
     size_t k;
     json_t *ev;
-    json_array_foreach(events, k, ev)
-    {
+    json_array_foreach (events, k, ev) {
         char key[1024];
         snprintf(key, sizeof key, "%s/%s", json_string_value(json_object_get(ev, "entity")),
                  json_string_value(json_object_get(ev, "entityId")));
@@ -441,8 +438,8 @@ produce_deadletter(cmd_processor_t *p, const cmd_item_t *it, rj_error_t *err)
         .at = at,
     };
     char *text = rj_env_deadletter_encode(&dl);
-    rj_status_t st = rj_kafka_produce(p->producer, p->deadletters_topic, key,
-                                      key ? strlen(key) : 0, text, strlen(text), NULL, NULL, err);
+    rj_status_t st = rj_kafka_produce(p->producer, p->deadletters_topic, key, key ? strlen(key) : 0,
+                                      text, strlen(text), NULL, NULL, err);
     rj_warn("command", "dead-lettered undecodable command: %s partition=%d offset=%lld",
             it->decode_error, (int)m->partition, (long long)m->offset);
     rj_metric_add(p->m_deadletters, 1);
@@ -474,8 +471,8 @@ produce_batch(cmd_processor_t *p, cmd_item_t *items, size_t n, rj_error_t *err)
             st = rj_kafka_producer_flush(p->producer, p->produce_timeout_ms, err);
         if (st == RJ_OK)
             return RJ_OK;
-        rj_warn("kafka", "could not produce events, retrying: %s attempt=%d",
-                err ? err->msg : "", attempt + 1);
+        rj_warn("kafka", "could not produce events, retrying: %s attempt=%d", err ? err->msg : "",
+                attempt + 1);
         if (rj_mono_us() > deadline || rj_proc_sleep(100 << (attempt < 4 ? attempt : 4)))
             return st;
     }
@@ -526,8 +523,7 @@ mark_produced(cmd_processor_t *p, const char *const *rids, size_t n)
 }
 
 rj_status_t
-cmd_process_batch(cmd_processor_t *p, rd_kafka_message_t *const *msgs, size_t n,
-                  rj_error_t *err)
+cmd_process_batch(cmd_processor_t *p, rd_kafka_message_t *const *msgs, size_t n, rj_error_t *err)
 {
     int64_t t0 = rj_mono_us();
     cmd_item_t *items = decode_batch(msgs, n);
@@ -611,8 +607,10 @@ cmd_recover(cmd_processor_t *p, const int32_t *partitions, size_t n, rj_error_t 
         json_t *events = json_loads(PQgetvalue(res, r, 1), 0, NULL);
         if (!json_is_array(events)) {
             json_decref(events);
-            st = rj_error_set(err, RJ_EINTERNAL, "could not read outbox row: malformed events "
-                                                 "request=%s", rids[r]);
+            st = rj_error_set(err, RJ_EINTERNAL,
+                              "could not read outbox row: malformed events "
+                              "request=%s",
+                              rids[r]);
             break;
         }
         st = produce_events(p, events, err);
