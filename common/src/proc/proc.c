@@ -1,0 +1,158 @@
+/*
+ * proc.c - process lifecycle: the state machine and the signal handling
+ * described in proc.h.
+ *
+ * The handlers follow the postmaster's rule: set a flag, write a byte to a
+ * self-pipe, return. Everything else (stopping consumers, committing, logging)
+ * happens in the daemon's loop, which watches rj_proc_stopping() or polls
+ * rj_proc_wake_fd(). The pipe is never drained, so it stays readable once a stop
+ * is requested and every loop that polls it wakes, however many there are.
+ *
+ * Not here: the health server and metrics (health.c, metrics.c), and any
+ * supervision of children (the dev runner's job).
+ */
+#include "proc/proc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log/log.h"
+#include "proc/proc_int.h"
+
+static char proc_name[64] = "ramjet";
+static atomic_int stop_flag;              /* 1 once a stop was requested */
+static atomic_int proc_state = RJ_PROC_STARTING;
+static atomic_bool proc_ready;
+static int wake_pipe[2] = {-1, -1};       /* [0] polled by loops, [1] written on stop */
+
+static void
+wake_loops(void)
+{
+    if (wake_pipe[1] >= 0) {
+        int saved = errno;
+        ssize_t ignored = write(wake_pipe[1], "s", 1);
+        (void)ignored; /* a full pipe is already readable: nothing lost */
+        errno = saved;
+    }
+}
+
+static void
+on_stop_signal(int sig)
+{
+    /* The second signal means "now": the operator does not want to wait for the drain. */
+    if (atomic_exchange(&stop_flag, 1) != 0)
+        _exit(1);
+    wake_loops();
+}
+
+void
+rj_proc_init(const char *name)
+{
+    snprintf(proc_name, sizeof proc_name, "%s", name);
+    if (wake_pipe[0] < 0 && pipe2(wake_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
+        rj_fatal(RJ_PROC_LOG, "could not create self-pipe: %s", strerror(errno));
+        _exit(1);
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+
+    /* Broken sockets are reported by write(2) as EPIPE; a signal would kill us. */
+    signal(SIGPIPE, SIG_IGN);
+}
+
+const char *
+rj_proc_name(void)
+{
+    return proc_name;
+}
+
+bool
+rj_proc_stopping(void)
+{
+    return atomic_load(&stop_flag) != 0;
+}
+
+int
+rj_proc_wake_fd(void)
+{
+    return wake_pipe[0];
+}
+
+void
+rj_proc_request_stop(void)
+{
+    atomic_store(&stop_flag, 1);
+    wake_loops();
+}
+
+const char *
+rj_proc_state_name(rj_proc_state_t state)
+{
+    switch (state) {
+    case RJ_PROC_STARTING:
+        return "starting";
+    case RJ_PROC_RUNNING:
+        return "running";
+    case RJ_PROC_DRAINING:
+        return "draining";
+    case RJ_PROC_STOPPED:
+        return "stopped";
+    }
+    return "unknown";
+}
+
+void
+rj_proc_set_state(rj_proc_state_t state)
+{
+    rj_proc_state_t old = (rj_proc_state_t)atomic_exchange(&proc_state, (int)state);
+    if (state == RJ_PROC_DRAINING)
+        rj_proc_request_stop();
+    if (old != state)
+        rj_info(RJ_PROC_LOG, "state %s -> %s", rj_proc_state_name(old),
+                rj_proc_state_name(state));
+}
+
+rj_proc_state_t
+rj_proc_state(void)
+{
+    return (rj_proc_state_t)atomic_load(&proc_state);
+}
+
+void
+rj_proc_set_ready(bool ready)
+{
+    if (atomic_exchange(&proc_ready, ready) != ready)
+        rj_debug(RJ_PROC_LOG, "ready=%s", ready ? "true" : "false");
+}
+
+bool
+rj_proc_is_ready(void)
+{
+    return atomic_load(&proc_state) == RJ_PROC_RUNNING && atomic_load(&proc_ready);
+}
+
+bool
+rj_proc_sleep(int timeout_ms)
+{
+    if (rj_proc_stopping())
+        return true;
+    if (wake_pipe[0] < 0) {
+        /* Before rj_proc_init (tests): plain sleep. */
+        poll(NULL, 0, timeout_ms);
+        return rj_proc_stopping();
+    }
+    struct pollfd pfd = {.fd = wake_pipe[0], .events = POLLIN};
+    poll(&pfd, 1, timeout_ms);
+    return rj_proc_stopping();
+}

@@ -1,0 +1,227 @@
+/*
+ * test_proc.c - lifecycle, signals, metrics and the health endpoint over real
+ * HTTP on a loopback port.
+ */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/core.h"
+#include "log/log.h"
+#include "proc/proc.h"
+
+static void
+setup(void)
+{
+    rj_core_init();
+    rj_log_init("test-proc");
+    rj_log_set_level(RJ_LOG_WARN);
+}
+
+TestSuite(proc, .init = setup, .timeout = 30);
+
+/* Sends @p request to the health port and returns the whole response (free it). */
+static char *
+http(const char *request)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_geq(fd, 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET,
+                              .sin_port = htons((uint16_t)rj_health_port()),
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    cr_assert_eq(connect(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+    cr_assert_eq(write(fd, request, strlen(request)), (ssize_t)strlen(request));
+    rj_buf_t b;
+    rj_buf_init(&b);
+    char chunk[1024];
+    ssize_t r;
+    while ((r = read(fd, chunk, sizeof chunk)) > 0)
+        rj_buf_append(&b, chunk, (size_t)r);
+    close(fd);
+    return rj_buf_steal(&b);
+}
+
+static char *
+get(const char *path)
+{
+    char req[256];
+    snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
+    return http(req);
+}
+
+static bool
+starts_with(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+Test(proc, health_endpoints_and_readiness_flip)
+{
+    rj_proc_init("test-proc");
+    rj_error_t err = {0};
+    cr_assert_eq(rj_health_start(-1, &err), RJ_OK, "%s", err.msg);
+    cr_assert_gt(rj_health_port(), 0);
+
+    char *r = get("/healthz");
+    cr_assert(starts_with(r, "HTTP/1.1 200 OK\r\n"), "%s", r);
+    cr_assert(strstr(r, "\r\n\r\nok\n") != NULL, "%s", r);
+    free(r);
+
+    /* STARTING: not ready, whatever the daemon says */
+    rj_proc_set_ready(true);
+    r = get("/readyz");
+    cr_assert(starts_with(r, "HTTP/1.1 503 "), "%s", r);
+    cr_assert(strstr(r, "starting, not ready") != NULL, "%s", r);
+    free(r);
+
+    rj_proc_set_state(RJ_PROC_RUNNING);
+    r = get("/readyz?verbose=1");
+    cr_assert(starts_with(r, "HTTP/1.1 200 OK"), "%s", r);
+    free(r);
+
+    rj_proc_set_ready(false);
+    r = get("/readyz");
+    cr_assert(starts_with(r, "HTTP/1.1 503 "), "%s", r);
+    free(r);
+
+    rj_proc_set_ready(true);
+    rj_proc_set_state(RJ_PROC_DRAINING);
+    cr_assert(rj_proc_stopping(), "draining implies stopping");
+    r = get("/readyz");
+    cr_assert(starts_with(r, "HTTP/1.1 503 "), "%s", r);
+    cr_assert(strstr(r, "draining") != NULL, "%s", r);
+    free(r);
+
+    r = get("/nope");
+    cr_assert(starts_with(r, "HTTP/1.1 404 "), "%s", r);
+    free(r);
+    r = http("POST /healthz HTTP/1.1\r\n\r\n");
+    cr_assert(starts_with(r, "HTTP/1.1 405 "), "%s", r);
+    free(r);
+    r = http("HEAD /healthz HTTP/1.1\r\n\r\n");
+    cr_assert(starts_with(r, "HTTP/1.1 200 "), "%s", r);
+    cr_assert(strstr(r, "\r\n\r\n")[4] == '\0', "HEAD has no body: %s", r);
+    free(r);
+    r = http("garbage\r\n\r\n");
+    cr_assert(starts_with(r, "HTTP/1.1 400 "), "%s", r);
+    free(r);
+
+    rj_health_stop();
+    cr_assert_eq(rj_health_port(), 0);
+    rj_metrics_free_all();
+}
+
+Test(proc, health_server_survives_silent_and_oversized_clients)
+{
+    rj_error_t err = {0};
+    cr_assert_eq(rj_health_start(-1, &err), RJ_OK, "%s", err.msg);
+
+    /* A client that connects and says nothing is dropped after the request timeout. */
+    int idle = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET,
+                              .sin_port = htons((uint16_t)rj_health_port()),
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    cr_assert_eq(connect(idle, (struct sockaddr *)&sin, sizeof sin), 0);
+
+    char big[6000];
+    memset(big, 'a', sizeof big);
+    memcpy(big, "GET /", 5);
+    big[sizeof big - 1] = '\0';
+    char *r = http(big);
+    cr_assert(starts_with(r, "HTTP/1.1 400 "), "%s", r);
+    free(r);
+
+    r = get("/healthz");
+    cr_assert(starts_with(r, "HTTP/1.1 200 "), "%s", r);
+    free(r);
+    close(idle);
+    rj_health_stop();
+}
+
+Test(proc, metrics_render_in_prometheus_format)
+{
+    rj_metric_t *c = rj_metric_counter("ramjet_test_messages_total{topic=\"a\"}", "Messages.");
+    rj_metric_t *c2 = rj_metric_counter("ramjet_test_messages_total{topic=\"b\"}", "Messages.");
+    rj_metric_t *g = rj_metric_gauge("ramjet_test_lag", "Lag\nin messages.");
+    rj_metric_t *h = rj_metric_histogram("ramjet_test_batch_seconds", "Batch latency.");
+    cr_assert_eq(rj_metric_counter("ramjet_test_messages_total{topic=\"a\"}", "x"), c,
+                 "same name, same metric");
+    rj_metric_add(c, 3);
+    rj_metric_add(c, 2);
+    rj_metric_add(c2, 1);
+    rj_metric_set(g, 42);
+    rj_metric_observe_us(h, 500);      /* 0.5 ms: first bucket */
+    rj_metric_observe_us(h, 30000);    /* 30 ms */
+    rj_metric_observe_us(h, 60000000); /* a minute: only +Inf */
+    cr_assert_eq(rj_metric_value(c), 5);
+    cr_assert_eq(rj_metric_value(h), 3);
+
+    int status = 0;
+    char *body = NULL;
+    cr_assert(rj_health_render("/metrics", &status, &body));
+    cr_assert_eq(status, 200);
+    const char *want[] = {
+        "# HELP ramjet_test_messages_total Messages.\n# TYPE ramjet_test_messages_total counter\n"
+        "ramjet_test_messages_total{topic=\"a\"} 5\nramjet_test_messages_total{topic=\"b\"} 1\n",
+        "# HELP ramjet_test_lag Lag\\nin messages.\n# TYPE ramjet_test_lag gauge\nramjet_test_lag "
+        "42\n",
+        "ramjet_test_batch_seconds_bucket{le=\"0.001\"} 1\n",
+        "ramjet_test_batch_seconds_bucket{le=\"0.05\"} 2\n",
+        "ramjet_test_batch_seconds_bucket{le=\"10\"} 2\n",
+        "ramjet_test_batch_seconds_bucket{le=\"+Inf\"} 3\n",
+        "ramjet_test_batch_seconds_count 3\n",
+        "ramjet_up{daemon=",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        cr_assert(strstr(body, want[i]) != NULL, "missing %s in:\n%s", want[i], body);
+    free(body);
+
+    cr_assert_not(rj_health_render("/other", &status, &body));
+    cr_assert_eq(status, 404);
+    free(body);
+    rj_metrics_free_all();
+}
+
+Test(proc, first_signal_drains_second_exits)
+{
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        rj_proc_init("child");
+        if (rj_proc_stopping())
+            _exit(10);
+        raise(SIGTERM);
+        struct pollfd pfd = {.fd = rj_proc_wake_fd(), .events = POLLIN};
+        if (!rj_proc_stopping() || poll(&pfd, 1, 1000) != 1)
+            _exit(11);
+        if (!rj_proc_sleep(10000)) /* returns at once once stopping */
+            _exit(12);
+        raise(SIGINT); /* the impatient operator */
+        _exit(0);      /* not reached */
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    cr_assert(WIFEXITED(status), "status=%d", status);
+    cr_assert_eq(WEXITSTATUS(status), 1, "second signal exits 1 at once");
+}
+
+Test(proc, request_stop_wakes_loops)
+{
+    rj_proc_init("test-proc");
+    cr_assert_not(rj_proc_stopping());
+    cr_assert_eq(rj_proc_state(), RJ_PROC_STARTING);
+    rj_proc_request_stop();
+    cr_assert(rj_proc_stopping());
+    struct pollfd pfd = {.fd = rj_proc_wake_fd(), .events = POLLIN};
+    cr_assert_eq(poll(&pfd, 1, 0), 1);
+    cr_assert_eq(poll(&pfd, 1, 0), 1, "stays readable for every loop");
+    cr_assert_str_eq(rj_proc_state_name(RJ_PROC_STOPPED), "stopped");
+}
