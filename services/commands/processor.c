@@ -279,6 +279,7 @@ claim_versions(cmd_processor_t *p, cmd_item_t *items, size_t n, rj_error_t *err)
 
     char now[32];
     rj_iso8601_ms(rj_now_ms(), now);
+    json_t *raw = json_array(); /* the registrations, kept alive while heads points into them */
     for (size_t i = 0; i < n; i++) {
         cmd_item_t *it = &items[i];
         if (it->env.root == NULL || it->dup_of >= 0 || it->from_outbox)
@@ -312,10 +313,15 @@ claim_versions(cmd_processor_t *p, cmd_item_t *items, size_t n, rj_error_t *err)
                                   json_pack("{s:s, s:s, s:I}", "entity", entity, "entityId", id,
                                             "version", (json_int_t)version));
         }
-        json_decref(it->events);
+        /*
+         * The head table borrows its strings from the raw registrations, so they
+         * are swapped for the envelopes only after every item is done.
+         */
+        json_array_append_new(raw, it->events);
         it->events = envs;
         json_object_set_new(it->reply, "events", versions);
     }
+    json_decref(raw);
     free(heads);
     return RJ_OK;
 }
