@@ -1,0 +1,129 @@
+/*
+ * subs.h - the pusher's subscription registry: who is watching which read model row.
+ *
+ * A subscription is one `start` of a GraphQL subscription on one connection: the
+ * client's operation id, the read model and row it watches, and the prepared operation
+ * that shapes each new value into the client's selection. The registry indexes every
+ * subscription twice:
+ *
+ *   - by topic, (read model, id), in a hash table, so a change notification touches only
+ *     the subscriptions on that row and never scans the others;
+ *   - by owner, a list per connection, so `stop` finds (connection, op id) and a closing
+ *     connection drops all of its subscriptions without a search.
+ *
+ * Both links are intrusive and doubly linked, so every removal is O(1) apart from the
+ * owner-list search by op id (a connection holds a handful of operations).
+ *
+ * The registry is single-threaded: it lives on the libwebsockets service thread, like
+ * the connections that own the subscriptions. It knows nothing about sockets, frames or
+ * Redis; it stores and finds.
+ */
+#ifndef PUSH_SUBS_H
+#define PUSH_SUBS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "graphql/graphql.h"
+
+typedef struct push_subs push_subs_t;
+typedef struct push_topic push_topic_t;
+typedef struct push_sub push_sub_t;
+
+/**
+ * The subscriptions of one owner (one connection). Caller-owned storage embedded in the
+ * connection; zero-initialise it (or use push_sub_owner_init) before the first add.
+ */
+typedef struct push_sub_owner {
+    push_sub_t *head; /* first subscription, newest first; NULL when none */
+    size_t count;     /* number of subscriptions */
+    void *data;       /* the owner's own pointer (its connection state); not touched here */
+} push_sub_owner_t;
+
+/** One registered subscription. Fields are read-only outside subs.c. */
+struct push_sub {
+    char *op_id;             /* the client's operation id, from `start` */
+    char *read_model;        /* read model watched, e.g. "CartReadModel" */
+    char *id;                /* read model id watched */
+    char *sequence_key;      /* sequenced read models: the one row watched, or NULL for all */
+    rj_gql_prepared_t *op;   /* the prepared subscription, owned; may be NULL in tests */
+    size_t root;             /* index of the subscribed root field in @c op */
+    push_sub_owner_t *owner; /* the connection holding it */
+    push_topic_t *topic;     /* the (read model, id) bucket entry it is linked into */
+    push_sub_t *topic_prev;  /* neighbours in the topic's list */
+    push_sub_t *topic_next;
+    push_sub_t *owner_prev; /* neighbours in the owner's list */
+    push_sub_t *owner_next;
+};
+
+/** What a new subscription watches and how it answers. */
+typedef struct push_sub_spec {
+    const char *op_id;        /* operation id; copied */
+    const char *read_model;   /* read model name; copied */
+    const char *id;           /* read model id; copied */
+    const char *sequence_key; /* row of a sequenced read model, or NULL; copied */
+    rj_gql_prepared_t *op;    /* the prepared operation; taken (see push_subs_add) */
+    size_t root;              /* index of the subscribed root field in @c op */
+} push_sub_spec_t;
+
+/** Creates an empty registry. Never NULL. Ownership: release with push_subs_free(). */
+push_subs_t *push_subs_new(void);
+
+/**
+ * Frees the registry and every subscription still in it (their prepared operations too).
+ * Owners must not be used with it afterwards. NULL is a no-op.
+ */
+void push_subs_free(push_subs_t *r);
+
+/** Initialises an owner list for @p data (the owner's own pointer, may be NULL). */
+void push_sub_owner_init(push_sub_owner_t *owner, void *data);
+
+/**
+ * Registers a subscription for @p owner. An existing subscription of the same owner with
+ * the same op id is removed first, as subscriptions-transport-ws servers do when a
+ * client reuses an id.
+ *
+ * @param r      the registry
+ * @param owner  the owning connection's list; borrowed, must outlive the subscription
+ * @param spec   what to watch; its strings are copied, its @c op is taken
+ * @return the new subscription, owned by the registry (valid until removed)
+ */
+push_sub_t *push_subs_add(push_subs_t *r, push_sub_owner_t *owner, const push_sub_spec_t *spec);
+
+/**
+ * Removes @p owner's subscription with operation id @p op_id.
+ *
+ * @return true when one was found and freed
+ */
+bool push_subs_remove_op(push_subs_t *r, push_sub_owner_t *owner, const char *op_id);
+
+/** Removes and frees every subscription of @p owner. Returns how many there were. */
+size_t push_subs_remove_owner(push_subs_t *r, push_sub_owner_t *owner);
+
+/** @p owner's subscription with operation id @p op_id, or NULL. Borrowed. */
+push_sub_t *push_subs_find_op(const push_sub_owner_t *owner, const char *op_id);
+
+/**
+ * Called for each subscription matching a change. Must not add or remove subscriptions
+ * (mark connections for closing instead; they are removed later, outside the walk).
+ */
+typedef void (*push_sub_match_fn)(push_sub_t *sub, void *ud);
+
+/**
+ * Calls @p fn for every subscription on row (@p read_model, @p id) whose sequence key
+ * matches @p sequence_key (subscriptions without one match any row of that id).
+ *
+ * @param sequence_key  the changed row's sequence key, or NULL when the read model is
+ *                      not sequenced
+ * @return the number of subscriptions @p fn was called for
+ */
+size_t push_subs_match(push_subs_t *r, const char *read_model, const char *id,
+                       const char *sequence_key, push_sub_match_fn fn, void *ud);
+
+/** Total subscriptions registered (for /metrics). */
+size_t push_subs_count(const push_subs_t *r);
+
+/** Number of distinct (read model, id) topics with at least one subscription. */
+size_t push_subs_topic_count(const push_subs_t *r);
+
+#endif
