@@ -553,7 +553,9 @@ cmd_process_batch(cmd_processor_t *p, rd_kafka_message_t *const *msgs, size_t n,
     }
 
     /* Committed: from here on the batch is only ever finished, never undone. */
+    int64_t t_commit = rj_mono_us();
     st = produce_batch(p, items, n, err);
+    int64_t t_produce = rj_mono_us();
     if (st == RJ_OK) {
         publish_replies(p, items, n);
         const char **rids = rj_xcalloc(n, sizeof *rids);
@@ -568,6 +570,9 @@ cmd_process_batch(cmd_processor_t *p, rd_kafka_message_t *const *msgs, size_t n,
         mark_produced(p, rids, m);
         free(rids);
     }
+    rj_debug("command", "batch commands=%zu commit_us=%lld produce_us=%lld finish_us=%lld", n,
+             (long long)(t_commit - t0), (long long)(t_produce - t_commit),
+             (long long)(rj_mono_us() - t_produce));
     items_free(items, n);
     rj_metric_observe_us(p->m_batch_us, rj_mono_us() - t0);
     return st;

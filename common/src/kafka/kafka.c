@@ -252,6 +252,13 @@ rj_kafka_producer_new(const char *brokers, const char *client_id, rj_error_t *er
         /* A delivery that cannot make it in 30 s is reported failed; the caller re-produces. */
         {"message.timeout.ms", "30000"},
         {"socket.keepalive.enable", "true"},
+        /*
+         * Nagle holds a small produce request until the broker's delayed ACK
+         * (40 ms on Linux): every batch of commands would pay it.
+         */
+        {"socket.nagle.disable", "true"},
+        /* Envelopes may reach RJ_ENV_MAX_BYTES (8 MiB; the gateway accepts 6 MiB bodies). */
+        {"message.max.bytes", "10485760"},
     };
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     const char *const base[][2] = {
@@ -564,6 +571,8 @@ rj_kafka_consumer_new(const char *brokers, const char *group, const char *const 
         {"auto.offset.reset", "earliest"},
         /* The dev broker holds every fetch for the full wait: keep each hop cheap. */
         {"fetch.wait.max.ms", "5"},
+        {"socket.nagle.disable", "true"},
+        {"fetch.message.max.bytes", "10485760"},
         {"isolation.level", "read_committed"},
         {"enable.partition.eof", "false"},
         /*
@@ -574,6 +583,13 @@ rj_kafka_consumer_new(const char *brokers, const char *group, const char *const 
         {"session.timeout.ms", "6000"},
         {"heartbeat.interval.ms", "1000"},
         {"socket.keepalive.enable", "true"},
+        /*
+         * Nagle holds a small produce request until the broker's delayed ACK
+         * (40 ms on Linux): every batch of commands would pay it.
+         */
+        {"socket.nagle.disable", "true"},
+        /* Envelopes may reach RJ_ENV_MAX_BYTES (8 MiB; the gateway accepts 6 MiB bodies). */
+        {"message.max.bytes", "10485760"},
     };
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     const char *const base[][2] = {
