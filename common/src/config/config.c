@@ -83,6 +83,11 @@ rj_config_load(const rj_conf_opt_t *opts, size_t n, void *conf, int argc, char *
             rj_config_print_help(stdout, opts, n, prog, summary);
             exit(0);
         }
+        if (!strcmp(arg, "--help-markdown")) {
+            /* scripts/gen-docs builds docs/configuration.md from this */
+            rj_config_print_markdown(stdout, opts, n, prog, summary);
+            exit(0);
+        }
         if (strncmp(arg, "--", 2) != 0)
             return rj_error_set(err, RJ_EINVAL, "unexpected argument: %s (try --help)", arg);
         const char *name = arg + 2;

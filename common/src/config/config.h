@@ -65,7 +65,8 @@ typedef struct rj_common_conf {
 
 /**
  * Fills @p conf from defaults, the environment and argv. On --help prints the
- * table and exits 0; on a bad flag or value returns RJ_EINVAL with a message.
+ * table and exits 0 (--help-markdown: as a Markdown section, for
+ * docs/configuration.md); on a bad flag or value returns RJ_EINVAL with a message.
  */
 rj_status_t rj_config_load(const rj_conf_opt_t *opts, size_t n, void *conf, int argc,
                            char **argv, const char *prog, const char *summary, rj_error_t *err);
