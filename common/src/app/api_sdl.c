@@ -11,6 +11,15 @@
  * List/filter queries and the events API slot in as further generators without
  * touching the rest.
  *
+ * The read side (§4, §5, §7) adds, per read model X: the deprecated plural query
+ * pluralize(X)(filter: XFilter), List<pluralize(X)>(filter: ListXFilter, limit, sortBy:
+ * XSortBy, afterCursor: JSON): XConnection!, the plural subscription, and the filter and
+ * sort inputs those take; property filter types are named after the field's type
+ * (StringPropertyFilter, CartItemArrayPropertyFilter, AddressPropertyFilter...) and shared
+ * by every read model, so each is printed once. Calculated fields are output only: they
+ * are in neither filters nor sorts. Then the events API (eventsByEntity, eventsByType and
+ * their EntityType, EventType, EventQueryResponse and User types).
+ *
  * Not here: resolving anything. The gateway maps root fields back to the model by
  * name (a Mutation field is the command of that name, a Query field the read model).
  */
@@ -20,6 +29,7 @@
 #include "app/app_int.h"
 #include "core/core.h"
 #include "log/log.h"
+#include "readside/pluralize.h"
 
 /* ---- which types the outputs need ---- */
 
@@ -97,6 +107,298 @@ put_input(const rj_app_t *app, rj_buf_t *b, const char *name, const rj_app_field
     rj_buf_puts(b, "}\n\n");
 }
 
+/* ---- the read side: filter and sort inputs ---- */
+
+/* What a field's named type is, for filters and sorts (booster-surface.md §4.1). */
+typedef enum prop_kind {
+    PROP_STRING,  /* String: StringPropertyFilter */
+    PROP_NUMBER,  /* Float, Int: NumberPropertyFilter */
+    PROP_BOOLEAN, /* Boolean: BooleanPropertyFilter */
+    PROP_UUID,    /* ID: UUIDPropertyFilter */
+    PROP_DATE,    /* a user scalar named Date: DatePropertyFilter */
+    PROP_ENUM,    /* a user enum E: EPropertyFilter */
+    PROP_CLASS,   /* a value type or entity with fields: <Class>PropertyFilter */
+    PROP_JSON,    /* JSON and other scalars: the JSON scalar, no operators */
+} prop_kind_t;
+
+/* Names printed so far: property filters and sorts are shared between read models. */
+typedef struct rs_gen {
+    const rj_app_t *app; /* the model */
+    rj_buf_t *out;       /* where input definitions go */
+    json_t *printed;     /* set of type names already printed */
+} rs_gen_t;
+
+static prop_kind_t
+prop_kind(const rj_app_t *app, const char *t)
+{
+    static const struct {
+        const char *name;
+        prop_kind_t kind;
+    } builtins[] = {{"String", PROP_STRING},   {"Float", PROP_NUMBER}, {"Int", PROP_NUMBER},
+                    {"Boolean", PROP_BOOLEAN}, {"ID", PROP_UUID},      {"JSON", PROP_JSON}};
+    for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++)
+        if (strcmp(builtins[i].name, t) == 0)
+            return builtins[i].kind;
+    if (rj_app_type(app, t) != NULL || rj_app_entity(app, t) != NULL)
+        return PROP_CLASS;
+    for (size_t i = 0; i < app->n_scalars; i++)
+        if (strcmp(app->scalars[i], t) == 0) {
+            /* enums_sdl[i] is the printed definition of scalars[i]. */
+            if (strncmp(app->enums_sdl[i], "enum ", 5) == 0)
+                return PROP_ENUM;
+            return strcmp(t, "Date") == 0 ? PROP_DATE : PROP_JSON;
+        }
+    return PROP_JSON;
+}
+
+/* The fields of a class-like type (value type or entity). */
+static const rj_app_field_t *
+class_fields(const rj_app_t *app, const char *t, size_t *n)
+{
+    const rj_app_type_t *vt = rj_app_type(app, t);
+    if (vt != NULL) {
+        *n = vt->n_fields;
+        return vt->fields;
+    }
+    const rj_app_entity_t *e = rj_app_entity(app, t);
+    *n = e != NULL ? e->n_fields : 0;
+    return e != NULL ? e->fields : NULL;
+}
+
+/* The filter-name stem of a type: "String", "Number", "UUID", the enum's or class's name. */
+static const char *
+prop_stem(prop_kind_t k, const char *t)
+{
+    switch (k) {
+    case PROP_STRING:
+        return "String";
+    case PROP_NUMBER:
+        return "Number";
+    case PROP_BOOLEAN:
+        return "Boolean";
+    case PROP_UUID:
+        return "UUID";
+    case PROP_DATE:
+        return "Date";
+    default:
+        return t;
+    }
+}
+
+/* True the first time @p name is asked about. */
+static bool
+first_time(rs_gen_t *g, const char *name)
+{
+    if (json_object_get(g->printed, name) != NULL)
+        return false;
+    json_object_set_new(g->printed, name, json_true());
+    return true;
+}
+
+static void put_class_filter(rs_gen_t *g, const char *cls);
+
+/* Prints (once) the scalar property filter of @p k. */
+static void
+put_scalar_filter(rs_gen_t *g, prop_kind_t k, const char *t, const char *name)
+{
+    if (!first_time(g, name))
+        return;
+    const char *v = k == PROP_NUMBER ? "Float" : k == PROP_UUID ? "ID" : t;
+    rj_buf_printf(g->out, "input %s {\n", name);
+    rj_buf_printf(g->out, "  eq: %s\n  ne: %s\n", v, v);
+    if (k == PROP_STRING || k == PROP_NUMBER || k == PROP_DATE)
+        rj_buf_printf(g->out, "  lte: %s\n  lt: %s\n  gte: %s\n  gt: %s\n", v, v, v, v);
+    if (k == PROP_STRING || k == PROP_NUMBER || k == PROP_DATE || k == PROP_UUID)
+        rj_buf_printf(g->out, "  in: [%s]\n", v);
+    if (k == PROP_STRING || k == PROP_UUID)
+        rj_buf_puts(g->out, "  beginsWith: String\n  contains: String\n");
+    if (k == PROP_STRING)
+        rj_buf_puts(g->out, "  regex: String\n  iRegex: String\n");
+    rj_buf_puts(g->out, "  isDefined: Boolean\n}\n\n");
+}
+
+/* The property filter type of a field, printing it (and what it needs) the first time.
+ * Returns a new string: the type name, or "JSON" when the field has no typed filter. */
+static char *
+prop_filter(rs_gen_t *g, const rj_app_field_t *f)
+{
+    const char *t = f->named_type;
+    prop_kind_t k = prop_kind(g->app, t);
+    if (f->list) {
+        /* [[T]] has no typed filter in Booster either. */
+        if (strncmp(f->type, "[[", 2) == 0 || k == PROP_JSON)
+            return rj_xstrdup("JSON");
+        char *name = rj_xasprintf("%sArrayPropertyFilter", prop_stem(k, t));
+        if (first_time(g, name)) {
+            const char *inc = k == PROP_CLASS    ? "JSON"
+                              : k == PROP_NUMBER ? "Float"
+                              : k == PROP_UUID   ? "ID"
+                                                 : t;
+            rj_buf_printf(g->out, "input %s {\n  includes: %s\n  isDefined: Boolean\n}\n\n", name,
+                          inc);
+        }
+        return name;
+    }
+    if (k == PROP_JSON)
+        return rj_xstrdup("JSON");
+    char *name = rj_xasprintf("%sPropertyFilter", prop_stem(k, t));
+    if (k == PROP_CLASS)
+        put_class_filter(g, t);
+    else
+        put_scalar_filter(g, k, t, name);
+    return name;
+}
+
+/* The fields of a filter input: one property filter per stored field. */
+static void
+put_filter_fields(rs_gen_t *g, rj_buf_t *b, const rj_app_field_t *fields, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (fields[i].calculated)
+            continue;
+        char *ft = prop_filter(g, &fields[i]);
+        rj_buf_printf(b, "  %s: %s\n", fields[i].name, ft);
+        free(ft);
+    }
+}
+
+/* <Class>PropertyFilter: the class's fields (recursively) and and/or/not/isDefined. The
+ * definition is assembled apart and appended after the types it uses. */
+static void
+put_class_filter(rs_gen_t *g, const char *cls)
+{
+    char *name = rj_xasprintf("%sPropertyFilter", cls);
+    if (first_time(g, name)) {
+        size_t n;
+        const rj_app_field_t *fields = class_fields(g->app, cls, &n);
+        rj_buf_t b;
+        rj_buf_init(&b);
+        rj_buf_printf(&b, "input %s {\n", name);
+        put_filter_fields(g, &b, fields, n);
+        rj_buf_printf(&b, "  and: [%s]\n  or: [%s]\n  not: %s\n  isDefined: Boolean\n}\n\n", name,
+                      name, name);
+        rj_buf_puts(g->out, b.data);
+        rj_buf_deinit(&b);
+    }
+    free(name);
+}
+
+/* Sort fields: orderProperty, or a nested <Class>PropertySortBy for a class (not a list). */
+static void put_sort_fields(rs_gen_t *g, rj_buf_t *b, const rj_app_field_t *fields, size_t n);
+
+static void
+put_class_sort(rs_gen_t *g, const char *cls)
+{
+    char *name = rj_xasprintf("%sPropertySortBy", cls);
+    if (first_time(g, name)) {
+        size_t n;
+        const rj_app_field_t *fields = class_fields(g->app, cls, &n);
+        rj_buf_t b;
+        rj_buf_init(&b);
+        rj_buf_printf(&b, "input %s {\n", name);
+        put_sort_fields(g, &b, fields, n);
+        rj_buf_puts(&b, "}\n\n");
+        rj_buf_puts(g->out, b.data);
+        rj_buf_deinit(&b);
+    }
+    free(name);
+}
+
+static void
+put_sort_fields(rs_gen_t *g, rj_buf_t *b, const rj_app_field_t *fields, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const rj_app_field_t *f = &fields[i];
+        if (f->calculated)
+            continue;
+        if (!f->list && prop_kind(g->app, f->named_type) == PROP_CLASS) {
+            put_class_sort(g, f->named_type);
+            rj_buf_printf(b, "  %s: %sPropertySortBy\n", f->name, f->named_type);
+        } else {
+            rj_buf_printf(b, "  %s: orderProperty\n", f->name);
+        }
+    }
+}
+
+/* Per read model: ListXFilter, XFilter, XSubscriptionFilter, XSortBy. */
+static void
+put_read_model_inputs(rs_gen_t *g, const rj_app_read_model_t *rm)
+{
+    static const struct {
+        const char *prefix, *suffix; /* ListXFilter, XFilter, XSubscriptionFilter */
+        bool is_defined;             /* has a top-level isDefined */
+    } tops[] = {{"List", "Filter", false}, {"", "Filter", true}, {"", "SubscriptionFilter", true}};
+    for (size_t i = 0; i < sizeof tops / sizeof tops[0]; i++) {
+        char *name = rj_xasprintf("%s%s%s", tops[i].prefix, rm->name, tops[i].suffix);
+        rj_buf_t b;
+        rj_buf_init(&b);
+        rj_buf_printf(&b, "input %s {\n", name);
+        put_filter_fields(g, &b, rm->fields, rm->n_fields);
+        rj_buf_printf(&b, "  and: [%s]\n  or: [%s]\n  not: %s\n", name, name, name);
+        if (tops[i].is_defined)
+            rj_buf_puts(&b, "  isDefined: Boolean\n");
+        rj_buf_puts(&b, "}\n\n");
+        rj_buf_puts(g->out, b.data);
+        rj_buf_deinit(&b);
+        free(name);
+    }
+    rj_buf_t b;
+    rj_buf_init(&b);
+    put_sort_fields(g, &b, rm->fields, rm->n_fields);
+    /* An input object needs a field; a read model of calculated fields only has no sort. */
+    if (b.len > 0)
+        rj_buf_printf(g->out, "input %sSortBy {\n%s}\n\n", rm->name, b.data);
+    rj_buf_deinit(&b);
+}
+
+static bool
+read_model_sortable(const rj_app_read_model_t *rm)
+{
+    for (size_t i = 0; i < rm->n_fields; i++)
+        if (!rm->fields[i].calculated)
+            return true;
+    return false;
+}
+
+/* The read side's object types and enums: XConnection, orderProperty, the events API. */
+static void
+put_read_side_types(const rj_app_t *app, rj_buf_t *b)
+{
+    for (size_t i = 0; i < app->n_read_models; i++)
+        rj_buf_printf(b,
+                      "type %sConnection {\n  items: [%s!]!\n  count: Int!\n  cursor: JSON\n}\n\n",
+                      app->read_models[i].name, app->read_models[i].name);
+    if (app->n_read_models > 0)
+        rj_buf_puts(b, "enum orderProperty {\n  ASC\n  DESC\n}\n\n");
+
+    /* Booster's enums list its internal data-migration entity and events too. */
+    rj_buf_puts(b, "enum EntityType {\n");
+    for (size_t i = 0; i < app->n_entities; i++)
+        rj_buf_printf(b, "  %s\n", app->entities[i].name);
+    rj_buf_puts(b, "  BoosterDataMigrationEntity\n}\n\n");
+    rj_buf_puts(b, "enum EventType {\n");
+    for (size_t i = 0; i < app->n_events; i++) {
+        const rj_app_event_t *ev = &app->events[i];
+        if (ev->entity != NULL && rj_app_entity_reducer(ev->entity, ev->name) != NULL)
+            rj_buf_printf(b, "  %s\n", ev->name);
+    }
+    rj_buf_puts(b, "  BoosterDataMigrationStarted\n  BoosterDataMigrationFinished\n}\n\n");
+    rj_buf_puts(b,
+                "type EventQueryResponse {\n  type: String!\n  entity: String!\n  entityID: ID!\n"
+                "  requestID: ID!\n  user: User\n  createdAt: String!\n  value: JSON!\n"
+                "  deletedAt: String\n}\n\n");
+    rj_buf_puts(b, "type User {\n  id: String\n  username: String!\n  roles: [String!]\n}\n\n");
+}
+
+static void
+put_read_side_inputs(const rj_app_t *app, rj_buf_t *b)
+{
+    rs_gen_t g = {.app = app, .out = b, .printed = json_object()};
+    for (size_t i = 0; i < app->n_read_models; i++)
+        put_read_model_inputs(&g, &app->read_models[i]);
+    json_decref(g.printed);
+}
+
 /* ---- root field generators: each appends "  name(args): Type\n" lines ---- */
 
 /* Query.<ReadModel>(id: ID!): <ReadModel>, or for a sequenced read model
@@ -107,11 +409,65 @@ query_read_model_by_id(const rj_app_t *app, rj_buf_t *b)
     for (size_t i = 0; i < app->n_read_models; i++) {
         const rj_app_read_model_t *rm = &app->read_models[i];
         if (rm->sequenced_by != NULL)
-            rj_buf_printf(b, "  %s(id: ID!, %s: ID): [%s]\n", rm->name, rm->sequenced_by,
-                          rm->name);
+            rj_buf_printf(b, "  %s(id: ID!, %s: ID): [%s]\n", rm->name, rm->sequenced_by, rm->name);
         else
             rj_buf_printf(b, "  %s(id: ID!): %s\n", rm->name, rm->name);
     }
+}
+
+/* pluralize(X), or NULL when it would collide with a read model's own name (`Money`,
+ * `Sheep`): the by-id field keeps the name, and the List query still exists. */
+static char *
+plural_name(const rj_app_t *app, const rj_app_read_model_t *rm)
+{
+    char *plural = rj_rs_pluralize(rm->name);
+    if (rj_app_read_model(app, plural) != NULL) {
+        free(plural);
+        return NULL;
+    }
+    return plural;
+}
+
+/* Query.pluralize(X)(filter: XFilter): [X!]!, deprecated in favour of List*. */
+static void
+query_read_model_plural(const rj_app_t *app, rj_buf_t *b)
+{
+    for (size_t i = 0; i < app->n_read_models; i++) {
+        const rj_app_read_model_t *rm = &app->read_models[i];
+        char *plural = plural_name(app, rm);
+        if (plural != NULL)
+            rj_buf_printf(b,
+                          "  %s(filter: %sFilter): [%s!]! @deprecated(reason: \"Method is "
+                          "deprecated. Use List* methods\")\n",
+                          plural, rm->name, rm->name);
+        free(plural);
+    }
+}
+
+/* Query.List<pluralize(X)>(filter, limit, sortBy, afterCursor): XConnection!. */
+static void
+query_read_model_list(const rj_app_t *app, rj_buf_t *b)
+{
+    for (size_t i = 0; i < app->n_read_models; i++) {
+        const rj_app_read_model_t *rm = &app->read_models[i];
+        char *plural = rj_rs_pluralize(rm->name);
+        rj_buf_printf(b, "  List%s(filter: List%sFilter, limit: Int, ", plural, rm->name);
+        if (read_model_sortable(rm))
+            rj_buf_printf(b, "sortBy: %sSortBy, ", rm->name);
+        rj_buf_printf(b, "afterCursor: JSON): %sConnection!\n", rm->name);
+        free(plural);
+    }
+}
+
+/* Query.eventsByEntity and Query.eventsByType (§7). */
+static void
+query_events(const rj_app_t *app, rj_buf_t *b)
+{
+    (void)app;
+    rj_buf_puts(b, "  eventsByEntity(entity: EntityType!, entityID: ID, from: String, to: String, "
+                   "limit: Int): [EventQueryResponse]\n"
+                   "  eventsByType(type: EventType!, from: String, to: String, limit: Int): "
+                   "[EventQueryResponse]\n");
 }
 
 /* Mutation.<Command>(input: <Command>Input!): <returns>; no argument without fields. */
@@ -137,12 +493,28 @@ subscription_read_model_by_id(const rj_app_t *app, rj_buf_t *b)
     }
 }
 
+/* Subscription.pluralize(X)(filter: XSubscriptionFilter): X. */
+static void
+subscription_read_model_plural(const rj_app_t *app, rj_buf_t *b)
+{
+    for (size_t i = 0; i < app->n_read_models; i++) {
+        const rj_app_read_model_t *rm = &app->read_models[i];
+        char *plural = plural_name(app, rm);
+        if (plural != NULL)
+            rj_buf_printf(b, "  %s(filter: %sSubscriptionFilter): %s\n", plural, rm->name,
+                          rm->name);
+        free(plural);
+    }
+}
+
 typedef void (*root_gen_fn)(const rj_app_t *app, rj_buf_t *b);
 
 /* The generators of each root, in the order their fields appear. */
-static const root_gen_fn query_gens[] = {query_read_model_by_id};
+static const root_gen_fn query_gens[] = {query_read_model_by_id, query_read_model_plural,
+                                         query_read_model_list, query_events};
 static const root_gen_fn mutation_gens[] = {mutation_commands};
-static const root_gen_fn subscription_gens[] = {subscription_read_model_by_id};
+static const root_gen_fn subscription_gens[] = {subscription_read_model_by_id,
+                                                subscription_read_model_plural};
 
 /* Appends `type <root> { ... }` unless its generators produce no field (Booster omits an
  * empty Mutation or Subscription root). */
@@ -180,6 +552,7 @@ generate(const rj_app_t *app)
     for (size_t i = 0; i < app->n_read_models; i++)
         put_object(&b, app->read_models[i].name, app->read_models[i].fields,
                    app->read_models[i].n_fields);
+    put_read_side_types(app, &b);
 
     for (size_t i = 0; i < app->n_types; i++)
         if (app->types[i].used_in_input)
@@ -188,6 +561,7 @@ generate(const rj_app_t *app)
         if (app->commands[i].n_fields > 0)
             put_input(app, &b, app->commands[i].name, app->commands[i].fields,
                       app->commands[i].n_fields);
+    put_read_side_inputs(app, &b);
 
     put_root(app, &b, "Query", query_gens, sizeof query_gens / sizeof query_gens[0]);
     put_root(app, &b, "Mutation", mutation_gens, sizeof mutation_gens / sizeof mutation_gens[0]);
