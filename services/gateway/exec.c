@@ -1,0 +1,927 @@
+/*
+ * exec.c - GraphQL request handling in the gateway (see exec.h).
+ *
+ * Three objects, each freed at one well-defined point:
+ *
+ *   gw_op_t   one GraphQL operation: its responder and prepared operation. Freed when
+ *             its last root field has been resolved and the response sent.
+ *   gw_cmd_t  one command produced to Kafka. It waits for two things that can happen in
+ *             either order: its reply (or timeout, or delivery failure), which resolves
+ *             the root field, and librdkafka's delivery report, whose callback holds a
+ *             pointer to it. It is freed when both have happened.
+ *   gw_rmq_t  one read-model query on the PostgreSQL pool; freed in its callback.
+ *
+ * A client that disconnects does not cancel anything: its operation runs to completion
+ * and the responder drops the answer. Commands already sent cannot be recalled anyway.
+ */
+#include "exec.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/auth.h"
+#include "core/core.h"
+#include "json/envelope.h"
+#include "log/log.h"
+#include "pending.h"
+#include "proc/proc.h"
+
+#define GW_DOC_CACHE_SIZE 1024
+
+/* Booster's messages, word for word (booster-graphql-dispatcher.ts, booster-authorizer.ts). */
+#define MSG_EMPTY_QUERY "Received an empty GraphQL query"
+#define MSG_NO_OPERATION                                                                           \
+    "Could not extract GraphQL operation. Be sure to either send only one query, mutation, or "  \
+    "subscription, or, in case you send several operations, include the \"operationName\" field"
+#define MSG_SUBSCRIPTION                                                                           \
+    "This API and protocol does not support \"subscription\" operations, only \"query\" and "    \
+    "\"mutation\". Use the socket API for \"subscription\""
+#define MSG_BAD_VARIABLES                                                                          \
+    "Variables must be provided as an Object where each property is a variable value. Perhaps "  \
+    "look to see if an unparsed JSON string was provided."
+
+/* One read model's by-id statement. */
+typedef struct gw_rm_stmt {
+    const rj_app_read_model_t *rm; /* the read model */
+    char name[32];                 /* prepared statement name, "gw_rm_<index>" */
+    char *sql;                     /* the statement */
+} gw_rm_stmt_t;
+
+/* One reply waiting in the inbox. */
+typedef struct gw_inbox_msg {
+    struct gw_inbox_msg *next; /* next message, in arrival order */
+    size_t len;                /* payload length */
+    char data[];               /* payload, NUL-terminated */
+} gw_inbox_msg_t;
+
+struct gw_exec {
+    uv_loop_t *loop;               /* the gateway's loop */
+    const rj_app_t *app;           /* the application */
+    rj_kafka_producer_t *producer; /* command producer */
+    gw_pgpool_t *pg;               /* read-model reads */
+    int timeout_ms;                /* reply timeout */
+    char *topic;                   /* `<app>.commands` */
+    char *reply_channel;           /* `<app>:reply:<instance>` */
+    rj_gql_schema_t *schema;       /* the API schema */
+    rj_gql_cache_t *cache;         /* parsed and validated documents */
+    gw_rm_stmt_t *rm_stmts;        /* one per read model, in declaration order */
+    size_t n_rm_stmts;             /* their number */
+    gw_pending_t pending;          /* commands waiting for a reply */
+    uv_timer_t timer;              /* fires at the earliest reply deadline */
+    uv_async_t inbox_wakeup;       /* signalled by gw_exec_post_reply */
+    pthread_mutex_t inbox_lock;    /* guards inbox_head/inbox_tail */
+    gw_inbox_msg_t *inbox_head;    /* replies not yet processed */
+    gw_inbox_msg_t *inbox_tail;    /* last of them */
+    size_t n_ops;                  /* operations alive */
+    size_t n_cmds;                 /* commands alive */
+    struct {
+        rj_metric_t *requests;     /* POST /graphql handled */
+        rj_metric_t *latency;      /* request latency histogram */
+        rj_metric_t *commands;     /* commands produced */
+        rj_metric_t *timeouts;     /* commands that got no reply in time */
+        rj_metric_t *late_replies; /* replies for unknown request ids */
+        rj_metric_t *waiting;      /* commands waiting for a reply (gauge) */
+        rj_metric_t *rm_reads;     /* read-model reads */
+    } m;
+};
+
+typedef struct gw_op {
+    gw_exec_t *x;            /* the executor */
+    gw_responder_t *r;       /* the way back to the client */
+    json_t *user;            /* the verified user envelope, or NULL when anonymous; owned */
+    rj_gql_prepared_t *prep; /* the prepared operation; root results accumulate here */
+    bool serial;             /* mutation: one root field at a time */
+    bool stepping;           /* inside op_step's loop (guards re-entry) */
+    size_t next_root;        /* next root field to start */
+    size_t outstanding;      /* root fields started and not yet resolved */
+    int64_t started_us;      /* for the latency histogram */
+} gw_op_t;
+
+typedef struct gw_cmd {
+    gw_pending_entry_t entry;       /* in x->pending while waiting for the reply */
+    gw_exec_t *x;                   /* the executor */
+    gw_op_t *op;                    /* the operation, or NULL once the root field resolved */
+    size_t root;                    /* index of its root field */
+    const rj_app_command_t *cmd;    /* the command (borrowed from the app) */
+    bool awaiting_delivery;         /* the delivery report has not been served yet */
+} gw_cmd_t;
+
+typedef struct gw_rmq {
+    gw_op_t *op;                   /* the operation */
+    size_t root;                   /* index of its root field */
+    const rj_app_read_model_t *rm; /* the read model read */
+} gw_rmq_t;
+
+static void op_step(gw_op_t *op);
+
+/* ---- request parsing (pure) ---------------------------------------------------------- */
+
+static json_t *
+request_error(const char *message, const char *code)
+{
+    return gw_error_body(message, code);
+}
+
+/* An error without extensions.code, the way Booster shows plain Errors: "extensions": {}. */
+static json_t *
+plain_error(const char *message)
+{
+    return gw_error_body(message, NULL);
+}
+
+void
+gw_errors_decorate(json_t *errors)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(errors, i, e) {
+        if (json_is_object(e) && json_object_get(e, "extensions") == NULL)
+            json_object_set_new(e, "extensions", json_object());
+    }
+}
+
+static json_t *
+errors_response_take(json_t *errors)
+{
+    if (!json_is_array(errors)) {
+        json_decref(errors);
+        errors = json_pack("[{s:s}]", "message", "could not execute the operation");
+    }
+    gw_errors_decorate(errors);
+    return json_pack("{s:o}", "errors", errors);
+}
+
+int
+gw_request_parse(const char *body, size_t len, bool is_json, gw_gql_request_t *out,
+                 json_t **response)
+{
+    *out = (gw_gql_request_t){0};
+    *response = NULL;
+
+    /* express.json() leaves {} behind for empty and non-JSON bodies. */
+    if (!is_json || len == 0) {
+        *response = request_error(MSG_EMPTY_QUERY, "InvalidParameterError");
+        return 200;
+    }
+
+    json_error_t jerr;
+    json_t *root = json_loadb(body, len, JSON_DECODE_ANY, &jerr);
+    if (root == NULL) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "could not parse request body as JSON: %s (line %d, column %d)",
+                 jerr.text, jerr.line, jerr.column);
+        *response = request_error(msg, "InvalidParameterError");
+        return 400;
+    }
+    if (!json_is_object(root)) {
+        json_decref(root);
+        *response = request_error("could not parse request body: expected a JSON object",
+                                  "InvalidParameterError");
+        return 400;
+    }
+
+    json_t *query = json_object_get(root, "query");
+    if (query == NULL || json_is_null(query) || json_is_false(query) ||
+        (json_is_string(query) && json_string_length(query) == 0)) {
+        json_decref(root);
+        *response = request_error(MSG_EMPTY_QUERY, "InvalidParameterError");
+        return 200;
+    }
+    if (!json_is_string(query)) {
+        /* graphql-js's parse() assertion, surfaced by Booster as a plain error. */
+        char *shown = rj_json_dumps(query);
+        char *msg = rj_xasprintf("Must provide Source. Received: %.200s.", shown);
+        *response = plain_error(msg);
+        free(msg);
+        free(shown);
+        json_decref(root);
+        return 200;
+    }
+
+    json_t *variables = json_object_get(root, "variables");
+    json_t *op_name = json_object_get(root, "operationName");
+    out->root = root;
+    out->query = json_string_value(query);
+    out->query_len = json_string_length(query);
+    out->variables = json_is_null(variables) ? NULL : variables;
+    out->operation_name = json_is_string(op_name) ? json_string_value(op_name) : NULL;
+    return 0;
+}
+
+void
+gw_request_deinit(gw_gql_request_t *req)
+{
+    json_decref(req->root);
+    *req = (gw_gql_request_t){0};
+}
+
+const rj_gql_ast_definition_t *
+gw_select_operation(const rj_gql_ast_definition_t *defs, const char *op_name)
+{
+    const rj_gql_ast_definition_t *found = NULL;
+
+    for (const rj_gql_ast_definition_t *d = defs; d != NULL; d = d->next) {
+        if (d->kind != RJ_GQL_DEF_OPERATION)
+            continue;
+        if (op_name == NULL) {
+            if (found != NULL)
+                return NULL; /* several operations and no name to choose by */
+            found = d;
+        } else if (d->name != NULL && strcmp(d->name, op_name) == 0) {
+            return d;
+        }
+    }
+    return found;
+}
+
+/* The extensions.code of an error, or NULL for none (Booster's "extensions": {}). */
+static const char *
+code_or_null(const rj_error_t *err)
+{
+    const char *code = rj_error_code(err);
+    return code[0] != '\0' ? code : NULL;
+}
+
+int
+gw_request_user(const rj_auth_t *auth, const char *authorization, size_t len, int64_t now_s,
+                json_t **user, json_t **response)
+{
+    rj_error_t err;
+    rj_error_clear(&err);
+    *user = NULL;
+    *response = NULL;
+    if (rj_auth_verify_authorization(auth, authorization, len, now_s, user, &err) == RJ_OK)
+        return 0;
+    /* The reason only: it names no claim and no part of the token. */
+    rj_info("exec", "refusing request: token not accepted code=%s reason=\"%s\"",
+            rj_error_code(&err), err.msg);
+    *response = request_error(err.msg, rj_error_code(&err));
+    return 200;
+}
+
+rj_status_t
+gw_read_model_key(const rj_app_read_model_t *rm, const json_t *args, const json_t *user,
+                  char **id, char **seq, rj_error_t *err)
+{
+    *id = *seq = NULL;
+    json_t *key = json_object();
+    json_t *v = json_object_get(args, "id");
+    if (v != NULL)
+        json_object_set(key, "id", v);
+    json_t *sv = rm->sequenced_by != NULL ? json_object_get(args, "seq") : NULL;
+    if (sv != NULL && !json_is_null(sv))
+        json_object_set_new(key, "sequenceKey",
+                            json_pack("{s:s, s:O}", "name", rm->sequenced_by, "value", sv));
+    json_t *request = json_pack("{s:o}", "key", key);
+
+    /* Booster's order: the authorizer sees the request as the client sent it, then the
+       before hooks may rewrite it. */
+    rj_status_t st = rj_app_authorize(&rm->authorize, user, request, err);
+    json_t *out = NULL;
+    if (st == RJ_OK)
+        st = rj_app_run_read_model_hooks(rm, request, user, &out, err);
+    json_decref(request);
+    if (st != RJ_OK)
+        return st;
+
+    json_t *k = json_object_get(out, "key");
+    *id = rj_app_id_string(json_object_get(k, "id"));
+    if (*id == NULL) {
+        json_decref(out);
+        return rj_error_set(err, RJ_EINVAL, "the read model id must be a string or a number");
+    }
+    if (rm->sequenced_by != NULL)
+        *seq = rj_app_id_string(json_object_get(json_object_get(k, "sequenceKey"), "value"));
+    json_decref(out);
+    return RJ_OK;
+}
+
+rj_status_t
+gw_command_message(const rj_app_command_t *cmd, const json_t *args, const json_t *user,
+                   const char *request_id, const char *reply_to, int64_t now_ms, char **key,
+                   char **value, rj_error_t *err)
+{
+    json_t *input = json_object_get(args, "input");
+    json_t *empty = NULL;
+    if (!json_is_object(input))
+        input = empty = json_object();
+
+    char *entity_key = NULL;
+    rj_status_t st = rj_app_command_key(cmd, input, &entity_key, err);
+    if (st != RJ_OK) {
+        json_decref(empty);
+        return st;
+    }
+
+    char issued_at[32];
+    rj_iso8601_ms(now_ms, issued_at);
+    rj_env_command_t env = {
+        .request_id = request_id,
+        .command = cmd->name,
+        .input = input,
+        .current_user = json_is_object(user) ? user : NULL, /* NULL: anonymous */
+        .reply_to = reply_to,
+        .issued_at = issued_at,
+    };
+    *value = rj_env_command_encode(&env);
+    *key = entity_key != NULL ? entity_key : rj_xstrdup(request_id);
+    json_decref(empty);
+    return RJ_OK;
+}
+
+/* ---- operations ---------------------------------------------------------------------- */
+
+static void
+op_complete(gw_op_t *op)
+{
+    gw_exec_t *x = op->x;
+    json_t *response = gw_responder_connected(op->r) ? rj_gql_complete(op->prep) : json_null();
+
+    gw_responder_send_json_take(op->r, 200, response);
+    rj_metric_observe_us(x->m.latency, rj_mono_us() - op->started_us);
+    rj_gql_prepared_free(op->prep);
+    json_decref(op->user);
+    x->n_ops--;
+    free(op);
+}
+
+/* A root field was resolved (value or error recorded in op->prep). */
+static void
+root_done(gw_op_t *op)
+{
+    RJ_ASSERT(op->outstanding > 0);
+    op->outstanding--;
+    op_step(op);
+}
+
+static void
+root_fail(gw_op_t *op, size_t root, const char *message, const char *code)
+{
+    rj_gql_prepared_set_error(op->prep, root, message, code);
+    root_done(op);
+}
+
+/* ---- read models --------------------------------------------------------------------- */
+
+static void
+rm_done(void *opaque, rj_status_t status, char *text, const rj_error_t *err)
+{
+    gw_rmq_t *q = opaque;
+    gw_op_t *op = q->op;
+    size_t root = q->root;
+    const rj_app_read_model_t *rm = q->rm;
+    free(q);
+
+    if (status != RJ_OK) {
+        rj_error("exec", "could not read read model %s: %s", rm->name, err->msg);
+        char *msg = rj_xasprintf("could not read read model %s", rm->name);
+        root_fail(op, root, msg, rj_error_code(err));
+        free(msg);
+        return;
+    }
+
+    json_t *value = json_null();
+    if (text != NULL) {
+        json_error_t jerr;
+        value = json_loads(text, JSON_DECODE_ANY, &jerr);
+        free(text);
+        if (value == NULL) {
+            rj_error("exec", "could not parse stored read model %s: %s", rm->name, jerr.text);
+            char *msg = rj_xasprintf("could not read read model %s", rm->name);
+            root_fail(op, root, msg, "InternalError");
+            free(msg);
+            return;
+        }
+    }
+    rj_gql_prepared_set_result_take(op->prep, root, value);
+    root_done(op);
+}
+
+static void
+rm_start(gw_op_t *op, size_t root, const rj_gql_root_field_t *f, const gw_rm_stmt_t *stmt)
+{
+    gw_exec_t *x = op->x;
+
+    char *id = NULL, *seq = NULL;
+    rj_error_t err;
+    rj_error_clear(&err);
+    if (gw_read_model_key(stmt->rm, f->args, op->user, &id, &seq, &err) != RJ_OK) {
+        root_fail(op, root, err.msg, code_or_null(&err));
+        return;
+    }
+    const char *params[2] = {id, seq};
+
+    gw_rmq_t *q = rj_xmalloc(sizeof *q);
+    *q = (gw_rmq_t){.op = op, .root = root, .rm = stmt->rm};
+    rj_metric_add(x->m.rm_reads, 1);
+    gw_pgpool_query(x->pg, stmt->name, stmt->sql, stmt->rm->sequenced_by != NULL ? 2 : 1, params,
+                    rm_done, q);
+    free(seq);
+    free(id);
+}
+
+/* ---- commands ------------------------------------------------------------------------ */
+
+static void
+cmd_release(gw_cmd_t *c)
+{
+    if (c->op == NULL && !c->awaiting_delivery) {
+        c->x->n_cmds--;
+        free(c);
+    }
+}
+
+static void
+update_waiting(gw_exec_t *x)
+{
+    rj_metric_set(x->m.waiting, (int64_t)gw_pending_count(&x->pending));
+}
+
+static void on_timer(uv_timer_t *t);
+
+/* Arms the timer for the earliest deadline, or stops it when nothing waits. */
+static void
+arm_timer(gw_exec_t *x)
+{
+    int64_t deadline = gw_pending_next_deadline(&x->pending);
+    if (deadline < 0) {
+        uv_timer_stop(&x->timer);
+        return;
+    }
+    int64_t now = (int64_t)uv_now(x->loop);
+    uv_timer_start(&x->timer, on_timer, deadline > now ? (uint64_t)(deadline - now) : 0, 0);
+}
+
+/* Resolves a command's root field with a result; the command stays until its report. */
+static void
+cmd_resolve_take(gw_cmd_t *c, json_t *result)
+{
+    gw_op_t *op = c->op;
+    c->op = NULL;
+    rj_gql_prepared_set_result_take(op->prep, c->root, result);
+    root_done(op);
+    cmd_release(c);
+}
+
+static void
+cmd_fail(gw_cmd_t *c, const char *message, const char *code)
+{
+    gw_op_t *op = c->op;
+    c->op = NULL;
+    root_fail(op, c->root, message, code);
+    cmd_release(c);
+}
+
+/* librdkafka's delivery report; served on the loop thread by rj_kafka_producer_poll. */
+static void
+on_delivery(void *opaque, rj_status_t status, const char *errstr)
+{
+    gw_cmd_t *c = opaque;
+    gw_exec_t *x = c->x;
+
+    c->awaiting_delivery = false;
+    if (status != RJ_OK && c->op != NULL) {
+        rj_error("exec", "could not deliver command %s: %s req=%s", c->cmd->name, errstr,
+                 c->entry.request_id);
+        gw_pending_remove(&x->pending, &c->entry);
+        update_waiting(x);
+        arm_timer(x);
+        char *msg = rj_xasprintf("could not send command %s: %s", c->cmd->name, errstr);
+        cmd_fail(c, msg, rj_error_code(&(rj_error_t){.status = status}));
+        free(msg);
+        return;
+    }
+    cmd_release(c);
+}
+
+static void
+cmd_start(gw_op_t *op, size_t root, const rj_gql_root_field_t *f, const rj_app_command_t *cmd)
+{
+    gw_exec_t *x = op->x;
+
+    /* Authorized here, before anything is produced: a denied command never reaches Kafka,
+       so the command processor only ever sees commands the gateway let through. */
+    rj_error_t err = {0};
+    json_t *input = json_object_get(f->args, "input");
+    if (rj_app_authorize(&cmd->authorize, op->user, json_is_object(input) ? input : NULL,
+                         &err) != RJ_OK) {
+        root_fail(op, root, err.msg, code_or_null(&err));
+        return;
+    }
+
+    char request_id[RJ_UUID_STRLEN];
+    rj_uuid_v4(request_id);
+
+    char *key = NULL, *value = NULL;
+    if (gw_command_message(cmd, f->args, op->user, request_id, x->reply_channel, rj_now_ms(),
+                           &key, &value, &err) != RJ_OK) {
+        root_fail(op, root, err.msg, rj_error_code(&err));
+        return;
+    }
+
+    gw_cmd_t *c = rj_xcalloc(1, sizeof *c);
+    *c = (gw_cmd_t){.x = x, .op = op, .root = root, .cmd = cmd, .awaiting_delivery = true};
+    x->n_cmds++;
+
+    /*
+     * Replies are matched on this thread, so no reply can be looked up before we return;
+     * adding before producing just makes a failed produce a plain removal.
+     */
+    gw_pending_add(&x->pending, &c->entry, request_id, (int64_t)uv_now(x->loop));
+    rj_status_t st = rj_kafka_produce(x->producer, x->topic, key, strlen(key), value,
+                                      strlen(value), on_delivery, c, &err);
+    free(key);
+    free(value);
+    if (st != RJ_OK) {
+        rj_error("exec", "could not produce command %s: %s req=%s", cmd->name, err.msg,
+                 request_id);
+        gw_pending_remove(&x->pending, &c->entry);
+        c->awaiting_delivery = false;
+        char *msg = rj_xasprintf("could not send command %s: %s", cmd->name, err.msg);
+        cmd_fail(c, msg, rj_error_code(&err));
+        free(msg);
+        return;
+    }
+
+    rj_debug("exec", "command %s sent req=%s", cmd->name, request_id);
+    rj_metric_add(x->m.commands, 1);
+    update_waiting(x);
+    if (gw_pending_count(&x->pending) == 1)
+        arm_timer(x);
+}
+
+/* The earliest deadline passed: fail every command whose time is up. */
+static void
+on_timer(uv_timer_t *t)
+{
+    gw_exec_t *x = t->data;
+    int64_t now = (int64_t)uv_now(x->loop);
+    gw_pending_entry_t *e;
+
+    while ((e = gw_pending_take_expired(&x->pending, now)) != NULL) {
+        gw_cmd_t *c = (gw_cmd_t *)(void *)e; /* entry is the first member */
+        rj_warn("exec", "no reply for command %s within %d ms req=%s", c->cmd->name,
+                x->timeout_ms, e->request_id);
+        rj_metric_add(x->m.timeouts, 1);
+        char *msg = rj_xasprintf("could not get a reply for command %s within %d ms",
+                                 c->cmd->name, x->timeout_ms);
+        cmd_fail(c, msg, "TimeoutError");
+        free(msg);
+    }
+    update_waiting(x);
+    arm_timer(x);
+}
+
+/* ---- replies ------------------------------------------------------------------------- */
+
+static void
+handle_reply(gw_exec_t *x, const char *msg, size_t len)
+{
+    rj_env_reply_t reply;
+    rj_error_t err = {0};
+
+    if (rj_env_reply_decode(msg, len, &reply, &err) != RJ_OK) {
+        rj_warn("exec", "dropping reply: %s", err.msg);
+        return;
+    }
+
+    gw_pending_entry_t *e = gw_pending_take(&x->pending, reply.request_id);
+    if (e == NULL) {
+        rj_debug("exec", "dropping reply for an unknown request req=%s", reply.request_id);
+        rj_metric_add(x->m.late_replies, 1);
+        rj_env_reply_deinit(&reply);
+        return;
+    }
+    update_waiting(x);
+
+    gw_cmd_t *c = (gw_cmd_t *)(void *)e;
+    if (reply.ok) {
+        /* Booster's `result ?? true`. */
+        const json_t *result = reply.result;
+        cmd_resolve_take(c, result == NULL || json_is_null(result) ? json_true()
+                                                                   : json_deep_copy(result));
+    } else {
+        cmd_fail(c, reply.error_message, reply.error_code);
+    }
+    rj_env_reply_deinit(&reply);
+}
+
+static void
+on_inbox(uv_async_t *a)
+{
+    gw_exec_t *x = a->data;
+
+    pthread_mutex_lock(&x->inbox_lock);
+    gw_inbox_msg_t *m = x->inbox_head;
+    x->inbox_head = x->inbox_tail = NULL;
+    pthread_mutex_unlock(&x->inbox_lock);
+
+    while (m != NULL) {
+        gw_inbox_msg_t *next = m->next;
+        handle_reply(x, m->data, m->len);
+        free(m);
+        m = next;
+    }
+    arm_timer(x);
+}
+
+void
+gw_exec_post_reply(gw_exec_t *x, const char *msg, size_t len)
+{
+    gw_inbox_msg_t *m = rj_xmalloc(sizeof *m + len + 1);
+    m->next = NULL;
+    m->len = len;
+    memcpy(m->data, msg, len);
+    m->data[len] = '\0';
+
+    pthread_mutex_lock(&x->inbox_lock);
+    if (x->inbox_tail != NULL)
+        x->inbox_tail->next = m;
+    else
+        x->inbox_head = m;
+    x->inbox_tail = m;
+    pthread_mutex_unlock(&x->inbox_lock);
+    uv_async_send(&x->inbox_wakeup);
+}
+
+/* ---- the operation loop -------------------------------------------------------------- */
+
+static const gw_rm_stmt_t *
+find_rm_stmt(const gw_exec_t *x, const char *name)
+{
+    for (size_t i = 0; i < x->n_rm_stmts; i++)
+        if (strcmp(x->rm_stmts[i].rm->name, name) == 0)
+            return &x->rm_stmts[i];
+    return NULL;
+}
+
+static void
+root_start(gw_op_t *op, size_t i, const rj_gql_root_field_t *f)
+{
+    gw_exec_t *x = op->x;
+
+    if (rj_gql_prepared_op(op->prep) == RJ_GQL_OP_MUTATION) {
+        const rj_app_command_t *cmd = rj_app_command(x->app, f->name);
+        if (cmd != NULL) {
+            cmd_start(op, i, f, cmd);
+            return;
+        }
+    } else {
+        const gw_rm_stmt_t *stmt = find_rm_stmt(x, f->name);
+        if (stmt != NULL) {
+            rm_start(op, i, f, stmt);
+            return;
+        }
+    }
+    char *msg = rj_xasprintf("the field %s is not served by this gateway yet", f->name);
+    root_fail(op, i, msg, "NotImplementedError");
+    free(msg);
+}
+
+/*
+ * Starts root fields while it may (all of them for a query, the next one for a mutation
+ * once the previous one resolved) and completes the operation when none is left. A root
+ * field that resolves synchronously calls back in here; the `stepping` guard turns that
+ * call into a no-op and the loop below carries on, so the stack never grows per field.
+ */
+static void
+op_step(gw_op_t *op)
+{
+    if (op->stepping)
+        return;
+    op->stepping = true;
+
+    size_t n = rj_gql_prepared_nroots(op->prep);
+    while (op->next_root < n && (!op->serial || op->outstanding == 0)) {
+        size_t i = op->next_root++;
+        const rj_gql_root_field_t *f = rj_gql_prepared_root(op->prep, i);
+        if (f->internal)
+            continue; /* introspection: rj_gql_complete answers it */
+        op->outstanding++;
+        root_start(op, i, f);
+    }
+
+    op->stepping = false;
+    if (op->next_root == n && op->outstanding == 0)
+        op_complete(op);
+}
+
+void
+gw_exec_handle(void *opaque, gw_responder_t *r, const char *body, size_t len, bool is_json)
+{
+    gw_exec_t *x = opaque;
+    int64_t started = rj_mono_us();
+    gw_gql_request_t req;
+    json_t *response = NULL;
+
+    rj_metric_add(x->m.requests, 1);
+
+    int status = gw_request_parse(body, len, is_json, &req, &response);
+    if (status != 0) {
+        gw_responder_send_json_take(r, status, response);
+        return;
+    }
+
+    json_t *errors = NULL;
+    rj_gql_doc_t *doc = rj_gql_cache_get(x->cache, req.query, req.query_len, &errors);
+    if (doc == NULL) {
+        gw_responder_send_json_take(r, 200, errors_response_take(errors));
+        gw_request_deinit(&req);
+        return;
+    }
+
+    const rj_gql_ast_definition_t *op_def =
+        gw_select_operation(rj_gql_doc_definitions(doc), req.operation_name);
+    if (op_def == NULL) {
+        response = request_error(MSG_NO_OPERATION, "InvalidParameterError");
+    } else if (op_def->op == RJ_GQL_OP_SUBSCRIPTION) {
+        response = request_error(MSG_SUBSCRIPTION, "InvalidProtocolError");
+    } else if (req.variables != NULL && !json_is_object(req.variables)) {
+        response = plain_error(MSG_BAD_VARIABLES);
+    }
+    if (response != NULL) {
+        gw_responder_send_json_take(r, 200, response);
+        rj_gql_doc_free(doc);
+        gw_request_deinit(&req);
+        return;
+    }
+
+    /*
+     * The token, in Booster's place: after the operation is known and before anything
+     * runs. A token that is present and invalid fails the whole request, public fields
+     * included; no token is an anonymous request.
+     */
+    size_t auth_len = 0;
+    const char *authorization = gw_responder_header(r, "authorization", &auth_len);
+    json_t *user = NULL;
+    status = gw_request_user(rj_app_token_auth(x->app), authorization, auth_len,
+                             rj_now_ms() / 1000, &user, &response);
+    if (status != 0) {
+        gw_responder_send_json_take(r, status, response);
+        rj_gql_doc_free(doc);
+        gw_request_deinit(&req);
+        return;
+    }
+
+    rj_gql_prepared_t *prep = NULL;
+    rj_status_t st = rj_gql_prepare(x->schema, doc, op_def->name, req.variables, &prep, &errors);
+    rj_gql_doc_free(doc);
+    gw_request_deinit(&req);
+    if (st != RJ_OK) {
+        json_decref(user);
+        gw_responder_send_json_take(r, 200, errors_response_take(errors));
+        return;
+    }
+
+    gw_op_t *op = rj_xmalloc(sizeof *op);
+    *op = (gw_op_t){
+        .x = x,
+        .r = r,
+        .user = user,
+        .prep = prep,
+        .serial = rj_gql_prepared_op(prep) == RJ_GQL_OP_MUTATION,
+        .started_us = started,
+    };
+    x->n_ops++;
+    op_step(op);
+}
+
+/* ---- lifecycle ----------------------------------------------------------------------- */
+
+/* Start-up, on a pooled connection: tables, then one by-id statement per read model. */
+static rj_status_t
+prepare_read_models(void *opaque, rj_pg_t *pg, rj_error_t *err)
+{
+    gw_exec_t *x = opaque;
+    rj_status_t st = rj_pg_migrate(pg, err);
+
+    size_t n = rj_app_read_model_count(x->app);
+    x->rm_stmts = rj_xcalloc(n > 0 ? n : 1, sizeof *x->rm_stmts);
+    for (size_t i = 0; st == RJ_OK && i < n; i++) {
+        const rj_app_read_model_t *rm = rj_app_read_model_at(x->app, i);
+        st = rj_pg_ensure_read_model_table(pg, rm->name, err);
+        if (st != RJ_OK)
+            break;
+
+        gw_rm_stmt_t *s = &x->rm_stmts[x->n_rm_stmts++];
+        char *table = rj_pg_read_model_table(pg, rm->name);
+        s->rm = rm;
+        snprintf(s->name, sizeof s->name, "gw_rm_%zu", i);
+        if (rm->sequenced_by == NULL)
+            s->sql = rj_xasprintf("SELECT value::text FROM %s WHERE id = $1 AND seq = ''", table);
+        else
+            /* Booster's sequenced read model by id: every sequence, or the one asked for. */
+            s->sql = rj_xasprintf("SELECT coalesce(json_agg(value ORDER BY seq), '[]')::text "
+                                  "FROM %s WHERE id = $1 AND ($2::text IS NULL OR seq = $2)",
+                                  table);
+        free(table);
+    }
+    return st;
+}
+
+gw_exec_t *
+gw_exec_new(const gw_exec_opts_t *opts, rj_error_t *err)
+{
+    const char *sdl = rj_app_api_sdl(opts->app);
+    rj_gql_schema_t *schema = rj_gql_schema_from_sdl(sdl, strlen(sdl), err);
+    if (schema == NULL)
+        return NULL;
+
+    gw_exec_t *x = rj_xcalloc(1, sizeof *x);
+    x->loop = opts->loop;
+    x->app = opts->app;
+    x->producer = opts->producer;
+    x->pg = opts->pg;
+    x->timeout_ms = opts->timeout_ms;
+    x->topic = rj_xasprintf("%s.commands", opts->app_name);
+    x->reply_channel = rj_xasprintf("%s:reply:%s", opts->app_name, opts->instance_id);
+    x->schema = schema;
+    x->cache = rj_gql_cache_new(schema, GW_DOC_CACHE_SIZE, NULL);
+    gw_pending_init(&x->pending, opts->timeout_ms);
+    pthread_mutex_init(&x->inbox_lock, NULL);
+
+    if (gw_pgpool_run_sync(x->pg, prepare_read_models, x, err) != RJ_OK) {
+        gw_exec_free(x);
+        return NULL;
+    }
+
+    x->m.requests = rj_metric_counter("ramjet_gateway_requests_total",
+                                      "GraphQL requests received over HTTP");
+    x->m.latency = rj_metric_histogram("ramjet_gateway_request_seconds",
+                                       "time from request to GraphQL response");
+    x->m.commands = rj_metric_counter("ramjet_gateway_commands_total", "commands produced");
+    x->m.timeouts = rj_metric_counter("ramjet_gateway_command_timeouts_total",
+                                      "commands that got no reply within the request timeout");
+    x->m.late_replies = rj_metric_counter("ramjet_gateway_late_replies_total",
+                                          "replies that arrived for no waiting request");
+    x->m.waiting = rj_metric_gauge("ramjet_gateway_commands_waiting",
+                                   "commands waiting for their reply");
+    x->m.rm_reads = rj_metric_counter("ramjet_gateway_read_model_reads_total",
+                                      "read-model reads by id");
+
+    uv_timer_init(x->loop, &x->timer);
+    x->timer.data = x;
+    uv_async_init(x->loop, &x->inbox_wakeup, on_inbox);
+    x->inbox_wakeup.data = x;
+    return x;
+}
+
+const char *
+gw_exec_reply_channel(const gw_exec_t *x)
+{
+    return x->reply_channel;
+}
+
+size_t
+gw_exec_busy(const gw_exec_t *x)
+{
+    return x->n_ops + x->n_cmds;
+}
+
+void
+gw_exec_abort_waiting(gw_exec_t *x)
+{
+    gw_pending_entry_t *e;
+    while ((e = gw_pending_take_expired(&x->pending, INT64_MAX)) != NULL) {
+        gw_cmd_t *c = (gw_cmd_t *)(void *)e;
+        char *msg = rj_xasprintf("could not get a reply for command %s: the gateway is "
+                                 "shutting down", c->cmd->name);
+        cmd_fail(c, msg, "TimeoutError");
+        free(msg);
+    }
+    update_waiting(x);
+    arm_timer(x);
+}
+
+void
+gw_exec_stop(gw_exec_t *x)
+{
+    uv_close((uv_handle_t *)&x->timer, NULL);
+    uv_close((uv_handle_t *)&x->inbox_wakeup, NULL);
+}
+
+void
+gw_exec_free(gw_exec_t *x)
+{
+    if (x == NULL)
+        return;
+    RJ_ASSERT(gw_exec_busy(x) == 0);
+
+    gw_inbox_msg_t *m = x->inbox_head;
+    while (m != NULL) {
+        gw_inbox_msg_t *next = m->next;
+        free(m);
+        m = next;
+    }
+    for (size_t i = 0; i < x->n_rm_stmts; i++)
+        free(x->rm_stmts[i].sql);
+    free(x->rm_stmts);
+    gw_pending_deinit(&x->pending);
+    pthread_mutex_destroy(&x->inbox_lock);
+    rj_gql_cache_free(x->cache);
+    rj_gql_schema_free(x->schema);
+    free(x->reply_channel);
+    free(x->topic);
+    free(x);
+}

@@ -1,0 +1,202 @@
+/*
+ * exec.h - GraphQL request handling in the gateway: from a POST body to a response.
+ *
+ * Parse the body, get the parsed and validated document from the cache, pick the
+ * operation, prepare it (rj_gql_prepare), resolve each root field, complete
+ * (rj_gql_complete), answer. Root fields are resolved asynchronously on the loop:
+ *
+ *   query     <ReadModel>(id[, seq])  one primary-key read on the PostgreSQL pool
+ *   mutation  <Command>(input)        produce the command envelope to `<app>.commands`,
+ *                                     wait for the reply on Redis `<app>:reply:<instance>`
+ *
+ * Query root fields run concurrently; mutation root fields one after another, as GraphQL
+ * requires. Introspection fields are answered by the engine.
+ *
+ * Replies arrive on the Redis subscriber's thread; gw_exec_post_reply() queues them and
+ * wakes the loop (uv_async_t), which matches them to waiting commands by request id. A
+ * command that gets no reply within the request timeout fails with TimeoutError; its
+ * outcome is then unknown to the client, as with any timeout (docs/architecture.md).
+ *
+ * Authentication and authorization, Booster's way (booster-surface.md §2, §9): the
+ * `Authorization` header is verified once per request with the app's token verifiers; an
+ * invalid token fails the whole request ({"errors": [...]} without "data"), no token is an
+ * anonymous request. The user envelope travels in each command envelope's currentUser.
+ * Every root field is authorized before anything is done for it (commands before they are
+ * produced, read models before they are read), and read-model before hooks run on by-id
+ * queries; a denial or a hook failure fails that root field only.
+ *
+ * What this file deliberately does not do: HTTP (http.c), token cryptography (auth/),
+ * read-model filters,
+ * lists and the events API (their root fields answer with an error saying so), and
+ * retries of commands (a retry would need the client's consent: commands are not
+ * idempotent from the gateway's point of view).
+ */
+#ifndef GW_EXEC_H
+#define GW_EXEC_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "app/app.h"
+#include "auth/auth.h"
+#include "graphql/graphql.h"
+#include "http.h"
+#include "kafka/kafka.h"
+#include "pgpool.h"
+#include "rj/status.h"
+
+typedef struct gw_exec gw_exec_t;
+
+/** What the executor works with. Pointers are borrowed and must outlive the executor. */
+typedef struct gw_exec_opts {
+    uv_loop_t *loop;               /* the gateway's loop */
+    const rj_app_t *app;           /* the loaded application */
+    const char *app_name;          /* topic, channel and schema prefix */
+    const char *instance_id;       /* this gateway's reply channel suffix */
+    rj_kafka_producer_t *producer; /* produces to `<app>.commands` */
+    gw_pgpool_t *pg;               /* reads read models */
+    int timeout_ms;                /* how long a mutation waits for its reply */
+} gw_exec_opts_t;
+
+/**
+ * Builds the executor: the API schema and document cache, the read-model statements (and
+ * their tables, created when missing), the reply timer and the reply inbox.
+ *
+ * @return the executor, or NULL with @p err set (RJ_ESCHEMA: the generated API does not
+ *         parse; PostgreSQL errors from preparing the tables)
+ *
+ * Ownership: end it with gw_exec_stop(), a loop run, then gw_exec_free(). Loop thread.
+ */
+gw_exec_t *gw_exec_new(const gw_exec_opts_t *opts, rj_error_t *err);
+
+/** The Redis channel replies must be published on, `<app>:reply:<instance>`. Borrowed. */
+const char *gw_exec_reply_channel(const gw_exec_t *x);
+
+/**
+ * Handles one POST /graphql; a gw_http_graphql_cb with @p opaque the executor.
+ * Consumes @p r, at once or when the operation completes.
+ */
+void gw_exec_handle(void *opaque, gw_responder_t *r, const char *body, size_t len, bool is_json);
+
+/**
+ * Queues a reply received on Redis for the loop thread. Replies for unknown request ids
+ * (timed out, or for a previous process with the same instance id) are dropped there.
+ *
+ * @param msg  the reply envelope's text; copied
+ *
+ * Thread-safe (called on the Redis subscriber's thread) until gw_exec_stop().
+ */
+void gw_exec_post_reply(gw_exec_t *x, const char *msg, size_t len);
+
+/** Operations in flight plus commands still awaiting their Kafka delivery report. */
+size_t gw_exec_busy(const gw_exec_t *x);
+
+/**
+ * Fails every command still waiting for a reply ("the gateway is shutting down",
+ * code TimeoutError), so their operations complete. For the end of a drain that ran out
+ * of time. Read-model queries are left to finish (statement_timeout bounds them).
+ */
+void gw_exec_abort_waiting(gw_exec_t *x);
+
+/** Closes the timer and the inbox wake-up; run the loop, then gw_exec_free(). */
+void gw_exec_stop(gw_exec_t *x);
+
+/**
+ * Frees the executor. Nothing may be in flight (gw_exec_busy() == 0) and the producer
+ * must be gone (its delivery callbacks point here). NULL is a no-op. Consumes @p x.
+ */
+void gw_exec_free(gw_exec_t *x);
+
+/* ---- the pure steps, exposed for unit tests ------------------------------------------ */
+
+/** A parsed GraphQL-over-HTTP request body. */
+typedef struct gw_gql_request {
+    json_t *root;               /* the parsed body, owned; views below point into it */
+    const char *query;          /* the query text */
+    size_t query_len;           /* its length */
+    const json_t *variables;    /* the variables object, or NULL when absent or null */
+    const char *operation_name; /* operationName, or NULL when absent, null or not a string */
+} gw_gql_request_t;
+
+/**
+ * Reads a POST body the way Booster does (express.json() then its dispatcher checks).
+ *
+ * @param is_json  false when the content type is not JSON: the body is then ignored, as
+ *                 express.json() ignores it, and the request has no query
+ * @param out      on 0, the request (release with gw_request_deinit)
+ * @param status   on a non-zero return, also the HTTP status: 400 for a body that is not
+ *                 a JSON object, 200 for GraphQL-level request errors
+ * @param response set on a non-zero return to the response body (a new reference)
+ * @return 0 when @p out holds a request to execute, else the HTTP status to answer with
+ */
+int gw_request_parse(const char *body, size_t len, bool is_json, gw_gql_request_t *out,
+                     json_t **response);
+
+/** Releases a parsed request. */
+void gw_request_deinit(gw_gql_request_t *req);
+
+/**
+ * graphql-js getOperationAST(): the operation named @p op_name, or the only operation when
+ * @p op_name is NULL; NULL when there is no such operation or the choice is ambiguous.
+ * Borrowed from @p defs.
+ */
+const rj_gql_ast_definition_t *gw_select_operation(const rj_gql_ast_definition_t *defs,
+                                                   const char *op_name);
+
+/**
+ * Verifies a request's `Authorization` header.
+ *
+ * @param authorization  the header value (@p len bytes), or NULL when absent; borrowed
+ * @param now_s          the current time in seconds since the epoch
+ * @param user           on 0, the user envelope (a new reference) or NULL for anonymous
+ * @param response       on a non-zero return, the whole response (a new reference):
+ *                       {"errors":[{"message": reasons, "extensions": {"code": code}}]}
+ * @return 0 to go on, else the HTTP status to answer with (200, as Booster)
+ */
+int gw_request_user(const rj_auth_t *auth, const char *authorization, size_t len, int64_t now_s,
+                    json_t **user, json_t **response);
+
+/**
+ * Decides a by-id read-model query: authorizes it for @p user, runs the read model's before
+ * hooks on the request {"key": {"id": id[, "sequenceKey": {"name", "value"}]}}, and reads
+ * the id (and sequence key) to fetch from the request the hooks returned.
+ *
+ * @param args  the query field's coerced arguments (id, and seq for sequenced read
+ *              models); borrowed
+ * @param user  the user envelope or NULL; borrowed
+ * @param id    on RJ_OK the id to read (a new string, free() it)
+ * @param seq   on RJ_OK the sequence key to read, or NULL for all of them (free() it)
+ * @param err   on failure what the root field's error says: the denial (RJ_EAUTH,
+ *              NotAuthorizedError), a hook's own message and code, or RJ_EINVAL when no
+ *              usable id is left
+ */
+rj_status_t gw_read_model_key(const rj_app_read_model_t *rm, const json_t *args,
+                              const json_t *user, char **id, char **seq, rj_error_t *err);
+
+/**
+ * Builds the Kafka message of a command.
+ *
+ * @param args        the mutation field's coerced arguments; "input" (absent or null = {})
+ *                    becomes the envelope's input; borrowed
+ * @param user        the verified user envelope, the envelope's currentUser; NULL for
+ *                    anonymous (currentUser null); borrowed
+ * @param request_id  the fresh request id; borrowed
+ * @param reply_to    the reply channel; borrowed
+ * @param now_ms      issue time, wall clock in ms
+ * @param key         on RJ_OK, the message key (a new string, free() it): the input's
+ *                    entity key when the command declares one, else the request id
+ * @param value       on RJ_OK, the envelope text (a new string, free() it)
+ * @return RJ_OK, or RJ_ESCHEMA when the declared key field is missing or not a
+ *         string/number (message for the client in @p err)
+ */
+rj_status_t gw_command_message(const rj_app_command_t *cmd, const json_t *args,
+                               const json_t *user, const char *request_id, const char *reply_to,
+                               int64_t now_ms, char **key, char **value, rj_error_t *err);
+
+/** Adds "extensions": {} to every error object of @p errors lacking one (Booster's shape). */
+void gw_errors_decorate(json_t *errors);
+
+#endif

@@ -1,0 +1,574 @@
+/*
+ * http.c - the gateway's HTTP server on h2o 2.2 with libuv (see http.h).
+ *
+ * One host, one catch-all path handler that routes by itself: h2o's path registration
+ * matches prefixes ("/graphql" would also take "/graphqlfoo"), and the routes here are
+ * few and exact. Responses are small JSON documents sent in one piece with
+ * h2o_send_inline(), so no generator state outlives a call.
+ *
+ * Body limit. h2o 2.2 buffers the whole request body before it calls a handler and answers
+ * bodies above globalconf.max_request_entity_size itself, with a plain-text 413. To give
+ * clients the JSON 413 they can parse, h2o's own limit is set to twice ours: bodies
+ * between the two get our JSON answer, bodies beyond still get h2o's (and never reach
+ * memory beyond that bound).
+ *
+ * Lifetimes. h2o frees a request's pool when the response is done *or* when the client
+ * goes away, whichever comes first. A responder (heap, ours) and its anchor (in the pool,
+ * h2o's) point at each other; whichever dies first clears the other's pointer. Client
+ * connections are tracked (their uv_tcp_t is ours) so a drain can end idle keep-alive
+ * connections, which h2o 2.2 would otherwise keep until their idle timeout.
+ *
+ * What this file deliberately does not do: TLS, HTTP/2 prior knowledge tuning, access
+ * logs (one line per request would drown the useful ones; /metrics counts them instead).
+ */
+#include "http.h"
+
+#include <h2o.h>
+#include <netdb.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "core/core.h"
+#include "json/envelope.h"
+#include "log/log.h"
+#include "proc/proc.h"
+
+/* One accepted client connection. */
+typedef struct gw_conn {
+    uv_tcp_t tcp;         /* first member: h2o's close callback hands us this handle */
+    gw_http_t *http;      /* the server it belongs to */
+    struct gw_conn *prev; /* previous in gw_http.conns, or NULL */
+    struct gw_conn *next; /* next in gw_http.conns, or NULL */
+} gw_conn_t;
+
+/* h2o's handler object, extended with our server. */
+typedef struct gw_handler {
+    h2o_handler_t super; /* first member: h2o passes &super to on_req */
+    gw_http_t *http;     /* the server */
+} gw_handler_t;
+
+/* Lives in the request's pool; disposed by h2o when the pool is freed. */
+typedef struct gw_anchor {
+    gw_responder_t *r; /* the responder, or NULL once it was consumed */
+} gw_anchor_t;
+
+struct gw_responder {
+    gw_http_t *http;     /* for the in-flight count and the drain flag */
+    h2o_req_t *req;      /* the request, or NULL once the client is gone */
+    gw_anchor_t *anchor; /* our anchor in req->pool, or NULL once the pool was freed */
+};
+
+struct gw_http {
+    uv_loop_t *loop;                /* the gateway's loop */
+    h2o_globalconf_t config;        /* h2o's configuration (one host, one path) */
+    h2o_context_t ctx;              /* h2o's per-loop context */
+    h2o_accept_ctx_t accept_ctx;    /* what h2o_accept() needs */
+    bool stopped;                   /* gw_http_stop() disposed the context */
+    uv_tcp_t *listener;             /* the listening socket, or NULL once closed */
+    int port;                       /* bound port */
+    bool draining;                  /* gw_http_stop_accepting() was called */
+    size_t max_body_bytes;          /* our body limit (h2o's is twice this) */
+    gw_http_graphql_cb on_graphql;  /* the GraphQL callback */
+    void *opaque;                   /* its argument */
+    size_t inflight;                /* responders alive */
+    size_t nconns;                  /* entries in conns */
+    gw_conn_t *conns;               /* open client connections */
+};
+
+/* ---- responses ------------------------------------------------------------------------ */
+
+static const char *
+reason_phrase(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 413: return "Payload Too Large";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Unknown";
+    }
+}
+
+/*
+ * Sends a complete response. Every response carries `Access-Control-Allow-Origin: *`, as
+ * Booster's Express server does with cors(). During a drain HTTP/1 connections are closed
+ * after the response, so clients move to another replica.
+ */
+static void
+send_response(gw_http_t *h, h2o_req_t *req, int status, const char *content_type,
+              const char *body, size_t len)
+{
+    req->res.status = status;
+    req->res.reason = reason_phrase(status);
+    req->res.content_length = len;
+    if (content_type != NULL)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type,
+                       strlen(content_type));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ACCESS_CONTROL_ALLOW_ORIGIN, NULL,
+                   H2O_STRLIT("*"));
+    if (h->draining)
+        req->http1_is_persistent = 0;
+    h2o_send_inline(req, body, len);
+}
+
+static void
+send_json_take(gw_http_t *h, h2o_req_t *req, int status, json_t *body)
+{
+    char *text = rj_json_dumps(body);
+    send_response(h, req, status, "application/json", text, strlen(text));
+    free(text);
+    json_decref(body);
+}
+
+/*
+ * A JSON string of @p s. Messages may quote client input (a JSON parser's "near '...'"),
+ * which need not be valid UTF-8; such bytes become '?' rather than failing the response.
+ */
+static json_t *
+message_string(const char *s)
+{
+    json_t *v = json_string(s);
+    if (v != NULL)
+        return v;
+    char *copy = rj_xstrdup(s);
+    for (char *p = copy; *p != '\0'; p++)
+        if ((unsigned char)*p >= 0x80)
+            *p = '?';
+    v = json_string(copy);
+    free(copy);
+    RJ_ASSERT(v != NULL);
+    return v;
+}
+
+json_t *
+gw_error_body(const char *message, const char *code)
+{
+    json_t *ext = json_object();
+    if (code != NULL)
+        json_object_set_new(ext, "code", json_string(code));
+    json_t *error = json_object();
+    json_object_set_new(error, "message", message_string(message));
+    json_object_set_new(error, "extensions", ext);
+    json_t *errors = json_array();
+    json_array_append_new(errors, error);
+    json_t *body = json_object();
+    json_object_set_new(body, "errors", errors);
+    return body;
+}
+
+/*
+ * CORS preflight, answered for any path the way the `cors` package does by default:
+ * 204, every method, and the requested headers reflected back.
+ */
+static void
+send_preflight(gw_http_t *h, h2o_req_t *req)
+{
+    static const char requested[] = "access-control-request-headers";
+    ssize_t i = h2o_find_header_by_str(&req->headers, requested, sizeof requested - 1, -1);
+
+    h2o_add_header_by_str(&req->pool, &req->res.headers,
+                          H2O_STRLIT("access-control-allow-methods"), 0, NULL,
+                          H2O_STRLIT("GET,HEAD,PUT,PATCH,POST,DELETE"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL,
+                   H2O_STRLIT("Access-Control-Request-Headers"));
+    if (i != -1) {
+        h2o_iovec_t v = req->headers.entries[i].value;
+        h2o_add_header_by_str(&req->pool, &req->res.headers,
+                              H2O_STRLIT("access-control-allow-headers"), 0, NULL, v.base, v.len);
+    }
+    send_response(h, req, 204, NULL, "", 0);
+}
+
+/* ---- responders ----------------------------------------------------------------------- */
+
+/* The request pool is being freed: the client is gone or the response is complete. */
+static void
+anchor_dispose(void *p)
+{
+    gw_anchor_t *a = p;
+    if (a->r != NULL) {
+        a->r->req = NULL;
+        a->r->anchor = NULL;
+    }
+}
+
+static gw_responder_t *
+responder_new(gw_http_t *h, h2o_req_t *req)
+{
+    gw_responder_t *r = rj_xmalloc(sizeof *r);
+    gw_anchor_t *a = h2o_mem_alloc_shared(&req->pool, sizeof *a, anchor_dispose);
+
+    a->r = r;
+    *r = (gw_responder_t){.http = h, .req = req, .anchor = a};
+    h->inflight++;
+    return r;
+}
+
+bool
+gw_responder_connected(const gw_responder_t *r)
+{
+    return r->req != NULL;
+}
+
+const char *
+gw_responder_header(const gw_responder_t *r, const char *name, size_t *len)
+{
+    if (r->req == NULL)
+        return NULL;
+    ssize_t i = h2o_find_header_by_str(&r->req->headers, name, strlen(name), -1);
+    if (i == -1)
+        return NULL;
+    *len = r->req->headers.entries[i].value.len;
+    return r->req->headers.entries[i].value.base;
+}
+
+void
+gw_responder_send_json_take(gw_responder_t *r, int status, json_t *body)
+{
+    h2o_req_t *req = r->req;
+
+    /*
+     * Detach before sending: h2o may complete the response, and free the pool holding the
+     * anchor, inside h2o_send_inline().
+     */
+    if (r->anchor != NULL)
+        r->anchor->r = NULL;
+    if (req != NULL)
+        send_json_take(r->http, req, status, body);
+    else
+        json_decref(body);
+
+    RJ_ASSERT(r->http->inflight > 0);
+    r->http->inflight--;
+    free(r);
+}
+
+/* ---- routing -------------------------------------------------------------------------- */
+
+static bool
+method_is(const h2o_req_t *req, const char *m)
+{
+    return h2o_memis(req->method.base, req->method.len, m, strlen(m));
+}
+
+static bool
+path_is(h2o_iovec_t path, const char *p)
+{
+    size_t n = strlen(p);
+    /* A trailing slash names the same resource, as in Express's default routing. */
+    if (path.len == n + 1 && path.base[n] == '/')
+        path.len = n;
+    return h2o_memis(path.base, path.len, p, n);
+}
+
+/*
+ * Booster parses bodies with express.json(), which reads only application/json (and
+ * *+json); any other body leaves an empty object behind. A missing content type is read as
+ * JSON too: that is what `curl --data-binary` users expect and nothing else could be meant.
+ */
+static bool
+is_json_body(const h2o_req_t *req)
+{
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+    if (i == -1)
+        return true;
+
+    h2o_iovec_t v = req->headers.entries[i].value;
+    size_t n = 0;
+    while (n < v.len && v.base[n] != ';' && v.base[n] != ' ')
+        n++;
+    static const char json[] = "application/json";
+    static const char suffix[] = "+json";
+    if (n == sizeof json - 1 && strncasecmp(v.base, json, n) == 0)
+        return true;
+    return n > sizeof suffix - 1 &&
+           strncasecmp(v.base + n - (sizeof suffix - 1), suffix, sizeof suffix - 1) == 0;
+}
+
+static void
+send_error(gw_http_t *h, h2o_req_t *req, int status, const char *message, const char *code)
+{
+    send_json_take(h, req, status, gw_error_body(message, code));
+}
+
+/* /healthz, /readyz and /metrics, answered exactly as the health port answers them. */
+static bool
+try_probe(gw_http_t *h, h2o_req_t *req)
+{
+    static const char *const paths[] = {"/healthz", "/readyz", "/metrics"};
+    const char *path = NULL;
+
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
+        if (path_is(req->path_normalized, paths[i]))
+            path = paths[i];
+    if (path == NULL)
+        return false;
+
+    int status = 0;
+    char *body = NULL;
+    rj_health_render(path, &status, &body);
+    send_response(h, req, status, RJ_HEALTH_CONTENT_TYPE, body, strlen(body));
+    free(body);
+    return true;
+}
+
+static int
+on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    gw_http_t *h = ((gw_handler_t *)self)->http;
+
+    if (method_is(req, "OPTIONS")) {
+        send_preflight(h, req);
+        return 0;
+    }
+
+    if (path_is(req->path_normalized, "/graphql")) {
+        if (!method_is(req, "POST")) {
+            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL,
+                           H2O_STRLIT("POST, OPTIONS"));
+            send_error(h, req, 405, "only POST is supported on /graphql", "InvalidProtocolError");
+            return 0;
+        }
+        if (req->entity.len > h->max_body_bytes) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "request body too large: %zu bytes, the limit is %zu",
+                     req->entity.len, h->max_body_bytes);
+            send_error(h, req, 413, msg, "InvalidParameterError");
+            return 0;
+        }
+        gw_responder_t *r = responder_new(h, req);
+        const char *body = req->entity.base != NULL ? req->entity.base : "";
+        h->on_graphql(h->opaque, r, body, req->entity.len, is_json_body(req));
+        return 0;
+    }
+
+    if ((method_is(req, "GET") || method_is(req, "HEAD")) && try_probe(h, req))
+        return 0;
+
+    send_error(h, req, 404, "not found", "NotFoundError");
+    return 0;
+}
+
+/* ---- connections ---------------------------------------------------------------------- */
+
+static void
+free_handle(uv_handle_t *handle)
+{
+    free(handle);
+}
+
+static void
+conn_unlink(gw_conn_t *c)
+{
+    gw_http_t *h = c->http;
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        h->conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    h->nconns--;
+}
+
+/* h2o closed the socket of a connection (client gone, error, or our shutdown). */
+static void
+on_conn_closed(uv_handle_t *handle)
+{
+    gw_conn_t *c = (gw_conn_t *)(void *)handle;
+    conn_unlink(c);
+    free(c);
+}
+
+static void
+on_accept(uv_stream_t *listener, int status)
+{
+    gw_http_t *h = listener->data;
+
+    if (status != 0) {
+        rj_warn("http", "could not accept connection: %s", uv_strerror(status));
+        return;
+    }
+
+    gw_conn_t *c = rj_xcalloc(1, sizeof *c);
+    uv_tcp_init(h->loop, &c->tcp);
+    if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
+        uv_close((uv_handle_t *)&c->tcp, free_handle);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+
+    c->http = h;
+    c->next = h->conns;
+    if (h->conns != NULL)
+        h->conns->prev = c;
+    h->conns = c;
+    h->nconns++;
+
+    h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)&c->tcp, on_conn_closed);
+    h2o_accept(&h->accept_ctx, sock);
+}
+
+void
+gw_http_close_connections(gw_http_t *h)
+{
+    for (gw_conn_t *c = h->conns; c != NULL; c = c->next) {
+        uv_os_fd_t fd;
+        if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
+            shutdown(fd, SHUT_RDWR);
+    }
+}
+
+/* ---- server --------------------------------------------------------------------------- */
+
+static rj_status_t
+resolve(const char *host, int port, struct sockaddr_storage *out, rj_error_t *err)
+{
+    char service[16];
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+
+    snprintf(service, sizeof service, "%d", port);
+    int rc = getaddrinfo(host, service, &hints, &res);
+    if (rc != 0)
+        return rj_error_set(err, RJ_EINVAL, "could not resolve http-host %s: %s", host,
+                            gai_strerror(rc));
+    memcpy(out, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    return RJ_OK;
+}
+
+static rj_status_t
+start_listening(gw_http_t *h, const char *host, int port, rj_error_t *err)
+{
+    struct sockaddr_storage addr;
+    rj_status_t st = resolve(host, port, &addr, err);
+    if (st != RJ_OK)
+        return st;
+
+    h->listener = rj_xmalloc(sizeof *h->listener);
+    uv_tcp_init(h->loop, h->listener);
+    h->listener->data = h;
+
+    int rc = uv_tcp_bind(h->listener, (const struct sockaddr *)&addr, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)h->listener, 1024, on_accept);
+    if (rc != 0)
+        return rj_error_set(err, RJ_EIO, "could not listen on %s:%d: %s", host, port,
+                            uv_strerror(rc));
+
+    struct sockaddr_storage bound;
+    int len = sizeof bound;
+    uv_tcp_getsockname(h->listener, (struct sockaddr *)&bound, &len);
+    h->port = bound.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&bound)->sin6_port)
+                                          : ntohs(((struct sockaddr_in *)&bound)->sin_port);
+    return RJ_OK;
+}
+
+gw_http_t *
+gw_http_new(const gw_http_opts_t *opts, rj_error_t *err)
+{
+    RJ_ASSERT(opts->on_graphql != NULL && opts->max_body_bytes > 0);
+
+    gw_http_t *h = rj_xcalloc(1, sizeof *h);
+    h->loop = opts->loop;
+    h->max_body_bytes = opts->max_body_bytes;
+    h->on_graphql = opts->on_graphql;
+    h->opaque = opts->opaque;
+
+    h2o_config_init(&h->config);
+    h->config.server_name = h2o_iovec_init(H2O_STRLIT("ramjet-gateway"));
+    h->config.max_request_entity_size =
+        opts->max_body_bytes > SIZE_MAX / 2 ? SIZE_MAX : opts->max_body_bytes * 2;
+
+    h2o_hostconf_t *host =
+        h2o_config_register_host(&h->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+    gw_handler_t *handler = (gw_handler_t *)h2o_create_handler(path, sizeof *handler);
+    handler->super.on_req = on_req;
+    handler->http = h;
+
+    /* Listen before the context exists, so a failure has only the listener to undo. */
+    if (start_listening(h, opts->host, opts->port, err) != RJ_OK) {
+        if (h->listener != NULL)
+            uv_close((uv_handle_t *)h->listener, free_handle);
+        h2o_config_dispose(&h->config);
+        free(h);
+        return NULL;
+    }
+
+    h2o_context_init(&h->ctx, h->loop, &h->config);
+    h->accept_ctx.ctx = &h->ctx;
+    h->accept_ctx.hosts = h->config.hosts;
+    return h;
+}
+
+int
+gw_http_port(const gw_http_t *h)
+{
+    return h->port;
+}
+
+void
+gw_http_stop_accepting(gw_http_t *h)
+{
+    if (h->draining)
+        return;
+    h->draining = true;
+    if (h->listener != NULL) {
+        uv_close((uv_handle_t *)h->listener, free_handle);
+        h->listener = NULL;
+    }
+    h2o_context_request_shutdown(&h->ctx);
+}
+
+size_t
+gw_http_inflight(const gw_http_t *h)
+{
+    return h->inflight;
+}
+
+size_t
+gw_http_connections(const gw_http_t *h)
+{
+    return h->nconns;
+}
+
+void
+gw_http_stop(gw_http_t *h)
+{
+    RJ_ASSERT(h->inflight == 0 && h->nconns == 0);
+    if (h->stopped)
+        return;
+    if (h->listener != NULL) {
+        uv_close((uv_handle_t *)h->listener, free_handle);
+        h->listener = NULL;
+    }
+    /*
+     * h2o_context_request_shutdown() left HTTP/2's "resend GOAWAY" timer linked (it runs
+     * a second later), and h2o_context_dispose() insists on empty timeouts. With no
+     * connection left there is nobody to send GOAWAY to.
+     */
+    if (h2o_timeout_is_linked(&h->ctx.http2._graceful_shutdown_timeout))
+        h2o_timeout_unlink(&h->ctx.http2._graceful_shutdown_timeout);
+    h2o_context_dispose(&h->ctx);
+    h->stopped = true;
+}
+
+void
+gw_http_free(gw_http_t *h)
+{
+    if (h == NULL)
+        return;
+    RJ_ASSERT(h->stopped);
+    h2o_config_dispose(&h->config);
+    free(h);
+}

@@ -1,0 +1,416 @@
+/*
+ * ramjet-gateway - the GraphQL HTTP gateway.
+ *
+ * Serves the application's generated GraphQL API over HTTP (POST /graphql): queries read
+ * read models from PostgreSQL, mutations become command envelopes on `<app>.commands` and
+ * are answered when the command processor's reply arrives on this instance's Redis
+ * channel. This file is the daemon around that: configuration, connecting to PostgreSQL,
+ * Kafka and Redis (with retries, since under a supervisor they may come up after us), one
+ * libuv loop that carries everything, and the drain on SIGTERM.
+ *
+ * Lifecycle:
+ *   STARTING  connecting, preparing tables, subscribing to the reply channel; not ready
+ *   RUNNING   serving; /readyz follows the reply subscription (no replies, no mutations)
+ *   DRAINING  first SIGTERM: listener closed, in-flight requests finish (their own
+ *             timeouts bound the wait), then idle connections are closed and the
+ *             producer flushed
+ *   STOPPED   everything released; exit 0
+ * A second SIGTERM exits at once (rj_proc).
+ *
+ * Threads: the loop thread runs h2o, the executor, timers and Kafka delivery reports;
+ * libuv's pool runs PostgreSQL reads; the Redis subscriber has its own thread and only
+ * queues replies for the loop.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "app/app.h"
+#include "config/config.h"
+#include "core/core.h"
+#include "exec.h"
+#include "http.h"
+#include "kafka/kafka.h"
+#include "log/log.h"
+#include "pgpool.h"
+#include "proc/proc.h"
+#include "redis/redis.h"
+
+#define GW_TICK_MS 100          /* housekeeping period: producer poll, readiness, drain */
+#define GW_CLOSE_GRACE_MS 2000  /* how long closing connections may take at the end */
+
+typedef struct gw_conf {
+    rj_common_conf_t common; /* RAMJET_APP, brokers, PostgreSQL, Redis, health, ... */
+    int http_port;           /* GraphQL port */
+    char *http_host;         /* address to bind */
+    int request_timeout_ms;  /* how long a mutation waits for its reply */
+    int max_body_bytes;      /* request body limit */
+    char *instance_id;       /* reply channel suffix; NULL: random */
+    int pg_pool_size;        /* PostgreSQL connections (and libuv pool threads) */
+    int connect_timeout_ms;  /* how long to wait for dependencies at start */
+} gw_conf_t;
+
+static const rj_conf_opt_t gw_opts[] = {
+    RJ_CONF_COMMON(gw_conf_t, common, "9101"),
+    {"http-port", RJ_CONF_INT, "3000", offsetof(gw_conf_t, http_port),
+     "port of the GraphQL endpoint (POST /graphql)"},
+    {"http-host", RJ_CONF_STR, "0.0.0.0", offsetof(gw_conf_t, http_host),
+     "address the GraphQL endpoint binds to"},
+    {"request-timeout-ms", RJ_CONF_INT, "10000", offsetof(gw_conf_t, request_timeout_ms),
+     "how long a mutation waits for the command processor's reply"},
+    {"max-body-bytes", RJ_CONF_INT, "6291456", offsetof(gw_conf_t, max_body_bytes),
+     "largest request body accepted (413 above it; Booster's 6 MB by default)"},
+    {"instance-id", RJ_CONF_STR, NULL, offsetof(gw_conf_t, instance_id),
+     "this replica's id, the suffix of its reply channel (default: random)"},
+    {"pg-pool-size", RJ_CONF_INT, "4", offsetof(gw_conf_t, pg_pool_size),
+     "PostgreSQL connections for read-model reads"},
+    {"connect-timeout-ms", RJ_CONF_INT, "60000", offsetof(gw_conf_t, connect_timeout_ms),
+     "how long to wait for PostgreSQL, Kafka and Redis at start"},
+};
+#define GW_NOPTS (sizeof gw_opts / sizeof gw_opts[0])
+
+static const char gw_summary[] =
+    "ramjet-gateway: serves the application's GraphQL API over HTTP; mutations become\n"
+    "commands on <app>.commands and are answered from the command processor's reply.";
+
+/* Everything the daemon built, so teardown can undo whatever part of it exists. */
+typedef struct gw_daemon {
+    gw_conf_t *conf;                 /* configuration */
+    uv_loop_t loop;                  /* the one loop */
+    rj_app_t *app;                   /* the application */
+    gw_pgpool_t *pg;                 /* read-model reads */
+    rj_kafka_producer_t *producer;   /* command producer */
+    gw_exec_t *exec;                 /* GraphQL execution */
+    rj_redis_sub_t *sub;             /* reply subscriber */
+    gw_http_t *http;                 /* the HTTP server */
+    uv_poll_t producer_poll;         /* producer's event fd */
+    bool producer_poll_open;         /* producer_poll was initialised */
+    uv_poll_t signal_poll;           /* rj_proc's self-pipe */
+    bool signal_poll_open;           /* signal_poll was initialised */
+    uv_timer_t tick;                 /* housekeeping */
+    bool tick_open;                  /* tick was initialised */
+    uint64_t drain_deadline;         /* DRAINING: when waiting for requests stops */
+    bool aborted;                    /* waiting commands were failed at the deadline */
+    bool closing;                    /* connections are being closed */
+    uint64_t close_deadline;         /* when closing stops waiting */
+} gw_daemon_t;
+
+/* ---- callbacks ----------------------------------------------------------------------- */
+
+/* Redis subscriber thread: hand the reply to the loop. */
+static void
+on_reply(void *opaque, const char *channel, const char *msg, size_t len)
+{
+    (void)channel;
+    gw_exec_post_reply(opaque, msg, len);
+}
+
+static void
+on_producer_event(uv_poll_t *h, int status, int events)
+{
+    gw_daemon_t *d = h->data;
+    (void)status;
+    (void)events;
+    rj_kafka_producer_poll(d->producer, 0);
+}
+
+static void
+begin_drain(gw_daemon_t *d)
+{
+    rj_proc_set_state(RJ_PROC_DRAINING);
+    rj_proc_set_ready(false);
+    gw_http_stop_accepting(d->http);
+    d->drain_deadline = uv_now(&d->loop) + (uint64_t)d->conf->request_timeout_ms + 1000;
+    rj_info("main", "draining: %zu requests in flight", gw_http_inflight(d->http));
+}
+
+static void
+on_signal(uv_poll_t *h, int status, int events)
+{
+    gw_daemon_t *d = h->data;
+    (void)status;
+    (void)events;
+    /* The pipe stays readable once a stop was requested: stop watching it. */
+    uv_poll_stop(h);
+    begin_drain(d);
+}
+
+/*
+ * The drain, step by step: wait until every request was answered and every PostgreSQL
+ * read returned (at the deadline, fail the commands still waiting so their requests
+ * answer), then close the remaining (idle) connections and stop the loop.
+ */
+static void
+drain_step(gw_daemon_t *d)
+{
+    uint64_t now = uv_now(&d->loop);
+
+    if (!d->closing) {
+        bool requests_done = gw_http_inflight(d->http) == 0 && gw_pgpool_busy(d->pg) == 0;
+        bool commands_done = gw_exec_busy(d->exec) == 0;
+        if (requests_done && (commands_done || d->aborted)) {
+            d->closing = true;
+            d->close_deadline = now + GW_CLOSE_GRACE_MS;
+            gw_http_close_connections(d->http);
+        } else if (now >= d->drain_deadline && !d->aborted) {
+            rj_warn("main", "drain deadline reached: failing %zu waiting requests",
+                    gw_exec_busy(d->exec));
+            gw_exec_abort_waiting(d->exec);
+            d->aborted = true;
+        }
+    }
+    if (d->closing && (gw_http_connections(d->http) == 0 || now >= d->close_deadline))
+        uv_stop(&d->loop);
+}
+
+static void
+on_tick(uv_timer_t *t)
+{
+    gw_daemon_t *d = t->data;
+
+    /* Delivery reports also wake producer_poll; polling here too costs nothing. */
+    rj_kafka_producer_poll(d->producer, 0);
+    if (rj_proc_state() == RJ_PROC_RUNNING)
+        rj_proc_set_ready(rj_redis_sub_is_connected(d->sub));
+    else if (rj_proc_state() == RJ_PROC_DRAINING)
+        drain_step(d);
+}
+
+/* ---- start-up ------------------------------------------------------------------------ */
+
+static rj_status_t
+topics_ensure_retry(const char *brokers, const char *topic, int partitions, int timeout_ms,
+                    rj_error_t *err)
+{
+    int64_t deadline = rj_mono_us() + (int64_t)timeout_ms * 1000;
+    const char *topics[] = {topic};
+    for (int attempt = 0;; attempt++) {
+        rj_status_t st = rj_kafka_ensure_topics(brokers, topics, 1, partitions, err);
+        if (st != RJ_ERETRY || rj_mono_us() > deadline)
+            return st;
+        if (rj_proc_sleep(100 << (attempt < 4 ? attempt : 4)))
+            return st;
+    }
+}
+
+static rj_status_t
+check_conf(const gw_conf_t *c, rj_error_t *err)
+{
+    if (c->common.app == NULL)
+        return rj_error_set(err, RJ_EINVAL,
+                            "no application: set RAMJET_APP or --app to the application library");
+    if (c->http_port < 0 || c->http_port > 65535)
+        return rj_error_set(err, RJ_EINVAL, "invalid http-port: %d", c->http_port);
+    if (c->request_timeout_ms <= 0)
+        return rj_error_set(err, RJ_EINVAL, "invalid request-timeout-ms: %d",
+                            c->request_timeout_ms);
+    if (c->max_body_bytes <= 0)
+        return rj_error_set(err, RJ_EINVAL, "invalid max-body-bytes: %d", c->max_body_bytes);
+    if (c->pg_pool_size < 1 || c->pg_pool_size > 128)
+        return rj_error_set(err, RJ_EINVAL, "invalid pg-pool-size: %d (1 to 128)",
+                            c->pg_pool_size);
+    return RJ_OK;
+}
+
+/*
+ * libuv's thread pool runs the PostgreSQL reads, one connection each: give it at least as
+ * many threads as connections. Must happen before the pool's first use.
+ */
+static void
+size_thread_pool(int pg_pool_size)
+{
+    const char *cur = getenv("UV_THREADPOOL_SIZE");
+    if (cur == NULL || atoi(cur) < pg_pool_size) {
+        char v[16];
+        snprintf(v, sizeof v, "%d", pg_pool_size);
+        setenv("UV_THREADPOOL_SIZE", v, 1);
+    }
+}
+
+/* Builds everything in dependency order; on failure returns with what was built. */
+static rj_status_t
+start(gw_daemon_t *d, rj_error_t *err)
+{
+    gw_conf_t *c = d->conf;
+    rj_status_t st;
+
+    if ((st = rj_health_start(c->common.health_port, err)) != RJ_OK)
+        return st;
+    if ((d->app = rj_app_load(c->common.app, err)) == NULL)
+        return err->status;
+    const char *name = c->common.app_name != NULL ? c->common.app_name : rj_app_name_get(d->app);
+
+    d->pg = gw_pgpool_new(&d->loop, c->common.pg_url, name, c->pg_pool_size,
+                          c->connect_timeout_ms, c->request_timeout_ms, err);
+    if (d->pg == NULL)
+        return err->status;
+
+    char *topic = rj_xasprintf("%s.commands", name);
+    st = topics_ensure_retry(c->common.kafka_brokers, topic, c->common.partitions,
+                             c->connect_timeout_ms, err);
+    free(topic);
+    if (st != RJ_OK)
+        return st;
+    if ((d->producer = rj_kafka_producer_new(c->common.kafka_brokers, "ramjet-gateway", err)) ==
+        NULL)
+        return err->status;
+    uv_poll_init(&d->loop, &d->producer_poll, rj_kafka_producer_fd(d->producer));
+    d->producer_poll.data = d;
+    d->producer_poll_open = true;
+    uv_poll_start(&d->producer_poll, UV_READABLE, on_producer_event);
+
+    const gw_exec_opts_t xo = {
+        .loop = &d->loop,
+        .app = d->app,
+        .app_name = name,
+        .instance_id = c->instance_id,
+        .producer = d->producer,
+        .pg = d->pg,
+        .timeout_ms = c->request_timeout_ms,
+    };
+    if ((d->exec = gw_exec_new(&xo, err)) == NULL)
+        return err->status;
+
+    /* Subscribed before ready: a reply published before SUBSCRIBE would be lost. */
+    const char *channel = gw_exec_reply_channel(d->exec);
+    d->sub = rj_redis_sub_start(c->common.redis_url, &channel, 1, on_reply, d->exec, err);
+    if (d->sub == NULL)
+        return err->status;
+    if (!rj_redis_sub_wait_connected(d->sub, c->connect_timeout_ms))
+        return rj_error_set(err, RJ_ERETRY, "could not subscribe to %s at %s within %d ms",
+                            channel, c->common.redis_url, c->connect_timeout_ms);
+
+    const gw_http_opts_t ho = {
+        .loop = &d->loop,
+        .host = c->http_host,
+        .port = c->http_port,
+        .max_body_bytes = (size_t)c->max_body_bytes,
+        .on_graphql = gw_exec_handle,
+        .opaque = d->exec,
+    };
+    if ((d->http = gw_http_new(&ho, err)) == NULL)
+        return err->status;
+
+    uv_poll_init(&d->loop, &d->signal_poll, rj_proc_wake_fd());
+    d->signal_poll.data = d;
+    d->signal_poll_open = true;
+    uv_poll_start(&d->signal_poll, UV_READABLE, on_signal);
+
+    uv_timer_init(&d->loop, &d->tick);
+    d->tick.data = d;
+    d->tick_open = true;
+    uv_timer_start(&d->tick, on_tick, GW_TICK_MS, GW_TICK_MS);
+
+    rj_info("main", "app=%s instance=%s replies=%s", name, c->instance_id, channel);
+    rj_info("http", "listening on http://%s:%d/graphql", c->http_host, gw_http_port(d->http));
+    return RJ_OK;
+}
+
+/* ---- teardown ------------------------------------------------------------------------ */
+
+static void
+close_handle(uv_handle_t *h, bool *open)
+{
+    if (*open) {
+        uv_close(h, NULL);
+        *open = false;
+    }
+}
+
+/*
+ * Undoes start() in reverse, whatever part of it succeeded. The order matters: the Redis
+ * thread stops before the executor's inbox closes; the producer is freed (flushing, and
+ * reporting what it could not deliver) while the executor its callbacks point at is alive;
+ * handles are closed and the loop run until it has released them before memory goes.
+ */
+static void
+teardown(gw_daemon_t *d)
+{
+    bool http_clean = true;
+
+    rj_redis_sub_stop(d->sub);
+    if (d->http != NULL) {
+        if (gw_http_inflight(d->http) == 0 && gw_http_connections(d->http) == 0) {
+            gw_http_stop(d->http);
+        } else {
+            /* h2o still owns live connections; freeing under them would be worse. */
+            rj_warn("main", "exiting with %zu connections still open",
+                    gw_http_connections(d->http));
+            http_clean = false;
+        }
+    }
+    close_handle((uv_handle_t *)&d->signal_poll, &d->signal_poll_open);
+    close_handle((uv_handle_t *)&d->tick, &d->tick_open);
+    close_handle((uv_handle_t *)&d->producer_poll, &d->producer_poll_open);
+    rj_kafka_producer_free(d->producer, d->conf->request_timeout_ms);
+    d->producer = NULL;
+    if (d->exec != NULL)
+        gw_exec_stop(d->exec);
+
+    if (http_clean) {
+        uv_run(&d->loop, UV_RUN_DEFAULT);
+        gw_http_free(d->http);
+        gw_exec_free(d->exec);
+        gw_pgpool_free(d->pg);
+        if (uv_loop_close(&d->loop) != 0)
+            rj_warn("main", "the event loop still has open handles");
+    }
+    rj_app_free(d->app);
+    rj_health_stop();
+}
+
+static int
+run(gw_conf_t *conf)
+{
+    gw_daemon_t d = {.conf = conf};
+    rj_error_t err = {0};
+    int rc = 0;
+
+    uv_loop_init(&d.loop);
+    if (start(&d, &err) != RJ_OK) {
+        rj_fatal("main", "%s", err.msg);
+        rc = 1;
+    } else if (!rj_proc_stopping()) {
+        rj_proc_set_state(RJ_PROC_RUNNING);
+        rj_proc_set_ready(true);
+        uv_run(&d.loop, UV_RUN_DEFAULT);
+    }
+    teardown(&d);
+    rj_proc_set_state(RJ_PROC_STOPPED);
+    return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+    rj_core_init();
+    rj_log_init("ramjet-gateway");
+    rj_proc_init("ramjet-gateway");
+
+    gw_conf_t conf = {0};
+    rj_error_t err = {0};
+    if (rj_config_load(gw_opts, GW_NOPTS, &conf, argc, argv, "ramjet-gateway", gw_summary,
+                       &err) != RJ_OK ||
+        check_conf(&conf, &err) != RJ_OK) {
+        fprintf(stderr, "ramjet-gateway: %s\n", err.msg);
+        rj_config_deinit(gw_opts, GW_NOPTS, &conf);
+        return 2;
+    }
+    rj_log_level_t level;
+    if (conf.common.log_level != NULL && rj_log_parse_level(conf.common.log_level, &level))
+        rj_log_set_level(level);
+    if (conf.instance_id == NULL || conf.instance_id[0] == '\0') {
+        char uuid[RJ_UUID_STRLEN];
+        rj_uuid_v4(uuid);
+        free(conf.instance_id);
+        conf.instance_id = rj_xasprintf("gw-%.8s", uuid);
+    }
+    size_thread_pool(conf.pg_pool_size);
+
+    int rc = run(&conf);
+
+    rj_metrics_free_all();
+    rj_config_deinit(gw_opts, GW_NOPTS, &conf);
+    return rc;
+}

@@ -1,0 +1,213 @@
+/*
+ * pgpool.c - synchronous PostgreSQL connections driven from the libuv thread pool
+ * (see pgpool.h).
+ *
+ * Connections sit on a free list guarded by a mutex; a worker takes one, runs its
+ * statement, and puts it back. The loop thread only queues jobs and receives their
+ * results in uv's after-work callback, so the job object is touched by one thread at a
+ * time: the worker between work_cb's start and end, the loop thread otherwise.
+ */
+#include "pgpool.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "log/log.h"
+
+#define GW_PG_MAX_PARAMS 4
+
+/* One pooled connection. */
+typedef struct gw_pgconn {
+    rj_pg_t *pg;            /* the connection */
+    struct gw_pgconn *next; /* next free connection, while on the free list */
+} gw_pgconn_t;
+
+struct gw_pgpool {
+    uv_loop_t *loop;       /* the loop results are delivered on */
+    pthread_mutex_t lock;  /* guards `free` */
+    pthread_cond_t cond;   /* signalled when a connection is put back */
+    gw_pgconn_t *conns;    /* all connections */
+    int nconns;            /* their number */
+    gw_pgconn_t *free;     /* connections not in use */
+    size_t busy;           /* jobs queued or running (loop thread only) */
+    char set_timeout[64];  /* the SET statement_timeout every connection runs */
+};
+
+/* One query in flight. */
+typedef struct gw_pgjob {
+    uv_work_t work;                        /* libuv's request; work.data is unused */
+    gw_pgpool_t *pool;                     /* the pool */
+    const char *name;                      /* prepared statement name; borrowed */
+    const char *sql;                       /* its SQL; borrowed */
+    int nparams;                           /* number of parameters */
+    char *params[GW_PG_MAX_PARAMS];        /* copies of the parameters, NULL = SQL NULL */
+    gw_pgpool_result_cb cb;                /* result callback */
+    void *opaque;                          /* its argument */
+    rj_status_t status;                    /* outcome, set by the worker */
+    char *text;                            /* first value, set by the worker */
+    rj_error_t err;                        /* message, set by the worker */
+} gw_pgjob_t;
+
+static gw_pgconn_t *
+conn_take(gw_pgpool_t *p)
+{
+    pthread_mutex_lock(&p->lock);
+    while (p->free == NULL)
+        pthread_cond_wait(&p->cond, &p->lock);
+    gw_pgconn_t *c = p->free;
+    p->free = c->next;
+    pthread_mutex_unlock(&p->lock);
+    return c;
+}
+
+static void
+conn_put(gw_pgpool_t *p, gw_pgconn_t *c)
+{
+    pthread_mutex_lock(&p->lock);
+    c->next = p->free;
+    p->free = c;
+    pthread_cond_signal(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+}
+
+gw_pgpool_t *
+gw_pgpool_new(uv_loop_t *loop, const char *url, const char *schema, int size,
+              int connect_timeout_ms, int statement_timeout_ms, rj_error_t *err)
+{
+    RJ_ASSERT(size > 0);
+
+    gw_pgpool_t *p = rj_xcalloc(1, sizeof *p);
+    p->loop = loop;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->cond, NULL);
+    p->conns = rj_xcalloc((size_t)size, sizeof *p->conns);
+
+    snprintf(p->set_timeout, sizeof p->set_timeout, "SET statement_timeout = %d",
+             statement_timeout_ms);
+
+    for (int i = 0; i < size; i++) {
+        rj_pg_t *pg = rj_pg_connect_retry(url, schema, connect_timeout_ms, err);
+        if (pg == NULL || rj_pg_exec(pg, p->set_timeout, 0, NULL, NULL, err) != RJ_OK) {
+            rj_pg_free(pg);
+            gw_pgpool_free(p);
+            return NULL;
+        }
+        p->conns[i].pg = pg;
+        p->conns[i].next = p->free;
+        p->free = &p->conns[i];
+        p->nconns++;
+    }
+    return p;
+}
+
+rj_status_t
+gw_pgpool_run_sync(gw_pgpool_t *p, gw_pgpool_fn fn, void *opaque, rj_error_t *err)
+{
+    gw_pgconn_t *c = conn_take(p);
+    rj_status_t st = fn(opaque, c->pg, err);
+    conn_put(p, c);
+    return st;
+}
+
+/*
+ * Restores the session settings after the layer reopened a broken connection. The first
+ * statement on a connection found broken only reopens it (and reports RJ_ERETRY), so the
+ * SET may need a second try.
+ */
+static rj_status_t
+restore_session(gw_pgpool_t *p, rj_pg_t *pg, rj_error_t *err)
+{
+    rj_status_t st = rj_pg_exec(pg, p->set_timeout, 0, NULL, NULL, err);
+    if (st == RJ_ERETRY)
+        st = rj_pg_exec(pg, p->set_timeout, 0, NULL, NULL, err);
+    return st;
+}
+
+/* Worker thread: run the statement, keep the first value. */
+static void
+work_cb(uv_work_t *w)
+{
+    gw_pgjob_t *job = (gw_pgjob_t *)(void *)w;
+    gw_pgconn_t *c = conn_take(job->pool);
+    PGresult *res = NULL;
+
+    /* A read is safe to run again after the connection was reset: try up to three times. */
+    for (int attempt = 0; attempt < 3; attempt++) {
+        rj_error_clear(&job->err);
+        job->status = rj_pg_exec_prepared(c->pg, job->name, job->sql, job->nparams,
+                                          (const char *const *)job->params, &res, &job->err);
+        if (job->status != RJ_ERETRY)
+            break;
+        rj_status_t st = restore_session(job->pool, c->pg, &job->err);
+        if (st != RJ_OK && st != RJ_ERETRY) {
+            job->status = st;
+            break;
+        }
+    }
+    conn_put(job->pool, c);
+
+    if (job->status == RJ_OK) {
+        if (PQntuples(res) > 0 && PQnfields(res) > 0 && !PQgetisnull(res, 0, 0))
+            job->text = rj_xstrndup(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+        PQclear(res);
+    }
+}
+
+/* Loop thread: hand the result over and free the job. */
+static void
+after_work_cb(uv_work_t *w, int status)
+{
+    gw_pgjob_t *job = (gw_pgjob_t *)(void *)w;
+
+    /* Jobs are never cancelled, so libuv always ran work_cb. */
+    RJ_ASSERT(status == 0);
+    job->pool->busy--;
+    job->cb(job->opaque, job->status, job->text, &job->err);
+    for (int i = 0; i < job->nparams; i++)
+        free(job->params[i]);
+    free(job);
+}
+
+void
+gw_pgpool_query(gw_pgpool_t *p, const char *name, const char *sql, int nparams,
+                const char *const *params, gw_pgpool_result_cb cb, void *opaque)
+{
+    RJ_ASSERT(nparams >= 0 && nparams <= GW_PG_MAX_PARAMS);
+
+    gw_pgjob_t *job = rj_xcalloc(1, sizeof *job);
+    job->pool = p;
+    job->name = name;
+    job->sql = sql;
+    job->nparams = nparams;
+    for (int i = 0; i < nparams; i++)
+        job->params[i] = params[i] != NULL ? rj_xstrdup(params[i]) : NULL;
+    job->cb = cb;
+    job->opaque = opaque;
+    job->status = RJ_OK;
+
+    p->busy++;
+    int rc = uv_queue_work(p->loop, &job->work, work_cb, after_work_cb);
+    RJ_ASSERT(rc == 0); /* fails only for a NULL work_cb */
+}
+
+size_t
+gw_pgpool_busy(const gw_pgpool_t *p)
+{
+    return p->busy;
+}
+
+void
+gw_pgpool_free(gw_pgpool_t *p)
+{
+    if (p == NULL)
+        return;
+    RJ_ASSERT(p->busy == 0);
+    for (int i = 0; i < p->nconns; i++)
+        rj_pg_free(p->conns[i].pg);
+    free(p->conns);
+    pthread_cond_destroy(&p->cond);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+}

@@ -1,0 +1,87 @@
+/*
+ * pgpool.h - a small pool of synchronous PostgreSQL connections used from the gateway's
+ * libuv loop.
+ *
+ * libpq's blocking API is simple and correct; the loop must not block, so each query runs
+ * on libuv's thread pool (uv_queue_work) with a connection taken from this pool, and its
+ * result comes back to the loop thread through the callback. The pool has as many
+ * connections as libuv has worker threads for it (main sets UV_THREADPOOL_SIZE), so a
+ * worker waits for a connection only when another user of the thread pool competes.
+ *
+ * What this file deliberately does not do: asynchronous libpq (a second event source on
+ * the loop for a handful of primary-key reads buys nothing measurable), transactions across
+ * queries, and SQL building (exec.c knows the read-model tables).
+ */
+#ifndef GW_PGPOOL_H
+#define GW_PGPOOL_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#include "pg/pg.h"
+#include "rj/status.h"
+
+typedef struct gw_pgpool gw_pgpool_t;
+
+/**
+ * Receives the outcome of one gw_pgpool_query().
+ *
+ * @param opaque  the pointer given to gw_pgpool_query
+ * @param status  RJ_OK, or the error of the statement (see rj_pg_exec)
+ * @param text    on RJ_OK: the first column of the first row as text (a new string the
+ *                callee owns and free()s), or NULL when there was no row or it was SQL NULL
+ * @param err     on failure the message; borrowed for the call
+ *
+ * Runs on the loop thread.
+ */
+typedef void (*gw_pgpool_result_cb)(void *opaque, rj_status_t status, char *text,
+                                    const rj_error_t *err);
+
+/**
+ * Runs synchronously with a pooled connection; used at start-up (migrations, quoting).
+ *
+ * @return RJ_OK or an error with @p err set
+ */
+typedef rj_status_t (*gw_pgpool_fn)(void *opaque, rj_pg_t *pg, rj_error_t *err);
+
+/**
+ * Connects @p size connections bound to @p schema, retrying while PostgreSQL is starting
+ * (up to @p connect_timeout_ms), and sets statement_timeout to @p statement_timeout_ms on
+ * each, so no query can hold a connection longer than a request may wait.
+ *
+ * @return the pool, or NULL with @p err set
+ *
+ * Ownership: the caller frees it with gw_pgpool_free(). Loop thread only.
+ */
+gw_pgpool_t *gw_pgpool_new(uv_loop_t *loop, const char *url, const char *schema, int size,
+                           int connect_timeout_ms, int statement_timeout_ms, rj_error_t *err);
+
+/**
+ * Runs @p fn with one of the pool's connections, blocking the caller. For start-up only,
+ * before queries are queued.
+ */
+rj_status_t gw_pgpool_run_sync(gw_pgpool_t *p, gw_pgpool_fn fn, void *opaque, rj_error_t *err);
+
+/**
+ * Runs one statement on the thread pool and reports its first value to @p cb. A statement
+ * that fails because the connection broke is retried on the reopened connection, up to
+ * three attempts in all (the gateway only reads, so a retry is always safe).
+ *
+ * @param name     prepared statement name; borrowed, must outlive the query
+ * @param sql      its SQL (always the same for the same name); borrowed likewise
+ * @param nparams  number of parameters (at most 4)
+ * @param params   text parameters, NULL for SQL NULL; copied
+ * @param cb       result callback, called exactly once on the loop thread
+ *
+ * Loop thread only.
+ */
+void gw_pgpool_query(gw_pgpool_t *p, const char *name, const char *sql, int nparams,
+                     const char *const *params, gw_pgpool_result_cb cb, void *opaque);
+
+/** Queries queued or running. Loop thread. */
+size_t gw_pgpool_busy(const gw_pgpool_t *p);
+
+/** Closes every connection. No query may be in flight. NULL is a no-op. Consumes @p p. */
+void gw_pgpool_free(gw_pgpool_t *p);
+
+#endif
