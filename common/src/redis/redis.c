@@ -364,9 +364,10 @@ sub_session(rj_redis_sub_t *sub, rj_error_t *err)
             freeReplyObject(reply);
             if (!subscribed && confirmed >= sub->nchannels) {
                 subscribed = true;
-                sub_set_connected(sub, true);
+                /* on_connect first: whoever sees "connected" may rely on it having run */
                 if (sub->on_connect != NULL)
                     sub->on_connect(sub->opaque);
+                sub_set_connected(sub, true);
             }
             continue;
         }
