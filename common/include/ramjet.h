@@ -83,8 +83,42 @@ typedef rj_status_t (*rj_reducer_fn)(const json_t *event, const json_t *current,
  * @param current  the read model as stored now, or NULL; borrowed
  * @param out      on RJ_OK: a new read model (new reference), RJ_DELETE or RJ_NOTHING
  */
-typedef rj_status_t (*rj_projection_fn)(const json_t *entity, const char *id,
-                                        const json_t *current, json_t **out, rj_error_t *err);
+typedef rj_status_t (*rj_projection_fn)(const json_t *entity, const char *id, const json_t *current,
+                                        json_t **out, rj_error_t *err);
+
+/**
+ * Decides whether a user may run a command or read a read model declared with
+ * `authorize: CUSTOM` (Booster's authorizer functions).
+ *
+ * @param user   the current user envelope {id, username, roles, claims, header}, or NULL
+ *               when anonymous; borrowed
+ * @param input  the command's input (before hooks have not run yet), or the read-model
+ *               request ({"key": {"id": ...}} or {"filters": {...}}); borrowed, may be NULL
+ * @param err    on denial, optionally the message the client sees; left empty it is
+ *               "Access denied for this resource". The code is err's code when set with
+ *               rj_error_set_code, else NotAuthorizedError.
+ * @return RJ_OK to allow; any error status denies
+ *
+ * Runs on the gateway's and the pusher's loop threads, possibly concurrently with itself
+ * in other processes; must not block or keep pointers to its arguments.
+ */
+typedef rj_status_t (*rj_authorizer_fn)(const json_t *user, const json_t *input, rj_error_t *err);
+
+/**
+ * Rewrites or rejects a read-model request before it runs (a read-model before hook),
+ * for queries and subscriptions alike.
+ *
+ * @param request  {"key": {"id": ..., ...}} for a by-id request, or {"filters": {...}} for
+ *                 a filtered one (a by-id subscription arrives as {"filters": {"id":
+ *                 {"eq": id}}}); borrowed
+ * @param user     the current user envelope or NULL when anonymous; borrowed
+ * @param out      on RJ_OK, the request to continue with (a new reference; return a copy
+ *                 of @p request to leave it as it is)
+ * @param err      on failure, the message the client sees (at path [<ReadModel>])
+ * @return RJ_OK, or any error status to fail the request
+ */
+typedef rj_status_t (*rj_read_model_hook_fn)(const json_t *request, const json_t *user,
+                                             json_t **out, rj_error_t *err);
 
 /* ---- declaring the application (called from RJ_APP_DEFINE only) ---- */
 
@@ -101,6 +135,18 @@ RJ_EXPORT void rj_app_on_reduce(rj_app_t *app, const char *entity, const char *e
 /** Projects @p entity into @p read_model; the read model id is the entity field @p join_field. */
 RJ_EXPORT void rj_app_on_project(rj_app_t *app, const char *read_model, const char *entity,
                                  const char *join_field, rj_projection_fn fn);
+/**
+ * Binds the authorizer of a command declared with `@command(authorize: CUSTOM)`. Binding
+ * one to a command with another authorize attribute, or leaving a CUSTOM command without
+ * one, makes the application fail to load.
+ */
+RJ_EXPORT void rj_app_authorize_command(rj_app_t *app, const char *command, rj_authorizer_fn fn);
+/** Binds the authorizer of a read model declared with `@readModel(authorize: CUSTOM)`. */
+RJ_EXPORT void rj_app_authorize_read_model(rj_app_t *app, const char *read_model,
+                                           rj_authorizer_fn fn);
+/** Adds a before hook to a read model; hooks run in binding order, after authorization. */
+RJ_EXPORT void rj_app_before_read_model(rj_app_t *app, const char *read_model,
+                                        rj_read_model_hook_fn fn);
 /**
  * Trusts RS256/ES256 tokens of @p issuer signed by the PEM public key @p pem (copied);
  * roles are read from claim @p roles_claim (NULL: "custom:role").

@@ -6,10 +6,12 @@
  * redis module's RedisModule_* calls resolve from the server.
  *
  * The domain is examples/shop-domain.md §1: carts, payments, products, packs and
- * customers, with their read models. Not here yet, because ramjet.h has no call for
- * them yet: orders (PlaceOrder reads the current Customer entity), InspectCart (reads
- * the Cart entity), LogSomething (a custom authorizer), the read-model before hooks
- * and OrderReadModel's read-model-query join key.
+ * customers, with their read models, LogSomething's custom authorizer and the
+ * CartReadModel before hooks. Not here yet, because ramjet.h has no call for them yet:
+ * orders (PlaceOrder reads the current Customer entity), InspectCart (reads the Cart
+ * entity), OrderReadModel's read-model-query join key, and the JWKS verifier that
+ * SHOP_JWKS_URI configures (rj_app_token_verifier_public_key is the only verifier the
+ * platform offers so far).
  *
  * Every handler follows ramjet.h's ownership rules: inputs are borrowed, outputs are
  * new references, and rj_command_register_take consumes its value. Errors a client
@@ -240,6 +242,25 @@ empty_command(rj_command_ctx_t *ctx, const json_t *input, json_t **result, rj_er
     return RJ_OK;
 }
 
+/* ---- LogSomething ---- */
+
+/* Allowed iff the token carries the claim canLogSomething, as JSON true (not "true"). */
+static rj_status_t
+authorize_log_something(const json_t *user, const json_t *input, rj_error_t *err)
+{
+    json_t *claims = json_object_get(user, "claims");
+    if (json_is_true(json_object_get(claims, "canLogSomething")))
+        return RJ_OK;
+    return rj_error_set(err, RJ_EAUTH, "You are not allowed to log something");
+}
+
+/* Registers nothing and returns nothing: the client sees `true`. */
+static rj_status_t
+log_something(rj_command_ctx_t *ctx, const json_t *input, json_t **result, rj_error_t *err)
+{
+    return RJ_OK;
+}
+
 /* ---- Cart reducers ---- */
 
 /* Adds the quantity to the item with the same productId, or appends a new item; the
@@ -426,6 +447,52 @@ project_payment(const json_t *payment, const char *id, const json_t *current, js
     return RJ_OK;
 }
 
+/* ---- CartReadModel before hooks ---- */
+
+/* B1: a by-id request for an id starting with "throw-" fails with the hook's message. */
+static rj_status_t
+cart_read_model_hook_throw(const json_t *request, const json_t *user, json_t **out,
+                           rj_error_t *err)
+{
+    const char *id = str_field(json_object_get(request, "key"), "id");
+    if (starts_with(id, "throw-"))
+        return rj_error_set(err, RJ_EHANDLER, "Before hook throwing exception");
+    *out = json_deep_copy(request);
+    return RJ_OK;
+}
+
+/*
+ * B2: the id (the key's, or else filters.id.eq) gets "-modified" appended when it starts
+ * with "before-fn-" and does not end with "-modified" already; a filter request has its
+ * whole filter replaced by {id: {eq: newId}}.
+ */
+static rj_status_t
+cart_read_model_hook_rename(const json_t *request, const json_t *user, json_t **out,
+                            rj_error_t *err)
+{
+    json_t *key = json_object_get(request, "key");
+    json_t *id_filter = json_object_get(json_object_get(request, "filters"), "id");
+    const char *id = key != NULL ? str_field(key, "id") : str_field(id_filter, "eq");
+    json_t *next = json_deep_copy(request);
+    static const char suffix[] = "-modified";
+    size_t n = id != NULL ? strlen(id) : 0;
+    if (starts_with(id, "before-fn-") &&
+        !(n >= sizeof suffix - 1 && strcmp(id + n - (sizeof suffix - 1), suffix) == 0)) {
+        char *renamed = malloc(n + sizeof suffix);
+        if (renamed == NULL)
+            abort();
+        snprintf(renamed, n + sizeof suffix, "%s%s", id, suffix);
+        if (key != NULL)
+            json_object_set_new(json_object_get(next, "key"), "id", json_string(renamed));
+        else
+            json_object_set_new(next, "filters",
+                                json_pack("{s:{s:s}}", "id", "eq", renamed));
+        free(renamed);
+    }
+    *out = next;
+    return RJ_OK;
+}
+
 /* ---- ProductReadModel, PriceHistoryReadModel, CustomerReadModel projections ---- */
 
 /* Product by id: deleted products are deleted; else the product with the packs kept. */
@@ -557,6 +624,8 @@ RJ_APP_DEFINE(app)
     rj_app_on_command(app, "RegisterCustomer", register_customer);
     rj_app_on_command(app, "RenameCustomer", rename_customer);
     rj_app_on_command(app, "EmptyCommand", empty_command);
+    rj_app_on_command(app, "LogSomething", log_something);
+    rj_app_authorize_command(app, "LogSomething", authorize_log_something);
 
     rj_app_on_reduce(app, "Cart", "CartItemChanged", reduce_cart_item_changed);
     rj_app_on_reduce(app, "Cart", "ShippingAddressUpdated", reduce_shipping_address_updated);
@@ -568,6 +637,8 @@ RJ_APP_DEFINE(app)
     rj_app_on_reduce(app, "Customer", "CustomerRegistered", reduce_customer_named);
     rj_app_on_reduce(app, "Customer", "CustomerRenamed", reduce_customer_named);
 
+    rj_app_before_read_model(app, "CartReadModel", cart_read_model_hook_throw);
+    rj_app_before_read_model(app, "CartReadModel", cart_read_model_hook_rename);
     rj_app_on_project(app, "CartReadModel", "Cart", "id", project_cart);
     rj_app_on_project(app, "CartReadModel", "Payment", "cartId", project_payment);
     rj_app_on_project(app, "ProductReadModel", "Product", "id", project_product);

@@ -269,7 +269,8 @@ gw_read_model_key(const rj_app_read_model_t *rm, const json_t *args, const json_
     json_t *v = json_object_get(args, "id");
     if (v != NULL)
         json_object_set(key, "id", v);
-    json_t *sv = rm->sequenced_by != NULL ? json_object_get(args, "seq") : NULL;
+    /* The sequence key argument is named after the @sequencedBy field (Booster's). */
+    json_t *sv = rm->sequenced_by != NULL ? json_object_get(args, rm->sequenced_by) : NULL;
     if (sv != NULL && !json_is_null(sv))
         json_object_set_new(key, "sequenceKey",
                             json_pack("{s:s, s:O}", "name", rm->sequenced_by, "value", sv));

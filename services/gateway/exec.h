@@ -164,8 +164,8 @@ int gw_request_user(const rj_auth_t *auth, const char *authorization, size_t len
  * hooks on the request {"key": {"id": id[, "sequenceKey": {"name", "value"}]}}, and reads
  * the id (and sequence key) to fetch from the request the hooks returned.
  *
- * @param args  the query field's coerced arguments (id, and seq for sequenced read
- *              models); borrowed
+ * @param args  the query field's coerced arguments (id, and for a sequenced read model
+ *              the argument named after its @sequencedBy field); borrowed
  * @param user  the user envelope or NULL; borrowed
  * @param id    on RJ_OK the id to read (a new string, free() it)
  * @param seq   on RJ_OK the sequence key to read, or NULL for all of them (free() it)
@@ -173,8 +173,8 @@ int gw_request_user(const rj_auth_t *auth, const char *authorization, size_t len
  *              NotAuthorizedError), a hook's own message and code, or RJ_EINVAL when no
  *              usable id is left
  */
-rj_status_t gw_read_model_key(const rj_app_read_model_t *rm, const json_t *args,
-                              const json_t *user, char **id, char **seq, rj_error_t *err);
+rj_status_t gw_read_model_key(const rj_app_read_model_t *rm, const json_t *args, const json_t *user,
+                              char **id, char **seq, rj_error_t *err);
 
 /**
  * Builds the Kafka message of a command.
@@ -192,9 +192,9 @@ rj_status_t gw_read_model_key(const rj_app_read_model_t *rm, const json_t *args,
  * @return RJ_OK, or RJ_ESCHEMA when the declared key field is missing or not a
  *         string/number (message for the client in @p err)
  */
-rj_status_t gw_command_message(const rj_app_command_t *cmd, const json_t *args,
-                               const json_t *user, const char *request_id, const char *reply_to,
-                               int64_t now_ms, char **key, char **value, rj_error_t *err);
+rj_status_t gw_command_message(const rj_app_command_t *cmd, const json_t *args, const json_t *user,
+                               const char *request_id, const char *reply_to, int64_t now_ms,
+                               char **key, char **value, rj_error_t *err);
 
 /** Adds "extensions": {} to every error object of @p errors lacking one (Booster's shape). */
 void gw_errors_decorate(json_t *errors);

@@ -13,9 +13,11 @@
  * RUNNING (ready once Redis is subscribed) → DRAINING on SIGTERM (clients get 1001 and
  * two seconds to close) → STOPPED, exit 0.
  *
+ * Tokens sent in connection_init are verified with the application's verifiers (loaded
+ * with the app, clock leeway from RAMJET_JWT_LEEWAY_S); protocol.c does it.
+ *
  * Deliberately not here: queries and mutations over the socket (the gateway serves them
- * at POST /graphql) and token verification (the raw connection_init Authorization value
- * is kept for when it lands).
+ * at POST /graphql).
  */
 #include <stdio.h>
 #include <stdlib.h>

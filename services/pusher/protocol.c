@@ -20,24 +20,33 @@
  * on the loop thread) and copied into a frame with headroom for the WebSocket header.
  * Keys are written in the order Booster's frames show on the wire: id, payload, type.
  *
- * What this file deliberately does not do: verify tokens (the raw `Authorization` value is
- * kept on the session for when token verification lands), run read-model before hooks
- * (the application model has no binding for them yet), or evaluate subscription filters
- * (`<ReadModel>s(filter:)` is refused with a clear error rather than delivering everything
- * or nothing).
+ * Authentication follows Booster: connection_init's payload.Authorization is verified
+ * once, with the app's token verifiers; a failure is a connection_error carrying the
+ * reasons as a plain string (the socket stays open, and later operations run as
+ * anonymous), a success stores the user envelope on the session, and the raw token is
+ * not kept. Every `start` authorizes its read model for that user and runs the read
+ * model's before hooks on the request, a by-id subscription being the filter
+ * {id: {eq: id}}; the id the hooks leave is the row the subscription follows.
+ *
+ * What this file deliberately does not do: evaluate subscription filters
+ * (`<ReadModel>s(filter:)`, and a before hook that turns a by-id request into another
+ * filter, are refused with a clear error rather than delivering everything or nothing),
+ * or re-check a token's expiry after connection_init (Booster does not either: the
+ * connection keeps the user it was opened with).
  */
 #include "protocol.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/auth.h"
 #include "log/log.h"
 #include "json/envelope.h"
 
 #define MSG_QUERY_OVER_WS                                                                          \
     "Queries and mutations over WebSocket are served by the gateway at POST /graphql"
 #define MSG_BAD_PAYLOAD "Message payload is invalid it must contain at least the \"query\" property"
-#define MSG_ACCESS_DENIED "Access denied for this resource"
+#define MSG_TOKEN_NOT_STRING "JsonWebTokenError: jwt must be a string"
 
 struct push_proto {
     const rj_app_t *app;      /* borrowed from main */
@@ -109,8 +118,8 @@ push_session_deinit(push_proto_t *p, push_session_t *s)
     push_subs_remove_owner(p->subs, &s->subs);
     for (push_frame_t *f = push_session_pop(s); f != NULL; f = push_session_pop(s))
         free(f);
-    free(s->authorization);
-    s->authorization = NULL;
+    json_decref(s->user);
+    s->user = NULL;
 }
 
 push_frame_t *
@@ -232,15 +241,49 @@ field_error(const rj_gql_root_field_t *root, const char *message)
 
 /* ---- client messages ----------------------------------------------------------------- */
 
+/* JavaScript truthiness, for Booster's `if (payload.Authorization)`. */
+static bool
+truthy(const json_t *v)
+{
+    if (v == NULL || json_is_null(v) || json_is_false(v))
+        return false;
+    if (json_is_string(v))
+        return json_string_length(v) > 0;
+    if (json_is_number(v))
+        return json_number_value(v) != 0;
+    return true;
+}
+
 static void
 on_connection_init(push_proto_t *p, push_session_t *s, const json_t *m)
 {
     const json_t *auth = json_object_get(json_object_get(m, "payload"), "Authorization");
-    free(s->authorization);
-    s->authorization = json_is_string(auth) ? rj_xstrdup(json_string_value(auth)) : NULL;
+    /* A new connection_init starts over: the previous user does not survive a refusal. */
+    json_decref(s->user);
+    s->user = NULL;
+    if (truthy(auth)) {
+        rj_error_t err;
+        rj_error_clear(&err);
+        json_t *user = NULL;
+        rj_status_t st = RJ_EAUTH;
+        if (json_is_string(auth))
+            st = rj_auth_verify_authorization(rj_app_token_auth(p->app), json_string_value(auth),
+                                              json_string_length(auth), rj_now_ms() / 1000, &user,
+                                              &err);
+        else
+            rj_error_set(&err, RJ_EAUTH, MSG_TOKEN_NOT_STRING);
+        if (st != RJ_OK) {
+            /* The reasons only: they quote no part of the token. */
+            rj_info("proto", "connection_init refused conn=%s code=%s reason=\"%s\"", s->id,
+                    rj_error_code(&err), err.msg);
+            send_connection_error(p, s, err.msg);
+            return;
+        }
+        s->user = user;
+    }
     s->initialized = true;
-    rj_debug("proto", "connection_init conn=%s auth=%s", s->id,
-             s->authorization != NULL ? "yes" : "no");
+    rj_debug("proto", "connection_init conn=%s user=%s", s->id,
+             s->user != NULL ? "verified" : "anonymous");
     send_take(p, s, "connection_ack", NULL, NULL);
 }
 
@@ -264,6 +307,16 @@ refuse_take(push_proto_t *p, push_session_t *s, const char *op_id, rj_gql_prepar
 {
     send_errors_complete_take(p, s, op_id, field_error(root, message));
     rj_gql_prepared_free(prep);
+}
+
+char *
+push_filter_id(const json_t *request)
+{
+    const json_t *filters = json_object_get(request, "filters");
+    const json_t *id = json_object_get(filters, "id");
+    if (json_object_size(filters) != 1 || json_object_size(id) != 1)
+        return NULL;
+    return rj_app_id_string(json_object_get(id, "eq"));
 }
 
 /*
@@ -290,10 +343,31 @@ subscribe_take(push_proto_t *p, push_session_t *s, const char *op_id, rj_gql_pre
         return;
     }
 
-    /* Token verification is not done yet, so every socket operation runs as anonymous,
-       exactly as Booster's local provider does (booster-surface.md §10). */
-    if (!rj_app_auth_allows(&rm->authorize, NULL)) {
-        refuse_take(p, s, op_id, prep, root, MSG_ACCESS_DENIED);
+    /* Booster stores a by-id subscription as the filter {id: {eq: id}}: that is what the
+       authorizer and the before hooks see, and the hooks may rewrite the id. */
+    const json_t *arg_id = json_object_get(root->args, "id");
+    if (arg_id == NULL || json_is_null(arg_id)) {
+        refuse_take(p, s, op_id, prep, root, "Argument \"id\" of type \"ID!\" is required");
+        return;
+    }
+    json_t *request = json_pack("{s:{s:{s:O}}}", "filters", "id", "eq", arg_id);
+    rj_error_t err;
+    rj_error_clear(&err);
+    json_t *filtered = NULL;
+    rj_status_t st = rj_app_authorize(&rm->authorize, s->user, request, &err);
+    if (st == RJ_OK)
+        st = rj_app_run_read_model_hooks(rm, request, s->user, &filtered, &err);
+    json_decref(request);
+    if (st != RJ_OK) {
+        refuse_take(p, s, op_id, prep, root, err.msg);
+        return;
+    }
+    char *id = push_filter_id(filtered);
+    json_decref(filtered);
+    if (id == NULL) {
+        refuse_take(p, s, op_id, prep, root,
+                    "Subscriptions with a filter are not supported yet; the read model's before "
+                    "hooks must leave a filter of the form {id: {eq: <id>}}");
         return;
     }
 
@@ -301,13 +375,8 @@ subscribe_take(push_proto_t *p, push_session_t *s, const char *op_id, rj_gql_pre
        the process's memory. Reusing an op id replaces, so it does not count. */
     if (p->max_subs > 0 && s->subs.count >= p->max_subs &&
         push_subs_find_op(&s->subs, op_id) == NULL) {
+        free(id);
         refuse_take(p, s, op_id, prep, root, "Too many subscriptions on this connection");
-        return;
-    }
-
-    char *id = rj_app_id_string(json_object_get(root->args, "id"));
-    if (id == NULL) {
-        refuse_take(p, s, op_id, prep, root, "Argument \"id\" of type \"ID!\" is required");
         return;
     }
     /* A by-id subscription to a sequenced read model follows every row of that id. When

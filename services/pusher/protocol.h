@@ -2,7 +2,8 @@
  * protocol.h - the graphql-ws protocol (subscriptions-transport-ws, as Booster speaks it)
  * as pure functions over a per-connection session: frames in, frames queued out.
  *
- * Client → server: connection_init, start, stop, connection_terminate.
+ * Client → server: connection_init (its payload.Authorization is verified, see
+ * protocol.c), start, stop, connection_terminate.
  * Server → client: connection_ack, connection_error, data, error, complete (and ka when
  * keep-alives are on; Booster never sends them). booster-surface.md §1.2 and §10 are the
  * reference; the deliberate differences are listed in protocol.c.
@@ -59,8 +60,8 @@ typedef struct push_proto push_proto_t;
 /** One client connection's protocol state. Caller-owned storage: _init/_deinit. */
 typedef struct push_session {
     char id[RJ_UUID_STRLEN];  /* connection id, for logs */
-    char *authorization;      /* connection_init payload.Authorization as sent, or NULL;
-                                 never logged (token verification is not done yet) */
+    json_t *user;             /* the user envelope verified at connection_init, or NULL for
+                                 anonymous; owned. The token itself is not kept. */
     bool initialized;         /* connection_init received */
     push_sub_owner_t subs;    /* its subscriptions; subs.data points back here */
     push_frame_t *out_head;   /* oldest queued frame, or NULL */
@@ -151,5 +152,15 @@ void push_session_close(push_proto_t *p, push_session_t *s, int code, const char
 
 /** Removes and returns the oldest queued frame (free() it), or NULL when none. */
 push_frame_t *push_session_pop(push_session_t *s);
+
+/**
+ * The id a read-model request's filter selects, when the filter is exactly
+ * {"id": {"eq": <id>}} (what a by-id subscription is, before and, unless a before hook
+ * rewrote it into something else, after the hooks).
+ *
+ * @param request  {"filters": {...}}; borrowed
+ * @return a new string (free() it), or NULL for any other filter
+ */
+char *push_filter_id(const json_t *request);
 
 #endif

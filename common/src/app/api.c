@@ -203,3 +203,55 @@ rj_app_token_verifier_public_key(rj_app_t *app, const char *issuer, const char *
                                                                                   : "custom:role"),
     };
 }
+
+static void
+bind_authorizer(rj_app_t *app, const char *fn_name, const char *name, bool read_model,
+                rj_authorizer_fn fn)
+{
+    if (!name_ok(app, fn_name, read_model ? "the read model name" : "the command name", name))
+        return;
+    if (fn == NULL) {
+        rj__app_decl_error(app, "%s: NULL authorizer for %s", fn_name, name);
+        return;
+    }
+    for (size_t i = 0; i < app->n_authorizer_bindings; i++) {
+        const rj__app_authorizer_binding_t *b = &app->authorizer_bindings[i];
+        if (b->read_model == read_model && strcmp(b->name, name) == 0) {
+            rj__app_decl_error(app, "%s: %s already has an authorizer", fn_name, name);
+            return;
+        }
+    }
+    app->authorizer_bindings =
+        rj_xrealloc(app->authorizer_bindings,
+                    (app->n_authorizer_bindings + 1) * sizeof *app->authorizer_bindings);
+    app->authorizer_bindings[app->n_authorizer_bindings++] = (rj__app_authorizer_binding_t){
+        .name = rj_xstrdup(name), .read_model = read_model, .fn = fn};
+}
+
+RJ_EXPORT void
+rj_app_authorize_command(rj_app_t *app, const char *command, rj_authorizer_fn fn)
+{
+    bind_authorizer(app, "rj_app_authorize_command", command, false, fn);
+}
+
+RJ_EXPORT void
+rj_app_authorize_read_model(rj_app_t *app, const char *read_model, rj_authorizer_fn fn)
+{
+    bind_authorizer(app, "rj_app_authorize_read_model", read_model, true, fn);
+}
+
+RJ_EXPORT void
+rj_app_before_read_model(rj_app_t *app, const char *read_model, rj_read_model_hook_fn fn)
+{
+    if (!name_ok(app, "rj_app_before_read_model", "the read model name", read_model))
+        return;
+    if (fn == NULL) {
+        rj__app_decl_error(app, "rj_app_before_read_model: NULL hook for read model %s",
+                           read_model);
+        return;
+    }
+    app->rm_hook_bindings = rj_xrealloc(app->rm_hook_bindings, (app->n_rm_hook_bindings + 1) *
+                                                                   sizeof *app->rm_hook_bindings);
+    app->rm_hook_bindings[app->n_rm_hook_bindings++] =
+        (rj__app_rm_hook_binding_t){.read_model = rj_xstrdup(read_model), .fn = fn};
+}

@@ -44,6 +44,7 @@
 #include "rj/status.h"
 
 typedef struct rj_gql_schema rj_gql_schema_t; /* graphql/graphql.h */
+typedef struct rj_auth rj_auth_t;             /* auth/auth.h */
 
 /* ---- the model (read-only after rj_app_load; all strings owned by the app) ---- */
 
@@ -59,6 +60,8 @@ typedef struct rj_app_auth {
     rj_app_auth_kind_t kind; /* see rj_app_auth_kind_t */
     char **roles;            /* for RJ_APP_AUTH_ROLES: declared role names */
     size_t n_roles;          /* number of roles */
+    rj_authorizer_fn custom; /* for RJ_APP_AUTH_CUSTOM: the bound authorizer; never NULL
+                                after load for commands and read models */
 } rj_app_auth_t;
 
 /** One field of a type, command input, event, entity or read model. */
@@ -137,7 +140,9 @@ struct rj_app_read_model {
     rj_app_auth_t authorize;       /* @readModel(authorize:) */
     const char *sequenced_by;      /* the @sequencedBy field's name, or NULL */
     rj_app_projection_t *projections; /* projections into it, in binding order */
-    size_t n_projections;          /* number of projections */
+    size_t n_projections;             /* number of projections */
+    rj_read_model_hook_fn *hooks;     /* before hooks, in binding order */
+    size_t n_hooks;                   /* number of before hooks */
 };
 
 typedef struct rj_app_verifier {
@@ -200,18 +205,62 @@ const char *rj_app_role_at(const rj_app_t *app, size_t i);
 size_t rj_app_verifier_count(const rj_app_t *app);
 const rj_app_verifier_t *rj_app_verifier_at(const rj_app_t *app, size_t i);
 
-/* ---- authorization and ids ---- */
+/* ---- authentication, authorization and ids ---- */
 
 /**
- * Decides an authorize attribute for a user.
+ * The application's token verifiers (its rj_app_token_verifier_public_key declarations,
+ * with the clock leeway of RAMJET_JWT_LEEWAY_S read at load), ready for
+ * rj_auth_verify_authorization(). Borrowed from @p app; immutable, any thread.
+ */
+const rj_auth_t *rj_app_token_auth(const rj_app_t *app);
+
+/* The message of every authorization denial (Booster's NotAuthorizedError). */
+#define RJ_APP_ACCESS_DENIED "Access denied for this resource"
+
+/**
+ * Decides an authorize attribute for a user, running a custom authorizer with
+ * @p input NULL. Prefer rj_app_authorize(), which passes the input and reports why.
  *
  * @param auth  the attribute (command, read model or entity events)
  * @param user  the user envelope {id, username, roles, claims} or NULL/JSON null for
  *              anonymous; borrowed
- * @return true when allowed. RJ_APP_AUTH_CUSTOM is denied: the public API has no
- *         binding for custom authorizers yet, and default-deny is the safe reading.
+ * @return true when allowed. RJ_APP_AUTH_CUSTOM without a bound authorizer (entities'
+ *         authorizeReadEvents have no binding) is denied: default deny.
  */
 bool rj_app_auth_allows(const rj_app_auth_t *auth, const json_t *user);
+
+/**
+ * Decides an authorize attribute for a user and a request, as Booster's authorizers:
+ * ALL allows, a role list allows a user holding one of the roles, CUSTOM asks the bound
+ * authorizer, an omitted attribute denies.
+ *
+ * @param user   the user envelope or NULL/JSON null for anonymous; borrowed
+ * @param input  what the custom authorizer sees (the command input or the read-model
+ *               request); borrowed, may be NULL
+ * @param err    on denial: status RJ_EAUTH, the message RJ_APP_ACCESS_DENIED or the custom
+ *               authorizer's own, the code NotAuthorizedError or the one it set
+ * @return RJ_OK when allowed, else RJ_EAUTH
+ *
+ * Any thread (custom authorizers must be thread-safe, as every handler).
+ */
+rj_status_t rj_app_authorize(const rj_app_auth_t *auth, const json_t *user, const json_t *input,
+                             rj_error_t *err);
+
+/**
+ * Runs a read model's before hooks in binding order.
+ *
+ * @param request  {"key": {...}} or {"filters": {...}}; borrowed
+ * @param user     the user envelope or NULL/JSON null; borrowed
+ * @param out      on RJ_OK the request to run (a new reference; @p request itself, with a
+ *                 new reference, when there are no hooks)
+ * @param err      on failure the hook's message unchanged ("before hook <n> of read model
+ *                 <X> failed" when it set none) and its code (none for a plain failure,
+ *                 which the gateway shows as "extensions": {}, as Booster does)
+ * @return RJ_OK; the hook's status; RJ_EHANDLER when a hook returned no request or a
+ *         non-object
+ */
+rj_status_t rj_app_run_read_model_hooks(const rj_app_read_model_t *rm, const json_t *request,
+                                        const json_t *user, json_t **out, rj_error_t *err);
 
 /**
  * Formats an entity or read-model id held in a JSON value: a string as is, an

@@ -40,6 +40,17 @@ typedef struct rj__app_project_binding {
     rj_projection_fn fn;  /* the projection */
 } rj__app_project_binding_t;
 
+typedef struct rj__app_authorizer_binding {
+    char *name;          /* command or read model name as given */
+    bool read_model;     /* names a read model (else a command) */
+    rj_authorizer_fn fn; /* the authorizer */
+} rj__app_authorizer_binding_t;
+
+typedef struct rj__app_rm_hook_binding {
+    char *read_model;         /* read model name as given */
+    rj_read_model_hook_fn fn; /* the before hook */
+} rj__app_rm_hook_binding_t;
+
 struct rj_app {
     /* where it came from */
     void *dl;             /* dlopen() handle, or NULL for an app built in-process */
@@ -47,20 +58,25 @@ struct rj_app {
     char *lib_dir;        /* its directory: relative schema files resolve against it */
 
     /* declaration phase */
-    char *name;           /* rj_app_name(), or derived from the library file name */
-    char *schema_file;    /* rj_app_schema_file() as given, or NULL */
-    char *sdl;            /* the SDL text (file contents or rj_app_schema_string) */
-    char *decl_error;     /* first misuse of the declaration API, reported by the loader */
-    rj__app_cmd_binding_t *cmd_bindings;       /* rj_app_on_command calls */
-    size_t n_cmd_bindings;                     /* number of them */
-    rj__app_hook_binding_t *hook_bindings;     /* rj_app_before_command calls, in order */
-    size_t n_hook_bindings;                    /* number of them */
-    rj__app_reduce_binding_t *reduce_bindings; /* rj_app_on_reduce calls */
-    size_t n_reduce_bindings;                  /* number of them */
-    rj__app_project_binding_t *project_bindings; /* rj_app_on_project calls */
-    size_t n_project_bindings;                 /* number of them */
-    rj_app_verifier_t *verifiers;              /* token verifiers */
-    size_t n_verifiers;                        /* number of them */
+    char *name;        /* rj_app_name(), or derived from the library file name */
+    char *schema_file; /* rj_app_schema_file() as given, or NULL */
+    char *sdl;         /* the SDL text (file contents or rj_app_schema_string) */
+    char *decl_error;  /* first misuse of the declaration API, reported by the loader */
+    rj__app_cmd_binding_t *cmd_bindings;               /* rj_app_on_command calls */
+    size_t n_cmd_bindings;                             /* number of them */
+    rj__app_hook_binding_t *hook_bindings;             /* rj_app_before_command calls, in order */
+    size_t n_hook_bindings;                            /* number of them */
+    rj__app_reduce_binding_t *reduce_bindings;         /* rj_app_on_reduce calls */
+    size_t n_reduce_bindings;                          /* number of them */
+    rj__app_project_binding_t *project_bindings;       /* rj_app_on_project calls */
+    size_t n_project_bindings;                         /* number of them */
+    rj_app_verifier_t *verifiers;                      /* token verifiers */
+    size_t n_verifiers;                                /* number of them */
+    rj__app_authorizer_binding_t *authorizer_bindings; /* rj_app_authorize_* calls */
+    size_t n_authorizer_bindings;                      /* number of them */
+    rj__app_rm_hook_binding_t *rm_hook_bindings; /* rj_app_before_read_model calls, in order */
+    size_t n_rm_hook_bindings;                   /* number of them */
+    rj_auth_t *auth;                             /* the verifiers, built at the end of loading */
 
     /* the model (built by rj__app_model_build; arrays never reallocated afterwards,
      * so pointers between them stay valid) */

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "app/app_int.h"
+#include "auth/auth.h"
 #include "core/core.h"
 #include "log/log.h"
 
@@ -175,6 +176,72 @@ bind_projections(rj_app_t *app, rj_error_t *err)
     return RJ_OK;
 }
 
+/*
+ * Authorizers and read-model hooks. An authorizer is bound exactly when the schema says
+ * CUSTOM: one bound to anything else would be silently ignored, and a CUSTOM attribute
+ * without one would deny everyone, and both are mistakes the developer wants to hear
+ * about at load rather than from a puzzled client.
+ */
+static rj_status_t
+bind_auth(rj_app_t *app, rj_error_t *err)
+{
+    for (size_t i = 0; i < app->n_authorizer_bindings; i++) {
+        const rj__app_authorizer_binding_t *b = &app->authorizer_bindings[i];
+        rj_app_auth_t *auth;
+        const char *fn, *what;
+        if (b->read_model) {
+            rj_app_read_model_t *rm = (rj_app_read_model_t *)rj_app_read_model(app, b->name);
+            fn = "rj_app_authorize_read_model";
+            what = "@readModel";
+            if (rm == NULL)
+                return rj_error_set(err, RJ_ESCHEMA, "%s: read model %s is not declared", fn,
+                                    b->name);
+            auth = &rm->authorize;
+        } else {
+            rj_app_command_t *c = command_mut(app, b->name);
+            fn = "rj_app_authorize_command";
+            what = "@command";
+            if (c == NULL)
+                return rj_error_set(err, RJ_ESCHEMA, "%s: command %s is not declared", fn, b->name);
+            auth = &c->authorize;
+        }
+        if (auth->kind != RJ_APP_AUTH_CUSTOM)
+            return rj_error_set(err, RJ_ESCHEMA,
+                                "%s: %s is not declared with %s(authorize: "
+                                "CUSTOM), so its authorizer would never run",
+                                fn, b->name, what);
+        auth->custom = b->fn;
+    }
+    for (size_t i = 0; i < app->n_commands; i++)
+        if (app->commands[i].authorize.kind == RJ_APP_AUTH_CUSTOM &&
+            app->commands[i].authorize.custom == NULL)
+            return rj_error_set(err, RJ_ESCHEMA,
+                                "command %s is declared with authorize: CUSTOM "
+                                "but has no authorizer (bind one with "
+                                "rj_app_authorize_command)",
+                                app->commands[i].name);
+    for (size_t i = 0; i < app->n_read_models; i++)
+        if (app->read_models[i].authorize.kind == RJ_APP_AUTH_CUSTOM &&
+            app->read_models[i].authorize.custom == NULL)
+            return rj_error_set(err, RJ_ESCHEMA,
+                                "read model %s is declared with authorize: "
+                                "CUSTOM but has no authorizer (bind one with "
+                                "rj_app_authorize_read_model)",
+                                app->read_models[i].name);
+    for (size_t i = 0; i < app->n_rm_hook_bindings; i++) {
+        const rj__app_rm_hook_binding_t *b = &app->rm_hook_bindings[i];
+        rj_app_read_model_t *rm = (rj_app_read_model_t *)rj_app_read_model(app, b->read_model);
+        if (rm == NULL)
+            return rj_error_set(err, RJ_ESCHEMA,
+                                "rj_app_before_read_model: read model %s is "
+                                "not declared",
+                                b->read_model);
+        rm->hooks = rj_xrealloc(rm->hooks, (rm->n_hooks + 1) * sizeof *rm->hooks);
+        rm->hooks[rm->n_hooks++] = b->fn;
+    }
+    return RJ_OK;
+}
+
 rj_status_t
 rj__app_bind(rj_app_t *app, rj_error_t *err)
 {
@@ -184,11 +251,27 @@ rj__app_bind(rj_app_t *app, rj_error_t *err)
     if (st == RJ_OK)
         st = bind_projections(app, err);
     if (st == RJ_OK)
-        for (size_t i = 0; i < app->n_commands; i++)
-            if (app->commands[i].authorize.kind == RJ_APP_AUTH_CUSTOM)
-                rj_warn("app", "command %s: authorize: CUSTOM has no authorizer binding yet; "
-                               "everyone is denied", app->commands[i].name);
+        st = bind_auth(app, err);
     return st;
+}
+
+/* Builds the token verifiers; a key that does not parse fails the load, naming it. */
+static rj_status_t
+build_token_auth(rj_app_t *app, rj_error_t *err)
+{
+    int64_t leeway = 0;
+    rj_status_t st = rj_auth_leeway_from_env(&leeway, err);
+    if (st != RJ_OK)
+        return st;
+    rj_auth_verifier_conf_t *confs =
+        rj_xcalloc(app->n_verifiers > 0 ? app->n_verifiers : 1, sizeof *confs);
+    for (size_t i = 0; i < app->n_verifiers; i++)
+        confs[i] = (rj_auth_verifier_conf_t){.issuer = app->verifiers[i].issuer,
+                                             .pem = app->verifiers[i].pem,
+                                             .roles_claim = app->verifiers[i].roles_claim};
+    app->auth = rj_auth_new(confs, app->n_verifiers, leeway, err);
+    free(confs);
+    return app->auth != NULL ? RJ_OK : RJ_EINVAL; /* rj_auth_new fails only with it */
 }
 
 /* ---- loading ---- */
@@ -242,6 +325,8 @@ rj__app_finish(rj_app_t *app, rj_error_t *err)
         st = rj__app_bind(app, err);
     if (st == RJ_OK)
         st = rj__app_api_build(app, err);
+    if (st == RJ_OK)
+        st = build_token_auth(app, err);
     return st;
 }
 
@@ -327,6 +412,13 @@ rj_app_free(rj_app_t *app)
         free(app->verifiers[i].roles_claim);
     }
     free(app->verifiers);
+    for (size_t i = 0; i < app->n_authorizer_bindings; i++)
+        free(app->authorizer_bindings[i].name);
+    free(app->authorizer_bindings);
+    for (size_t i = 0; i < app->n_rm_hook_bindings; i++)
+        free(app->rm_hook_bindings[i].read_model);
+    free(app->rm_hook_bindings);
+    rj_auth_free(app->auth);
     free(app->api_sdl);
     rj_gql_schema_free(app->api_schema);
     free(app->name);
@@ -499,4 +591,10 @@ const rj_app_verifier_t *
 rj_app_verifier_at(const rj_app_t *app, size_t i)
 {
     return RJ__APP_AT(app->verifiers, app->n_verifiers, i);
+}
+
+const rj_auth_t *
+rj_app_token_auth(const rj_app_t *app)
+{
+    return app->auth;
 }

@@ -767,6 +767,7 @@ rj__app_model_free(rj_app_t *app)
         for (size_t j = 0; j < rm->n_projections; j++)
             free(rm->projections[j].join_field);
         free(rm->projections);
+        free(rm->hooks);
     }
     free(app->read_models);
     for (size_t i = 0; i < app->n_enums_sdl; i++)

@@ -32,6 +32,9 @@ struct rj_command_ctx {
     rj_error_t register_err;          /* first failed registration, reported at the end */
 };
 
+static rj_status_t handler_failed(rj_error_t *err, rj_status_t st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* ---- ids and authorization ---- */
 
 char *
@@ -63,28 +66,92 @@ rj_app_command_key(const rj_app_command_t *cmd, const json_t *input, char **out,
     return RJ_OK;
 }
 
+/* True when @p user holds one of the attribute's roles (by name, as Booster compares). */
+static bool
+has_role(const rj_app_auth_t *auth, const json_t *user)
+{
+    json_t *roles = json_object_get(user, "roles");
+    size_t i;
+    json_t *role;
+    json_array_foreach (roles, i, role) {
+        for (size_t j = 0; json_is_string(role) && j < auth->n_roles; j++)
+            if (strcmp(json_string_value(role), auth->roles[j]) == 0)
+                return true;
+    }
+    return false;
+}
+
+rj_status_t
+rj_app_authorize(const rj_app_auth_t *auth, const json_t *user, const json_t *input,
+                 rj_error_t *err)
+{
+    if (json_is_null(user))
+        user = NULL;
+    switch (auth->kind) {
+    case RJ_APP_AUTH_ALL:
+        return RJ_OK;
+    case RJ_APP_AUTH_ROLES:
+        if (has_role(auth, user))
+            return RJ_OK;
+        break;
+    case RJ_APP_AUTH_CUSTOM: {
+        if (auth->custom == NULL)
+            break;
+        rj_error_t e;
+        rj_error_clear(&e);
+        rj_status_t st = auth->custom(user, input, &e);
+        if (st == RJ_OK)
+            return RJ_OK;
+        /* The authorizer's own words reach the client; silence means the usual denial. */
+        rj_error_set(err, RJ_EAUTH, "%s", e.msg[0] != '\0' ? e.msg : RJ_APP_ACCESS_DENIED);
+        rj_error_set_code(err, e.code[0] != '\0' ? e.code : "NotAuthorizedError");
+        return RJ_EAUTH;
+    }
+    case RJ_APP_AUTH_NOBODY:
+        break;
+    }
+    rj_error_set(err, RJ_EAUTH, RJ_APP_ACCESS_DENIED);
+    rj_error_set_code(err, "NotAuthorizedError");
+    return RJ_EAUTH;
+}
+
 bool
 rj_app_auth_allows(const rj_app_auth_t *auth, const json_t *user)
 {
-    switch (auth->kind) {
-    case RJ_APP_AUTH_ALL:
-        return true;
-    case RJ_APP_AUTH_ROLES: {
-        json_t *roles = json_object_get(user, "roles");
-        size_t i;
-        json_t *role;
-        json_array_foreach(roles, i, role) {
-            for (size_t j = 0; json_is_string(role) && j < auth->n_roles; j++)
-                if (strcmp(json_string_value(role), auth->roles[j]) == 0)
-                    return true;
+    return rj_app_authorize(auth, user, NULL, NULL) == RJ_OK;
+}
+
+rj_status_t
+rj_app_run_read_model_hooks(const rj_app_read_model_t *rm, const json_t *request,
+                            const json_t *user, json_t **out, rj_error_t *err)
+{
+    if (json_is_null(user))
+        user = NULL;
+    rj_error_t local;
+    if (err == NULL)
+        err = &local;
+    rj_error_clear(err);
+    /* `cur` always holds one reference, as in rj_app_run_command. */
+    json_t *cur = json_incref((json_t *)request);
+    for (size_t i = 0; i < rm->n_hooks; i++) {
+        json_t *next = NULL;
+        rj_status_t st = rm->hooks[i](cur, user, &next, err);
+        if (st == RJ_OK && !json_is_object(next))
+            st = rj_error_set(err, RJ_EHANDLER,
+                              "before hook %zu of read model %s returned no "
+                              "request",
+                              i + 1, rm->name);
+        if (st != RJ_OK) {
+            json_decref(next);
+            json_decref(cur);
+            return handler_failed(err, st, "before hook %zu of read model %s failed", i + 1,
+                                  rm->name);
         }
-        return false;
+        json_decref(cur);
+        cur = next;
     }
-    case RJ_APP_AUTH_NOBODY:
-    case RJ_APP_AUTH_CUSTOM:
-        return false;
-    }
-    return false;
+    *out = cur;
+    return RJ_OK;
 }
 
 /* ---- inside a command handler (public API) ---- */
@@ -145,10 +212,6 @@ rj_command_request_id(const rj_command_ctx_t *ctx)
  * (it is what the client sees); one that set none gets the generic message @p fmt.
  * The status is always the one the handler returned, and a code it set is kept.
  */
-static rj_status_t
-handler_failed(rj_error_t *err, rj_status_t st, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
 static rj_status_t
 handler_failed(rj_error_t *err, rj_status_t st, const char *fmt, ...)
 {

@@ -12,6 +12,7 @@
 
 #include "app/app.h"
 #include "app/app_int.h"
+#include "auth/auth.h"
 #include "core/core.h"
 #include "graphql/graphql.h"
 
@@ -87,9 +88,9 @@ Test(shop, commands)
     cr_expect_not(ship->fields[1].list);
 
     cr_expect_null(rj_app_command(shop, "NoSuchCommand"));
-    cr_expect_eq(rj_app_command_count(shop), 10);
+    cr_expect_eq(rj_app_command_count(shop), 11);
     cr_expect_str_eq(rj_app_command_at(shop, 0)->name, "ChangeCartItem");
-    cr_expect_null(rj_app_command_at(shop, 10));
+    cr_expect_null(rj_app_command_at(shop, 11));
 
     const rj_app_command_t *create = rj_app_command(shop, "CreateProduct");
     cr_assert_not_null(create);
@@ -488,7 +489,7 @@ Test(shop, api_sdl)
         "  UpdateShippingAddress(input: UpdateShippingAddressInput!): JSON!\n"
         "  ConfirmPayment(input: ConfirmPaymentInput!): JSON!\n"
         "  CreateProduct(input: CreateProductInput!): JSON!\n",
-        "  EmptyCommand: String!\n}\n",
+        "  EmptyCommand: String!\n  LogSomething: JSON!\n}\n",
         "  PriceHistoryReadModel(id: ID!, priceChangedAt: ID): [PriceHistoryReadModel]\n",
         "type ProductReadModel {\n  id: ID!\n  sku: String!\n  displayName: String!\n"
         "  description: String!\n  price: Money!\n  featured: Boolean!\n  packs: [Pack]\n}\n",
@@ -499,10 +500,13 @@ Test(shop, api_sdl)
         cr_expect(strstr(sdl, expected[i]) != NULL, "missing:\n%s\nin:\n%s", expected[i], sdl);
     /* Not in the API: roles, events, entities no output reaches, unused input types. */
     cr_expect_null(strstr(sdl, "Role"));
-    cr_expect_null(strstr(sdl, "CartItemChanged"));
+    /* Events are not object types (their names are values of enum EventType). */
+    cr_expect_null(strstr(sdl, "type CartItemChanged"));
     cr_expect_null(strstr(sdl, "type Cart {"));
     cr_expect_null(strstr(sdl, "input CartItemInput"));
-    cr_expect_null(strstr(sdl, "@"));
+    /* The only directive printed is @deprecated, on the plural read-model queries. */
+    for (const char *at = strchr(sdl, '@'); at != NULL; at = strchr(at + 1, '@'))
+        cr_expect(strncmp(at, "@deprecated(", 12) == 0, "unexpected directive: %.40s", at);
 }
 
 Test(shop, api_schema_parses)
@@ -628,6 +632,16 @@ project_by_flag(const json_t *entity, const char *id, const json_t *current, jso
     return RJ_OK;
 }
 
+/* The authorizer of mini_sdl's Fail (authorize: CUSTOM): allows users named "ok". */
+static rj_status_t
+authorize_fail(const json_t *user, const json_t *input, rj_error_t *err)
+{
+    const char *id = json_string_value(json_object_get(user, "id"));
+    if (id != NULL && strcmp(id, "ok") == 0)
+        return RJ_OK;
+    return RJ_EAUTH; /* no message: the usual denial */
+}
+
 static const char *const mini_sdl =
     "enum Role @roles { Admin }\n"
     "type Thing @entity(authorizeReadEvents: [Admin]) { id: ID!  what: String }\n"
@@ -645,6 +659,7 @@ mini_app(const char *sdl, rj_error_t *err)
     rj_app_on_command(app, "SetThing", noop_command);
     rj_app_on_command(app, "Fail", silent_failure);
     rj_app_on_command(app, "Bad", register_undeclared);
+    rj_app_authorize_command(app, "Fail", authorize_fail);
     rj_app_on_reduce(app, "Thing", "ThingSet", reduce_copy);
     rj_app_on_project(app, "ThingView", "Thing", "id", project_by_flag);
     if (rj__app_finish(app, err) != RJ_OK) {
@@ -790,5 +805,175 @@ Test(inprocess, binding_errors_name_the_culprit)
     cr_expect_eq(rj__app_finish(app, &err), RJ_ESCHEMA);
     cr_expect_str_eq(err.msg, "rj_app_on_reduce: entity Ghost is not declared (type Ghost @entity "
                               "in the schema)");
+    rj_app_free(app);
+}
+
+/* ---- authorization, read-model before hooks, token verifiers ---- */
+
+Test(shop, log_something_is_authorized_by_its_claim)
+{
+    const rj_app_command_t *cmd = rj_app_command(shop, "LogSomething");
+    cr_assert_not_null(cmd);
+    cr_expect_eq(cmd->authorize.kind, RJ_APP_AUTH_CUSTOM);
+    json_t *with = json_pack("{s:s, s:[], s:{s:b}}", "id", "u", "roles", "claims",
+                             "canLogSomething", 1);
+    json_t *string_true = json_pack("{s:s, s:[], s:{s:s}}", "id", "u", "roles", "claims",
+                                    "canLogSomething", "true");
+    json_t *without = json_pack("{s:s, s:[], s:{}}", "id", "u", "roles", "claims");
+    rj_error_t err;
+    cr_expect_eq(rj_app_authorize(&cmd->authorize, with, NULL, &err), RJ_OK);
+    const json_t *denied[] = {string_true, without, NULL};
+    for (size_t i = 0; i < 3; i++) {
+        rj_error_clear(&err);
+        cr_expect_eq(rj_app_authorize(&cmd->authorize, denied[i], NULL, &err), RJ_EAUTH);
+        cr_expect_str_eq(err.msg, "You are not allowed to log something");
+        cr_expect_str_eq(rj_error_code(&err), "NotAuthorizedError");
+    }
+    cr_expect(rj_app_auth_allows(&cmd->authorize, with));
+    cr_expect_not(rj_app_auth_allows(&cmd->authorize, json_null()));
+    json_decref(with);
+    json_decref(string_true);
+    json_decref(without);
+}
+
+Test(shop, role_denials_say_access_denied)
+{
+    const rj_app_command_t *cmd = rj_app_command(shop, "CreateProduct");
+    json_t *user = json_pack("{s:s, s:[s]}", "id", "u", "roles", "User");
+    json_t *admin = json_pack("{s:s, s:[s]}", "id", "a", "roles", "Admin");
+    rj_error_t err;
+    cr_expect_eq(rj_app_authorize(&cmd->authorize, user, NULL, &err), RJ_EAUTH);
+    cr_expect_str_eq(err.msg, "Access denied for this resource");
+    cr_expect_str_eq(rj_error_code(&err), "NotAuthorizedError");
+    cr_expect_eq(rj_app_authorize(&cmd->authorize, NULL, NULL, &err), RJ_EAUTH);
+    cr_expect_eq(rj_app_authorize(&cmd->authorize, admin, NULL, &err), RJ_OK);
+    rj_app_auth_t nobody = {.kind = RJ_APP_AUTH_NOBODY};
+    cr_expect_eq(rj_app_authorize(&nobody, admin, NULL, &err), RJ_EAUTH);
+    cr_expect_str_eq(err.msg, "Access denied for this resource");
+    json_decref(user);
+    json_decref(admin);
+}
+
+/* Runs CartReadModel's hooks on @p request_text; returns the result as compact text. */
+static char *
+cart_hooks(const char *request_text, rj_error_t *err)
+{
+    const rj_app_read_model_t *rm = rj_app_read_model(shop, "CartReadModel");
+    json_t *request = json_loads(request_text, 0, NULL);
+    cr_assert_not_null(request);
+    size_t refs = request->refcount;
+    json_t *out = NULL;
+    rj_status_t st = rj_app_run_read_model_hooks(rm, request, NULL, &out, err);
+    cr_expect_eq(request->refcount, refs, "the request is borrowed");
+    json_decref(request);
+    if (st != RJ_OK)
+        return NULL;
+    char *text = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(out);
+    return text;
+}
+
+Test(shop, cart_read_model_before_hooks)
+{
+    cr_assert_eq(rj_app_read_model(shop, "CartReadModel")->n_hooks, 2);
+    static const struct {
+        const char *in;
+        const char *out; /* NULL: the hook throws */
+    } cases[] = {
+        {"{\"key\":{\"id\":\"c1\"}}", "{\"key\":{\"id\":\"c1\"}}"},
+        {"{\"key\":{\"id\":\"before-fn-x\"}}", "{\"key\":{\"id\":\"before-fn-x-modified\"}}"},
+        {"{\"key\":{\"id\":\"before-fn-x-modified\"}}",
+         "{\"key\":{\"id\":\"before-fn-x-modified\"}}"},
+        {"{\"key\":{\"id\":\"throw-exception-id\"}}", NULL},
+        {"{\"filters\":{\"id\":{\"eq\":\"before-fn-y\"},\"cartItems\":{\"isDefined\":true}}}",
+         "{\"filters\":{\"id\":{\"eq\":\"before-fn-y-modified\"}}}"},
+        {"{\"filters\":{\"id\":{\"eq\":\"throw-1\"}}}", "{\"filters\":{\"id\":{\"eq\":\"throw-1\"}}}"},
+        {"{\"filters\":{\"id\":{\"eq\":\"c2\"}}}", "{\"filters\":{\"id\":{\"eq\":\"c2\"}}}"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        rj_error_t err;
+        rj_error_clear(&err);
+        char *out = cart_hooks(cases[i].in, &err);
+        if (cases[i].out == NULL) {
+            cr_expect_null(out, "case %zu", i);
+            cr_expect_str_eq(err.msg, "Before hook throwing exception");
+            cr_expect_str_eq(rj_error_code(&err), "", "a plain error: no code");
+        } else {
+            cr_expect_str_eq(out, cases[i].out, "case %zu", i);
+        }
+        free(out);
+    }
+}
+
+Test(shop, token_verifiers_are_built_at_load)
+{
+    const rj_auth_t *auth = rj_app_token_auth(shop);
+    cr_assert_not_null(auth);
+    cr_expect_eq(rj_auth_verifier_count(auth), 1);
+    cr_expect_str_eq(rj_auth_verifier_alg(auth, 0), "RS256");
+}
+
+Test(inprocess, custom_authorizer_bindings_must_match_the_schema)
+{
+    rj_error_t err;
+    rj_app_t *app = mini_app(mini_sdl, &err);
+    cr_assert_not_null(app, "%s", err.msg);
+    const rj_app_auth_t *fail = &rj_app_command(app, "Fail")->authorize;
+    json_t *ok = json_pack("{s:s}", "id", "ok");
+    cr_expect_eq(rj_app_authorize(fail, ok, NULL, &err), RJ_OK);
+    cr_expect_eq(rj_app_authorize(fail, NULL, NULL, &err), RJ_EAUTH);
+    cr_expect_str_eq(err.msg, "Access denied for this resource", "silence: the usual denial");
+    json_decref(ok);
+    rj_app_free(app);
+
+    /* CUSTOM without an authorizer. */
+    app = rj__app_new();
+    rj_app_schema_string(app, mini_sdl);
+    rj_app_on_command(app, "SetThing", noop_command);
+    rj_app_on_command(app, "Fail", silent_failure);
+    rj_app_on_command(app, "Bad", register_undeclared);
+    cr_expect_eq(rj__app_finish(app, &err), RJ_ESCHEMA);
+    cr_expect_str_eq(err.msg, "command Fail is declared with authorize: CUSTOM but has no "
+                              "authorizer (bind one with rj_app_authorize_command)");
+    rj_app_free(app);
+
+    /* An authorizer on a command that is not CUSTOM would never run. */
+    app = rj__app_new();
+    rj_app_schema_string(app, mini_sdl);
+    rj_app_on_command(app, "SetThing", noop_command);
+    rj_app_on_command(app, "Fail", silent_failure);
+    rj_app_on_command(app, "Bad", register_undeclared);
+    rj_app_authorize_command(app, "Fail", authorize_fail);
+    rj_app_authorize_command(app, "SetThing", authorize_fail);
+    cr_expect_eq(rj__app_finish(app, &err), RJ_ESCHEMA);
+    cr_expect_str_eq(err.msg, "rj_app_authorize_command: SetThing is not declared with "
+                              "@command(authorize: CUSTOM), so its authorizer would never run");
+    rj_app_free(app);
+
+    /* Hooks and authorizers of undeclared read models. */
+    app = rj__app_new();
+    rj_app_schema_string(app, mini_sdl);
+    rj_app_on_command(app, "SetThing", noop_command);
+    rj_app_on_command(app, "Fail", silent_failure);
+    rj_app_on_command(app, "Bad", register_undeclared);
+    rj_app_authorize_command(app, "Fail", authorize_fail);
+    rj_app_authorize_read_model(app, "Ghost", authorize_fail);
+    cr_expect_eq(rj__app_finish(app, &err), RJ_ESCHEMA);
+    cr_expect_str_eq(err.msg, "rj_app_authorize_read_model: read model Ghost is not declared");
+    rj_app_free(app);
+
+    /* A key that is not a usable public key fails the load. */
+    app = rj__app_new();
+    rj_app_schema_string(app, mini_sdl);
+    rj_app_on_command(app, "SetThing", noop_command);
+    rj_app_on_command(app, "Fail", silent_failure);
+    rj_app_on_command(app, "Bad", register_undeclared);
+    rj_app_authorize_command(app, "Fail", authorize_fail);
+    rj_app_token_verifier_public_key(app, "booster",
+                                     "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+                                     NULL);
+    cr_expect_eq(rj__app_finish(app, &err), RJ_EINVAL);
+    cr_expect_str_eq(err.msg, "could not configure token verifier issuer=booster: the key is not "
+                              "a PEM public key or certificate");
     rj_app_free(app);
 }

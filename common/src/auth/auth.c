@@ -1,0 +1,595 @@
+/*
+ * auth.c - JWT verification (see auth.h).
+ *
+ * A token is taken apart once (three base64url parts, a JSON header and payload), then
+ * each verifier runs jsonwebtoken 9's checks in jsonwebtoken's order: algorithm,
+ * signature, nbf, exp, issuer. The first failing check is that verifier's reason, with
+ * jsonwebtoken's text, because Booster passes those texts to clients unchanged and
+ * clients (and Booster's own tests) compare them. Structural failures are the same for
+ * every verifier, so they are computed once and repeated per verifier, which is what N
+ * independent jsonwebtoken calls print.
+ *
+ * Signatures are checked with OpenSSL's EVP one-shot API and SHA-256, with the algorithm
+ * the *key* implies. ES256 signatures travel as the raw 64-byte r||s of RFC 7518 §3.4;
+ * OpenSSL wants DER, so they are re-encoded first, and any other length is simply a bad
+ * signature.
+ *
+ * Nothing here logs a token or a claim: reasons are fixed texts (plus the configured
+ * issuer name), and callers log at most the reason.
+ */
+#include "auth/auth.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "core/core.h"
+#include "log/log.h"
+
+/* jsonwebtoken's error texts, as String(error) prints them ("<name>: <message>"). */
+#define R_EMPTY "JsonWebTokenError: jwt must be provided"
+#define R_MALFORMED "JsonWebTokenError: jwt malformed"
+#define R_INVALID_TOKEN "JsonWebTokenError: invalid token"
+#define R_SIG_REQUIRED "JsonWebTokenError: jwt signature is required"
+#define R_BAD_ALG "JsonWebTokenError: invalid algorithm"
+#define R_BAD_SIG "JsonWebTokenError: invalid signature"
+#define R_BAD_NBF "JsonWebTokenError: invalid nbf value"
+#define R_NOT_BEFORE "NotBeforeError: jwt not active"
+#define R_BAD_EXP "JsonWebTokenError: invalid exp value"
+#define R_EXPIRED "TokenExpiredError: jwt expired"
+#define R_ISSUER "JsonWebTokenError: jwt issuer invalid. expected: "
+/* Ours: jsonwebtoken has no size limit, so no text to copy. */
+#define R_TOO_LARGE "JsonWebTokenError: jwt too large"
+
+typedef enum auth_alg {
+    AUTH_RS256, /* RSASSA-PKCS1-v1_5 with SHA-256 */
+    AUTH_ES256, /* ECDSA P-256 with SHA-256 */
+} auth_alg_t;
+
+typedef struct auth_verifier {
+    char *issuer;      /* trusted `iss` */
+    char *roles_claim; /* claim holding the roles */
+    EVP_PKEY *key;     /* the public key; read-only after rj_auth_new */
+    auth_alg_t alg;    /* the one algorithm this key verifies */
+} auth_verifier_t;
+
+struct rj_auth {
+    auth_verifier_t *verifiers; /* in trust order */
+    size_t n;                   /* their number */
+    int64_t leeway_s;           /* clock tolerance for exp/nbf */
+};
+
+/* How one verifier judged a token; the kind decides the combined error code. */
+typedef enum auth_fail {
+    FAIL_NONE,       /* accepted */
+    FAIL_OTHER,      /* JsonWebTokenError of any kind */
+    FAIL_EXPIRED,    /* TokenExpiredError */
+    FAIL_NOT_BEFORE, /* NotBeforeError */
+} auth_fail_t;
+
+/* A token taken apart. Views into the caller's token plus decoded copies. */
+typedef struct auth_token {
+    const char *signing_input; /* header "." payload, as signed */
+    size_t signing_len;        /* its length */
+    json_t *header;            /* decoded header object; owned */
+    json_t *payload;           /* decoded payload object; owned */
+    unsigned char *sig;        /* decoded signature; owned (NULL when it does not decode) */
+    size_t sig_len;            /* its length */
+    const char *alg;           /* header.alg, borrowed from header */
+} auth_token_t;
+
+/* ---- base64url ----------------------------------------------------------------------- */
+
+static int
+b64url_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '-')
+        return 62;
+    if (c == '_')
+        return 63;
+    return -1;
+}
+
+/* True when all @p n bytes are base64url characters (no padding: jws's regex). */
+static bool
+b64url_chars(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (b64url_value((unsigned char)s[i]) < 0)
+            return false;
+    return true;
+}
+
+/*
+ * Decodes unpadded base64url. Returns a new buffer (free() it; NUL-terminated for JSON
+ * parsing) with its length in @p out_len, or NULL when the text is not base64url or its
+ * length cannot be the encoding of whole bytes (a remainder of 1).
+ */
+static unsigned char *
+b64url_decode(const char *s, size_t n, size_t *out_len)
+{
+    if (n % 4 == 1 || !b64url_chars(s, n))
+        return NULL;
+    unsigned char *out = rj_xmalloc(n / 4 * 3 + 3);
+    size_t o = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        acc = (acc << 6) | (uint32_t)b64url_value((unsigned char)s[i]);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (unsigned char)(acc >> bits);
+            acc &= (1u << bits) - 1;
+        }
+    }
+    out[o] = '\0';
+    *out_len = o;
+    return out;
+}
+
+/* Decodes a base64url part holding a JSON object; NULL when it is anything else. */
+static json_t *
+decode_json_part(const char *s, size_t n)
+{
+    size_t len;
+    unsigned char *raw = b64url_decode(s, n, &len);
+    if (raw == NULL)
+        return NULL;
+    json_error_t jerr;
+    /* Duplicate members are refused: two `iss` or two `exp` mean two readings of one
+       token, and the strict reading is the safe one. */
+    json_t *v = json_loadb((const char *)raw, len, JSON_REJECT_DUPLICATES, &jerr);
+    free(raw);
+    if (!json_is_object(v)) {
+        json_decref(v);
+        return NULL;
+    }
+    return v;
+}
+
+/* ---- taking a token apart ------------------------------------------------------------ */
+
+static void
+token_deinit(auth_token_t *t)
+{
+    json_decref(t->header);
+    json_decref(t->payload);
+    free(t->sig);
+    *t = (auth_token_t){0};
+}
+
+/*
+ * Splits and decodes @p token. Returns NULL when it is usable, else the reason every
+ * verifier gives (jsonwebtoken: "jwt malformed" for a part count other than three,
+ * "invalid token" when jws cannot decode it, "jwt signature is required" for an empty
+ * signature, since a key is always configured).
+ */
+static const char *
+token_parse(const char *token, size_t len, auth_token_t *t)
+{
+    *t = (auth_token_t){0};
+    if (len == 0)
+        return R_EMPTY;
+    if (len > RJ_AUTH_TOKEN_MAX)
+        return R_TOO_LARGE;
+    const char *dot1 = memchr(token, '.', len);
+    const char *dot2 =
+        dot1 != NULL ? memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - token)) : NULL;
+    if (dot1 == NULL || dot2 == NULL || memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - token)))
+        return R_MALFORMED;
+
+    const char *h = token, *p = dot1 + 1, *s = dot2 + 1;
+    size_t hn = (size_t)(dot1 - h), pn = (size_t)(dot2 - p), sn = len - (size_t)(s - token);
+    if (hn == 0 || pn == 0 || !b64url_chars(s, sn))
+        return R_INVALID_TOKEN;
+    t->header = decode_json_part(h, hn);
+    t->payload = t->header != NULL ? decode_json_part(p, pn) : NULL;
+    if (t->payload == NULL) {
+        token_deinit(t);
+        return R_INVALID_TOKEN;
+    }
+    t->alg = json_string_value(json_object_get(t->header, "alg"));
+    if (sn == 0) {
+        token_deinit(t);
+        return R_SIG_REQUIRED;
+    }
+    t->signing_input = token;
+    t->signing_len = (size_t)(dot2 - token);
+    t->sig = b64url_decode(s, sn, &t->sig_len); /* NULL: checked as a bad signature */
+    return NULL;
+}
+
+/* ---- signatures ---------------------------------------------------------------------- */
+
+/* Re-encodes a raw r||s ECDSA P-256 signature as DER; NULL when it is not 64 bytes. */
+static unsigned char *
+es256_to_der(const unsigned char *sig, size_t len, size_t *der_len)
+{
+    if (len != 64)
+        return NULL;
+    ECDSA_SIG *es = ECDSA_SIG_new();
+    BIGNUM *r = BN_bin2bn(sig, 32, NULL);
+    BIGNUM *s = BN_bin2bn(sig + 32, 32, NULL);
+    unsigned char *der = NULL;
+    if (es != NULL && r != NULL && s != NULL && ECDSA_SIG_set0(es, r, s) == 1) {
+        r = s = NULL; /* owned by es now */
+        int n = i2d_ECDSA_SIG(es, &der);
+        if (n > 0)
+            *der_len = (size_t)n;
+        else
+            der = NULL;
+    }
+    BN_free(r);
+    BN_free(s);
+    ECDSA_SIG_free(es);
+    return der;
+}
+
+static bool
+signature_ok(const auth_verifier_t *v, const auth_token_t *t)
+{
+    if (t->sig == NULL)
+        return false;
+    const unsigned char *sig = t->sig;
+    size_t sig_len = t->sig_len;
+    unsigned char *der = NULL;
+    if (v->alg == AUTH_ES256) {
+        der = es256_to_der(t->sig, t->sig_len, &sig_len);
+        if (der == NULL)
+            return false;
+        sig = der;
+    }
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    bool ok = ctx != NULL && EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, v->key) == 1 &&
+              EVP_DigestVerify(ctx, sig, sig_len, (const unsigned char *)t->signing_input,
+                               t->signing_len) == 1;
+    EVP_MD_CTX_free(ctx);
+    OPENSSL_free(der);
+    /* A failed verification leaves errors in this thread's queue; they would be blamed
+       on whatever OpenSSL call this thread makes next. */
+    ERR_clear_error();
+    return ok;
+}
+
+/* ---- one verifier -------------------------------------------------------------------- */
+
+/*
+ * jsonwebtoken's verify() after decoding, for one key. Returns FAIL_NONE or the kind of
+ * failure with its reason in @p reason (static text, or the issuer message written into
+ * @p buf).
+ */
+static auth_fail_t
+verifier_check(const rj_auth_t *a, const auth_verifier_t *v, const auth_token_t *t, int64_t now_s,
+               const char **reason, char *buf, size_t bufsize)
+{
+    const char *want = v->alg == AUTH_RS256 ? "RS256" : "ES256";
+    if (t->alg == NULL || strcmp(t->alg, want) != 0) {
+        *reason = R_BAD_ALG;
+        return FAIL_OTHER;
+    }
+    if (!signature_ok(v, t)) {
+        *reason = R_BAD_SIG;
+        return FAIL_OTHER;
+    }
+    double now = (double)now_s, leeway = (double)a->leeway_s;
+    json_t *nbf = json_object_get(t->payload, "nbf");
+    if (nbf != NULL) {
+        if (!json_is_number(nbf)) {
+            *reason = R_BAD_NBF;
+            return FAIL_OTHER;
+        }
+        if (json_number_value(nbf) > now + leeway) {
+            *reason = R_NOT_BEFORE;
+            return FAIL_NOT_BEFORE;
+        }
+    }
+    json_t *exp = json_object_get(t->payload, "exp");
+    if (exp != NULL) {
+        if (!json_is_number(exp)) {
+            *reason = R_BAD_EXP;
+            return FAIL_OTHER;
+        }
+        if (now >= json_number_value(exp) + leeway) {
+            *reason = R_EXPIRED;
+            return FAIL_EXPIRED;
+        }
+    }
+    const char *iss = json_string_value(json_object_get(t->payload, "iss"));
+    if (iss == NULL || strcmp(iss, v->issuer) != 0) {
+        snprintf(buf, bufsize, "%s%s", R_ISSUER, v->issuer);
+        *reason = buf;
+        return FAIL_OTHER;
+    }
+    *reason = NULL;
+    return FAIL_NONE;
+}
+
+/* ---- the user envelope --------------------------------------------------------------- */
+
+/* JavaScript truthiness of a JSON value (absent = undefined = false). */
+static bool
+js_truthy(const json_t *v)
+{
+    switch (v != NULL ? json_typeof(v) : JSON_NULL) {
+    case JSON_NULL:
+    case JSON_FALSE:
+        return false;
+    case JSON_STRING:
+        return json_string_length(v) > 0;
+    case JSON_INTEGER:
+        return json_integer_value(v) != 0;
+    case JSON_REAL:
+        return json_real_value(v) != 0 && !isnan(json_real_value(v));
+    default:
+        return true;
+    }
+}
+
+static json_t *
+user_envelope(const auth_verifier_t *v, const auth_token_t *t)
+{
+    json_t *u = json_object();
+    json_t *sub = json_object_get(t->payload, "sub");
+    if (sub != NULL)
+        json_object_set(u, "id", sub);
+    /* email || phone_number || sub: the last operand whatever its truthiness. */
+    json_t *username = json_object_get(t->payload, "email");
+    if (!js_truthy(username))
+        username = json_object_get(t->payload, "phone_number");
+    if (!js_truthy(username))
+        username = sub;
+    if (username != NULL)
+        json_object_set(u, "username", username);
+
+    json_t *roles = json_array();
+    json_t *claim = json_object_get(t->payload, v->roles_claim);
+    if (json_is_string(claim) && json_string_length(claim) > 0) {
+        json_array_append(roles, claim);
+    } else if (json_is_array(claim)) {
+        size_t i;
+        json_t *r;
+        json_array_foreach (claim, i, r) {
+            if (json_is_string(r))
+                json_array_append(roles, r);
+        }
+    }
+    json_object_set_new(u, "roles", roles);
+    json_object_set(u, "claims", t->payload);
+    json_object_set(u, "header", t->header);
+    return u;
+}
+
+/* ---- public API ---------------------------------------------------------------------- */
+
+/* Reads a PEM public key or certificate; NULL when it is neither. */
+static EVP_PKEY *
+read_key(const char *pem)
+{
+    BIO *b = BIO_new_mem_buf(pem, -1);
+    EVP_PKEY *key = b != NULL ? PEM_read_bio_PUBKEY(b, NULL, NULL, NULL) : NULL;
+    BIO_free(b);
+    if (key == NULL) {
+        b = BIO_new_mem_buf(pem, -1);
+        X509 *cert = b != NULL ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+        BIO_free(b);
+        if (cert != NULL)
+            key = X509_get_pubkey(cert);
+        X509_free(cert);
+    }
+    ERR_clear_error();
+    return key;
+}
+
+/* The algorithm @p key verifies, or false for key types a JWT verifier cannot use. */
+static bool
+key_alg(EVP_PKEY *key, auth_alg_t *alg, char *why, size_t whysize)
+{
+    int id = EVP_PKEY_get_base_id(key);
+    if (id == EVP_PKEY_RSA) {
+        if (EVP_PKEY_get_bits(key) < 2048)
+            rj_warn("auth", "an RSA token key has only %d bits; use 2048 or more",
+                    EVP_PKEY_get_bits(key));
+        *alg = AUTH_RS256;
+        return true;
+    }
+    if (id == EVP_PKEY_EC) {
+        char group[64] = "";
+        size_t glen = 0;
+        if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group,
+                                           &glen) == 1 &&
+            strcmp(group, "prime256v1") == 0) {
+            *alg = AUTH_ES256;
+            return true;
+        }
+        snprintf(why, whysize, "EC key on curve %s (ES256 needs P-256)",
+                 group[0] != '\0' ? group : "(unknown)");
+        ERR_clear_error();
+        return false;
+    }
+    snprintf(why, whysize, "key type %s (expected RSA or EC P-256)",
+             EVP_PKEY_get0_type_name(key) != NULL ? EVP_PKEY_get0_type_name(key) : "(unknown)");
+    return false;
+}
+
+rj_auth_t *
+rj_auth_new(const rj_auth_verifier_conf_t *confs, size_t n, int64_t leeway_s, rj_error_t *err)
+{
+    if (leeway_s < 0 || leeway_s > RJ_AUTH_LEEWAY_MAX) {
+        rj_error_set(err, RJ_EINVAL, "invalid token clock leeway %lld s: expected 0..%d",
+                     (long long)leeway_s, RJ_AUTH_LEEWAY_MAX);
+        return NULL;
+    }
+    rj_auth_t *a = rj_xcalloc(1, sizeof *a);
+    a->leeway_s = leeway_s;
+    a->verifiers = rj_xcalloc(n > 0 ? n : 1, sizeof *a->verifiers);
+    for (size_t i = 0; i < n; i++) {
+        const rj_auth_verifier_conf_t *c = &confs[i];
+        if (c->issuer == NULL || c->issuer[0] == '\0') {
+            rj_error_set(err, RJ_EINVAL, "could not configure token verifier %zu: empty issuer",
+                         i + 1);
+            rj_auth_free(a);
+            return NULL;
+        }
+        EVP_PKEY *key = c->pem != NULL ? read_key(c->pem) : NULL;
+        if (key == NULL) {
+            rj_error_set(err, RJ_EINVAL,
+                         "could not configure token verifier issuer=%s: the key "
+                         "is not a PEM public key or certificate",
+                         c->issuer);
+            rj_auth_free(a);
+            return NULL;
+        }
+        auth_alg_t alg;
+        char why[128];
+        if (!key_alg(key, &alg, why, sizeof why)) {
+            EVP_PKEY_free(key);
+            rj_error_set(err, RJ_EINVAL,
+                         "could not configure token verifier issuer=%s: "
+                         "unsupported %s",
+                         c->issuer, why);
+            rj_auth_free(a);
+            return NULL;
+        }
+        a->verifiers[a->n++] = (auth_verifier_t){
+            .issuer = rj_xstrdup(c->issuer),
+            .roles_claim = rj_xstrdup(c->roles_claim != NULL && c->roles_claim[0] != '\0'
+                                          ? c->roles_claim
+                                          : RJ_AUTH_DEFAULT_ROLES_CLAIM),
+            .key = key,
+            .alg = alg,
+        };
+    }
+    return a;
+}
+
+void
+rj_auth_free(rj_auth_t *a)
+{
+    if (a == NULL)
+        return;
+    for (size_t i = 0; i < a->n; i++) {
+        free(a->verifiers[i].issuer);
+        free(a->verifiers[i].roles_claim);
+        EVP_PKEY_free(a->verifiers[i].key);
+    }
+    free(a->verifiers);
+    free(a);
+}
+
+size_t
+rj_auth_verifier_count(const rj_auth_t *a)
+{
+    return a->n;
+}
+
+const char *
+rj_auth_verifier_alg(const rj_auth_t *a, size_t i)
+{
+    if (i >= a->n)
+        return NULL;
+    return a->verifiers[i].alg == AUTH_RS256 ? "RS256" : "ES256";
+}
+
+rj_status_t
+rj_auth_leeway_from_env(int64_t *out, rj_error_t *err)
+{
+    const char *s = getenv(RJ_AUTH_LEEWAY_ENV);
+    *out = 0;
+    if (s == NULL || s[0] == '\0')
+        return RJ_OK;
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < 0 || v > RJ_AUTH_LEEWAY_MAX)
+        return rj_error_set(err, RJ_EINVAL, "invalid %s=%s: expected whole seconds in 0..%d",
+                            RJ_AUTH_LEEWAY_ENV, s, RJ_AUTH_LEEWAY_MAX);
+    *out = v;
+    return RJ_OK;
+}
+
+rj_status_t
+rj_auth_verify(const rj_auth_t *a, const char *token, size_t len, int64_t now_s, json_t **user,
+               rj_error_t *err)
+{
+    auth_token_t t;
+    const char *common = token_parse(token, len, &t);
+    rj_buf_t reasons;
+    rj_buf_init(&reasons);
+    bool any_nbf = false, any_exp = false;
+
+    for (size_t i = 0; i < a->n; i++) {
+        const auth_verifier_t *v = &a->verifiers[i];
+        const char *reason = common;
+        char buf[256];
+        auth_fail_t fail = FAIL_OTHER;
+        if (common == NULL)
+            fail = verifier_check(a, v, &t, now_s, &reason, buf, sizeof buf);
+        if (fail == FAIL_NONE) {
+            *user = user_envelope(v, &t);
+            token_deinit(&t);
+            rj_buf_deinit(&reasons);
+            return RJ_OK;
+        }
+        any_nbf |= fail == FAIL_NOT_BEFORE;
+        any_exp |= fail == FAIL_EXPIRED;
+        if (reasons.len > 0)
+            rj_buf_putc(&reasons, '\n');
+        rj_buf_puts(&reasons, reason);
+    }
+    token_deinit(&t);
+
+    const char *code = any_nbf   ? RJ_AUTH_CODE_NOT_BEFORE
+                       : any_exp ? RJ_AUTH_CODE_EXPIRED
+                                 : RJ_AUTH_CODE_DENIED;
+    if (a->n == 0)
+        rj_buf_puts(&reasons, "JsonWebTokenError: no token issuer is trusted");
+    rj_error_set(err, RJ_EAUTH, "%.*s", (int)reasons.len, reasons.data);
+    rj_error_set_code(err, code);
+    rj_buf_deinit(&reasons);
+    return RJ_EAUTH;
+}
+
+rj_status_t
+rj_auth_verify_authorization(const rj_auth_t *a, const char *value, size_t len, int64_t now_s,
+                             json_t **user, rj_error_t *err)
+{
+    *user = NULL;
+    if (value == NULL || len == 0)
+        return RJ_OK;
+    /* Booster: token.replace('Bearer ', ''): the first occurrence, wherever it is. */
+    static const char bearer[] = "Bearer ";
+    const size_t blen = sizeof bearer - 1;
+    const char *at = NULL;
+    for (size_t i = 0; i + blen <= len && at == NULL; i++)
+        if (memcmp(value + i, bearer, blen) == 0)
+            at = value + i;
+    if (at == NULL)
+        return rj_auth_verify(a, value, len, now_s, user, err);
+    if (len - blen > RJ_AUTH_TOKEN_MAX)
+        return rj_auth_verify(a, value, len - blen, now_s, user, err); /* refused by size */
+    char *token = rj_xmalloc(len - blen + 1);
+    size_t before = (size_t)(at - value);
+    memcpy(token, value, before);
+    memcpy(token + before, at + blen, len - before - blen);
+    token[len - blen] = '\0';
+    rj_status_t st = rj_auth_verify(a, token, len - blen, now_s, user, err);
+    free(token);
+    return st;
+}
