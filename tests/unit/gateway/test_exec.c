@@ -1,10 +1,16 @@
 /*
  * test_exec.c - the pure steps of the gateway's GraphQL handling (services/gateway/exec.c):
- * reading a POST body the way Booster does, choosing the operation, and building a command's
- * Kafka key and envelope.
+ * reading a POST body the way Booster does, choosing the operation, building a command's
+ * Kafka key and envelope, verifying the Authorization header, and deciding by-id read-model
+ * queries (authorization and before hooks) against the real examples/shop.
+ *
+ * Needs RAMJET_BUILD_DIR and RAMJET_SOURCE_DIR (set by CTest) for libshop.so and the shop's
+ * development private key, which signs the tokens.
  */
 #include <criterion/criterion.h>
 #include <jansson.h>
+#include <jwt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,8 +62,8 @@ Test(gw_request, null_variables_and_operation_name_are_absent)
     gw_gql_request_t req;
     json_t *response;
 
-    cr_assert_eq(parse("{\"query\":\"{ a }\",\"variables\":null,\"operationName\":null}", true, &req,
-                       &response),
+    cr_assert_eq(parse("{\"query\":\"{ a }\",\"variables\":null,\"operationName\":null}", true,
+                       &req, &response),
                  0);
     cr_assert_null(req.variables);
     cr_assert_null(req.operation_name);
@@ -73,9 +79,8 @@ Test(gw_request, malformed_json_is_a_400)
     json_t *e = json_array_get(json_object_get(response, "errors"), 0);
     cr_assert_not_null(strstr(json_string_value(json_object_get(e, "message")),
                               "could not parse request body as JSON"));
-    cr_assert_str_eq(
-        json_string_value(json_object_get(json_object_get(e, "extensions"), "code")),
-        "InvalidParameterError");
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(e, "extensions"), "code")),
+                     "InvalidParameterError");
     json_decref(response);
 }
 
@@ -195,9 +200,9 @@ Test(gw_command, keyed_by_the_entity_id)
     char *key = NULL, *value = NULL;
     rj_error_t err = {0};
 
-    cr_assert_eq(gw_command_message(&keyed, args, NULL, "req-1", "shop:reply:gw-1", 0, &key, &value,
-                                    &err),
-                 RJ_OK);
+    cr_assert_eq(
+        gw_command_message(&keyed, args, NULL, "req-1", "shop:reply:gw-1", 0, &key, &value, &err),
+        RJ_OK);
     cr_assert_str_eq(key, "c1");
 
     rj_env_command_t env;
@@ -220,7 +225,8 @@ Test(gw_command, a_numeric_entity_id_is_a_string_key)
     json_t *args = json_pack("{s:{s:i}}", "input", "cartId", 42);
     char *key = NULL, *value = NULL;
 
-    cr_assert_eq(gw_command_message(&keyed, args, NULL, "req-2", "r", 0, &key, &value, NULL), RJ_OK);
+    cr_assert_eq(gw_command_message(&keyed, args, NULL, "req-2", "r", 0, &key, &value, NULL),
+                 RJ_OK);
     cr_assert_str_eq(key, "42");
     free(key);
     free(value);
@@ -233,7 +239,8 @@ Test(gw_command, without_an_entity_keyed_by_request_id_with_empty_input)
     char *key = NULL, *value = NULL;
     rj_error_t err = {0};
 
-    cr_assert_eq(gw_command_message(&unkeyed, args, NULL, "req-3", "r", 0, &key, &value, &err), RJ_OK);
+    cr_assert_eq(gw_command_message(&unkeyed, args, NULL, "req-3", "r", 0, &key, &value, &err),
+                 RJ_OK);
     cr_assert_str_eq(key, "req-3");
 
     rj_env_command_t env;
@@ -257,5 +264,167 @@ Test(gw_command, a_missing_entity_id_is_refused)
     cr_assert_null(key);
     cr_assert_null(value);
     cr_assert_not_null(strstr(err.msg, "cartId"), "%s", err.msg);
+    json_decref(args);
+}
+
+Test(gw_command, the_user_becomes_current_user)
+{
+    json_t *args = json_pack("{s:{s:s}}", "input", "cartId", "c1");
+    json_t *user = json_pack("{s:s, s:[s]}", "id", "u1", "roles", "Admin");
+    char *key = NULL, *value = NULL;
+    rj_error_t err = {0};
+    cr_assert_eq(gw_command_message(&keyed, args, user, "req-5", "r", 0, &key, &value, &err),
+                 RJ_OK);
+    json_t *env = json_loads(value, 0, NULL);
+    cr_assert(json_equal(json_object_get(env, "currentUser"), user), "%s", value);
+    json_decref(env);
+    free(key);
+    free(value);
+    json_decref(user);
+    json_decref(args);
+}
+
+/* ---- authentication and read-model decisions, with the shop ---- */
+
+static rj_app_t *shop;
+
+static void
+load_shop(void)
+{
+    const char *dir = getenv("RAMJET_BUILD_DIR");
+    cr_assert_not_null(dir, "set RAMJET_BUILD_DIR to the build directory");
+    char *path = rj_xasprintf("%s/lib/libshop.so", dir);
+    rj_error_t err;
+    shop = rj_app_load(path, &err);
+    cr_assert_not_null(shop, "%s", err.msg);
+    free(path);
+}
+
+static void
+free_shop(void)
+{
+    rj_app_free(shop);
+}
+
+/* An RS256 token signed with the shop's development key, claims @p claims. */
+static char *
+shop_token(const char *claims)
+{
+    const char *src = getenv("RAMJET_SOURCE_DIR");
+    cr_assert_not_null(src, "set RAMJET_SOURCE_DIR to the source directory");
+    char *path = rj_xasprintf("%s/examples/shop/keys/private.pem", src);
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s", path);
+    char pem[8192];
+    size_t n = fread(pem, 1, sizeof pem - 1, f);
+    pem[n] = '\0';
+    fclose(f);
+    free(path);
+    jwt_t *jwt = NULL;
+    cr_assert_eq(jwt_new(&jwt), 0);
+    cr_assert_eq(jwt_add_grants_json(jwt, claims), 0);
+    cr_assert_eq(jwt_add_header(jwt, "kid", "booster"), 0);
+    cr_assert_eq(jwt_set_alg(jwt, JWT_ALG_RS256, (const unsigned char *)pem, (int)n), 0);
+    char *t = jwt_encode_str(jwt);
+    jwt_free(jwt);
+    char *copy = rj_xasprintf("Bearer %s", t);
+    free(t);
+    return copy;
+}
+
+TestSuite(gw_auth, .init = load_shop, .fini = free_shop);
+
+Test(gw_auth, no_header_is_anonymous_and_a_good_token_a_user)
+{
+    json_t *user = NULL, *response = NULL;
+    const rj_auth_t *auth = rj_app_token_auth(shop);
+    cr_assert_eq(gw_request_user(auth, NULL, 0, rj_now_ms() / 1000, &user, &response), 0);
+    cr_assert_null(user);
+    cr_assert_null(response);
+
+    char *h = shop_token("{\"iss\":\"booster\",\"sub\":\"admin@example.com\","
+                         "\"email\":\"admin@example.com\",\"booster:role\":\"Admin\"}");
+    cr_assert_eq(gw_request_user(auth, h, strlen(h), rj_now_ms() / 1000, &user, &response), 0);
+    cr_assert_null(response);
+    cr_assert_str_eq(json_string_value(json_object_get(user, "username")), "admin@example.com");
+    cr_assert_str_eq(json_string_value(json_array_get(json_object_get(user, "roles"), 0)), "Admin");
+    json_decref(user);
+    free(h);
+}
+
+Test(gw_auth, an_expired_token_fails_the_whole_request_exactly_as_booster)
+{
+    json_t *user = NULL, *response = NULL;
+    char *h = shop_token("{\"iss\":\"booster\",\"sub\":\"u\",\"exp\":1000}");
+    cr_assert_eq(gw_request_user(rj_app_token_auth(shop), h, strlen(h), rj_now_ms() / 1000, &user,
+                                 &response),
+                 200);
+    cr_assert_null(user);
+    char *text = json_dumps(response, JSON_COMPACT);
+    cr_assert_str_eq(text, "{\"errors\":[{\"message\":\"TokenExpiredError: jwt expired\","
+                           "\"extensions\":{\"code\":\"BoosterTokenExpiredError\"}}]}");
+    free(text);
+    json_decref(response);
+    free(h);
+
+    response = NULL;
+    cr_assert_eq(gw_request_user(rj_app_token_auth(shop), "Bearer nope", 11, 0, &user, &response),
+                 200);
+    assert_error(response, "JsonWebTokenError: jwt malformed", "NotAuthorizedError");
+    json_decref(response);
+}
+
+/* gw_read_model_key for @p rm and args {id: @p id} as @p user. */
+static rj_status_t
+rm_key(const char *rm, const char *id, const json_t *user, char **out_id, rj_error_t *err)
+{
+    json_t *args = json_pack("{s:s}", "id", id);
+    char *seq = NULL;
+    rj_status_t st = gw_read_model_key(rj_app_read_model(shop, rm), args, user, out_id, &seq, err);
+    cr_expect_null(seq);
+    json_decref(args);
+    return st;
+}
+
+Test(gw_auth, read_model_queries_are_authorized_then_hooked)
+{
+    char *id = NULL;
+    rj_error_t err;
+    rj_error_clear(&err);
+    cr_assert_eq(rm_key("CartReadModel", "c1", NULL, &id, &err), RJ_OK, "%s", err.msg);
+    cr_expect_str_eq(id, "c1");
+    free(id);
+
+    cr_assert_eq(rm_key("CartReadModel", "before-fn-test", NULL, &id, &err), RJ_OK);
+    cr_expect_str_eq(id, "before-fn-test-modified");
+    free(id);
+
+    id = NULL;
+    cr_expect_eq(rm_key("CartReadModel", "throw-exception-id", NULL, &id, &err), RJ_EHANDLER);
+    cr_expect_null(id);
+    cr_expect_str_eq(err.msg, "Before hook throwing exception");
+
+    cr_expect_eq(rm_key("ProductReadModel", "p1", NULL, &id, &err), RJ_EAUTH);
+    cr_expect_str_eq(err.msg, "Access denied for this resource");
+    cr_expect_str_eq(rj_error_code(&err), "NotAuthorizedError");
+    json_t *email = json_pack("{s:s, s:[s]}", "id", "e", "roles", "UserWithEmail");
+    cr_expect_eq(rm_key("ProductReadModel", "p1", email, &id, &err), RJ_OK);
+    cr_expect_str_eq(id, "p1");
+    free(id);
+    json_decref(email);
+}
+
+Test(gw_auth, sequenced_read_models_keep_their_sequence_key)
+{
+    json_t *args = json_pack("{s:s, s:s}", "id", "p1", "priceChangedAt", "2024-01-01");
+    char *id = NULL, *seq = NULL;
+    rj_error_t err;
+    cr_assert_eq(gw_read_model_key(rj_app_read_model(shop, "PriceHistoryReadModel"), args, NULL,
+                                   &id, &seq, &err),
+                 RJ_OK, "%s", err.msg);
+    cr_expect_str_eq(id, "p1");
+    cr_expect_str_eq(seq, "2024-01-01");
+    free(id);
+    free(seq);
     json_decref(args);
 }
