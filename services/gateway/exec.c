@@ -9,13 +9,15 @@
  *             either order: its reply (or timeout, or delivery failure), which resolves
  *             the root field, and librdkafka's delivery report, whose callback holds a
  *             pointer to it. It is freed when both have happened.
- *   gw_rmq_t  one read-model query on the PostgreSQL pool; freed in its callback.
+ *   gw_rmq_t  one by-id read-model query on the PostgreSQL pool; freed in its callback.
+ *   gw_rsq_t  one plural, List or events query on the pool; likewise.
  *
  * A client that disconnects does not cancel anything: its operation runs to completion
  * and the responder drops the answer. Commands already sent cannot be recalled anyway.
  */
 #include "exec.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,7 @@
 #include "log/log.h"
 #include "pending.h"
 #include "proc/proc.h"
+#include "readside/pluralize.h"
 
 #define GW_DOC_CACHE_SIZE 1024
 
@@ -48,6 +51,23 @@ typedef struct gw_rm_stmt {
     char *sql;                     /* the statement */
 } gw_rm_stmt_t;
 
+/* What a Query root field of the generated schema resolves. */
+typedef enum gw_query_kind {
+    GW_QUERY_BY_ID,            /* <X>(id[, seq]): the by-id statement */
+    GW_QUERY_PLURAL,           /* pluralize(X)(filter): deprecated, every matching row */
+    GW_QUERY_LIST,             /* List<pluralize(X)>(filter, limit, sortBy, afterCursor) */
+    GW_QUERY_EVENTS_BY_ENTITY, /* eventsByEntity(entity, entityID, from, to, limit) */
+    GW_QUERY_EVENTS_BY_TYPE,   /* eventsByType(type, from, to, limit) */
+} gw_query_kind_t;
+
+/* One Query root field the gateway serves, named as api_sdl.c names it. */
+typedef struct gw_query_field {
+    char *name;                    /* the root field name; owned */
+    gw_query_kind_t kind;          /* what it resolves */
+    const rj_app_read_model_t *rm; /* its read model; NULL for the events API */
+    const gw_rm_stmt_t *stmt;      /* for GW_QUERY_BY_ID, the read model's statement */
+} gw_query_field_t;
+
 /* One reply waiting in the inbox. */
 typedef struct gw_inbox_msg {
     struct gw_inbox_msg *next; /* next message, in arrival order */
@@ -67,6 +87,8 @@ struct gw_exec {
     rj_gql_cache_t *cache;         /* parsed and validated documents */
     gw_rm_stmt_t *rm_stmts;        /* one per read model, in declaration order */
     size_t n_rm_stmts;             /* their number */
+    gw_query_field_t *queries;     /* the Query root fields served */
+    size_t n_queries;              /* their number */
     gw_pending_t pending;          /* commands waiting for a reply */
     uv_timer_t timer;              /* fires at the earliest reply deadline */
     uv_async_t inbox_wakeup;       /* signalled by gw_exec_post_reply */
@@ -83,6 +105,7 @@ struct gw_exec {
         rj_metric_t *late_replies; /* replies for unknown request ids */
         rj_metric_t *waiting;      /* commands waiting for a reply (gauge) */
         rj_metric_t *rm_reads;     /* read-model reads */
+        rj_metric_t *rs_queries;   /* plural, List and events queries */
     } m;
 };
 
@@ -112,6 +135,17 @@ typedef struct gw_rmq {
     size_t root;                   /* index of its root field */
     const rj_app_read_model_t *rm; /* the read model read */
 } gw_rmq_t;
+
+typedef struct gw_rsq {
+    gw_op_t *op;       /* the operation */
+    size_t root;       /* index of its root field */
+    const char *what;  /* what is read, for messages: "read model", "events of entity",
+                          "events of type"; static */
+    const char *name;  /* the read model, entity or event type name; borrowed from the app
+                          or from the root field's arguments (alive until op completes) */
+    bool connection;   /* List: the rows become {items, count, cursor} */
+    rj_rs_page_t page; /* List: the page read, for the cursor */
+} gw_rsq_t;
 
 static void op_step(gw_op_t *op);
 
@@ -298,6 +332,122 @@ gw_read_model_key(const rj_app_read_model_t *rm, const json_t *args, const json_
     return RJ_OK;
 }
 
+/* Copies args[name] into @p request when the client gave it (non-null). */
+static void
+request_copy_arg(json_t *request, const json_t *args, const char *name, const char *as)
+{
+    json_t *v = json_object_get(args, name);
+    if (v != NULL && !json_is_null(v))
+        json_object_set(request, as, v);
+}
+
+rj_status_t
+gw_read_model_search(const rj_app_read_model_t *rm, const json_t *args, bool list,
+                     const json_t *user, rj_buf_t *sql, rj_rs_params_t *params, rj_rs_page_t *page,
+                     rj_error_t *err)
+{
+    rj_buf_reset(sql);
+    rj_rs_params_deinit(params);
+
+    /* Booster's read-model request envelope: filters always present ({} for none), so a
+       hook can read filters.id.eq without checking for the object first. */
+    json_t *filter = json_object_get(args, "filter");
+    json_t *request = json_object();
+    json_object_set_new(request, "filters",
+                        json_is_object(filter) ? json_incref(filter) : json_object());
+    if (list) {
+        request_copy_arg(request, args, "sortBy", "sortBy");
+        request_copy_arg(request, args, "limit", "limit");
+        request_copy_arg(request, args, "afterCursor", "afterCursor");
+    }
+
+    /* As for by-id reads: the authorizer sees the request as the client sent it, the
+       hooks may then rewrite it. */
+    rj_status_t st = rj_app_authorize(&rm->authorize, user, request, err);
+    json_t *out = NULL;
+    if (st == RJ_OK)
+        st = rj_app_run_read_model_hooks(rm, request, user, &out, err);
+    json_decref(request);
+    if (st != RJ_OK)
+        return st;
+
+    json_t *filters = json_object_get(out, "filters");
+    if (list) {
+        rj_rs_page_t p;
+        st = rj_rs_page_from_args(json_object_get(out, "limit"),
+                                  json_object_get(out, "afterCursor"), &p, err);
+        if (st == RJ_OK)
+            st = rj_rs_query_build(rm, filters, json_object_get(out, "sortBy"), &p, sql, params,
+                                   err);
+        if (st == RJ_OK)
+            *page = p;
+    } else {
+        st = rj_rs_query_build(rm, filters, NULL, NULL, sql, params, err);
+    }
+    json_decref(out);
+    if (st != RJ_OK) {
+        /* The partial statement must not be run by mistake. */
+        rj_buf_reset(sql);
+        rj_rs_params_deinit(params);
+    }
+    return st;
+}
+
+/* A string argument, or NULL when absent, null or not a string. */
+static const char *
+string_arg(const json_t *args, const char *name)
+{
+    return json_string_value(json_object_get(args, name));
+}
+
+rj_status_t
+gw_events_search(const rj_app_t *app, bool by_type, const json_t *args, const json_t *user,
+                 rj_buf_t *sql, rj_rs_params_t *params, rj_error_t *err)
+{
+    rj_buf_reset(sql);
+    rj_rs_params_deinit(params);
+
+    const char *name = string_arg(args, by_type ? "type" : "entity");
+    if (name == NULL)
+        return rj_error_set(err, RJ_EINVAL, "could not query events: no %s given",
+                            by_type ? "event type" : "entity");
+
+    /* The enums of the schema only admit declared names; this guards the model anyway. */
+    const rj_app_entity_t *entity = NULL;
+    if (by_type) {
+        const rj_app_event_t *event = rj_app_event(app, name);
+        if (event == NULL)
+            return rj_error_set(err, RJ_ENOTFOUND, "could not find event type %s", name);
+        entity = event->entity;
+    } else {
+        entity = rj_app_entity(app, name);
+        if (entity == NULL)
+            return rj_error_set(err, RJ_ENOTFOUND, "could not find entity %s", name);
+    }
+    rj_status_t st = rj_app_authorize(&entity->authorize_read_events, user, args, err);
+    if (st != RJ_OK)
+        return st;
+
+    /* Booster's `if (limit)`: absent, null and 0 all mean every event. */
+    long limit = 0;
+    json_t *l = json_object_get(args, "limit");
+    if (json_is_integer(l)) {
+        json_int_t n = json_integer_value(l);
+        limit = n > LONG_MAX ? LONG_MAX : n < 0 ? 0 : (long)n;
+    }
+    /* An ID may arrive as a number when the client wrote one; its string form is the id. */
+    char *entity_id = by_type ? NULL : rj_app_id_string(json_object_get(args, "entityID"));
+    st = rj_rs_events_query_build(by_type ? NULL : name, entity_id, by_type ? name : NULL,
+                                  string_arg(args, "from"), string_arg(args, "to"), limit, sql,
+                                  params, err);
+    free(entity_id);
+    if (st != RJ_OK) {
+        rj_buf_reset(sql);
+        rj_rs_params_deinit(params);
+    }
+    return st;
+}
+
 rj_status_t
 gw_command_message(const rj_app_command_t *cmd, const json_t *args, const json_t *user,
                    const char *request_id, const char *reply_to, int64_t now_ms, char **key,
@@ -420,6 +570,91 @@ rm_start(gw_op_t *op, size_t root, const rj_gql_root_field_t *f, const gw_rm_stm
                     rm_done, q);
     free(seq);
     free(id);
+}
+
+/* ---- the read side: plural and List queries, the events API ------------------------ */
+
+static void
+rsq_done(void *opaque, rj_status_t status, char *text, const rj_error_t *err)
+{
+    gw_rsq_t *q = opaque;
+    gw_op_t *op = q->op;
+
+    if (status != RJ_OK) {
+        /* The client learns that the read failed, not PostgreSQL's words about it. */
+        rj_error("exec", "could not read %s %s: %s", q->what, q->name, err->msg);
+        char *msg = rj_xasprintf("could not read %s %s", q->what, q->name);
+        root_fail(op, q->root, msg, rj_error_code(err));
+        free(msg);
+        free(q);
+        return;
+    }
+
+    json_error_t jerr = {0};
+    json_t *items = text != NULL ? json_loads(text, 0, &jerr) : NULL;
+    free(text);
+    if (!json_is_array(items)) {
+        rj_error("exec", "could not parse the rows of %s %s: %s", q->what, q->name,
+                 items == NULL ? jerr.text : "not a JSON array");
+        json_decref(items);
+        char *msg = rj_xasprintf("could not read %s %s", q->what, q->name);
+        root_fail(op, q->root, msg, "InternalError");
+        free(msg);
+        free(q);
+        return;
+    }
+    rj_gql_prepared_set_result_take(op->prep, q->root,
+                                    q->connection ? rj_rs_connection_take(items, &q->page) : items);
+    free(q);
+    root_done(op);
+}
+
+/* Queues a built read-side statement; @p q is freed by rsq_done. */
+static void
+rsq_run(gw_exec_t *x, gw_rsq_t *q, const rj_buf_t *sql, const rj_rs_params_t *params)
+{
+    rj_metric_add(x->m.rs_queries, 1);
+    gw_pgpool_query(x->pg, NULL, sql->data, (int)params->n, rj_rs_params_values(params), rsq_done,
+                    q);
+}
+
+static void
+rs_start(gw_op_t *op, size_t root, const rj_gql_root_field_t *f, const gw_query_field_t *qf)
+{
+    gw_exec_t *x = op->x;
+    rj_buf_t sql;
+    rj_rs_params_t params;
+    rj_buf_init(&sql);
+    rj_rs_params_init(&params);
+
+    gw_rsq_t *q = rj_xcalloc(1, sizeof *q);
+    q->op = op;
+    q->root = root;
+    rj_error_t err;
+    rj_error_clear(&err);
+    rj_status_t st;
+    if (qf->kind == GW_QUERY_EVENTS_BY_ENTITY || qf->kind == GW_QUERY_EVENTS_BY_TYPE) {
+        bool by_type = qf->kind == GW_QUERY_EVENTS_BY_TYPE;
+        const char *name = json_string_value(json_object_get(f->args, by_type ? "type" : "entity"));
+        q->what = by_type ? "events of type" : "events of entity";
+        q->name = name != NULL ? name : "?";
+        st = gw_events_search(x->app, by_type, f->args, op->user, &sql, &params, &err);
+    } else {
+        q->what = "read model";
+        q->name = qf->rm->name;
+        q->connection = qf->kind == GW_QUERY_LIST;
+        st = gw_read_model_search(qf->rm, f->args, q->connection, op->user, &sql, &params, &q->page,
+                                  &err);
+    }
+
+    if (st == RJ_OK) {
+        rsq_run(x, q, &sql, &params);
+    } else {
+        free(q);
+        root_fail(op, root, err.msg, code_or_null(&err));
+    }
+    rj_rs_params_deinit(&params);
+    rj_buf_deinit(&sql);
 }
 
 /* ---- commands ------------------------------------------------------------------------ */
@@ -648,12 +883,12 @@ gw_exec_post_reply(gw_exec_t *x, const char *msg, size_t len)
 
 /* ---- the operation loop -------------------------------------------------------------- */
 
-static const gw_rm_stmt_t *
-find_rm_stmt(const gw_exec_t *x, const char *name)
+static const gw_query_field_t *
+find_query(const gw_exec_t *x, const char *name)
 {
-    for (size_t i = 0; i < x->n_rm_stmts; i++)
-        if (strcmp(x->rm_stmts[i].rm->name, name) == 0)
-            return &x->rm_stmts[i];
+    for (size_t i = 0; i < x->n_queries; i++)
+        if (strcmp(x->queries[i].name, name) == 0)
+            return &x->queries[i];
     return NULL;
 }
 
@@ -669,9 +904,13 @@ root_start(gw_op_t *op, size_t i, const rj_gql_root_field_t *f)
             return;
         }
     } else {
-        const gw_rm_stmt_t *stmt = find_rm_stmt(x, f->name);
-        if (stmt != NULL) {
-            rm_start(op, i, f, stmt);
+        const gw_query_field_t *qf = find_query(x, f->name);
+        if (qf != NULL && qf->kind == GW_QUERY_BY_ID) {
+            rm_start(op, i, f, qf->stmt);
+            return;
+        }
+        if (qf != NULL) {
+            rs_start(op, i, f, qf);
             return;
         }
     }
@@ -821,6 +1060,40 @@ prepare_read_models(void *opaque, rj_pg_t *pg, rj_error_t *err)
     return st;
 }
 
+static void
+add_query(gw_exec_t *x, char *name_take, gw_query_kind_t kind, const rj_app_read_model_t *rm,
+          const gw_rm_stmt_t *stmt)
+{
+    x->queries = rj_xrealloc(x->queries, (x->n_queries + 1) * sizeof *x->queries);
+    x->queries[x->n_queries++] =
+        (gw_query_field_t){.name = name_take, .kind = kind, .rm = rm, .stmt = stmt};
+}
+
+/*
+ * The Query root fields, named exactly as app/api_sdl.c generates them: by id, the
+ * deprecated plural (left out when the plural is itself a read model's name, as the
+ * generator leaves it out), List, and the events API.
+ */
+static void
+build_queries(gw_exec_t *x)
+{
+    for (size_t i = 0; i < x->n_rm_stmts; i++) {
+        const gw_rm_stmt_t *stmt = &x->rm_stmts[i];
+        add_query(x, rj_xstrdup(stmt->rm->name), GW_QUERY_BY_ID, stmt->rm, stmt);
+    }
+    for (size_t i = 0; i < x->n_rm_stmts; i++) {
+        const rj_app_read_model_t *rm = x->rm_stmts[i].rm;
+        char *plural = rj_rs_pluralize(rm->name);
+        add_query(x, rj_xasprintf("List%s", plural), GW_QUERY_LIST, rm, NULL);
+        if (rj_app_read_model(x->app, plural) == NULL)
+            add_query(x, plural, GW_QUERY_PLURAL, rm, NULL);
+        else
+            free(plural);
+    }
+    add_query(x, rj_xstrdup("eventsByEntity"), GW_QUERY_EVENTS_BY_ENTITY, NULL, NULL);
+    add_query(x, rj_xstrdup("eventsByType"), GW_QUERY_EVENTS_BY_TYPE, NULL, NULL);
+}
+
 gw_exec_t *
 gw_exec_new(const gw_exec_opts_t *opts, rj_error_t *err)
 {
@@ -846,9 +1119,10 @@ gw_exec_new(const gw_exec_opts_t *opts, rj_error_t *err)
         gw_exec_free(x);
         return NULL;
     }
+    build_queries(x);
 
-    x->m.requests = rj_metric_counter("ramjet_gateway_requests_total",
-                                      "GraphQL requests received over HTTP");
+    x->m.requests =
+        rj_metric_counter("ramjet_gateway_requests_total", "GraphQL requests received over HTTP");
     x->m.latency = rj_metric_histogram("ramjet_gateway_request_seconds",
                                        "time from request to GraphQL response");
     x->m.commands = rj_metric_counter("ramjet_gateway_commands_total", "commands produced");
@@ -856,10 +1130,12 @@ gw_exec_new(const gw_exec_opts_t *opts, rj_error_t *err)
                                       "commands that got no reply within the request timeout");
     x->m.late_replies = rj_metric_counter("ramjet_gateway_late_replies_total",
                                           "replies that arrived for no waiting request");
-    x->m.waiting = rj_metric_gauge("ramjet_gateway_commands_waiting",
-                                   "commands waiting for their reply");
-    x->m.rm_reads = rj_metric_counter("ramjet_gateway_read_model_reads_total",
-                                      "read-model reads by id");
+    x->m.waiting =
+        rj_metric_gauge("ramjet_gateway_commands_waiting", "commands waiting for their reply");
+    x->m.rm_reads =
+        rj_metric_counter("ramjet_gateway_read_model_reads_total", "read-model reads by id");
+    x->m.rs_queries = rj_metric_counter("ramjet_gateway_read_side_queries_total",
+                                        "plural, List and events API queries run");
 
     uv_timer_init(x->loop, &x->timer);
     x->timer.data = x;
@@ -918,6 +1194,9 @@ gw_exec_free(gw_exec_t *x)
     for (size_t i = 0; i < x->n_rm_stmts; i++)
         free(x->rm_stmts[i].sql);
     free(x->rm_stmts);
+    for (size_t i = 0; i < x->n_queries; i++)
+        free(x->queries[i].name);
+    free(x->queries);
     gw_pending_deinit(&x->pending);
     pthread_mutex_destroy(&x->inbox_lock);
     rj_gql_cache_free(x->cache);

@@ -6,8 +6,18 @@
  * (rj_gql_complete), answer. Root fields are resolved asynchronously on the loop:
  *
  *   query     <ReadModel>(id[, seq])  one primary-key read on the PostgreSQL pool
+ *   query     <ReadModels>(filter)    the deprecated plural query: every matching row
+ *   query     List<ReadModels>(filter, limit, sortBy, afterCursor)
+ *                                     one page as {items, count, cursor}
+ *   query     eventsByEntity(entity, entityID, from, to, limit),
+ *             eventsByType(type, from, to, limit)
+ *                                     the events API, newest first
  *   mutation  <Command>(input)        produce the command envelope to `<app>.commands`,
  *                                     wait for the reply on Redis `<app>:reply:<instance>`
+ *
+ * The read side's statements are built by readside/ (filters, sorts and pages compiled to
+ * SQL with every value bound) on the loop thread and run unnamed on the pool; each
+ * returns its whole answer as one JSON array.
  *
  * Query root fields run concurrently; mutation root fields one after another, as GraphQL
  * requires. Introspection fields are answered by the engine.
@@ -22,14 +32,16 @@
  * invalid token fails the whole request ({"errors": [...]} without "data"), no token is an
  * anonymous request. The user envelope travels in each command envelope's currentUser.
  * Every root field is authorized before anything is done for it (commands before they are
- * produced, read models before they are read), and read-model before hooks run on by-id
- * queries; a denial or a hook failure fails that root field only.
+ * produced, read models before they are read, events with their entity's
+ * authorizeReadEvents), and read-model before hooks run on by-id, plural and List queries
+ * (the latter two see {"filters": ...} and may rewrite it); a denial or a hook failure
+ * fails that root field only (a List field is non-null, so its failure nulls "data").
  *
  * What this file deliberately does not do: HTTP (http.c), token cryptography (auth/),
- * read-model filters,
- * lists and the events API (their root fields answer with an error saying so), and
- * retries of commands (a retry would need the client's consent: commands are not
- * idempotent from the gateway's point of view).
+ * SQL for filters and events (readside/), calculated read-model fields (the application
+ * API has no way to bind their functions yet, so they resolve to null), and retries of
+ * commands (a retry would need the client's consent: commands are not idempotent from
+ * the gateway's point of view).
  */
 #ifndef GW_EXEC_H
 #define GW_EXEC_H
@@ -46,6 +58,7 @@
 #include "http.h"
 #include "kafka/kafka.h"
 #include "pgpool.h"
+#include "readside/readside.h"
 #include "rj/status.h"
 
 typedef struct gw_exec gw_exec_t;
@@ -175,6 +188,52 @@ int gw_request_user(const rj_auth_t *auth, const char *authorization, size_t len
  */
 rj_status_t gw_read_model_key(const rj_app_read_model_t *rm, const json_t *args, const json_t *user,
                               char **id, char **seq, rj_error_t *err);
+
+/**
+ * Decides a plural or List read-model query: authorizes it for @p user, runs the read
+ * model's before hooks, and builds the statement of the request the hooks returned.
+ *
+ * The request the authorizer and the hooks see is {"filters": filter} ({} when the client
+ * gave none), plus for List queries "sortBy", "limit" and "afterCursor" when given; what
+ * the hooks return under those names is what runs.
+ *
+ * @param args    the query field's coerced arguments (filter; for List also limit, sortBy,
+ *                afterCursor); borrowed
+ * @param list    true for List<Xs>(...), false for the deprecated plural <Xs>(filter),
+ *                which returns every matching row
+ * @param user    the user envelope or NULL; borrowed
+ * @param sql     cleared, then on RJ_OK the statement (one row, one column: a JSON array)
+ * @param params  cleared, then on RJ_OK its parameters
+ * @param page    for List, on RJ_OK the page the connection's cursor is computed from;
+ *                untouched for the plural query (may be NULL then)
+ * @param err     on failure what the root field's error says: the denial (RJ_EAUTH,
+ *                NotAuthorizedError), a hook's own message and code, or RJ_EINVAL
+ *                (InvalidParameterError) for a malformed page, filter or sortBy
+ *
+ * Ownership: @p sql and @p params are the caller's. Loop thread (hooks and custom
+ * authorizers run here).
+ */
+rj_status_t gw_read_model_search(const rj_app_read_model_t *rm, const json_t *args, bool list,
+                                 const json_t *user, rj_buf_t *sql, rj_rs_params_t *params,
+                                 rj_rs_page_t *page, rj_error_t *err);
+
+/**
+ * Decides an events API query: authorizes it with the entity's authorizeReadEvents (for
+ * eventsByType the entity the event type belongs to, i.e. the one reducing it; the
+ * authorizer of a CUSTOM attribute sees @p args) and builds its statement.
+ *
+ * @param by_type  true for eventsByType(type, from, to, limit), false for
+ *                 eventsByEntity(entity, entityID, from, to, limit)
+ * @param args     the field's coerced arguments; borrowed
+ * @param user     the user envelope or NULL; borrowed
+ * @param sql, params  as gw_read_model_search
+ * @param err      on failure: RJ_EAUTH (NotAuthorizedError, "Access denied for this
+ *                 resource"), RJ_ENOTFOUND (NotFoundError) for an undeclared entity or
+ *                 event type, RJ_EINVAL for a missing one
+ */
+rj_status_t gw_events_search(const rj_app_t *app, bool by_type, const json_t *args,
+                             const json_t *user, rj_buf_t *sql, rj_rs_params_t *params,
+                             rj_error_t *err);
 
 /**
  * Builds the Kafka message of a command.

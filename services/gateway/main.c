@@ -35,6 +35,7 @@
 #include "log/log.h"
 #include "pgpool.h"
 #include "proc/proc.h"
+#include "readside/readside.h"
 #include "redis/redis.h"
 
 #define GW_TICK_MS 100          /* housekeeping period: producer poll, readiness, drain */
@@ -228,6 +229,53 @@ size_thread_pool(int pg_pool_size)
     }
 }
 
+/*
+ * One attempt at the read side's indexes: the GIN index of every read model's table
+ * (rj_rs_ensure_indexes) and the events API's (rj_rs_ensure_event_indexes). One
+ * transaction without a statement timeout: building an index over a large existing table
+ * takes as long as it takes, and only once; the pool's timeout bounds requests, not this.
+ * rj_pg_ensure_read_model_table takes the migration lock inside the transaction, so the
+ * event index is created under it too and concurrent starts queue instead of racing.
+ */
+static rj_status_t
+ensure_indexes_once(const rj_app_t *app, rj_pg_t *pg, rj_error_t *err)
+{
+    rj_status_t st = rj_pg_begin(pg, err);
+    if (st != RJ_OK)
+        return st;
+    st = rj_pg_exec(pg, "SET LOCAL statement_timeout = 0", 0, NULL, NULL, err);
+    for (size_t i = 0; st == RJ_OK && i < rj_app_read_model_count(app); i++)
+        st = rj_rs_ensure_indexes(pg, rj_app_read_model_at(app, i), err);
+    if (st == RJ_OK)
+        st = rj_rs_ensure_event_indexes(pg, err);
+    if (st == RJ_OK)
+        return rj_pg_commit(pg, err);
+    rj_pg_rollback(pg);
+    return st;
+}
+
+/*
+ * Start-up, after the executor's migrations: the read side's indexes, idempotently.
+ * Without read models no lock is taken, and another process creating the same index at
+ * the same moment makes ours fail with a unique violation (RJ_ECONFLICT): the index then
+ * exists, so the next attempt finds it. A lost connection (RJ_ERETRY) is tried again too.
+ */
+static rj_status_t
+ensure_read_side_indexes(void *opaque, rj_pg_t *pg, rj_error_t *err)
+{
+    const rj_app_t *app = opaque;
+    rj_status_t st = RJ_OK;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        rj_error_clear(err);
+        st = ensure_indexes_once(app, pg, err);
+        if (st != RJ_ECONFLICT && st != RJ_ERETRY)
+            break;
+    }
+    if (st == RJ_OK)
+        rj_info("main", "read-side indexes ready read_models=%zu", rj_app_read_model_count(app));
+    return st;
+}
+
 /* Builds everything in dependency order; on failure returns with what was built. */
 static rj_status_t
 start(gw_daemon_t *d, rj_error_t *err)
@@ -271,6 +319,8 @@ start(gw_daemon_t *d, rj_error_t *err)
     };
     if ((d->exec = gw_exec_new(&xo, err)) == NULL)
         return err->status;
+    if ((st = gw_pgpool_run_sync(d->pg, ensure_read_side_indexes, d->app, err)) != RJ_OK)
+        return st;
 
     /* Subscribed before ready: a reply published before SUBSCRIBE would be lost. */
     const char *channel = gw_exec_reply_channel(d->exec);

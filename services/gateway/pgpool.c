@@ -16,7 +16,8 @@
 #include "core/core.h"
 #include "log/log.h"
 
-#define GW_PG_MAX_PARAMS 4
+/* The protocol's limit: Bind carries the parameter count as a 16-bit integer. */
+#define GW_PG_MAX_PARAMS 65535
 
 /* One pooled connection. */
 typedef struct gw_pgconn {
@@ -39,10 +40,12 @@ struct gw_pgpool {
 typedef struct gw_pgjob {
     uv_work_t work;                        /* libuv's request; work.data is unused */
     gw_pgpool_t *pool;                     /* the pool */
-    const char *name;                      /* prepared statement name; borrowed */
-    const char *sql;                       /* its SQL; borrowed */
+    const char *name;                      /* prepared statement name (borrowed), or NULL:
+                                              run sql unnamed */
+    const char *sql;                       /* its SQL; borrowed, or owned_sql */
+    char *owned_sql;                       /* the copy of an unnamed statement's SQL */
     int nparams;                           /* number of parameters */
-    char *params[GW_PG_MAX_PARAMS];        /* copies of the parameters, NULL = SQL NULL */
+    char **params;                         /* copies of the parameters, NULL = SQL NULL */
     gw_pgpool_result_cb cb;                /* result callback */
     void *opaque;                          /* its argument */
     rj_status_t status;                    /* outcome, set by the worker */
@@ -136,8 +139,11 @@ work_cb(uv_work_t *w)
     /* A read is safe to run again after the connection was reset: try up to three times. */
     for (int attempt = 0; attempt < 3; attempt++) {
         rj_error_clear(&job->err);
-        job->status = rj_pg_exec_prepared(c->pg, job->name, job->sql, job->nparams,
-                                          (const char *const *)job->params, &res, &job->err);
+        const char *const *params = (const char *const *)job->params;
+        job->status = job->name != NULL
+                          ? rj_pg_exec_prepared(c->pg, job->name, job->sql, job->nparams, params,
+                                                &res, &job->err)
+                          : rj_pg_exec(c->pg, job->sql, job->nparams, params, &res, &job->err);
         if (job->status != RJ_ERETRY)
             break;
         rj_status_t st = restore_session(job->pool, c->pg, &job->err);
@@ -167,6 +173,8 @@ after_work_cb(uv_work_t *w, int status)
     job->cb(job->opaque, job->status, job->text, &job->err);
     for (int i = 0; i < job->nparams; i++)
         free(job->params[i]);
+    free(job->params);
+    free(job->owned_sql);
     free(job);
 }
 
@@ -179,8 +187,15 @@ gw_pgpool_query(gw_pgpool_t *p, const char *name, const char *sql, int nparams,
     gw_pgjob_t *job = rj_xcalloc(1, sizeof *job);
     job->pool = p;
     job->name = name;
-    job->sql = sql;
+    if (name != NULL) {
+        job->sql = sql;
+    } else {
+        /* Built for this request only: nothing else keeps the text alive. */
+        job->owned_sql = rj_xstrdup(sql);
+        job->sql = job->owned_sql;
+    }
     job->nparams = nparams;
+    job->params = rj_xcalloc(nparams > 0 ? (size_t)nparams : 1, sizeof *job->params);
     for (int i = 0; i < nparams; i++)
         job->params[i] = params[i] != NULL ? rj_xstrdup(params[i]) : NULL;
     job->cb = cb;

@@ -8,9 +8,14 @@
  * connections as libuv has worker threads for it (main sets UV_THREADPOOL_SIZE), so a
  * worker waits for a connection only when another user of the thread pool competes.
  *
+ * Two kinds of statement run here: the fixed by-id reads, prepared once per connection
+ * under a name, and the statements the read side builds per request (List queries,
+ * the events API), which differ with every filter and so run unnamed, with their text
+ * and however many parameters the filter produced copied into the job.
+ *
  * What this file deliberately does not do: asynchronous libpq (a second event source on
  * the loop for a handful of primary-key reads buys nothing measurable), transactions across
- * queries, and SQL building (exec.c knows the read-model tables).
+ * queries, and SQL building (exec.c and readside/ know the tables).
  */
 #ifndef GW_PGPOOL_H
 #define GW_PGPOOL_H
@@ -67,10 +72,13 @@ rj_status_t gw_pgpool_run_sync(gw_pgpool_t *p, gw_pgpool_fn fn, void *opaque, rj
  * that fails because the connection broke is retried on the reopened connection, up to
  * three attempts in all (the gateway only reads, so a retry is always safe).
  *
- * @param name     prepared statement name; borrowed, must outlive the query
- * @param sql      its SQL (always the same for the same name); borrowed likewise
- * @param nparams  number of parameters (at most 4)
- * @param params   text parameters, NULL for SQL NULL; copied
+ * @param name     prepared statement name, borrowed and outliving the query; or NULL for
+ *                 a one-off unnamed statement (then @p sql is copied)
+ * @param sql      its SQL (always the same for the same name); borrowed likewise when
+ *                 @p name is set
+ * @param nparams  number of parameters, >= 0 (any number PostgreSQL accepts, 65535)
+ * @param params   text parameters, NULL for SQL NULL; copied (the array may be NULL when
+ *                 @p nparams is 0)
  * @param cb       result callback, called exactly once on the loop thread
  *
  * Loop thread only.

@@ -428,3 +428,283 @@ Test(gw_auth, sequenced_read_models_keep_their_sequence_key)
     free(seq);
     json_decref(args);
 }
+
+/* ---- plural, List and events queries: authorization, hooks, statements ---- */
+
+/* True when one of @p params' values contains @p needle. */
+static bool
+params_mention(const rj_rs_params_t *params, const char *needle)
+{
+    for (size_t i = 0; i < params->n; i++)
+        if (strstr(params->values[i], needle) != NULL)
+            return true;
+    return false;
+}
+
+/* gw_read_model_search on the shop's @p rm with @p args_json (a JSON object text). */
+static rj_status_t
+search(const char *rm, const char *args_json, bool list, const json_t *user, rj_buf_t *sql,
+       rj_rs_params_t *params, rj_rs_page_t *page, rj_error_t *err)
+{
+    json_t *args = json_loads(args_json, 0, NULL);
+    cr_assert_not_null(args, "%s", args_json);
+    rj_status_t st =
+        gw_read_model_search(rj_app_read_model(shop, rm), args, list, user, sql, params, page, err);
+    json_decref(args);
+    return st;
+}
+
+Test(gw_auth, list_queries_build_a_bound_statement_with_the_page)
+{
+    rj_buf_t sql;
+    rj_rs_params_t params;
+    rj_buf_init(&sql);
+    rj_rs_params_init(&params);
+    rj_rs_page_t page = {-1, -1};
+    rj_error_t err;
+    rj_error_clear(&err);
+
+    cr_assert_eq(search("CartReadModel",
+                        "{\"filter\":{\"id\":{\"eq\":\"c1'; DROP TABLE events; --\"}},"
+                        "\"limit\":2,\"afterCursor\":{\"id\":\"4\"},\"sortBy\":{\"id\":\"DESC\"}}",
+                        true, NULL, &sql, &params, &page, &err),
+                 RJ_OK, "%s", err.msg);
+    cr_expect_eq(page.limit, 2);
+    cr_expect_eq(page.offset, 4);
+    /* The value is bound, never spliced into the text. */
+    cr_expect(params_mention(&params, "DROP TABLE"));
+    cr_expect_null(strstr(sql.data, "DROP TABLE"), "%s", sql.data);
+    cr_expect_not_null(strstr(sql.data, "rm_cartreadmodel"), "%s", sql.data);
+    cr_expect_not_null(strstr(sql.data, "DESC"), "%s", sql.data);
+
+    /* No limit: Booster's page size, from the start. */
+    cr_assert_eq(search("CartReadModel", "{}", true, NULL, &sql, &params, &page, &err), RJ_OK);
+    cr_expect_eq(page.limit, RJ_RS_PAGE_SIZE);
+    cr_expect_eq(page.offset, 0);
+
+    /* The plural query leaves the page alone and has no LIMIT. */
+    page = (rj_rs_page_t){-1, -1};
+    cr_assert_eq(search("CartReadModel", "{\"filter\":{\"id\":{\"in\":[\"a\",\"b\"]}}}", false,
+                        NULL, &sql, &params, &page, &err),
+                 RJ_OK, "%s", err.msg);
+    cr_expect_eq(page.limit, -1);
+    cr_expect_null(strstr(sql.data, "LIMIT"), "%s", sql.data);
+
+    rj_rs_params_deinit(&params);
+    rj_buf_deinit(&sql);
+}
+
+Test(gw_auth, list_queries_are_authorized_then_hooked)
+{
+    rj_buf_t sql;
+    rj_rs_params_t params;
+    rj_buf_init(&sql);
+    rj_rs_params_init(&params);
+    rj_rs_page_t page;
+    rj_error_t err;
+    rj_error_clear(&err);
+
+    /* B2 rewrites a filter on a before-fn- id to {id: {eq: id-modified}}. */
+    cr_assert_eq(search("CartReadModel", "{\"filter\":{\"id\":{\"eq\":\"before-fn-7\"}}}", true,
+                        NULL, &sql, &params, &page, &err),
+                 RJ_OK, "%s", err.msg);
+    cr_expect(params_mention(&params, "before-fn-7-modified"));
+    cr_assert_eq(search("CartReadModel", "{\"filter\":{\"id\":{\"eq\":\"before-fn-7\"}}}", false,
+                        NULL, &sql, &params, &page, &err),
+                 RJ_OK, "%s", err.msg);
+    cr_expect(params_mention(&params, "before-fn-7-modified"));
+
+    /* ProductReadModel is for Admin and UserWithEmail only; the denial leaves no SQL. */
+    rj_buf_puts(&sql, "stale");
+    cr_expect_eq(search("ProductReadModel", "{}", true, NULL, &sql, &params, &page, &err),
+                 RJ_EAUTH);
+    cr_expect_str_eq(err.msg, "Access denied for this resource");
+    cr_expect_str_eq(rj_error_code(&err), "NotAuthorizedError");
+    cr_expect_eq(sql.len, 0);
+    cr_expect_eq(params.n, 0);
+    json_t *phone = json_pack("{s:s, s:[s]}", "id", "p", "roles", "UserWithPhone");
+    cr_expect_eq(search("ProductReadModel", "{}", false, phone, &sql, &params, &page, &err),
+                 RJ_EAUTH);
+    json_decref(phone);
+    json_t *email = json_pack("{s:s, s:[s]}", "id", "e", "roles", "UserWithEmail");
+    rj_error_clear(&err);
+    cr_expect_eq(search("ProductReadModel", "{}", true, email, &sql, &params, &page, &err), RJ_OK,
+                 "%s", err.msg);
+    cr_expect_not_null(strstr(sql.data, "rm_productreadmodel"), "%s", sql.data);
+    json_decref(email);
+
+    rj_buf_deinit(&sql);
+    rj_rs_params_deinit(&params);
+}
+
+Test(gw_auth, malformed_pages_and_filters_are_invalid_parameters)
+{
+    rj_buf_t sql;
+    rj_rs_params_t params;
+    rj_buf_init(&sql);
+    rj_rs_params_init(&params);
+    rj_rs_page_t page;
+    rj_error_t err;
+
+    rj_error_clear(&err);
+    cr_expect_eq(search("CartReadModel", "{\"limit\":-1}", true, NULL, &sql, &params, &page, &err),
+                 RJ_EINVAL);
+    cr_expect_str_eq(rj_error_code(&err), "InvalidParameterError");
+    rj_error_clear(&err);
+    cr_expect_eq(search("CartReadModel", "{\"afterCursor\":{\"id\":\"x\"}}", true, NULL, &sql,
+                        &params, &page, &err),
+                 RJ_EINVAL);
+    rj_error_clear(&err);
+    cr_expect_eq(search("CartReadModel", "{\"filter\":{\"and\":{\"id\":{\"eq\":\"a\"}}}}", true,
+                        NULL, &sql, &params, &page, &err),
+                 RJ_EINVAL);
+    cr_expect_eq(sql.len, 0, "a failed build leaves no partial statement");
+    cr_expect_eq(params.n, 0);
+
+    rj_buf_deinit(&sql);
+    rj_rs_params_deinit(&params);
+}
+
+/* gw_events_search on the shop with @p args_json. */
+static rj_status_t
+events(bool by_type, const char *args_json, const json_t *user, rj_buf_t *sql,
+       rj_rs_params_t *params, rj_error_t *err)
+{
+    json_t *args = json_loads(args_json, 0, NULL);
+    cr_assert_not_null(args, "%s", args_json);
+    rj_error_clear(err);
+    rj_status_t st = gw_events_search(shop, by_type, args, user, sql, params, err);
+    json_decref(args);
+    return st;
+}
+
+Test(gw_auth, events_follow_the_entity_authorize_read_events)
+{
+    rj_buf_t sql;
+    rj_rs_params_t params;
+    rj_buf_init(&sql);
+    rj_rs_params_init(&params);
+    rj_error_t err;
+    json_t *admin = json_pack("{s:s, s:[s]}", "id", "a", "roles", "Admin");
+    json_t *phone = json_pack("{s:s, s:[s]}", "id", "p", "roles", "UserWithPhone");
+
+    /* Cart: everyone. The arguments are bound parameters. */
+    cr_assert_eq(events(false,
+                        "{\"entity\":\"Cart\",\"entityID\":\"c-9\",\"from\":\"2021\","
+                        "\"to\":\"2099\",\"limit\":3}",
+                        NULL, &sql, &params, &err),
+                 RJ_OK, "%s", err.msg);
+    cr_expect(params_mention(&params, "c-9"));
+    cr_expect(params_mention(&params, "2021"));
+    cr_expect(params_mention(&params, "2099"));
+    cr_expect_not_null(strstr(sql.data, "LIMIT"), "%s", sql.data);
+    cr_expect_null(strstr(sql.data, "c-9"), "%s", sql.data);
+
+    /* A numeric ID is the id's string form; limit null means all events. */
+    cr_assert_eq(events(false, "{\"entity\":\"Cart\",\"entityID\":42,\"limit\":null}", NULL, &sql,
+                        &params, &err),
+                 RJ_OK, "%s", err.msg);
+    cr_expect(params_mention(&params, "42"));
+    cr_expect_null(strstr(sql.data, "LIMIT"), "%s", sql.data);
+
+    /* Pack declares no authorizeReadEvents: nobody, Admin included, by entity or type. */
+    cr_expect_eq(events(false, "{\"entity\":\"Pack\"}", admin, &sql, &params, &err), RJ_EAUTH);
+    cr_expect_str_eq(err.msg, "Access denied for this resource");
+    cr_expect_str_eq(rj_error_code(&err), "NotAuthorizedError");
+    cr_expect_eq(sql.len, 0);
+    cr_expect_eq(events(true, "{\"type\":\"PackCreated\"}", admin, &sql, &params, &err), RJ_EAUTH);
+
+    /* eventsByType is decided by the entity of the type: CartPaid is Payment's. */
+    cr_expect_eq(events(true, "{\"type\":\"CartPaid\"}", NULL, &sql, &params, &err), RJ_EAUTH);
+    cr_expect_eq(events(true, "{\"type\":\"CartPaid\"}", admin, &sql, &params, &err), RJ_EAUTH);
+    cr_expect_eq(events(true, "{\"type\":\"CartPaid\"}", phone, &sql, &params, &err), RJ_OK, "%s",
+                 err.msg);
+    cr_expect(params_mention(&params, "CartPaid"));
+    cr_expect_eq(events(true, "{\"type\":\"CartItemChanged\"}", NULL, &sql, &params, &err), RJ_OK);
+
+    cr_expect_eq(events(false, "{\"entity\":\"Nope\"}", admin, &sql, &params, &err), RJ_ENOTFOUND);
+    cr_expect_str_eq(rj_error_code(&err), "NotFoundError");
+    cr_expect_eq(events(true, "{}", admin, &sql, &params, &err), RJ_EINVAL);
+
+    json_decref(phone);
+    json_decref(admin);
+    rj_buf_deinit(&sql);
+    rj_rs_params_deinit(&params);
+}
+
+/* ---- the PostgreSQL pool (with RAMJET_TEST_PG_URL) ---- */
+
+typedef struct pool_result {
+    int calls;      /* callbacks received */
+    rj_status_t st; /* the last status */
+    char *text;     /* the last value, owned */
+} pool_result_t;
+
+static void
+on_pool_result(void *opaque, rj_status_t status, char *text, const rj_error_t *err)
+{
+    pool_result_t *r = opaque;
+    r->calls++;
+    r->st = status;
+    cr_expect_eq(status, RJ_OK, "%s", err->msg);
+    free(r->text);
+    r->text = text;
+}
+
+Test(gw_pgpool, runs_unnamed_statements_with_many_parameters_and_prepared_ones)
+{
+    const char *url = getenv("RAMJET_TEST_PG_URL");
+    if (url == NULL || *url == '\0')
+        cr_skip_test("RAMJET_TEST_PG_URL is not set");
+
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    rj_error_t err = {0};
+    gw_pgpool_t *pool = gw_pgpool_new(&loop, url, "public", 2, 5000, 5000, &err);
+    cr_assert_not_null(pool, "%s", err.msg);
+
+    /* More parameters than the old fixed limit of 4, one of them SQL NULL, and a SQL text
+       that is gone (overwritten) before the worker runs it: unnamed statements copy it. */
+    enum { N = 12 };
+    char *values[N];
+    rj_buf_t sql;
+    rj_buf_init(&sql);
+    rj_buf_puts(&sql, "SELECT concat_ws(','");
+    for (int i = 0; i < N; i++) {
+        values[i] = i == 5 ? NULL : rj_xasprintf("v%d", i);
+        rj_buf_printf(&sql, ", $%d::text", i + 1);
+    }
+    rj_buf_puts(&sql, ")");
+    pool_result_t unnamed = {0}, prepared = {0};
+    gw_pgpool_query(pool, NULL, sql.data, N, (const char *const *)values, on_pool_result, &unnamed);
+    memset(sql.data, 'X', sql.len);
+    for (int i = 0; i < N; i++) {
+        free(values[i]);
+        values[i] = NULL;
+    }
+    rj_buf_deinit(&sql);
+
+    const char *six[6] = {"a", "b", "c", "d", "e", "f"};
+    gw_pgpool_query(pool, "t_six", "SELECT $1::text || $2 || $3 || $4 || $5 || $6", 6, six,
+                    on_pool_result, &prepared);
+    cr_expect_eq(gw_pgpool_busy(pool), 2);
+    uv_run(&loop, UV_RUN_DEFAULT);
+
+    cr_expect_eq(unnamed.calls, 1);
+    cr_expect_str_eq(unnamed.text, "v0,v1,v2,v3,v4,v6,v7,v8,v9,v10,v11");
+    cr_expect_eq(prepared.calls, 1);
+    cr_expect_str_eq(prepared.text, "abcdef");
+    cr_expect_eq(gw_pgpool_busy(pool), 0);
+    free(unnamed.text);
+    free(prepared.text);
+
+    /* No parameters and no row: NULL text. */
+    pool_result_t none = {0};
+    gw_pgpool_query(pool, NULL, "SELECT 1 WHERE false", 0, NULL, on_pool_result, &none);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cr_expect_eq(none.calls, 1);
+    cr_expect_null(none.text);
+
+    gw_pgpool_free(pool);
+    cr_expect_eq(uv_loop_close(&loop), 0);
+}
