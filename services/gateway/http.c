@@ -32,6 +32,7 @@
 #include <sys/socket.h>
 
 #include "core/core.h"
+#include "graphiql.h"
 #include "json/envelope.h"
 #include "log/log.h"
 #include "proc/proc.h"
@@ -72,6 +73,7 @@ struct gw_http {
     bool draining;                  /* gw_http_stop_accepting() was called */
     size_t max_body_bytes;          /* our body limit (h2o's is twice this) */
     gw_http_graphql_cb on_graphql;  /* the GraphQL callback */
+    gw_graphiql_t *graphiql;        /* GET /graphiql and its assets */
     void *opaque;                   /* its argument */
     size_t inflight;                /* responders alive */
     size_t nconns;                  /* entries in conns */
@@ -329,7 +331,18 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
 
+    bool get = method_is(req, "GET") || method_is(req, "HEAD");
+    gw_graphiql_response_t ide;
     if (path_is(req->path_normalized, "/graphql")) {
+        /* A browser navigating here gets the IDE, as Booster's and Apollo's servers do. */
+        ssize_t accept = h2o_find_header(&req->headers, H2O_TOKEN_ACCEPT, -1);
+        if (get && accept != -1 &&
+            gw_graphiql_wants_html(req->headers.entries[accept].value.base,
+                                   req->headers.entries[accept].value.len)) {
+            gw_graphiql_page(h->graphiql, &ide);
+            send_response(h, req, ide.status, ide.content_type, ide.body, ide.len);
+            return 0;
+        }
         if (!method_is(req, "POST")) {
             h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL,
                            H2O_STRLIT("POST, OPTIONS"));
@@ -349,8 +362,13 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
 
-    if ((method_is(req, "GET") || method_is(req, "HEAD")) && try_probe(h, req))
+    if (get && try_probe(h, req))
         return 0;
+    if (get &&
+        gw_graphiql_route(h->graphiql, req->path_normalized.base, req->path_normalized.len, &ide)) {
+        send_response(h, req, ide.status, ide.content_type, ide.body, ide.len);
+        return 0;
+    }
 
     send_error(h, req, 404, "not found", "NotFoundError");
     return 0;
@@ -506,6 +524,7 @@ gw_http_new(const gw_http_opts_t *opts, rj_error_t *err)
     }
 
     h2o_context_init(&h->ctx, h->loop, &h->config);
+    h->graphiql = gw_graphiql_new(opts->graphiql_assets_dir, opts->graphiql_ws_url);
     h->accept_ctx.ctx = &h->ctx;
     h->accept_ctx.hosts = h->config.hosts;
     return h;
@@ -569,6 +588,7 @@ gw_http_free(gw_http_t *h)
     if (h == NULL)
         return;
     RJ_ASSERT(h->stopped);
+    gw_graphiql_free(h->graphiql);
     h2o_config_dispose(&h->config);
     free(h);
 }

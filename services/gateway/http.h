@@ -1,7 +1,8 @@
 /*
  * http.h - the gateway's HTTP server: h2o on the gateway's libuv loop.
  *
- * It listens, routes (POST /graphql, CORS preflight, the health paths), enforces the body
+ * It listens, routes (POST /graphql, CORS preflight, the health paths, GraphiQL's page and
+ * assets from graphiql.c), enforces the body
  * limit, and hands each GraphQL body to a callback together with a *responder*: the way
  * back to that client. The callback may answer at once or much later (a mutation waits
  * for a Kafka round trip); meanwhile the client may disconnect, and h2o then frees the
@@ -52,6 +53,8 @@ typedef struct gw_http_opts {
     size_t max_body_bytes;         /* larger bodies get 413 */
     gw_http_graphql_cb on_graphql; /* required */
     void *opaque;                  /* passed to on_graphql */
+    const char *graphiql_assets_dir; /* GraphiQL's files; NULL: ../share/graphiql (graphiql.h) */
+    const char *graphiql_ws_url;     /* subscriptions URL for GraphiQL; NULL: derived */
 } gw_http_opts_t;
 
 /**

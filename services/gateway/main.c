@@ -50,6 +50,8 @@ typedef struct gw_conf {
     char *instance_id;       /* reply channel suffix; NULL: random */
     int pg_pool_size;        /* PostgreSQL connections (and libuv pool threads) */
     int connect_timeout_ms;  /* how long to wait for dependencies at start */
+    char *graphiql_assets_dir; /* GraphiQL's vendored files; NULL: ../share/graphiql */
+    char *graphiql_ws_url;     /* subscriptions URL GraphiQL uses; NULL: derived */
 } gw_conf_t;
 
 static const rj_conf_opt_t gw_opts[] = {
@@ -68,6 +70,11 @@ static const rj_conf_opt_t gw_opts[] = {
      "PostgreSQL connections for read-model reads"},
     {"connect-timeout-ms", RJ_CONF_INT, "60000", offsetof(gw_conf_t, connect_timeout_ms),
      "how long to wait for PostgreSQL, Kafka and Redis at start"},
+    {"graphiql-assets-dir", RJ_CONF_STR, NULL, offsetof(gw_conf_t, graphiql_assets_dir),
+     "directory of GraphiQL's files served at /graphiql (default: ../share/graphiql next to "
+     "the binary)"},
+    {"graphiql-ws-url", RJ_CONF_STR, NULL, offsetof(gw_conf_t, graphiql_ws_url),
+     "the pusher's WebSocket URL GraphiQL subscribes on (default: ws://<host>:65529/websocket)"},
 };
 #define GW_NOPTS (sizeof gw_opts / sizeof gw_opts[0])
 
@@ -338,6 +345,8 @@ start(gw_daemon_t *d, rj_error_t *err)
         .max_body_bytes = (size_t)c->max_body_bytes,
         .on_graphql = gw_exec_handle,
         .opaque = d->exec,
+        .graphiql_assets_dir = c->graphiql_assets_dir,
+        .graphiql_ws_url = c->graphiql_ws_url,
     };
     if ((d->http = gw_http_new(&ho, err)) == NULL)
         return err->status;

@@ -132,6 +132,7 @@ typedef struct rj_gql_ast_selection {
 typedef struct rj_gql_ast_variable {
     const char *name;                   /* name without '$' */
     rj_gql_loc_t loc;                   /* position of the '$' */
+    rj_gql_loc_t name_loc;              /* position of the name after the '$' */
     rj_gql_type_ref_t *type;            /* declared type; never NULL */
     rj_gql_ast_value_t *default_value;  /* default, or NULL */
     rj_gql_ast_directive_t *directives; /* directives, or NULL */

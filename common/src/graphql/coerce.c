@@ -239,14 +239,26 @@ parse_leaf_value(coerce_ctx_t *c, const rj_gql_type_t *t, const json_t *v)
     json_t *r = NULL;
     inspect_str(v, &b);
     if (t->kind == RJ_GQL_KIND_ENUM) {
-        if (!json_is_string(v))
-            input_error(c, v, "Enum \"%s\" cannot represent non-string value: %s.", t->name,
-                        b.data);
-        else if (rj_gql_type_find_enum_value(t, json_string_value(v)) == NULL)
-            input_error(c, v, "Value \"%s\" does not exist in \"%s\" enum.",
-                        json_string_value(v), t->name);
-        else
+        if (json_is_string(v) && rj_gql_type_find_enum_value(t, json_string_value(v)) != NULL) {
             r = json_incref((json_t *)v);
+        } else {
+            /* graphql-js's parseValue, suggestions included (didYouMeanEnumValue). */
+            rj_buf_t m;
+            rj_buf_init(&m);
+            const char *input = json_is_string(v) ? json_string_value(v) : b.data;
+            if (!json_is_string(v))
+                rj_buf_printf(&m, "Enum \"%s\" cannot represent non-string value: %s.", t->name,
+                              b.data);
+            else
+                rj_buf_printf(&m, "Value \"%s\" does not exist in \"%s\" enum.", input, t->name);
+            const char **names = rj_xcalloc(t->nenum_values + 1, sizeof(*names));
+            for (size_t i = 0; i < t->nenum_values; i++)
+                names[i] = t->enum_values[i].name;
+            rj__gql_did_you_mean(&m, "the enum value", input, names, t->nenum_values);
+            free(names);
+            input_error(c, v, "%s", m.data);
+            rj_buf_deinit(&m);
+        }
     } else if (!t->builtin) {
         r = json_incref((json_t *)v);
     } else if (is_scalar(t, "Int")) {
@@ -370,7 +382,16 @@ coerce_input(coerce_ctx_t *c, const rj_gql_type_ref_t *type, const json_t *v)
         json_t *val;
         json_object_foreach((json_t *)v, key, val) {
             if (rj_gql_type_find_input_field(t, key) == NULL) {
-                input_error(c, v, "Field \"%s\" is not defined by type \"%s\".", key, t->name);
+                rj_buf_t m;
+                rj_buf_init(&m);
+                rj_buf_printf(&m, "Field \"%s\" is not defined by type \"%s\".", key, t->name);
+                const char **names = rj_xcalloc(t->ninput_fields + 1, sizeof(*names));
+                for (size_t i = 0; i < t->ninput_fields; i++)
+                    names[i] = t->input_fields[i].name;
+                rj__gql_did_you_mean(&m, NULL, key, names, t->ninput_fields);
+                free(names);
+                input_error(c, v, "%s", m.data);
+                rj_buf_deinit(&m);
                 ok = false;
             }
         }

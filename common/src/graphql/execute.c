@@ -9,7 +9,8 @@
  * Completion implements the spec's CompleteValue: lists, non-null with null propagation to
  * the nearest nullable ancestor (one error per failure, at the deepest path), leaf
  * serialization with graphql-js's messages, abstract types resolved through a `__typename`
- * property, and fragments/inline fragments through CollectFields.
+ * property (a value without one is a field error, as in graphql-js), and fragments/inline fragments
+ * through CollectFields.
  *
  * A prepared operation holds references to its schema and document, so it outlives the
  * request that created it; completion never mutates it, so the pusher can complete one
@@ -610,22 +611,34 @@ complete_value(complete_ctx_t *c, const rj_gql_type_t *parent, const rj_gql_fiel
         return complete_object(c, t, g, v);
     case RJ_GQL_KIND_INTERFACE:
     case RJ_GQL_KIND_UNION: {
-        /* ResolveAbstractType: the value names its type; without a name, the abstract
-         * type stands in, so only fields and fragments on it apply. */
+        /*
+         * ResolveAbstractType as graphql-js's defaultTypeResolver does it: the value names
+         * its object type in a string __typename. A value without one is a field error,
+         * never the abstract type standing in: __typename must name an object type, and
+         * clients with normalized caches (Apollo's possibleTypes) depend on that.
+         */
         const json_t *tn = json_is_object(v) ? json_object_get(v, "__typename") : NULL;
-        const rj_gql_type_t *rt = t;
-        if (json_is_string(tn)) {
-            rt = rj_gql_schema_find_type(c->p->schema, json_string_value(tn));
-            if (rt == NULL || rt->kind != RJ_GQL_KIND_OBJECT)
-                return field_error(c, g,
-                                   "Abstract type \"%s\" was resolved to a type \"%s\" that "
-                                   "does not exist inside the schema.",
-                                   t->name, json_string_value(tn));
-            if (!rj_gql_type_is_possible(t, rt))
-                return field_error(c, g, "Runtime Object type \"%s\" is not a possible type for "
-                                         "\"%s\".",
-                                   rt->name, t->name);
-        }
+        if (!json_is_string(tn))
+            return field_error(c, g,
+                               "Abstract type \"%s\" must resolve to an Object type at runtime "
+                               "for field \"%s.%s\". Either the \"%s\" type should provide a "
+                               "\"resolveType\" function or each possible type should provide an "
+                               "\"isTypeOf\" function.",
+                               t->name, parent->name, def->name, t->name);
+        const rj_gql_type_t *rt = rj_gql_schema_find_type(c->p->schema, json_string_value(tn));
+        if (rt == NULL)
+            return field_error(c, g,
+                               "Abstract type \"%s\" was resolved to a type \"%s\" that does "
+                               "not exist inside the schema.",
+                               t->name, json_string_value(tn));
+        if (rt->kind != RJ_GQL_KIND_OBJECT)
+            return field_error(c, g,
+                               "Abstract type \"%s\" was resolved to a non-object type \"%s\".",
+                               t->name, rt->name);
+        if (!rj_gql_type_is_possible(t, rt))
+            return field_error(c, g,
+                               "Runtime Object type \"%s\" is not a possible type for \"%s\".",
+                               rt->name, t->name);
         return complete_object(c, rt, g, v);
     }
     case RJ_GQL_KIND_INPUT_OBJECT:

@@ -83,6 +83,9 @@ typedef struct rj__gql_lexer {
     size_t pos;              /* next byte to read */
     uint32_t line;           /* current line, 1-based */
     size_t line_start;       /* offset of the current line's first byte */
+    size_t col_line_start;   /* line_start that col_pos/col_units were counted from */
+    size_t col_pos;          /* byte offset up to which columns were counted */
+    size_t col_units;        /* UTF-16 code units from col_line_start to col_pos */
     rj__gql_arena_t *arena;  /* where decoded strings go */
     rj__gql_token_t tok;     /* the current token */
     size_t ntokens;          /* tokens read so far */
@@ -97,6 +100,20 @@ bool rj__gql_lexer_advance(rj__gql_lexer_t *lx);
 void rj__gql_token_desc(const rj__gql_token_t *t, char *out, size_t n);
 /** The kind's description: `"}"`, `Name`, `<EOF>`. */
 const char *rj__gql_tok_kind_desc(rj__gql_tok_kind_t k);
+
+/* ---- suggestions (validate.c) --------------------------------------------------------- */
+
+/** graphql-js's naturalCompare: byte order, except that runs of digits compare by value. */
+int rj__gql_natural_compare(const char *a, const char *b);
+
+/**
+ * Appends graphql-js's didYouMean(" Did you mean [sub ]"a", "b", or "c"?") for the
+ * candidates in @p options lexically close to @p input (suggestionList), if any.
+ *
+ * @param sub  a phrase before the names ("the enum value"), or NULL
+ */
+void rj__gql_did_you_mean(rj_buf_t *b, const char *sub, const char *input,
+                          const char *const *options, size_t n);
 
 /* ---- errors ------------------------------------------------------------------------------ */
 
@@ -130,6 +147,8 @@ struct rj_gql_schema {
     rj_gql_type_t **types;               /* all named types, in rj_gql_schema_type_at order */
     size_t ntypes;                       /* number of types */
     rj__gql_map_t type_index;            /* name -> rj_gql_type_t */
+    const rj_gql_type_t **intro_types;   /* __schema.types: graphql-js's type map order */
+    size_t nintro_types;                 /* number of intro_types */
     rj_gql_directive_def_t **directives; /* directive definitions, built-ins first */
     size_t ndirectives;                  /* number of directive definitions */
     rj__gql_map_t directive_index;       /* name -> rj_gql_directive_def_t */

@@ -118,17 +118,20 @@ resolve_schema(const ictx_t *c, const char *f, const rj__gql_field_group_t *g)
     if (strcmp(f, "description") == 0)
         return str_or_null(s->description);
     if (strcmp(f, "types") == 0)
-        return type_list(c, (const rj_gql_type_t *const *)s->types, s->ntypes, g);
+        return type_list(c, s->intro_types, s->nintro_types, g);
     static const char *const roots[] = {"queryType", "mutationType", "subscriptionType"};
     for (int op = 0; op < 3; op++)
         if (strcmp(f, roots[op]) == 0)
             return s->roots[op] != NULL ? icomplete(c, (inode_t){N_TYPE, s->roots[op], NULL}, g)
                                         : json_null();
     if (strcmp(f, "directives") == 0) {
+        /* graphql-js's buildSchema order: the SDL's directives, then the specified ones. */
         json_t *a = json_array();
-        for (size_t i = 0; i < s->ndirectives; i++)
-            json_array_append_new(a, icomplete(c, (inode_t){N_DIRECTIVE, s->directives[i], NULL},
-                                               g));
+        for (int builtin = 0; builtin < 2; builtin++)
+            for (size_t i = 0; i < s->ndirectives; i++)
+                if (s->directives[i]->builtin == (builtin == 1))
+                    json_array_append_new(
+                        a, icomplete(c, (inode_t){N_DIRECTIVE, s->directives[i], NULL}, g));
         return a;
     }
     return json_null();

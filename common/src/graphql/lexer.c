@@ -7,8 +7,11 @@
  * and our tests compare them. Strings are decoded here, escapes and block-string
  * indentation included, so the parser only ever sees final values.
  *
- * Deliberately not done: columns are counted in bytes, not UTF-16 code units as in
- * graphql-js; the two agree for ASCII, which is all that error positions in practice touch.
+ * Columns are counted in UTF-16 code units, as graphql-js counts them (JavaScript string
+ * indices) and as GraphiQL and other editors expect when they highlight an error: a byte
+ * count would drift right after every non-ASCII character on the line. Counting is
+ * incremental per line, so long single-line documents stay linear.
+ *
  * Source text is taken to be UTF-8; invalid sequences inside strings are rejected, and
  * comments are skipped without looking at their bytes.
  */
@@ -90,6 +93,8 @@ rj__gql_error_add_loc(json_t *error, rj_gql_loc_t loc)
                                           (json_int_t)loc.column));
 }
 
+static size_t utf8_decode(const unsigned char *p, size_t n, uint32_t *cp);
+
 json_t *
 rj__gql_error_new(const rj_gql_loc_t *loc, const char *fmt, ...)
 {
@@ -100,7 +105,32 @@ rj__gql_error_new(const rj_gql_loc_t *loc, const char *fmt, ...)
         RJ_ASSERT(!"out of memory");
     va_end(ap);
     json_t *e = json_object();
-    json_object_set_new(e, "message", json_string(msg));
+    json_t *m = json_string(msg);
+    if (m == NULL) {
+        /*
+         * Messages quote the source ("Invalid character escape sequence: ..."), which need
+         * not be valid UTF-8; a JSON string must be. Each invalid byte becomes U+FFFD, as
+         * a JavaScript decoder would have done to the request body before graphql-js saw it.
+         */
+        rj_buf_t b;
+        rj_buf_init(&b);
+        size_t n = strlen(msg);
+        for (size_t i = 0; i < n;) {
+            uint32_t cp;
+            size_t k = utf8_decode((const unsigned char *)msg + i, n - i, &cp);
+            if (k == 0) {
+                rj_buf_puts(&b, "\xEF\xBF\xBD");
+                i++;
+            } else {
+                rj_buf_append(&b, msg + i, k);
+                i += k;
+            }
+        }
+        m = json_string(b.data);
+        rj_buf_deinit(&b);
+        RJ_ASSERT(m != NULL);
+    }
+    json_object_set_new(e, "message", m);
     free(msg);
     if (loc != NULL)
         rj__gql_error_add_loc(e, *loc);
@@ -226,6 +256,28 @@ print_code_point_at(const rj__gql_lexer_t *lx, size_t pos, char *out, size_t n)
     snprintf(out, n, "U+%04X", (unsigned)cp);
 }
 
+/*
+ * The 1-based column of byte @p pos on the current line in UTF-16 code units: one per
+ * UTF-8 lead byte, two for four-byte sequences (a surrogate pair in JavaScript).
+ * Continues from the last position counted when it can, since tokens only move forward.
+ */
+static uint32_t
+column_at(rj__gql_lexer_t *lx, size_t pos)
+{
+    if (lx->col_line_start != lx->line_start || lx->col_pos > pos || lx->col_pos < lx->line_start) {
+        lx->col_line_start = lx->line_start;
+        lx->col_pos = lx->line_start;
+        lx->col_units = 0;
+    }
+    for (size_t i = lx->col_pos; i < pos && i < lx->len; i++) {
+        unsigned char b = (unsigned char)lx->src[i];
+        if ((b & 0xC0) != 0x80)
+            lx->col_units += b >= 0xF0 ? 2 : 1;
+    }
+    lx->col_pos = pos;
+    return (uint32_t)(lx->col_units + 1);
+}
+
 static bool
 fail_at(rj__gql_lexer_t *lx, size_t pos, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
@@ -237,7 +289,7 @@ fail_at(rj__gql_lexer_t *lx, size_t pos, const char *fmt, ...)
     vsnprintf(lx->msg, sizeof(lx->msg), fmt, ap);
     va_end(ap);
     lx->err_loc.line = lx->line;
-    lx->err_loc.column = (uint32_t)(pos - lx->line_start + 1);
+    lx->err_loc.column = column_at(lx, pos);
     return false;
 }
 
@@ -280,7 +332,7 @@ set_token(rj__gql_lexer_t *lx, rj__gql_tok_kind_t kind, size_t start, size_t end
     lx->tok.start = start;
     lx->tok.end = end;
     lx->tok.loc.line = lx->line;
-    lx->tok.loc.column = (uint32_t)(start - lx->line_start + 1);
+    lx->tok.loc.column = column_at(lx, start);
     lx->tok.value = lx->src + start;
     lx->tok.len = end - start;
     lx->pos = end;

@@ -435,7 +435,7 @@ parse_operation(parser_t *p)
             rj_gql_ast_variable_t *v = node(p, sizeof(*v));
             v->loc = tok(p)->loc;
             expect_token(p, RJ__TOK_DOLLAR);
-            v->name = parse_name(p, NULL);
+            v->name = parse_name(p, &v->name_loc);
             expect_token(p, RJ__TOK_COLON);
             v->type = parse_type_ref(p);
             if (expect_optional_token(p, RJ__TOK_EQUALS))

@@ -614,6 +614,84 @@ order_types(builder_t *b)
     }
 }
 
+/*
+ * graphql-js's collectReferencedTypes: adds @p t unless already there, then, depth first,
+ * every type it references (union members; interfaces, field types and argument types;
+ * input field types).
+ */
+static void
+collect_referenced(rj_gql_schema_t *s, rj__gql_map_t *seen, const rj_gql_type_t *t)
+{
+    if (t == NULL || rj__gql_map_get(seen, t->name) != NULL)
+        return;
+    rj__gql_map_put(seen, t->name, t);
+    s->intro_types[s->nintro_types++] = t;
+    if (t->kind == RJ_GQL_KIND_UNION) {
+        for (size_t i = 0; i < t->npossible_types; i++)
+            collect_referenced(s, seen, t->possible_types[i]);
+    } else if (t->kind == RJ_GQL_KIND_OBJECT || t->kind == RJ_GQL_KIND_INTERFACE) {
+        for (size_t i = 0; i < t->ninterfaces; i++)
+            collect_referenced(s, seen, t->interfaces[i]);
+        for (size_t i = 0; i < t->nfields; i++) {
+            collect_referenced(s, seen, t->fields[i].named);
+            for (size_t k = 0; k < t->fields[i].nargs; k++)
+                collect_referenced(s, seen, t->fields[i].args[k].named);
+        }
+    } else if (t->kind == RJ_GQL_KIND_INPUT_OBJECT) {
+        for (size_t i = 0; i < t->ninput_fields; i++)
+            collect_referenced(s, seen, t->input_fields[i].named);
+    }
+}
+
+/*
+ * The order of __schema { types }, which clients show and tests compare: graphql-js's
+ * GraphQLSchema type map. The SDL's types in order, each followed by the built-in scalars
+ * it is the first to reference; then those that only directive arguments reference
+ * (declared directives first, as __schema { directives } lists them); then the
+ * introspection types from __Schema down. Built-in scalars nothing references are left
+ * out, as there.
+ */
+static void
+order_intro_types(rj_gql_schema_t *s)
+{
+    rj__gql_map_t seen;
+    rj__gql_map_init(&seen);
+    s->intro_types = rj_xcalloc(s->ntypes + 1, sizeof(*s->intro_types));
+    for (size_t i = 0; i < s->ntypes; i++) /* the SDL's own types are there from the start */
+        if (!s->types[i]->builtin)
+            rj__gql_map_put(&seen, s->types[i]->name, s->types[i]);
+    for (size_t i = 0; i < s->ntypes; i++) {
+        const rj_gql_type_t *t = s->types[i];
+        if (t->builtin)
+            continue;
+        s->intro_types[s->nintro_types++] = t;
+        /* what collectReferencedTypes does below the type itself */
+        rj__gql_map_t *set = &seen;
+        if (t->kind == RJ_GQL_KIND_UNION) {
+            for (size_t k = 0; k < t->npossible_types; k++)
+                collect_referenced(s, set, t->possible_types[k]);
+        } else if (t->kind == RJ_GQL_KIND_OBJECT || t->kind == RJ_GQL_KIND_INTERFACE) {
+            for (size_t k = 0; k < t->ninterfaces; k++)
+                collect_referenced(s, set, t->interfaces[k]);
+            for (size_t k = 0; k < t->nfields; k++) {
+                collect_referenced(s, set, t->fields[k].named);
+                for (size_t a = 0; a < t->fields[k].nargs; a++)
+                    collect_referenced(s, set, t->fields[k].args[a].named);
+            }
+        } else if (t->kind == RJ_GQL_KIND_INPUT_OBJECT) {
+            for (size_t k = 0; k < t->ninput_fields; k++)
+                collect_referenced(s, set, t->input_fields[k].named);
+        }
+    }
+    for (int builtin = 0; builtin < 2; builtin++)
+        for (size_t i = 0; i < s->ndirectives; i++)
+            if (s->directives[i]->builtin == (builtin == 1))
+                for (size_t k = 0; k < s->directives[i]->nargs; k++)
+                    collect_referenced(s, &seen, s->directives[i]->args[k].named);
+    collect_referenced(s, &seen, rj__gql_map_get(&s->type_index, "__Schema"));
+    rj__gql_map_deinit(&seen);
+}
+
 static bool
 build(builder_t *b)
 {
@@ -630,6 +708,7 @@ build(builder_t *b)
     if (!fill_roots(b))
         return false;
     order_types(b);
+    order_intro_types(s);
     const rj_gql_type_t *meta = entry_find(b, "__Meta")->type;
     s->meta_schema = rj_gql_type_find_field(meta, "__schema");
     s->meta_type = rj_gql_type_find_field(meta, "__type");
@@ -697,6 +776,7 @@ rj_gql_schema_free(rj_gql_schema_t *s)
     if (s == NULL || --s->refs > 0)
         return;
     free(s->types);
+    free(s->intro_types);
     free(s->directives);
     rj__gql_map_deinit(&s->type_index);
     rj__gql_map_deinit(&s->directive_index);

@@ -15,6 +15,7 @@
  * ship either, and the SDL-only rules (schema.c checks what execution depends on).
  */
 #include <ctype.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,19 +104,47 @@ typedef struct suggestion {
     size_t dist;      /* its distance */
 } suggestion_t;
 
+int
+rj__gql_natural_compare(const char *a, const char *b)
+{
+    size_t i = 0, j = 0, la = strlen(a), lb = strlen(b);
+    while (i < la && j < lb) {
+        unsigned char ca = (unsigned char)a[i], cb = (unsigned char)b[j];
+        if (isdigit(ca) && isdigit(cb)) {
+            /* Like graphql-js: a run of digits compares by value, a leading 0 alone. */
+            unsigned long long na = 0, nb = 0;
+            do {
+                na = na * 10 + (unsigned)(ca - '0');
+                ca = (unsigned char)a[++i];
+            } while (isdigit(ca) && na > 0 && na < ULLONG_MAX / 10);
+            do {
+                nb = nb * 10 + (unsigned)(cb - '0');
+                cb = (unsigned char)b[++j];
+            } while (isdigit(cb) && nb > 0 && nb < ULLONG_MAX / 10);
+            if (na != nb)
+                return na < nb ? -1 : 1;
+        } else {
+            if (ca != cb)
+                return ca < cb ? -1 : 1;
+            i++;
+            j++;
+        }
+    }
+    return la == lb ? 0 : la < lb ? -1 : 1;
+}
+
 static int
 suggestion_cmp(const void *x, const void *y)
 {
     const suggestion_t *a = x, *b = y;
     if (a->dist != b->dist)
         return a->dist < b->dist ? -1 : 1;
-    return strcmp(a->name, b->name);
+    return rj__gql_natural_compare(a->name, b->name);
 }
 
-/* Appends " Did you mean [sub ]...?" for the candidates close to @p input, if any. */
-static void
-did_you_mean(rj_buf_t *b, const char *sub, const char *input, const char *const *options,
-             size_t n)
+void
+rj__gql_did_you_mean(rj_buf_t *b, const char *sub, const char *input, const char *const *options,
+                     size_t n)
 {
     suggestion_t *sg = rj_xcalloc(n + 1, sizeof(*sg));
     size_t k = 0, threshold = strlen(input) * 4 / 10 + 1;
@@ -287,8 +316,10 @@ executable_definitions(vctx_t *c)
     for (const rj_gql_ast_definition_t *d = c->doc->defs; d != NULL; d = d->next) {
         if (d->kind == RJ_GQL_DEF_OPERATION || d->kind == RJ_GQL_DEF_FRAGMENT)
             continue;
-        const char *name = d->kind == RJ_GQL_DEF_SCHEMA ? "schema" : d->name;
-        report(c, &d->loc, "The \"%s\" definition is not executable.", name);
+        if (d->kind == RJ_GQL_DEF_SCHEMA) /* graphql-js does not quote this one */
+            report(c, &d->loc, "The schema definition is not executable.");
+        else
+            report(c, &d->loc, "The \"%s\" definition is not executable.", d->name);
     }
 }
 
@@ -375,7 +406,7 @@ unknown_type(vctx_t *c, const char *name, rj_gql_loc_t loc)
     const char **names = rj_xcalloc(c->s->ntypes + 1, sizeof(*names));
     for (size_t i = 0; i < c->s->ntypes; i++)
         names[i] = c->s->types[i]->name;
-    did_you_mean(&b, NULL, name, names, c->s->ntypes);
+    rj__gql_did_you_mean(&b, NULL, name, names, c->s->ntypes);
     free(names);
     report(c, &loc, "%s", b.data);
     rj_buf_deinit(&b);
@@ -457,6 +488,46 @@ variables_are_input_types(vctx_t *c)
 
 /* ---- rules: fields ------------------------------------------------------------------------- */
 
+/* A type suggested for an inline fragment, and how many possible types led to it. */
+typedef struct suggested_type {
+    const rj_gql_type_t *type; /* object or interface type */
+    size_t uses;               /* usage count, as graphql-js counts it */
+} suggested_type_t;
+
+static void
+suggest_type(suggested_type_t *sg, size_t *n, const rj_gql_type_t *t)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (sg[i].type == t) {
+            sg[i].uses++;
+            return;
+        }
+    sg[(*n)++] = (suggested_type_t){t, 1};
+}
+
+/* schema.isSubType(a, b) for an interface @p a: @p b implements it. */
+static bool
+implements(const rj_gql_type_t *b, const rj_gql_type_t *a)
+{
+    for (size_t i = 0; i < b->ninterfaces; i++)
+        if (b->interfaces[i] == a)
+            return true;
+    return false;
+}
+
+static int
+suggested_type_cmp(const void *x, const void *y)
+{
+    const suggested_type_t *a = x, *b = y;
+    if (a->uses != b->uses)
+        return a->uses > b->uses ? -1 : 1;
+    if (a->type->kind == RJ_GQL_KIND_INTERFACE && implements(b->type, a->type))
+        return -1;
+    if (b->type->kind == RJ_GQL_KIND_INTERFACE && implements(a->type, b->type))
+        return 1;
+    return rj__gql_natural_compare(a->type->name, b->type->name);
+}
+
 static void
 fields_on_correct_type_field(vctx_t *c, const rj_gql_type_t *parent,
                              const rj_gql_ast_selection_t *sel, const rj_gql_field_def_t *def)
@@ -467,12 +538,30 @@ fields_on_correct_type_field(vctx_t *c, const rj_gql_type_t *parent,
     rj_buf_init(&b);
     rj_buf_printf(&b, "Cannot query field \"%s\" on type \"%s\".", sel->name, parent->name);
     if (parent->kind == RJ_GQL_KIND_UNION || parent->kind == RJ_GQL_KIND_INTERFACE) {
-        /* getSuggestedTypeNames: possible types that define the field */
-        const char **names = rj_xcalloc(parent->npossible_types + 1, sizeof(*names));
-        size_t n = 0;
+        /*
+         * getSuggestedTypeNames: the possible types that define the field and their
+         * interfaces that do too, most used first, then super types before subtypes,
+         * then by name.
+         */
+        size_t cap = parent->npossible_types + 1;
         for (size_t i = 0; i < parent->npossible_types; i++)
-            if (rj_gql_type_find_field(parent->possible_types[i], sel->name) != NULL)
-                names[n++] = parent->possible_types[i]->name;
+            cap += parent->possible_types[i]->ninterfaces;
+        suggested_type_t *sg = rj_xcalloc(cap, sizeof(*sg));
+        size_t n = 0;
+        for (size_t i = 0; i < parent->npossible_types; i++) {
+            const rj_gql_type_t *pt = parent->possible_types[i];
+            if (rj_gql_type_find_field(pt, sel->name) == NULL)
+                continue;
+            suggest_type(sg, &n, pt);
+            for (size_t k = 0; k < pt->ninterfaces; k++)
+                if (rj_gql_type_find_field(pt->interfaces[k], sel->name) != NULL)
+                    suggest_type(sg, &n, pt->interfaces[k]);
+        }
+        qsort(sg, n, sizeof(*sg), suggested_type_cmp);
+        const char **names = rj_xcalloc(n + 1, sizeof(*names));
+        for (size_t i = 0; i < n; i++)
+            names[i] = sg[i].type->name;
+        free(sg);
         if (n > 0) {
             rj_buf_puts(&b, " Did you mean to use an inline fragment on ");
             for (size_t i = 0; i < n && i < 5; i++) {
@@ -491,7 +580,7 @@ fields_on_correct_type_field(vctx_t *c, const rj_gql_type_t *parent,
         const char **names = rj_xcalloc(parent->nfields + 1, sizeof(*names));
         for (size_t i = 0; i < parent->nfields; i++)
             names[i] = parent->fields[i].name;
-        did_you_mean(&b, NULL, sel->name, names, parent->nfields);
+        rj__gql_did_you_mean(&b, NULL, sel->name, names, parent->nfields);
         free(names);
     }
 done:
@@ -590,7 +679,7 @@ unknown_args(vctx_t *c, const rj_gql_ast_argument_t *args, const rj_gql_input_va
         const char **names = rj_xcalloc(ndefs + 1, sizeof(*names));
         for (size_t i = 0; i < ndefs; i++)
             names[i] = defs[i].name;
-        did_you_mean(&b, NULL, a->name, names, ndefs);
+        rj__gql_did_you_mean(&b, NULL, a->name, names, ndefs);
         free(names);
         report(c, &a->loc, "%s", b.data);
         rj_buf_deinit(&b);
@@ -735,7 +824,7 @@ check_value(vctx_t *c, const rj_gql_type_ref_t *type, const rj_gql_ast_value_t *
                 const char **names = rj_xcalloc(t->ninput_fields + 1, sizeof(*names));
                 for (size_t i = 0; i < t->ninput_fields; i++)
                     names[i] = t->input_fields[i].name;
-                did_you_mean(&b, NULL, f->name, names, t->ninput_fields);
+                rj__gql_did_you_mean(&b, NULL, f->name, names, t->ninput_fields);
                 free(names);
                 report(c, &f->loc, "%s", b.data);
                 rj_buf_deinit(&b);
@@ -778,7 +867,7 @@ check_value(vctx_t *c, const rj_gql_type_ref_t *type, const rj_gql_ast_value_t *
             rj_buf_t in;
             rj_buf_init(&in);
             rj__gql_print_value(&in, v);
-            did_you_mean(&b, "the enum value", in.data, names, t->nenum_values);
+            rj__gql_did_you_mean(&b, "the enum value", in.data, names, t->nenum_values);
             rj_buf_deinit(&in);
             free(names);
         }
@@ -1100,9 +1189,10 @@ unique_variable_names(vctx_t *c)
                 if (strcmp(w->name, v->name) != 0)
                     continue;
                 if (err == NULL)
-                    err = report(c, &v->loc, "There can be only one variable named \"$%s\".",
+                    /* graphql-js points at the names, not at the '$'. */
+                    err = report(c, &v->name_loc, "There can be only one variable named \"$%s\".",
                                  v->name);
-                rj__gql_error_add_loc(err, w->loc);
+                rj__gql_error_add_loc(err, w->name_loc);
             }
         }
     }

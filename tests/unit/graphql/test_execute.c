@@ -167,7 +167,8 @@ Test(execute, variable_errors)
     assert_json_take(prepare_errors(s, "query($s: Status) { CartReadModels(status: $s) { id } }",
                                     NULL, "{\"s\":\"NOPE\"}"),
                      "[{\"message\":\"Variable \\\"$s\\\" got invalid value \\\"NOPE\\\"; Value "
-                     "\\\"NOPE\\\" does not exist in \\\"Status\\\" enum.\",\"locations\":[{"
+                     "\\\"NOPE\\\" does not exist in \\\"Status\\\" enum. Did you mean the enum "
+                     "value \\\"OPEN\\\"?\",\"locations\":[{"
                      "\"line\":1,\"column\":7}]}]");
     assert_json_take(prepare_errors(s, "query($l: [Int!]) { echo(list: $l) }", NULL,
                                     "{\"l\":[1,null]}"),
@@ -284,10 +285,19 @@ Test(execute, abstract_types)
             "{\"__typename\":\"Shipment\",\"id\":\"2\",\"carrier\":\"dhl\"}]"),
         "{\"data\":{\"search\":[{\"__typename\":\"Product\",\"name\":\"pen\",\"id\":\"1\"},"
         "{\"__typename\":\"Shipment\",\"carrier\":\"dhl\",\"id\":\"2\"}]}}");
-    /* without __typename the interface itself stands in */
+    /* without __typename: graphql-js's field error, never the interface standing in */
     assert_json_take(run(s, "{ node(id: 1) { __typename id ... on Product { name } } }", NULL,
                          "{\"id\":\"9\",\"name\":\"x\"}"),
-                     "{\"data\":{\"node\":{\"__typename\":\"Node\",\"id\":\"9\"}}}");
+                     "{\"errors\":[{\"message\":\"Abstract type \\\"Node\\\" must resolve to an "
+                     "Object type at runtime for field \\\"Query.node\\\". Either the \\\"Node\\\" "
+                     "type should provide a \\\"resolveType\\\" function or each possible type "
+                     "should provide an \\\"isTypeOf\\\" function.\",\"locations\":[{\"line\":1,"
+                     "\"column\":3}],\"path\":[\"node\"]}],\"data\":{\"node\":null}}");
+    /* __typename naming an abstract type is no better */
+    assert_json_take(run(s, "{ node(id: 1) { id } }", NULL, "{\"__typename\":\"Node\"}"),
+                     "{\"errors\":[{\"message\":\"Abstract type \\\"Node\\\" was resolved to a "
+                     "non-object type \\\"Node\\\".\",\"locations\":[{\"line\":1,\"column\":3}],"
+                     "\"path\":[\"node\"]}],\"data\":{\"node\":null}}");
     assert_json_take(run(s, "{ node(id: 1) { id } }", NULL, "{\"__typename\":\"CartItem\"}"),
                      "{\"errors\":[{\"message\":\"Runtime Object type \\\"CartItem\\\" is not a "
                      "possible type for \\\"Node\\\".\",\"locations\":[{\"line\":1,\"column\":3}],"

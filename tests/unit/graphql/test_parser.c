@@ -203,6 +203,31 @@ Test(parser, lexical_errors)
     expect_syntax_error("\"\"\"abc", "Syntax Error: Unterminated string.", 1, 7);
 }
 
+/*
+ * Columns count UTF-16 code units, as graphql-js does (found by tests/oracle): two-byte
+ * and three-byte UTF-8 characters are one unit each, four-byte ones (astral) two.
+ */
+Test(parser, columns_in_utf16_units)
+{
+    /* "é" is 2 bytes, 1 unit; the error is at the '^' */
+    expect_syntax_error("{ a(x: \"\xc3\xa9\") ^ }", "Syntax Error: Unexpected character: \"^\".", 1,
+                        13);
+    /* "€" is 3 bytes, 1 unit; U+1F600 is 4 bytes, 2 units */
+    expect_syntax_error("{ a(x: \"\xe2\x82\xac\xf0\x9f\x98\x80\") ^ }",
+                        "Syntax Error: Unexpected character: \"^\".", 1, 15);
+    /* counting restarts on every line, also after a block string spanning lines */
+    expect_syntax_error("{ a(x: \"\"\"\xc3\xa9\n\xc3\xa9\"\"\") ^ }",
+                        "Syntax Error: Unexpected character: \"^\".", 2, 7);
+}
+
+/* Messages quoting invalid UTF-8 stay valid JSON strings (found by tests/fuzz). */
+Test(parser, error_message_with_invalid_utf8)
+{
+    expect_syntax_error("{ a(x: \"\\\xb2\xb2\") }",
+                        "Syntax Error: Invalid character escape sequence: \"\\\xef\xbf\xbd\".", 1,
+                        9);
+}
+
 Test(parser, grammar_errors)
 {
     expect_syntax_error("{", "Syntax Error: Expected Name, found <EOF>.", 1, 2);

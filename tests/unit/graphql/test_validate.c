@@ -214,8 +214,8 @@ Test(validate, variables)
                  "Unknown type \"Nope\". Did you mean \"Node\"?",
                  "[{\"line\":1,\"column\":11}]");
     expect_error("query($x: Int, $x: Int) { CartReadModels(limit: $x) { id } }",
-                 "There can be only one variable named \"$x\".",
-                 "[{\"line\":1,\"column\":7},{\"line\":1,\"column\":16}]");
+                 "There can be only one variable named \"$x\".", /* at the names, as graphql-js */
+                 "[{\"line\":1,\"column\":8},{\"line\":1,\"column\":17}]");
     expect_error("query($id: ID) { CartReadModel(id: $id) { id } }",
                  "Variable \"$id\" of type \"ID\" used in position expecting type \"ID!\".",
                  "[{\"line\":1,\"column\":7},{\"line\":1,\"column\":36}]");
