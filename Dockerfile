@@ -37,14 +37,17 @@ RUN set -eux; \
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         build-essential cmake pkg-config ca-certificates \
         librdkafka-dev libpq-dev libh2o-dev libh2o-evloop-dev libuv1-dev \
-        libwebsockets-dev libjansson-dev libjwt-dev libhiredis-dev libssl-dev; \
+        libwebsockets-dev libjansson-dev libjwt-dev libhiredis-dev libssl-dev \
+        nodejs npm; \
     rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
 COPY . .
 
 # Warnings fail the build (RAMJET_WERROR, as in CI). The unit tests are left out:
-# they need Criterion and run under scripts/test, not in the image.
+# they need Criterion and run under scripts/test, not in the image. npm is here
+# because the build vendors GraphiQL's assets from web/ into share/graphiql, which
+# the gateway serves from ../share/graphiql next to its binary.
 RUN set -eux; \
     cmake -S . -B build -DRAMJET_TESTS=OFF -DRAMJET_WERROR=ON; \
     cmake --build build -j"$(nproc)"
@@ -70,6 +73,9 @@ RUN set -eux; \
     if [ -d build/lib/shop-keys ]; then keys=build/lib/shop-keys; else keys=examples/shop/keys; fi; \
     install -d -m 0755 "$dest/lib/shop-keys"; \
     install -m 0644 "$keys/public.pem" "$keys/private.pem" "$dest/lib/shop-keys/"; \
+    test -d build/share/graphiql; \
+    install -d -m 0755 "$dest/share/graphiql"; \
+    install -m 0644 build/share/graphiql/* "$dest/share/graphiql/"; \
     ls -lR /staging
 
 # ---------------------------------------------------------------------------
