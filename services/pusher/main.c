@@ -1,8 +1,9 @@
 /*
  * pusher/main.c - ramjet-pusher, the subscription pusher: serves GraphQL subscriptions
- * over WebSocket (subprotocol graphql-ws, as Booster clients speak it) and pushes every
- * read-model change the projectors publish on Redis (`<app>:rm:<ReadModel>`) to the
- * clients subscribed to that row.
+ * over WebSocket (subprotocol graphql-ws, as Booster clients speak it, and
+ * graphql-transport-ws, the graphql-ws library's) and pushes every read-model change the
+ * projectors publish on Redis (`<app>:rm:<ReadModel>`) to the clients subscribed to that
+ * row or to a filter it satisfies.
  *
  * The pusher is stateless (docs/architecture.md, "Pusher"): subscriptions live in memory
  * with their connection, every replica receives every change from Redis and delivers it
@@ -32,7 +33,8 @@
 
 #define DAEMON "ramjet-pusher"
 #define SUMMARY                                                                                    \
-    "Serves GraphQL subscriptions over WebSocket (graphql-ws) and pushes read-model changes."
+    "Serves GraphQL subscriptions over WebSocket (graphql-ws, graphql-transport-ws) and "          \
+    "pushes read-model changes."
 
 typedef struct push_conf {
     rj_common_conf_t common; /* RJ_CONF_COMMON */
@@ -44,6 +46,7 @@ typedef struct push_conf {
     int max_subscriptions;   /* subscriptions per connection; 0 = no limit */
     int idle_timeout_s;      /* silent connections are pinged, then closed; 0 = off */
     int keepalive_ms;        /* graphql-ws `ka` period; 0 = off */
+    int init_timeout_ms;     /* graphql-transport-ws connection_init deadline; 0 = off */
 } push_conf_t;
 
 static const rj_conf_opt_t push_opts[] = {
@@ -64,6 +67,9 @@ static const rj_conf_opt_t push_opts[] = {
      "close a connection silent this long; it is pinged at half (0: off)"},
     {"keepalive-ms", RJ_CONF_INT, "0", offsetof(push_conf_t, keepalive_ms),
      "send graphql-ws `ka` frames this often (0: off, as Booster)"},
+    {"init-timeout-ms", RJ_CONF_INT, "3000", offsetof(push_conf_t, init_timeout_ms),
+     "graphql-transport-ws: close with 4408 when connection_init has not arrived this long "
+     "after the socket opened (0: never)"},
 };
 #define PUSH_NOPTS (sizeof push_opts / sizeof push_opts[0])
 
@@ -80,7 +86,8 @@ conf_check(const push_conf_t *c)
         return false;
     }
     if (c->max_message_bytes <= 0 || c->send_queue_max <= 0 || c->max_connections < 0 ||
-        c->max_subscriptions < 0 || c->idle_timeout_s < 0 || c->keepalive_ms < 0) {
+        c->max_subscriptions < 0 || c->idle_timeout_s < 0 || c->keepalive_ms < 0 ||
+        c->init_timeout_ms < 0) {
         rj_fatal("main", "invalid limits: max-message-bytes and send-queue-max must be positive, "
                          "the others not negative");
         return false;
@@ -149,6 +156,7 @@ main(int argc, char **argv)
         .max_subscriptions = (size_t)conf.max_subscriptions,
         .idle_timeout_s = conf.idle_timeout_s,
         .keepalive_ms = conf.keepalive_ms,
+        .init_timeout_ms = conf.init_timeout_ms,
     };
     srv = push_server_new(&sc, &err);
     if (srv == NULL) {

@@ -1,8 +1,9 @@
 /*
- * protocol.c - graphql-ws (subscriptions-transport-ws) message handling (see protocol.h).
+ * protocol.c - graphql-ws (subscriptions-transport-ws) and graphql-transport-ws message
+ * handling (see protocol.h).
  *
- * Booster's behaviour (booster-surface.md §1.2, §10) is the reference, message texts
- * included. Where Ramjet deliberately differs:
+ * graphql-ws: Booster's behaviour (booster-surface.md §1.2, §10) is the reference,
+ * message texts included. Where Ramjet deliberately differs:
  *
  *   - A query or mutation sent with `start` is answered with an InvalidProtocolError
  *     (data with errors, then complete): in this version queries and mutations are served
@@ -15,33 +16,48 @@
  *     ws reference server does; Booster leaves it open until the client closes.
  *   - Operation ids must be non-empty strings, as the protocol defines them; anything else
  *     is treated as a missing id.
+ *   - Filters are evaluated in full (and/or/not, isDefined, nested objects), with the
+ *     semantics of the SQL side (rj_rs_filter_match); Booster's local evaluator reads only
+ *     the first key of a filter.
+ *
+ * graphql-transport-ws: the graphql-ws library's PROTOCOL.md and its reference server are
+ * the reference, close codes and reasons included. Authentication is the same as on
+ * graphql-ws (payload.Authorization at connection_init), except that a token that does
+ * not verify closes the socket with 4403, as a graphql-ws server whose onConnect refuses
+ * does. Request errors (syntax, validation, variables) are an `error` message; errors of
+ * the subscription's root field (authorization, before hooks) are a `next` with
+ * {errors}, then `complete`, as graphql-js's subscribe() reports them. Queries and
+ * mutations are refused as on graphql-ws (InvalidProtocolError, `next` then `complete`).
  *
  * Frames are serialised once into a scratch buffer owned by the context (everything runs
  * on the loop thread) and copied into a frame with headroom for the WebSocket header.
  * Keys are written in the order Booster's frames show on the wire: id, payload, type.
+ * A change's payload is rendered once per by-id subscription or per filter group and
+ * spliced as text into each member's frame, so a popular filter costs one evaluation
+ * and one rendering per change, not one per client.
  *
- * Authentication follows Booster: connection_init's payload.Authorization is verified
- * once, with the app's token verifiers; a failure is a connection_error carrying the
- * reasons as a plain string (the socket stays open, and later operations run as
- * anonymous), a success stores the user envelope on the session, and the raw token is
- * not kept. Every `start` authorizes its read model for that user and runs the read
- * model's before hooks on the request, a by-id subscription being the filter
- * {id: {eq: id}}; the id the hooks leave is the row the subscription follows.
+ * Every subscription authorizes its read model for the connection's user and runs the
+ * read model's before hooks on the request, a by-id subscription being the filter
+ * {id: {eq: id}} and a filter subscription {filters: <filter>}. When the hooks leave a
+ * by-id request as {id: {eq: <id>}} the subscription follows that row through the by-id
+ * index; any other filter they leave is evaluated on every change of the read model.
  *
- * What this file deliberately does not do: evaluate subscription filters
- * (`<ReadModel>s(filter:)`, and a before hook that turns a by-id request into another
- * filter, are refused with a clear error rather than delivering everything or nothing),
- * or re-check a token's expiry after connection_init (Booster does not either: the
- * connection keeps the user it was opened with).
+ * What this file deliberately does not do: re-check a token's expiry after
+ * connection_init (Booster does not either: the connection keeps the user it was opened
+ * with), or re-run before hooks on every change (they ran once, when the subscription
+ * started: a hook that depends on the changed value cannot be expressed as a filter).
  */
 #include "protocol.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "auth/auth.h"
-#include "log/log.h"
 #include "json/envelope.h"
+#include "log/log.h"
+#include "readside/readside.h"
 
 #define MSG_QUERY_OVER_WS                                                                          \
     "Queries and mutations over WebSocket are served by the gateway at POST /graphql"
@@ -57,7 +73,9 @@ struct push_proto {
     size_t max_subs;          /* subscriptions per session, 0 = no limit */
     push_wake_fn wake;        /* the transport's hook, or NULL */
     void *wake_ud;            /* its argument */
+    int64_t init_timeout_us;  /* graphql-transport-ws connection_init deadline; 0 = none */
     rj_buf_t scratch;         /* serialisation buffer, reused for every frame */
+    rj_buf_t payload;         /* a change's rendered payload, spliced into frames */
     push_proto_stats_t stats; /* counters */
 };
 
@@ -73,7 +91,9 @@ push_proto_new(const push_proto_opts_t *opts)
     p->max_subs = opts->max_subscriptions;
     p->wake = opts->wake;
     p->wake_ud = opts->wake_ud;
+    p->init_timeout_us = (int64_t)opts->init_timeout_ms * 1000;
     rj_buf_init(&p->scratch);
+    rj_buf_init(&p->payload);
     return p;
 }
 
@@ -86,6 +106,7 @@ push_proto_free(push_proto_t *p)
     rj_gql_cache_free(p->cache);
     rj_gql_schema_free(p->schema);
     rj_buf_deinit(&p->scratch);
+    rj_buf_deinit(&p->payload);
     free(p);
 }
 
@@ -104,12 +125,28 @@ push_proto_stats_get(const push_proto_t *p)
 /* ---- sessions and their queues ------------------------------------------------------- */
 
 void
-push_session_init(push_session_t *s, void *transport)
+push_session_init_proto(push_session_t *s, void *transport, push_subproto_t subprotocol)
 {
     memset(s, 0, sizeof *s);
     rj_uuid_v4(s->id);
     push_sub_owner_init(&s->subs, s);
     s->transport = transport;
+    s->subprotocol = subprotocol;
+    s->opened_us = rj_mono_us();
+}
+
+void
+push_session_init(push_session_t *s, void *transport)
+{
+    push_session_init_proto(s, transport, PUSH_SUBPROTO_GRAPHQL_WS);
+}
+
+push_subproto_t
+push_subproto_from_name(const char *name)
+{
+    if (name != NULL && strcmp(name, PUSH_SUBPROTO_TRANSPORT_WS_NAME) == 0)
+        return PUSH_SUBPROTO_TRANSPORT_WS;
+    return PUSH_SUBPROTO_GRAPHQL_WS;
 }
 
 void
@@ -147,6 +184,28 @@ push_session_close(push_proto_t *p, push_session_t *s, int code, const char *rea
         p->wake(s, p->wake_ud);
 }
 
+/*
+ * Closes a graphql-transport-ws session for a protocol error with a reason built here,
+ * cut to what a close frame holds (at a UTF-8 character boundary).
+ */
+static void
+close_protocol_error(push_proto_t *p, push_session_t *s, int code, const char *reason)
+{
+    if (s->close_code != 0)
+        return;
+    size_t n = strlen(reason);
+    if (n > PUSH_CLOSE_REASON_MAX) {
+        n = PUSH_CLOSE_REASON_MAX;
+        while (n > 0 && ((unsigned char)reason[n] & 0xC0) == 0x80)
+            n--;
+    }
+    memcpy(s->close_reason_buf, reason, n);
+    s->close_reason_buf[n] = '\0';
+    p->stats.protocol_closes++;
+    rj_debug("proto", "closing conn=%s code=%d reason=\"%s\"", s->id, code, s->close_reason_buf);
+    push_session_close(p, s, code, s->close_reason_buf);
+}
+
 static int
 scratch_append(const char *buf, size_t size, void *data)
 {
@@ -155,31 +214,35 @@ scratch_append(const char *buf, size_t size, void *data)
 }
 
 /*
- * Queues @p msg (borrowed) on @p s. A session that is closing takes nothing more; a full
- * queue means the client reads slower than we produce, and buffering without bound would
- * let one slow reader exhaust the process, so the session is closed instead.
+ * Whether @p s can take another frame. A session that is closing takes nothing more; a
+ * full queue means the client reads slower than we produce, and buffering without bound
+ * would let one slow reader exhaust the process, so the session is closed instead.
  */
-static void
-session_send(push_proto_t *p, push_session_t *s, const json_t *msg)
+static bool
+session_can_queue(push_proto_t *p, push_session_t *s)
 {
     if (s->close_code != 0)
-        return;
+        return false;
     if (s->out_count >= p->queue_max) {
         p->stats.overflows++;
         rj_warn("proto", "closing slow client: send queue full conn=%s queued=%zu", s->id,
                 s->out_count);
         push_session_close(p, s, PUSH_CLOSE_POLICY, "send queue full: client too slow");
-        return;
+        return false;
     }
-    rj_buf_reset(&p->scratch);
-    int rc = json_dump_callback(msg, scratch_append, &p->scratch, JSON_COMPACT);
-    RJ_ASSERT(rc == 0);
+    return true;
+}
 
+/* Queues the scratch buffer's contents as one frame on @p s (session_can_queue held). */
+static void
+queue_scratch(push_proto_t *p, push_session_t *s)
+{
     push_frame_t *f = rj_xmalloc(sizeof *f + PUSH_FRAME_HEADROOM + p->scratch.len + 1);
     f->next = NULL;
     f->len = p->scratch.len;
     memset(f->buf, 0, PUSH_FRAME_HEADROOM);
-    memcpy(push_frame_data(f), p->scratch.data, p->scratch.len);
+    if (p->scratch.len > 0)
+        memcpy(push_frame_data(f), p->scratch.data, p->scratch.len);
     push_frame_data(f)[f->len] = '\0';
 
     if (s->out_tail != NULL)
@@ -191,6 +254,18 @@ session_send(push_proto_t *p, push_session_t *s, const json_t *msg)
     p->stats.frames_out++;
     if (s->out_count == 1 && p->wake != NULL)
         p->wake(s, p->wake_ud);
+}
+
+/* Queues @p msg (borrowed) on @p s. */
+static void
+session_send(push_proto_t *p, push_session_t *s, const json_t *msg)
+{
+    if (!session_can_queue(p, s))
+        return;
+    rj_buf_reset(&p->scratch);
+    int rc = json_dump_callback(msg, scratch_append, &p->scratch, JSON_COMPACT);
+    RJ_ASSERT(rc == 0);
+    queue_scratch(p, s);
 }
 
 /*
@@ -210,19 +285,64 @@ send_take(push_proto_t *p, push_session_t *s, const char *type, const char *id, 
     json_decref(m);
 }
 
+/*
+ * Sends a change to one subscription: {"id": op_id, "payload": <p->payload>, "type":
+ * "data"} (or "next"), the payload spliced in as already-serialised text, so a group's
+ * rendering is shared by its members. Returns whether a frame was queued.
+ */
+static bool
+send_change(push_proto_t *p, push_session_t *s, const char *op_id)
+{
+    if (!session_can_queue(p, s))
+        return false;
+    rj_buf_reset(&p->scratch);
+    rj_buf_puts(&p->scratch, "{\"id\":");
+    json_t *id = json_string(op_id);
+    int rc = json_dump_callback(id, scratch_append, &p->scratch, JSON_ENCODE_ANY);
+    RJ_ASSERT(rc == 0);
+    json_decref(id);
+    rj_buf_puts(&p->scratch, ",\"payload\":");
+    rj_buf_append(&p->scratch, p->payload.data, p->payload.len);
+    rj_buf_puts(&p->scratch, s->subprotocol == PUSH_SUBPROTO_TRANSPORT_WS ? ",\"type\":\"next\"}"
+                                                                          : ",\"type\":\"data\"}");
+    queue_scratch(p, s);
+    return true;
+}
+
 static void
 send_connection_error(push_proto_t *p, push_session_t *s, const char *message)
 {
     send_take(p, s, "connection_error", NULL, json_string(message));
 }
 
-/* `data` with {"errors": errors} (taken), then `complete`: a failed operation. */
+/*
+ * An operation that failed in its root field (authorization, before hooks, refusals):
+ * graphql-ws `data` with {"errors": errors} (taken), then `complete`; graphql-transport-ws
+ * `next` with the same payload, then `complete`.
+ */
 static void
-send_errors_complete_take(push_proto_t *p, push_session_t *s, const char *id, json_t *errors)
+send_field_errors_take(push_proto_t *p, push_session_t *s, const char *id, json_t *errors)
 {
     p->stats.start_errors++;
-    send_take(p, s, "data", id, json_pack("{s:o}", "errors", errors));
+    bool tws = s->subprotocol == PUSH_SUBPROTO_TRANSPORT_WS;
+    send_take(p, s, tws ? "next" : "data", id, json_pack("{s:o}", "errors", errors));
     send_take(p, s, "complete", id, NULL);
+}
+
+/*
+ * A request that could not become an operation (syntax, validation, variables): on
+ * graphql-ws as a field error (Booster's `data` + `complete`); on graphql-transport-ws an
+ * `error` message whose payload is the errors array (taken), which ends the operation.
+ */
+static void
+send_request_errors_take(push_proto_t *p, push_session_t *s, const char *id, json_t *errors)
+{
+    if (s->subprotocol != PUSH_SUBPROTO_TRANSPORT_WS) {
+        send_field_errors_take(p, s, id, errors);
+        return;
+    }
+    p->stats.start_errors++;
+    send_take(p, s, "error", id, errors);
 }
 
 /* A one-element errors array for a root field: {message, locations, path}, no extensions. */
@@ -254,32 +374,46 @@ truthy(const json_t *v)
     return true;
 }
 
-static void
-on_connection_init(push_proto_t *p, push_session_t *s, const json_t *m)
+/*
+ * Verifies connection_init's payload.Authorization, when there is one, and replaces the
+ * session's user. Returns false with @p err set when a token was given and does not
+ * verify (the session is then anonymous).
+ */
+static bool
+authenticate(push_proto_t *p, push_session_t *s, const json_t *m, rj_error_t *err)
 {
     const json_t *auth = json_object_get(json_object_get(m, "payload"), "Authorization");
     /* A new connection_init starts over: the previous user does not survive a refusal. */
     json_decref(s->user);
     s->user = NULL;
-    if (truthy(auth)) {
-        rj_error_t err;
-        rj_error_clear(&err);
-        json_t *user = NULL;
-        rj_status_t st = RJ_EAUTH;
-        if (json_is_string(auth))
-            st = rj_auth_verify_authorization(rj_app_token_auth(p->app), json_string_value(auth),
-                                              json_string_length(auth), rj_now_ms() / 1000, &user,
-                                              &err);
-        else
-            rj_error_set(&err, RJ_EAUTH, MSG_TOKEN_NOT_STRING);
-        if (st != RJ_OK) {
-            /* The reasons only: they quote no part of the token. */
-            rj_info("proto", "connection_init refused conn=%s code=%s reason=\"%s\"", s->id,
-                    rj_error_code(&err), err.msg);
-            send_connection_error(p, s, err.msg);
-            return;
-        }
-        s->user = user;
+    if (!truthy(auth))
+        return true;
+    json_t *user = NULL;
+    rj_status_t st = RJ_EAUTH;
+    if (json_is_string(auth))
+        st = rj_auth_verify_authorization(rj_app_token_auth(p->app), json_string_value(auth),
+                                          json_string_length(auth), rj_now_ms() / 1000, &user, err);
+    else
+        rj_error_set(err, RJ_EAUTH, MSG_TOKEN_NOT_STRING);
+    if (st != RJ_OK) {
+        /* The reasons only: they quote no part of the token. */
+        rj_info("proto", "connection_init refused conn=%s code=%s reason=\"%s\"", s->id,
+                rj_error_code(err), err->msg);
+        return false;
+    }
+    s->user = user;
+    return true;
+}
+
+static void
+on_connection_init(push_proto_t *p, push_session_t *s, const json_t *m)
+{
+    rj_error_t err;
+    rj_error_clear(&err);
+    s->init_received = true;
+    if (!authenticate(p, s, m, &err)) {
+        send_connection_error(p, s, err.msg);
+        return;
     }
     s->initialized = true;
     rj_debug("proto", "connection_init conn=%s user=%s", s->id,
@@ -287,7 +421,7 @@ on_connection_init(push_proto_t *p, push_session_t *s, const json_t *m)
     send_take(p, s, "connection_ack", NULL, NULL);
 }
 
-/* The operation id of a start/stop message, or NULL when missing or not a non-empty string. */
+/* The operation id of a message, or NULL when missing or not a non-empty string. */
 static const char *
 message_id(const json_t *m)
 {
@@ -298,14 +432,14 @@ message_id(const json_t *m)
 }
 
 /*
- * Answers a `start` that cannot be served: `data` with one error located at @p root (may
- * be NULL), then `complete`. Frees @p prep, which @p root is borrowed from.
+ * Answers a subscription that cannot be served: one error located at @p root (may be
+ * NULL), as a field error. Frees @p prep, which @p root is borrowed from.
  */
 static void
 refuse_take(push_proto_t *p, push_session_t *s, const char *op_id, rj_gql_prepared_t *prep,
             const rj_gql_root_field_t *root, const char *message)
 {
-    send_errors_complete_take(p, s, op_id, field_error(root, message));
+    send_field_errors_take(p, s, op_id, field_error(root, message));
     rj_gql_prepared_free(prep);
 }
 
@@ -319,12 +453,46 @@ push_filter_id(const json_t *request)
     return rj_app_id_string(json_object_get(id, "eq"));
 }
 
+/* The operation as the client sent it: what makes two subscriptions render alike. */
+typedef struct op_text {
+    const char *query;       /* the document text */
+    size_t query_len;        /* its length */
+    const char *op_name;     /* operationName, or NULL */
+    const json_t *variables; /* the variables object, or NULL */
+} op_text_t;
+
 /*
- * Registers a prepared subscription (taken). Only `<ReadModel>(id: ...)` subscriptions are
- * served; anything else is answered with an error and the operation is completed.
+ * The group key of a filter subscription: the filter the hooks left and the operation
+ * text (document, operation name, variables), serialised canonically (sorted keys), so
+ * two subscriptions with equal keys evaluate the same filter and render the same payload.
+ * The read model is not in it: the registry keys groups by (read model, key).
+ */
+static char *
+group_key(const json_t *filter, const op_text_t *op)
+{
+    rj_buf_t b;
+    rj_buf_init(&b);
+    const size_t flags = JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY;
+    if (filter != NULL)
+        json_dump_callback(filter, scratch_append, &b, flags);
+    rj_buf_putc(&b, '\x1f');
+    if (op->variables != NULL)
+        json_dump_callback(op->variables, scratch_append, &b, flags);
+    rj_buf_putc(&b, '\x1f');
+    if (op->op_name != NULL)
+        rj_buf_puts(&b, op->op_name);
+    rj_buf_putc(&b, '\x1f');
+    rj_buf_append(&b, op->query, op->query_len);
+    return rj_buf_steal(&b);
+}
+
+/*
+ * Registers a prepared subscription (taken): `X(id:)` by id, `Xs(filter:)` by filter.
+ * Anything else is answered with an error and the operation is completed.
  */
 static void
-subscribe_take(push_proto_t *p, push_session_t *s, const char *op_id, rj_gql_prepared_t *prep)
+subscribe_take(push_proto_t *p, push_session_t *s, const char *op_id, rj_gql_prepared_t *prep,
+               const op_text_t *text)
 {
     if (rj_gql_prepared_nroots(prep) != 1) {
         refuse_take(p, s, op_id, prep, NULL,
@@ -333,24 +501,30 @@ subscribe_take(push_proto_t *p, push_session_t *s, const char *op_id, rj_gql_pre
     }
     const rj_gql_root_field_t *root = rj_gql_prepared_root(prep, 0);
     const rj_app_read_model_t *rm = root->internal ? NULL : rj_app_read_model(p->app, root->name);
+    bool by_id = rm != NULL;
+    if (rm == NULL && !root->internal && root->def != NULL && root->def->named != NULL)
+        rm = rj_app_read_model(p->app, root->def->named->name); /* Xs(filter:) returns X */
     if (rm == NULL) {
-        bool of_read_model = !root->internal && root->def != NULL && root->def->named != NULL &&
-                             rj_app_read_model(p->app, root->def->named->name) != NULL;
-        refuse_take(p, s, op_id, prep, root,
-                    of_read_model
-                        ? "Subscriptions with a filter are not supported yet; subscribe by id"
-                        : "Only subscriptions to a read model by id are supported");
+        refuse_take(p, s, op_id, prep, root, "Only subscriptions to read models are supported");
         return;
     }
 
     /* Booster stores a by-id subscription as the filter {id: {eq: id}}: that is what the
-       authorizer and the before hooks see, and the hooks may rewrite the id. */
-    const json_t *arg_id = json_object_get(root->args, "id");
-    if (arg_id == NULL || json_is_null(arg_id)) {
-        refuse_take(p, s, op_id, prep, root, "Argument \"id\" of type \"ID!\" is required");
-        return;
+       authorizer and the before hooks see, and the hooks may rewrite it. A filter
+       subscription's request is its filter, {} when none was given. */
+    json_t *request;
+    if (by_id) {
+        const json_t *arg_id = json_object_get(root->args, "id");
+        if (arg_id == NULL || json_is_null(arg_id)) {
+            refuse_take(p, s, op_id, prep, root, "Argument \"id\" of type \"ID!\" is required");
+            return;
+        }
+        request = json_pack("{s:{s:{s:O}}}", "filters", "id", "eq", arg_id);
+    } else {
+        const json_t *filter = json_object_get(root->args, "filter");
+        request = json_is_object(filter) ? json_pack("{s:O}", "filters", filter)
+                                         : json_pack("{s:{}}", "filters");
     }
-    json_t *request = json_pack("{s:{s:{s:O}}}", "filters", "id", "eq", arg_id);
     rj_error_t err;
     rj_error_clear(&err);
     json_t *filtered = NULL;
@@ -362,12 +536,11 @@ subscribe_take(push_proto_t *p, push_session_t *s, const char *op_id, rj_gql_pre
         refuse_take(p, s, op_id, prep, root, err.msg);
         return;
     }
-    char *id = push_filter_id(filtered);
-    json_decref(filtered);
-    if (id == NULL) {
+    const json_t *filters = json_object_get(filtered, "filters");
+    if (filters != NULL && !json_is_null(filters) && !json_is_object(filters)) {
+        json_decref(filtered);
         refuse_take(p, s, op_id, prep, root,
-                    "Subscriptions with a filter are not supported yet; the read model's before "
-                    "hooks must leave a filter of the form {id: {eq: <id>}}");
+                    "The read model's before hooks must leave the filters an object");
         return;
     }
 
@@ -375,31 +548,77 @@ subscribe_take(push_proto_t *p, push_session_t *s, const char *op_id, rj_gql_pre
        the process's memory. Reusing an op id replaces, so it does not count. */
     if (p->max_subs > 0 && s->subs.count >= p->max_subs &&
         push_subs_find_op(&s->subs, op_id) == NULL) {
-        free(id);
+        json_decref(filtered);
         refuse_take(p, s, op_id, prep, root, "Too many subscriptions on this connection");
         return;
     }
-    /* A by-id subscription to a sequenced read model follows every row of that id. When
-       the field also takes the sequence key (the generated Subscription root takes only
-       `id` today; Query takes both), a given key narrows it to that one row. */
-    char *seq = NULL;
-    if (rm->sequenced_by != NULL)
-        seq = rj_app_id_string(json_object_get(root->args, rm->sequenced_by));
 
+    /* A by-id request the hooks left by id follows that row through the by-id index;
+       whatever else they left (and every filter subscription) is a filter to evaluate. */
+    char *id = by_id ? push_filter_id(filtered) : NULL;
+    char *seq = NULL;
+    char *key = NULL;
     push_sub_spec_t spec = {
         .op_id = op_id,
         .read_model = rm->name,
-        .id = id,
-        .sequence_key = seq,
         .op = prep,
         .root = 0,
     };
+    if (id != NULL) {
+        /* A by-id subscription to a sequenced read model follows every row of that id.
+           When the field also takes the sequence key (the generated Subscription root
+           takes only `id` today; Query takes both), a given key narrows it to that row. */
+        if (rm->sequenced_by != NULL)
+            seq = rj_app_id_string(json_object_get(root->args, rm->sequenced_by));
+        spec.id = id;
+        spec.sequence_key = seq;
+    } else {
+        key = group_key(filters, text);
+        spec.filter = filters;
+        spec.group_key = key;
+    }
     push_subs_add(p->subs, &s->subs, &spec);
     p->stats.subscribes++;
-    rj_debug("proto", "subscribed conn=%s op=%s read_model=%s id=%s%s%s", s->id, op_id, rm->name,
-             id, seq != NULL ? " seq=" : "", seq != NULL ? seq : "");
+    if (id != NULL)
+        rj_debug("proto", "subscribed conn=%s op=%s read_model=%s id=%s%s%s", s->id, op_id,
+                 rm->name, id, seq != NULL ? " seq=" : "", seq != NULL ? seq : "");
+    else
+        rj_debug("proto", "subscribed conn=%s op=%s read_model=%s by=filter groups=%zu", s->id,
+                 op_id, rm->name, push_subs_group_count(p->subs));
+    json_decref(filtered);
     free(id);
     free(seq);
+    free(key);
+}
+
+/*
+ * Runs a start/subscribe whose message was validated: parses (through the cache),
+ * prepares and registers the subscription, or answers with errors.
+ */
+static void
+start_operation(push_proto_t *p, push_session_t *s, const char *op_id, const op_text_t *text)
+{
+    json_t *errors = NULL;
+    rj_gql_doc_t *doc = rj_gql_cache_get(p->cache, text->query, text->query_len, &errors);
+    if (doc == NULL) {
+        send_request_errors_take(p, s, op_id, errors != NULL ? errors : json_array());
+        return;
+    }
+    rj_gql_prepared_t *prep = NULL;
+    rj_status_t st = rj_gql_prepare(p->schema, doc, text->op_name, text->variables, &prep, &errors);
+    rj_gql_doc_free(doc);
+    if (st != RJ_OK) {
+        send_request_errors_take(p, s, op_id, errors != NULL ? errors : json_array());
+        return;
+    }
+    if (rj_gql_prepared_op(prep) != RJ_GQL_OP_SUBSCRIPTION) {
+        rj_gql_prepared_free(prep);
+        send_field_errors_take(p, s, op_id,
+                               json_pack("[{s:s,s:{s:s}}]", "message", MSG_QUERY_OVER_WS,
+                                         "extensions", "code", "InvalidProtocolError"));
+        return;
+    }
+    subscribe_take(p, s, op_id, prep, text);
 }
 
 static void
@@ -420,7 +639,7 @@ on_start(push_proto_t *p, push_session_t *s, const json_t *m)
     }
     const json_t *variables = json_object_get(payload, "variables");
     if (variables != NULL && !json_is_null(variables) && !json_is_object(variables)) {
-        send_errors_complete_take(
+        send_field_errors_take(
             p, s, op_id,
             json_pack("[{s:s}]", "message",
                       "Variables must be provided as an Object where each property is a "
@@ -429,31 +648,13 @@ on_start(push_proto_t *p, push_session_t *s, const json_t *m)
         return;
     }
     const json_t *op_name = json_object_get(payload, "operationName");
-
-    json_t *errors = NULL;
-    rj_gql_doc_t *doc =
-        rj_gql_cache_get(p->cache, json_string_value(query), json_string_length(query), &errors);
-    if (doc == NULL) {
-        send_errors_complete_take(p, s, op_id, errors != NULL ? errors : json_array());
-        return;
-    }
-    rj_gql_prepared_t *prep = NULL;
-    rj_status_t st =
-        rj_gql_prepare(p->schema, doc, json_is_string(op_name) ? json_string_value(op_name) : NULL,
-                       json_is_object(variables) ? variables : NULL, &prep, &errors);
-    rj_gql_doc_free(doc);
-    if (st != RJ_OK) {
-        send_errors_complete_take(p, s, op_id, errors != NULL ? errors : json_array());
-        return;
-    }
-    if (rj_gql_prepared_op(prep) != RJ_GQL_OP_SUBSCRIPTION) {
-        rj_gql_prepared_free(prep);
-        send_errors_complete_take(p, s, op_id,
-                                  json_pack("[{s:s,s:{s:s}}]", "message", MSG_QUERY_OVER_WS,
-                                            "extensions", "code", "InvalidProtocolError"));
-        return;
-    }
-    subscribe_take(p, s, op_id, prep);
+    const op_text_t text = {
+        .query = json_string_value(query),
+        .query_len = json_string_length(query),
+        .op_name = json_is_string(op_name) ? json_string_value(op_name) : NULL,
+        .variables = json_is_object(variables) ? variables : NULL,
+    };
+    start_operation(p, s, op_id, &text);
 }
 
 static void
@@ -477,13 +678,9 @@ on_terminate(push_proto_t *p, push_session_t *s)
     push_session_close(p, s, PUSH_CLOSE_NORMAL, "connection_terminate");
 }
 
-void
-push_proto_handle(push_proto_t *p, push_session_t *s, const char *msg, size_t len)
+static void
+handle_graphql_ws(push_proto_t *p, push_session_t *s, const char *msg, size_t len)
 {
-    p->stats.frames_in++;
-    if (s->close_code != 0)
-        return; /* closing: the client's late messages have no one to answer them */
-
     json_error_t jerr;
     json_t *m = json_loadb(msg, len, 0, &jerr);
     if (!json_is_object(m)) {
@@ -513,10 +710,192 @@ push_proto_handle(push_proto_t *p, push_session_t *s, const char *msg, size_t le
     json_decref(m);
 }
 
+/* ---- graphql-transport-ws ------------------------------------------------------------ */
+
+/* Closes with 4400 and a formatted reason. */
+static void bad_request(push_proto_t *p, push_session_t *s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+bad_request(push_proto_t *p, push_session_t *s, const char *fmt, ...)
+{
+    char reason[PUSH_CLOSE_REASON_MAX * 2];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    close_protocol_error(p, s, PUSH_CLOSE_BAD_REQUEST, reason);
+}
+
+/* graphql-ws's rule for optional object fields: absent, null, or an object. */
+static bool
+nullish_or_object(const json_t *v)
+{
+    return v == NULL || json_is_null(v) || json_is_object(v);
+}
+
+static void
+on_tws_connection_init(push_proto_t *p, push_session_t *s, const json_t *m)
+{
+    if (s->init_received) {
+        close_protocol_error(p, s, PUSH_CLOSE_TOO_MANY_INITS, "Too many initialisation requests");
+        return;
+    }
+    s->init_received = true;
+    rj_error_t err;
+    rj_error_clear(&err);
+    if (!authenticate(p, s, m, &err)) {
+        close_protocol_error(p, s, PUSH_CLOSE_FORBIDDEN, "Forbidden");
+        return;
+    }
+    s->initialized = true;
+    rj_debug("proto", "connection_init conn=%s protocol=graphql-transport-ws user=%s", s->id,
+             s->user != NULL ? "verified" : "anonymous");
+    send_take(p, s, "connection_ack", NULL, NULL);
+}
+
+static void
+on_tws_subscribe(push_proto_t *p, push_session_t *s, const json_t *m)
+{
+    const char *op_id = message_id(m);
+    if (op_id == NULL) {
+        bad_request(p, s, "\"subscribe\" message requires a non-empty 'id' property");
+        return;
+    }
+    const json_t *payload = json_object_get(m, "payload");
+    if (!json_is_object(payload)) {
+        bad_request(p, s, "\"subscribe\" message expects the 'payload' property to be an object");
+        return;
+    }
+    const json_t *query = json_object_get(payload, "query");
+    const json_t *variables = json_object_get(payload, "variables");
+    const json_t *op_name = json_object_get(payload, "operationName");
+    if (!json_is_string(query)) {
+        bad_request(p, s,
+                    "\"subscribe\" message payload expects the 'query' property to be a "
+                    "string");
+        return;
+    }
+    if (!nullish_or_object(variables)) {
+        bad_request(p, s,
+                    "\"subscribe\" message payload expects the 'variables' property to be "
+                    "an object or nullish or missing");
+        return;
+    }
+    if (op_name != NULL && !json_is_null(op_name) && !json_is_string(op_name)) {
+        bad_request(p, s,
+                    "\"subscribe\" message payload expects the 'operationName' property to "
+                    "be a string or nullish or missing");
+        return;
+    }
+    if (!nullish_or_object(json_object_get(payload, "extensions"))) {
+        bad_request(p, s,
+                    "\"subscribe\" message payload expects the 'extensions' property to "
+                    "be an object or nullish or missing");
+        return;
+    }
+    if (!s->initialized) {
+        close_protocol_error(p, s, PUSH_CLOSE_UNAUTHORIZED, "Unauthorized");
+        return;
+    }
+    /* Ids of operations that ended (completed, refused) may be reused; live ones not. */
+    if (push_subs_find_op(&s->subs, op_id) != NULL) {
+        char reason[PUSH_CLOSE_REASON_MAX * 2];
+        snprintf(reason, sizeof reason, "Subscriber for %s already exists", op_id);
+        close_protocol_error(p, s, PUSH_CLOSE_SUBSCRIBER_EXISTS, reason);
+        return;
+    }
+    const op_text_t text = {
+        .query = json_string_value(query),
+        .query_len = json_string_length(query),
+        .op_name = json_is_string(op_name) ? json_string_value(op_name) : NULL,
+        .variables = json_is_object(variables) ? variables : NULL,
+    };
+    start_operation(p, s, op_id, &text);
+}
+
+static void
+handle_transport_ws(push_proto_t *p, push_session_t *s, const char *msg, size_t len)
+{
+    json_error_t jerr;
+    json_t *m = json_loadb(msg, len, 0, &jerr);
+    if (m == NULL) {
+        p->stats.frames_ignored++;
+        bad_request(p, s, "Invalid message received: %s", jerr.text);
+        return;
+    }
+    if (!json_is_object(m)) {
+        bad_request(p, s, "Message is expected to be an object");
+        json_decref(m);
+        return;
+    }
+    const json_t *jtype = json_object_get(m, "type");
+    const char *type = json_string_value(jtype);
+    if (jtype == NULL) {
+        bad_request(p, s, "Message is missing the 'type' property");
+    } else if (type == NULL) {
+        bad_request(p, s, "Message is expects the 'type' property to be a string");
+    } else if (strcmp(type, "connection_init") == 0 || strcmp(type, "ping") == 0 ||
+               strcmp(type, "pong") == 0) {
+        const json_t *payload = json_object_get(m, "payload");
+        if (!nullish_or_object(payload))
+            bad_request(p, s,
+                        "\"%s\" message expects the 'payload' property to be an object or "
+                        "nullish or missing",
+                        type);
+        else if (type[0] == 'c')
+            on_tws_connection_init(p, s, m);
+        else if (strcmp(type, "ping") == 0)
+            /* Pong at once, echoing the payload, before or after the ack alike. */
+            send_take(p, s, "pong", NULL,
+                      json_is_object(payload) ? json_incref((json_t *)payload) : NULL);
+        /* a pong answers a ping we never send, or is a client's unidirectional heartbeat */
+    } else if (strcmp(type, "subscribe") == 0) {
+        on_tws_subscribe(p, s, m);
+    } else if (strcmp(type, "complete") == 0) {
+        const char *op_id = message_id(m);
+        if (op_id == NULL) {
+            bad_request(p, s, "\"complete\" message requires a non-empty 'id' property");
+        } else {
+            /* The client ends its operation: nothing is sent back (PROTOCOL.md). */
+            bool found = push_subs_remove_op(p->subs, &s->subs, op_id);
+            rj_debug("proto", "complete conn=%s op=%s found=%s", s->id, op_id,
+                     found ? "yes" : "no");
+        }
+    } else if (strcmp(type, "connection_ack") == 0 || strcmp(type, "next") == 0 ||
+               strcmp(type, "error") == 0) {
+        bad_request(p, s, "Unexpected message of type %s received", type);
+    } else {
+        bad_request(p, s, "Invalid message 'type' property \"%s\"", type);
+    }
+    json_decref(m);
+}
+
+void
+push_proto_handle(push_proto_t *p, push_session_t *s, const char *msg, size_t len)
+{
+    p->stats.frames_in++;
+    if (s->close_code != 0)
+        return; /* closing: the client's late messages have no one to answer them */
+    if (s->subprotocol == PUSH_SUBPROTO_TRANSPORT_WS)
+        handle_transport_ws(p, s, msg, len);
+    else
+        handle_graphql_ws(p, s, msg, len);
+}
+
 void
 push_session_keepalive(push_proto_t *p, push_session_t *s)
 {
-    send_take(p, s, "ka", NULL, NULL);
+    if (s->subprotocol == PUSH_SUBPROTO_GRAPHQL_WS)
+        send_take(p, s, "ka", NULL, NULL);
+}
+
+void
+push_session_tick(push_proto_t *p, push_session_t *s, int64_t now_us)
+{
+    if (s->subprotocol == PUSH_SUBPROTO_TRANSPORT_WS && !s->init_received &&
+        p->init_timeout_us > 0 && now_us - s->opened_us >= p->init_timeout_us)
+        close_protocol_error(p, s, PUSH_CLOSE_INIT_TIMEOUT, "Connection initialisation timeout");
 }
 
 /* ---- read-model changes -------------------------------------------------------------- */
@@ -527,6 +906,18 @@ typedef struct deliver_ctx {
     size_t queued;                 /* data frames queued */
 } deliver_ctx_t;
 
+/* Renders root @p root of @p op for the change into p->payload. */
+static void
+render(push_proto_t *p, const rj_gql_prepared_t *op, size_t root, const json_t *value)
+{
+    json_t *payload = rj_gql_complete_with(op, root, value);
+    rj_buf_reset(&p->payload);
+    int rc = json_dump_callback(payload, scratch_append, &p->payload, JSON_COMPACT);
+    RJ_ASSERT(rc == 0);
+    json_decref(payload);
+    p->stats.renders++;
+}
+
 static void
 deliver_one(push_sub_t *sub, void *ud)
 {
@@ -534,11 +925,31 @@ deliver_one(push_sub_t *sub, void *ud)
     push_session_t *s = sub->owner->data;
     if (s->close_code != 0 || sub->op == NULL)
         return;
-    json_t *payload = rj_gql_complete_with(sub->op, sub->root, c->env->value);
-    size_t before = c->p->stats.frames_out;
-    send_take(c->p, s, "data", sub->op_id, payload);
-    if (c->p->stats.frames_out != before)
+    render(c->p, sub->op, sub->root, c->env->value);
+    if (send_change(c->p, s, sub->op_id))
         c->queued++;
+}
+
+static void
+deliver_group(const json_t *filter, push_sub_t *subs, void *ud)
+{
+    deliver_ctx_t *c = ud;
+    c->p->stats.filter_evals++;
+    if (!rj_rs_filter_match(filter, c->env->value))
+        return;
+    bool rendered = false;
+    for (push_sub_t *sub = subs; sub != NULL; sub = sub->topic_next) {
+        push_session_t *s = sub->owner->data;
+        if (s->close_code != 0 || sub->op == NULL)
+            continue;
+        /* Members share the operation text, so the first live one renders for all. */
+        if (!rendered) {
+            render(c->p, sub->op, sub->root, c->env->value);
+            rendered = true;
+        }
+        if (send_change(c->p, s, sub->op_id))
+            c->queued++;
+    }
 }
 
 size_t
@@ -554,8 +965,10 @@ push_proto_deliver(push_proto_t *p, const char *msg, size_t len)
     }
     deliver_ctx_t c = {.p = p, .env = &env, .queued = 0};
     /* Booster notifies on stores only: a deletion reaches nobody (booster-surface.md §10). */
-    if (!env.deleted && env.value != NULL)
+    if (!env.deleted && env.value != NULL) {
         push_subs_match(p->subs, env.type, env.id, env.sequence_key, deliver_one, &c);
+        push_subs_each_group(p->subs, env.type, deliver_group, &c);
+    }
     rj_debug("notify", "change read_model=%s id=%s version=%lld deleted=%s queued=%zu", env.type,
              env.id, (long long)env.version, env.deleted ? "yes" : "no", c.queued);
     p->stats.deliveries += c.queued;

@@ -1,12 +1,22 @@
 /*
- * protocol.h - the graphql-ws protocol (subscriptions-transport-ws, as Booster speaks it)
- * as pure functions over a per-connection session: frames in, frames queued out.
+ * protocol.h - the two GraphQL-over-WebSocket protocols as pure functions over a
+ * per-connection session: frames in, frames queued out.
  *
- * Client → server: connection_init (its payload.Authorization is verified, see
- * protocol.c), start, stop, connection_terminate.
- * Server → client: connection_ack, connection_error, data, error, complete (and ka when
- * keep-alives are on; Booster never sends them). booster-surface.md §1.2 and §10 are the
- * reference; the deliberate differences are listed in protocol.c.
+ * graphql-ws (subscriptions-transport-ws, as Booster speaks it; the default):
+ *   client → server: connection_init (its payload.Authorization is verified, see
+ *   protocol.c), start, stop, connection_terminate;
+ *   server → client: connection_ack, connection_error, data, error, complete (and ka when
+ *   keep-alives are on; Booster never sends them). booster-surface.md §1.2 and §10 are the
+ *   reference; the deliberate differences are listed in protocol.c.
+ *
+ * graphql-transport-ws (the graphql-ws library's protocol, its PROTOCOL.md):
+ *   client → server: connection_init, ping, pong, subscribe, complete;
+ *   server → client: connection_ack, ping/pong, next, error, complete; protocol errors
+ *   close the socket with 4400, 4401, 4403, 4408, 4409 or 4429.
+ *
+ * Both protocols serve the same subscriptions: a read model by id, `X(id:)`, or every row
+ * satisfying a filter, `Xs(filter:)`, authorized and passed through the read model's
+ * before hooks when they start.
  *
  * A session knows nothing about sockets. Handling a frame may queue frames on the
  * session's bounded outgoing queue and may ask for the connection to be closed
@@ -41,6 +51,27 @@
 #define PUSH_CLOSE_POLICY 1008     /* send queue overflow: the client cannot keep up */
 #define PUSH_CLOSE_TOO_BIG 1009    /* a message over max-message-bytes */
 
+/* graphql-transport-ws close codes (graphql-ws's CloseCode). */
+#define PUSH_CLOSE_BAD_REQUEST 4400       /* an invalid message */
+#define PUSH_CLOSE_UNAUTHORIZED 4401      /* subscribe before connection_ack */
+#define PUSH_CLOSE_FORBIDDEN 4403         /* connection_init with a token that does not verify */
+#define PUSH_CLOSE_INIT_TIMEOUT 4408      /* no connection_init within init-timeout-ms */
+#define PUSH_CLOSE_SUBSCRIBER_EXISTS 4409 /* subscribe with an id already in use */
+#define PUSH_CLOSE_TOO_MANY_INITS 4429    /* a second connection_init */
+
+/* A close frame's reason is at most 123 bytes (RFC 6455 §5.5: 125 minus the code). */
+#define PUSH_CLOSE_REASON_MAX 123
+
+/* The WebSocket subprotocol names, as negotiated in Sec-WebSocket-Protocol. */
+#define PUSH_SUBPROTO_GRAPHQL_WS_NAME "graphql-ws"
+#define PUSH_SUBPROTO_TRANSPORT_WS_NAME "graphql-transport-ws"
+
+/** The protocol a session speaks, fixed when the socket is opened. */
+typedef enum push_subproto {
+    PUSH_SUBPROTO_GRAPHQL_WS = 0,   /* subscriptions-transport-ws (Booster's), the default */
+    PUSH_SUBPROTO_TRANSPORT_WS = 1, /* graphql-transport-ws (the graphql-ws library) */
+} push_subproto_t;
+
 /** One outgoing text frame: PUSH_FRAME_HEADROOM spare bytes, then @c len bytes of JSON. */
 typedef struct push_frame {
     struct push_frame *next; /* next frame in the session's queue */
@@ -59,17 +90,22 @@ typedef struct push_proto push_proto_t;
 
 /** One client connection's protocol state. Caller-owned storage: _init/_deinit. */
 typedef struct push_session {
-    char id[RJ_UUID_STRLEN];  /* connection id, for logs */
-    json_t *user;             /* the user envelope verified at connection_init, or NULL for
-                                 anonymous; owned. The token itself is not kept. */
-    bool initialized;         /* connection_init received */
-    push_sub_owner_t subs;    /* its subscriptions; subs.data points back here */
-    push_frame_t *out_head;   /* oldest queued frame, or NULL */
-    push_frame_t *out_tail;   /* newest queued frame, or NULL */
-    size_t out_count;         /* frames queued */
-    int close_code;           /* 0, or the close code the protocol asks the transport for */
-    const char *close_reason; /* static text for the close frame when close_code != 0 */
-    void *transport;          /* the transport's handle (ws.c: struct lws *); not touched here */
+    char id[RJ_UUID_STRLEN];     /* connection id, for logs */
+    push_subproto_t subprotocol; /* the protocol spoken on this connection */
+    json_t *user;                /* the user envelope verified at connection_init, or NULL for
+                                    anonymous; owned. The token itself is not kept. */
+    bool initialized;            /* connection_init accepted (connection_ack sent) */
+    bool init_received;          /* connection_init received, accepted or not */
+    int64_t opened_us;           /* rj_mono_us() at push_session_init, for the init timeout */
+    push_sub_owner_t subs;       /* its subscriptions; subs.data points back here */
+    push_frame_t *out_head;      /* oldest queued frame, or NULL */
+    push_frame_t *out_tail;      /* newest queued frame, or NULL */
+    size_t out_count;            /* frames queued */
+    int close_code;              /* 0, or the close code the protocol asks the transport for */
+    const char *close_reason;    /* text for the close frame when close_code != 0: static, or
+                                    close_reason_buf */
+    char close_reason_buf[PUSH_CLOSE_REASON_MAX + 1]; /* a reason built for this session */
+    void *transport; /* the transport's handle (ws.c: struct lws *); not touched here */
 } push_session_t;
 
 /**
@@ -80,15 +116,19 @@ typedef void (*push_wake_fn)(push_session_t *s, void *ud);
 
 /** Counters for /metrics; updated by the protocol, read by anyone on the loop thread. */
 typedef struct push_proto_stats {
-    uint64_t frames_in;      /* client frames handled (unparseable ones included) */
-    uint64_t frames_ignored; /* unparseable client frames */
-    uint64_t frames_out;     /* frames queued for clients */
-    uint64_t subscribes;     /* subscriptions registered */
-    uint64_t start_errors;   /* `start` answered with errors */
-    uint64_t changes;        /* read-model changes received */
-    uint64_t changes_bad;    /* changes that could not be decoded */
-    uint64_t deliveries;     /* data frames queued for changes */
-    uint64_t overflows;      /* sessions closed because their queue was full */
+    uint64_t frames_in;       /* client frames handled (unparseable ones included) */
+    uint64_t frames_ignored;  /* unparseable client frames */
+    uint64_t frames_out;      /* frames queued for clients */
+    uint64_t subscribes;      /* subscriptions registered */
+    uint64_t start_errors;    /* `start` answered with errors */
+    uint64_t changes;         /* read-model changes received */
+    uint64_t changes_bad;     /* changes that could not be decoded */
+    uint64_t deliveries;      /* data frames queued for changes */
+    uint64_t overflows;       /* sessions closed because their queue was full */
+    uint64_t filter_evals;    /* filter groups evaluated against a change */
+    uint64_t renders;         /* payloads rendered for changes (one per matching group or
+                                 by-id subscription; shared by a group's members) */
+    uint64_t protocol_closes; /* graphql-transport-ws sessions closed for a protocol error */
 } push_proto_stats_t;
 
 /** How to build a protocol context. */
@@ -98,6 +138,8 @@ typedef struct push_proto_opts {
     size_t send_queue_max;    /* frames a session may have queued; 0 = 1 */
     size_t max_subscriptions; /* subscriptions per session; 0 = no limit */
     size_t doc_cache_size;    /* parsed-document cache entries; 0 = 256 */
+    int init_timeout_ms;      /* graphql-transport-ws: close with 4408 when connection_init
+                                 has not arrived this long after opening; 0 = never */
     push_wake_fn wake;        /* may be NULL (tests) */
     void *wake_ud;            /* passed to @c wake */
 } push_proto_opts_t;
@@ -118,8 +160,20 @@ push_subs_t *push_proto_subs_get(push_proto_t *p);
 /** The counters. Borrowed. */
 const push_proto_stats_t *push_proto_stats_get(const push_proto_t *p);
 
-/** Initialises a session with a fresh connection id. @p transport is stored as is. */
+/**
+ * Initialises a graphql-ws session with a fresh connection id. @p transport is stored as
+ * is. Same as push_session_init_proto(s, transport, PUSH_SUBPROTO_GRAPHQL_WS).
+ */
 void push_session_init(push_session_t *s, void *transport);
+
+/** Initialises a session that speaks @p subprotocol. */
+void push_session_init_proto(push_session_t *s, void *transport, push_subproto_t subprotocol);
+
+/**
+ * The subprotocol named @p name ("graphql-ws" or "graphql-transport-ws"); NULL or any
+ * other name is graphql-ws, which is what clients asking for no subprotocol get.
+ */
+push_subproto_t push_subproto_from_name(const char *name);
 
 /** Drops the session's subscriptions and queued frames and frees its strings. */
 void push_session_deinit(push_proto_t *p, push_session_t *s);
@@ -133,9 +187,12 @@ void push_proto_handle(push_proto_t *p, push_session_t *s, const char *msg, size
 
 /**
  * Delivers one read-model change published on Redis: decodes the envelope and queues a
- * `data` frame, shaped by each subscription's selection set, for every subscription on
- * that row. Deletions are not delivered (Booster). Sessions whose queue overflows are
- * asked to close.
+ * `data` frame (`next` on graphql-transport-ws), shaped by the subscription's selection
+ * set, for every by-id subscription on that row and every filter subscription of that
+ * read model whose filter the new value satisfies. A filter shared by several
+ * subscriptions is evaluated once, and a selection shared by them rendered once.
+ * Deletions are not delivered (Booster). Sessions whose queue overflows are asked to
+ * close.
  *
  * @param msg  the envelope text, @p len bytes; borrowed
  * @return the number of data frames queued
@@ -143,9 +200,16 @@ void push_proto_handle(push_proto_t *p, push_session_t *s, const char *msg, size
 size_t push_proto_deliver(push_proto_t *p, const char *msg, size_t len);
 
 /**
- * Queues `{"type":"ka"}` on @p s (keep-alive, only when configured: Booster never sends it).
+ * Queues `{"type":"ka"}` on a graphql-ws session (keep-alive, only when configured:
+ * Booster never sends it). graphql-transport-ws has no `ka`: nothing is queued there.
  */
 void push_session_keepalive(push_proto_t *p, push_session_t *s);
+
+/**
+ * Periodic check of @p s at time @p now_us (rj_mono_us()): a graphql-transport-ws session
+ * still waiting for connection_init after init_timeout_ms is closed with 4408.
+ */
+void push_session_tick(push_proto_t *p, push_session_t *s, int64_t now_us);
 
 /** Asks for @p s to be closed with @p code and static @p reason; wakes the transport. */
 void push_session_close(push_proto_t *p, push_session_t *s, int code, const char *reason);

@@ -1,17 +1,24 @@
 /*
  * subs.c - the subscription registry (see subs.h).
  *
- * The topic index is a chained hash table keyed by (read model, id). Each topic holds
- * the doubly linked list of its subscriptions and is freed as soon as the list empties,
- * so the table only ever holds rows somebody is watching; a busy projector touching
- * millions of rows costs one hash lookup per change and nothing else.
+ * Two chained hash tables with the same shape: topics keyed by (read model, id) for
+ * by-id subscriptions, and filter groups keyed by (read model, group key). Each entry
+ * holds the doubly linked list of its subscriptions and is freed as soon as the list
+ * empties, so the tables only ever hold what somebody is watching; a busy projector
+ * touching millions of rows costs one hash lookup per change for the by-id side.
  *
- * The table doubles when it averages more than one topic per bucket and never shrinks:
+ * Groups are also linked into a list per read model, because a change must visit every
+ * group of its read model (a filter cannot be looked up by row). The per-read-model
+ * heads live in a plain list: there are as many as the application declares read models,
+ * a few dozen at most, and they are kept once created.
+ *
+ * The tables double when they average more than one entry per bucket and never shrink:
  * a pusher that once held many subscriptions keeps its buckets, which costs a few
  * pointers each and avoids rehashing back and forth under churn.
  *
- * This file deliberately does not know what a connection or a frame is: owners are
- * opaque lists, and delivery is the caller's business (protocol.c).
+ * This file deliberately does not know what a connection, a frame or a filter's meaning
+ * is: owners are opaque lists, filters are opaque JSON, and delivery is the caller's
+ * business (protocol.c).
  */
 #include "subs.h"
 
@@ -23,21 +30,44 @@
 
 #define SUBS_INITIAL_BUCKETS 64
 
-/* One watched row: every subscription on (read_model, id). */
+typedef struct push_rm_groups push_rm_groups_t;
+
+/*
+ * One watched row (by id: every subscription on (read_model, id)) or one filter group
+ * (every subscription with the same read model and group key; `key` is the group key).
+ */
 struct push_topic {
-    char *read_model;   /* read model name, owned */
-    char *id;           /* row id, owned */
-    uint64_t hash;      /* topic_hash(read_model, id) */
-    push_sub_t *subs;   /* first subscription; never NULL while the topic exists */
-    size_t count;       /* number of subscriptions */
-    push_topic_t *next; /* next topic in the same bucket */
+    char *read_model;      /* read model name, owned */
+    char *key;             /* row id, or group key; owned */
+    uint64_t hash;         /* topic_hash(read_model, key) */
+    push_sub_t *subs;      /* first subscription; never NULL while the entry exists */
+    size_t count;          /* number of subscriptions */
+    push_topic_t *next;    /* next entry in the same bucket */
+    json_t *filter;        /* groups: the filter (a reference), or NULL for all rows */
+    push_rm_groups_t *rm;  /* groups: the read model's group list */
+    push_topic_t *rm_prev; /* groups: neighbours in that list */
+    push_topic_t *rm_next;
 };
 
-struct push_subs {
+/* The filter groups of one read model. */
+struct push_rm_groups {
+    char *read_model;       /* owned */
+    push_topic_t *groups;   /* first group, or NULL */
+    push_rm_groups_t *next; /* next read model */
+};
+
+/* A chained hash table of topics or groups. */
+typedef struct push_table {
     push_topic_t **buckets; /* nbuckets chains */
     size_t nbuckets;        /* a power of two */
-    size_t ntopics;         /* topics in the table */
-    size_t nsubs;           /* subscriptions across all topics */
+    size_t n;               /* entries */
+} push_table_t;
+
+struct push_subs {
+    push_table_t topics;     /* by-id topics */
+    push_table_t groups;     /* filter groups */
+    push_rm_groups_t *by_rm; /* filter groups per read model */
+    size_t nsubs;            /* subscriptions, by id and by filter */
 };
 
 /*
@@ -46,20 +76,28 @@ struct push_subs {
  * temporary key, because this runs once per Redis notification.
  */
 static uint64_t
-topic_hash(const char *read_model, const char *id)
+topic_hash(const char *read_model, const char *key)
 {
     uint64_t h = rj_hash(read_model, strlen(read_model) + 1);
-    uint64_t h2 = rj_hash(id, strlen(id));
+    uint64_t h2 = rj_hash(key, strlen(key));
     /* Mix the second hash in (boost::hash_combine's constant, widened to 64 bits). */
     return h ^ (h2 + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2));
+}
+
+static void
+table_init(push_table_t *t)
+{
+    t->nbuckets = SUBS_INITIAL_BUCKETS;
+    t->buckets = rj_xcalloc(t->nbuckets, sizeof *t->buckets);
+    t->n = 0;
 }
 
 push_subs_t *
 push_subs_new(void)
 {
     push_subs_t *r = rj_xcalloc(1, sizeof *r);
-    r->nbuckets = SUBS_INITIAL_BUCKETS;
-    r->buckets = rj_xcalloc(r->nbuckets, sizeof *r->buckets);
+    table_init(&r->topics);
+    table_init(&r->groups);
     return r;
 }
 
@@ -74,16 +112,24 @@ sub_free(push_sub_t *s)
     free(s);
 }
 
-void
-push_subs_free(push_subs_t *r)
+static void
+entry_free(push_topic_t *t)
 {
-    if (r == NULL)
-        return;
-    for (size_t b = 0; b < r->nbuckets; b++) {
-        push_topic_t *t = r->buckets[b];
-        while (t != NULL) {
-            push_topic_t *tnext = t->next;
-            for (push_sub_t *s = t->subs; s != NULL;) {
+    free(t->read_model);
+    free(t->key);
+    json_decref(t->filter);
+    free(t);
+}
+
+/* Frees every entry of @p t and their subscriptions, then the buckets. */
+static void
+table_free_all(push_table_t *t)
+{
+    for (size_t b = 0; b < t->nbuckets; b++) {
+        push_topic_t *e = t->buckets[b];
+        while (e != NULL) {
+            push_topic_t *enext = e->next;
+            for (push_sub_t *s = e->subs; s != NULL;) {
                 push_sub_t *snext = s->topic_next;
                 /* Leave the owner's list consistent in case it is inspected later. */
                 s->owner->head = NULL;
@@ -91,13 +137,26 @@ push_subs_free(push_subs_t *r)
                 sub_free(s);
                 s = snext;
             }
-            free(t->read_model);
-            free(t->id);
-            free(t);
-            t = tnext;
+            entry_free(e);
+            e = enext;
         }
     }
-    free(r->buckets);
+    free(t->buckets);
+}
+
+void
+push_subs_free(push_subs_t *r)
+{
+    if (r == NULL)
+        return;
+    table_free_all(&r->topics);
+    table_free_all(&r->groups);
+    for (push_rm_groups_t *g = r->by_rm; g != NULL;) {
+        push_rm_groups_t *next = g->next;
+        free(g->read_model);
+        free(g);
+        g = next;
+    }
     free(r);
 }
 
@@ -110,69 +169,96 @@ push_sub_owner_init(push_sub_owner_t *owner, void *data)
 }
 
 static push_topic_t *
-topic_find(const push_subs_t *r, const char *read_model, const char *id, uint64_t hash)
+table_find(const push_table_t *t, const char *read_model, const char *key, uint64_t hash)
 {
-    for (push_topic_t *t = r->buckets[hash & (r->nbuckets - 1)]; t != NULL; t = t->next)
-        if (t->hash == hash && strcmp(t->id, id) == 0 && strcmp(t->read_model, read_model) == 0)
-            return t;
+    for (push_topic_t *e = t->buckets[hash & (t->nbuckets - 1)]; e != NULL; e = e->next)
+        if (e->hash == hash && strcmp(e->key, key) == 0 && strcmp(e->read_model, read_model) == 0)
+            return e;
     return NULL;
 }
 
 static void
-table_grow(push_subs_t *r)
+table_grow(push_table_t *t)
 {
-    size_t n = r->nbuckets * 2;
+    size_t n = t->nbuckets * 2;
     push_topic_t **b = rj_xcalloc(n, sizeof *b);
-    for (size_t i = 0; i < r->nbuckets; i++) {
-        push_topic_t *t = r->buckets[i];
-        while (t != NULL) {
-            push_topic_t *next = t->next;
-            t->next = b[t->hash & (n - 1)];
-            b[t->hash & (n - 1)] = t;
-            t = next;
+    for (size_t i = 0; i < t->nbuckets; i++) {
+        push_topic_t *e = t->buckets[i];
+        while (e != NULL) {
+            push_topic_t *next = e->next;
+            e->next = b[e->hash & (n - 1)];
+            b[e->hash & (n - 1)] = e;
+            e = next;
         }
     }
-    free(r->buckets);
-    r->buckets = b;
-    r->nbuckets = n;
+    free(t->buckets);
+    t->buckets = b;
+    t->nbuckets = n;
 }
 
+/* The entry (read_model, key) of @p t; *created tells whether it was just made. */
 static push_topic_t *
-topic_get_or_create(push_subs_t *r, const char *read_model, const char *id)
+table_get_or_create(push_table_t *t, const char *read_model, const char *key, bool *created)
 {
-    uint64_t hash = topic_hash(read_model, id);
-    push_topic_t *t = topic_find(r, read_model, id, hash);
-    if (t != NULL)
-        return t;
-    if (r->ntopics >= r->nbuckets)
-        table_grow(r);
-    t = rj_xcalloc(1, sizeof *t);
-    t->read_model = rj_xstrdup(read_model);
-    t->id = rj_xstrdup(id);
-    t->hash = hash;
-    size_t b = hash & (r->nbuckets - 1);
-    t->next = r->buckets[b];
-    r->buckets[b] = t;
-    r->ntopics++;
-    return t;
+    uint64_t hash = topic_hash(read_model, key);
+    push_topic_t *e = table_find(t, read_model, key, hash);
+    *created = e == NULL;
+    if (e != NULL)
+        return e;
+    if (t->n >= t->nbuckets)
+        table_grow(t);
+    e = rj_xcalloc(1, sizeof *e);
+    e->read_model = rj_xstrdup(read_model);
+    e->key = rj_xstrdup(key);
+    e->hash = hash;
+    size_t b = hash & (t->nbuckets - 1);
+    e->next = t->buckets[b];
+    t->buckets[b] = e;
+    t->n++;
+    return e;
 }
 
 static void
-topic_unlink_and_free(push_subs_t *r, push_topic_t *t)
+table_unlink(push_table_t *t, push_topic_t *e)
 {
-    push_topic_t **pp = &r->buckets[t->hash & (r->nbuckets - 1)];
-    while (*pp != t) {
+    push_topic_t **pp = &t->buckets[e->hash & (t->nbuckets - 1)];
+    while (*pp != e) {
         RJ_ASSERT(*pp != NULL);
         pp = &(*pp)->next;
     }
-    *pp = t->next;
-    r->ntopics--;
-    free(t->read_model);
-    free(t->id);
-    free(t);
+    *pp = e->next;
+    t->n--;
 }
 
-/* Unlinks @p s from its topic and its owner, drops an emptied topic, frees @p s. */
+/* The group list of @p read_model, created on first use. */
+static push_rm_groups_t *
+rm_groups_get_or_create(push_subs_t *r, const char *read_model)
+{
+    for (push_rm_groups_t *g = r->by_rm; g != NULL; g = g->next)
+        if (strcmp(g->read_model, read_model) == 0)
+            return g;
+    push_rm_groups_t *g = rj_xcalloc(1, sizeof *g);
+    g->read_model = rj_xstrdup(read_model);
+    g->next = r->by_rm;
+    r->by_rm = g;
+    return g;
+}
+
+/* Unlinks an emptied group from its read model's list and the group table; frees it. */
+static void
+group_remove(push_subs_t *r, push_topic_t *g)
+{
+    if (g->rm_prev != NULL)
+        g->rm_prev->rm_next = g->rm_next;
+    else
+        g->rm->groups = g->rm_next;
+    if (g->rm_next != NULL)
+        g->rm_next->rm_prev = g->rm_prev;
+    table_unlink(&r->groups, g);
+    entry_free(g);
+}
+
+/* Unlinks @p s from its topic or group and its owner, drops an emptied entry, frees @p s. */
 static void
 sub_remove(push_subs_t *r, push_sub_t *s)
 {
@@ -195,8 +281,14 @@ sub_remove(push_subs_t *r, push_sub_t *s)
     o->count--;
 
     r->nsubs--;
-    if (t->count == 0)
-        topic_unlink_and_free(r, t);
+    if (t->count == 0) {
+        if (s->id == NULL) {
+            group_remove(r, t);
+        } else {
+            table_unlink(&r->topics, t);
+            entry_free(t);
+        }
+    }
     sub_free(s);
 }
 
@@ -212,7 +304,8 @@ push_subs_find_op(const push_sub_owner_t *owner, const char *op_id)
 push_sub_t *
 push_subs_add(push_subs_t *r, push_sub_owner_t *owner, const push_sub_spec_t *spec)
 {
-    RJ_ASSERT(spec->op_id != NULL && spec->read_model != NULL && spec->id != NULL);
+    RJ_ASSERT(spec->op_id != NULL && spec->read_model != NULL);
+    RJ_ASSERT(spec->id != NULL || spec->group_key != NULL);
     push_sub_t *old = push_subs_find_op(owner, spec->op_id);
     if (old != NULL)
         sub_remove(r, old);
@@ -220,13 +313,30 @@ push_subs_add(push_subs_t *r, push_sub_owner_t *owner, const push_sub_spec_t *sp
     push_sub_t *s = rj_xcalloc(1, sizeof *s);
     s->op_id = rj_xstrdup(spec->op_id);
     s->read_model = rj_xstrdup(spec->read_model);
-    s->id = rj_xstrdup(spec->id);
-    s->sequence_key = spec->sequence_key != NULL ? rj_xstrdup(spec->sequence_key) : NULL;
+    s->id = spec->id != NULL ? rj_xstrdup(spec->id) : NULL;
+    s->sequence_key =
+        spec->id != NULL && spec->sequence_key != NULL ? rj_xstrdup(spec->sequence_key) : NULL;
     s->op = spec->op;
     s->root = spec->root;
     s->owner = owner;
 
-    push_topic_t *t = topic_get_or_create(r, spec->read_model, spec->id);
+    bool created;
+    push_topic_t *t;
+    if (spec->id != NULL) {
+        t = table_get_or_create(&r->topics, spec->read_model, spec->id, &created);
+    } else {
+        t = table_get_or_create(&r->groups, spec->read_model, spec->group_key, &created);
+        if (created) {
+            /* The first member's filter stands for the group: equal keys mean equal filters. */
+            if (spec->filter != NULL && !json_is_null(spec->filter))
+                t->filter = json_incref((json_t *)(uintptr_t)spec->filter);
+            t->rm = rm_groups_get_or_create(r, spec->read_model);
+            t->rm_next = t->rm->groups;
+            if (t->rm->groups != NULL)
+                t->rm->groups->rm_prev = t;
+            t->rm->groups = t;
+        }
+    }
     s->topic = t;
     s->topic_next = t->subs;
     if (t->subs != NULL)
@@ -269,7 +379,7 @@ size_t
 push_subs_match(push_subs_t *r, const char *read_model, const char *id, const char *sequence_key,
                 push_sub_match_fn fn, void *ud)
 {
-    push_topic_t *t = topic_find(r, read_model, id, topic_hash(read_model, id));
+    push_topic_t *t = table_find(&r->topics, read_model, id, topic_hash(read_model, id));
     if (t == NULL)
         return 0;
     size_t n = 0;
@@ -284,6 +394,22 @@ push_subs_match(push_subs_t *r, const char *read_model, const char *id, const ch
 }
 
 size_t
+push_subs_each_group(push_subs_t *r, const char *read_model, push_group_fn fn, void *ud)
+{
+    push_rm_groups_t *g = r->by_rm;
+    while (g != NULL && strcmp(g->read_model, read_model) != 0)
+        g = g->next;
+    if (g == NULL)
+        return 0;
+    size_t n = 0;
+    for (push_topic_t *t = g->groups; t != NULL; t = t->rm_next) {
+        fn(t->filter, t->subs, ud);
+        n++;
+    }
+    return n;
+}
+
+size_t
 push_subs_count(const push_subs_t *r)
 {
     return r->nsubs;
@@ -292,5 +418,11 @@ push_subs_count(const push_subs_t *r)
 size_t
 push_subs_topic_count(const push_subs_t *r)
 {
-    return r->ntopics;
+    return r->topics.n;
+}
+
+size_t
+push_subs_group_count(const push_subs_t *r)
+{
+    return r->groups.n;
 }

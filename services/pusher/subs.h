@@ -1,13 +1,19 @@
 /*
  * subs.h - the pusher's subscription registry: who is watching which read model row.
  *
- * A subscription is one `start` of a GraphQL subscription on one connection: the
- * client's operation id, the read model and row it watches, and the prepared operation
- * that shapes each new value into the client's selection. The registry indexes every
- * subscription twice:
+ * A subscription is one `start` (or `subscribe`) of a GraphQL subscription on one
+ * connection: the client's operation id, what it watches, and the prepared operation that
+ * shapes each new value into the client's selection. It watches either one row (`X(id:)`,
+ * a by-id subscription) or every row of a read model that satisfies a filter
+ * (`Xs(filter:)`, a filter subscription). The registry indexes every subscription twice:
  *
- *   - by topic, (read model, id), in a hash table, so a change notification touches only
- *     the subscriptions on that row and never scans the others;
+ *   - by-id subscriptions by topic, (read model, id), in a hash table, so a change
+ *     notification touches only the subscriptions on that row and never scans the others;
+ *     filter subscriptions by group, in a per-read-model list: a group gathers the
+ *     subscriptions with the same read model, filter and operation text (the caller's
+ *     group key), so a change evaluates each distinct filter once and renders each
+ *     distinct selection once, however many clients share them. Filters cannot be
+ *     indexed by row, so every change of a read model visits each of its groups;
  *   - by owner, a list per connection, so `stop` finds (connection, op id) and a closing
  *     connection drops all of its subscriptions without a search.
  *
@@ -16,11 +22,13 @@
  *
  * The registry is single-threaded: it lives on the libwebsockets service thread, like
  * the connections that own the subscriptions. It knows nothing about sockets, frames or
- * Redis; it stores and finds.
+ * Redis; it stores and finds. It does not evaluate filters either: it hands each group's
+ * filter to the caller (protocol.c evaluates it with rj_rs_filter_match).
  */
 #ifndef PUSH_SUBS_H
 #define PUSH_SUBS_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -44,24 +52,31 @@ typedef struct push_sub_owner {
 struct push_sub {
     char *op_id;             /* the client's operation id, from `start` */
     char *read_model;        /* read model watched, e.g. "CartReadModel" */
-    char *id;                /* read model id watched */
+    char *id;                /* read model id watched; NULL for a filter subscription */
     char *sequence_key;      /* sequenced read models: the one row watched, or NULL for all */
     rj_gql_prepared_t *op;   /* the prepared subscription, owned; may be NULL in tests */
     size_t root;             /* index of the subscribed root field in @c op */
     push_sub_owner_t *owner; /* the connection holding it */
-    push_topic_t *topic;     /* the (read model, id) bucket entry it is linked into */
-    push_sub_t *topic_prev;  /* neighbours in the topic's list */
+    push_topic_t *topic;     /* its (read model, id) topic, or its filter group */
+    push_sub_t *topic_prev;  /* neighbours in the topic's (or group's) list */
     push_sub_t *topic_next;
     push_sub_t *owner_prev; /* neighbours in the owner's list */
     push_sub_t *owner_next;
 };
 
-/** What a new subscription watches and how it answers. */
+/**
+ * What a new subscription watches and how it answers. With @c id set it is a by-id
+ * subscription; with @c id NULL a filter subscription, and @c group_key is required.
+ */
 typedef struct push_sub_spec {
     const char *op_id;        /* operation id; copied */
     const char *read_model;   /* read model name; copied */
-    const char *id;           /* read model id; copied */
-    const char *sequence_key; /* row of a sequenced read model, or NULL; copied */
+    const char *id;           /* read model id, or NULL for a filter subscription; copied */
+    const char *sequence_key; /* by id: row of a sequenced read model, or NULL; copied */
+    const json_t *filter;     /* by filter: the filter, NULL or JSON null for every row;
+                                 borrowed, the group keeps a reference */
+    const char *group_key;    /* by filter: equal keys (within a read model) share a group,
+                                 so they must mean the same filter and selection; copied */
     rj_gql_prepared_t *op;    /* the prepared operation; taken (see push_subs_add) */
     size_t root;              /* index of the subscribed root field in @c op */
 } push_sub_spec_t;
@@ -110,7 +125,7 @@ push_sub_t *push_subs_find_op(const push_sub_owner_t *owner, const char *op_id);
 typedef void (*push_sub_match_fn)(push_sub_t *sub, void *ud);
 
 /**
- * Calls @p fn for every subscription on row (@p read_model, @p id) whose sequence key
+ * Calls @p fn for every by-id subscription on row (@p read_model, @p id) whose sequence key
  * matches @p sequence_key (subscriptions without one match any row of that id).
  *
  * @param sequence_key  the changed row's sequence key, or NULL when the read model is
@@ -120,10 +135,29 @@ typedef void (*push_sub_match_fn)(push_sub_t *sub, void *ud);
 size_t push_subs_match(push_subs_t *r, const char *read_model, const char *id,
                        const char *sequence_key, push_sub_match_fn fn, void *ud);
 
-/** Total subscriptions registered (for /metrics). */
+/**
+ * Called for each filter group of a read model. @p subs is the group's first subscription;
+ * the others follow through `topic_next`, and all were registered with the same group key
+ * (so the same filter and selection). Must not add or remove subscriptions.
+ *
+ * @param filter  the group's filter, or NULL for every row; borrowed
+ */
+typedef void (*push_group_fn)(const json_t *filter, push_sub_t *subs, void *ud);
+
+/**
+ * Calls @p fn once for every filter group of @p read_model, whatever the changed row.
+ *
+ * @return the number of groups @p fn was called for
+ */
+size_t push_subs_each_group(push_subs_t *r, const char *read_model, push_group_fn fn, void *ud);
+
+/** Total subscriptions registered, by id and by filter (for /metrics). */
 size_t push_subs_count(const push_subs_t *r);
 
 /** Number of distinct (read model, id) topics with at least one subscription. */
 size_t push_subs_topic_count(const push_subs_t *r);
+
+/** Number of filter groups (distinct read model, filter and selection) in use. */
+size_t push_subs_group_count(const push_subs_t *r);
 
 #endif

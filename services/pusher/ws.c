@@ -12,14 +12,19 @@
  *   CLOSED                      the session's subscriptions and queue are dropped
  *   EVENT_WAIT_CANCELLED        the Redis thread queued changes: drain and deliver them
  *
- * A periodic timer (TICK_MS) publishes readiness and gauges, sends keep-alives when they
- * are configured, and makes lws_service() return so the loop sees a stop request.
+ * Two subprotocols share the callback: graphql-ws (first, so clients that ask for none get
+ * it) and graphql-transport-ws; lws picks the one the client asked for and answers it in
+ * Sec-WebSocket-Protocol, and ESTABLISHED tells the session which one it speaks.
+ *
+ * A periodic timer (TICK_MS) publishes readiness and gauges, sends graphql-ws keep-alives
+ * when they are configured, enforces graphql-transport-ws's connection_init timeout (to
+ * within a tick), and makes lws_service() return so the loop sees a stop request.
  * Idle connections are left to libwebsockets' validity policy: it pings a connection
  * silent for half of idle-timeout-s and hangs up when the whole timeout passes without
  * a pong or other traffic.
  *
  * What this file deliberately does not do: TLS (terminate it at the ingress, as the
- * deployment manifests do), permessage-deflate, or the graphql-transport-ws subprotocol.
+ * deployment manifests do), or permessage-deflate.
  */
 #include "ws.h"
 
@@ -54,16 +59,20 @@ typedef struct push_conn {
 } push_conn_t;
 
 typedef struct push_metrics {
-    rj_metric_t *connections;    /* gauge: open connections */
-    rj_metric_t *subscriptions;  /* gauge: registered subscriptions */
-    rj_metric_t *topics;         /* gauge: distinct (read model, id) watched */
-    rj_metric_t *frames_in;      /* counter: client messages */
-    rj_metric_t *frames_out;     /* counter: frames queued for clients */
-    rj_metric_t *changes;        /* counter: read-model changes received */
-    rj_metric_t *changes_bad;    /* counter: undecodable changes */
-    rj_metric_t *deliveries;     /* counter: data frames for changes */
-    rj_metric_t *overflows;      /* counter: connections closed for a full send queue */
-    rj_metric_t *notify_dropped; /* counter: changes dropped before reaching the loop */
+    rj_metric_t *connections;     /* gauge: open connections */
+    rj_metric_t *subscriptions;   /* gauge: registered subscriptions */
+    rj_metric_t *topics;          /* gauge: distinct (read model, id) watched */
+    rj_metric_t *groups;          /* gauge: distinct filter groups */
+    rj_metric_t *frames_in;       /* counter: client messages */
+    rj_metric_t *frames_out;      /* counter: frames queued for clients */
+    rj_metric_t *changes;         /* counter: read-model changes received */
+    rj_metric_t *changes_bad;     /* counter: undecodable changes */
+    rj_metric_t *deliveries;      /* counter: data frames for changes */
+    rj_metric_t *filter_evals;    /* counter: filter groups evaluated */
+    rj_metric_t *renders;         /* counter: payloads rendered for changes */
+    rj_metric_t *protocol_closes; /* counter: graphql-transport-ws protocol-error closes */
+    rj_metric_t *overflows;       /* counter: connections closed for a full send queue */
+    rj_metric_t *notify_dropped;  /* counter: changes dropped before reaching the loop */
 } push_metrics_t;
 
 struct push_server {
@@ -115,7 +124,9 @@ wake_session(push_session_t *s, void *ud)
 static void
 conn_open(push_server_t *srv, push_conn_t *c, struct lws *wsi)
 {
-    push_session_init(&c->session, wsi);
+    const struct lws_protocols *proto = lws_get_protocol(wsi);
+    push_session_init_proto(&c->session, wsi,
+                            push_subproto_from_name(proto != NULL ? proto->name : NULL));
     rj_buf_init(&c->rx);
     c->open = true;
     c->next = srv->conns;
@@ -126,7 +137,9 @@ conn_open(push_server_t *srv, push_conn_t *c, struct lws *wsi)
 
     char peer[64] = "";
     lws_get_peer_simple(wsi, peer, sizeof peer);
-    rj_debug("ws", "connection opened conn=%s peer=%s", c->session.id, peer);
+    rj_debug("ws", "connection opened conn=%s peer=%s protocol=%s", c->session.id, peer,
+             c->session.subprotocol == PUSH_SUBPROTO_TRANSPORT_WS ? PUSH_SUBPROTO_TRANSPORT_WS_NAME
+                                                                  : PUSH_SUBPROTO_GRAPHQL_WS_NAME);
     if (srv->max_connections > 0 && srv->nconns > (size_t)srv->max_connections) {
         rj_warn("ws", "refusing connection: max-connections=%d reached conn=%s peer=%s",
                 srv->max_connections, c->session.id, peer);
@@ -179,8 +192,7 @@ conn_receive(push_server_t *srv, push_conn_t *c, struct lws *wsi, const char *in
     }
     rj_buf_append(&c->rx, in, len);
     if (last) {
-        push_proto_handle(srv->proto, &c->session, c->rx.data != NULL ? c->rx.data : "",
-                          c->rx.len);
+        push_proto_handle(srv->proto, &c->session, c->rx.data != NULL ? c->rx.data : "", c->rx.len);
         /* Do not let every connection keep the capacity of its largest message. */
         if (c->rx.cap > RX_KEEP_BYTES) {
             rj_buf_deinit(&c->rx);
@@ -243,6 +255,22 @@ deliver_change(void *ud, const char *channel, const char *msg, size_t len)
 
 /* ---- the protocol callback --------------------------------------------------------------- */
 
+static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                       size_t len);
+
+static const struct lws_protocols protocols[] = {
+    /* First, so it also serves clients that request no subprotocol. */
+    {.name = PUSH_SUBPROTO_GRAPHQL_WS_NAME,
+     .callback = ws_callback,
+     .per_session_data_size = sizeof(push_conn_t),
+     .rx_buffer_size = 16384},
+    {.name = PUSH_SUBPROTO_TRANSPORT_WS_NAME,
+     .callback = ws_callback,
+     .per_session_data_size = sizeof(push_conn_t),
+     .rx_buffer_size = 16384},
+    {0},
+};
+
 static int
 ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
@@ -282,14 +310,17 @@ ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
             conn_closed(srv, c);
         return 0;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-        if (srv != NULL && srv->notify != NULL)
+        /* Broadcast to every protocol of the vhost (through copies of the table, so by
+           name): drain once, from the first. */
+        if (srv != NULL && srv->notify != NULL && lws_get_protocol(wsi) != NULL &&
+            strcmp(lws_get_protocol(wsi)->name, protocols[0].name) == 0)
             push_notify_drain(srv->notify, deliver_change, srv);
         return 0;
     case LWS_CALLBACK_HTTP: {
         /* A plain HTTP request on the WebSocket port: say where the socket is. */
         if (lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND,
                                    "This port serves GraphQL subscriptions over WebSocket "
-                                   "(subprotocol graphql-ws)"))
+                                   "(subprotocols graphql-ws and graphql-transport-ws)"))
             return -1;
         return lws_http_transaction_completed(wsi) ? -1 : 0;
     }
@@ -297,15 +328,6 @@ ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
         return lws_callback_http_dummy(wsi, reason, user, in, len);
     }
 }
-
-static const struct lws_protocols protocols[] = {
-    /* First, so it also serves clients that request no subprotocol. */
-    {.name = "graphql-ws",
-     .callback = ws_callback,
-     .per_session_data_size = sizeof(push_conn_t),
-     .rx_buffer_size = 16384},
-    {0},
-};
 
 /* ---- the timer --------------------------------------------------------------------------- */
 
@@ -317,11 +339,15 @@ publish_state(push_server_t *srv)
     rj_metric_set(srv->m.connections, (int64_t)srv->nconns);
     rj_metric_set(srv->m.subscriptions, (int64_t)push_subs_count(subs));
     rj_metric_set(srv->m.topics, (int64_t)push_subs_topic_count(subs));
+    rj_metric_set(srv->m.groups, (int64_t)push_subs_group_count(subs));
     rj_metric_set(srv->m.frames_in, (int64_t)st->frames_in);
     rj_metric_set(srv->m.frames_out, (int64_t)st->frames_out);
     rj_metric_set(srv->m.changes, (int64_t)st->changes);
     rj_metric_set(srv->m.changes_bad, (int64_t)st->changes_bad);
     rj_metric_set(srv->m.deliveries, (int64_t)st->deliveries);
+    rj_metric_set(srv->m.filter_evals, (int64_t)st->filter_evals);
+    rj_metric_set(srv->m.renders, (int64_t)st->renders);
+    rj_metric_set(srv->m.protocol_closes, (int64_t)st->protocol_closes);
     rj_metric_set(srv->m.overflows, (int64_t)st->overflows);
     rj_metric_set(srv->m.notify_dropped, (int64_t)push_notify_dropped(srv->notify));
 
@@ -345,8 +371,11 @@ tick_cb(lws_sorted_usec_list_t *sul)
 {
     push_server_t *srv = lws_container_of(sul, push_server_t, tick);
     publish_state(srv);
+    int64_t now = rj_mono_us();
+    if (!rj_proc_stopping())
+        for (push_conn_t *c = srv->conns; c != NULL; c = c->next)
+            push_session_tick(srv->proto, &c->session, now);
     if (srv->keepalive_us > 0 && !rj_proc_stopping()) {
-        int64_t now = rj_mono_us();
         if (now - srv->last_keepalive_us >= srv->keepalive_us) {
             srv->last_keepalive_us = now;
             for (push_conn_t *c = srv->conns; c != NULL; c = c->next)
@@ -366,6 +395,8 @@ metrics_init(push_metrics_t *m)
     m->subscriptions = rj_metric_gauge("ramjet_pusher_subscriptions", "active subscriptions");
     m->topics = rj_metric_gauge("ramjet_pusher_watched_rows",
                                 "distinct read-model rows with at least one subscription");
+    m->groups = rj_metric_gauge("ramjet_pusher_filter_groups",
+                                "distinct (read model, filter, selection) of filter subscriptions");
     m->frames_in = rj_metric_counter("ramjet_pusher_client_messages_total",
                                      "graphql-ws messages received from clients");
     m->frames_out = rj_metric_counter("ramjet_pusher_frames_sent_total",
@@ -376,6 +407,13 @@ metrics_init(push_metrics_t *m)
                                        "read-model changes that could not be decoded");
     m->deliveries = rj_metric_counter("ramjet_pusher_deliveries_total",
                                       "data frames queued for read-model changes");
+    m->filter_evals = rj_metric_counter("ramjet_pusher_filter_evaluations_total",
+                                        "filter groups evaluated against read-model changes");
+    m->renders = rj_metric_counter("ramjet_pusher_renders_total",
+                                   "payloads rendered for changes (shared within a filter group)");
+    m->protocol_closes =
+        rj_metric_counter("ramjet_pusher_protocol_error_closes_total",
+                          "graphql-transport-ws connections closed for a protocol error");
     m->overflows = rj_metric_counter("ramjet_pusher_slow_client_closes_total",
                                      "connections closed because their send queue was full");
     m->notify_dropped = rj_metric_counter("ramjet_pusher_changes_dropped_total",
@@ -398,6 +436,7 @@ push_server_new(const push_server_conf_t *conf, rj_error_t *err)
         .schema = conf->schema,
         .send_queue_max = conf->send_queue_max,
         .max_subscriptions = conf->max_subscriptions,
+        .init_timeout_ms = conf->init_timeout_ms,
         .wake = wake_session,
         .wake_ud = srv,
     };

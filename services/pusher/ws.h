@@ -2,7 +2,8 @@
  * ws.h - the pusher's WebSocket server: libwebsockets plumbing around the graphql-ws
  * protocol (protocol.h), fed with read-model changes from Redis (notify.h).
  *
- * One libwebsockets context, one vhost, one protocol ("graphql-ws"), the default poll
+ * One libwebsockets context, one vhost, two protocols ("graphql-ws", the default, and
+ * "graphql-transport-ws"), the default poll
  * loop on the calling thread. Every connection's protocol state, the subscription
  * registry and the document cache live on that thread; the only other thread is the
  * Redis subscriber, which hands changes over through notify.c.
@@ -33,6 +34,8 @@ typedef struct push_server_conf {
     size_t max_subscriptions; /* subscriptions per connection; 0 = no limit */
     int idle_timeout_s;       /* close a connection silent this long (pinged at half); 0 = off */
     int keepalive_ms;         /* send graphql-ws `ka` this often; 0 = never (Booster) */
+    int init_timeout_ms;      /* graphql-transport-ws: close with 4408 without connection_init
+                                 this long after opening; 0 = never */
 } push_server_conf_t;
 
 /**

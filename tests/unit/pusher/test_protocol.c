@@ -1,5 +1,6 @@
 /*
- * test_protocol.c - graphql-ws message handling of the pusher, driven without sockets:
+ * test_protocol.c - graphql-ws and graphql-transport-ws message handling of the pusher,
+ * by-id and filter subscriptions, driven without sockets:
  * client frames go into push_proto_handle(), read-model envelopes into
  * push_proto_deliver(), and the frames a session queued are read back as JSON.
  * The application is tests/unit/pusher/test_app.c, loaded like any app.
@@ -93,6 +94,7 @@ proto_new(size_t queue_max, size_t max_subscriptions)
         .schema = (rj_gql_schema_t *)(uintptr_t)rj_app_api_schema(app),
         .send_queue_max = queue_max,
         .max_subscriptions = max_subscriptions,
+        .init_timeout_ms = 3000,
         .wake = count_wake,
     };
     return push_proto_new(&o);
@@ -465,21 +467,6 @@ Test(pusher_protocol, two_sessions_each_get_their_own_frame)
     push_session_deinit(proto, &b);
 }
 
-Test(pusher_protocol, filter_subscriptions_are_refused_clearly)
-{
-    push_session_t s;
-    push_session_init(&s, NULL);
-    handle(&s, "{\"type\":\"start\",\"id\":\"f\",\"payload\":{\"query\":"
-               "\"subscription { CartReadModels { id } }\"}}");
-    json_t *f = next_frame(&s);
-    cr_assert_str_eq(json_string_value(json_object_get(f, "type")), "data");
-    cr_assert_not_null(first_error_message(f));
-    json_decref(f);
-    expect_frame_type(&s, "complete", "f");
-    cr_assert_eq(push_subs_count(push_proto_subs_get(proto)), 0);
-    push_session_deinit(proto, &s);
-}
-
 Test(pusher_protocol, subscriptions_per_connection_are_capped)
 {
     use_limits(64, 1);
@@ -672,11 +659,17 @@ Test(pusher_protocol, before_hooks_reject_or_rewrite_what_a_subscription_follows
     json_decref(f);
     json_decref(next_frame(&s));
 
-    f = subscribe(&s, "CartReadModel", "wide-1");
-    cr_expect(strstr(first_error_message(f), "not supported") != NULL, "%s",
-              first_error_message(f));
-    json_decref(f);
-    json_decref(next_frame(&s));
+    /* wide-1 is widened by the hook to {note: {eq: "x"}}: it follows that filter. */
+    cr_expect_null(subscribe(&s, "CartReadModel", "wide-1"));
+    cr_expect_eq(push_subs_group_count(push_proto_subs_get(proto)), 1);
+    static const char change_x[] =
+        "{\"type\":\"CartReadModel\",\"id\":\"any\",\"sequenceKey\":null,\"version\":1,"
+        "\"value\":{\"id\":\"any\",\"cartItems\":[],\"note\":\"x\"},\"deleted\":false}";
+    cr_expect_eq(push_proto_deliver(proto, change_x, strlen(change_x)), 1);
+    expect_frame_type(&s, "data", "9");
+    handle(&s, "{\"type\":\"stop\",\"id\":\"9\"}");
+    expect_frame_type(&s, "complete", "9");
+    cr_expect_eq(push_subs_group_count(push_proto_subs_get(proto)), 0);
 
     /* fn-c7 follows c7-mod: a change to c7-mod is delivered, one to fn-c7 is not. */
     cr_expect_null(subscribe(&s, "CartReadModel", "fn-c7"));
@@ -721,4 +714,487 @@ Test(pusher_protocol, filter_ids_are_read_only_from_plain_id_filters)
         free(id);
         json_decref(r);
     }
+}
+
+/* ---- filter subscriptions ---- */
+
+/* A graphql-ws `start` of @p query (JSON-escaped already) as operation @p id. */
+static void
+start(push_session_t *s, const char *id, const char *query)
+{
+    char *msg = rj_xasprintf("{\"type\":\"start\",\"id\":\"%s\",\"payload\":{\"query\":\"%s\"}}",
+                             id, query);
+    handle(s, msg);
+    free(msg);
+}
+
+/* A CartReadModel change envelope for row @p id with note @p note. */
+static char *
+cart_change_with(const char *id, const char *note)
+{
+    return rj_xasprintf("{\"type\":\"CartReadModel\",\"id\":\"%s\",\"sequenceKey\":null,"
+                        "\"version\":1,\"value\":{\"id\":\"%s\",\"cartItems\":[{\"productId\":"
+                        "\"p1\",\"quantity\":1}],\"note\":\"%s\"},\"deleted\":false}",
+                        id, id, note);
+}
+
+static size_t
+deliver_cart(const char *id, const char *note)
+{
+    char *c = cart_change_with(id, note);
+    size_t n = push_proto_deliver(proto, c, strlen(c));
+    free(c);
+    return n;
+}
+
+/* Asserts the next frame is exactly @p want (JSON text). */
+static void
+expect_frame(push_session_t *s, const char *want)
+{
+    json_t *f = next_frame(s);
+    cr_assert_not_null(f, "expected %s, the queue is empty", want);
+    json_t *w = json_loads(want, 0, NULL);
+    cr_assert_not_null(w, "bad expectation %s", want);
+    char *got = json_dumps(f, JSON_COMPACT | JSON_SORT_KEYS);
+    cr_assert(json_equal(f, w), "got %s, want %s", got, want);
+    free(got);
+    json_decref(w);
+    json_decref(f);
+}
+
+Test(pusher_protocol, filter_subscriptions_evaluate_the_whole_filter_on_each_change)
+{
+    push_session_t s;
+    push_session_init(&s, NULL);
+    start(&s, "f",
+          "subscription { CartReadModels(filter: {or: [{id: {eq: \\\"c2\\\"}}, "
+          "{note: {beginsWith: \\\"ye\\\"}, not: {id: {in: [\\\"c9\\\"]}}}]}) { id note } }");
+    cr_assert_null(next_frame(&s), "a subscription start must send nothing back");
+    cr_assert_eq(push_subs_count(push_proto_subs_get(proto)), 1);
+    cr_assert_eq(push_subs_group_count(push_proto_subs_get(proto)), 1);
+    cr_assert_eq(push_subs_topic_count(push_proto_subs_get(proto)), 0, "not in the by-id index");
+
+    cr_expect_eq(deliver_cart("c1", "no"), 0);
+    cr_expect_eq(deliver_cart("c1", "yes"), 1);
+    expect_frame(&s, "{\"id\":\"f\",\"payload\":{\"data\":{\"CartReadModels\":"
+                     "{\"id\":\"c1\",\"note\":\"yes\"}}},\"type\":\"data\"}");
+    cr_expect_eq(deliver_cart("c9", "yes"), 0, "excluded by not");
+    cr_expect_eq(deliver_cart("c2", "no"), 1, "selected by the other branch of or");
+    expect_frame_type(&s, "data", "f");
+
+    /* Other read models and deletions reach nobody. */
+    const char deleted[] = "{\"type\":\"CartReadModel\",\"id\":\"c2\",\"sequenceKey\":null,"
+                           "\"version\":3,\"value\":null,\"deleted\":true}";
+    cr_expect_eq(push_proto_deliver(proto, deleted, strlen(deleted)), 0);
+    const char other_rm[] = "{\"type\":\"SecretReadModel\",\"id\":\"c2\",\"sequenceKey\":null,"
+                            "\"version\":1,\"value\":{\"id\":\"c2\",\"note\":\"yes\"},"
+                            "\"deleted\":false}";
+    cr_expect_eq(push_proto_deliver(proto, other_rm, strlen(other_rm)), 0);
+    cr_expect_null(next_frame(&s));
+
+    handle(&s, "{\"type\":\"stop\",\"id\":\"f\"}");
+    expect_frame_type(&s, "complete", "f");
+    cr_expect_eq(push_subs_group_count(push_proto_subs_get(proto)), 0);
+    cr_expect_eq(deliver_cart("c1", "yes"), 0);
+    push_session_deinit(proto, &s);
+}
+
+Test(pusher_protocol, filter_subscription_without_filter_follows_every_row)
+{
+    push_session_t s;
+    push_session_init(&s, NULL);
+    start(&s, "all", "subscription { CartReadModels { id } }");
+    start(&s, "nul", "subscription { CartReadModels(filter: null) { id } }");
+    cr_assert_null(next_frame(&s));
+    cr_expect_eq(deliver_cart("a", "x"), 2);
+    cr_expect_eq(deliver_cart("b", "y"), 2);
+    for (int i = 0; i < 4; i++)
+        expect_frame_type(&s, "data", NULL);
+    push_session_deinit(proto, &s);
+    cr_expect_eq(push_subs_count(push_proto_subs_get(proto)), 0);
+    cr_expect_eq(push_subs_group_count(push_proto_subs_get(proto)), 0);
+}
+
+Test(pusher_protocol, equal_filter_subscriptions_are_evaluated_and_rendered_once)
+{
+    enum { N = 5 };
+    push_session_t s[N];
+    static const char q[] =
+        "subscription { CartReadModels(filter: {note: {eq: \\\"n\\\"}}) { id cartItems { "
+        "quantity } } }";
+    for (int i = 0; i < N; i++) {
+        push_session_init(&s[i], NULL);
+        start(&s[i], "op", q);
+    }
+    /* Same filter, another selection: its own group. Another filter: its own group. */
+    push_session_t t;
+    push_session_init(&t, NULL);
+    start(&t, "sel", "subscription { CartReadModels(filter: {note: {eq: \\\"n\\\"}}) { note } }");
+    start(&t, "flt",
+          "subscription { CartReadModels(filter: {note: {eq: \\\"m\\\"}}) { id "
+          "cartItems { quantity } } }");
+    push_subs_t *subs = push_proto_subs_get(proto);
+    cr_assert_eq(push_subs_count(subs), N + 2);
+    cr_assert_eq(push_subs_group_count(subs), 3);
+
+    const push_proto_stats_t *st = push_proto_stats_get(proto);
+    uint64_t evals = st->filter_evals, renders = st->renders;
+    cr_expect_eq(deliver_cart("c1", "n"), N + 1);
+    cr_expect_eq(st->filter_evals - evals, 3, "one evaluation per group");
+    cr_expect_eq(st->renders - renders, 2, "one rendering per matching group");
+    for (int i = 0; i < N; i++)
+        expect_frame(&s[i], "{\"id\":\"op\",\"payload\":{\"data\":{\"CartReadModels\":{\"id\":"
+                            "\"c1\",\"cartItems\":[{\"quantity\":1}]}}},\"type\":\"data\"}");
+    expect_frame(&t, "{\"id\":\"sel\",\"payload\":{\"data\":{\"CartReadModels\":{\"note\":\"n\"}}},"
+                     "\"type\":\"data\"}");
+    cr_expect_null(next_frame(&t));
+
+    /* Members leave one by one; the group goes with the last. */
+    for (int i = 0; i < N; i++) {
+        cr_expect_eq(push_subs_group_count(subs), 3);
+        push_session_deinit(proto, &s[i]);
+    }
+    cr_expect_eq(push_subs_group_count(subs), 2);
+    cr_expect_eq(deliver_cart("c1", "n"), 1);
+    push_session_deinit(proto, &t);
+    cr_expect_eq(push_subs_group_count(subs), 0);
+}
+
+Test(pusher_protocol, filter_variables_and_aliases_are_part_of_the_group)
+{
+    push_session_t a, b;
+    push_session_init(&a, NULL);
+    push_session_init(&b, NULL);
+    static const char fmt[] =
+        "{\"type\":\"start\",\"id\":\"v\",\"payload\":{\"query\":\"subscription ($n: String) { "
+        "c: CartReadModels(filter: {note: {eq: $n}}) { id } }\",\"variables\":{\"n\":\"%s\"}}}";
+    char *ma = rj_xasprintf(fmt, "one");
+    char *mb = rj_xasprintf(fmt, "two");
+    handle(&a, ma);
+    handle(&b, mb);
+    free(ma);
+    free(mb);
+    cr_assert_eq(push_subs_group_count(push_proto_subs_get(proto)), 2);
+    cr_expect_eq(deliver_cart("c1", "two"), 1);
+    cr_expect_null(next_frame(&a));
+    expect_frame(&b,
+                 "{\"id\":\"v\",\"payload\":{\"data\":{\"c\":{\"id\":\"c1\"}}},\"type\":\"data\"}");
+    push_session_deinit(proto, &a);
+    push_session_deinit(proto, &b);
+}
+
+Test(pusher_protocol, filter_subscriptions_are_authorized_and_pass_the_before_hooks)
+{
+    push_session_t anon, admin, special;
+    push_session_init(&anon, NULL);
+    session_with(&admin, "{\"iss\":\"ptest\",\"sub\":\"a\",\"roles\":[\"Admin\"]}");
+    session_with(&special, "{\"iss\":\"ptest\",\"sub\":\"s\",\"special\":true}");
+
+    start(&anon, "1", "subscription { SecretReadModels { id } }");
+    json_t *f = next_frame(&anon);
+    cr_expect_str_eq(json_string_value(json_object_get(f, "type")), "data");
+    cr_expect_str_eq(first_error_message(f), "Access denied for this resource");
+    json_t *e = json_array_get(json_object_get(json_object_get(f, "payload"), "errors"), 0);
+    cr_expect_str_eq(json_string_value(json_array_get(json_object_get(e, "path"), 0)),
+                     "SecretReadModels");
+    json_decref(f);
+    expect_frame_type(&anon, "complete", "1");
+
+    start(&admin, "1", "subscription { SecretReadModels { id } }");
+    cr_expect_null(next_frame(&admin), "an Admin may subscribe");
+
+    /* The custom authorizer sees {filters: <the filter>}. */
+    start(&special, "1",
+          "subscription { ClaimReadModels(filter: {id: {eq: \\\"mine\\\"}}) { id } }");
+    cr_expect_null(next_frame(&special));
+    start(&special, "2", "subscription { ClaimReadModels { id } }");
+    f = next_frame(&special);
+    cr_expect_str_eq(first_error_message(f), "Only special users may read their own claim");
+    json_decref(f);
+    expect_frame_type(&special, "complete", "2");
+
+    /* The read model's before hooks run on filter subscriptions too. */
+    start(&anon, "h",
+          "subscription { CartReadModels(filter: {id: {eq: \\\"throw-1\\\"}}) { id } }");
+    f = next_frame(&anon);
+    cr_expect_str_eq(first_error_message(f), "Before hook throwing exception");
+    json_decref(f);
+    expect_frame_type(&anon, "complete", "h");
+
+    /* ... and what they leave is what is evaluated: fn-c7 becomes c7-mod. */
+    start(&anon, "r", "subscription { CartReadModels(filter: {id: {eq: \\\"fn-c7\\\"}}) { id } }");
+    cr_expect_null(next_frame(&anon));
+    cr_expect_eq(deliver_cart("fn-c7", "x"), 0);
+    cr_expect_eq(deliver_cart("c7-mod", "x"), 1);
+    expect_frame_type(&anon, "data", "r");
+
+    cr_expect_eq(push_subs_count(push_proto_subs_get(proto)), 3);
+    push_session_deinit(proto, &anon);
+    push_session_deinit(proto, &admin);
+    push_session_deinit(proto, &special);
+}
+
+/* ---- graphql-transport-ws ---- */
+
+static void
+tws_init(push_session_t *s)
+{
+    push_session_init_proto(s, NULL, PUSH_SUBPROTO_TRANSPORT_WS);
+}
+
+static void
+expect_close(push_session_t *s, int code, const char *reason)
+{
+    cr_expect_eq(s->close_code, code, "close code %d, want %d", s->close_code, code);
+    if (reason != NULL)
+        cr_expect_str_eq(s->close_reason != NULL ? s->close_reason : "(null)", reason);
+}
+
+static const char tws_sub[] =
+    "{\"type\":\"subscribe\",\"id\":\"1\",\"payload\":{\"query\":"
+    "\"subscription S($id: ID!) { CartReadModel(id: $id) { id cartItems { productId } } }\","
+    "\"variables\":{\"id\":\"c1\"}}}";
+
+Test(pusher_protocol, subprotocol_names)
+{
+    cr_expect_eq(push_subproto_from_name("graphql-transport-ws"), PUSH_SUBPROTO_TRANSPORT_WS);
+    cr_expect_eq(push_subproto_from_name("graphql-ws"), PUSH_SUBPROTO_GRAPHQL_WS);
+    cr_expect_eq(push_subproto_from_name(NULL), PUSH_SUBPROTO_GRAPHQL_WS);
+    cr_expect_eq(push_subproto_from_name("graphql-transport-wsx"), PUSH_SUBPROTO_GRAPHQL_WS);
+}
+
+Test(pusher_protocol, tws_ack_ping_pong_subscribe_next_complete)
+{
+    push_session_t s;
+    tws_init(&s);
+    handle(&s, "{\"type\":\"ping\"}");
+    expect_frame(&s, "{\"type\":\"pong\"}");
+    handle(&s, "{\"type\":\"ping\",\"payload\":{\"k\":1}}");
+    expect_frame(&s, "{\"type\":\"pong\",\"payload\":{\"k\":1}}");
+    handle(&s, "{\"type\":\"pong\"}");
+    cr_expect_null(next_frame(&s), "a pong is not answered");
+
+    handle(&s, "{\"type\":\"connection_init\",\"payload\":{}}");
+    expect_frame(&s, "{\"type\":\"connection_ack\"}");
+    handle(&s, tws_sub);
+    cr_expect_null(next_frame(&s));
+    cr_expect_eq(push_proto_deliver(proto, cart_change, strlen(cart_change)), 1);
+    expect_frame(&s, "{\"id\":\"1\",\"payload\":{\"data\":{\"CartReadModel\":{\"id\":\"c1\","
+                     "\"cartItems\":[{\"productId\":\"p1\"}]}}},\"type\":\"next\"}");
+
+    /* The client completes: nothing is sent back, nothing more arrives, the id is free. */
+    handle(&s, "{\"type\":\"complete\",\"id\":\"1\"}");
+    cr_expect_null(next_frame(&s));
+    cr_expect_eq(push_proto_deliver(proto, cart_change, strlen(cart_change)), 0);
+    handle(&s, tws_sub);
+    cr_expect_eq(s.close_code, 0);
+    cr_expect_eq(push_subs_count(push_proto_subs_get(proto)), 1);
+
+    /* No `ka` on this protocol. */
+    push_session_keepalive(proto, &s);
+    cr_expect_null(next_frame(&s));
+    push_session_deinit(proto, &s);
+}
+
+Test(pusher_protocol, tws_request_errors_are_error_messages_and_refusals_next_then_complete)
+{
+    push_session_t s;
+    tws_init(&s);
+    handle(&s, "{\"type\":\"connection_init\"}");
+    expect_frame_type(&s, "connection_ack", NULL);
+
+    handle(&s, "{\"type\":\"subscribe\",\"id\":\"v\",\"payload\":{\"query\":"
+               "\"subscription { CartReadModel(id: \\\"c1\\\") { nope } }\"}}");
+    json_t *f = next_frame(&s);
+    cr_expect_str_eq(json_string_value(json_object_get(f, "type")), "error");
+    cr_expect_str_eq(json_string_value(json_object_get(f, "id")), "v");
+    json_t *payload = json_object_get(f, "payload");
+    cr_expect(json_is_array(payload), "the error payload is the errors array");
+    cr_expect(strstr(json_string_value(json_object_get(json_array_get(payload, 0), "message")),
+                     "nope") != NULL);
+    json_decref(f);
+    cr_expect_null(next_frame(&s), "`error` ends the operation: no complete");
+
+    handle(&s, "{\"type\":\"subscribe\",\"id\":\"d\",\"payload\":{\"query\":"
+               "\"subscription { SecretReadModel(id: \\\"x\\\") { id } }\"}}");
+    f = next_frame(&s);
+    cr_expect_str_eq(json_string_value(json_object_get(f, "type")), "next");
+    cr_expect_str_eq(first_error_message(f), "Access denied for this resource");
+    json_decref(f);
+    expect_frame_type(&s, "complete", "d");
+
+    /* Ended operations free their ids. */
+    handle(&s, "{\"type\":\"subscribe\",\"id\":\"d\",\"payload\":{\"query\":"
+               "\"subscription { CartReadModels(filter: {id: {eq: \\\"c1\\\"}}) { id } }\"}}");
+    cr_expect_null(next_frame(&s));
+    cr_expect_eq(s.close_code, 0);
+    cr_expect_eq(push_proto_deliver(proto, cart_change, strlen(cart_change)), 1);
+    expect_frame(&s, "{\"id\":\"d\",\"payload\":{\"data\":{\"CartReadModels\":{\"id\":\"c1\"}}},"
+                     "\"type\":\"next\"}");
+    push_session_deinit(proto, &s);
+}
+
+Test(pusher_protocol, tws_subscribe_before_ack_is_4401)
+{
+    push_session_t s;
+    tws_init(&s);
+    handle(&s, tws_sub);
+    expect_close(&s, PUSH_CLOSE_UNAUTHORIZED, "Unauthorized");
+    cr_expect_eq(push_subs_count(push_proto_subs_get(proto)), 0);
+    /* Closing: later messages are not handled. */
+    handle(&s, "{\"type\":\"connection_init\"}");
+    cr_expect_null(next_frame(&s));
+    push_session_deinit(proto, &s);
+}
+
+Test(pusher_protocol, tws_a_bad_token_is_4403_and_a_good_one_keeps_the_user)
+{
+    push_session_t s;
+    tws_init(&s);
+    handle(&s, "{\"type\":\"connection_init\",\"payload\":{\"Authorization\":\"Bearer x.y\"}}");
+    expect_close(&s, PUSH_CLOSE_FORBIDDEN, "Forbidden");
+    cr_expect_null(next_frame(&s), "no connection_ack");
+    cr_expect_null(s.user);
+    push_session_deinit(proto, &s);
+
+    tws_init(&s);
+    char *auth = bearer(private_pem, "{\"iss\":\"ptest\",\"sub\":\"a\",\"roles\":[\"Admin\"]}");
+    char *init = init_frame(auth);
+    handle(&s, init);
+    free(init);
+    free(auth);
+    expect_frame_type(&s, "connection_ack", NULL);
+    handle(&s, "{\"type\":\"subscribe\",\"id\":\"s\",\"payload\":{\"query\":"
+               "\"subscription { SecretReadModel(id: \\\"x\\\") { id } }\"}}");
+    cr_expect_null(next_frame(&s), "the Admin from connection_init may subscribe");
+    cr_expect_eq(push_subs_count(push_proto_subs_get(proto)), 1);
+    push_session_deinit(proto, &s);
+}
+
+Test(pusher_protocol, tws_duplicate_ids_are_4409_and_second_inits_4429)
+{
+    push_session_t s;
+    tws_init(&s);
+    handle(&s, "{\"type\":\"connection_init\"}");
+    expect_frame_type(&s, "connection_ack", NULL);
+    handle(&s, tws_sub);
+    handle(&s, tws_sub);
+    expect_close(&s, PUSH_CLOSE_SUBSCRIBER_EXISTS, "Subscriber for 1 already exists");
+    push_session_deinit(proto, &s);
+
+    tws_init(&s);
+    handle(&s, "{\"type\":\"connection_init\"}");
+    expect_frame_type(&s, "connection_ack", NULL);
+    handle(&s, "{\"type\":\"connection_init\"}");
+    expect_close(&s, PUSH_CLOSE_TOO_MANY_INITS, "Too many initialisation requests");
+    push_session_deinit(proto, &s);
+
+    /* A reason longer than a close frame holds is cut to 123 bytes. */
+    tws_init(&s);
+    handle(&s, "{\"type\":\"connection_init\"}");
+    expect_frame_type(&s, "connection_ack", NULL);
+    char id[201];
+    memset(id, 'i', 200);
+    id[200] = '\0';
+    char *sub = rj_xasprintf("{\"type\":\"subscribe\",\"id\":\"%s\",\"payload\":{\"query\":"
+                             "\"subscription { CartReadModel(id: \\\"c\\\") { id } }\"}}",
+                             id);
+    handle(&s, sub);
+    handle(&s, sub);
+    free(sub);
+    cr_expect_eq(s.close_code, PUSH_CLOSE_SUBSCRIBER_EXISTS);
+    cr_expect_eq(strlen(s.close_reason), PUSH_CLOSE_REASON_MAX);
+    cr_expect(strncmp(s.close_reason, "Subscriber for iii", 18) == 0);
+    push_session_deinit(proto, &s);
+}
+
+Test(pusher_protocol, tws_invalid_messages_are_4400)
+{
+    static const char *const bad[] = {
+        "{not json",
+        "[1]",
+        "{}",
+        "{\"type\":7}",
+        "{\"type\":\"start\",\"id\":\"1\",\"payload\":{\"query\":\"{ __typename }\"}}",
+        "{\"type\":\"connection_terminate\"}",
+        "{\"type\":\"next\",\"id\":\"1\",\"payload\":{}}",
+        "{\"type\":\"connection_init\",\"payload\":\"token\"}",
+        "{\"type\":\"ping\",\"payload\":[1]}",
+        "{\"type\":\"subscribe\",\"payload\":{\"query\":\"subscription { x }\"}}",
+        "{\"type\":\"subscribe\",\"id\":\"1\"}",
+        "{\"type\":\"subscribe\",\"id\":\"1\",\"payload\":{\"query\":1}}",
+        "{\"type\":\"subscribe\",\"id\":\"1\",\"payload\":{\"query\":\"q\",\"variables\":[]}}",
+        "{\"type\":\"subscribe\",\"id\":\"1\",\"payload\":{\"query\":\"q\",\"operationName\":1}}",
+        "{\"type\":\"complete\"}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        push_session_t s;
+        tws_init(&s);
+        handle(&s, bad[i]);
+        cr_expect_eq(s.close_code, PUSH_CLOSE_BAD_REQUEST, "case %zu (%s): close %d", i, bad[i],
+                     s.close_code);
+        cr_expect(s.close_reason != NULL && s.close_reason[0] != '\0', "case %zu has a reason", i);
+        cr_expect_null(next_frame(&s), "case %zu", i);
+        push_session_deinit(proto, &s);
+    }
+    cr_expect_eq(push_proto_stats_get(proto)->protocol_closes, sizeof bad / sizeof bad[0]);
+}
+
+Test(pusher_protocol, tws_connection_init_timeout_is_4408)
+{
+    push_session_t late, ok, legacy;
+    tws_init(&late);
+    tws_init(&ok);
+    push_session_init(&legacy, NULL);
+    handle(&ok, "{\"type\":\"connection_init\"}");
+    expect_frame_type(&ok, "connection_ack", NULL);
+
+    int64_t t0 = late.opened_us;
+    push_session_tick(proto, &late, t0 + 2999 * 1000);
+    cr_expect_eq(late.close_code, 0, "not before the timeout");
+    int64_t after = t0 + 3000 * 1000 + 1;
+    push_session_tick(proto, &late, after);
+    push_session_tick(proto, &ok, after);
+    push_session_tick(proto, &legacy, after);
+    expect_close(&late, PUSH_CLOSE_INIT_TIMEOUT, "Connection initialisation timeout");
+    cr_expect_eq(ok.close_code, 0, "an initialised session is not timed out");
+    cr_expect_eq(legacy.close_code, 0, "graphql-ws has no init timeout (Booster)");
+    push_session_deinit(proto, &late);
+    push_session_deinit(proto, &ok);
+    push_session_deinit(proto, &legacy);
+}
+
+Test(pusher_protocol, one_group_serves_both_protocols)
+{
+    push_session_t legacy, tws;
+    push_session_init(&legacy, NULL);
+    tws_init(&tws);
+    handle(&tws, "{\"type\":\"connection_init\"}");
+    expect_frame_type(&tws, "connection_ack", NULL);
+    static const char q[] = "subscription { CartReadModels { id } }";
+    start(&legacy, "x", q);
+    char *sub =
+        rj_xasprintf("{\"type\":\"subscribe\",\"id\":\"x\",\"payload\":{\"query\":\"%s\"}}", q);
+    handle(&tws, sub);
+    free(sub);
+    cr_assert_eq(push_subs_group_count(push_proto_subs_get(proto)), 1);
+    uint64_t renders = push_proto_stats_get(proto)->renders;
+    cr_expect_eq(deliver_cart("c1", "n"), 2);
+    cr_expect_eq(push_proto_stats_get(proto)->renders - renders, 1);
+    expect_frame(&legacy,
+                 "{\"id\":\"x\",\"payload\":{\"data\":{\"CartReadModels\":{\"id\":\"c1\"}}},"
+                 "\"type\":\"data\"}");
+    expect_frame(&tws, "{\"id\":\"x\",\"payload\":{\"data\":{\"CartReadModels\":{\"id\":\"c1\"}}},"
+                       "\"type\":\"next\"}");
+    push_session_deinit(proto, &legacy);
+    push_session_deinit(proto, &tws);
+}
+
+Test(pusher_protocol, graphql_ws_keepalive_is_sent_only_when_asked)
+{
+    push_session_t s;
+    push_session_init(&s, NULL);
+    push_session_keepalive(proto, &s);
+    expect_frame(&s, "{\"type\":\"ka\"}");
+    push_session_deinit(proto, &s);
 }
