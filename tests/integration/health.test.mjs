@@ -1,0 +1,46 @@
+// Every daemon answers its probes; the supervisor restarts a killed daemon and
+// stops everything cleanly on SIGTERM (every child exits 0 when asked).
+import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
+import { CHANGE_CART_ITEM, DAEMONS, MUTATION_OK, itest, startStack } from './lib/stack.mjs';
+
+let stack;
+before(async () => {
+  stack = await startStack({ name: 'health' });
+});
+after(async () => {
+  await stack?.stop();
+});
+
+itest('every daemon answers /healthz, /readyz and /metrics with 200', async () => {
+  for (const daemon of Object.keys(DAEMONS)) {
+    for (const p of ['/healthz', '/readyz']) {
+      const r = await stack.health(daemon, p);
+      assert.equal(r.status, 200, `${daemon} ${p} answered ${r.status}: ${r.text}`);
+    }
+    const m = await stack.health(daemon, '/metrics');
+    assert.equal(m.status, 200, `${daemon} /metrics answered ${m.status}`);
+    assert.match(m.text, /^ramjet_up\b/m, `${daemon} /metrics lacks ramjet_up`);
+  }
+});
+
+itest('a daemon killed with SIGKILL is restarted and serves again', { timeout: 120000 }, async () => {
+  const old = await stack.pidOf('gateway');
+  assert.ok(old, 'no pid file for the gateway');
+  process.kill(old, 'SIGKILL');
+  const pid = await stack.waitForRestart('gateway', old);
+  assert.notEqual(pid, old);
+  const r = await stack.gql(CHANGE_CART_ITEM, { cartId: 'health-c1', productId: 'p1', quantity: 1 });
+  assert.deepStrictEqual(r.json, MUTATION_OK, r.text);
+});
+
+itest('SIGTERM stops every child in order and cleanly', { timeout: 180000 }, async () => {
+  const st = await stack.stop();
+  const log = stack.supervisorLog;
+  assert.deepStrictEqual(st, { code: 0, signal: null }, `supervisor exit ${JSON.stringify(st)}; log:\n${log.slice(-4000)}`);
+  const order = [];
+  for (const m of log.matchAll(/\|dev: (\S+) stopped pid=/g)) order.push(m[1]);
+  // Reverse start order: the gateway first, PostgreSQL last.
+  assert.deepStrictEqual(order, ['gateway', 'pusher', 'commands', 'projector', 'reducer', 'eventstore', 'devbroker', 'redis', 'postgres']);
+  assert.match(log, /everything stopped cleanly/);
+});

@@ -1,0 +1,31 @@
+/*
+ * cli.h - the subcommands of the `ramjet` command-line tool.
+ *
+ * Each subcommand is one entry point with main()'s signature, called with
+ * argv[0] set to the subcommand's name; main.c dispatches through a table of
+ * them, so adding one (`schema`, `replay`) is a new file plus a table row.
+ */
+#ifndef RJ_TOOLS_CLI_H
+#define RJ_TOOLS_CLI_H
+
+/**
+ * `ramjet dev`: runs PostgreSQL, Redis, the dev Kafka broker and the six
+ * daemons under one supervisor until SIGINT/SIGTERM (dev.c).
+ *
+ * @param argc  number of arguments, including argv[0] ("dev")
+ * @param argv  the subcommand's arguments; borrowed
+ * @return the process exit status: 0 when everything stopped cleanly
+ */
+int cli_dev_main(int argc, char **argv);
+
+/**
+ * `ramjet schema print [--app path]`: loads the application and prints the GraphQL SDL
+ * of the API the gateway serves (rj_app_api_sdl) on stdout (schema.c).
+ *
+ * @param argc  number of arguments, including argv[0] ("schema")
+ * @param argv  the subcommand's arguments; borrowed
+ * @return 0 on success, 1 when the application cannot be loaded, 2 on a usage error
+ */
+int cli_schema_main(int argc, char **argv);
+
+#endif
