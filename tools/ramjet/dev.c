@@ -645,6 +645,10 @@ child_start(supervisor_t *s, child_t *c)
             strv_add(&env, rj_xasprintf("%s=%d", c->def->port_env,
                                         *(const int *)(const void *)((const char *)&s->conf +
                                                                      c->def->port_field)));
+        /* GraphiQL, served by the gateway, subscribes through the pusher's socket. */
+        if (strcmp(c->def->name, "gateway") == 0)
+            strv_add(&env, rj_xasprintf("RAMJET_GRAPHIQL_WS_URL=ws://127.0.0.1:%d/websocket",
+                                        s->conf.ws_port));
         break;
     }
 
@@ -796,8 +800,9 @@ maybe_announce(supervisor_t *s)
             return;
     s->announced = true;
     printf("READY graphql=http://127.0.0.1:%d/graphql websocket=ws://127.0.0.1:%d/websocket "
-           "kafka=%s postgres=%s redis=%s\n",
-           s->conf.http_port, s->conf.ws_port, s->bootstrap, s->pg_url, s->redis_url);
+           "graphiql=http://127.0.0.1:%d/graphiql kafka=%s postgres=%s redis=%s\n",
+           s->conf.http_port, s->conf.ws_port, s->conf.http_port, s->bootstrap, s->pg_url,
+           s->redis_url);
     fflush(stdout);
     rj_info(LOG_MOD, "everything is ready after %.1fs; Ctrl-C stops it",
             (double)(rj_mono_us() - s->begun_us) / 1e6);
