@@ -236,19 +236,9 @@ out:
 int
 main(int argc, char **argv)
 {
-    rj_core_init();
-    rj_log_init("ramjet-commands");
-    rj_proc_init("ramjet-commands");
     cmd_conf_t conf = {0};
-    rj_error_t err = {0};
-    if (rj_config_load(cmd_opts, CMD_NOPTS, &conf, argc, argv, "ramjet-commands", cmd_summary,
-                       &err) != RJ_OK) {
-        fprintf(stderr, "ramjet-commands: %s\n", err.msg);
-        return 2;
-    }
-    rj_log_level_t level;
-    if (conf.common.log_level != NULL && rj_log_parse_level(conf.common.log_level, &level))
-        rj_log_set_level(level);
+    rj_proc_init_daemon("ramjet-commands", cmd_opts, CMD_NOPTS, &conf, &conf.common.log_level, argc,
+                        argv, cmd_summary);
     int rc = run(&conf);
     rj_config_deinit(cmd_opts, CMD_NOPTS, &conf);
     return rc;

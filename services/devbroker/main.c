@@ -118,27 +118,15 @@ create_topics(rd_kafka_mock_cluster_t *mc, const char *list, int partitions, int
 int
 main(int argc, char **argv)
 {
-    rj_core_init();
-    rj_log_init(PROG);
-
     devbroker_conf_t conf = {0};
+    rj_proc_init_daemon(PROG, options, NOPTIONS, &conf, &conf.log_level, argc, argv,
+                        "an in-memory Kafka broker (librdkafka's mock cluster) for development");
     rj_error_t err = {0};
-    if (rj_config_load(options, NOPTIONS, &conf, argc, argv, PROG,
-                       "an in-memory Kafka broker (librdkafka's mock cluster) for development",
-                       &err) != RJ_OK) {
-        fprintf(stderr, "%s: %s\n", PROG, err.msg);
-        rj_config_deinit(options, NOPTIONS, &conf);
-        return 2;
-    }
-    rj_log_level_t level;
-    if (conf.log_level != NULL && rj_log_parse_level(conf.log_level, &level))
-        rj_log_set_level(level);
     if (conf.brokers < 1 || conf.partitions < 1) {
         fprintf(stderr, "%s: --brokers and --partitions must be at least 1\n", PROG);
         rj_config_deinit(options, NOPTIONS, &conf);
         return 2;
     }
-    rj_proc_init(PROG);
     if (rj_health_start(conf.health_port, &err) != RJ_OK) {
         rj_fatal(LOGM, "%s", err.msg);
         rj_config_deinit(options, NOPTIONS, &conf);

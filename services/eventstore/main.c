@@ -87,23 +87,10 @@ es_release(void *opaque, const wk_batch_t *b)
 int
 main(int argc, char **argv)
 {
-    rj_core_init();
-    rj_log_init(DAEMON);
-
     es_conf_t conf = {0};
-    rj_error_t err;
-    rj_error_clear(&err);
-    if (rj_config_load(es_opts, ES_NOPTS, &conf, argc, argv, DAEMON,
-                       "Appends every event of <app>.events to the PostgreSQL event store.",
-                       &err) != RJ_OK) {
-        fprintf(stderr, "%s: %s\n", DAEMON, err.msg);
-        rj_config_deinit(es_opts, ES_NOPTS, &conf);
-        return 2;
-    }
-    rj_log_level_t level;
-    if (conf.common.log_level != NULL && rj_log_parse_level(conf.common.log_level, &level))
-        rj_log_set_level(level);
-    rj_proc_init(DAEMON);
+    rj_proc_init_daemon(DAEMON, es_opts, ES_NOPTS, &conf, &conf.common.log_level, argc, argv,
+                        "Appends every event of <app>.events to the PostgreSQL event store.");
+    rj_error_t err = {0};
 
     int rc = 1;
     rj_app_t *app = NULL;

@@ -443,22 +443,15 @@ run(gw_conf_t *conf)
 int
 main(int argc, char **argv)
 {
-    rj_core_init();
-    rj_log_init("ramjet-gateway");
-    rj_proc_init("ramjet-gateway");
-
     gw_conf_t conf = {0};
+    rj_proc_init_daemon("ramjet-gateway", gw_opts, GW_NOPTS, &conf, &conf.common.log_level, argc,
+                        argv, gw_summary);
     rj_error_t err = {0};
-    if (rj_config_load(gw_opts, GW_NOPTS, &conf, argc, argv, "ramjet-gateway", gw_summary,
-                       &err) != RJ_OK ||
-        check_conf(&conf, &err) != RJ_OK) {
+    if (check_conf(&conf, &err) != RJ_OK) {
         fprintf(stderr, "ramjet-gateway: %s\n", err.msg);
         rj_config_deinit(gw_opts, GW_NOPTS, &conf);
         return 2;
     }
-    rj_log_level_t level;
-    if (conf.common.log_level != NULL && rj_log_parse_level(conf.common.log_level, &level))
-        rj_log_set_level(level);
     if (conf.instance_id == NULL || conf.instance_id[0] == '\0') {
         char uuid[RJ_UUID_STRLEN];
         rj_uuid_v4(uuid);

@@ -571,24 +571,11 @@ proj_release(void *opaque, const wk_batch_t *b)
 int
 main(int argc, char **argv)
 {
-    rj_core_init();
-    rj_log_init(DAEMON);
-
     proj_conf_t conf = {0};
-    rj_error_t err;
-    rj_error_clear(&err);
-    if (rj_config_load(proj_opts, PROJ_NOPTS, &conf, argc, argv, DAEMON,
-                       "Projects <app>.snapshots into read models (PostgreSQL rm_* tables, "
-                       "<app>.readmodels and Redis notifications).",
-                       &err) != RJ_OK) {
-        fprintf(stderr, "%s: %s\n", DAEMON, err.msg);
-        rj_config_deinit(proj_opts, PROJ_NOPTS, &conf);
-        return 2;
-    }
-    rj_log_level_t level;
-    if (conf.common.log_level != NULL && rj_log_parse_level(conf.common.log_level, &level))
-        rj_log_set_level(level);
-    rj_proc_init(DAEMON);
+    rj_proc_init_daemon(DAEMON, proj_opts, PROJ_NOPTS, &conf, &conf.common.log_level, argc, argv,
+                        "Projects <app>.snapshots into read models (PostgreSQL rm_* tables, "
+                        "<app>.readmodels and Redis notifications).");
+    rj_error_t err = {0};
 
     int rc = 1;
     wk_worker_t *w = NULL;

@@ -98,25 +98,14 @@ conf_check(const push_conf_t *c)
 int
 main(int argc, char **argv)
 {
-    rj_core_init();
-    rj_log_init(DAEMON);
-
     push_conf_t conf = {0};
-    rj_error_t err;
-    rj_error_clear(&err);
-    if (rj_config_load(push_opts, PUSH_NOPTS, &conf, argc, argv, DAEMON, SUMMARY, &err) != RJ_OK) {
-        fprintf(stderr, "%s: %s\n", DAEMON, err.msg);
-        rj_config_deinit(push_opts, PUSH_NOPTS, &conf);
-        return 2;
-    }
-    rj_log_level_t level;
-    if (conf.common.log_level != NULL && rj_log_parse_level(conf.common.log_level, &level))
-        rj_log_set_level(level);
+    rj_proc_init_daemon(DAEMON, push_opts, PUSH_NOPTS, &conf, &conf.common.log_level, argc, argv,
+                        SUMMARY);
     if (!conf_check(&conf)) {
         rj_config_deinit(push_opts, PUSH_NOPTS, &conf);
         return 2;
     }
-    rj_proc_init(DAEMON);
+    rj_error_t err = {0};
 
     int rc = 1;
     rj_app_t *app = NULL;

@@ -298,24 +298,11 @@ red_release(void *opaque, const wk_batch_t *b)
 int
 main(int argc, char **argv)
 {
-    rj_core_init();
-    rj_log_init(DAEMON);
-
     red_conf_t conf = {0};
-    rj_error_t err;
-    rj_error_clear(&err);
-    if (rj_config_load(red_opts, RED_NOPTS, &conf, argc, argv, DAEMON,
-                       "Folds <app>.events into entity snapshots (PostgreSQL snapshots table "
-                       "and <app>.snapshots).",
-                       &err) != RJ_OK) {
-        fprintf(stderr, "%s: %s\n", DAEMON, err.msg);
-        rj_config_deinit(red_opts, RED_NOPTS, &conf);
-        return 2;
-    }
-    rj_log_level_t level;
-    if (conf.common.log_level != NULL && rj_log_parse_level(conf.common.log_level, &level))
-        rj_log_set_level(level);
-    rj_proc_init(DAEMON);
+    rj_proc_init_daemon(DAEMON, red_opts, RED_NOPTS, &conf, &conf.common.log_level, argc, argv,
+                        "Folds <app>.events into entity snapshots (PostgreSQL snapshots table "
+                        "and <app>.snapshots).");
+    rj_error_t err = {0};
 
     int rc = 1;
     wk_worker_t *w = NULL;

@@ -14,12 +14,11 @@ import WebSocket from 'ws';
 import { itest, itestStopsCleanly, startStack, waitFor } from './lib/stack.mjs';
 
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
-const WS_URL = 'ws://127.0.0.1:9/graphiql-test-websocket';
 
 let stack;
 before(async () => {
-  // The gateway reads RAMJET_GRAPHIQL_WS_URL like any other option (config/config.h).
-  stack = await startStack({ name: 'graphiql', env: { RAMJET_GRAPHIQL_WS_URL: WS_URL } });
+  // ramjet dev tells the gateway where the pusher is (RAMJET_GRAPHIQL_WS_URL).
+  stack = await startStack({ name: 'graphiql' });
 });
 after(async () => {
   await stack?.stop();
@@ -34,7 +33,8 @@ itest('GET /graphiql and GET /graphql for browsers serve the page, pointing at t
     assert.match(r.headers.get('content-type'), /^text\/html/, p);
     const html = await r.text();
     assert.match(html, /<script src="\/graphiql\/assets\/graphiql\.min\.js"><\/script>/);
-    assert.ok(html.includes(JSON.stringify(WS_URL)), 'the configured WebSocket URL is in the page');
+    assert.ok(html.includes(JSON.stringify(stack.urls.websocket)),
+      `the pusher's URL ${stack.urls.websocket} is in the page`);
     assert.doesNotMatch(html, /unpkg|jsdelivr|cdn/i, 'nothing is loaded from a CDN');
   }
   // A GraphQL client's GET still gets the JSON 405, and POST still works.
@@ -82,9 +82,13 @@ async function launchChromium() {
     });
     child.once('exit', (code) => reject(new Error(`chromium exited with ${code}:\n${stderr}`)));
   });
+  // Chromium's helper processes may still write to the profile right after the kill:
+  // wait for the browser to exit, then retry the removal.
+  const exited = new Promise((resolve) => child.once('exit', resolve));
   const close = async () => {
     child.kill('SIGKILL');
-    await rm(profile, { recursive: true, force: true });
+    await exited;
+    await rm(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   };
   return { endpoint, close };
 }

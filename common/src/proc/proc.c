@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -22,14 +23,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/core.h"
 #include "log/log.h"
 #include "proc/proc_int.h"
 
 static char proc_name[64] = "ramjet";
-static atomic_int stop_flag;              /* 1 once a stop was requested */
+static atomic_int stop_flag; /* 1 once a stop was requested */
 static atomic_int proc_state = RJ_PROC_STARTING;
 static atomic_bool proc_ready;
-static int wake_pipe[2] = {-1, -1};       /* [0] polled by loops, [1] written on stop */
+static int wake_pipe[2] = {-1, -1}; /* [0] polled by loops, [1] written on stop */
 
 static void
 wake_loops(void)
@@ -119,8 +121,7 @@ rj_proc_set_state(rj_proc_state_t state)
     if (state == RJ_PROC_DRAINING)
         rj_proc_request_stop();
     if (old != state)
-        rj_info(RJ_PROC_LOG, "state %s -> %s", rj_proc_state_name(old),
-                rj_proc_state_name(state));
+        rj_info(RJ_PROC_LOG, "state %s -> %s", rj_proc_state_name(old), rj_proc_state_name(state));
 }
 
 rj_proc_state_t
@@ -155,4 +156,22 @@ rj_proc_sleep(int timeout_ms)
     struct pollfd pfd = {.fd = wake_pipe[0], .events = POLLIN};
     poll(&pfd, 1, timeout_ms);
     return rj_proc_stopping();
+}
+
+void
+rj_proc_init_daemon(const char *name, const rj_conf_opt_t *opts, size_t n, void *conf,
+                    char *const *log_level, int argc, char **argv, const char *summary)
+{
+    rj_core_init();
+    rj_log_init(name);
+    rj_error_t err = {0};
+    if (rj_config_load(opts, n, conf, argc, argv, name, summary, &err) != RJ_OK) {
+        fprintf(stderr, "%s: %s\n", name, err.msg);
+        rj_config_deinit(opts, n, conf);
+        exit(2);
+    }
+    rj_log_level_t level;
+    if (log_level != NULL && *log_level != NULL && rj_log_parse_level(*log_level, &level))
+        rj_log_set_level(level);
+    rj_proc_init(name);
 }
