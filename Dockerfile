@@ -38,7 +38,7 @@ RUN set -eux; \
         build-essential cmake pkg-config ca-certificates \
         librdkafka-dev libpq-dev libh2o-dev libh2o-evloop-dev libuv1-dev \
         libwebsockets-dev libjansson-dev libjwt-dev libhiredis-dev libssl-dev \
-        nodejs npm; \
+        libcurl4-openssl-dev nodejs npm; \
     rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
@@ -93,7 +93,7 @@ RUN set -eux; \
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         librdkafka1 libpq5 libh2o0.13 libh2o-evloop0.13 libuv1 \
         libwebsockets17 libjansson4 libjwt0 libhiredis0.14 \
-        libssl3 ca-certificates curl tini; \
+        libssl3 libcurl4 ca-certificates curl tini; \
     rm -rf /var/lib/apt/lists/*; \
     groupadd --system --gid 10001 ramjet; \
     useradd --system --uid 10001 --gid ramjet --home-dir /opt/ramjet --no-create-home \
