@@ -153,6 +153,16 @@ RJ_EXPORT void rj_app_before_read_model(rj_app_t *app, const char *read_model,
  */
 RJ_EXPORT void rj_app_token_verifier_public_key(rj_app_t *app, const char *issuer,
                                                 const char *pem, const char *roles_claim);
+/**
+ * Trusts RS256/ES256 tokens of @p issuer signed by a key of the JWKS at @p jwks_uri
+ * (http:// or https://; copied), as Booster's JwksUriTokenVerifier: the token header's
+ * `kid` picks the key, whose type picks the algorithm (RSA: RS256, EC P-256: ES256).
+ * Roles are read from claim @p roles_claim (NULL: "custom:role"). The JWKS is fetched
+ * when the application loads, again on an unknown kid (at most once per
+ * RAMJET_JWKS_MIN_REFRESH_S, default 30 s) and when older than 10 minutes.
+ */
+RJ_EXPORT void rj_app_token_verifier_jwks(rj_app_t *app, const char *issuer,
+                                          const char *jwks_uri, const char *roles_claim);
 
 /* ---- inside a command handler ---- */
 

@@ -9,9 +9,9 @@
  * customers, with their read models, LogSomething's custom authorizer and the
  * CartReadModel before hooks. Not here yet, because ramjet.h has no call for them yet:
  * orders (PlaceOrder reads the current Customer entity), InspectCart (reads the Cart
- * entity), OrderReadModel's read-model-query join key, and the JWKS verifier that
- * SHOP_JWKS_URI configures (rj_app_token_verifier_public_key is the only verifier the
- * platform offers so far).
+ * entity) and OrderReadModel's read-model-query join key. The JWKS verifier is
+ * configured when SHOP_JWKS_URI is set (shop-domain.md, "Tokens the example app must
+ * trust").
  *
  * Every handler follows ramjet.h's ownership rules: inputs are borrowed, outputs are
  * new references, and rj_command_register_take consumes its value. Errors a client
@@ -656,4 +656,11 @@ RJ_APP_DEFINE(app)
     }
     rj_app_token_verifier_public_key(app, "booster", pem, "booster:role");
     free(pem);
+
+    /* Booster's tokenVerifiers: a token is accepted when any verifier accepts it, so
+       issuer "booster" may sign with the PEM key or with any key of the JWKS, which is
+       tried second. */
+    const char *jwks_uri = getenv("SHOP_JWKS_URI");
+    if (jwks_uri != NULL && jwks_uri[0] != '\0')
+        rj_app_token_verifier_jwks(app, "booster", jwks_uri, "booster:role");
 }

@@ -204,6 +204,30 @@ rj_app_token_verifier_public_key(rj_app_t *app, const char *issuer, const char *
     };
 }
 
+RJ_EXPORT void
+rj_app_token_verifier_jwks(rj_app_t *app, const char *issuer, const char *jwks_uri,
+                           const char *roles_claim)
+{
+    if (!name_ok(app, "rj_app_token_verifier_jwks", "the issuer", issuer) ||
+        !name_ok(app, "rj_app_token_verifier_jwks", "the JWKS URI", jwks_uri))
+        return;
+    if (strncmp(jwks_uri, "https://", 8) != 0 && strncmp(jwks_uri, "http://", 7) != 0) {
+        rj__app_decl_error(app,
+                           "rj_app_token_verifier_jwks: the JWKS URI for issuer %s is not "
+                           "http:// or https://",
+                           issuer);
+        return;
+    }
+    app->verifiers =
+        rj_xrealloc(app->verifiers, (app->n_verifiers + 1) * sizeof *app->verifiers);
+    app->verifiers[app->n_verifiers++] = (rj_app_verifier_t){
+        .issuer = rj_xstrdup(issuer),
+        .jwks_uri = rj_xstrdup(jwks_uri),
+        .roles_claim = rj_xstrdup(roles_claim != NULL && roles_claim[0] != '\0' ? roles_claim
+                                                                                  : "custom:role"),
+    };
+}
+
 static void
 bind_authorizer(rj_app_t *app, const char *fn_name, const char *name, bool read_model,
                 rj_authorizer_fn fn)

@@ -147,7 +147,8 @@ struct rj_app_read_model {
 
 typedef struct rj_app_verifier {
     char *issuer;      /* the "iss" it trusts */
-    char *pem;         /* PEM public key */
+    char *pem;         /* PEM public key, or NULL for a JWKS verifier */
+    char *jwks_uri;    /* JWKS URI, or NULL for a public-key verifier */
     char *roles_claim; /* claim holding the roles, default "custom:role" */
 } rj_app_verifier_t;
 
@@ -208,7 +209,7 @@ const rj_app_verifier_t *rj_app_verifier_at(const rj_app_t *app, size_t i);
 /* ---- authentication, authorization and ids ---- */
 
 /**
- * The application's token verifiers (its rj_app_token_verifier_public_key declarations,
+ * The application's token verifiers (its rj_app_token_verifier_* declarations,
  * with the clock leeway of RAMJET_JWT_LEEWAY_S read at load), ready for
  * rj_auth_verify_authorization(). Borrowed from @p app; immutable, any thread.
  */

@@ -259,8 +259,10 @@ rj__app_bind(rj_app_t *app, rj_error_t *err)
 static rj_status_t
 build_token_auth(rj_app_t *app, rj_error_t *err)
 {
-    int64_t leeway = 0;
+    int64_t leeway = 0, min_refresh = 0;
     rj_status_t st = rj_auth_leeway_from_env(&leeway, err);
+    if (st == RJ_OK)
+        st = rj_auth_jwks_min_refresh_from_env(&min_refresh, err);
     if (st != RJ_OK)
         return st;
     rj_auth_verifier_conf_t *confs =
@@ -268,7 +270,9 @@ build_token_auth(rj_app_t *app, rj_error_t *err)
     for (size_t i = 0; i < app->n_verifiers; i++)
         confs[i] = (rj_auth_verifier_conf_t){.issuer = app->verifiers[i].issuer,
                                              .pem = app->verifiers[i].pem,
-                                             .roles_claim = app->verifiers[i].roles_claim};
+                                             .jwks_uri = app->verifiers[i].jwks_uri,
+                                             .roles_claim = app->verifiers[i].roles_claim,
+                                             .jwks_min_refresh_s = min_refresh};
     app->auth = rj_auth_new(confs, app->n_verifiers, leeway, err);
     free(confs);
     return app->auth != NULL ? RJ_OK : RJ_EINVAL; /* rj_auth_new fails only with it */
@@ -409,6 +413,7 @@ rj_app_free(rj_app_t *app)
     for (size_t i = 0; i < app->n_verifiers; i++) {
         free(app->verifiers[i].issuer);
         free(app->verifiers[i].pem);
+        free(app->verifiers[i].jwks_uri);
         free(app->verifiers[i].roles_claim);
     }
     free(app->verifiers);

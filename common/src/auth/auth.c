@@ -18,6 +18,7 @@
  * issuer name), and callers log at most the reason.
  */
 #include "auth/auth.h"
+#include "auth/auth_int.h"
 
 #include <errno.h>
 #include <math.h>
@@ -51,16 +52,18 @@
 /* Ours: jsonwebtoken has no size limit, so no text to copy. */
 #define R_TOO_LARGE "JsonWebTokenError: jwt too large"
 
-typedef enum auth_alg {
-    AUTH_RS256, /* RSASSA-PKCS1-v1_5 with SHA-256 */
-    AUTH_ES256, /* ECDSA P-256 with SHA-256 */
-} auth_alg_t;
+/* Ours: a JWKS verifier has no key for the token's kid (jwks-rsa's own texts are not
+   jsonwebtoken errors, and Booster wraps them differently per version). */
+#define R_NO_KID "JsonWebTokenError: no key for kid "
+#define R_NO_KID_NONE "JsonWebTokenError: no key for a jwt without kid"
+#define KID_SHOWN_MAX 64 /* kid characters echoed in a reason; it is attacker input */
 
 typedef struct auth_verifier {
-    char *issuer;      /* trusted `iss` */
-    char *roles_claim; /* claim holding the roles */
-    EVP_PKEY *key;     /* the public key; read-only after rj_auth_new */
-    auth_alg_t alg;    /* the one algorithm this key verifies */
+    char *issuer;       /* trusted `iss` */
+    char *roles_claim;  /* claim holding the roles */
+    EVP_PKEY *key;      /* the public key (NULL for a JWKS verifier); read-only */
+    rj__auth_alg_t alg; /* the one algorithm this key verifies */
+    rj__jwks_t *jwks;   /* a JWKS verifier's key cache, or NULL */
 } auth_verifier_t;
 
 struct rj_auth {
@@ -121,8 +124,8 @@ b64url_chars(const char *s, size_t n)
  * parsing) with its length in @p out_len, or NULL when the text is not base64url or its
  * length cannot be the encoding of whole bytes (a remainder of 1).
  */
-static unsigned char *
-b64url_decode(const char *s, size_t n, size_t *out_len)
+unsigned char *
+rj__auth_b64url_decode(const char *s, size_t n, size_t *out_len)
 {
     if (n % 4 == 1 || !b64url_chars(s, n))
         return NULL;
@@ -149,7 +152,7 @@ static json_t *
 decode_json_part(const char *s, size_t n)
 {
     size_t len;
-    unsigned char *raw = b64url_decode(s, n, &len);
+    unsigned char *raw = rj__auth_b64url_decode(s, n, &len);
     if (raw == NULL)
         return NULL;
     json_error_t jerr;
@@ -212,7 +215,7 @@ token_parse(const char *token, size_t len, auth_token_t *t)
     }
     t->signing_input = token;
     t->signing_len = (size_t)(dot2 - token);
-    t->sig = b64url_decode(s, sn, &t->sig_len); /* NULL: checked as a bad signature */
+    t->sig = rj__auth_b64url_decode(s, sn, &t->sig_len); /* NULL: checked as a bad signature */
     return NULL;
 }
 
@@ -243,21 +246,21 @@ es256_to_der(const unsigned char *sig, size_t len, size_t *der_len)
 }
 
 static bool
-signature_ok(const auth_verifier_t *v, const auth_token_t *t)
+signature_ok(EVP_PKEY *key, rj__auth_alg_t alg, const auth_token_t *t)
 {
     if (t->sig == NULL)
         return false;
     const unsigned char *sig = t->sig;
     size_t sig_len = t->sig_len;
     unsigned char *der = NULL;
-    if (v->alg == AUTH_ES256) {
+    if (alg == RJ__AUTH_ES256) {
         der = es256_to_der(t->sig, t->sig_len, &sig_len);
         if (der == NULL)
             return false;
         sig = der;
     }
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    bool ok = ctx != NULL && EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, v->key) == 1 &&
+    bool ok = ctx != NULL && EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, key) == 1 &&
               EVP_DigestVerify(ctx, sig, sig_len, (const unsigned char *)t->signing_input,
                                t->signing_len) == 1;
     EVP_MD_CTX_free(ctx);
@@ -271,20 +274,62 @@ signature_ok(const auth_verifier_t *v, const auth_token_t *t)
 /* ---- one verifier -------------------------------------------------------------------- */
 
 /*
+ * The no-key reason for @p kid into @p buf: the kid is the client's own input, so only
+ * printable ASCII other than quotes and backslashes is echoed, and at most KID_SHOWN_MAX
+ * characters of it; the reason may be logged.
+ */
+static const char *
+no_kid_reason(const char *kid, char *buf, size_t bufsize)
+{
+    if (kid == NULL)
+        return R_NO_KID_NONE;
+    char shown[KID_SHOWN_MAX + 4];
+    size_t o = 0, i = 0;
+    for (; kid[i] != '\0' && o < KID_SHOWN_MAX; i++) {
+        unsigned char c = (unsigned char)kid[i];
+        shown[o++] = c >= 0x20 && c < 0x7f && c != '"' && c != '\\' ? (char)c : '?';
+    }
+    if (kid[i] != '\0') {
+        memcpy(shown + o, "...", 3);
+        o += 3;
+    }
+    shown[o] = '\0';
+    snprintf(buf, bufsize, "%s\"%s\"", R_NO_KID, shown);
+    return buf;
+}
+
+/*
  * jsonwebtoken's verify() after decoding, for one key. Returns FAIL_NONE or the kind of
- * failure with its reason in @p reason (static text, or the issuer message written into
- * @p buf).
+ * failure with its reason in @p reason (static text, or a message written into @p buf).
+ * A JWKS verifier first looks its key up by kid, as jwks-rsa's getKey callback runs
+ * before jsonwebtoken's own checks.
  */
 static auth_fail_t
 verifier_check(const rj_auth_t *a, const auth_verifier_t *v, const auth_token_t *t, int64_t now_s,
                const char **reason, char *buf, size_t bufsize)
 {
-    const char *want = v->alg == AUTH_RS256 ? "RS256" : "ES256";
-    if (t->alg == NULL || strcmp(t->alg, want) != 0) {
+    EVP_PKEY *key = v->key;
+    rj__auth_alg_t alg = v->alg;
+    if (v->jwks != NULL) {
+        const char *kid = json_string_value(json_object_get(t->header, "kid"));
+        key = rj__jwks_key(v->jwks, kid, &alg);
+        if (key == NULL) {
+            *reason = no_kid_reason(kid, buf, bufsize);
+            return FAIL_OTHER;
+        }
+    }
+    /* The algorithm is the key's: a header naming any other is refused before any
+       cryptography, whatever the key store says. */
+    const char *want = alg == RJ__AUTH_RS256 ? "RS256" : "ES256";
+    bool alg_ok = t->alg != NULL && strcmp(t->alg, want) == 0;
+    bool sig_ok = alg_ok && signature_ok(key, alg, t);
+    if (v->jwks != NULL)
+        EVP_PKEY_free(key); /* the reference rj__jwks_key gave */
+    if (!alg_ok) {
         *reason = R_BAD_ALG;
         return FAIL_OTHER;
     }
-    if (!signature_ok(v, t)) {
+    if (!sig_ok) {
         *reason = R_BAD_SIG;
         return FAIL_OTHER;
     }
@@ -399,14 +444,14 @@ read_key(const char *pem)
 
 /* The algorithm @p key verifies, or false for key types a JWT verifier cannot use. */
 static bool
-key_alg(EVP_PKEY *key, auth_alg_t *alg, char *why, size_t whysize)
+key_alg(EVP_PKEY *key, rj__auth_alg_t *alg, char *why, size_t whysize)
 {
     int id = EVP_PKEY_get_base_id(key);
     if (id == EVP_PKEY_RSA) {
         if (EVP_PKEY_get_bits(key) < 2048)
             rj_warn("auth", "an RSA token key has only %d bits; use 2048 or more",
                     EVP_PKEY_get_bits(key));
-        *alg = AUTH_RS256;
+        *alg = RJ__AUTH_RS256;
         return true;
     }
     if (id == EVP_PKEY_EC) {
@@ -415,7 +460,7 @@ key_alg(EVP_PKEY *key, auth_alg_t *alg, char *why, size_t whysize)
         if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group,
                                            &glen) == 1 &&
             strcmp(group, "prime256v1") == 0) {
-            *alg = AUTH_ES256;
+            *alg = RJ__AUTH_ES256;
             return true;
         }
         snprintf(why, whysize, "EC key on curve %s (ES256 needs P-256)",
@@ -426,6 +471,50 @@ key_alg(EVP_PKEY *key, auth_alg_t *alg, char *why, size_t whysize)
     snprintf(why, whysize, "key type %s (expected RSA or EC P-256)",
              EVP_PKEY_get0_type_name(key) != NULL ? EVP_PKEY_get0_type_name(key) : "(unknown)");
     return false;
+}
+
+static char *
+roles_claim_of(const rj_auth_verifier_conf_t *c)
+{
+    return rj_xstrdup(c->roles_claim != NULL && c->roles_claim[0] != '\0'
+                          ? c->roles_claim
+                          : RJ_AUTH_DEFAULT_ROLES_CLAIM);
+}
+
+/* Adds the JWKS verifier @p c and fetches its keys once; false (with @p err) on bad
+   configuration, never for a fetch that fails. */
+static bool
+add_jwks_verifier(rj_auth_t *a, const rj_auth_verifier_conf_t *c, rj_error_t *err)
+{
+    if (strncmp(c->jwks_uri, "https://", 8) != 0 && strncmp(c->jwks_uri, "http://", 7) != 0) {
+        rj_error_set(err, RJ_EINVAL,
+                     "could not configure token verifier issuer=%s: the JWKS URI is not "
+                     "http:// or https://",
+                     c->issuer);
+        return false;
+    }
+    if (c->jwks_min_refresh_s < 0 || c->jwks_min_refresh_s > RJ_AUTH_JWKS_MIN_REFRESH_MAX ||
+        c->jwks_max_age_s < 0) {
+        rj_error_set(err, RJ_EINVAL,
+                     "could not configure token verifier issuer=%s: JWKS refresh interval "
+                     "out of range",
+                     c->issuer);
+        return false;
+    }
+    rj__jwks_t *jwks =
+        rj__jwks_new(c->jwks_uri, c->jwks_min_refresh_s,
+                     c->jwks_max_age_s > 0 ? c->jwks_max_age_s : RJ_AUTH_JWKS_MAX_AGE_S);
+    rj_error_t ferr;
+    rj_error_clear(&ferr);
+    if (rj__jwks_refresh(jwks, &ferr) != RJ_OK)
+        rj_warn("auth", "%s; tokens of issuer=%s are refused until a refresh succeeds", ferr.msg,
+                c->issuer);
+    a->verifiers[a->n++] = (auth_verifier_t){
+        .issuer = rj_xstrdup(c->issuer),
+        .roles_claim = roles_claim_of(c),
+        .jwks = jwks,
+    };
+    return true;
 }
 
 rj_auth_t *
@@ -447,7 +536,22 @@ rj_auth_new(const rj_auth_verifier_conf_t *confs, size_t n, int64_t leeway_s, rj
             rj_auth_free(a);
             return NULL;
         }
-        EVP_PKEY *key = c->pem != NULL ? read_key(c->pem) : NULL;
+        if ((c->pem != NULL) == (c->jwks_uri != NULL)) {
+            rj_error_set(err, RJ_EINVAL,
+                         "could not configure token verifier issuer=%s: it needs exactly one "
+                         "of a PEM key and a JWKS URI",
+                         c->issuer);
+            rj_auth_free(a);
+            return NULL;
+        }
+        if (c->jwks_uri != NULL) {
+            if (!add_jwks_verifier(a, c, err)) {
+                rj_auth_free(a);
+                return NULL;
+            }
+            continue;
+        }
+        EVP_PKEY *key = read_key(c->pem);
         if (key == NULL) {
             rj_error_set(err, RJ_EINVAL,
                          "could not configure token verifier issuer=%s: the key "
@@ -456,7 +560,7 @@ rj_auth_new(const rj_auth_verifier_conf_t *confs, size_t n, int64_t leeway_s, rj
             rj_auth_free(a);
             return NULL;
         }
-        auth_alg_t alg;
+        rj__auth_alg_t alg;
         char why[128];
         if (!key_alg(key, &alg, why, sizeof why)) {
             EVP_PKEY_free(key);
@@ -469,9 +573,7 @@ rj_auth_new(const rj_auth_verifier_conf_t *confs, size_t n, int64_t leeway_s, rj
         }
         a->verifiers[a->n++] = (auth_verifier_t){
             .issuer = rj_xstrdup(c->issuer),
-            .roles_claim = rj_xstrdup(c->roles_claim != NULL && c->roles_claim[0] != '\0'
-                                          ? c->roles_claim
-                                          : RJ_AUTH_DEFAULT_ROLES_CLAIM),
+            .roles_claim = roles_claim_of(c),
             .key = key,
             .alg = alg,
         };
@@ -488,6 +590,7 @@ rj_auth_free(rj_auth_t *a)
         free(a->verifiers[i].issuer);
         free(a->verifiers[i].roles_claim);
         EVP_PKEY_free(a->verifiers[i].key);
+        rj__jwks_free(a->verifiers[i].jwks);
     }
     free(a->verifiers);
     free(a);
@@ -504,7 +607,9 @@ rj_auth_verifier_alg(const rj_auth_t *a, size_t i)
 {
     if (i >= a->n)
         return NULL;
-    return a->verifiers[i].alg == AUTH_RS256 ? "RS256" : "ES256";
+    if (a->verifiers[i].jwks != NULL)
+        return "JWKS";
+    return a->verifiers[i].alg == RJ__AUTH_RS256 ? "RS256" : "ES256";
 }
 
 rj_status_t
@@ -520,6 +625,23 @@ rj_auth_leeway_from_env(int64_t *out, rj_error_t *err)
     if (errno != 0 || end == s || *end != '\0' || v < 0 || v > RJ_AUTH_LEEWAY_MAX)
         return rj_error_set(err, RJ_EINVAL, "invalid %s=%s: expected whole seconds in 0..%d",
                             RJ_AUTH_LEEWAY_ENV, s, RJ_AUTH_LEEWAY_MAX);
+    *out = v;
+    return RJ_OK;
+}
+
+rj_status_t
+rj_auth_jwks_min_refresh_from_env(int64_t *out, rj_error_t *err)
+{
+    const char *s = getenv(RJ_AUTH_JWKS_MIN_REFRESH_ENV);
+    *out = RJ_AUTH_JWKS_MIN_REFRESH_DEFAULT_S;
+    if (s == NULL || s[0] == '\0')
+        return RJ_OK;
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < 0 || v > RJ_AUTH_JWKS_MIN_REFRESH_MAX)
+        return rj_error_set(err, RJ_EINVAL, "invalid %s=%s: expected whole seconds in 0..%d",
+                            RJ_AUTH_JWKS_MIN_REFRESH_ENV, s, RJ_AUTH_JWKS_MIN_REFRESH_MAX);
     *out = v;
     return RJ_OK;
 }

@@ -17,13 +17,20 @@
  * which also rejects tokens over header details jsonwebtoken accepts (a `typ` other than
  * JWT). libjwt remains what the tests mint tokens with.
  *
- * What this module deliberately does not do: fetch keys (JWKS URIs are a later stage),
- * look at `kid` (a public-key verifier has one key, as Booster's PublicKeyTokenVerifier;
- * the header is kept in the user envelope for applications that care), check `aud`
+ * A verifier has either one PEM key (Booster's PublicKeyTokenVerifier: `kid` is not
+ * looked at) or a JWKS URI (JwksUriTokenVerifier): the key is the JWKS entry named by the
+ * token header's `kid`, fetched with libcurl and cached (jwks.c). A JWKS verifier refetches
+ * on an unknown kid at most once per RAMJET_JWKS_MIN_REFRESH_S seconds, and when its cache
+ * is older than RJ_AUTH_JWKS_MAX_AGE_S; such a fetch blocks the verifying thread for up to
+ * RJ_AUTH_JWKS_TIMEOUT_MS. rj_auth_new() fetches every JWKS once, so the common case
+ * (a known kid) never waits for the network.
+ *
+ * What this module deliberately does not do: check `aud`
  * (Booster does not configure an audience), or decide what a user may do (app/app.h's
  * authorize attributes do).
  *
- * A verifier set is immutable once built: any number of threads may verify concurrently.
+ * A verifier set is immutable once built, apart from JWKS caches, which are guarded by a
+ * mutex: any number of threads may verify concurrently.
  */
 #ifndef RJ_AUTH_H
 #define RJ_AUTH_H
@@ -47,6 +54,19 @@
 #define RJ_AUTH_LEEWAY_ENV "RAMJET_JWT_LEEWAY_S"
 #define RJ_AUTH_LEEWAY_MAX 3600 /* a larger tolerance is a misconfiguration */
 
+/* JWKS fetching: the largest document read, the connect and total timeout, and the
+ * cache's maximum age. */
+#define RJ_AUTH_JWKS_MAX_BYTES (1024 * 1024)
+#define RJ_AUTH_JWKS_TIMEOUT_MS 5000
+#define RJ_AUTH_JWKS_MAX_AGE_S 600
+
+/* The environment variable holding the least number of seconds between two JWKS fetches
+ * an unknown kid may trigger (default RJ_AUTH_JWKS_MIN_REFRESH_DEFAULT_S; 0 disables the
+ * limit, for tests). */
+#define RJ_AUTH_JWKS_MIN_REFRESH_ENV "RAMJET_JWKS_MIN_REFRESH_S"
+#define RJ_AUTH_JWKS_MIN_REFRESH_DEFAULT_S 30
+#define RJ_AUTH_JWKS_MIN_REFRESH_MAX 86400 /* one day */
+
 /* The GraphQL extensions.code of each way verification fails (Booster's error classes). */
 #define RJ_AUTH_CODE_DENIED "NotAuthorizedError"
 #define RJ_AUTH_CODE_EXPIRED "BoosterTokenExpiredError"
@@ -54,12 +74,17 @@
 
 typedef struct rj_auth rj_auth_t;
 
-/** One trusted issuer. All strings borrowed for the rj_auth_new() call. */
+/** One trusted issuer, with exactly one of pem and jwks_uri. Strings borrowed for the
+ * rj_auth_new() call. */
 typedef struct rj_auth_verifier_conf {
-    const char *issuer;      /* the `iss` it trusts; compared exactly */
-    const char *pem;         /* public key: SubjectPublicKeyInfo ("BEGIN PUBLIC KEY") or an
-                                X.509 certificate; RSA verifies RS256, EC P-256 ES256 */
-    const char *roles_claim; /* claim holding the roles; NULL or "": custom:role */
+    const char *issuer;         /* the `iss` it trusts; compared exactly */
+    const char *pem;            /* public key: SubjectPublicKeyInfo ("BEGIN PUBLIC KEY") or
+                                   an X.509 certificate; RSA verifies RS256, EC P-256 ES256 */
+    const char *jwks_uri;       /* or: http(s) URI of a JWKS; the token's kid picks the key */
+    const char *roles_claim;    /* claim holding the roles; NULL or "": custom:role */
+    int64_t jwks_min_refresh_s; /* JWKS: least seconds between fetches on an unknown kid
+                                   (0: no limit); see rj_auth_jwks_min_refresh_from_env */
+    int64_t jwks_max_age_s;     /* JWKS: refetch when older; 0: RJ_AUTH_JWKS_MAX_AGE_S */
 } rj_auth_verifier_conf_t;
 
 /**
@@ -70,7 +95,12 @@ typedef struct rj_auth_verifier_conf {
  * @param leeway_s  clock tolerance for `exp` and `nbf`, 0..RJ_AUTH_LEEWAY_MAX seconds
  * @param err       on failure names the verifier (by issuer) and why its key is unusable
  * @return the set, or NULL with RJ_EINVAL (a key that does not parse, or of a type other
- *         than RSA or EC P-256; an empty issuer; a leeway out of range)
+ *         than RSA or EC P-256; an empty issuer; neither or both of pem and jwks_uri; a
+ *         jwks_uri that is not http(s); a leeway or refresh interval out of range)
+ *
+ * Each JWKS is fetched once here; a fetch that fails is logged (warn) and is not an
+ * error, since the provider may come up later: its tokens are refused until a refresh
+ * succeeds. So this blocks up to RJ_AUTH_JWKS_TIMEOUT_MS per JWKS verifier.
  *
  * Ownership: the caller owns the result; release with rj_auth_free(). Any thread.
  */
@@ -83,7 +113,8 @@ void rj_auth_free(rj_auth_t *a);
 /** The number of verifiers. */
 size_t rj_auth_verifier_count(const rj_auth_t *a);
 
-/** The algorithm verifier @p i accepts ("RS256" or "ES256"), or NULL past the end. Static. */
+/** The algorithm verifier @p i accepts ("RS256" or "ES256"; "JWKS" for a JWKS verifier,
+ * whose keys decide), or NULL past the end. Static. */
 const char *rj_auth_verifier_alg(const rj_auth_t *a, size_t i);
 
 /**
@@ -92,6 +123,14 @@ const char *rj_auth_verifier_alg(const rj_auth_t *a, size_t i);
  * @return RJ_OK, or RJ_EINVAL when it is not an integer in 0..RJ_AUTH_LEEWAY_MAX
  */
 rj_status_t rj_auth_leeway_from_env(int64_t *out, rj_error_t *err);
+
+/**
+ * Reads the JWKS refresh interval from RAMJET_JWKS_MIN_REFRESH_S (unset or empty:
+ * RJ_AUTH_JWKS_MIN_REFRESH_DEFAULT_S).
+ *
+ * @return RJ_OK, or RJ_EINVAL when it is not an integer in 0..RJ_AUTH_JWKS_MIN_REFRESH_MAX
+ */
+rj_status_t rj_auth_jwks_min_refresh_from_env(int64_t *out, rj_error_t *err);
 
 /**
  * Verifies a token and builds its user envelope, Booster's UserEnvelope:
@@ -106,10 +145,13 @@ rj_status_t rj_auth_leeway_from_env(int64_t *out, rj_error_t *err);
  * @param err     on failure: status RJ_EAUTH, msg the verifiers' reasons joined with "\n"
  *                in verifier order (e.g. "TokenExpiredError: jwt expired"), and code
  *                RJ_AUTH_CODE_NOT_BEFORE when any verifier failed on `nbf`, else
- *                RJ_AUTH_CODE_EXPIRED when any failed on `exp`, else RJ_AUTH_CODE_DENIED
+ *                RJ_AUTH_CODE_EXPIRED when any failed on `exp`, else RJ_AUTH_CODE_DENIED.
+ *                A JWKS verifier without a key for the token's kid gives
+ *                `JsonWebTokenError: no key for kid "<kid>"` (kid sanitised and cut short)
  * @return RJ_OK or RJ_EAUTH
  *
- * Never logs the token. Any thread.
+ * Never logs the token. Any thread; with a JWKS verifier it may block on a rate-limited
+ * refetch (see the file comment).
  */
 rj_status_t rj_auth_verify(const rj_auth_t *a, const char *token, size_t len, int64_t now_s,
                            json_t **user, rj_error_t *err);
