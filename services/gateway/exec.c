@@ -44,6 +44,12 @@
     "Variables must be provided as an Object where each property is a variable value. Perhaps "  \
     "look to see if an unparsed JSON string was provided."
 
+/* Ours, for GET (express-graphql's wording for the mutation). */
+#define MSG_GET_MUTATION "Can only perform a mutation operation from a POST request."
+#define MSG_GET_NO_QUERY                                                                           \
+    "GET /graphql needs a query parameter, e.g. /graphql?query=%7B__typename%7D; or POST the "     \
+    "request as JSON"
+
 /* One read model's by-id statement. */
 typedef struct gw_rm_stmt {
     const rj_app_read_model_t *rm; /* the read model */
@@ -186,19 +192,10 @@ errors_response_take(json_t *errors)
     return json_pack("{s:o}", "errors", errors);
 }
 
-int
-gw_request_parse(const char *body, size_t len, bool is_json, gw_gql_request_t *out,
-                 json_t **response)
+/* A POST body with Content-Type: application/json: Booster's express.json(). */
+static json_t *
+root_from_json_body(const char *body, size_t len, json_t **response)
 {
-    *out = (gw_gql_request_t){0};
-    *response = NULL;
-
-    /* express.json() leaves {} behind for empty and non-JSON bodies. */
-    if (!is_json || len == 0) {
-        *response = request_error(MSG_EMPTY_QUERY, "InvalidParameterError");
-        return 200;
-    }
-
     json_error_t jerr;
     json_t *root = json_loadb(body, len, JSON_DECODE_ANY, &jerr);
     if (root == NULL) {
@@ -206,13 +203,114 @@ gw_request_parse(const char *body, size_t len, bool is_json, gw_gql_request_t *o
         snprintf(msg, sizeof msg, "could not parse request body as JSON: %s (line %d, column %d)",
                  jerr.text, jerr.line, jerr.column);
         *response = request_error(msg, "InvalidParameterError");
-        return 400;
+        return NULL;
     }
     if (!json_is_object(root)) {
         json_decref(root);
         *response = request_error("could not parse request body: expected a JSON object",
                                   "InvalidParameterError");
-        return 400;
+        return NULL;
+    }
+    return root;
+}
+
+/*
+ * Reads one GET parameter into @p root under @p name: as a string, or for "variables" as the
+ * JSON it encodes. Returns false with @p response set when the request must be refused.
+ */
+static bool
+get_param(const char *qs, size_t qs_len, const char *name, json_t *root, json_t **response)
+{
+    char *value = NULL;
+    size_t value_len = 0;
+    char msg[300];
+
+    switch (gw_query_param(qs, qs_len, name, &value, &value_len)) {
+    case GW_PARAM_ABSENT:
+        return true;
+    case GW_PARAM_FOUND:
+        break;
+    case GW_PARAM_MALFORMED:
+        *response = request_error("could not decode the query string: a '%' must be followed by "
+                                  "two hexadecimal digits",
+                                  "InvalidParameterError");
+        return false;
+    case GW_PARAM_DUPLICATE:
+        snprintf(msg, sizeof msg, "the query string has the parameter %s more than once", name);
+        *response = request_error(msg, "InvalidParameterError");
+        return false;
+    }
+
+    json_t *v;
+    if (strcmp(name, "variables") == 0) {
+        json_error_t jerr;
+        v = json_loadb(value, value_len, JSON_DECODE_ANY, &jerr);
+        if (v == NULL)
+            snprintf(msg, sizeof msg,
+                     "could not parse the variables parameter as JSON: %s (column %d)", jerr.text,
+                     jerr.column);
+    } else {
+        v = json_stringn(value, value_len);
+        if (v == NULL)
+            snprintf(msg, sizeof msg, "the %s parameter is not valid UTF-8", name);
+    }
+    free(value);
+    if (v == NULL) {
+        *response = request_error(msg, "InvalidParameterError");
+        return false;
+    }
+    json_object_set_new(root, name, v);
+    return true;
+}
+
+/* A GET: the query string's parameters become the object a POST body would have held. */
+static json_t *
+root_from_query_string(const char *qs, size_t qs_len, json_t **response)
+{
+    json_t *root = json_object();
+    static const char *const names[] = {"query", "variables", "operationName"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (!get_param(qs, qs_len, names[i], root, response)) {
+            json_decref(root);
+            return NULL;
+        }
+    }
+    if (json_object_get(root, "query") == NULL) {
+        json_decref(root);
+        *response = request_error(MSG_GET_NO_QUERY, "InvalidParameterError");
+        return NULL;
+    }
+    return root;
+}
+
+int
+gw_request_parse(const gw_http_request_t *in, gw_gql_request_t *out, json_t **response)
+{
+    *out = (gw_gql_request_t){0};
+    *response = NULL;
+
+    json_t *root = NULL;
+    if (in->method == GW_HTTP_GET) {
+        root = root_from_query_string(in->query_string, in->query_string_len, response);
+        if (root == NULL)
+            return 400;
+    } else if (in->content == GW_CONTENT_GRAPHQL) {
+        /* Not valid UTF-8: the parser would refuse it anyway, with a less useful message. */
+        json_t *query = json_stringn(in->body, in->body_len);
+        if (query == NULL) {
+            *response = request_error("could not read request body: not valid UTF-8",
+                                      "InvalidParameterError");
+            return 400;
+        }
+        root = json_pack("{s:o}", "query", query);
+    } else if (in->content == GW_CONTENT_OTHER || in->body_len == 0) {
+        /* express.json() leaves {} behind for empty and non-JSON bodies. */
+        *response = request_error(MSG_EMPTY_QUERY, "InvalidParameterError");
+        return 200;
+    } else {
+        root = root_from_json_body(in->body, in->body_len, response);
+        if (root == NULL)
+            return 400;
     }
 
     json_t *query = json_object_get(root, "query");
@@ -236,6 +334,7 @@ gw_request_parse(const char *body, size_t len, bool is_json, gw_gql_request_t *o
     json_t *variables = json_object_get(root, "variables");
     json_t *op_name = json_object_get(root, "operationName");
     out->root = root;
+    out->get = in->method == GW_HTTP_GET;
     out->query = json_string_value(query);
     out->query_len = json_string_length(query);
     out->variables = json_is_null(variables) ? NULL : variables;
@@ -948,7 +1047,7 @@ op_step(gw_op_t *op)
 }
 
 void
-gw_exec_handle(void *opaque, gw_responder_t *r, const char *body, size_t len, bool is_json)
+gw_exec_handle(void *opaque, gw_responder_t *r, const gw_http_request_t *in)
 {
     gw_exec_t *x = opaque;
     int64_t started = rj_mono_us();
@@ -957,7 +1056,7 @@ gw_exec_handle(void *opaque, gw_responder_t *r, const char *body, size_t len, bo
 
     rj_metric_add(x->m.requests, 1);
 
-    int status = gw_request_parse(body, len, is_json, &req, &response);
+    int status = gw_request_parse(in, &req, &response);
     if (status != 0) {
         gw_responder_send_json_take(r, status, response);
         return;
@@ -977,11 +1076,19 @@ gw_exec_handle(void *opaque, gw_responder_t *r, const char *body, size_t len, bo
         response = request_error(MSG_NO_OPERATION, "InvalidParameterError");
     } else if (op_def->op == RJ_GQL_OP_SUBSCRIPTION) {
         response = request_error(MSG_SUBSCRIPTION, "InvalidProtocolError");
+    } else if (op_def->op == RJ_GQL_OP_MUTATION && req.get) {
+        /*
+         * GraphQL over HTTP: GET must not change anything (caches, prefetchers and crawlers
+         * follow links), so a mutation over GET is a 405 naming the method that works.
+         */
+        response = request_error(MSG_GET_MUTATION, "InvalidProtocolError");
+        status = 405;
+        gw_responder_add_header(r, "allow", "POST");
     } else if (req.variables != NULL && !json_is_object(req.variables)) {
         response = plain_error(MSG_BAD_VARIABLES);
     }
     if (response != NULL) {
-        gw_responder_send_json_take(r, 200, response);
+        gw_responder_send_json_take(r, status != 0 ? status : 200, response);
         rj_gql_doc_free(doc);
         gw_request_deinit(&req);
         return;

@@ -89,10 +89,12 @@ gw_exec_t *gw_exec_new(const gw_exec_opts_t *opts, rj_error_t *err);
 const char *gw_exec_reply_channel(const gw_exec_t *x);
 
 /**
- * Handles one POST /graphql; a gw_http_graphql_cb with @p opaque the executor.
- * Consumes @p r, at once or when the operation completes.
+ * Handles one GraphQL request (POST, or GET per GraphQL over HTTP); a gw_http_graphql_cb
+ * with @p opaque the executor. A mutation sent with GET is refused with 405 and
+ * `Allow: POST` before anything runs. Consumes @p r, at once or when the operation
+ * completes.
  */
-void gw_exec_handle(void *opaque, gw_responder_t *r, const char *body, size_t len, bool is_json);
+void gw_exec_handle(void *opaque, gw_responder_t *r, const gw_http_request_t *in);
 
 /**
  * Queues a reply received on Redis for the loop thread. Replies for unknown request ids
@@ -125,9 +127,11 @@ void gw_exec_free(gw_exec_t *x);
 
 /* ---- the pure steps, exposed for unit tests ------------------------------------------ */
 
-/** A parsed GraphQL-over-HTTP request body. */
+/** A parsed GraphQL-over-HTTP request. */
 typedef struct gw_gql_request {
-    json_t *root;               /* the parsed body, owned; views below point into it */
+    json_t *root;               /* the request as a JSON object {query, variables,
+                                   operationName}, owned; views below point into it */
+    bool get;                   /* it came with GET: queries only */
     const char *query;          /* the query text */
     size_t query_len;           /* its length */
     const json_t *variables;    /* the variables object, or NULL when absent or null */
@@ -135,18 +139,22 @@ typedef struct gw_gql_request {
 } gw_gql_request_t;
 
 /**
- * Reads a POST body the way Booster does (express.json() then its dispatcher checks).
+ * Reads a request. A POST body is read the way Booster does (express.json() then its
+ * dispatcher checks); an application/graphql body is the query text. A GET takes `query`,
+ * `variables` (JSON text) and `operationName` from the URL's query string, decoded as a
+ * form (gw_query_param()).
  *
- * @param is_json  false when the content type is not JSON: the body is then ignored, as
- *                 express.json() ignores it, and the request has no query
+ * @param in       the request; borrowed. A POST body whose content type is neither JSON nor
+ *                 GraphQL is ignored, as express.json() ignores it: the request has no query
  * @param out      on 0, the request (release with gw_request_deinit)
- * @param status   on a non-zero return, also the HTTP status: 400 for a body that is not
- *                 a JSON object, 200 for GraphQL-level request errors
  * @param response set on a non-zero return to the response body (a new reference)
- * @return 0 when @p out holds a request to execute, else the HTTP status to answer with
+ * @return 0 when @p out holds a request to execute, else the HTTP status to answer with:
+ *         400 for a body that is not a JSON object, and for a GET without a `query`
+ *         parameter, with a malformed, duplicated or non-UTF-8 parameter, or with
+ *         `variables` that are not JSON; 200 for GraphQL-level request errors (an empty
+ *         query, a query that is not a string)
  */
-int gw_request_parse(const char *body, size_t len, bool is_json, gw_gql_request_t *out,
-                     json_t **response);
+int gw_request_parse(const gw_http_request_t *in, gw_gql_request_t *out, json_t **response);
 
 /** Releases a parsed request. */
 void gw_request_deinit(gw_gql_request_t *req);

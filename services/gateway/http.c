@@ -92,6 +92,7 @@ reason_phrase(int status)
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 413: return "Payload Too Large";
+    case 414: return "URI Too Long";
     case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";
     default: return "Unknown";
@@ -232,6 +233,18 @@ gw_responder_header(const gw_responder_t *r, const char *name, size_t *len)
 }
 
 void
+gw_responder_add_header(gw_responder_t *r, const char *name, const char *value)
+{
+    h2o_req_t *req = r->req;
+    if (req == NULL)
+        return;
+    /* Copied into the request's pool: the response is sent later, after the caller returns. */
+    h2o_iovec_t n = h2o_strdup(&req->pool, name, strlen(name));
+    h2o_iovec_t v = h2o_strdup(&req->pool, value, strlen(value));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, n.base, n.len, 1, NULL, v.base, v.len);
+}
+
+void
 gw_responder_send_json_take(gw_responder_t *r, int status, json_t *body)
 {
     h2o_req_t *req = r->req;
@@ -274,24 +287,129 @@ path_is(h2o_iovec_t path, const char *p)
  * Booster parses bodies with express.json(), which reads only application/json (and
  * *+json); any other body leaves an empty object behind. A missing content type is read as
  * JSON too: that is what `curl --data-binary` users expect and nothing else could be meant.
+ * application/graphql (the query text as the body) is the older convention that
+ * express-graphql and Apollo Server 2 accepted and some tools still send.
  */
-static bool
-is_json_body(const h2o_req_t *req)
+static gw_http_content_t
+body_content(const h2o_req_t *req)
 {
     ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
     if (i == -1)
-        return true;
+        return GW_CONTENT_JSON;
 
     h2o_iovec_t v = req->headers.entries[i].value;
     size_t n = 0;
     while (n < v.len && v.base[n] != ';' && v.base[n] != ' ')
         n++;
     static const char json[] = "application/json";
+    static const char graphql[] = "application/graphql";
     static const char suffix[] = "+json";
     if (n == sizeof json - 1 && strncasecmp(v.base, json, n) == 0)
-        return true;
-    return n > sizeof suffix - 1 &&
-           strncasecmp(v.base + n - (sizeof suffix - 1), suffix, sizeof suffix - 1) == 0;
+        return GW_CONTENT_JSON;
+    if (n == sizeof graphql - 1 && strncasecmp(v.base, graphql, n) == 0)
+        return GW_CONTENT_GRAPHQL;
+    if (n > sizeof suffix - 1 &&
+        strncasecmp(v.base + n - (sizeof suffix - 1), suffix, sizeof suffix - 1) == 0)
+        return GW_CONTENT_JSON;
+    return GW_CONTENT_OTHER;
+}
+
+/* ---- query strings -------------------------------------------------------------------- */
+
+static int
+hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/*
+ * Decodes @p len bytes of form encoding into @p out (room for @p len bytes: decoding never
+ * grows the text). Returns the decoded length, or -1 on a '%' not followed by two hex
+ * digits: browsers and URLSearchParams pass such a '%' through literally, but a client that
+ * sends one has a bug, and guessing would run a different query than it meant.
+ */
+static ssize_t
+form_decode(const char *in, size_t len, char *out)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (in[i] == '+') {
+            out[o++] = ' ';
+        } else if (in[i] == '%') {
+            if (len - i < 3)
+                return -1;
+            int hi = hex_value(in[i + 1]);
+            int lo = hex_value(in[i + 2]);
+            if (hi < 0 || lo < 0)
+                return -1;
+            out[o++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else {
+            out[o++] = in[i];
+        }
+    }
+    return (ssize_t)o;
+}
+
+gw_param_status_t
+gw_query_param(const char *qs, size_t len, const char *name, char **value, size_t *value_len)
+{
+    size_t name_len = strlen(name);
+    gw_param_status_t found = GW_PARAM_ABSENT;
+    char *key = rj_xmalloc(len + 1);
+    char *result = NULL;
+    size_t result_len = 0;
+
+    for (size_t start = 0; start < len;) {
+        const char *pair = qs + start;
+        const char *amp = memchr(pair, '&', len - start);
+        size_t pair_len = amp != NULL ? (size_t)(amp - pair) : len - start;
+        start += pair_len + 1;
+        if (pair_len == 0)
+            continue; /* "a=1&&b=2" */
+
+        const char *eq = memchr(pair, '=', pair_len);
+        size_t key_len = eq != NULL ? (size_t)(eq - pair) : pair_len;
+        ssize_t k = form_decode(pair, key_len, key);
+        if (k < 0) {
+            found = GW_PARAM_MALFORMED;
+            break;
+        }
+        if ((size_t)k != name_len || memcmp(key, name, name_len) != 0)
+            continue;
+        if (found == GW_PARAM_FOUND) {
+            found = GW_PARAM_DUPLICATE;
+            break;
+        }
+
+        const char *val = eq != NULL ? eq + 1 : pair + pair_len;
+        size_t val_len = pair_len - (size_t)(val - pair);
+        result = rj_xmalloc(val_len + 1);
+        ssize_t v = form_decode(val, val_len, result);
+        if (v < 0) {
+            found = GW_PARAM_MALFORMED;
+            break;
+        }
+        result[v] = '\0';
+        result_len = (size_t)v;
+        found = GW_PARAM_FOUND;
+    }
+    free(key);
+
+    if (found != GW_PARAM_FOUND || value == NULL) {
+        free(result);
+        return found;
+    }
+    *value = result;
+    if (value_len != NULL)
+        *value_len = result_len;
+    return found;
 }
 
 static void
@@ -321,6 +439,74 @@ try_probe(gw_http_t *h, h2o_req_t *req)
     return true;
 }
 
+/*
+ * GET /graphql. A browser navigating here (Accept: text/html) gets the IDE, as Booster's and
+ * Apollo's servers do, unless the URL carries a query: then it asked for a result, and a
+ * link to a query result works in a browser too. Everything else goes to the executor,
+ * which answers a GET without a query with a JSON error.
+ */
+static void
+graphql_get(gw_http_t *h, h2o_req_t *req)
+{
+    const char *qs = NULL;
+    size_t qs_len = 0;
+    if (req->query_at != SIZE_MAX) {
+        qs = req->path.base + req->query_at + 1;
+        qs_len = req->path.len - req->query_at - 1;
+    }
+
+    size_t limit =
+        h->max_body_bytes < GW_HTTP_MAX_QUERY_STRING ? h->max_body_bytes : GW_HTTP_MAX_QUERY_STRING;
+    if (qs_len > limit) {
+        char msg[160];
+        snprintf(msg, sizeof msg,
+                 "query string too long: %zu bytes, the limit is %zu; send long queries with "
+                 "POST",
+                 qs_len, limit);
+        send_error(h, req, 414, msg, "InvalidParameterError");
+        return;
+    }
+
+    ssize_t accept = h2o_find_header(&req->headers, H2O_TOKEN_ACCEPT, -1);
+    if (accept != -1 &&
+        gw_graphiql_wants_html(req->headers.entries[accept].value.base,
+                               req->headers.entries[accept].value.len) &&
+        gw_query_param(qs, qs_len, "query", NULL, NULL) == GW_PARAM_ABSENT) {
+        gw_graphiql_response_t ide;
+        gw_graphiql_page(h->graphiql, &ide);
+        send_response(h, req, ide.status, ide.content_type, ide.body, ide.len);
+        return;
+    }
+
+    gw_http_request_t in = {
+        .method = GW_HTTP_GET,
+        .query_string = qs,
+        .query_string_len = qs_len,
+        .body = "",
+        .content = GW_CONTENT_OTHER,
+    };
+    h->on_graphql(h->opaque, responder_new(h, req), &in);
+}
+
+static void
+graphql_post(gw_http_t *h, h2o_req_t *req)
+{
+    if (req->entity.len > h->max_body_bytes) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "request body too large: %zu bytes, the limit is %zu",
+                 req->entity.len, h->max_body_bytes);
+        send_error(h, req, 413, msg, "InvalidParameterError");
+        return;
+    }
+    gw_http_request_t in = {
+        .method = GW_HTTP_POST,
+        .body = req->entity.base != NULL ? req->entity.base : "",
+        .body_len = req->entity.len,
+        .content = body_content(req),
+    };
+    h->on_graphql(h->opaque, responder_new(h, req), &in);
+}
+
 static int
 on_req(h2o_handler_t *self, h2o_req_t *req)
 {
@@ -334,31 +520,16 @@ on_req(h2o_handler_t *self, h2o_req_t *req)
     bool get = method_is(req, "GET") || method_is(req, "HEAD");
     gw_graphiql_response_t ide;
     if (path_is(req->path_normalized, "/graphql")) {
-        /* A browser navigating here gets the IDE, as Booster's and Apollo's servers do. */
-        ssize_t accept = h2o_find_header(&req->headers, H2O_TOKEN_ACCEPT, -1);
-        if (get && accept != -1 &&
-            gw_graphiql_wants_html(req->headers.entries[accept].value.base,
-                                   req->headers.entries[accept].value.len)) {
-            gw_graphiql_page(h->graphiql, &ide);
-            send_response(h, req, ide.status, ide.content_type, ide.body, ide.len);
-            return 0;
-        }
-        if (!method_is(req, "POST")) {
+        if (get)
+            graphql_get(h, req);
+        else if (method_is(req, "POST"))
+            graphql_post(h, req);
+        else {
             h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL,
-                           H2O_STRLIT("POST, OPTIONS"));
-            send_error(h, req, 405, "only POST is supported on /graphql", "InvalidProtocolError");
-            return 0;
+                           H2O_STRLIT("GET, POST, OPTIONS"));
+            send_error(h, req, 405, "only GET and POST are supported on /graphql",
+                       "InvalidProtocolError");
         }
-        if (req->entity.len > h->max_body_bytes) {
-            char msg[160];
-            snprintf(msg, sizeof msg, "request body too large: %zu bytes, the limit is %zu",
-                     req->entity.len, h->max_body_bytes);
-            send_error(h, req, 413, msg, "InvalidParameterError");
-            return 0;
-        }
-        gw_responder_t *r = responder_new(h, req);
-        const char *body = req->entity.base != NULL ? req->entity.base : "";
-        h->on_graphql(h->opaque, r, body, req->entity.len, is_json_body(req));
         return 0;
     }
 

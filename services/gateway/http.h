@@ -1,7 +1,7 @@
 /*
  * http.h - the gateway's HTTP server: h2o on the gateway's libuv loop.
  *
- * It listens, routes (POST /graphql, CORS preflight, the health paths, GraphiQL's page and
+ * It listens, routes (POST and GET /graphql, CORS preflight, the health paths, GraphiQL's page and
  * assets from graphiql.c), enforces the body
  * limit, and hands each GraphQL body to a callback together with a *responder*: the way
  * back to that client. The callback may answer at once or much later (a mutation waits
@@ -26,33 +26,61 @@
 
 typedef struct gw_http gw_http_t;
 
+/**
+ * The longest query string a GET /graphql may have (64 KiB): far above any hand-written
+ * query, and well below h2o's own request-head limit (about 400 KiB), beyond which h2o
+ * answers a plain-text 400 and closes the connection. Longer ones get a JSON 414.
+ */
+#define GW_HTTP_MAX_QUERY_STRING ((size_t)64 * 1024)
+
 /** The way back to one HTTP client. Created by the server; consumed by one _send call. */
 typedef struct gw_responder gw_responder_t;
 
+/** How a GraphQL request reached /graphql. */
+typedef enum gw_http_method {
+    GW_HTTP_GET,  /* GET or HEAD: parameters in the URL's query string; queries only */
+    GW_HTTP_POST, /* POST: the request is the body */
+} gw_http_method_t;
+
+/** What a POST body is, by its Content-Type. */
+typedef enum gw_http_content {
+    GW_CONTENT_JSON,    /* application/json, any *+json, or no content type at all */
+    GW_CONTENT_GRAPHQL, /* application/graphql: the body is the query text itself */
+    GW_CONTENT_OTHER,   /* anything else: ignored, as Booster's express.json() ignores it */
+} gw_http_content_t;
+
+/** One GraphQL request as the transport received it. Every pointer borrowed for the call. */
+typedef struct gw_http_request {
+    gw_http_method_t method;   /* GET or POST */
+    const char *query_string;  /* GET: the raw text after '?' (not decoded), or NULL */
+    size_t query_string_len;   /* its length */
+    const char *body;          /* POST: the body, never NULL ("" when empty) */
+    size_t body_len;           /* its length (never above the configured limit) */
+    gw_http_content_t content; /* POST: the body's kind */
+} gw_http_request_t;
+
 /**
- * Handles the body of one POST /graphql.
+ * Handles one GraphQL request: a POST /graphql, or a GET /graphql that is not a browser
+ * asking for GraphiQL.
  *
  * @param opaque  gw_http_opts_t.opaque
  * @param r       the responder; the callee owns it and must eventually consume it with
  *                gw_responder_send_json_take() (at once or later, on the loop thread)
- * @param body    the request body; borrowed, valid during the call only
- * @param len     its length (never above the configured limit)
- * @param is_json the content type is application/json (Booster's body parser ignores
- *                any other body, and so do we)
+ * @param req     the request; borrowed, valid during the call only
  *
  * Runs on the loop thread.
  */
-typedef void (*gw_http_graphql_cb)(void *opaque, gw_responder_t *r, const char *body, size_t len,
-                                   bool is_json);
+typedef void (*gw_http_graphql_cb)(void *opaque, gw_responder_t *r, const gw_http_request_t *req);
 
 /** How to build the server. All pointers borrowed for the gw_http_new() call. */
 typedef struct gw_http_opts {
-    uv_loop_t *loop;               /* the loop everything runs on */
-    const char *host;              /* address to bind, e.g. "0.0.0.0", "::" or "localhost" */
-    int port;                      /* port to bind; 0 picks a free one (tests) */
-    size_t max_body_bytes;         /* larger bodies get 413 */
-    gw_http_graphql_cb on_graphql; /* required */
-    void *opaque;                  /* passed to on_graphql */
+    uv_loop_t *loop;                 /* the loop everything runs on */
+    const char *host;                /* address to bind, e.g. "0.0.0.0", "::" or "localhost" */
+    int port;                        /* port to bind; 0 picks a free one (tests) */
+    size_t max_body_bytes;           /* larger bodies get 413; longer GET query strings than
+                                        min(this, GW_HTTP_MAX_QUERY_STRING) get 414 */
+    gw_http_graphql_cb on_graphql;   /* required */
+    void *opaque;                    /* passed to on_graphql */
     const char *graphiql_assets_dir; /* GraphiQL's files; NULL: ../share/graphiql (graphiql.h) */
     const char *graphiql_ws_url;     /* subscriptions URL for GraphiQL; NULL: derived */
 } gw_http_opts_t;
@@ -116,6 +144,14 @@ bool gw_responder_connected(const gw_responder_t *r);
 const char *gw_responder_header(const gw_responder_t *r, const char *name, size_t *len);
 
 /**
+ * Adds a response header to what gw_responder_send_json_take() will send, e.g. `Allow`.
+ * A no-op when the client is gone.
+ *
+ * @param name, value  NUL-terminated; copied
+ */
+void gw_responder_add_header(gw_responder_t *r, const char *name, const char *value);
+
+/**
  * Answers with @p status and @p body serialised compactly as `application/json`, plus the
  * CORS header, then releases the responder. When the client is gone the body is dropped.
  *
@@ -132,5 +168,29 @@ void gw_responder_send_json_take(gw_responder_t *r, int status, json_t *body);
  * Ownership: a new reference.
  */
 json_t *gw_error_body(const char *message, const char *code);
+
+/** What gw_query_param() found. */
+typedef enum gw_param_status {
+    GW_PARAM_ABSENT,    /* no parameter of that name */
+    GW_PARAM_FOUND,     /* exactly one, decoded into the out parameters */
+    GW_PARAM_MALFORMED, /* an invalid percent-escape in a key or in the value found */
+    GW_PARAM_DUPLICATE, /* more than once: refused rather than guessing which one counts */
+} gw_param_status_t;
+
+/**
+ * Looks up one parameter of an application/x-www-form-urlencoded string (a URL's query
+ * string): pairs separated by '&', key and value by the first '=', '+' meaning a space and
+ * %XX a byte, in keys and values alike. A key without '=' has the empty value.
+ *
+ * @param qs     the encoded text, need not be NUL-terminated; may be NULL when @p len is 0
+ * @param name   the decoded key to find
+ * @param value  on GW_PARAM_FOUND, the decoded value, NUL-terminated (it may hold NUL bytes
+ *               of its own: use @p value_len); untouched otherwise. May be NULL to only
+ *               test for presence
+ *
+ * Ownership: *value is the caller's, free() it. Pure; any thread.
+ */
+gw_param_status_t gw_query_param(const char *qs, size_t len, const char *name, char **value,
+                                 size_t *value_len);
 
 #endif

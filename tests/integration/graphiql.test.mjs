@@ -37,9 +37,11 @@ itest('GET /graphiql and GET /graphql for browsers serve the page, pointing at t
       `the pusher's URL ${stack.urls.websocket} is in the page`);
     assert.doesNotMatch(html, /unpkg|jsdelivr|cdn/i, 'nothing is loaded from a CDN');
   }
-  // A GraphQL client's GET still gets the JSON 405, and POST still works.
+  // A GraphQL client's GET without a query gets a JSON 400 saying what to send (GET runs
+  // queries, transport.test.mjs), and POST still works.
   const get = await fetch(`${base()}/graphql`, { headers: { accept: 'application/json' } });
-  assert.equal(get.status, 405);
+  assert.equal(get.status, 400);
+  assert.match(get.headers.get('content-type'), /^application\/json/);
   const post = await stack.gql('{ __typename }');
   assert.deepStrictEqual(post.json, { data: { __typename: 'Query' } });
 });

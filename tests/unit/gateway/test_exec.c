@@ -38,7 +38,23 @@ assert_error(json_t *response, const char *message, const char *code)
 static int
 parse(const char *body, bool is_json, gw_gql_request_t *req, json_t **response)
 {
-    return gw_request_parse(body, strlen(body), is_json, req, response);
+    gw_http_request_t in = {.method = GW_HTTP_POST,
+                            .body = body,
+                            .body_len = strlen(body),
+                            .content = is_json ? GW_CONTENT_JSON : GW_CONTENT_OTHER};
+    return gw_request_parse(&in, req, response);
+}
+
+/* A GET /graphql?<qs>. */
+static int
+parse_get(const char *qs, gw_gql_request_t *req, json_t **response)
+{
+    gw_http_request_t in = {.method = GW_HTTP_GET,
+                            .query_string = qs,
+                            .query_string_len = qs != NULL ? strlen(qs) : 0,
+                            .body = "",
+                            .content = GW_CONTENT_OTHER};
+    return gw_request_parse(&in, req, response);
 }
 
 Test(gw_request, reads_query_variables_and_operation_name)
@@ -113,13 +129,143 @@ Test(gw_request, empty_or_non_json_bodies_have_no_query)
     gw_gql_request_t req;
     json_t *response;
 
-    cr_assert_eq(gw_request_parse("", 0, true, &req, &response), 200);
+    cr_assert_eq(parse("", true, &req, &response), 200);
     assert_error(response, "Received an empty GraphQL query", "InvalidParameterError");
     json_decref(response);
 
     /* express.json() ignores a text/plain body, however JSON it looks. */
     cr_assert_eq(parse("{\"query\":\"{ a }\"}", false, &req, &response), 200);
     assert_error(response, "Received an empty GraphQL query", "InvalidParameterError");
+    json_decref(response);
+}
+
+Test(gw_request, get_reads_decoded_parameters)
+{
+    gw_gql_request_t req;
+    json_t *response;
+    int st = parse_get("query=query+Q(%24x%3A+ID!)+%7B+a(id%3A+%24x)+%7D"
+                       "&variables=%7B%22x%22%3A%22%C3%A9+1%22%7D&operationName=Q&extra=1",
+                       &req, &response);
+
+    cr_assert_eq(st, 0);
+    cr_assert_null(response);
+    cr_assert(req.get);
+    cr_assert_eq(req.query_len, strlen("query Q($x: ID!) { a(id: $x) }"));
+    cr_assert_eq(memcmp(req.query, "query Q($x: ID!) { a(id: $x) }", req.query_len), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(req.variables, "x")), "\xc3\xa9 1");
+    cr_assert_str_eq(req.operation_name, "Q");
+    gw_request_deinit(&req);
+
+    /* Without variables and operationName; variables=null is absent too. */
+    cr_assert_eq(parse_get("query=%7Ba%7D&variables=null", &req, &response), 0);
+    cr_assert_null(req.variables);
+    cr_assert_null(req.operation_name);
+    gw_request_deinit(&req);
+
+    /* A POST is not a GET. */
+    cr_assert_eq(parse("{\"query\":\"{ a }\"}", true, &req, &response), 0);
+    cr_assert(!req.get);
+    gw_request_deinit(&req);
+}
+
+Test(gw_request, get_without_a_query_is_a_400)
+{
+    static const char *const qss[] = {NULL, "", "operationName=x", "variables=%7B%7D"};
+    for (size_t i = 0; i < sizeof qss / sizeof qss[0]; i++) {
+        gw_gql_request_t req;
+        json_t *response;
+        cr_assert_eq(parse_get(qss[i], &req, &response), 400, "%s", qss[i]);
+        assert_error(response,
+                     "GET /graphql needs a query parameter, e.g. /graphql?query=%7B__typename%7D; "
+                     "or POST the request as JSON",
+                     "InvalidParameterError");
+        json_decref(response);
+    }
+
+    /* An empty query parameter is Booster's empty query, as in a body. */
+    gw_gql_request_t req;
+    json_t *response;
+    cr_assert_eq(parse_get("query=", &req, &response), 200);
+    assert_error(response, "Received an empty GraphQL query", "InvalidParameterError");
+    json_decref(response);
+}
+
+Test(gw_request, get_refuses_bad_parameters)
+{
+    static const struct {
+        const char *qs;
+        const char *message;
+    } cases[] = {
+        {"query=%7Ba", NULL}, /* not an error: the parser will say what is wrong */
+        {"query=%7", "could not decode the query string: a '%' must be followed by two "
+                     "hexadecimal digits"},
+        {"query=a&query=b", "the query string has the parameter query more than once"},
+        {"query=a&operationName=x&operationName=y",
+         "the query string has the parameter operationName more than once"},
+        {"query=%FF", "the query parameter is not valid UTF-8"},
+        {"query=a&operationName=%C3", "the operationName parameter is not valid UTF-8"},
+        {"query=a&variables=%7Bx", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        gw_gql_request_t req;
+        json_t *response;
+        int st = parse_get(cases[i].qs, &req, &response);
+        if (i == 0) {
+            cr_assert_eq(st, 0);
+            gw_request_deinit(&req);
+            continue;
+        }
+        cr_assert_eq(st, 400, "%s", cases[i].qs);
+        if (cases[i].message != NULL) {
+            assert_error(response, cases[i].message, "InvalidParameterError");
+        } else {
+            json_t *e = json_array_get(json_object_get(response, "errors"), 0);
+            const char *msg = json_string_value(json_object_get(e, "message"));
+            cr_assert_not_null(strstr(msg, "could not parse the variables parameter as JSON"), "%s",
+                               msg);
+        }
+        json_decref(response);
+    }
+
+    /* Variables that are JSON but not an object pass here; the executor refuses them. */
+    gw_gql_request_t req;
+    json_t *response;
+    cr_assert_eq(parse_get("query=a&variables=%5B1%5D", &req, &response), 0);
+    cr_assert(json_is_array(req.variables));
+    gw_request_deinit(&req);
+}
+
+Test(gw_request, application_graphql_body_is_the_query)
+{
+    gw_gql_request_t req;
+    json_t *response;
+    gw_http_request_t in = {
+        .method = GW_HTTP_POST, .body = "{ a }", .body_len = 5, .content = GW_CONTENT_GRAPHQL};
+
+    cr_assert_eq(gw_request_parse(&in, &req, &response), 0);
+    cr_assert_eq(req.query_len, 5);
+    cr_assert_eq(memcmp(req.query, "{ a }", 5), 0);
+    cr_assert_null(req.variables);
+    cr_assert_null(req.operation_name);
+    cr_assert(!req.get);
+    gw_request_deinit(&req);
+
+    /* A JSON-looking body is still query text here. */
+    in.body = "{\"query\":\"{ a }\"}";
+    in.body_len = strlen(in.body);
+    cr_assert_eq(gw_request_parse(&in, &req, &response), 0);
+    cr_assert_eq(req.query_len, in.body_len);
+    gw_request_deinit(&req);
+
+    in.body_len = 0;
+    cr_assert_eq(gw_request_parse(&in, &req, &response), 200);
+    assert_error(response, "Received an empty GraphQL query", "InvalidParameterError");
+    json_decref(response);
+
+    in.body = "{ a(x: \"\xff\") }";
+    in.body_len = strlen(in.body);
+    cr_assert_eq(gw_request_parse(&in, &req, &response), 400);
+    assert_error(response, "could not read request body: not valid UTF-8", "InvalidParameterError");
     json_decref(response);
 }
 
