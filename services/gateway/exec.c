@@ -996,6 +996,16 @@ root_start(gw_op_t *op, size_t i, const rj_gql_root_field_t *f)
 {
     gw_exec_t *x = op->x;
 
+    /*
+     * A GraphQL string literal may carry U+0000 ("\u0000"; JSON variables with it are
+     * refused when the body is parsed). Nothing downstream can store it, and a command
+     * holding one would be dead-lettered while its client waits for the timeout.
+     */
+    if (rj_json_has_nul(f->args)) {
+        root_fail(op, i, "string arguments must not contain U+0000", "InvalidParameterError");
+        return;
+    }
+
     if (rj_gql_prepared_op(op->prep) == RJ_GQL_OP_MUTATION) {
         const rj_app_command_t *cmd = rj_app_command(x->app, f->name);
         if (cmd != NULL) {

@@ -93,6 +93,19 @@ itest('missing required input field stores nothing', async () => {
   assert.equal(n, '0', 'an invalid mutation produced an event');
 });
 
+itest('U+0000 in a string is refused at once, in a literal and in variables', async () => {
+  const started = Date.now();
+  const r = await stack.gql('mutation { ChangeCartItem(input: {cartId: "bad-nul\\u0000x", productId: "p1", quantity: 1}) }');
+  assertGraphqlError(r, 'U+0000 in a literal');
+  assert.equal(r.json.errors[0].extensions?.code, 'InvalidParameterError', r.text);
+  assert.ok(Date.now() - started < 5000, 'answered at once, not after the reply timeout');
+  assertRejected(await stack.post('{"query":"mutation($c: ID!) { ChangeCartItem(input: {cartId: $c, productId: \\"p1\\", quantity: 1}) }","variables":{"c":"bad-nul\\u0000y"}}'),
+    'U+0000 in variables');
+  await assertStillServes();
+  const n = await stack.sql("SELECT count(*) FROM shop.events WHERE entity_id LIKE 'bad-nul%'");
+  assert.equal(n, '0', 'a command with U+0000 produced an event');
+});
+
 itest('oversized body (7 MiB)', { timeout: 120000 }, async () => {
   const pad = 'x'.repeat(7 * 1024 * 1024);
   const body = JSON.stringify({

@@ -588,3 +588,30 @@ rj_env_deadletter_encode(const rj_env_deadletter_t *env)
     put_str(o, "at", env->at);
     return dump_take(o);
 }
+
+bool
+rj_json_has_nul(const json_t *v)
+{
+    if (json_is_string(v))
+        return json_string_length(v) != strlen(json_string_value(v));
+    if (json_is_array(v)) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(v, i, e)
+        {
+            if (rj_json_has_nul(e))
+                return true;
+        }
+        return false;
+    }
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *e;
+        json_object_foreach((json_t *)v, k, e)
+        {
+            if (rj_json_has_nul(e))
+                return true;
+        }
+    }
+    return false;
+}

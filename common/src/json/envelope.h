@@ -155,4 +155,11 @@ json_t *rj_env_reply_to_json(const rj_env_reply_t *env);
 /** Compact, key-order-preserving dump of @p v (borrowed); a new string, free() it. */
 char *rj_json_dumps(const json_t *v);
 
+/**
+ * True when a string anywhere in @p v (borrowed; NULL is false) contains U+0000.
+ * PostgreSQL's jsonb and text cannot store it and the decoders here refuse it, so
+ * the gateway refuses such input up front instead of losing it downstream.
+ */
+bool rj_json_has_nul(const json_t *v);
+
 #endif

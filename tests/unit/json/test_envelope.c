@@ -418,6 +418,20 @@ Test(envelope, rejects_oversized_input)
     free(big);
 }
 
+Test(envelope, finds_nul_in_any_string)
+{
+    json_t *clean = json_pack("{s:[s, {s:s}], s:i}", "a", "x", "b", "y", "n", 1);
+    cr_expect_not(rj_json_has_nul(clean));
+    cr_expect_not(rj_json_has_nul(NULL));
+    json_t *deep = json_pack("{s:[s, {s:s%}]}", "a", "x", "b", "y\0z", (size_t)3);
+    cr_expect(rj_json_has_nul(deep));
+    json_t *top = json_stringn("a\0", 2);
+    cr_expect(rj_json_has_nul(top));
+    json_decref(clean);
+    json_decref(deep);
+    json_decref(top);
+}
+
 Test(envelope, ignores_unknown_fields)
 {
     const char *text = "{\"requestId\":\"r\",\"ok\":false,\"error\":{\"message\":\"m\"},"
