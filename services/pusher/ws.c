@@ -114,11 +114,22 @@ lws_log_emit(int level, const char *line)
 
 /* ---- connections ------------------------------------------------------------------------- */
 
+/* A closing peer gets this long to take its close frame before the socket is dropped. */
+#define CLOSE_GRACE_S 2
+
 static void
 wake_session(push_session_t *s, void *ud)
 {
     (void)ud;
     lws_callback_on_writable(s->transport);
+    /*
+     * The close frame goes out from the WRITEABLE callback, which never comes for a
+     * client that has stopped reading (the very client a full send queue closes): it
+     * would keep its socket, subscriptions and queue until the idle timeout. Bound the
+     * wait: lws drops the connection if the close has not been sent by then.
+     */
+    if (s->close_code != 0)
+        lws_set_timeout(s->transport, PENDING_TIMEOUT_CLOSE_SEND, CLOSE_GRACE_S);
 }
 
 static void
