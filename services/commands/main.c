@@ -82,13 +82,12 @@ on_revoke(void *opaque, const rd_kafka_topic_partition_list_t *parts)
 static rj_redis_t *
 redis_connect_retry(const char *url, int timeout_ms, rj_error_t *err)
 {
-    int64_t deadline = rj_mono_us() + (int64_t)timeout_ms * 1000;
-    for (int attempt = 0;; attempt++) {
+    rj_backoff_t bo;
+    rj_backoff_init(&bo, timeout_ms);
+    for (;;) {
         rj_redis_t *r = rj_redis_connect(url, err);
-        if (r != NULL || err->status != RJ_ERETRY || rj_mono_us() > deadline)
+        if (r != NULL || err->status != RJ_ERETRY || !rj_backoff_wait(&bo))
             return r;
-        if (rj_proc_sleep(100 << (attempt < 4 ? attempt : 4)))
-            return NULL;
     }
 }
 
@@ -96,12 +95,11 @@ static rj_status_t
 topics_ensure_retry(const char *brokers, const char *const *topics, size_t n, int partitions,
                     int timeout_ms, rj_error_t *err)
 {
-    int64_t deadline = rj_mono_us() + (int64_t)timeout_ms * 1000;
-    for (int attempt = 0;; attempt++) {
+    rj_backoff_t bo;
+    rj_backoff_init(&bo, timeout_ms);
+    for (;;) {
         rj_status_t st = rj_kafka_ensure_topics(brokers, topics, n, partitions, err);
-        if (st != RJ_ERETRY || rj_mono_us() > deadline)
-            return st;
-        if (rj_proc_sleep(100 << (attempt < 4 ? attempt : 4)))
+        if (st != RJ_ERETRY || !rj_backoff_wait(&bo))
             return st;
     }
 }

@@ -463,7 +463,8 @@ produce_deadletter(cmd_processor_t *p, const cmd_item_t *it, rj_error_t *err)
 static rj_status_t
 produce_batch(cmd_processor_t *p, cmd_item_t *items, size_t n, rj_error_t *err)
 {
-    int64_t deadline = rj_mono_us() + (int64_t)CMD_RETRY_BUDGET_MS * 1000;
+    rj_backoff_t bo;
+    rj_backoff_init(&bo, CMD_RETRY_BUDGET_MS);
     for (int attempt = 0;; attempt++) {
         rj_status_t st = RJ_OK;
         for (size_t i = 0; i < n && st == RJ_OK; i++) {
@@ -479,7 +480,7 @@ produce_batch(cmd_processor_t *p, cmd_item_t *items, size_t n, rj_error_t *err)
             return RJ_OK;
         rj_warn("kafka", "could not produce events, retrying: %s attempt=%d", err ? err->msg : "",
                 attempt + 1);
-        if (rj_mono_us() > deadline || rj_proc_sleep(100 << (attempt < 4 ? attempt : 4)))
+        if (!rj_backoff_wait(&bo))
             return st;
     }
 }
@@ -533,7 +534,8 @@ cmd_process_batch(cmd_processor_t *p, rd_kafka_message_t *const *msgs, size_t n,
 {
     int64_t t0 = rj_mono_us();
     cmd_item_t *items = decode_batch(msgs, n);
-    int64_t deadline = t0 + (int64_t)CMD_RETRY_BUDGET_MS * 1000;
+    rj_backoff_t bo;
+    rj_backoff_init(&bo, CMD_RETRY_BUDGET_MS);
     rj_status_t st;
     for (int attempt = 0;; attempt++) {
         st = commit_batch(p, items, msgs, n, err);
@@ -544,7 +546,7 @@ cmd_process_batch(cmd_processor_t *p, rd_kafka_message_t *const *msgs, size_t n,
             item_reset(&items[i]);
         rj_warn("pg", "could not commit command batch, retrying: %s attempt=%d",
                 err ? err->msg : "", attempt + 1);
-        if (rj_mono_us() > deadline || rj_proc_sleep(100 << (attempt < 4 ? attempt : 4)))
+        if (!rj_backoff_wait(&bo))
             break;
     }
     if (st != RJ_OK) {

@@ -137,8 +137,8 @@ static rj_status_t
 ensure_tables(proj_daemon_t *d, wk_worker_t *w, rj_error_t *err)
 {
     for (size_t i = 0; i < d->n_rms; i++) {
-        wk_backoff_t bo;
-        wk_backoff_init(&bo, wk_worker_opts(w)->stall_timeout_ms);
+        rj_backoff_t bo;
+        rj_backoff_init(&bo, wk_worker_opts(w)->stall_timeout_ms);
         for (;;) {
             rj_status_t st =
                 rj_pg_ensure_read_model_table(wk_worker_pg(w), d->rms[i].model->name, err);
@@ -146,7 +146,7 @@ ensure_tables(proj_daemon_t *d, wk_worker_t *w, rj_error_t *err)
                 break;
             rj_warn("pg", "could not create read-model table, retrying: %s read_model=%s", err->msg,
                     d->rms[i].model->name);
-            if (!wk_backoff_wait(&bo))
+            if (!rj_backoff_wait(&bo))
                 return st;
         }
     }
@@ -633,11 +633,11 @@ main(int argc, char **argv)
 
     /* Redis only carries notifications, but a projector that starts without it would
      * silently starve every subscription; wait for it like for the other dependencies. */
-    wk_backoff_t bo;
-    wk_backoff_init(&bo, conf.loop.stall_timeout_ms);
+    rj_backoff_t bo;
+    rj_backoff_init(&bo, conf.loop.stall_timeout_ms);
     while ((d.redis = rj_redis_connect(d.redis_url, &err)) == NULL) {
         rj_warn("redis", "could not connect, retrying: %s", err.msg);
-        if (!wk_backoff_wait(&bo))
+        if (!rj_backoff_wait(&bo))
             goto fail;
     }
 

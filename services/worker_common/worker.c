@@ -71,25 +71,6 @@ struct wk_worker {
 
 /* ---- small helpers ---- */
 
-void
-wk_backoff_init(wk_backoff_t *b, int limit_ms)
-{
-    b->start_us = rj_mono_us();
-    b->limit_us = (int64_t)limit_ms * 1000;
-    b->delay_ms = 50;
-}
-
-bool
-wk_backoff_wait(wk_backoff_t *b)
-{
-    if (rj_proc_stopping() || rj_mono_us() - b->start_us >= b->limit_us)
-        return false;
-    if (rj_proc_sleep(b->delay_ms))
-        return false;
-    b->delay_ms = b->delay_ms * 2 > 2000 ? 2000 : b->delay_ms * 2;
-    return true;
-}
-
 char *
 wk_msg_key(const rd_kafka_message_t *m)
 {
@@ -227,14 +208,14 @@ wk_worker_new(const wk_config_t *cfg, rj_error_t *errp)
 
     /* Every daemon migrates at start; rj_pg_migrate serialises concurrent starters
      * itself, so a failure here is the server going away under us: retry. */
-    wk_backoff_t bo;
-    wk_backoff_init(&bo, w->opts.stall_timeout_ms);
+    rj_backoff_t bo;
+    rj_backoff_init(&bo, w->opts.stall_timeout_ms);
     for (;;) {
         rj_status_t st = rj_pg_migrate(w->pg, err);
         if (st == RJ_OK)
             break;
         rj_warn("pg", "could not migrate, retrying: %s", err->msg);
-        if (!wk_backoff_wait(&bo))
+        if (!rj_backoff_wait(&bo))
             goto fail;
     }
 
@@ -251,7 +232,7 @@ wk_worker_new(const wk_config_t *cfg, rj_error_t *errp)
     names[n_names++] = rj_xstrdup(w->deadletter_topic);
     for (size_t i = 0; i < cfg->n_out; i++)
         names[n_names++] = wk_worker_topic(w, cfg->out_suffixes[i]);
-    wk_backoff_init(&bo, w->opts.stall_timeout_ms);
+    rj_backoff_init(&bo, w->opts.stall_timeout_ms);
     rj_status_t st;
     for (;;) {
         st = rj_kafka_ensure_topics(w->common.kafka_brokers, (const char *const *)names, n_names,
@@ -260,7 +241,7 @@ wk_worker_new(const wk_config_t *cfg, rj_error_t *errp)
             break;
         rj_warn("kafka", "could not create topics, retrying: %s brokers=%s", err->msg,
                 w->common.kafka_brokers);
-        if (!wk_backoff_wait(&bo))
+        if (!rj_backoff_wait(&bo))
             break;
     }
     for (size_t i = 0; i < n_names; i++)
@@ -306,14 +287,14 @@ static rj_status_t
 on_assign(void *opaque, rd_kafka_topic_partition_list_t *parts, rj_error_t *err)
 {
     wk_worker_t *w = opaque;
-    wk_backoff_t bo;
-    wk_backoff_init(&bo, w->opts.stall_timeout_ms);
+    rj_backoff_t bo;
+    rj_backoff_init(&bo, w->opts.stall_timeout_ms);
     for (;;) {
         rj_status_t st = rj_pg_offsets_load(w->pg, w->group, parts, err);
         if (st == RJ_OK)
             break;
         rj_warn("worker", "could not load offsets, retrying: %s group=%s", err->msg, w->group);
-        if (!wk_backoff_wait(&bo))
+        if (!rj_backoff_wait(&bo))
             return st;
     }
     for (int i = 0; i < parts->cnt; i++) {
@@ -374,8 +355,8 @@ run_batch(wk_worker_t *w, const wk_ops_t *ops, void *opaque, rd_kafka_message_t 
     w->dl_mark = w->n_dls;
 
     batch_outcome_t outcome = BATCH_COMMITTED;
-    wk_backoff_t bo;
-    wk_backoff_init(&bo, w->opts.stall_timeout_ms);
+    rj_backoff_t bo;
+    rj_backoff_init(&bo, w->opts.stall_timeout_ms);
     for (int tries = 1;; tries++) {
         rj_error_t err;
         rj_error_clear(&err);
@@ -392,7 +373,7 @@ run_batch(wk_worker_t *w, const wk_ops_t *ops, void *opaque, rd_kafka_message_t 
                rj_status_name(st), n, tries);
         /* Giving up is always safe: nothing of the batch is committed, so it is
          * delivered again, from the stored offsets, to whoever consumes next. */
-        if (!wk_backoff_wait(&bo)) {
+        if (!rj_backoff_wait(&bo)) {
             outcome = rj_proc_stopping() ? BATCH_STOPPED : BATCH_FAILED;
             break;
         }

@@ -155,24 +155,6 @@ const wk_opts_t *wk_worker_opts(const wk_worker_t *w);
 void wk_deadletter(wk_worker_t *w, const rd_kafka_message_t *m, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/**
- * Exponential backoff for retry loops: 50 ms doubling to 2 s, bounded in total by
- * stall-timeout-ms from wk_backoff_init.
- */
-typedef struct wk_backoff {
-    int64_t start_us; /* rj_mono_us() at init */
-    int64_t limit_us; /* give up after this long */
-    int delay_ms;     /* the next sleep */
-} wk_backoff_t;
-
-/** Starts a backoff that gives up after @p limit_ms. */
-void wk_backoff_init(wk_backoff_t *b, int limit_ms);
-/**
- * Sleeps before the next attempt.
- * @return false when the limit has passed or a stop was requested (do not retry)
- */
-bool wk_backoff_wait(wk_backoff_t *b);
-
 /** A message's key as a new NUL-terminated string (free() it), or NULL when it has none. */
 char *wk_msg_key(const rd_kafka_message_t *m);
 

@@ -175,3 +175,22 @@ rj_proc_init_daemon(const char *name, const rj_conf_opt_t *opts, size_t n, void 
         rj_log_set_level(level);
     rj_proc_init(name);
 }
+
+void
+rj_backoff_init(rj_backoff_t *b, int limit_ms)
+{
+    b->start_us = rj_mono_us();
+    b->limit_us = (int64_t)limit_ms * 1000;
+    b->delay_ms = 50;
+}
+
+bool
+rj_backoff_wait(rj_backoff_t *b)
+{
+    if (rj_proc_stopping() || rj_mono_us() - b->start_us >= b->limit_us)
+        return false;
+    if (rj_proc_sleep(b->delay_ms))
+        return false;
+    b->delay_ms = b->delay_ms * 2 > 2000 ? 2000 : b->delay_ms * 2;
+    return true;
+}

@@ -102,6 +102,25 @@ bool rj_proc_is_ready(void);
  */
 bool rj_proc_sleep(int timeout_ms);
 
+/**
+ * Exponential backoff for retry loops: 50 ms doubling to 2 s, given up after a
+ * total time limit or when a stop is requested. Caller-owned storage, no teardown.
+ */
+typedef struct rj_backoff {
+    int64_t start_us; /* rj_mono_us() at init */
+    int64_t limit_us; /* give up after this long */
+    int delay_ms;     /* the next sleep */
+} rj_backoff_t;
+
+/** Starts a backoff that gives up after @p limit_ms. */
+void rj_backoff_init(rj_backoff_t *b, int limit_ms);
+
+/**
+ * Sleeps before the next attempt (returning early on a stop request).
+ * @return false when the limit has passed or a stop was requested: do not retry
+ */
+bool rj_backoff_wait(rj_backoff_t *b);
+
 /* ------------------------------------------------------------------------ */
 /* Metrics                                                                   */
 /* ------------------------------------------------------------------------ */
