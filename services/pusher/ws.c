@@ -7,8 +7,8 @@
  *   ESTABLISHED                 a session starts (or is closed at once past max-connections)
  *   RECEIVE                     fragments are reassembled up to max-message-bytes, then the
  *                               whole message goes to push_proto_handle()
- *   SERVER_WRITEABLE            one queued frame is written (lws allows one write per
- *                               writable event), or the requested close is performed
+ *   SERVER_WRITEABLE            queued frames are written while the socket takes them,
+ *                               or the requested close is performed
  *   CLOSED                      the session's subscriptions and queue are dropped
  *   EVENT_WAIT_CANCELLED        the Redis thread queued changes: drain and deliver them
  *
@@ -214,6 +214,20 @@ conn_receive(push_server_t *srv, push_conn_t *c, struct lws *wsi, const char *in
     }
 }
 
+/*
+ * Frames written per WRITEABLE event at most, so that one busy connection cannot hold the
+ * loop while others wait for theirs.
+ */
+#define WRITES_PER_EVENT 32
+
+/*
+ * Writes queued frames while the socket takes them. lws allows a second write in the same
+ * callback only while lws_send_pipe_choked() says the first went out whole and the socket
+ * is still writable; otherwise lws keeps the unsent rest and we wait for the next event.
+ * Writing one frame per event instead would tie the drain rate to loop iterations, and a
+ * burst of changes delivered in one iteration could fill the queue of a client that reads
+ * as fast as it can.
+ */
 static int
 conn_writeable(push_conn_t *c, struct lws *wsi)
 {
@@ -223,15 +237,19 @@ conn_writeable(push_conn_t *c, struct lws *wsi)
                          (unsigned char *)(uintptr_t)s->close_reason, strlen(s->close_reason));
         return -1;
     }
-    push_frame_t *f = push_session_pop(s);
-    if (f == NULL)
-        return 0;
-    int n = lws_write(wsi, f->buf + PUSH_FRAME_HEADROOM, f->len, LWS_WRITE_TEXT);
-    size_t len = f->len;
-    free(f);
-    if (n < 0 || (size_t)n < len) {
-        rj_warn("ws", "could not write to client conn=%s", s->id);
-        return -1;
+    for (int i = 0; i < WRITES_PER_EVENT; i++) {
+        push_frame_t *f = push_session_pop(s);
+        if (f == NULL)
+            return 0;
+        int n = lws_write(wsi, f->buf + PUSH_FRAME_HEADROOM, f->len, LWS_WRITE_TEXT);
+        size_t len = f->len;
+        free(f);
+        if (n < 0 || (size_t)n < len) {
+            rj_warn("ws", "could not write to client conn=%s", s->id);
+            return -1;
+        }
+        if (s->out_head == NULL || lws_send_pipe_choked(wsi))
+            break;
     }
     if (s->out_head != NULL)
         lws_callback_on_writable(wsi);

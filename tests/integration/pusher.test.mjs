@@ -273,7 +273,7 @@ itest('Redis killed: the supervisor restarts it and a subscription made before t
 });
 
 itest('a client that stops reading is disconnected while it still is not reading; a healthy subscriber on the same pusher misses nothing', { timeout: 300000 }, async () => {
-  const queueMax = 16;
+  const queueMax = 64;
   const pusher = await startPusher({ RAMJET_SEND_QUEUE_MAX: String(queueMax) });
   const cart = 'slow-1';
   // Big rows, so that the kernel's socket buffers fill after a few hundred frames:
