@@ -400,6 +400,24 @@ reduce_customer_named(const json_t *event, const json_t *current, json_t **out, 
     return RJ_OK;
 }
 
+/* ---- Order reducer ---- */
+
+/* OrderPlaced creates the order: {id, customerId, customerName, amountCents}. */
+static rj_status_t
+reduce_order_placed(const json_t *event, const json_t *current, json_t **out, rj_error_t *err)
+{
+    (void)current;
+    json_t *order = json_pack("{s:O, s:O, s:O, s:O}", "id", json_object_get(event, "orderId"),
+                              "customerId", json_object_get(event, "customerId"), "customerName",
+                              json_object_get(event, "customerName"), "amountCents",
+                              json_object_get(event, "amountCents"));
+    if (order == NULL)
+        return rj_error_set(err, RJ_ESCHEMA,
+                            "OrderPlaced needs orderId, customerId, customerName and amountCents");
+    *out = order;
+    return RJ_OK;
+}
+
 /* ---- CartReadModel projections ---- */
 
 /* Cart by id: {id, cartItems, shippingAddress, payment: current?.payment, cartItemsIds}.
@@ -636,6 +654,7 @@ RJ_APP_DEFINE(app)
     rj_app_on_reduce(app, "Pack", "PackCreated", reduce_pack_created);
     rj_app_on_reduce(app, "Customer", "CustomerRegistered", reduce_customer_named);
     rj_app_on_reduce(app, "Customer", "CustomerRenamed", reduce_customer_named);
+    rj_app_on_reduce(app, "Order", "OrderPlaced", reduce_order_placed);
 
     rj_app_before_read_model(app, "CartReadModel", cart_read_model_hook_throw);
     rj_app_before_read_model(app, "CartReadModel", cart_read_model_hook_rename);
