@@ -107,8 +107,12 @@ Test(shop, events_and_entities)
     cr_assert_not_null(ev);
     cr_expect_str_eq(ev->entity->name, "Cart");
     cr_expect_str_eq(ev->key, "cartId");
-    cr_expect_eq(rj_app_event_count(shop), 9);
-    cr_expect_eq(rj_app_entity_count(shop), 5);
+    cr_expect_eq(rj_app_event_count(shop), 10);
+    cr_expect_eq(rj_app_entity_count(shop), 6);
+    const rj_app_entity_t *order = rj_app_entity(shop, "Order");
+    cr_assert_not_null(order);
+    cr_expect_eq(order->authorize_read_events.kind, RJ_APP_AUTH_ROLES);
+    cr_expect_not_null(rj_app_entity_reducer(order, "OrderPlaced"));
     cr_expect_eq(rj_app_entity(shop, "Pack")->authorize_read_events.kind, RJ_APP_AUTH_NOBODY);
 
     const rj_app_entity_t *cart = rj_app_entity(shop, "Cart");
