@@ -120,6 +120,44 @@ typedef rj_status_t (*rj_authorizer_fn)(const json_t *user, const json_t *input,
 typedef rj_status_t (*rj_read_model_hook_fn)(const json_t *request, const json_t *user,
                                              json_t **out, rj_error_t *err);
 
+/**
+ * An extra check on a token that a public-key or JWKS verifier accepted (its signature,
+ * algorithm, nbf, exp and issuer all good): an audience, a revocation list, a claim
+ * the application requires. Booster users write this as a verifier class that extends
+ * PublicKeyTokenVerifier or JwksUriTokenVerifier and checks more after `super.verify`.
+ *
+ * @param header  the token's JWT header; borrowed
+ * @param claims  its payload; borrowed
+ * @param err     on refusal, the reason the client reads, joined with the other
+ *                verifiers' as usual (empty: "JsonWebTokenError: token refused"); a code
+ *                set to BoosterTokenExpiredError or BoosterTokenNotBeforeError makes the
+ *                request fail with that code, as an expired token does
+ * @return RJ_OK to accept; any error status refuses the token
+ *
+ * Runs on the gateway's and the pusher's loop threads: must be quick and must not block.
+ */
+typedef rj_status_t (*rj_token_check_fn)(const json_t *header, const json_t *claims,
+                                         rj_error_t *err);
+
+/**
+ * A token verifier the application implements whole (Booster's custom TokenVerifier),
+ * for tokens no standard verifier understands: opaque API keys, HS256 with a shared
+ * secret, a session store.
+ *
+ * @param token   the token as presented (without "Bearer "), NUL-terminated, at most
+ *                16 KiB; borrowed
+ * @param header  on RJ_OK optionally a header object for the user envelope (a new
+ *                reference); may be left NULL
+ * @param claims  on RJ_OK the claims (a new reference, an object): the user envelope's
+ *                id is `sub`, its roles the verifier's roles claim, as for JWTs
+ * @param err     on refusal, as for rj_token_check_fn
+ * @return RJ_OK to accept; any error status refuses
+ *
+ * Runs on the gateway's and the pusher's loop threads: must be quick and must not block.
+ */
+typedef rj_status_t (*rj_token_verify_fn)(const char *token, json_t **header, json_t **claims,
+                                          rj_error_t *err);
+
 /* ---- declaring the application (called from RJ_APP_DEFINE only) ---- */
 
 /** Sets the application's SDL from a file path, resolved relative to the library's directory. */
@@ -163,6 +201,20 @@ RJ_EXPORT void rj_app_token_verifier_public_key(rj_app_t *app, const char *issue
  */
 RJ_EXPORT void rj_app_token_verifier_jwks(rj_app_t *app, const char *issuer,
                                           const char *jwks_uri, const char *roles_claim);
+
+/**
+ * Adds @p fn as an extra check to every public-key and JWKS verifier of @p issuer
+ * declared before this call (at least one must be; one check per verifier).
+ */
+RJ_EXPORT void rj_app_token_verifier_check(rj_app_t *app, const char *issuer,
+                                           rj_token_check_fn fn);
+/**
+ * Trusts the tokens @p fn accepts. Verifiers are tried in declaration order and the first
+ * that accepts wins, so a custom verifier may sit before or after standard ones. @p name
+ * names it in logs; roles are read from claim @p roles_claim (NULL: "custom:role").
+ */
+RJ_EXPORT void rj_app_token_verifier_custom(rj_app_t *app, const char *name,
+                                            rj_token_verify_fn fn, const char *roles_claim);
 
 /* ---- inside a command handler ---- */
 

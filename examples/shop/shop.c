@@ -7,7 +7,8 @@
  *
  * The domain is examples/shop-domain.md §1: carts, payments, products, packs and
  * customers, with their read models, LogSomething's custom authorizer and the
- * CartReadModel before hooks. Not here yet, because ramjet.h has no call for them yet:
+ * CartReadModel before hooks, and two optional token policies (a revocation check
+ * and API keys, see below). Not here yet, because ramjet.h has no call for them yet:
  * orders (PlaceOrder reads the current Customer entity), InspectCart (reads the Cart
  * entity) and OrderReadModel's read-model-query join key. The JWKS verifier is
  * configured when SHOP_JWKS_URI is set (shop-domain.md, "Tokens the example app must
@@ -626,6 +627,83 @@ booster_public_key(void)
     return pem;
 }
 
+/*
+ * Optional token policies, off unless their environment variable is set; they show the
+ * two ways an application extends token verification (ramjet.h):
+ *
+ *   SHOP_REVOKED_TOKEN_IDS=jti1,jti2   a check on top of the "booster" verifiers that
+ *                                      refuses the tokens whose jti is listed
+ *   SHOP_API_KEYS=key=Role,key2=Role2  a custom verifier for machine clients that send
+ *                                      an API key instead of a JWT
+ *
+ * Both lists are copied when the application is defined, never read again.
+ */
+static char shop_revoked[4096];  /* ",jti1,jti2," */
+static char shop_api_keys[4096]; /* ",key=Role,key2=Role2," */
+
+/* Copies the comma-separated list in @p env into @p dst as ",a,b,"; false when too long. */
+static bool
+copy_list(char *dst, size_t size, const char *env)
+{
+    const char *v = getenv(env);
+    dst[0] = '\0';
+    if (v == NULL || v[0] == '\0')
+        return true;
+    int n = snprintf(dst, size, ",%s,", v);
+    if (n < 0 || (size_t)n >= size) {
+        dst[0] = '\0';
+        return false;
+    }
+    return true;
+}
+
+static rj_status_t
+check_token_not_revoked(const json_t *header, const json_t *claims, rj_error_t *err)
+{
+    (void)header;
+    const char *jti = str_field(claims, "jti");
+    if (jti == NULL || jti[0] == '\0' || strchr(jti, ',') != NULL)
+        return RJ_OK;
+    char needle[300];
+    int n = snprintf(needle, sizeof needle, ",%s,", jti);
+    if (n > 0 && (size_t)n < sizeof needle && strstr(shop_revoked, needle) != NULL)
+        return rj_error_set(err, RJ_EAUTH, "Token %s has been revoked", jti);
+    return RJ_OK;
+}
+
+/* Compares without stopping at the first difference, so timing does not leak a key. */
+static bool
+secret_equal(const char *a, size_t alen, const char *b, size_t blen)
+{
+    unsigned char diff = alen != blen;
+    for (size_t i = 0; i < alen && i < blen; i++)
+        diff |= (unsigned char)(a[i] ^ b[i]);
+    return diff == 0;
+}
+
+static rj_status_t
+verify_api_key(const char *token, json_t **header, json_t **claims, rj_error_t *err)
+{
+    (void)header;
+    size_t tlen = strlen(token);
+    int index = 0;
+    for (const char *e = shop_api_keys + 1; *e != '\0'; index++) {
+        const char *eq = strchr(e, '='), *end = strchr(e, ',');
+        if (end == NULL)
+            break;
+        if (eq != NULL && eq < end &&
+            secret_equal(token, tlen, e, (size_t)(eq - e))) {
+            char sub[32];
+            snprintf(sub, sizeof sub, "api-key-%d", index + 1);
+            *claims = json_pack("{s:s, s:s#}", "sub", sub, "booster:role", eq + 1,
+                                (int)(end - eq - 1));
+            return RJ_OK;
+        }
+        e = end + 1;
+    }
+    return rj_error_set(err, RJ_EAUTH, "Unknown API key");
+}
+
 RJ_APP_DEFINE(app)
 {
     rj_app_schema_file(app, "shop.graphql");
@@ -682,4 +760,18 @@ RJ_APP_DEFINE(app)
     const char *jwks_uri = getenv("SHOP_JWKS_URI");
     if (jwks_uri != NULL && jwks_uri[0] != '\0')
         rj_app_token_verifier_jwks(app, "booster", jwks_uri, "booster:role");
+
+    if (!copy_list(shop_revoked, sizeof shop_revoked, "SHOP_REVOKED_TOKEN_IDS") ||
+        !copy_list(shop_api_keys, sizeof shop_api_keys, "SHOP_API_KEYS")) {
+        /* Refuse to start rather than run without a policy the operator asked for: the
+           empty issuer makes the loader refuse the app; say why. */
+        fprintf(stderr, "[shop]|app: SHOP_REVOKED_TOKEN_IDS or SHOP_API_KEYS is longer than "
+                        "%zu bytes\n", sizeof shop_revoked - 3);
+        rj_app_token_verifier_check(app, "", NULL);
+        return;
+    }
+    if (shop_revoked[0] != '\0')
+        rj_app_token_verifier_check(app, "booster", check_token_not_revoked);
+    if (shop_api_keys[0] != '\0')
+        rj_app_token_verifier_custom(app, "shop-api-keys", verify_api_key, "booster:role");
 }

@@ -228,6 +228,52 @@ rj_app_token_verifier_jwks(rj_app_t *app, const char *issuer, const char *jwks_u
     };
 }
 
+RJ_EXPORT void
+rj_app_token_verifier_custom(rj_app_t *app, const char *name, rj_token_verify_fn fn,
+                             const char *roles_claim)
+{
+    if (!name_ok(app, "rj_app_token_verifier_custom", "the verifier name", name))
+        return;
+    if (fn == NULL) {
+        rj__app_decl_error(app, "rj_app_token_verifier_custom: verifier %s has no function",
+                           name);
+        return;
+    }
+    app->verifiers =
+        rj_xrealloc(app->verifiers, (app->n_verifiers + 1) * sizeof *app->verifiers);
+    app->verifiers[app->n_verifiers++] = (rj_app_verifier_t){
+        .issuer = rj_xstrdup(name),
+        .custom = fn,
+        .roles_claim = rj_xstrdup(roles_claim != NULL && roles_claim[0] != '\0' ? roles_claim
+                                                                                  : "custom:role"),
+    };
+}
+
+RJ_EXPORT void
+rj_app_token_verifier_check(rj_app_t *app, const char *issuer, rj_token_check_fn fn)
+{
+    if (!name_ok(app, "rj_app_token_verifier_check", "the issuer", issuer))
+        return;
+    size_t bound = 0;
+    for (size_t i = 0; i < app->n_verifiers; i++) {
+        rj_app_verifier_t *v = &app->verifiers[i];
+        if (v->custom != NULL || strcmp(v->issuer, issuer) != 0)
+            continue;
+        if (v->check != NULL) {
+            rj__app_decl_error(app, "rj_app_token_verifier_check: issuer %s already has a check",
+                               issuer);
+            return;
+        }
+        v->check = fn;
+        bound++;
+    }
+    if (fn == NULL || bound == 0)
+        rj__app_decl_error(app,
+                           "rj_app_token_verifier_check: no public-key or JWKS verifier of "
+                           "issuer %s is declared before it%s",
+                           issuer, fn == NULL ? ", or no function" : "");
+}
+
 static void
 bind_authorizer(rj_app_t *app, const char *fn_name, const char *name, bool read_model,
                 rj_authorizer_fn fn)

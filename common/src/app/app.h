@@ -146,10 +146,12 @@ struct rj_app_read_model {
 };
 
 typedef struct rj_app_verifier {
-    char *issuer;      /* the "iss" it trusts */
-    char *pem;         /* PEM public key, or NULL for a JWKS verifier */
-    char *jwks_uri;    /* JWKS URI, or NULL for a public-key verifier */
-    char *roles_claim; /* claim holding the roles, default "custom:role" */
+    char *issuer;              /* the "iss" it trusts (a custom verifier's name) */
+    char *pem;                 /* PEM public key, or NULL */
+    char *jwks_uri;            /* JWKS URI, or NULL */
+    rj_token_verify_fn custom; /* the application's own verifier, or NULL */
+    rj_token_check_fn check;   /* an extra check after a standard verifier's, or NULL */
+    char *roles_claim;         /* claim holding the roles, default "custom:role" */
 } rj_app_verifier_t;
 
 /* ---- loading ---- */

@@ -271,6 +271,8 @@ build_token_auth(rj_app_t *app, rj_error_t *err)
         confs[i] = (rj_auth_verifier_conf_t){.issuer = app->verifiers[i].issuer,
                                              .pem = app->verifiers[i].pem,
                                              .jwks_uri = app->verifiers[i].jwks_uri,
+                                             .custom = app->verifiers[i].custom,
+                                             .check = app->verifiers[i].check,
                                              .roles_claim = app->verifiers[i].roles_claim,
                                              .jwks_min_refresh_s = min_refresh};
     app->auth = rj_auth_new(confs, app->n_verifiers, leeway, err);

@@ -56,6 +56,8 @@
    jsonwebtoken errors, and Booster wraps them differently per version). */
 #define R_NO_KID "JsonWebTokenError: no key for kid "
 #define R_NO_KID_NONE "JsonWebTokenError: no key for a jwt without kid"
+/* An application's check or custom verifier refused without saying why. */
+#define R_APP_REFUSED "JsonWebTokenError: token refused"
 #define KID_SHOWN_MAX 64 /* kid characters echoed in a reason; it is attacker input */
 
 typedef struct auth_verifier {
@@ -64,6 +66,8 @@ typedef struct auth_verifier {
     EVP_PKEY *key;      /* the public key (NULL for a JWKS verifier); read-only */
     rj__auth_alg_t alg; /* the one algorithm this key verifies */
     rj__jwks_t *jwks;   /* a JWKS verifier's key cache, or NULL */
+    rj_auth_custom_fn custom; /* an application's own verifier (no key, no jwks), or NULL */
+    rj_auth_check_fn check;   /* an application's extra check, or NULL */
 } auth_verifier_t;
 
 struct rj_auth {
@@ -298,6 +302,23 @@ no_kid_reason(const char *kid, char *buf, size_t bufsize)
     return buf;
 }
 
+/* How an application's check or custom verifier refused: its words, its kind by code. */
+static auth_fail_t
+app_refusal(const rj_error_t *e, const char **reason, char *buf, size_t bufsize)
+{
+    if (e->msg[0] == '\0') {
+        *reason = R_APP_REFUSED;
+    } else {
+        snprintf(buf, bufsize, "%s", e->msg);
+        *reason = buf;
+    }
+    if (strcmp(e->code, RJ_AUTH_CODE_EXPIRED) == 0)
+        return FAIL_EXPIRED;
+    if (strcmp(e->code, RJ_AUTH_CODE_NOT_BEFORE) == 0)
+        return FAIL_NOT_BEFORE;
+    return FAIL_OTHER;
+}
+
 /*
  * jsonwebtoken's verify() after decoding, for one key. Returns FAIL_NONE or the kind of
  * failure with its reason in @p reason (static text, or a message written into @p buf).
@@ -362,6 +383,59 @@ verifier_check(const rj_auth_t *a, const auth_verifier_t *v, const auth_token_t 
         *reason = buf;
         return FAIL_OTHER;
     }
+    if (v->check != NULL) {
+        rj_error_t e;
+        rj_error_clear(&e);
+        if (v->check(t->header, t->payload, &e) != RJ_OK)
+            return app_refusal(&e, reason, buf, bufsize);
+    }
+    *reason = NULL;
+    return FAIL_NONE;
+}
+
+/*
+ * Runs an application's own verifier on the raw token. On acceptance @p t's header and
+ * payload are replaced by what it returned, so the user envelope is built the usual way.
+ */
+static auth_fail_t
+custom_check(const auth_verifier_t *v, const char *token, size_t len, auth_token_t *t,
+             const char **reason, char *buf, size_t bufsize)
+{
+    if (len == 0) {
+        *reason = R_EMPTY;
+        return FAIL_OTHER;
+    }
+    if (len > RJ_AUTH_TOKEN_MAX) {
+        *reason = R_TOO_LARGE;
+        return FAIL_OTHER;
+    }
+    char *copy = rj_xstrndup(token, len);
+    json_t *header = NULL, *claims = NULL;
+    rj_error_t e;
+    rj_error_clear(&e);
+    rj_status_t st = v->custom(copy, &header, &claims, &e);
+    free(copy);
+    if (st != RJ_OK) {
+        json_decref(header);
+        json_decref(claims);
+        return app_refusal(&e, reason, buf, bufsize);
+    }
+    if (!json_is_object(claims)) {
+        json_decref(header);
+        json_decref(claims);
+        rj_warn("auth", "custom token verifier issuer=%s accepted a token without returning "
+                        "a claims object; refusing it",
+                v->issuer);
+        *reason = R_APP_REFUSED;
+        return FAIL_OTHER;
+    }
+    json_decref(t->header);
+    json_decref(t->payload);
+    t->header = json_is_object(header) ? header : json_object();
+    if (!json_is_object(header))
+        json_decref(header);
+    t->payload = claims;
+    t->alg = NULL; /* it pointed into the header just released */
     *reason = NULL;
     return FAIL_NONE;
 }
@@ -513,6 +587,7 @@ add_jwks_verifier(rj_auth_t *a, const rj_auth_verifier_conf_t *c, rj_error_t *er
         .issuer = rj_xstrdup(c->issuer),
         .roles_claim = roles_claim_of(c),
         .jwks = jwks,
+        .check = c->check,
     };
     return true;
 }
@@ -530,6 +605,23 @@ rj_auth_new(const rj_auth_verifier_conf_t *confs, size_t n, int64_t leeway_s, rj
     a->verifiers = rj_xcalloc(n > 0 ? n : 1, sizeof *a->verifiers);
     for (size_t i = 0; i < n; i++) {
         const rj_auth_verifier_conf_t *c = &confs[i];
+        if (c->custom != NULL) {
+            if (c->pem != NULL || c->jwks_uri != NULL || c->check != NULL) {
+                rj_error_set(err, RJ_EINVAL,
+                             "could not configure token verifier %zu: a custom verifier has "
+                             "no PEM key, JWKS URI or extra check",
+                             i + 1);
+                rj_auth_free(a);
+                return NULL;
+            }
+            a->verifiers[a->n++] = (auth_verifier_t){
+                .issuer = rj_xstrdup(c->issuer != NULL && c->issuer[0] != '\0' ? c->issuer
+                                                                                : "custom"),
+                .roles_claim = roles_claim_of(c),
+                .custom = c->custom,
+            };
+            continue;
+        }
         if (c->issuer == NULL || c->issuer[0] == '\0') {
             rj_error_set(err, RJ_EINVAL, "could not configure token verifier %zu: empty issuer",
                          i + 1);
@@ -539,7 +631,7 @@ rj_auth_new(const rj_auth_verifier_conf_t *confs, size_t n, int64_t leeway_s, rj
         if ((c->pem != NULL) == (c->jwks_uri != NULL)) {
             rj_error_set(err, RJ_EINVAL,
                          "could not configure token verifier issuer=%s: it needs exactly one "
-                         "of a PEM key and a JWKS URI",
+                         "of a PEM key, a JWKS URI and a custom verifier",
                          c->issuer);
             rj_auth_free(a);
             return NULL;
@@ -576,6 +668,7 @@ rj_auth_new(const rj_auth_verifier_conf_t *confs, size_t n, int64_t leeway_s, rj
             .roles_claim = roles_claim_of(c),
             .key = key,
             .alg = alg,
+            .check = c->check,
         };
     }
     return a;
@@ -607,6 +700,8 @@ rj_auth_verifier_alg(const rj_auth_t *a, size_t i)
 {
     if (i >= a->n)
         return NULL;
+    if (a->verifiers[i].custom != NULL)
+        return "custom";
     if (a->verifiers[i].jwks != NULL)
         return "JWKS";
     return a->verifiers[i].alg == RJ__AUTH_RS256 ? "RS256" : "ES256";
@@ -659,9 +754,11 @@ rj_auth_verify(const rj_auth_t *a, const char *token, size_t len, int64_t now_s,
     for (size_t i = 0; i < a->n; i++) {
         const auth_verifier_t *v = &a->verifiers[i];
         const char *reason = common;
-        char buf[256];
+        char buf[RJ_ERROR_MSG_MAX];
         auth_fail_t fail = FAIL_OTHER;
-        if (common == NULL)
+        if (v->custom != NULL)
+            fail = custom_check(v, token, len, &t, &reason, buf, sizeof buf);
+        else if (common == NULL)
             fail = verifier_check(a, v, &t, now_s, &reason, buf, sizeof buf);
         if (fail == FAIL_NONE) {
             *user = user_envelope(v, &t);

@@ -74,10 +74,41 @@
 
 typedef struct rj_auth rj_auth_t;
 
-/** One trusted issuer, with exactly one of pem and jwks_uri. Strings borrowed for the
- * rj_auth_new() call. */
+/**
+ * An application's extra check on a token a standard verifier accepted (signature, alg,
+ * nbf, exp and issuer all good): an audience, a revocation list, a required claim.
+ *
+ * @param header  the token's JWT header; borrowed
+ * @param claims  its payload; borrowed
+ * @param err     on refusal, the reason the client reads (empty: "JsonWebTokenError:
+ *                token refused"); its code, when set to RJ_AUTH_CODE_EXPIRED or
+ *                RJ_AUTH_CODE_NOT_BEFORE, counts as that kind of failure
+ * @return RJ_OK to accept; any error status refuses the token for this verifier
+ *
+ * Runs on the verifying thread (gateway loop, pusher loop): must not block for long.
+ */
+typedef rj_status_t (*rj_auth_check_fn)(const json_t *header, const json_t *claims,
+                                        rj_error_t *err);
+
+/**
+ * A verifier the application implements whole (Booster's custom TokenVerifier): it gets
+ * the raw token, which need not be a JWT, and decides.
+ *
+ * @param token   the token, NUL-terminated, at most RJ_AUTH_TOKEN_MAX bytes; borrowed
+ * @param header  on RJ_OK optionally a header object (a new reference); may be left NULL
+ * @param claims  on RJ_OK the claims the user envelope is built from (a new reference,
+ *                an object); roles come from the verifier's roles claim
+ * @param err     on refusal, as for rj_auth_check_fn
+ * @return RJ_OK to accept; any error status refuses
+ */
+typedef rj_status_t (*rj_auth_custom_fn)(const char *token, json_t **header, json_t **claims,
+                                         rj_error_t *err);
+
+/** One trusted issuer, with exactly one of pem, jwks_uri and custom. Strings borrowed
+ * for the rj_auth_new() call. */
 typedef struct rj_auth_verifier_conf {
-    const char *issuer;         /* the `iss` it trusts; compared exactly */
+    const char *issuer;         /* the `iss` it trusts; compared exactly (a custom
+                                   verifier's is only a name for logs, and may be NULL) */
     const char *pem;            /* public key: SubjectPublicKeyInfo ("BEGIN PUBLIC KEY") or
                                    an X.509 certificate; RSA verifies RS256, EC P-256 ES256 */
     const char *jwks_uri;       /* or: http(s) URI of a JWKS; the token's kid picks the key */
@@ -85,6 +116,8 @@ typedef struct rj_auth_verifier_conf {
     int64_t jwks_min_refresh_s; /* JWKS: least seconds between fetches on an unknown kid
                                    (0: no limit); see rj_auth_jwks_min_refresh_from_env */
     int64_t jwks_max_age_s;     /* JWKS: refetch when older; 0: RJ_AUTH_JWKS_MAX_AGE_S */
+    rj_auth_custom_fn custom;   /* or: the application verifies the token itself */
+    rj_auth_check_fn check;     /* pem/jwks: an extra check after the standard ones, or NULL */
 } rj_auth_verifier_conf_t;
 
 /**
@@ -95,7 +128,8 @@ typedef struct rj_auth_verifier_conf {
  * @param leeway_s  clock tolerance for `exp` and `nbf`, 0..RJ_AUTH_LEEWAY_MAX seconds
  * @param err       on failure names the verifier (by issuer) and why its key is unusable
  * @return the set, or NULL with RJ_EINVAL (a key that does not parse, or of a type other
- *         than RSA or EC P-256; an empty issuer; neither or both of pem and jwks_uri; a
+ *         than RSA or EC P-256; an empty issuer; not exactly one of pem, jwks_uri and
+ *         custom; a check on a custom verifier; a
  *         jwks_uri that is not http(s); a leeway or refresh interval out of range)
  *
  * Each JWKS is fetched once here; a fetch that fails is logged (warn) and is not an
@@ -114,7 +148,7 @@ void rj_auth_free(rj_auth_t *a);
 size_t rj_auth_verifier_count(const rj_auth_t *a);
 
 /** The algorithm verifier @p i accepts ("RS256" or "ES256"; "JWKS" for a JWKS verifier,
- * whose keys decide), or NULL past the end. Static. */
+ * whose keys decide; "custom" for an application's own), or NULL past the end. Static. */
 const char *rj_auth_verifier_alg(const rj_auth_t *a, size_t i);
 
 /**

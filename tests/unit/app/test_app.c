@@ -981,3 +981,48 @@ Test(inprocess, custom_authorizer_bindings_must_match_the_schema)
                               "a PEM public key or certificate");
     rj_app_free(app);
 }
+
+/* ---- application token policies ---- */
+
+static rj_status_t
+accept_nothing(const json_t *header, const json_t *claims, rj_error_t *err)
+{
+    (void)header;
+    (void)claims;
+    return rj_error_set(err, RJ_EAUTH, "no");
+}
+
+Test(load, shop_token_policies_from_environment)
+{
+    char *path = build_path("lib/libshop.so");
+    rj_error_t err;
+    setenv("SHOP_REVOKED_TOKEN_IDS", "r1,r2", 1);
+    setenv("SHOP_API_KEYS", "k1=Admin", 1);
+    rj_app_t *app = rj_app_load(path, &err);
+    unsetenv("SHOP_REVOKED_TOKEN_IDS");
+    unsetenv("SHOP_API_KEYS");
+    cr_assert_not_null(app, "%s", err.msg);
+    cr_assert_eq(rj_app_verifier_count(app), 2);
+    cr_expect_not_null(rj_app_verifier_at(app, 0)->check);
+    cr_expect_null(rj_app_verifier_at(app, 0)->custom);
+    cr_expect_not_null(rj_app_verifier_at(app, 1)->custom);
+    cr_expect_str_eq(rj_app_verifier_at(app, 1)->issuer, "shop-api-keys");
+    rj_app_free(app);
+    free(path);
+}
+
+Test(inprocess, token_checks_need_a_verifier_of_their_issuer)
+{
+    rj_error_t err;
+    rj_app_t *app = rj__app_new();
+    rj_app_schema_string(app, mini_sdl);
+    rj_app_on_command(app, "SetThing", noop_command);
+    rj_app_on_command(app, "Fail", silent_failure);
+    rj_app_on_command(app, "Bad", register_undeclared);
+    rj_app_authorize_command(app, "Fail", authorize_fail);
+    rj_app_token_verifier_check(app, "booster", accept_nothing);
+    cr_expect_eq(rj__app_finish(app, &err), RJ_EINVAL);
+    cr_expect_str_eq(err.msg, "invalid app declaration: rj_app_token_verifier_check: no "
+                              "public-key or JWKS verifier of issuer booster is declared before it");
+    rj_app_free(app);
+}

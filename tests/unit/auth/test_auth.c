@@ -575,3 +575,130 @@ Test(auth, leeway_from_the_environment)
     }
     unsetenv(RJ_AUTH_LEEWAY_ENV);
 }
+
+/* ---- application checks and custom verifiers ---- */
+
+/* Refuses tokens whose jti is "revoked"; tokens whose aud is "old" count as expired. */
+static rj_status_t
+check_revocation(const json_t *header, const json_t *claims, rj_error_t *err)
+{
+    cr_expect(json_is_object(header));
+    const char *jti = json_string_value(json_object_get(claims, "jti"));
+    if (jti != NULL && strcmp(jti, "revoked") == 0)
+        return rj_error_set(err, RJ_EAUTH, "token revoked");
+    const char *aud = json_string_value(json_object_get(claims, "aud"));
+    if (aud != NULL && strcmp(aud, "old") == 0) {
+        rj_error_set(err, RJ_EAUTH, "audience retired");
+        rj_error_set_code(err, RJ_AUTH_CODE_EXPIRED);
+        return RJ_EAUTH;
+    }
+    if (aud != NULL && strcmp(aud, "silent") == 0)
+        return RJ_EAUTH;
+    return RJ_OK;
+}
+
+Test(auth, a_check_runs_after_the_standard_checks_and_can_refuse)
+{
+    rj_auth_verifier_conf_t c = {
+        .issuer = "booster", .pem = rsa1.pub, .roles_claim = "booster:role",
+        .check = check_revocation};
+    rj_auth_t *a = auth_of(&c, 1, 0);
+
+    char *good = mint(JWT_ALG_RS256, rsa1.priv, NULL, booster_claims);
+    json_t *user = expect_accepted(a, good);
+    json_decref(user);
+
+    char *revoked = mint(JWT_ALG_RS256, rsa1.priv, NULL,
+                         "{\"iss\":\"booster\",\"sub\":\"u\",\"jti\":\"revoked\"}");
+    expect_refused(a, revoked, "token revoked", "NotAuthorizedError");
+    char *old = mint(JWT_ALG_RS256, rsa1.priv, NULL, "{\"iss\":\"booster\",\"aud\":\"old\"}");
+    expect_refused(a, old, "audience retired", "BoosterTokenExpiredError");
+    char *silent = mint(JWT_ALG_RS256, rsa1.priv, NULL, "{\"iss\":\"booster\",\"aud\":\"silent\"}");
+    expect_refused(a, silent, "JsonWebTokenError: token refused", "NotAuthorizedError");
+    /* The check never sees a token the standard checks refused: a forged revoked token
+       fails on its signature. */
+    char *forged = mint(JWT_ALG_RS256, rsa2.priv, NULL,
+                        "{\"iss\":\"booster\",\"sub\":\"u\",\"jti\":\"revoked\"}");
+    expect_refused(a, forged, "JsonWebTokenError: invalid signature", "NotAuthorizedError");
+    free(good);
+    free(revoked);
+    free(old);
+    free(silent);
+    free(forged);
+    rj_auth_free(a);
+}
+
+/* Accepts "key-<sub>" API keys; "key-" alone is refused with a reason. */
+static rj_status_t
+verify_api_key(const char *token, json_t **header, json_t **claims, rj_error_t *err)
+{
+    (void)header;
+    if (strncmp(token, "key-", 4) != 0)
+        return rj_error_set(err, RJ_EAUTH, "not an API key");
+    if (token[4] == '\0')
+        return RJ_EAUTH;
+    *claims = json_pack("{s:s, s:s}", "sub", token + 4, "api:roles", "Admin");
+    return RJ_OK;
+}
+
+/* Claims that are not an object are a bug in the verifier: the token is refused. */
+static rj_status_t
+verify_broken(const char *token, json_t **header, json_t **claims, rj_error_t *err)
+{
+    (void)token;
+    (void)err;
+    *header = json_string("not an object");
+    *claims = json_array();
+    return RJ_OK;
+}
+
+Test(auth, a_custom_verifier_decides_on_the_raw_token)
+{
+    rj_auth_verifier_conf_t confs[] = {
+        {.issuer = "api-keys", .custom = verify_api_key, .roles_claim = "api:roles"},
+        {.issuer = "booster", .pem = rsa1.pub, .roles_claim = "booster:role"},
+    };
+    rj_auth_t *a = auth_of(confs, 2, 0);
+    cr_expect_str_eq(rj_auth_verifier_alg(a, 0), "custom");
+
+    json_t *user = expect_accepted(a, "key-robot");
+    cr_expect_str_eq(json_string_value(json_object_get(user, "id")), "robot");
+    cr_expect_str_eq(json_string_value(json_array_get(json_object_get(user, "roles"), 0)), "Admin");
+    cr_expect(json_is_object(json_object_get(user, "header")));
+    json_decref(user);
+
+    /* A JWT is not an API key, so the next verifier takes it. */
+    char *jwt = mint(JWT_ALG_RS256, rsa1.priv, NULL, booster_claims);
+    user = expect_accepted(a, jwt);
+    cr_expect_str_eq(json_string_value(json_object_get(user, "id")), "admin@example.com");
+    json_decref(user);
+
+    expect_refused(a, "key-", "JsonWebTokenError: token refused\nJsonWebTokenError: jwt malformed",
+                   "NotAuthorizedError");
+    expect_refused(a, "nope", "not an API key\nJsonWebTokenError: jwt malformed",
+                   "NotAuthorizedError");
+    free(jwt);
+    rj_auth_free(a);
+
+    rj_auth_verifier_conf_t broken = {.issuer = "broken", .custom = verify_broken};
+    a = auth_of(&broken, 1, 0);
+    expect_refused(a, "anything", "JsonWebTokenError: token refused", "NotAuthorizedError");
+    rj_auth_free(a);
+}
+
+Test(auth, custom_verifiers_and_checks_are_configured_consistently)
+{
+    rj_error_t err;
+    rj_auth_verifier_conf_t both = {.issuer = "x", .pem = rsa1.pub, .custom = verify_api_key};
+    rj_error_clear(&err);
+    cr_expect_null(rj_auth_new(&both, 1, 0, &err));
+    cr_expect_eq(err.status, RJ_EINVAL);
+    rj_auth_verifier_conf_t checked = {.custom = verify_api_key, .check = check_revocation};
+    rj_error_clear(&err);
+    cr_expect_null(rj_auth_new(&checked, 1, 0, &err));
+    cr_expect_eq(err.status, RJ_EINVAL);
+    /* A custom verifier needs no issuer. */
+    rj_auth_verifier_conf_t anonymous = {.custom = verify_api_key};
+    rj_auth_t *a = auth_of(&anonymous, 1, 0);
+    rj_auth_free(a);
+}
