@@ -231,6 +231,50 @@ RJ_EXPORT const json_t *rj_command_user_peek(const rj_command_ctx_t *ctx);
 /** The request id of this command; borrowed from ctx. */
 RJ_EXPORT const char *rj_command_request_id(const rj_command_ctx_t *ctx);
 
+/* ---- logging ---- */
+
+/* Severity of a log line; the values are those of Ramjet's own logger. */
+typedef enum rj_app_log_level {
+    RJ_APP_LOG_DEBUG,
+    RJ_APP_LOG_INFO,
+    RJ_APP_LOG_WARN,
+    RJ_APP_LOG_ERROR,
+    RJ_APP_LOG_FATAL, /* the process is about to exit */
+} rj_app_log_level_t;
+
+/**
+ * Receives every log line of the process, Ramjet's own and the application's, instead of
+ * stderr (Booster's config.logger): for structured logs, a log shipper, a test.
+ *
+ * @param prefix   the daemon, with the application's prefix if one is set
+ *                 ("ramjet-gateway", "shop:ramjet-gateway")
+ * @param module   the part of the daemon or application that logs ("kafka", "app")
+ * @param message  the message, without timestamp, level or prefix
+ *
+ * Called from any thread, concurrently, possibly while the caller holds locks: must be
+ * thread-safe, quick, and must not log itself. The strings live for the call only.
+ */
+typedef void (*rj_logger_fn)(rj_app_log_level_t level, const char *prefix, const char *module,
+                             const char *message);
+
+/**
+ * Sends every log line to @p fn (see rj_logger_fn) in every daemon that loads the app,
+ * for as long as the app stays loaded (a daemon that unloads it logs to stderr again).
+ */
+RJ_EXPORT void rj_app_logger(rj_app_t *app, rj_logger_fn fn);
+/** The least severity logged (default info); RAMJET_LOG_LEVEL, when set, wins. */
+RJ_EXPORT void rj_app_log_level(rj_app_t *app, rj_app_log_level_t level);
+/** A prefix put before the daemon's name in every line ("[shop:ramjet-gateway]"). */
+RJ_EXPORT void rj_app_log_prefix(rj_app_t *app, const char *prefix);
+
+/**
+ * Logs a line from application code, in the daemon's format or through its logger:
+ * `2026-11-22T10:00:00.123Z WARN  [ramjet-commands]|<module>: <message>`. Any thread.
+ * Never log secrets or whole tokens.
+ */
+RJ_EXPORT void rj_log_write(rj_app_log_level_t level, const char *module, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* ---- the entry point ---- */
 
 /*

@@ -18,10 +18,13 @@
  * new references, and rj_command_register_take consumes its value. Errors a client
  * should read are set with rj_error_set; the message travels unchanged.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include "ramjet.h"
 #include "shop_dev_key.h" /* SHOP_DEV_PUBLIC_KEY, generated from keys/public.pem */
@@ -704,9 +707,45 @@ verify_api_key(const char *token, json_t **header, json_t **claims, rj_error_t *
     return rj_error_set(err, RJ_EAUTH, "Unknown API key");
 }
 
+/*
+ * SHOP_LOG_FILE=path: every log line of the daemon running the shop goes to that file as
+ * one JSON object per line instead of stderr (rj_app_logger), with the prefix "shop".
+ */
+static int shop_log_fd = -1;
+
+static void
+log_json_line(rj_app_log_level_t level, const char *prefix, const char *module,
+              const char *message)
+{
+    static const char *const names[] = {"debug", "info", "warn", "error", "fatal"};
+    json_t *line = json_pack("{s:s, s:s, s:s, s:s}", "level",
+                             names[(unsigned)level < 5 ? (unsigned)level : 3], "prefix", prefix,
+                             "module", module, "message", message);
+    char *text = line != NULL ? json_dumps(line, JSON_COMPACT) : NULL;
+    json_decref(line);
+    if (text == NULL)
+        return; /* not valid UTF-8, or out of memory: nothing sensible to write */
+    size_t n = strlen(text);
+    text[n] = '\n'; /* replaces the NUL: one write(2) per line keeps lines whole */
+    ssize_t w = write(shop_log_fd, text, n + 1);
+    (void)w;
+    free(text);
+}
+
 RJ_APP_DEFINE(app)
 {
     rj_app_schema_file(app, "shop.graphql");
+
+    const char *log_file = getenv("SHOP_LOG_FILE");
+    if (log_file != NULL && log_file[0] != '\0') {
+        shop_log_fd = open(log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (shop_log_fd < 0)
+            rj_log_write(RJ_APP_LOG_ERROR, "app", "could not open SHOP_LOG_FILE=%s: %s", log_file,
+                         strerror(errno));
+        else
+            rj_app_logger(app, log_json_line);
+        rj_app_log_prefix(app, "shop");
+    }
 
     rj_app_before_command(app, "ChangeCartItem", change_cart_item_hook_quantity);
     rj_app_before_command(app, "ChangeCartItem", change_cart_item_hook_cart_id);
@@ -746,8 +785,8 @@ RJ_APP_DEFINE(app)
     char *pem = booster_public_key();
     if (pem == NULL) {
         /* An empty key makes the loader refuse the app, naming the verifier; say why. */
-        fprintf(stderr, "[shop]|app: could not read SHOP_BOOSTER_PUBLIC_KEY_FILE=%s\n",
-                getenv("SHOP_BOOSTER_PUBLIC_KEY_FILE"));
+        rj_log_write(RJ_APP_LOG_ERROR, "app", "could not read SHOP_BOOSTER_PUBLIC_KEY_FILE=%s",
+                     getenv("SHOP_BOOSTER_PUBLIC_KEY_FILE"));
         rj_app_token_verifier_public_key(app, "booster", "", "booster:role");
         return;
     }
@@ -765,8 +804,9 @@ RJ_APP_DEFINE(app)
         !copy_list(shop_api_keys, sizeof shop_api_keys, "SHOP_API_KEYS")) {
         /* Refuse to start rather than run without a policy the operator asked for: the
            empty issuer makes the loader refuse the app; say why. */
-        fprintf(stderr, "[shop]|app: SHOP_REVOKED_TOKEN_IDS or SHOP_API_KEYS is longer than "
-                        "%zu bytes\n", sizeof shop_revoked - 3);
+        rj_log_write(RJ_APP_LOG_ERROR, "app",
+                     "SHOP_REVOKED_TOKEN_IDS or SHOP_API_KEYS is longer than %zu bytes",
+                     sizeof shop_revoked - 3);
         rj_app_token_verifier_check(app, "", NULL);
         return;
     }

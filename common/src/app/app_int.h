@@ -97,6 +97,10 @@ struct rj_app {
     char **scalars;                /* names of user-declared scalars and enums */
     size_t n_scalars;              /* number of them */
 
+    rj_logger_fn logger;                         /* rj_app_logger, or NULL */
+    rj_app_log_level_t log_level;                /* rj_app_log_level, when log_level_set */
+    bool log_level_set;                          /* rj_app_log_level was called */
+    char *log_prefix;                            /* rj_app_log_prefix, or NULL */
     /* the generated API */
     char *api_sdl;                 /* rj_app_api_sdl() */
     rj_gql_schema_t *api_schema;   /* rj_app_api_schema() */
@@ -128,3 +132,13 @@ rj_status_t rj__app_api_build(rj_app_t *app, rj_error_t *err);
 rj_status_t rj__app_finish(rj_app_t *app, rj_error_t *err);
 
 #endif
+/**
+ * Makes the application's logging declarations (logger, level, prefix) the process's:
+ * rj_app_load does this for the app a daemon runs. A level set by RAMJET_LOG_LEVEL wins.
+ * Call before other threads log.
+ */
+void rj__app_apply_logging(const rj_app_t *app);
+
+/** Puts stderr back if @p app's logger is installed: its library is about to be unloaded. */
+void rj__app_release_logging(const rj_app_t *app);
+

@@ -383,6 +383,7 @@ rj_app_load(const char *path, rj_error_t *err)
         rj_app_free(app);
         return NULL;
     }
+    rj__app_apply_logging(app);
     rj_info("app", "loaded app %s from %s: %zu commands, %zu events, %zu entities, %zu read "
                    "models", app->name, path, app->n_commands, app->n_events, app->n_entities,
             app->n_read_models);
@@ -394,6 +395,7 @@ rj_app_free(rj_app_t *app)
 {
     if (app == NULL)
         return;
+    rj__app_release_logging(app);
     rj__app_model_free(app);
     for (size_t i = 0; i < app->n_cmd_bindings; i++)
         free(app->cmd_bindings[i].command);
@@ -432,6 +434,7 @@ rj_app_free(rj_app_t *app)
     free(app->schema_file);
     free(app->sdl);
     free(app->decl_error);
+    free(app->log_prefix);
     free(app->lib_path);
     free(app->lib_dir);
     /* Last: the handlers and the strings the app passed live in the library. */

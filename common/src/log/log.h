@@ -23,8 +23,28 @@ typedef enum rj_log_level {
     RJ_LOG_FATAL, /* the process is about to exit */
 } rj_log_level_t;
 
+/**
+ * Receives every line instead of stderr once installed (an application's logger).
+ *
+ * @param prefix   the bracketed part of the usual line ("ramjet-gateway", or
+ *                 "shop:ramjet-gateway" with an application prefix)
+ * @param module   the module ("kafka")
+ * @param message  the formatted message, without timestamp, level or prefix
+ *
+ * Called from any thread, concurrently; the strings live for the call only.
+ */
+typedef void (*rj_log_sink_fn)(rj_log_level_t level, const char *prefix, const char *module,
+                               const char *message);
+
 /** Sets the prefix (usually the program name) and reads the environment. Call once. */
 void rj_log_init(const char *prefix);
+/** Puts an application's prefix before the program's ("[shop:ramjet-gateway]"); NULL or
+ * "" removes it. Set before threads start. */
+void rj_log_set_app_prefix(const char *prefix);
+/** True when RAMJET_LOG_LEVEL chose the threshold (an operator's choice wins over an app's). */
+bool rj_log_level_from_env(void);
+/** Sends every line to @p fn instead of stderr; NULL restores stderr. Set before threads start. */
+void rj_log_set_sink(rj_log_sink_fn fn);
 /** Overrides the threshold (tests and --log-level). */
 void rj_log_set_level(rj_log_level_t level);
 /** Parses "debug|info|warn|error"; returns false when unknown. */

@@ -15,6 +15,7 @@
 #include "auth/auth.h"
 #include "core/core.h"
 #include "graphql/graphql.h"
+#include "log/log.h"
 
 static rj_app_t *shop;
 
@@ -1024,5 +1025,53 @@ Test(inprocess, token_checks_need_a_verifier_of_their_issuer)
     cr_expect_eq(rj__app_finish(app, &err), RJ_EINVAL);
     cr_expect_str_eq(err.msg, "invalid app declaration: rj_app_token_verifier_check: no "
                               "public-key or JWKS verifier of issuer booster is declared before it");
+    rj_app_free(app);
+}
+
+/* ---- application logging ---- */
+
+static char logged[8][512]; /* "<level> <prefix> <module> <message>" */
+static int n_logged;
+
+static void
+capture_logger(rj_app_log_level_t level, const char *prefix, const char *module,
+               const char *message)
+{
+    if (n_logged < 8)
+        snprintf(logged[n_logged++], sizeof logged[0], "%d %s %s %s", (int)level, prefix, module,
+                 message);
+}
+
+Test(inprocess, an_app_logger_receives_every_line_with_its_prefix_and_level)
+{
+    rj_error_t err;
+    rj_log_init("test_app");
+    rj_app_t *app = mini_app(mini_sdl, &err);
+    cr_assert_not_null(app, "%s", err.msg);
+    rj_app_logger(app, capture_logger);
+    rj_app_log_prefix(app, "shop");
+    rj_app_log_level(app, RJ_APP_LOG_WARN);
+    cr_assert_null(app->decl_error);
+    n_logged = 0;
+    rj__app_apply_logging(app);
+
+    rj_info("kafka", "not logged: below the app's level");
+    rj_warn("kafka", "broker %s down", "b1");
+    rj_log_write(RJ_APP_LOG_ERROR, "payments", "charge %d failed", 42);
+    rj_log_write(RJ_APP_LOG_INFO, NULL, "below the level too");
+
+    rj_log_set_sink(NULL);
+    rj_log_set_app_prefix(NULL);
+    rj_log_set_level(RJ_LOG_ERROR);
+    cr_assert_eq(n_logged, 2);
+    cr_expect_str_eq(logged[0], "2 shop:test_app kafka broker b1 down");
+    cr_expect_str_eq(logged[1], "3 shop:test_app payments charge 42 failed");
+    rj_app_free(app);
+
+    /* Bad declarations name the call. */
+    app = rj__app_new();
+    rj_app_log_prefix(app, "a|b");
+    cr_expect_str_eq(app->decl_error, "rj_app_log_prefix: the prefix must be a non-empty string "
+                                      "without brackets, bars or newlines");
     rj_app_free(app);
 }
