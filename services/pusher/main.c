@@ -17,8 +17,11 @@
  * Tokens sent in connection_init are verified with the application's verifiers (loaded
  * with the app, clock leeway from RAMJET_JWT_LEEWAY_S); protocol.c does it.
  *
- * Deliberately not here: queries and mutations over the socket (the gateway serves them
- * at POST /graphql).
+ * Queries and mutations sent over the socket are not executed here: with --gateway-url
+ * they are forwarded to the gateway's POST /graphql with the connection's Authorization
+ * (forward.c), so the socket answers exactly as HTTP does; without it they are refused
+ * with an error pointing at POST /graphql. The gateway is not a readiness condition:
+ * subscriptions work without it, and a forwarded operation fails alone when it is down.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,20 +36,24 @@
 
 #define DAEMON "ramjet-pusher"
 #define SUMMARY                                                                                    \
-    "Serves GraphQL subscriptions over WebSocket (graphql-ws, graphql-transport-ws) and "          \
-    "pushes read-model changes."
+    "Serves GraphQL over WebSocket (graphql-ws, graphql-transport-ws): subscriptions fed by "      \
+    "read-model changes, and queries and mutations forwarded to the gateway."
 
 typedef struct push_conf {
-    rj_common_conf_t common; /* RJ_CONF_COMMON */
-    int ws_port;             /* WebSocket port */
-    char *ws_path;           /* WebSocket path */
-    int max_message_bytes;   /* largest client message */
-    int max_connections;     /* open connections at most; 0 = no limit */
-    int send_queue_max;      /* frames queued per connection before closing it */
-    int max_subscriptions;   /* subscriptions per connection; 0 = no limit */
-    int idle_timeout_s;      /* silent connections are pinged, then closed; 0 = off */
-    int keepalive_ms;        /* graphql-ws `ka` period; 0 = off */
-    int init_timeout_ms;     /* graphql-transport-ws connection_init deadline; 0 = off */
+    rj_common_conf_t common;   /* RJ_CONF_COMMON */
+    int ws_port;               /* WebSocket port */
+    char *ws_path;             /* WebSocket path */
+    int max_message_bytes;     /* largest client message */
+    int max_connections;       /* open connections at most; 0 = no limit */
+    int send_queue_max;        /* frames queued per connection before closing it */
+    int max_subscriptions;     /* subscriptions per connection; 0 = no limit */
+    int idle_timeout_s;        /* silent connections are pinged, then closed; 0 = off */
+    int keepalive_ms;          /* graphql-ws `ka` period; 0 = off */
+    int init_timeout_ms;       /* graphql-transport-ws connection_init deadline; 0 = off */
+    char *gateway_url;         /* where queries and mutations are forwarded; NULL/"" = refused */
+    int gateway_timeout_ms;    /* a forwarded request's budget */
+    int max_operations;        /* forwarded operations in flight per connection */
+    int gateway_max_in_flight; /* forwarded requests in flight in total */
 } push_conf_t;
 
 static const rj_conf_opt_t push_opts[] = {
@@ -70,6 +77,19 @@ static const rj_conf_opt_t push_opts[] = {
     {"init-timeout-ms", RJ_CONF_INT, "3000", offsetof(push_conf_t, init_timeout_ms),
      "graphql-transport-ws: close with 4408 when connection_init has not arrived this long "
      "after the socket opened (0: never)"},
+    {"gateway-url", RJ_CONF_STR, NULL, offsetof(push_conf_t, gateway_url),
+     "the gateway's GraphQL endpoint, e.g. http://gateway:3000/graphql: queries and mutations "
+     "sent over the socket are POSTed there with the connection's Authorization (unset: they "
+     "are refused with an error pointing at POST /graphql)"},
+    {"gateway-timeout-ms", RJ_CONF_INT, "15000", offsetof(push_conf_t, gateway_timeout_ms),
+     "how long a forwarded query or mutation may take, connecting included; keep it above the "
+     "gateway's request-timeout-ms so that its own timeout answer is the one relayed"},
+    {"max-operations", RJ_CONF_INT, "16", offsetof(push_conf_t, max_operations),
+     "queries and mutations one connection may have in flight to the gateway; more are refused "
+     "with an error"},
+    {"gateway-max-in-flight", RJ_CONF_INT, "1024", offsetof(push_conf_t, gateway_max_in_flight),
+     "queries and mutations in flight to the gateway from all connections; more are refused "
+     "with an error"},
 };
 #define PUSH_NOPTS (sizeof push_opts / sizeof push_opts[0])
 
@@ -90,6 +110,11 @@ conf_check(const push_conf_t *c)
         c->init_timeout_ms < 0) {
         rj_fatal("main", "invalid limits: max-message-bytes and send-queue-max must be positive, "
                          "the others not negative");
+        return false;
+    }
+    if (c->gateway_timeout_ms <= 0 || c->max_operations <= 0 || c->gateway_max_in_flight <= 0) {
+        rj_fatal("main", "invalid limits: gateway-timeout-ms, max-operations and "
+                         "gateway-max-in-flight must be positive");
         return false;
     }
     return true;
@@ -146,6 +171,11 @@ main(int argc, char **argv)
         .idle_timeout_s = conf.idle_timeout_s,
         .keepalive_ms = conf.keepalive_ms,
         .init_timeout_ms = conf.init_timeout_ms,
+        .gateway_url =
+            conf.gateway_url != NULL && conf.gateway_url[0] != '\0' ? conf.gateway_url : NULL,
+        .gateway_timeout_ms = conf.gateway_timeout_ms,
+        .max_operations = (size_t)conf.max_operations,
+        .gateway_max_in_flight = (size_t)conf.gateway_max_in_flight,
     };
     srv = push_server_new(&sc, &err);
     if (srv == NULL) {

@@ -5,10 +5,14 @@
  * graphql-ws: Booster's behaviour (booster-surface.md §1.2, §10) is the reference,
  * message texts included. Where Ramjet deliberately differs:
  *
- *   - A query or mutation sent with `start` is answered with an InvalidProtocolError
- *     (data with errors, then complete): in this version queries and mutations are served
- *     by the gateway over HTTP, and running them here would mean a second Kafka producer
- *     and reply channel per pusher.
+ *   - A query or mutation sent with `start` is forwarded to the gateway over HTTP (see
+ *     "Queries and mutations" below) rather than executed here: running them in the pusher
+ *     would mean a second PostgreSQL pool, Kafka producer and reply channel per replica,
+ *     and two implementations of what HTTP clients get. Without a gateway URL they are
+ *     answered with an InvalidProtocolError (data with errors, then complete).
+ *   - A `start` that reuses the id of a live operation replaces it once the new operation
+ *     starts (a subscription is registered, a query or mutation forwarded), whatever kind
+ *     either is; a `start` that fails leaves the live one alone, as Booster does.
  *   - `start` without a query answers `error` with a real message; Booster serialises a
  *     JavaScript Error there and sends `{}`.
  *   - An unknown message type names the type; Booster's text prints "[object Object]".
@@ -26,8 +30,24 @@
  * not verify closes the socket with 4403, as a graphql-ws server whose onConnect refuses
  * does. Request errors (syntax, validation, variables) are an `error` message; errors of
  * the subscription's root field (authorization, before hooks) are a `next` with
- * {errors}, then `complete`, as graphql-js's subscribe() reports them. Queries and
- * mutations are refused as on graphql-ws (InvalidProtocolError, `next` then `complete`).
+ * {errors}, then `complete`, as graphql-js's subscribe() reports them.
+ *
+ * Queries and mutations: an operation our schema validates is classified by its type; one
+ * it does not is parsed again without validation and forwarded all the same unless it is a
+ * subscription, because the gateway's schema is the authority (it may compose other
+ * services) and its errors are the ones HTTP clients get, decorations included. A document
+ * that does not parse cannot be classified and goes to the gateway too, for the same
+ * reason. The gateway's answer is relayed byte for byte (spliced
+ * into the frame, not re-serialised): on graphql-ws as `data` then `complete`; on
+ * graphql-transport-ws as `next` then `complete` when it has a `data` entry (an execution
+ * result, errors or not), and as `error` when it has only `errors` (a request error, which
+ * PROTOCOL.md reserves `error` for). A gateway that cannot be reached, times out or does
+ * not answer with a GraphQL result fails that operation alone, the same way (graphql-ws
+ * `data` + `complete`, graphql-transport-ws `error`), as do the in-flight limits. Stopping
+ * an operation (stop, complete, a reused id, closing) detaches it from the session; its
+ * slot stays taken until the answer arrives, which is then dropped, so the total bound
+ * counts requests the gateway is really serving (forward.c does not abort them: a mutation
+ * already sent cannot be taken back).
  *
  * Frames are serialised once into a scratch buffer owned by the context (everything runs
  * on the loop thread) and copied into a frame with headroom for the WebSocket header.
@@ -77,6 +97,29 @@ struct push_proto {
     rj_buf_t scratch;         /* serialisation buffer, reused for every frame */
     rj_buf_t payload;         /* a change's rendered payload, spliced into frames */
     push_proto_stats_t stats; /* counters */
+    push_forward_fn forward;  /* the gateway hook, or NULL: queries and mutations refused */
+    void *forward_ud;         /* its argument */
+    size_t max_ops;           /* forwarded operations in flight per session */
+    push_op_t *ops;           /* the slot table of forwarded operations, nslots entries */
+    size_t nslots;            /* its size: the bound on requests in flight */
+    push_op_t *free_ops;      /* free slots, linked through `next` */
+    bool gateway_failing;     /* the last answer was a gateway failure (one warning each) */
+};
+
+/*
+ * A query or mutation forwarded to the gateway: one slot of the context's table. Its
+ * request id is (generation << 32 | slot index): the index finds the slot in O(1) when the
+ * answer comes back, the generation tells that answer from one for an earlier use of the
+ * slot. The id is all that crosses to the forwarding thread.
+ */
+struct push_op {
+    uint64_t req_id;         /* the request on this slot; 0 while the slot is free */
+    uint32_t generation;     /* bumped each time the slot is taken; never 0 once taken */
+    push_session_t *session; /* the session that asked, or NULL once it stopped the
+                                operation or closed: its answer will be dropped */
+    char *op_id;             /* the client's operation id while session != NULL; owned */
+    push_op_t *prev;         /* neighbours in the session's list */
+    push_op_t *next;         /* ... and, while the slot is free, the next free slot */
 };
 
 push_proto_t *
@@ -94,6 +137,18 @@ push_proto_new(const push_proto_opts_t *opts)
     p->init_timeout_us = (int64_t)opts->init_timeout_ms * 1000;
     rj_buf_init(&p->scratch);
     rj_buf_init(&p->payload);
+    p->forward = opts->forward;
+    p->forward_ud = opts->forward_ud;
+    if (p->forward != NULL) {
+        p->max_ops = opts->max_operations ? opts->max_operations : 1;
+        p->nslots = opts->max_forwarded ? opts->max_forwarded : 1;
+        RJ_ASSERT(p->nslots <= UINT32_MAX);
+        p->ops = rj_xcalloc(p->nslots, sizeof *p->ops);
+        for (size_t i = p->nslots; i-- > 0;) {
+            p->ops[i].next = p->free_ops;
+            p->free_ops = &p->ops[i];
+        }
+    }
     return p;
 }
 
@@ -107,6 +162,8 @@ push_proto_free(push_proto_t *p)
     rj_gql_schema_free(p->schema);
     rj_buf_deinit(&p->scratch);
     rj_buf_deinit(&p->payload);
+    /* Sessions were deinitialised first: slots still taken are orphans, owning nothing. */
+    free(p->ops);
     free(p);
 }
 
@@ -149,14 +206,20 @@ push_subproto_from_name(const char *name)
     return PUSH_SUBPROTO_GRAPHQL_WS;
 }
 
+static void ops_detach_all(push_session_t *s);
+static bool op_stop(push_session_t *s, const char *op_id);
+
 void
 push_session_deinit(push_proto_t *p, push_session_t *s)
 {
     push_subs_remove_owner(p->subs, &s->subs);
+    ops_detach_all(s);
     for (push_frame_t *f = push_session_pop(s); f != NULL; f = push_session_pop(s))
         free(f);
     json_decref(s->user);
     s->user = NULL;
+    free(s->authorization);
+    s->authorization = NULL;
 }
 
 push_frame_t *
@@ -386,6 +449,8 @@ authenticate(push_proto_t *p, push_session_t *s, const json_t *m, rj_error_t *er
     /* A new connection_init starts over: the previous user does not survive a refusal. */
     json_decref(s->user);
     s->user = NULL;
+    free(s->authorization);
+    s->authorization = NULL;
     if (!truthy(auth))
         return true;
     json_t *user = NULL;
@@ -402,6 +467,9 @@ authenticate(push_proto_t *p, push_session_t *s, const json_t *m, rj_error_t *er
         return false;
     }
     s->user = user;
+    /* Kept as presented, so the gateway verifies the very same credential for every
+       query and mutation of this connection, as it would over HTTP. */
+    s->authorization = rj_xstrndup(json_string_value(auth), json_string_length(auth));
     return true;
 }
 
@@ -558,6 +626,8 @@ subscribe_take(push_proto_t *p, push_session_t *s, const char *op_id, rj_gql_pre
     char *id = by_id ? push_filter_id(filtered) : NULL;
     char *seq = NULL;
     char *key = NULL;
+    /* A query or mutation still awaiting the gateway under this id is replaced too. */
+    op_stop(s, op_id);
     push_sub_spec_t spec = {
         .op_id = op_id,
         .read_model = rm->name,
@@ -591,9 +661,301 @@ subscribe_take(push_proto_t *p, push_session_t *s, const char *op_id, rj_gql_pre
     free(key);
 }
 
+/* ---- forwarded queries and mutations ------------------------------------------------ */
+
+/* The session's forwarded operation with id @p op_id, or NULL. */
+static push_op_t *
+op_find(const push_session_t *s, const char *op_id)
+{
+    for (push_op_t *o = s->ops; o != NULL; o = o->next)
+        if (strcmp(o->op_id, op_id) == 0)
+            return o;
+    return NULL;
+}
+
 /*
- * Runs a start/subscribe whose message was validated: parses (through the cache),
- * prepares and registers the subscription, or answers with errors.
+ * Detaches @p o from its session: the operation is over for the client, and its answer
+ * will be dropped when it arrives. The slot stays taken until then.
+ */
+static void
+op_detach(push_op_t *o)
+{
+    push_session_t *s = o->session;
+    if (o->prev != NULL)
+        o->prev->next = o->next;
+    else
+        s->ops = o->next;
+    if (o->next != NULL)
+        o->next->prev = o->prev;
+    s->nops--;
+    o->session = NULL;
+    o->prev = o->next = NULL;
+    free(o->op_id);
+    o->op_id = NULL;
+}
+
+/* Stops the session's forwarded operation @p op_id; returns whether there was one. */
+static bool
+op_stop(push_session_t *s, const char *op_id)
+{
+    push_op_t *o = op_find(s, op_id);
+    if (o == NULL)
+        return false;
+    rj_debug("proto", "stopped before the gateway answered conn=%s op=%s req=%llx", s->id, op_id,
+             (unsigned long long)o->req_id);
+    op_detach(o);
+    return true;
+}
+
+static void
+ops_detach_all(push_session_t *s)
+{
+    while (s->ops != NULL)
+        op_detach(s->ops);
+}
+
+/* Takes a free slot for @p s's operation @p op_id (one is free: the caller checked). */
+static push_op_t *
+op_take(push_proto_t *p, push_session_t *s, const char *op_id)
+{
+    push_op_t *o = p->free_ops;
+    RJ_ASSERT(o != NULL && o->req_id == 0);
+    p->free_ops = o->next;
+    if (++o->generation == 0)
+        o->generation = 1; /* so that no request id is ever 0 */
+    o->req_id = (uint64_t)o->generation << 32 | (uint64_t)(o - p->ops);
+    o->session = s;
+    o->op_id = rj_xstrdup(op_id);
+    o->prev = NULL;
+    o->next = s->ops;
+    if (s->ops != NULL)
+        s->ops->prev = o;
+    s->ops = o;
+    s->nops++;
+    p->stats.forward_in_flight++;
+    return o;
+}
+
+/* Returns a slot whose answer arrived (or was given up on) to the free list. */
+static void
+op_release(push_proto_t *p, push_op_t *o)
+{
+    RJ_ASSERT(o->session == NULL && o->op_id == NULL);
+    o->req_id = 0;
+    o->next = p->free_ops;
+    p->free_ops = o;
+    p->stats.forward_in_flight--;
+}
+
+/* A one-element errors array {message, extensions: {code}}. */
+static json_t *
+coded_error(const char *message, const char *code)
+{
+    return json_pack("[{s:s,s:{s:s}}]", "message", message, "extensions", "code", code);
+}
+
+/*
+ * The type of the operation @p op_name selects in @p doc (its only operation when NULL);
+ * false when there is no such operation, or no name and several operations.
+ */
+static bool
+operation_type(const rj_gql_doc_t *doc, const char *op_name, rj_gql_op_type_t *type)
+{
+    const rj_gql_ast_definition_t *found = NULL;
+    for (const rj_gql_ast_definition_t *d = rj_gql_doc_definitions(doc); d != NULL; d = d->next) {
+        if (d->kind != RJ_GQL_DEF_OPERATION)
+            continue;
+        if (op_name == NULL) {
+            if (found != NULL)
+                return false;
+            found = d;
+        } else if (d->name != NULL && strcmp(d->name, op_name) == 0) {
+            found = d;
+            break;
+        }
+    }
+    if (found == NULL)
+        return false;
+    *type = found->op;
+    return true;
+}
+
+/*
+ * Whether the gateway must answer a document our schema rejected: a query or mutation
+ * (the gateway is the authority on those), or a document that does not even parse (it
+ * could be anything; the gateway's parser is this one, but the error it answers is the
+ * one HTTP clients get, exactly). Only a recognisable subscription is answered here.
+ */
+static bool
+forwards_invalid(push_proto_t *p, const op_text_t *text)
+{
+    if (p->forward == NULL)
+        return false;
+    rj_gql_doc_t *doc = rj_gql_parse(text->query, text->query_len, NULL, NULL);
+    if (doc == NULL)
+        return true;
+    rj_gql_op_type_t type;
+    bool fwd = !operation_type(doc, text->op_name, &type) || type != RJ_GQL_OP_SUBSCRIPTION;
+    rj_gql_doc_free(doc);
+    return fwd;
+}
+
+/* The HTTP request body: {"query", "variables", "operationName"}, as a new string. */
+static char *
+request_body(const op_text_t *text)
+{
+    json_t *req = json_pack("{s:s%}", "query", text->query, text->query_len);
+    RJ_ASSERT(req != NULL); /* the text came out of a JSON string: valid UTF-8 */
+    if (text->variables != NULL)
+        json_object_set(req, "variables", (json_t *)(uintptr_t)text->variables);
+    if (text->op_name != NULL)
+        json_object_set_new(req, "operationName", json_string(text->op_name));
+    char *body = json_dumps(req, JSON_COMPACT);
+    RJ_ASSERT(body != NULL);
+    json_decref(req);
+    return body;
+}
+
+/*
+ * Sends a query or mutation to the gateway, or refuses it when the session or the process
+ * has too many in flight (each holds a request, a slot and, at the gateway, a request of
+ * its own: the bounds keep one client, and all of them, from queueing work without limit).
+ */
+static void
+forward_operation(push_proto_t *p, push_session_t *s, const char *op_id, const op_text_t *text)
+{
+    /* On graphql-ws an operation with this id may be live (on graphql-transport-ws that
+       closed the socket with 4409): the new one replaces it, so it does not count. */
+    bool replaces = op_find(s, op_id) != NULL;
+    const char *refusal = NULL;
+    if (s->nops - replaces >= p->max_ops)
+        refusal = "Too many queries and mutations in flight on this connection";
+    else if (p->free_ops == NULL)
+        refusal = "Too many queries and mutations in flight on this server";
+    if (refusal != NULL) {
+        p->stats.forward_refused++;
+        rj_debug("proto", "refusing operation conn=%s op=%s in_flight=%zu total=%zu", s->id, op_id,
+                 s->nops, p->stats.forward_in_flight);
+        send_request_errors_take(p, s, op_id, coded_error(refusal, "RetriableError"));
+        return;
+    }
+    push_subs_remove_op(p->subs, &s->subs, op_id);
+    op_stop(s, op_id);
+    push_op_t *o = op_take(p, s, op_id);
+    p->stats.forwarded++;
+    rj_debug("proto", "forwarding to the gateway conn=%s op=%s req=%llx user=%s", s->id, op_id,
+             (unsigned long long)o->req_id, s->authorization != NULL ? "token" : "anonymous");
+    char *body = request_body(text);
+    p->forward(p->forward_ud, o->req_id, s->authorization, body, strlen(body));
+}
+
+/* The errors a client gets when the gateway gave no GraphQL result; logs the cause. */
+static json_t *
+gateway_failure(push_proto_t *p, const push_session_t *s, const char *op_id,
+                const push_fwd_result_t *r)
+{
+    p->stats.forward_failed++;
+    char detail[256];
+    const char *message, *code;
+    if (r->status == PUSH_FWD_TIMEOUT) {
+        message = "The GraphQL gateway did not answer in time";
+        code = "TimeoutError";
+        snprintf(detail, sizeof detail, "%s", r->error);
+    } else if (r->status == PUSH_FWD_FAILED) {
+        message = "The GraphQL gateway could not be reached";
+        code = "RetriableError";
+        snprintf(detail, sizeof detail, "%s", r->error);
+    } else {
+        message = "The GraphQL gateway did not answer with a GraphQL result";
+        code = r->http_status >= 500 ? "RetriableError" : "InternalError";
+        snprintf(detail, sizeof detail, "HTTP status %ld, %zu bytes", r->http_status, r->len);
+    }
+    /* One warning when the gateway starts failing, not one per operation while it is down. */
+    if (!p->gateway_failing)
+        rj_warn("proto", "could not run operation through the gateway: %s conn=%s op=%s", detail,
+                s->id, op_id);
+    else
+        rj_debug("proto", "could not run operation through the gateway: %s conn=%s op=%s", detail,
+                 s->id, op_id);
+    p->gateway_failing = true;
+    return coded_error(message, code);
+}
+
+/* Relays the gateway's answer @p r to operation @p op_id of @p s. */
+static void
+relay_answer(push_proto_t *p, push_session_t *s, const char *op_id, const push_fwd_result_t *r)
+{
+    json_t *result = NULL;
+    if (r->status == PUSH_FWD_OK) {
+        result = json_loadb(r->body, r->len, JSON_ALLOW_NUL, NULL);
+        /* A GraphQL result has data, or errors, or both (GraphQL over HTTP, whatever the
+           status: the gateway's own refusals, 413 and the like, are shaped so too). */
+        if (!json_is_object(result) || (json_object_get(result, "data") == NULL &&
+                                        !json_is_array(json_object_get(result, "errors")))) {
+            json_decref(result);
+            result = NULL;
+        }
+    }
+    if (result == NULL) {
+        send_request_errors_take(p, s, op_id, gateway_failure(p, s, op_id, r));
+        return;
+    }
+    if (p->gateway_failing) {
+        rj_info("proto", "the gateway answers again");
+        p->gateway_failing = false;
+    }
+    bool tws = s->subprotocol == PUSH_SUBPROTO_TRANSPORT_WS;
+    if (tws && json_object_get(result, "data") == NULL) {
+        /* No data: the request failed before execution (syntax, validation, variables,
+           a token the gateway refused): graphql-transport-ws's `error`, which ends the
+           operation without a `complete`. */
+        send_take(p, s, "error", op_id, json_incref(json_object_get(result, "errors")));
+        p->stats.start_errors++;
+    } else {
+        /* The gateway's bytes, spliced: what HTTP clients get, key order and numbers
+           included, without a second serialisation of a possibly large result. */
+        rj_buf_reset(&p->payload);
+        rj_buf_append(&p->payload, r->body, r->len);
+        send_change(p, s, op_id);
+        send_take(p, s, "complete", op_id, NULL);
+    }
+    json_decref(result);
+}
+
+void
+push_proto_forward_done(push_proto_t *p, const push_fwd_result_t *r)
+{
+    uint64_t slot = r->req_id & UINT32_MAX;
+    push_op_t *o = r->req_id != 0 && slot < p->nslots ? &p->ops[slot] : NULL;
+    if (o == NULL || o->req_id != r->req_id) {
+        /* Every request holds its slot until answered: this is a bug, not a race. */
+        rj_warn("proto", "dropping a gateway answer for an unknown request req=%llx",
+                (unsigned long long)r->req_id);
+        return;
+    }
+    push_session_t *s = o->session;
+    if (s == NULL) {
+        p->stats.forward_dropped++;
+        rj_debug("proto", "dropping the gateway's answer to a stopped operation req=%llx",
+                 (unsigned long long)r->req_id);
+        op_release(p, o);
+        return;
+    }
+    char *op_id = rj_xstrdup(o->op_id);
+    op_detach(o);
+    op_release(p, o);
+    rj_debug("proto", "gateway answered conn=%s op=%s req=%llx status=%ld", s->id, op_id,
+             (unsigned long long)r->req_id, r->http_status);
+    relay_answer(p, s, op_id, r);
+    free(op_id);
+}
+
+/* ---- starting operations ------------------------------------------------------------- */
+
+/*
+ * Runs a start/subscribe whose message was validated: forwards a query or mutation to the
+ * gateway, or parses (through the cache), prepares and registers a subscription, or
+ * answers with errors.
  */
 static void
 start_operation(push_proto_t *p, push_session_t *s, const char *op_id, const op_text_t *text)
@@ -601,7 +963,21 @@ start_operation(push_proto_t *p, push_session_t *s, const char *op_id, const op_
     json_t *errors = NULL;
     rj_gql_doc_t *doc = rj_gql_cache_get(p->cache, text->query, text->query_len, &errors);
     if (doc == NULL) {
+        if (forwards_invalid(p, text)) {
+            json_decref(errors);
+            forward_operation(p, s, op_id, text);
+            return;
+        }
         send_request_errors_take(p, s, op_id, errors != NULL ? errors : json_array());
+        return;
+    }
+    /* No operation to run (none by that name, or several and no name) is the gateway's to
+       answer as well: only what is recognisably a subscription stays here. */
+    rj_gql_op_type_t type;
+    if (p->forward != NULL &&
+        (!operation_type(doc, text->op_name, &type) || type != RJ_GQL_OP_SUBSCRIPTION)) {
+        rj_gql_doc_free(doc);
+        forward_operation(p, s, op_id, text);
         return;
     }
     rj_gql_prepared_t *prep = NULL;
@@ -665,15 +1041,17 @@ on_stop(push_proto_t *p, push_session_t *s, const json_t *m)
         send_connection_error(p, s, "Missing \"id\" in stop message");
         return;
     }
-    bool found = push_subs_remove_op(p->subs, &s->subs, op_id);
+    bool found = push_subs_remove_op(p->subs, &s->subs, op_id) || op_stop(s, op_id);
     rj_debug("proto", "stop conn=%s op=%s found=%s", s->id, op_id, found ? "yes" : "no");
+    /* The answer to the stop itself; nothing of the operation follows it. */
     send_take(p, s, "complete", op_id, NULL);
 }
 
 static void
 on_terminate(push_proto_t *p, push_session_t *s)
 {
-    size_t n = push_subs_remove_owner(p->subs, &s->subs);
+    size_t n = push_subs_remove_owner(p->subs, &s->subs) + s->nops;
+    ops_detach_all(s);
     rj_debug("proto", "connection_terminate conn=%s dropped=%zu", s->id, n);
     push_session_close(p, s, PUSH_CLOSE_NORMAL, "connection_terminate");
 }
@@ -798,8 +1176,9 @@ on_tws_subscribe(push_proto_t *p, push_session_t *s, const json_t *m)
         close_protocol_error(p, s, PUSH_CLOSE_UNAUTHORIZED, "Unauthorized");
         return;
     }
-    /* Ids of operations that ended (completed, refused) may be reused; live ones not. */
-    if (push_subs_find_op(&s->subs, op_id) != NULL) {
+    /* Ids of operations that ended (completed, refused, answered) may be reused; live ones,
+       subscriptions and queries or mutations awaiting the gateway alike, not. */
+    if (push_subs_find_op(&s->subs, op_id) != NULL || op_find(s, op_id) != NULL) {
         char reason[PUSH_CLOSE_REASON_MAX * 2];
         snprintf(reason, sizeof reason, "Subscriber for %s already exists", op_id);
         close_protocol_error(p, s, PUSH_CLOSE_SUBSCRIBER_EXISTS, reason);
@@ -858,7 +1237,7 @@ handle_transport_ws(push_proto_t *p, push_session_t *s, const char *msg, size_t 
             bad_request(p, s, "\"complete\" message requires a non-empty 'id' property");
         } else {
             /* The client ends its operation: nothing is sent back (PROTOCOL.md). */
-            bool found = push_subs_remove_op(p->subs, &s->subs, op_id);
+            bool found = push_subs_remove_op(p->subs, &s->subs, op_id) || op_stop(s, op_id);
             rj_debug("proto", "complete conn=%s op=%s found=%s", s->id, op_id,
                      found ? "yes" : "no");
         }

@@ -18,6 +18,15 @@
  * satisfying a filter, `Xs(filter:)`, authorized and passed through the read model's
  * before hooks when they start.
  *
+ * Both also run queries and mutations, when a forward hook is configured: the operation goes
+ * to the GraphQL gateway over HTTP with the Authorization the connection presented in
+ * connection_init (forward.h), and the gateway's answer comes back through
+ * push_proto_forward_done(): graphql-ws `data` then `complete`, graphql-transport-ws `next`
+ * then `complete` (`error` for a request error or a gateway that did not answer). Each
+ * operation in flight holds a slot of a fixed table; its request id names the slot and the
+ * slot's generation, so an answer for an operation that was stopped, or whose connection
+ * closed, finds nothing and is dropped, without a pointer to anything that may be gone.
+ *
  * A session knows nothing about sockets. Handling a frame may queue frames on the
  * session's bounded outgoing queue and may ask for the connection to be closed
  * (push_session_t.close_code); the transport (ws.c) is told through the `wake` hook that
@@ -36,6 +45,7 @@
 
 #include "app/app.h"
 #include "core/core.h"
+#include "forward.h"
 #include "graphql/graphql.h"
 #include "subs.h"
 
@@ -87,17 +97,22 @@ push_frame_data(push_frame_t *f)
 }
 
 typedef struct push_proto push_proto_t;
+typedef struct push_op push_op_t;
 
 /** One client connection's protocol state. Caller-owned storage: _init/_deinit. */
 typedef struct push_session {
     char id[RJ_UUID_STRLEN];     /* connection id, for logs */
     push_subproto_t subprotocol; /* the protocol spoken on this connection */
     json_t *user;                /* the user envelope verified at connection_init, or NULL for
-                                    anonymous; owned. The token itself is not kept. */
+                                    anonymous; owned */
+    char *authorization;         /* connection_init's payload.Authorization when it verified,
+                                    sent with forwarded operations; owned, never logged */
     bool initialized;            /* connection_init accepted (connection_ack sent) */
     bool init_received;          /* connection_init received, accepted or not */
     int64_t opened_us;           /* rj_mono_us() at push_session_init, for the init timeout */
     push_sub_owner_t subs;       /* its subscriptions; subs.data points back here */
+    push_op_t *ops;              /* its queries and mutations awaiting the gateway, newest first */
+    size_t nops;                 /* their number */
     push_frame_t *out_head;      /* oldest queued frame, or NULL */
     push_frame_t *out_tail;      /* newest queued frame, or NULL */
     size_t out_count;            /* frames queued */
@@ -129,7 +144,25 @@ typedef struct push_proto_stats {
     uint64_t renders;         /* payloads rendered for changes (one per matching group or
                                  by-id subscription; shared by a group's members) */
     uint64_t protocol_closes; /* graphql-transport-ws sessions closed for a protocol error */
+    uint64_t forwarded;       /* queries and mutations sent to the gateway */
+    uint64_t forward_failed;  /* of those, answered with an error because the gateway did not
+                                 answer, or not with a GraphQL result */
+    uint64_t forward_dropped; /* answers dropped: the client stopped the operation or closed */
+    uint64_t forward_refused; /* queries and mutations refused: too many in flight */
+    size_t forward_in_flight; /* forwarded requests not answered yet, stopped ones included */
 } push_proto_stats_t;
+
+/**
+ * Sends a query or mutation to the gateway (ws.c: push_fwd_submit). Its answer must come
+ * back later, once, through push_proto_forward_done() with the same @p req_id; the hook
+ * must not call into the protocol itself.
+ *
+ * @param req_id         identifies the operation's slot and generation
+ * @param authorization  the connection's Authorization, or NULL; borrowed
+ * @param body           {"query", "variables", "operationName"}, @p len bytes; taken
+ */
+typedef void (*push_forward_fn)(void *ud, uint64_t req_id, const char *authorization, char *body,
+                                size_t len);
 
 /** How to build a protocol context. */
 typedef struct push_proto_opts {
@@ -142,6 +175,12 @@ typedef struct push_proto_opts {
                                  has not arrived this long after opening; 0 = never */
     push_wake_fn wake;        /* may be NULL (tests) */
     void *wake_ud;            /* passed to @c wake */
+    push_forward_fn forward;  /* runs queries and mutations; NULL refuses them with an error
+                                 pointing at POST /graphql */
+    void *forward_ud;         /* passed to @c forward */
+    size_t max_operations;    /* forwarded operations in flight per session; 0 = 1 */
+    size_t max_forwarded;     /* forwarded requests in flight in total, stopped ones included
+                                 until their answer arrives; 0 = 1 */
 } push_proto_opts_t;
 
 /**
@@ -175,7 +214,10 @@ void push_session_init_proto(push_session_t *s, void *transport, push_subproto_t
  */
 push_subproto_t push_subproto_from_name(const char *name);
 
-/** Drops the session's subscriptions and queued frames and frees its strings. */
+/**
+ * Drops the session's subscriptions, queued frames and pending operations (their answers
+ * will be dropped when they arrive) and frees its strings.
+ */
 void push_session_deinit(push_proto_t *p, push_session_t *s);
 
 /**
@@ -198,6 +240,17 @@ void push_proto_handle(push_proto_t *p, push_session_t *s, const char *msg, size
  * @return the number of data frames queued
  */
 size_t push_proto_deliver(push_proto_t *p, const char *msg, size_t len);
+
+/**
+ * Delivers the gateway's answer to a forwarded operation: relays the GraphQL result to the
+ * session that asked (graphql-ws `data` + `complete`, graphql-transport-ws `next` +
+ * `complete`, or `error` for a request error), or an error when the gateway did not
+ * answer with one. An answer whose operation was stopped, or whose session is gone, is
+ * dropped. Frees the operation's slot either way.
+ *
+ * @param r  the result; borrowed
+ */
+void push_proto_forward_done(push_proto_t *p, const push_fwd_result_t *r);
 
 /**
  * Queues `{"type":"ka"}` on a graphql-ws session (keep-alive, only when configured:

@@ -10,7 +10,8 @@
  *   SERVER_WRITEABLE            queued frames are written while the socket takes them,
  *                               or the requested close is performed
  *   CLOSED                      the session's subscriptions and queue are dropped
- *   EVENT_WAIT_CANCELLED        the Redis thread queued changes: drain and deliver them
+ *   EVENT_WAIT_CANCELLED        the Redis thread queued changes, or the forwarder answers:
+ *                               drain and deliver both
  *
  * Two subprotocols share the callback: graphql-ws (first, so clients that ask for none get
  * it) and graphql-transport-ws; lws picks the one the client asked for and answers it in
@@ -36,6 +37,7 @@
 
 #include "core/core.h"
 #include "log/log.h"
+#include "forward.h"
 #include "notify.h"
 #include "proc/proc.h"
 #include "protocol.h"
@@ -73,6 +75,11 @@ typedef struct push_metrics {
     rj_metric_t *protocol_closes; /* counter: graphql-transport-ws protocol-error closes */
     rj_metric_t *overflows;       /* counter: connections closed for a full send queue */
     rj_metric_t *notify_dropped;  /* counter: changes dropped before reaching the loop */
+    rj_metric_t *fwd_in_flight;   /* gauge: forwarded requests not answered yet */
+    rj_metric_t *fwd_total;       /* counter: queries and mutations forwarded to the gateway */
+    rj_metric_t *fwd_failed;      /* counter: ... answered with a gateway failure */
+    rj_metric_t *fwd_dropped;     /* counter: answers dropped (operation stopped, client gone) */
+    rj_metric_t *fwd_refused;     /* counter: queries and mutations refused over the limits */
 } push_metrics_t;
 
 struct push_server {
@@ -80,6 +87,7 @@ struct push_server {
     struct lws_vhost *vhost;     /* its one vhost */
     push_proto_t *proto;         /* protocol state shared by all sessions */
     push_notify_t *notify;       /* Redis subscriber hand-off */
+    push_fwd_t *fwd;             /* gateway forwarder, or NULL when no gateway-url is set */
     char *path;                  /* ws-path */
     char *iface;                 /* listen interface, or NULL */
     int port;                    /* bound port */
@@ -282,6 +290,30 @@ deliver_change(void *ud, const char *channel, const char *msg, size_t len)
     push_proto_deliver(srv->proto, msg, len);
 }
 
+/* ---- gateway hand-off -------------------------------------------------------------------- */
+
+/* The forwarder's thread has answers: same wake-up as Redis's, drained in the same place. */
+static void
+forward_wake(void *ud)
+{
+    push_server_t *srv = ud;
+    lws_cancel_service(srv->ctx);
+}
+
+static void
+forward_submit(void *ud, uint64_t req_id, const char *authorization, char *body, size_t len)
+{
+    push_server_t *srv = ud;
+    push_fwd_submit(srv->fwd, req_id, authorization, body, len);
+}
+
+static void
+forward_answer(void *ud, const push_fwd_result_t *r)
+{
+    push_server_t *srv = ud;
+    push_proto_forward_done(srv->proto, r);
+}
+
 /* ---- the protocol callback --------------------------------------------------------------- */
 
 static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -341,9 +373,13 @@ ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         /* Broadcast to every protocol of the vhost (through copies of the table, so by
            name): drain once, from the first. */
-        if (srv != NULL && srv->notify != NULL && lws_get_protocol(wsi) != NULL &&
-            strcmp(lws_get_protocol(wsi)->name, protocols[0].name) == 0)
-            push_notify_drain(srv->notify, deliver_change, srv);
+        if (srv != NULL && lws_get_protocol(wsi) != NULL &&
+            strcmp(lws_get_protocol(wsi)->name, protocols[0].name) == 0) {
+            if (srv->notify != NULL)
+                push_notify_drain(srv->notify, deliver_change, srv);
+            if (srv->fwd != NULL)
+                push_fwd_drain(srv->fwd, forward_answer, srv);
+        }
         return 0;
     case LWS_CALLBACK_HTTP: {
         /* A plain HTTP request on the WebSocket port: say where the socket is. */
@@ -379,6 +415,11 @@ publish_state(push_server_t *srv)
     rj_metric_set(srv->m.protocol_closes, (int64_t)st->protocol_closes);
     rj_metric_set(srv->m.overflows, (int64_t)st->overflows);
     rj_metric_set(srv->m.notify_dropped, (int64_t)push_notify_dropped(srv->notify));
+    rj_metric_set(srv->m.fwd_in_flight, (int64_t)st->forward_in_flight);
+    rj_metric_set(srv->m.fwd_total, (int64_t)st->forwarded);
+    rj_metric_set(srv->m.fwd_failed, (int64_t)st->forward_failed);
+    rj_metric_set(srv->m.fwd_dropped, (int64_t)st->forward_dropped);
+    rj_metric_set(srv->m.fwd_refused, (int64_t)st->forward_refused);
 
     /* Ready: the listener is up (it is, or we would not be here) and Redis is subscribed. */
     bool ready = !rj_proc_stopping() && push_notify_connected(srv->notify);
@@ -447,6 +488,19 @@ metrics_init(push_metrics_t *m)
                                      "connections closed because their send queue was full");
     m->notify_dropped = rj_metric_counter("ramjet_pusher_changes_dropped_total",
                                           "changes dropped because the loop fell behind");
+    m->fwd_in_flight = rj_metric_gauge("ramjet_pusher_operations_in_flight",
+                                       "queries and mutations forwarded to the gateway and not "
+                                       "answered yet");
+    m->fwd_total = rj_metric_counter("ramjet_pusher_operations_forwarded_total",
+                                     "queries and mutations forwarded to the gateway");
+    m->fwd_failed = rj_metric_counter("ramjet_pusher_operations_gateway_failures_total",
+                                      "forwarded operations the gateway gave no GraphQL result "
+                                      "for (unreachable, timeout)");
+    m->fwd_dropped = rj_metric_counter("ramjet_pusher_operations_dropped_total",
+                                       "gateway answers dropped: the client stopped the "
+                                       "operation or closed");
+    m->fwd_refused = rj_metric_counter("ramjet_pusher_operations_refused_total",
+                                       "queries and mutations refused: too many in flight");
 }
 
 push_server_t *
@@ -468,6 +522,10 @@ push_server_new(const push_server_conf_t *conf, rj_error_t *err)
         .init_timeout_ms = conf->init_timeout_ms,
         .wake = wake_session,
         .wake_ud = srv,
+        .forward = conf->gateway_url != NULL ? forward_submit : NULL,
+        .forward_ud = srv,
+        .max_operations = conf->max_operations,
+        .max_forwarded = conf->gateway_max_in_flight,
     };
     srv->proto = push_proto_new(&po);
 
@@ -513,6 +571,23 @@ push_server_new(const push_server_conf_t *conf, rj_error_t *err)
         push_server_free(srv);
         return NULL;
     }
+    if (conf->gateway_url != NULL) {
+        const push_fwd_opts_t fo = {
+            .url = conf->gateway_url,
+            .timeout_ms = conf->gateway_timeout_ms,
+            .wake = forward_wake,
+            .wake_ud = srv,
+        };
+        srv->fwd = push_fwd_start(&fo, err);
+        if (srv->fwd == NULL) {
+            push_server_free(srv);
+            return NULL;
+        }
+        rj_info("ws", "queries and mutations over WebSocket go to the gateway url=%s",
+                conf->gateway_url);
+    } else {
+        rj_info("ws", "no gateway-url: queries and mutations over WebSocket are refused");
+    }
     rj_debug("ws", "WebSocket listener bound port=%d path=%s", srv->port, srv->path);
     return srv;
 }
@@ -556,9 +631,13 @@ push_server_free(push_server_t *srv)
 {
     if (srv == NULL)
         return;
-    /* The Redis thread calls lws_cancel_service on the context: stop it first. */
+    /* The Redis and forwarding threads call lws_cancel_service on the context: stop them
+       first. Sessions closed below only detach their pending operations; the forwarder is
+       not called again. */
     push_notify_free(srv->notify);
     srv->notify = NULL;
+    push_fwd_free(srv->fwd);
+    srv->fwd = NULL;
     if (srv->ctx != NULL) {
         lws_sul_cancel(&srv->tick);
         /* Closes what is still open; CLOSED callbacks deinit sessions through srv->proto. */

@@ -5,8 +5,9 @@
  * One libwebsockets context, one vhost, two protocols ("graphql-ws", the default, and
  * "graphql-transport-ws"), the default poll
  * loop on the calling thread. Every connection's protocol state, the subscription
- * registry and the document cache live on that thread; the only other thread is the
- * Redis subscriber, which hands changes over through notify.c.
+ * registry and the document cache live on that thread; the only other threads are the
+ * Redis subscriber, which hands changes over through notify.c, and, when a gateway URL is
+ * configured, the forwarder running queries and mutations through the gateway (forward.c).
  */
 #ifndef PUSH_WS_H
 #define PUSH_WS_H
@@ -36,13 +37,18 @@ typedef struct push_server_conf {
     int keepalive_ms;         /* send graphql-ws `ka` this often; 0 = never (Booster) */
     int init_timeout_ms;      /* graphql-transport-ws: close with 4408 without connection_init
                                  this long after opening; 0 = never */
+    const char *gateway_url;  /* POST endpoint queries and mutations are forwarded to, or
+                                 NULL to refuse them */
+    int gateway_timeout_ms;   /* a forwarded request's budget; > 0 when gateway_url is set */
+    size_t max_operations;    /* forwarded operations in flight per connection; > 0 */
+    size_t gateway_max_in_flight; /* forwarded requests in flight in total; > 0 */
 } push_server_conf_t;
 
 /**
  * Creates the context and the listener and starts the Redis subscription.
  *
  * @return the server, or NULL with @p err set (RJ_EIO: the port cannot be bound;
- *         RJ_EINVAL: a bad Redis URL)
+ *         RJ_EINVAL: a bad Redis or gateway URL)
  *
  * Ownership: release with push_server_free(). The calling thread becomes the loop thread:
  * call push_server_run() and push_server_free() from it.
@@ -60,7 +66,10 @@ int push_server_port(const push_server_t *srv);
  */
 rj_status_t push_server_run(push_server_t *srv, rj_error_t *err);
 
-/** Stops the Redis subscriber, destroys the context, frees everything. NULL is a no-op. */
+/**
+ * Stops the Redis subscriber and the forwarder, destroys the context, frees everything.
+ * NULL is a no-op.
+ */
 void push_server_free(push_server_t *srv);
 
 #endif

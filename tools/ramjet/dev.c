@@ -649,6 +649,11 @@ child_start(supervisor_t *s, child_t *c)
         if (strcmp(c->def->name, "gateway") == 0)
             strv_add(&env, rj_xasprintf("RAMJET_GRAPHIQL_WS_URL=ws://127.0.0.1:%d/websocket",
                                         s->conf.ws_port));
+        /* Queries and mutations sent over the socket are run by the gateway. It starts after
+           the pusher, which needs it only when such an operation arrives. */
+        if (strcmp(c->def->name, "pusher") == 0)
+            strv_add(&env, rj_xasprintf("RAMJET_GATEWAY_URL=http://127.0.0.1:%d/graphql",
+                                        s->conf.http_port));
         break;
     }
 

@@ -1,10 +1,13 @@
 // tests/clients/lib/clients.mjs - the npm GraphQL clients under test, behind one shape.
 //
-// Each factory returns {name, subscribe(query, variables) -> Feed, close()}. A Feed
-// records what the client library hands to the application: every result's data, every
-// GraphQL error message (whether the library reports it as a result with `errors` or
-// through its error callback), and completion. The adapters only translate callbacks;
-// the libraries do all the protocol work, which is what these tests check.
+// Each factory returns {name, subscribe(query, variables) -> Feed, run(query, variables) ->
+// Promise<Feed>, close()}. subscribe() starts a subscription; run() executes a query or a
+// mutation over the same socket (no split link: Apollo's WebSocket links carry every
+// operation) and resolves once the library reports it finished. A Feed records what the
+// client library hands to the application: every result's data, every GraphQL error
+// message (whether the library reports it as a result with `errors` or through its error
+// callback), and completion. The adapters only translate callbacks; the libraries do all
+// the protocol work, which is what these tests check.
 
 import { ApolloClient, InMemoryCache, gql } from '@apollo/client/core/index.js';
 import { GraphQLWsLink } from '@apollo/client/link/subscriptions/index.js';
@@ -49,6 +52,24 @@ export class Feed {
   }
 }
 
+/** Runs @p start(observer) and resolves its Feed once the operation completes or fails. */
+function runToEnd(start) {
+  return new Promise((resolve) => {
+    const feed = new Feed();
+    start({
+      next: (r) => feed.result(r),
+      error: (e) => {
+        feed.fail(e);
+        resolve(feed);
+      },
+      complete: () => {
+        feed.completed = true;
+        resolve(feed);
+      },
+    });
+  });
+}
+
 function authParams(token) {
   return token ? { Authorization: `Bearer ${token}` } : {};
 }
@@ -83,6 +104,7 @@ export function subscriptionsTransportWsClient(url, { token } = {}) {
       feed.unsubscribe = () => sub.unsubscribe();
       return feed;
     },
+    run: (query, variables) => runToEnd((observer) => client.request({ query, variables }).subscribe(observer)),
     close: () => client.close(),
   };
 }
@@ -105,6 +127,7 @@ export function graphqlWsLibraryClient(url, { token } = {}) {
       );
       return feed;
     },
+    run: (query, variables) => runToEnd((observer) => client.subscribe({ query, variables }, observer)),
     close: () => client.dispose(),
   };
 }
@@ -122,6 +145,23 @@ function apolloClient(name, subprotocol, link, closeTransport) {
         complete: () => (feed.completed = true),
       });
       feed.unsubscribe = () => sub.unsubscribe();
+      return feed;
+    },
+    /* client.query / client.mutate, as applications call them; errorPolicy 'all' hands
+       GraphQL errors over with the result instead of throwing them away with it. */
+    async run(query, variables) {
+      const doc = gql(query);
+      const mutation = doc.definitions.some((d) => d.kind === 'OperationDefinition' && d.operation === 'mutation');
+      const feed = new Feed();
+      try {
+        const r = mutation
+          ? await client.mutate({ mutation: doc, variables, errorPolicy: 'all' })
+          : await client.query({ query: doc, variables, fetchPolicy: 'no-cache', errorPolicy: 'all' });
+        feed.result(r);
+        feed.completed = true;
+      } catch (e) {
+        feed.fail(e);
+      }
       return feed;
     },
     close: () => {

@@ -1198,3 +1198,503 @@ Test(pusher_protocol, graphql_ws_keepalive_is_sent_only_when_asked)
     expect_frame(&s, "{\"type\":\"ka\"}");
     push_session_deinit(proto, &s);
 }
+
+/* ---- queries and mutations forwarded to the gateway ---------------------------------- */
+
+/* What the protocol handed to the forward hook. */
+typedef struct fwd_call {
+    uint64_t req_id;     /* the request id */
+    char *authorization; /* a copy, or NULL */
+    char *body;          /* the request body, taken from the protocol */
+} fwd_call_t;
+
+static fwd_call_t calls[64];
+static size_t ncalls;
+
+static void
+record_forward(void *ud, uint64_t req_id, const char *authorization, char *body, size_t len)
+{
+    (void)ud;
+    cr_assert_lt(ncalls, sizeof calls / sizeof calls[0]);
+    cr_assert_eq(strlen(body), len);
+    calls[ncalls++] = (fwd_call_t){
+        .req_id = req_id,
+        .authorization = authorization != NULL ? rj_xstrdup(authorization) : NULL,
+        .body = body,
+    };
+}
+
+static void
+calls_reset(void)
+{
+    for (size_t i = 0; i < ncalls; i++) {
+        free(calls[i].authorization);
+        free(calls[i].body);
+    }
+    ncalls = 0;
+}
+
+/* Replaces the suite's context by one that forwards queries and mutations. */
+static void
+use_forwarding(size_t max_operations, size_t max_forwarded)
+{
+    push_proto_free(proto);
+    push_proto_opts_t o = {
+        .app = app,
+        .schema = (rj_gql_schema_t *)(uintptr_t)rj_app_api_schema(app),
+        .send_queue_max = 64,
+        .init_timeout_ms = 3000,
+        .wake = count_wake,
+        .forward = record_forward,
+        .max_operations = max_operations,
+        .max_forwarded = max_forwarded,
+    };
+    proto = push_proto_new(&o);
+}
+
+/* Runs before the suite's teardown (Criterion runs both). */
+static void
+fwd_teardown(void)
+{
+    calls_reset();
+}
+
+/* The gateway answers request @p req_id with HTTP 200 and @p body. */
+static void
+answer(uint64_t req_id, const char *body)
+{
+    const push_fwd_result_t r = {
+        .req_id = req_id,
+        .status = PUSH_FWD_OK,
+        .http_status = 200,
+        .body = body,
+        .len = strlen(body),
+    };
+    push_proto_forward_done(proto, &r);
+}
+
+/* Request @p req_id ends without an answer. */
+static void
+answer_failure(uint64_t req_id, push_fwd_status_t status)
+{
+    const push_fwd_result_t r = {
+        .req_id = req_id,
+        .status = status,
+        .error = "Failed to connect to 127.0.0.1 port 1: Connection refused",
+        .body = "",
+    };
+    push_proto_forward_done(proto, &r);
+}
+
+/* The next frame's text, exactly as queued (free() it). */
+static char *
+next_raw(push_session_t *s)
+{
+    push_frame_t *f = push_session_pop(s);
+    cr_assert_not_null(f, "expected a frame, the queue is empty");
+    char *text = rj_xstrndup(push_frame_data(f), f->len);
+    free(f);
+    return text;
+}
+
+static void
+expect_raw(push_session_t *s, const char *want)
+{
+    char *got = next_raw(s);
+    cr_expect_str_eq(got, want);
+    free(got);
+}
+
+/* A start (graphql-ws) or subscribe (graphql-transport-ws) of @p query as operation @p id. */
+static void
+send_op(push_session_t *s, const char *id, const char *query)
+{
+    json_t *m = json_pack("{s:s,s:s,s:{s:s}}", "type",
+                          s->subprotocol == PUSH_SUBPROTO_TRANSPORT_WS ? "subscribe" : "start",
+                          "id", id, "payload", "query", query);
+    char *text = json_dumps(m, JSON_COMPACT);
+    handle(s, text);
+    free(text);
+    json_decref(m);
+}
+
+static const char cart_query[] = "query Q($id: ID!) { CartReadModel(id: $id) { id } }";
+static const char cart_result[] = "{\"data\":{\"CartReadModel\":{\"id\":\"c1\",\"n\":1.0}}}";
+
+Test(pusher_protocol, everything_but_subscriptions_is_forwarded_to_the_gateway,
+     .fini = fwd_teardown)
+{
+    use_forwarding(16, 16);
+    push_session_t s;
+    push_session_init(&s, NULL);
+    handle(&s, "{\"type\":\"connection_init\"}");
+    expect_frame_type(&s, "connection_ack", NULL);
+
+    /* A query, with its variables and operation name, as the gateway's POST body. */
+    handle(&s, "{\"type\":\"start\",\"id\":\"q\",\"payload\":{\"query\":"
+               "\"query Q($id: ID!) { CartReadModel(id: $id) { id } }\","
+               "\"variables\":{\"id\":\"c1\"},\"operationName\":\"Q\"}}");
+    cr_assert_eq(ncalls, 1);
+    json_t *body = json_loads(calls[0].body, 0, NULL);
+    json_t *want = json_pack("{s:s,s:{s:s},s:s}", "query", cart_query, "variables", "id", "c1",
+                             "operationName", "Q");
+    cr_expect(json_equal(body, want), "body %s", calls[0].body);
+    json_decref(body);
+    json_decref(want);
+    cr_expect_null(calls[0].authorization, "an anonymous connection sends no Authorization");
+    cr_expect_null(next_frame(&s), "nothing is sent before the gateway answers");
+
+    /* A mutation (this schema has none: invalid here, the gateway's to judge), a shorthand
+       query and a query naming a field this schema lacks are forwarded too. */
+    send_op(&s, "m", "mutation { ChangeCartItem(input: {cartId: \"c\"}) }");
+    send_op(&s, "short", "{ __typename }");
+    send_op(&s, "remote", "query { SomeFederatedField { id } }");
+    cr_expect_eq(ncalls, 4);
+
+    /* Subscriptions are served here, invalid ones answered here... */
+    send_op(&s, "sub", "subscription { CartReadModel(id: \"c1\") { id } }");
+    send_op(&s, "badsub", "subscription { CartReadModel(id: \"c1\") { nope } }");
+    cr_expect_eq(ncalls, 4);
+    cr_expect_eq(push_subs_count(push_proto_subs_get(proto)), 1);
+    json_t *f = next_frame(&s);
+    cr_expect_str_eq(json_string_value(json_object_get(f, "type")), "data");
+    cr_expect_str_eq(json_string_value(json_object_get(f, "id")), "badsub");
+    cr_expect(strstr(first_error_message(f), "nope") != NULL);
+    json_decref(f);
+    expect_frame_type(&s, "complete", "badsub");
+    cr_expect_null(next_frame(&s));
+
+    /* ... but what cannot be told apart from a query is the gateway's: a syntax error, no
+       operation by the name asked for, several operations and no name. */
+    send_op(&s, "bad", "query {");
+    handle(&s, "{\"type\":\"start\",\"id\":\"n\",\"payload\":{\"query\":"
+               "\"subscription S { CartReadModel(id: \\\"c1\\\") { id } }\","
+               "\"operationName\":\"T\"}}");
+    send_op(&s, "two", "query A { __typename } query B { __typename }");
+    cr_expect_eq(ncalls, 7);
+    cr_expect_null(next_frame(&s));
+
+    /* Request ids are distinct and never 0. */
+    for (size_t i = 0; i < ncalls; i++) {
+        cr_expect_neq(calls[i].req_id, 0);
+        for (size_t j = 0; j < i; j++)
+            cr_expect_neq(calls[i].req_id, calls[j].req_id);
+    }
+    cr_expect_eq(push_proto_stats_get(proto)->forwarded, 7);
+    cr_expect_eq(push_proto_stats_get(proto)->forward_in_flight, 7);
+    cr_expect_eq(s.nops, 7);
+    push_session_deinit(proto, &s);
+    cr_expect_eq(s.nops, 0);
+    /* The slots stay taken until the answers come, which are then dropped. */
+    cr_expect_eq(push_proto_stats_get(proto)->forward_in_flight, 7);
+    for (size_t i = 0; i < ncalls; i++)
+        answer(calls[i].req_id, cart_result);
+    cr_expect_eq(push_proto_stats_get(proto)->forward_in_flight, 0);
+    cr_expect_eq(push_proto_stats_get(proto)->forward_dropped, 7);
+}
+
+Test(pusher_protocol, graphql_ws_relays_the_result_verbatim_as_data_then_complete,
+     .fini = fwd_teardown)
+{
+    use_forwarding(16, 16);
+    push_session_t s;
+    session_with(&s, "{\"iss\":\"ptest\",\"sub\":\"u\",\"roles\":[\"Admin\"]}");
+    send_op(&s, "q", cart_query);
+    cr_assert_eq(ncalls, 1);
+    /* The Authorization exactly as connection_init presented it. */
+    cr_expect(strncmp(calls[0].authorization, "Bearer ey", 9) == 0, "got %s",
+              calls[0].authorization);
+    answer(calls[0].req_id, cart_result);
+    /* The gateway's bytes: 1.0 stays 1.0, keys keep their order. */
+    expect_raw(&s,
+               "{\"id\":\"q\",\"payload\":{\"data\":{\"CartReadModel\":{\"id\":\"c1\",\"n\":1.0}}},"
+               "\"type\":\"data\"}");
+    expect_raw(&s, "{\"id\":\"q\",\"type\":\"complete\"}");
+    cr_expect_null(next_frame(&s));
+
+    /* Errors, with or without data, are a result like any other on graphql-ws. */
+    send_op(&s, "m", "mutation { X }");
+    send_op(&s, "v", "query { nope }");
+    cr_assert_eq(ncalls, 3);
+    answer(calls[1].req_id, "{\"errors\":[{\"message\":\"Access denied for this resource\","
+                            "\"extensions\":{\"code\":\"NotAuthorizedError\"}}],\"data\":null}");
+    expect_raw(&s, "{\"id\":\"m\",\"payload\":{\"errors\":[{\"message\":\"Access denied for this "
+                   "resource\",\"extensions\":{\"code\":\"NotAuthorizedError\"}}],\"data\":null},"
+                   "\"type\":\"data\"}");
+    expect_frame_type(&s, "complete", "m");
+    answer(calls[2].req_id, "{\"errors\":[{\"message\":\"Cannot query field\"}]}");
+    expect_frame(&s,
+                 "{\"id\":\"v\",\"payload\":{\"errors\":[{\"message\":\"Cannot query field\"}]},"
+                 "\"type\":\"data\"}");
+    expect_frame_type(&s, "complete", "v");
+
+    /* The same answer twice: the second names a released slot and is ignored. */
+    answer(calls[2].req_id, cart_result);
+    cr_expect_null(next_frame(&s));
+    cr_expect_eq(s.nops, 0);
+    cr_expect_eq(push_proto_stats_get(proto)->forward_in_flight, 0);
+    push_session_deinit(proto, &s);
+}
+
+Test(pusher_protocol, graphql_transport_ws_next_then_complete_and_error_for_request_errors,
+     .fini = fwd_teardown)
+{
+    use_forwarding(16, 16);
+    push_session_t s;
+    tws_init(&s);
+    handle(&s, "{\"type\":\"connection_init\"}");
+    expect_frame(&s, "{\"type\":\"connection_ack\"}");
+
+    send_op(&s, "q", cart_query);
+    send_op(&s, "m", "mutation { X }");
+    send_op(&s, "v", "query { nope }");
+    cr_assert_eq(ncalls, 3);
+    answer(calls[0].req_id, cart_result);
+    expect_raw(&s,
+               "{\"id\":\"q\",\"payload\":{\"data\":{\"CartReadModel\":{\"id\":\"c1\",\"n\":1.0}}},"
+               "\"type\":\"next\"}");
+    expect_raw(&s, "{\"id\":\"q\",\"type\":\"complete\"}");
+
+    /* An execution result with errors is still a `next`... */
+    answer(calls[1].req_id, "{\"errors\":[{\"message\":\"denied\"}],\"data\":null}");
+    expect_frame(&s,
+                 "{\"id\":\"m\",\"payload\":{\"errors\":[{\"message\":\"denied\"}],\"data\":null},"
+                 "\"type\":\"next\"}");
+    expect_frame_type(&s, "complete", "m");
+    /* ... a request error (no data) is an `error` with the errors, and nothing follows. */
+    answer(calls[2].req_id, "{\"errors\":[{\"message\":\"Cannot query field\"}]}");
+    expect_frame(&s, "{\"id\":\"v\",\"payload\":[{\"message\":\"Cannot query field\"}],"
+                     "\"type\":\"error\"}");
+    cr_expect_null(next_frame(&s));
+    cr_expect_eq(s.close_code, 0);
+
+    /* An invalid subscription is answered here, with the same `error`. */
+    send_op(&s, "bad", "subscription { CartReadModel(id: \"c\") { nope } }");
+    cr_expect_eq(ncalls, 3);
+    json_t *f = next_frame(&s);
+    cr_expect_str_eq(json_string_value(json_object_get(f, "type")), "error");
+    cr_expect_str_eq(json_string_value(json_object_get(f, "id")), "bad");
+    cr_expect(json_array_size(json_object_get(f, "payload")) == 1);
+    json_decref(f);
+    cr_expect_null(next_frame(&s));
+
+    /* Ids are free again once answered. */
+    send_op(&s, "q", cart_query);
+    cr_expect_eq(ncalls, 4);
+    cr_expect_eq(s.close_code, 0);
+    push_session_deinit(proto, &s);
+}
+
+Test(pusher_protocol, a_gateway_that_does_not_answer_fails_that_operation_only,
+     .fini = fwd_teardown)
+{
+    use_forwarding(16, 16);
+    push_session_t legacy, tws;
+    push_session_init(&legacy, NULL);
+    tws_init(&tws);
+    handle(&tws, "{\"type\":\"connection_init\"}");
+    expect_frame_type(&tws, "connection_ack", NULL);
+    handle(&tws, tws_sub);
+    cr_expect_eq(push_subs_count(push_proto_subs_get(proto)), 1);
+
+    send_op(&legacy, "t", cart_query);
+    send_op(&tws, "u", cart_query);
+    send_op(&tws, "h", cart_query);
+    cr_assert_eq(ncalls, 3);
+    answer_failure(calls[0].req_id, PUSH_FWD_TIMEOUT);
+    expect_frame(&legacy,
+                 "{\"id\":\"t\",\"payload\":{\"errors\":[{\"message\":\"The GraphQL gateway "
+                 "did not answer in time\",\"extensions\":{\"code\":\"TimeoutError\"}}]},"
+                 "\"type\":\"data\"}");
+    expect_frame_type(&legacy, "complete", "t");
+    answer_failure(calls[1].req_id, PUSH_FWD_FAILED);
+    expect_frame(&tws,
+                 "{\"id\":\"u\",\"payload\":[{\"message\":\"The GraphQL gateway could not be "
+                 "reached\",\"extensions\":{\"code\":\"RetriableError\"}}],\"type\":\"error\"}");
+    /* An answer that is not a GraphQL result (a proxy's error page) fails the same way. */
+    const push_fwd_result_t page = {.req_id = calls[2].req_id,
+                                    .status = PUSH_FWD_OK,
+                                    .http_status = 502,
+                                    .body = "<html>Bad Gateway</html>",
+                                    .len = 24};
+    push_proto_forward_done(proto, &page);
+    expect_frame(&tws,
+                 "{\"id\":\"h\",\"payload\":[{\"message\":\"The GraphQL gateway did not answer "
+                 "with a GraphQL result\",\"extensions\":{\"code\":\"RetriableError\"}}],"
+                 "\"type\":\"error\"}");
+    cr_expect_eq(push_proto_stats_get(proto)->forward_failed, 3);
+
+    /* The connections are untouched: the subscription still receives changes. */
+    cr_expect_eq(legacy.close_code, 0);
+    cr_expect_eq(tws.close_code, 0);
+    cr_expect_eq(push_proto_deliver(proto, cart_change, strlen(cart_change)), 1);
+    expect_frame_type(&tws, "next", "1");
+    push_session_deinit(proto, &legacy);
+    push_session_deinit(proto, &tws);
+}
+
+Test(pusher_protocol, stop_or_complete_before_the_answer_cancels_its_delivery, .fini = fwd_teardown)
+{
+    use_forwarding(16, 16);
+    push_session_t legacy, tws;
+    push_session_init(&legacy, NULL);
+    tws_init(&tws);
+    handle(&tws, "{\"type\":\"connection_init\"}");
+    expect_frame_type(&tws, "connection_ack", NULL);
+
+    send_op(&legacy, "q", cart_query);
+    send_op(&tws, "q", cart_query);
+    cr_assert_eq(ncalls, 2);
+
+    /* graphql-ws: stop is answered with its complete, and nothing of the query follows. */
+    handle(&legacy, "{\"type\":\"stop\",\"id\":\"q\"}");
+    expect_frame_type(&legacy, "complete", "q");
+    answer(calls[0].req_id, cart_result);
+    cr_expect_null(next_frame(&legacy), "no message after stop");
+
+    /* graphql-transport-ws: complete is not answered, and nothing follows either. */
+    handle(&tws, "{\"type\":\"complete\",\"id\":\"q\"}");
+    cr_expect_null(next_frame(&tws));
+    /* The slot is taken until the gateway answers, but the id is the client's again. */
+    cr_expect_eq(push_proto_stats_get(proto)->forward_in_flight, 1);
+    send_op(&tws, "q", cart_query);
+    cr_expect_eq(tws.close_code, 0);
+    cr_assert_eq(ncalls, 3);
+    answer(calls[1].req_id, cart_result);
+    cr_expect_null(next_frame(&tws), "the stopped query's answer is dropped");
+    answer(calls[2].req_id, cart_result);
+    expect_frame_type(&tws, "next", "q");
+    expect_frame_type(&tws, "complete", "q");
+    cr_expect_eq(push_proto_stats_get(proto)->forward_dropped, 2);
+
+    /* graphql-ws: a start reusing a pending id replaces the operation. */
+    send_op(&legacy, "r", cart_query);
+    send_op(&legacy, "r", "query { __typename }");
+    cr_assert_eq(ncalls, 5);
+    cr_expect_eq(legacy.nops, 1);
+    answer(calls[3].req_id, cart_result);
+    cr_expect_null(next_frame(&legacy));
+    answer(calls[4].req_id, "{\"data\":{\"__typename\":\"Query\"}}");
+    expect_frame(&legacy, "{\"id\":\"r\",\"payload\":{\"data\":{\"__typename\":\"Query\"}},"
+                          "\"type\":\"data\"}");
+    expect_frame_type(&legacy, "complete", "r");
+
+    /* A connection that closes with an answer pending: the answer finds nobody. */
+    send_op(&legacy, "gone", cart_query);
+    cr_assert_eq(ncalls, 6);
+    push_session_deinit(proto, &legacy);
+    answer(calls[5].req_id, cart_result);
+    cr_expect_eq(push_proto_stats_get(proto)->forward_in_flight, 0);
+    push_session_deinit(proto, &tws);
+}
+
+Test(pusher_protocol, operation_ids_stay_unique_with_subscriptions, .fini = fwd_teardown)
+{
+    use_forwarding(16, 16);
+    /* graphql-transport-ws: a query under a live subscription's id, and the reverse, 4409. */
+    push_session_t a, b;
+    tws_init(&a);
+    handle(&a, "{\"type\":\"connection_init\"}");
+    expect_frame_type(&a, "connection_ack", NULL);
+    handle(&a, tws_sub); /* id "1" */
+    send_op(&a, "1", cart_query);
+    expect_close(&a, PUSH_CLOSE_SUBSCRIBER_EXISTS, "Subscriber for 1 already exists");
+    cr_expect_eq(ncalls, 0);
+
+    tws_init(&b);
+    handle(&b, "{\"type\":\"connection_init\"}");
+    expect_frame_type(&b, "connection_ack", NULL);
+    send_op(&b, "1", cart_query);
+    cr_expect_eq(ncalls, 1);
+    handle(&b, tws_sub);
+    expect_close(&b, PUSH_CLOSE_SUBSCRIBER_EXISTS, "Subscriber for 1 already exists");
+    push_session_deinit(proto, &a);
+    push_session_deinit(proto, &b);
+
+    /* graphql-ws: the newer operation replaces the live one, whatever their kinds. */
+    push_session_t c;
+    push_session_init(&c, NULL);
+    handle(&c, cart_sub); /* id "1" */
+    cr_expect_eq(c.subs.count, 1);
+    send_op(&c, "1", cart_query);
+    cr_expect_eq(c.subs.count, 0);
+    cr_expect_eq(c.nops, 1);
+    handle(&c, cart_sub);
+    cr_expect_eq(c.subs.count, 1);
+    cr_expect_eq(c.nops, 0);
+    cr_assert_eq(ncalls, 2);
+    answer(calls[1].req_id, cart_result);
+    cr_expect_null(next_frame(&c), "the replaced query's answer is dropped");
+    push_session_deinit(proto, &c);
+}
+
+Test(pusher_protocol, operations_in_flight_are_bounded_per_connection_and_in_total,
+     .fini = fwd_teardown)
+{
+    use_forwarding(2, 3);
+    push_session_t a, b;
+    push_session_init(&a, NULL);
+    tws_init(&b);
+    handle(&b, "{\"type\":\"connection_init\"}");
+    expect_frame_type(&b, "connection_ack", NULL);
+
+    send_op(&a, "1", cart_query);
+    send_op(&a, "2", cart_query);
+    send_op(&a, "3", cart_query);
+    cr_expect_eq(ncalls, 2);
+    expect_frame(&a, "{\"id\":\"3\",\"payload\":{\"errors\":[{\"message\":\"Too many queries and "
+                     "mutations in flight on this connection\",\"extensions\":{\"code\":"
+                     "\"RetriableError\"}}]},\"type\":\"data\"}");
+    expect_frame_type(&a, "complete", "3");
+
+    send_op(&b, "1", cart_query);
+    send_op(&b, "2", cart_query);
+    cr_expect_eq(ncalls, 3);
+    expect_frame(&b, "{\"id\":\"2\",\"payload\":[{\"message\":\"Too many queries and mutations in "
+                     "flight on this server\",\"extensions\":{\"code\":\"RetriableError\"}}],"
+                     "\"type\":\"error\"}");
+    cr_expect_eq(push_proto_stats_get(proto)->forward_refused, 2);
+
+    /* A stopped operation frees its connection's share at once, the server's slot only
+       when the gateway has answered. */
+    handle(&a, "{\"type\":\"stop\",\"id\":\"1\"}");
+    expect_frame_type(&a, "complete", "1");
+    send_op(&a, "4", cart_query);
+    cr_expect_eq(ncalls, 3);
+    expect_frame_type(&a, "data", "4");
+    expect_frame_type(&a, "complete", "4");
+    answer(calls[0].req_id, cart_result);
+    send_op(&a, "5", cart_query);
+    cr_expect_eq(ncalls, 4);
+    cr_expect_null(next_frame(&a));
+    cr_expect_eq(a.nops, 2);
+    push_session_deinit(proto, &a);
+    push_session_deinit(proto, &b);
+}
+
+Test(pusher_protocol, a_refused_token_leaves_the_connection_anonymous_for_the_gateway,
+     .fini = fwd_teardown)
+{
+    use_forwarding(16, 16);
+    push_session_t s;
+    push_session_init(&s, NULL);
+    char *good = bearer(private_pem, "{\"iss\":\"ptest\",\"sub\":\"u\"}");
+    char *init = init_frame(good);
+    handle(&s, init);
+    free(init);
+    expect_frame_type(&s, "connection_ack", NULL);
+    send_op(&s, "1", cart_query);
+    cr_assert_eq(ncalls, 1);
+    cr_expect_str_eq(calls[0].authorization, good);
+
+    /* A second connection_init with a bad token: refused, and the connection is anonymous. */
+    init = init_frame("Bearer not.a.token");
+    handle(&s, init);
+    free(init);
+    expect_frame_type(&s, "connection_error", NULL);
+    send_op(&s, "2", cart_query);
+    cr_assert_eq(ncalls, 2);
+    cr_expect_null(calls[1].authorization);
+    free(good);
+    push_session_deinit(proto, &s);
+}
