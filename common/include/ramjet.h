@@ -25,7 +25,9 @@ extern "C" {
 #define RJ_APP_API_VERSION 1
 
 typedef struct rj_app rj_app_t;                   /* the application being declared */
-typedef struct rj_command_ctx rj_command_ctx_t;   /* one command invocation */
+typedef struct rj_handler_ctx rj_handler_ctx_t;   /* one command or query invocation */
+typedef rj_handler_ctx_t rj_command_ctx_t;         /* a command handler's invocation */
+typedef rj_handler_ctx_t rj_query_ctx_t;           /* a query handler's invocation */
 
 /*
  * Sentinels a projection returns instead of a read model. They are static,
@@ -39,10 +41,13 @@ RJ_EXPORT extern json_t rj__nothing_sentinel;
 /**
  * Handles one command.
  *
- * @param ctx     the invocation: register events with rj_command_register(); borrowed
+ * @param ctx     the invocation: register events with rj_command_register_take(), read
+ *                entities with rj_entity_get(); borrowed
  * @param input   the command's input object after before hooks; borrowed
  * @param result  on RJ_OK, optionally set to the mutation's result (a new reference);
- *                left NULL means "no result" and the client sees `true`
+ *                left NULL means "no result" and the client sees `true` (Booster's
+ *                `result ?? true`); json_null() is a GraphQL null, for a nullable
+ *                `returns` type such as "Cart"
  * @param err     on failure, the message the client sees
  * @return RJ_OK, or any error status (reported to the client, no event is stored)
  *
@@ -50,6 +55,25 @@ RJ_EXPORT extern json_t rj__nothing_sentinel;
  */
 typedef rj_status_t (*rj_command_fn)(rj_command_ctx_t *ctx, const json_t *input, json_t **result,
                                      rj_error_t *err);
+
+/**
+ * Answers one query (Booster's @Query handler), declared in the SDL with
+ * `input <Name> @query(authorize: ..., returns: "...")`.
+ *
+ * @param ctx     the invocation: read entities with rj_entity_get(); borrowed. A query
+ *                registers no events (rj_command_register_take fails on it)
+ * @param input   the query's input object after before hooks; borrowed
+ * @param result  on RJ_OK, the query field's value (a new reference); left NULL it is
+ *                GraphQL null
+ * @param err     on failure, the message the client sees (at path [<Name>])
+ * @return RJ_OK, or any error status (reported to the client)
+ *
+ * Runs on a gateway worker thread, concurrently with itself and other handlers; must be
+ * thread-safe, and safe to run again (the gateway reruns it when its PostgreSQL
+ * connection broke under an entity read).
+ */
+typedef rj_status_t (*rj_query_fn)(rj_query_ctx_t *ctx, const json_t *input, json_t **result,
+                                   rj_error_t *err);
 
 /**
  * Rewrites or rejects a command's input before its handler runs (a before hook).
@@ -60,6 +84,9 @@ typedef rj_status_t (*rj_command_fn)(rj_command_ctx_t *ctx, const json_t *input,
  */
 typedef rj_status_t (*rj_command_hook_fn)(const json_t *input, const json_t *user, json_t **out,
                                           rj_error_t *err);
+
+/** A query's before hook: the same contract as a command's, run on the gateway's worker. */
+typedef rj_command_hook_fn rj_query_hook_fn;
 
 /**
  * Folds one event into an entity's state.
@@ -85,6 +112,40 @@ typedef rj_status_t (*rj_reducer_fn)(const json_t *event, const json_t *current,
  */
 typedef rj_status_t (*rj_projection_fn)(const json_t *entity, const char *id, const json_t *current,
                                         json_t **out, rj_error_t *err);
+
+/**
+ * A read-model-query join key (Booster's `entity => FilterFor<ReadModel> | undefined`):
+ * says which stored read models an entity state projects into.
+ *
+ * @param entity  the entity's new state; borrowed
+ * @param filter  on RJ_OK: a filter over the read model in the read side's filter
+ *                language (the coerced `ListXFilter` shape, e.g. {"customerId": {"eq":
+ *                "c1"}}), a new reference; or left NULL to skip the projection entirely
+ * @return RJ_OK, or an error status (the snapshot goes to dead letters, as for a
+ *         failing projection)
+ *
+ * The projection then runs once per matching read model with (entity, its id, it), or,
+ * when nothing matches, once with (entity, NULL, NULL); a read model returned for that
+ * call has no id to be stored under and is reported as an error. Runs on a projector
+ * thread; must not block or keep pointers to its arguments.
+ */
+typedef rj_status_t (*rj_join_query_fn)(const json_t *entity, json_t **filter, rj_error_t *err);
+
+/**
+ * Computes a calculated read-model field (`@calculated`, Booster's getters) when a client
+ * selects it. The value is never stored, filtered on or sorted by.
+ *
+ * @param read_model  the stored read model (the fields named in dependsOn among them);
+ *                    borrowed
+ * @param out         on RJ_OK the value, a new reference (NULL or JSON null: null); it is
+ *                    completed against the field's declared GraphQL type
+ * @param err         on failure, the message of the GraphQL field error (at the field's
+ *                    path; the field becomes null, with the usual non-null propagation)
+ *
+ * Runs on the gateway's and the pusher's loop threads, possibly concurrently in other
+ * processes; must be fast, must not block or keep pointers to its arguments.
+ */
+typedef rj_status_t (*rj_calculated_fn)(const json_t *read_model, json_t **out, rj_error_t *err);
 
 /**
  * Decides whether a user may run a command or read a read model declared with
@@ -168,11 +229,34 @@ RJ_EXPORT void rj_app_schema_string(rj_app_t *app, const char *sdl);
 RJ_EXPORT void rj_app_name(rj_app_t *app, const char *name);
 RJ_EXPORT void rj_app_on_command(rj_app_t *app, const char *command, rj_command_fn fn);
 RJ_EXPORT void rj_app_before_command(rj_app_t *app, const char *command, rj_command_hook_fn fn);
+/**
+ * Binds the handler of a query declared with `input <Name> @query(...)`. Every query needs
+ * exactly one; the application fails to load otherwise.
+ */
+RJ_EXPORT void rj_app_on_query(rj_app_t *app, const char *query, rj_query_fn fn);
+/** Adds a before hook to a query; hooks run in binding order, after authorization. */
+RJ_EXPORT void rj_app_before_query(rj_app_t *app, const char *query, rj_query_hook_fn fn);
+/** Binds the authorizer of a query declared with `@query(authorize: CUSTOM)`. */
+RJ_EXPORT void rj_app_authorize_query(rj_app_t *app, const char *query, rj_authorizer_fn fn);
 RJ_EXPORT void rj_app_on_reduce(rj_app_t *app, const char *entity, const char *event,
                                 rj_reducer_fn fn);
 /** Projects @p entity into @p read_model; the read model id is the entity field @p join_field. */
 RJ_EXPORT void rj_app_on_project(rj_app_t *app, const char *read_model, const char *entity,
                                  const char *join_field, rj_projection_fn fn);
+/**
+ * Projects @p entity into every stored @p read_model that the filter @p join returns for
+ * the entity's state matches (a read-model-query join key, see rj_join_query_fn); at most
+ * one projection per (read model, entity) pair, whichever rj_app_on_project* binds it.
+ */
+RJ_EXPORT void rj_app_on_project_query(rj_app_t *app, const char *read_model, const char *entity,
+                                       rj_join_query_fn join, rj_projection_fn fn);
+/**
+ * Binds the function of the read-model field @p field declared with `@calculated`. Every
+ * @calculated field needs exactly one; binding one to an undeclared or stored field makes
+ * the application fail to load.
+ */
+RJ_EXPORT void rj_app_calculated_field(rj_app_t *app, const char *read_model, const char *field,
+                                       rj_calculated_fn fn);
 /**
  * Binds the authorizer of a command declared with `@command(authorize: CUSTOM)`. Binding
  * one to a command with another authorize attribute, or leaving a CUSTOM command without
@@ -216,7 +300,7 @@ RJ_EXPORT void rj_app_token_verifier_check(rj_app_t *app, const char *issuer,
 RJ_EXPORT void rj_app_token_verifier_custom(rj_app_t *app, const char *name,
                                             rj_token_verify_fn fn, const char *roles_claim);
 
-/* ---- inside a command handler ---- */
+/* ---- inside a command handler (the user and request id work in a query's too) ---- */
 
 /**
  * Registers an event; it is stored when the handler returns RJ_OK.
@@ -230,6 +314,62 @@ RJ_EXPORT rj_status_t rj_command_register_take(rj_command_ctx_t *ctx, const char
 RJ_EXPORT const json_t *rj_command_user_peek(const rj_command_ctx_t *ctx);
 /** The request id of this command; borrowed from ctx. */
 RJ_EXPORT const char *rj_command_request_id(const rj_command_ctx_t *ctx);
+
+/* ---- inside a command or query handler ---- */
+
+/**
+ * Reads an entity's current state: its latest snapshot with every later event folded in
+ * by the application's own reducers (Booster's `Booster.entity(Class, id)`), so a handler
+ * never sees an entity older than a write already acknowledged to a client.
+ *
+ * The events the reducer has not folded yet are read from the event store or, while the
+ * event-store writer lags, from the command processor's outbox. In a command handler the
+ * events registered by earlier commands of the same processor batch are folded in too,
+ * in order; the events this handler itself registered are not (as in Booster: they are
+ * stored when it returns). A reducer that fails skips its event, as the reducer daemon
+ * does, so the state is the one the next snapshot will hold.
+ *
+ * @param ctx     the handler's context (command or query); borrowed
+ * @param entity  entity type name, declared with @entity; borrowed
+ * @param id      entity id; borrowed
+ * @param state   on RJ_OK the state, or NULL when the entity has no events. Borrowed from
+ *                @p ctx: valid until the handler returns (json_incref() it to return it
+ *                as a result); never modify it
+ * @param err     on failure the reason, which a handler may pass on to the client
+ * @return RJ_OK; RJ_ENOTFOUND when @p entity is not declared; RJ_EINVAL for an empty id;
+ *         RJ_EINTERNAL when a version between the snapshot and the newest one is found
+ *         nowhere (the state cannot be trusted, so none is returned); a storage error
+ *         (RJ_ERETRY, RJ_EIO) when PostgreSQL failed
+ *
+ * Blocks on PostgreSQL, on the handler's thread.
+ */
+RJ_EXPORT rj_status_t rj_entity_get(rj_handler_ctx_t *ctx, const char *entity, const char *id,
+                                    const json_t **state, rj_error_t *err);
+
+/**
+ * Searches a read model with the read side's filter language, as a client's
+ * `<ReadModels>(filter:)` query does (Booster's `Booster.readModel(X).filter(...).search()`),
+ * but without authorization or before hooks: the handler is the application itself.
+ *
+ * Read models are projected asynchronously, so the rows are as stored now and may lag
+ * behind the entities (use rj_entity_get for the current state of one entity).
+ * Calculated fields are not included.
+ *
+ * @param ctx         the handler's context (command or query); borrowed
+ * @param read_model  read model name, declared with @readModel; borrowed
+ * @param filter      e.g. {"name": {"beginsWith": "A"}} (docs/app-sdl.md, booster-surface
+ *                    §4); NULL for every row; borrowed
+ * @param limit       at most this many rows; 0 for all of them
+ * @param items       on RJ_OK a JSON array of the stored values, ordered by id. Borrowed
+ *                    from @p ctx, valid until the handler returns; never modify it
+ * @return RJ_OK; RJ_ENOTFOUND when @p read_model is not declared; RJ_EINVAL for a malformed
+ *         filter; a storage error (RJ_ERETRY, RJ_EIO: e.g. an invalid regular expression)
+ *
+ * Blocks on PostgreSQL, on the handler's thread.
+ */
+RJ_EXPORT rj_status_t rj_read_models_search(rj_handler_ctx_t *ctx, const char *read_model,
+                                            const json_t *filter, size_t limit,
+                                            const json_t **items, rj_error_t *err);
 
 /* ---- logging ---- */
 

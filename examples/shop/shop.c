@@ -8,11 +8,11 @@
  * The domain is examples/shop-domain.md §1: carts, payments, products, packs and
  * customers, with their read models, LogSomething's custom authorizer and the
  * CartReadModel before hooks, and two optional token policies (a revocation check
- * and API keys, see below). Not here yet, because ramjet.h has no call for them yet:
- * orders (PlaceOrder reads the current Customer entity), InspectCart (reads the Cart
- * entity) and OrderReadModel's read-model-query join key. The JWKS verifier is
- * configured when SHOP_JWKS_URI is set (shop-domain.md, "Tokens the example app must
- * trust").
+ * and API keys, see below). PlaceOrder and InspectCart read entities (rj_entity_get),
+ * and so does the CartTotalQuantity query handler. OrderReadModel is projected from
+ * Order by id and from Customer by a read-model-query join key; CartReadModel's
+ * cartItemsSize is a calculated field. The JWKS verifier is configured when
+ * SHOP_JWKS_URI is set (shop-domain.md, "Tokens the example app must trust").
  *
  * Every handler follows ramjet.h's ownership rules: inputs are borrowed, outputs are
  * new references, and rj_command_register_take consumes its value. Errors a client
@@ -262,6 +262,63 @@ authorize_log_something(const json_t *user, const json_t *input, rj_error_t *err
 static rj_status_t
 log_something(rj_command_ctx_t *ctx, const json_t *input, json_t **result, rj_error_t *err)
 {
+    return RJ_OK;
+}
+
+/* ---- PlaceOrder, InspectCart and CartTotalQuantity: handlers that read entities ---- */
+
+/*
+ * Loads the current Customer (snapshot plus pending events, so a rename acknowledged a
+ * moment ago is already there) and records the order with the customer's name as of now.
+ */
+static rj_status_t
+place_order(rj_command_ctx_t *ctx, const json_t *input, json_t **result, rj_error_t *err)
+{
+    const char *customer_id = str_field(input, "customerId");
+    if (customer_id == NULL)
+        return rj_error_set(err, RJ_ESCHEMA, "PlaceOrder needs customerId");
+    const json_t *customer = NULL;
+    rj_status_t st = rj_entity_get(ctx, "Customer", customer_id, &customer, err);
+    if (st != RJ_OK)
+        return st;
+    if (customer == NULL)
+        return rj_error_set(err, RJ_ENOTFOUND, "Customer %s not found", customer_id);
+    json_t *event = json_pack("{s:O, s:s, s:O, s:O}", "orderId", json_object_get(input, "orderId"),
+                              "customerId", customer_id, "customerName",
+                              json_object_get(customer, "name"), "amountCents",
+                              json_object_get(input, "amountCents"));
+    if (event == NULL)
+        return rj_error_set(err, RJ_ESCHEMA, "PlaceOrder needs orderId and amountCents, and "
+                                             "customer %s a name", customer_id);
+    return rj_command_register_take(ctx, "OrderPlaced", event, err);
+}
+
+/* The current Cart, or GraphQL null (json_null(), not "no result", which would be true). */
+static rj_status_t
+inspect_cart(rj_command_ctx_t *ctx, const json_t *input, json_t **result, rj_error_t *err)
+{
+    const json_t *cart = NULL;
+    rj_status_t st = rj_entity_get(ctx, "Cart", str_field(input, "cartId"), &cart, err);
+    if (st != RJ_OK)
+        return st;
+    /* The state is the context's; the result must be a reference of our own. */
+    *result = cart != NULL ? json_incref((json_t *)cart) : json_null();
+    return RJ_OK;
+}
+
+static rj_status_t
+cart_total_quantity(rj_query_ctx_t *ctx, const json_t *input, json_t **result, rj_error_t *err)
+{
+    const json_t *cart = NULL;
+    rj_status_t st = rj_entity_get(ctx, "Cart", str_field(input, "cartId"), &cart, err);
+    if (st != RJ_OK)
+        return st;
+    double total = 0;
+    size_t i;
+    json_t *item;
+    json_array_foreach (json_object_get(cart, "cartItems"), i, item)
+        total += json_number_value(json_object_get(item, "quantity"));
+    *result = json_real(total);
     return RJ_OK;
 }
 
@@ -597,6 +654,66 @@ project_customer(const json_t *customer, const char *id, const json_t *current, 
     return RJ_OK;
 }
 
+/* ---- CartReadModel calculated field ---- */
+
+/* cartItemsSize: the number of cartItems (Booster's getter; computed when selected). */
+static rj_status_t
+cart_items_size(const json_t *cart, json_t **out, rj_error_t *err)
+{
+    (void)err;
+    *out = json_real((double)json_array_size(json_object_get(cart, "cartItems")));
+    return RJ_OK;
+}
+
+/* ---- OrderReadModel projections ---- */
+
+/* Order by id: a rename applied to the stored read model survives re-projection. */
+static rj_status_t
+project_order(const json_t *order, const char *id, const json_t *current, json_t **out,
+              rj_error_t *err)
+{
+    json_t *name = json_object_get(current, "customerName");
+    if (name == NULL || json_is_null(name))
+        name = json_object_get(order, "customerName");
+    *out = json_pack("{s:s, s:O?, s:O?, s:O?}", "id", id, "customerId",
+                     json_object_get(order, "customerId"), "amountCents",
+                     json_object_get(order, "amountCents"), "customerName", name);
+    if (*out == NULL)
+        return rj_error_set(err, RJ_ESCHEMA, "could not build OrderReadModel %s", id);
+    return RJ_OK;
+}
+
+/* The read-model-query join key of Customer: the customer's orders, unless the name is
+ * "SKIP", which skips the projection (shop-domain.md §1.6). */
+static rj_status_t
+customer_orders(const json_t *customer, json_t **filter, rj_error_t *err)
+{
+    const char *name = json_string_value(json_object_get(customer, "name"));
+    if (name != NULL && strcmp(name, "SKIP") == 0)
+        return RJ_OK; /* *filter stays NULL: skip */
+    json_t *cid = json_object_get(customer, "id");
+    if (cid == NULL)
+        return rj_error_set(err, RJ_ESCHEMA, "Customer entity without id");
+    *filter = json_pack("{s:{s:O}}", "customerId", "eq", cid);
+    return RJ_OK;
+}
+
+/* Customer into each of its orders: a copy with the current name; no order, nothing. */
+static rj_status_t
+project_customer_order(const json_t *customer, const char *id, const json_t *current,
+                       json_t **out, rj_error_t *err)
+{
+    (void)err;
+    if (id == NULL || current == NULL) {
+        *out = RJ_NOTHING;
+        return RJ_OK;
+    }
+    json_t *rm = json_deep_copy(current);
+    json_object_set(rm, "customerName", json_object_get(customer, "name"));
+    *out = rm;
+    return RJ_OK;
+}
+
 /* ---- token verifier ---- */
 
 /*
@@ -761,6 +878,9 @@ RJ_APP_DEFINE(app)
     rj_app_on_command(app, "EmptyCommand", empty_command);
     rj_app_on_command(app, "LogSomething", log_something);
     rj_app_authorize_command(app, "LogSomething", authorize_log_something);
+    rj_app_on_command(app, "PlaceOrder", place_order);
+    rj_app_on_command(app, "InspectCart", inspect_cart);
+    rj_app_on_query(app, "CartTotalQuantity", cart_total_quantity);
 
     rj_app_on_reduce(app, "Cart", "CartItemChanged", reduce_cart_item_changed);
     rj_app_on_reduce(app, "Cart", "ShippingAddressUpdated", reduce_shipping_address_updated);
@@ -781,6 +901,10 @@ RJ_APP_DEFINE(app)
     rj_app_on_project(app, "ProductReadModel", "Pack", "products", project_pack);
     rj_app_on_project(app, "PriceHistoryReadModel", "Product", "id", project_price_history);
     rj_app_on_project(app, "CustomerReadModel", "Customer", "id", project_customer);
+    rj_app_on_project(app, "OrderReadModel", "Order", "id", project_order);
+    rj_app_on_project_query(app, "OrderReadModel", "Customer", customer_orders,
+                            project_customer_order);
+    rj_app_calculated_field(app, "CartReadModel", "cartItemsSize", cart_items_size);
 
     char *pem = booster_public_key();
     if (pem == NULL) {

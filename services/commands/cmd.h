@@ -7,7 +7,10 @@
  *   1. decode; an undecodable message becomes a dead letter (it has no reply-to);
  *   2. drop commands already in command_outbox (a redelivered message), keeping
  *      their stored events and reply to send again;
- *   3. run before hooks and handlers; a failing one gets an error reply, no events;
+ *   3. run before hooks and handlers; a failing one gets an error reply, no events.
+ *      Their entity reads (rj_entity_get) run in the batch's transaction, with the
+ *      events registered by the batch's earlier commands folded on top; a failed
+ *      read statement aborts the transaction, so the whole batch is redone;
  *   4. in ONE PostgreSQL transaction: claim per-entity versions in entity_heads,
  *      insert the outbox rows (events with their versions, the reply), store the
  *      commands offsets;

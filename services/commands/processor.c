@@ -12,6 +12,7 @@
 
 #include "cmd.h"
 #include "core/core.h"
+#include "entity/entity.h"
 #include "json/envelope.h"
 #include "log/log.h"
 
@@ -167,19 +168,111 @@ load_committed(cmd_processor_t *p, cmd_item_t *items, size_t n, rj_error_t *err)
     return RJ_OK;
 }
 
-/* Step 3: run the handlers of the commands not committed yet. */
-static void
-run_handlers(cmd_processor_t *p, cmd_item_t *items, size_t n)
+/*
+ * The entity reads of the batch's handlers (rj_entity_get; rj_read_models_search below). They run on the batch's
+ * connection, inside its transaction, so they see what was committed before it began
+ * to read; and the batch's own effects are not in PostgreSQL yet (versions are claimed
+ * after every handler ran), so the events registered by the batch's earlier commands
+ * are folded on top, in batch order. A later command's handler thereby sees its
+ * predecessors in the batch exactly as if each had been committed on its own.
+ */
+typedef struct cmd_reader {
+    cmd_processor_t *p;       /* the processor */
+    const cmd_item_t *items;  /* the batch */
+    size_t current;           /* the command whose handler is running */
+    rj_status_t storage;      /* first failed statement: RJ_OK while there is none */
+    rj_error_t storage_err;   /* its message */
+} cmd_reader_t;
+
+static rj_status_t
+read_entity(void *opaque, const char *entity, const char *id, json_t **state, rj_error_t *err)
 {
-    for (size_t i = 0; i < n; i++) {
+    cmd_reader_t *r = opaque;
+    rj_entity_rows_t rows;
+    rj_status_t st = rj_entity_query(r->p->pg, entity, id, &rows, err);
+    if (st != RJ_OK) {
+        /*
+         * A failed statement aborted the batch transaction: nothing else in this batch
+         * can commit. Whatever the handler makes of the error, the batch is redone
+         * (commit_batch reports this status instead of committing).
+         */
+        if (r->storage == RJ_OK) {
+            r->storage = st;
+            r->storage_err = err != NULL ? *err : (rj_error_t){.status = st};
+        }
+        return st;
+    }
+    long long version = 0;
+    st = rj_entity_fold_rows(r->p->app, entity, id, &rows, state, &version, err);
+    rj_entity_rows_deinit(&rows);
+    if (st != RJ_OK)
+        return st;
+    size_t pending = 0;
+    for (size_t j = 0; j < r->current; j++) {
+        const cmd_item_t *it = &r->items[j];
+        if (it->env.root != NULL && it->dup_of < 0 && !it->from_outbox)
+            pending += rj_entity_fold_pending(r->p->app, entity, id, it->events, state);
+    }
+    rj_debug("command", "read entity=%s/%s version=%lld batch_events=%zu", entity, id, version,
+             pending);
+    return RJ_OK;
+}
+
+/*
+ * A handler's read-model search. Its filter is the handler's, and PostgreSQL can refuse
+ * one (an invalid regular expression): under a savepoint, that fails the search, not the
+ * batch's transaction. Only a lost connection loses the batch.
+ */
+static rj_status_t
+search_read_models(void *opaque, const rj_app_read_model_t *rm, const json_t *filter,
+                   size_t limit, json_t **items, rj_error_t *err)
+{
+    cmd_reader_t *r = opaque;
+    rj_pg_t *pg = r->p->pg;
+    rj_status_t st = rj_pg_exec(pg, "SAVEPOINT rj_search", 0, NULL, NULL, err);
+    if (st == RJ_OK) {
+        st = rj_entity_search_read_models(pg, rm, filter, limit, items, err);
+        rj_error_t e = {0};
+        rj_status_t end = rj_pg_exec(pg, st == RJ_OK ? "RELEASE SAVEPOINT rj_search"
+                                                     : "ROLLBACK TO SAVEPOINT rj_search",
+                                     0, NULL, NULL, &e);
+        if (end != RJ_OK && st == RJ_OK) {
+            json_decref(*items);
+            *items = NULL;
+            st = end;
+            if (err != NULL)
+                *err = e;
+        }
+        if (end == RJ_OK && st != RJ_ERETRY)
+            return st; /* the transaction is intact, whatever the search made of it */
+    }
+    if (r->storage == RJ_OK) {
+        r->storage = st;
+        r->storage_err = err != NULL ? *err : (rj_error_t){.status = st};
+    }
+    return st;
+}
+
+/*
+ * Step 3: run the handlers of the commands not committed yet. Returns the first storage
+ * failure of their reads (the transaction is lost then), else RJ_OK.
+ */
+static rj_status_t
+run_handlers(cmd_processor_t *p, cmd_item_t *items, size_t n, rj_error_t *err)
+{
+    cmd_reader_t reader = {.p = p, .items = items};
+    const rj_app_reader_t store = {
+        .entity = read_entity, .read_models = search_read_models, .opaque = &reader};
+    for (size_t i = 0; i < n && reader.storage == RJ_OK; i++) {
         cmd_item_t *it = &items[i];
         if (it->env.root == NULL || it->dup_of >= 0 || it->from_outbox)
             continue;
+        reader.current = i;
         rj_error_t e = {0};
         json_t *result = NULL, *events = NULL;
-        rj_status_t st =
-            rj_app_run_command(p->app, it->env.command, it->env.input, it->env.current_user,
-                               it->env.request_id, &result, &events, &e);
+        rj_status_t st = rj_app_run_command_reading(p->app, &store, it->env.command, it->env.input,
+                                                    it->env.current_user, it->env.request_id,
+                                                    &result, &events, &e);
         rj_metric_add(p->m_commands, 1);
         if (st != RJ_OK) {
             rj_metric_add(p->m_failed, 1);
@@ -195,6 +288,9 @@ run_handlers(cmd_processor_t *p, cmd_item_t *items, size_t n)
             json_pack("{s:s, s:b, s:o, s:o}", "requestId", it->env.request_id, "ok", 1, "result",
                       result != NULL ? result : json_true(), "events", json_array());
     }
+    if (reader.storage != RJ_OK && err != NULL)
+        *err = reader.storage_err;
+    return reader.storage;
 }
 
 /*
@@ -389,10 +485,10 @@ commit_batch(cmd_processor_t *p, cmd_item_t *items, rd_kafka_message_t *const *m
     rj_status_t st = rj_pg_begin(p->pg, err);
     if (st == RJ_OK)
         st = load_committed(p, items, n, err);
-    if (st == RJ_OK) {
-        run_handlers(p, items, n);
+    if (st == RJ_OK)
+        st = run_handlers(p, items, n, err);
+    if (st == RJ_OK)
         st = claim_versions(p, items, n, err);
-    }
     if (st == RJ_OK)
         st = write_outbox(p, items, n, err);
     if (st == RJ_OK)

@@ -11,6 +11,7 @@
  *             pointer to it. It is freed when both have happened.
  *   gw_rmq_t  one by-id read-model query on the PostgreSQL pool; freed in its callback.
  *   gw_rsq_t  one plural, List or events query on the pool; likewise.
+ *   gw_qhq_t  one query handler run on the pool; freed in its done callback.
  *
  * A client that disconnects does not cancel anything: its operation runs to completion
  * and the responder drops the answer. Commands already sent cannot be recalled anyway.
@@ -24,6 +25,7 @@
 
 #include "auth/auth.h"
 #include "core/core.h"
+#include "entity/entity.h"
 #include "json/envelope.h"
 #include "log/log.h"
 #include "pending.h"
@@ -112,6 +114,7 @@ struct gw_exec {
         rj_metric_t *waiting;      /* commands waiting for a reply (gauge) */
         rj_metric_t *rm_reads;     /* read-model reads */
         rj_metric_t *rs_queries;   /* plural, List and events queries */
+        rj_metric_t *handler_queries; /* query handlers run */
     } m;
 };
 
@@ -756,6 +759,124 @@ rs_start(gw_op_t *op, size_t root, const rj_gql_root_field_t *f, const gw_query_
     rj_buf_deinit(&sql);
 }
 
+/* ---- query handlers (Booster's @Query) ------------------------------------------------ */
+
+/*
+ * A query handler runs on the PostgreSQL pool, on a worker thread with the job's
+ * connection, because its entity reads (rj_entity_get) block; the loop authorizes it and
+ * hands it over. Between gw_pgpool_call and qh_done the job belongs to the worker.
+ */
+typedef struct gw_qhq {
+    gw_op_t *op;                     /* the operation */
+    size_t root;                     /* index of its root field */
+    const rj_app_t *app;             /* the application */
+    const rj_app_query_t *query;     /* the query run */
+    json_t *input;                   /* its input object; owned */
+    const json_t *user;              /* op->user; borrowed (the op outlives the job) */
+    char request_id[RJ_UUID_STRLEN]; /* what rj_command_request_id shows the handler */
+    rj_pg_t *pg;                     /* the worker's connection, during qh_work only */
+    rj_status_t storage;             /* RJ_ERETRY once an entity read lost the connection */
+    rj_status_t status;              /* the handler's outcome */
+    json_t *result;                  /* on RJ_OK its value; owned */
+    rj_error_t err;                  /* on failure its message */
+} gw_qhq_t;
+
+/* Worker thread: a handler's rj_entity_get, on the job's connection. */
+static rj_status_t
+qh_read_entity(void *opaque, const char *entity, const char *id, json_t **state, rj_error_t *err)
+{
+    gw_qhq_t *q = opaque;
+    rj_status_t st = rj_entity_read(q->pg, q->app, entity, id, state, NULL, err);
+    if (st == RJ_ERETRY)
+        q->storage = st;
+    return st;
+}
+
+/* Worker thread: a handler's rj_read_models_search, on the job's connection. */
+static rj_status_t
+qh_search_read_models(void *opaque, const rj_app_read_model_t *rm, const json_t *filter,
+                      size_t limit, json_t **items, rj_error_t *err)
+{
+    gw_qhq_t *q = opaque;
+    rj_status_t st = rj_entity_search_read_models(q->pg, rm, filter, limit, items, err);
+    if (st == RJ_ERETRY)
+        q->storage = st;
+    return st;
+}
+
+/* Worker thread: hooks and handler (rj_app_run_query). */
+static rj_status_t
+qh_work(void *opaque, rj_pg_t *pg, rj_error_t *err)
+{
+    gw_qhq_t *q = opaque;
+    const rj_app_reader_t reader = {
+        .entity = qh_read_entity, .read_models = qh_search_read_models, .opaque = q};
+    q->pg = pg;
+    q->storage = RJ_OK;
+    json_decref(q->result);
+    q->result = NULL;
+    q->status = rj_app_run_query(q->app, &reader, q->query->name, q->input, q->user,
+                                 q->request_id, &q->result, &q->err);
+    q->pg = NULL;
+    /* The connection broke under a read: whatever the handler made of it, the pool runs
+       it again on the reopened connection (a query handler is a read, safe to repeat). */
+    if (q->storage == RJ_ERETRY)
+        return rj_error_set(err, RJ_ERETRY, "%s", q->err.msg);
+    return RJ_OK;
+}
+
+/* Loop thread: the handler's value or error becomes the root field's. */
+static void
+qh_done(void *opaque, rj_status_t status, const rj_error_t *err)
+{
+    gw_qhq_t *q = opaque;
+    gw_op_t *op = q->op;
+    size_t root = q->root;
+    json_t *result = q->result;
+    rj_error_t e = status != RJ_OK ? *err : q->err;
+    if (status != RJ_OK)
+        rj_error("exec", "could not run query %s: %s", q->query->name, err->msg);
+    else
+        status = q->status;
+    json_decref(q->input);
+    free(q);
+
+    if (status != RJ_OK) {
+        json_decref(result);
+        root_fail(op, root, e.msg, code_or_null(&e));
+        return;
+    }
+    rj_gql_prepared_set_result_take(op->prep, root, result);
+    root_done(op);
+}
+
+static void
+qh_start(gw_op_t *op, size_t root, const rj_gql_root_field_t *f, const rj_app_query_t *query)
+{
+    gw_exec_t *x = op->x;
+
+    /* As for commands: the authorizer sees the input as the client sent it; the before
+       hooks run afterwards, with the handler. */
+    rj_error_t err = {0};
+    json_t *input = json_object_get(f->args, "input");
+    if (rj_app_authorize(&query->authorize, op->user, json_is_object(input) ? input : NULL,
+                         &err) != RJ_OK) {
+        root_fail(op, root, err.msg, code_or_null(&err));
+        return;
+    }
+
+    gw_qhq_t *q = rj_xcalloc(1, sizeof *q);
+    q->op = op;
+    q->root = root;
+    q->app = x->app;
+    q->query = query;
+    q->input = json_is_object(input) ? json_incref(input) : json_object();
+    q->user = op->user;
+    rj_uuid_v4(q->request_id);
+    rj_metric_add(x->m.handler_queries, 1);
+    gw_pgpool_call(x->pg, qh_work, qh_done, q);
+}
+
 /* ---- commands ------------------------------------------------------------------------ */
 
 static void
@@ -932,10 +1053,11 @@ handle_reply(gw_exec_t *x, const char *msg, size_t len)
 
     gw_cmd_t *c = (gw_cmd_t *)(void *)e;
     if (reply.ok) {
-        /* Booster's `result ?? true`. */
+        /* Booster's `result ?? true` was applied by the processor to a handler that set no
+           result; a JSON null here is one the handler chose (InspectCart's missing cart,
+           for a nullable type such as "Cart"), so it stays null. */
         const json_t *result = reply.result;
-        cmd_resolve_take(c, result == NULL || json_is_null(result) ? json_true()
-                                                                   : json_deep_copy(result));
+        cmd_resolve_take(c, result == NULL ? json_true() : json_deep_copy(result));
     } else {
         cmd_fail(c, reply.error_message, reply.error_code);
     }
@@ -1020,6 +1142,11 @@ root_start(gw_op_t *op, size_t i, const rj_gql_root_field_t *f)
         }
         if (qf != NULL) {
             rs_start(op, i, f, qf);
+            return;
+        }
+        const rj_app_query_t *query = rj_app_query(x->app, f->name);
+        if (query != NULL) {
+            qh_start(op, i, f, query);
             return;
         }
     }
@@ -1218,6 +1345,11 @@ gw_exec_new(const gw_exec_opts_t *opts, rj_error_t *err)
     rj_gql_schema_t *schema = rj_gql_schema_from_sdl(sdl, strlen(sdl), err);
     if (schema == NULL)
         return NULL;
+    /* Calculated read-model fields are computed during completion, when selected. */
+    if (rj_app_install_calculated(opts->app, schema, err) != RJ_OK) {
+        rj_gql_schema_free(schema);
+        return NULL;
+    }
 
     gw_exec_t *x = rj_xcalloc(1, sizeof *x);
     x->loop = opts->loop;
@@ -1251,6 +1383,8 @@ gw_exec_new(const gw_exec_opts_t *opts, rj_error_t *err)
         rj_metric_gauge("ramjet_gateway_commands_waiting", "commands waiting for their reply");
     x->m.rm_reads =
         rj_metric_counter("ramjet_gateway_read_model_reads_total", "read-model reads by id");
+    x->m.handler_queries = rj_metric_counter("ramjet_gateway_query_handlers_total",
+                                             "query handlers (@query) run");
     x->m.rs_queries = rj_metric_counter("ramjet_gateway_read_side_queries_total",
                                         "plural, List and events API queries run");
 

@@ -12,6 +12,9 @@
  *   query     eventsByEntity(entity, entityID, from, to, limit),
  *             eventsByType(type, from, to, limit)
  *                                     the events API, newest first
+ *   query     <Query>(input)          a query handler (@query): authorized here, then its
+ *                                     hooks and handler run on the pool's worker thread with
+ *                                     a connection for its entity reads (rj_entity_get)
  *   mutation  <Command>(input)        produce the command envelope to `<app>.commands`,
  *                                     wait for the reply on Redis `<app>:reply:<instance>`
  *

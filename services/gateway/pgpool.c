@@ -36,10 +36,12 @@ struct gw_pgpool {
     char set_timeout[64];  /* the SET statement_timeout every connection runs */
 };
 
-/* One query in flight. */
+/* One query or call in flight. */
 typedef struct gw_pgjob {
     uv_work_t work;                        /* libuv's request; work.data is unused */
     gw_pgpool_t *pool;                     /* the pool */
+    gw_pgpool_fn fn;                       /* a call: the function to run, else NULL */
+    gw_pgpool_done_cb done;                /* a call: its completion callback */
     const char *name;                      /* prepared statement name (borrowed), or NULL:
                                               run sql unnamed */
     const char *sql;                       /* its SQL; borrowed, or owned_sql */
@@ -126,6 +128,56 @@ restore_session(gw_pgpool_t *p, rj_pg_t *pg, rj_error_t *err)
     if (st == RJ_ERETRY)
         st = rj_pg_exec(pg, p->set_timeout, 0, NULL, NULL, err);
     return st;
+}
+
+/* Worker thread, for a call: run the function, again after a reset connection. */
+static void
+call_work_cb(uv_work_t *w)
+{
+    gw_pgjob_t *job = (gw_pgjob_t *)(void *)w;
+    gw_pgconn_t *c = conn_take(job->pool);
+    for (int attempt = 0; attempt < 3; attempt++) {
+        rj_error_clear(&job->err);
+        job->status = job->fn(job->opaque, c->pg, &job->err);
+        if (job->status != RJ_ERETRY)
+            break;
+        rj_error_t e;
+        rj_error_clear(&e);
+        rj_status_t st = restore_session(job->pool, c->pg, &e);
+        if (st != RJ_OK && st != RJ_ERETRY)
+            break; /* report the function's own RJ_ERETRY, with its message */
+    }
+    /* A function that failed mid-transaction must not hand the next job an aborted one. */
+    if (rj_pg_in_transaction(c->pg))
+        rj_pg_rollback(c->pg);
+    conn_put(job->pool, c);
+}
+
+/* Loop thread, for a call: report and free the job. */
+static void
+call_after_work_cb(uv_work_t *w, int status)
+{
+    gw_pgjob_t *job = (gw_pgjob_t *)(void *)w;
+
+    RJ_ASSERT(status == 0); /* jobs are never cancelled */
+    job->pool->busy--;
+    job->done(job->opaque, job->status, &job->err);
+    free(job);
+}
+
+void
+gw_pgpool_call(gw_pgpool_t *p, gw_pgpool_fn fn, gw_pgpool_done_cb done, void *opaque)
+{
+    gw_pgjob_t *job = rj_xcalloc(1, sizeof *job);
+    job->pool = p;
+    job->fn = fn;
+    job->done = done;
+    job->opaque = opaque;
+    job->status = RJ_OK;
+
+    p->busy++;
+    int rc = uv_queue_work(p->loop, &job->work, call_work_cb, call_after_work_cb);
+    RJ_ASSERT(rc == 0); /* fails only for a NULL work_cb */
 }
 
 /* Worker thread: run the statement, keep the first value. */

@@ -11,7 +11,9 @@
  * Two kinds of statement run here: the fixed by-id reads, prepared once per connection
  * under a name, and the statements the read side builds per request (List queries,
  * the events API), which differ with every filter and so run unnamed, with their text
- * and however many parameters the filter produced copied into the job.
+ * and however many parameters the filter produced copied into the job. A third kind of
+ * job runs a function with the connection (gw_pgpool_call): query handlers, whose
+ * entity reads are statements of their own choosing.
  *
  * What this file deliberately does not do: asynchronous libpq (a second event source on
  * the loop for a handful of primary-key reads buys nothing measurable), transactions across
@@ -43,11 +45,24 @@ typedef void (*gw_pgpool_result_cb)(void *opaque, rj_status_t status, char *text
                                     const rj_error_t *err);
 
 /**
- * Runs synchronously with a pooled connection; used at start-up (migrations, quoting).
+ * Runs with a pooled connection: synchronously at start-up (gw_pgpool_run_sync:
+ * migrations, quoting), or on a worker thread (gw_pgpool_call).
  *
- * @return RJ_OK or an error with @p err set
+ * @return RJ_OK or an error with @p err set; RJ_ERETRY from a gw_pgpool_call job means
+ *         "the connection was reset under me, run me again"
  */
 typedef rj_status_t (*gw_pgpool_fn)(void *opaque, rj_pg_t *pg, rj_error_t *err);
+
+/**
+ * Receives the outcome of one gw_pgpool_call().
+ *
+ * @param opaque  the pointer given to gw_pgpool_call
+ * @param status  what the function returned (its last attempt's)
+ * @param err     its message when @p status is not RJ_OK; borrowed for the call
+ *
+ * Runs on the loop thread.
+ */
+typedef void (*gw_pgpool_done_cb)(void *opaque, rj_status_t status, const rj_error_t *err);
 
 /**
  * Connects @p size connections bound to @p schema, retrying while PostgreSQL is starting
@@ -86,7 +101,21 @@ rj_status_t gw_pgpool_run_sync(gw_pgpool_t *p, gw_pgpool_fn fn, void *opaque, rj
 void gw_pgpool_query(gw_pgpool_t *p, const char *name, const char *sql, int nparams,
                      const char *const *params, gw_pgpool_result_cb cb, void *opaque);
 
-/** Queries queued or running. Loop thread. */
+/**
+ * Runs @p fn with one of the pool's connections on the thread pool, then reports to
+ * @p done on the loop thread. When @p fn returns RJ_ERETRY (a statement found the
+ * connection broken; the layer reopened it), the session settings are restored and @p fn
+ * runs again, up to three attempts in all, so it must be safe to repeat (reads are).
+ *
+ * @param fn      runs on a worker thread; @p opaque is its only link to the caller, which
+ *                must not touch what fn writes until @p done runs
+ * @param done    called exactly once on the loop thread
+ *
+ * Loop thread only.
+ */
+void gw_pgpool_call(gw_pgpool_t *p, gw_pgpool_fn fn, gw_pgpool_done_cb done, void *opaque);
+
+/** Jobs (queries and calls) queued or running. Loop thread. */
 size_t gw_pgpool_busy(const gw_pgpool_t *p);
 
 /** Closes every connection. No query may be in flight. NULL is a no-op. Consumes @p p. */

@@ -13,7 +13,10 @@
  *      field; an array field yields one row per element) and load them, one query
  *      per read model;
  *   3. run the projections in batch order against the cached rows;
- *   4. write each touched row once, conditionally on the version it was loaded at,
+ *   4. run the projections keyed by a read-model query (projector/query.h), in batch
+ *      order: each join key's filter is matched against the table (bound parameters,
+ *      paged) and the row cache, so these projections see every write of step 3;
+ *   5. write each touched row once, conditionally on the version it was loaded at,
  *      and record the entities' versions in projected_entities;
  *   then the loop stores the offsets and commits. Only after the commit are the
  *   read-model envelopes produced and published on Redis: announcing a change that a
@@ -24,8 +27,23 @@
  * subscribers. A projection that fails sends its snapshot to dead letters and the
  * entity's other projections still run.
  *
- * Deliberately not here: read-model queries (the gateway's), calculated fields (they
- * are computed when read), and projections keyed by a read-model query.
+ * Query-keyed projections run after the keyed ones (step 4) rather than interleaved in
+ * batch order. Snapshots of different entities come from different partitions, so the
+ * batch order between them means nothing; running the queries last lets a rename of a
+ * customer reach an order whose read model the same batch creates, instead of missing it.
+ * What this cannot see is a row that a *later* batch creates from a state older than the
+ * query's entity (an order placed before a rename, projected after it): the rename never
+ * revisits it, as in Booster, whose query join keys only see stored read models. The
+ * ordering of the pipeline (an order's snapshot reaches the projector no later than that
+ * of a command issued after the order's reply) keeps sequential clients safe from it.
+ *
+ * A query join key matching more than --query-max-matches rows dead-letters the snapshot
+ * for that projection (none of those rows is written): every match is cached in memory
+ * and written in this one transaction, so an unbounded match would stall the partition
+ * instead; raise the limit, or narrow the filter.
+ *
+ * Deliberately not here: read-model queries (the gateway's) and calculated fields (they
+ * are computed when read).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -38,6 +56,7 @@
 #include "log/log.h"
 #include "proc/proc.h"
 #include "projector/plan.h"
+#include "projector/query.h"
 #include "redis/redis.h"
 #include "worker_common/worker.h"
 #include "json/envelope.h"
@@ -49,11 +68,15 @@
 typedef struct proj_conf {
     rj_common_conf_t common; /* RJ_CONF_COMMON */
     wk_opts_t loop;          /* WK_CONF_ROWS */
+    int query_max_matches;   /* most rows one read-model-query join key may match */
 } proj_conf_t;
 
 static const rj_conf_opt_t proj_opts[] = {
     RJ_CONF_COMMON(proj_conf_t, common, "9105"),
     WK_CONF_ROWS(proj_conf_t, loop, "1000"),
+    {"query-max-matches", RJ_CONF_INT, "10000", offsetof(proj_conf_t, query_max_matches),
+     "most read models one read-model-query join key may match; beyond it the snapshot is "
+     "dead-lettered for that projection"},
 };
 #define PROJ_NOPTS (sizeof proj_opts / sizeof proj_opts[0])
 
@@ -71,6 +94,7 @@ static const char proj_record_sql[] =
 /* One read model: its table and its statements, built once at start. */
 typedef struct proj_rm {
     const rj_app_read_model_t *model; /* borrowed from the app */
+    char *table;                      /* its table, quoted (for query join keys) */
     char *load_sql;                   /* rows of (id, seq) pairs */
     char *upsert_sql;                 /* conditional on version = new - 1 */
     char *delete_sql;                 /* conditional on version */
@@ -84,6 +108,7 @@ typedef struct proj_daemon {
     size_t n_rms;                 /* number of read models */
     char *readmodels_topic;       /* <app>.readmodels */
     char *redis_url;              /* borrowed from the config */
+    size_t query_max_matches;     /* --query-max-matches */
     rj_redis_t *redis;            /* publisher; NULL while Redis is unreachable */
     proj_batch_t batch;           /* the batch in hand */
     size_t n_projected;           /* entities projected by the last attempt */
@@ -118,7 +143,7 @@ proj_rm_init(proj_rm_t *rm, const rj_app_read_model_t *model, size_t i, rj_pg_t 
         "DELETE FROM %s AS t USING unnest($1::text[], $2::text[], $3::bigint[])"
         " AS k(id, seq, version) WHERE t.id = k.id AND t.seq = k.seq AND t.version = k.version",
         t);
-    free(t);
+    rm->table = t;
     snprintf(rm->stmt[0], sizeof rm->stmt[0], "proj_load_%zu", i);
     snprintf(rm->stmt[1], sizeof rm->stmt[1], "proj_upsert_%zu", i);
     snprintf(rm->stmt[2], sizeof rm->stmt[2], "proj_delete_%zu", i);
@@ -127,6 +152,7 @@ proj_rm_init(proj_rm_t *rm, const rj_app_read_model_t *model, size_t i, rj_pg_t 
 static void
 proj_rm_deinit(proj_rm_t *rm)
 {
+    free(rm->table);
     free(rm->load_sql);
     free(rm->upsert_sql);
     free(rm->delete_sql);
@@ -236,6 +262,8 @@ visit_projections(proj_daemon_t *d, wk_worker_t *w, const wk_batch_t *b, bool ru
             continue; /* an entity the app no longer declares: nothing projects it */
         for (size_t p = 0; p < entity->n_projections; p++) {
             const rj_app_projection_t *proj = entity->projections[p];
+            if (proj->join_query != NULL)
+                continue; /* run by run_query_joins, after these */
             char **ids;
             size_t n_ids = proj_join_ids(snap->value, proj->join_field, &ids);
             if (n_ids == 0 && run)
@@ -269,6 +297,195 @@ visit_projections(proj_daemon_t *d, wk_worker_t *w, const wk_batch_t *b, bool ru
             free(ids);
         }
     }
+}
+
+/*
+ * Adds every stored row of @p rm that @p filter matches to the batch's cache, a page at a
+ * time. Rows the batch has already loaded or written keep their cached state: it is newer
+ * than the table's. Counts the rows in *n_found, and stops (RJ_OK) as soon as it passes
+ * @p max; RJ_EINVAL for a malformed filter, rj_pg_exec's statuses otherwise.
+ *
+ * The pages run under a savepoint. A filter can be well-formed and still fail in
+ * PostgreSQL (an invalid regex is only found when it runs), and a failed statement aborts
+ * the whole transaction: without the savepoint, one customer's bad filter would fail the
+ * batch on every retry and stall the partition. With it, such a failure (RJ_EIO) is
+ * rolled back to here and reported as RJ_EINVAL, the snapshot's problem.
+ */
+static rj_status_t
+cache_matches(proj_daemon_t *d, rj_pg_t *pg, const proj_rm_t *rm, const json_t *filter,
+              size_t max, size_t *n_found, rj_error_t *err)
+{
+    proj_batch_t *pb = &d->batch;
+    rj_buf_t sql;
+    rj_rs_params_t params;
+    rj_buf_init(&sql);
+    rj_rs_params_init(&params);
+    char *after_id = NULL, *after_seq = NULL;
+    *n_found = 0;
+    rj_status_t st = rj_pg_exec(pg, "SAVEPOINT proj_match", 0, NULL, NULL, err);
+    while (st == RJ_OK) {
+        st = proj_query_build(rm->table, filter, after_id, after_seq, &sql, &params, err);
+        PGresult *res = NULL;
+        if (st == RJ_OK)
+            st = rj_pg_exec(pg, sql.data, (int)params.n, rj_rs_params_values(&params), &res, err);
+        if (st != RJ_OK)
+            break;
+        int n = PQntuples(res);
+        for (int t = 0; t < n && st == RJ_OK; t++) {
+            proj_row_t *row =
+                proj_batch_row(pb, rm->model->name, PQgetvalue(res, t, 0), PQgetvalue(res, t, 1));
+            if (row->loaded_exists || row->touched)
+                continue;
+            json_error_t jerr;
+            json_t *value = json_loads(PQgetvalue(res, t, 3), JSON_DECODE_ANY, &jerr);
+            if (!json_is_object(value)) {
+                json_decref(value);
+                st = rj_error_set(
+                    err, RJ_EINTERNAL, "could not parse stored read model: %s read_model=%s id=%s",
+                    value == NULL ? jerr.text : "not an object", rm->model->name, row->id);
+                break;
+            }
+            proj_row_set_loaded(row, strtoll(PQgetvalue(res, t, 2), NULL, 10), value);
+        }
+        *n_found += (size_t)n;
+        free(after_id);
+        free(after_seq);
+        after_id = n > 0 ? rj_xstrdup(PQgetvalue(res, n - 1, 0)) : NULL;
+        after_seq = n > 0 ? rj_xstrdup(PQgetvalue(res, n - 1, 1)) : NULL;
+        PQclear(res);
+        if (st != RJ_OK || n < PROJ_QUERY_PAGE || *n_found > max)
+            break;
+    }
+    if (st == RJ_EIO) {
+        rj_error_t rb;
+        if (rj_pg_exec(pg, "ROLLBACK TO SAVEPOINT proj_match", 0, NULL, NULL, &rb) == RJ_OK)
+            st = RJ_EINVAL; /* err keeps PostgreSQL's words about the filter */
+    } else if (st == RJ_OK || st == RJ_EINVAL) {
+        rj_error_t rel;
+        rj_status_t rs = rj_pg_exec(pg, "RELEASE SAVEPOINT proj_match", 0, NULL, NULL, &rel);
+        if (rs != RJ_OK) {
+            st = rs;
+            *err = rel;
+        }
+    }
+    free(after_id);
+    free(after_seq);
+    rj_rs_params_deinit(&params);
+    rj_buf_deinit(&sql);
+    return st;
+}
+
+/*
+ * Runs one read-model-query projection for one entity state: the join key's filter, the
+ * matching rows (table and cache), then the projection once per match in (id, seq)
+ * order, or once with no id and no current row when nothing matches. Failures that
+ * belong to the snapshot (the join key, a malformed filter, too many matches, the
+ * projection) dead-letter it and return RJ_OK; only database failures are returned, and
+ * retry the batch.
+ */
+static rj_status_t
+project_by_query(proj_daemon_t *d, wk_worker_t *w, const wk_batch_t *b, const proj_entity_t *pe,
+                 const rj_app_projection_t *proj, rj_pg_t *pg, rj_error_t *err)
+{
+    proj_batch_t *pb = &d->batch;
+    const rj_env_snapshot_t *snap = proj_entity_snapshot(pb, pe);
+    const rd_kafka_message_t *msg = b->msgs[pb->snaps[pe->snap].msg];
+    const char *rm_name = proj->read_model->name;
+    json_t *filter = NULL;
+    rj_error_t e;
+    rj_error_clear(&e);
+    if (rj_app_projection_query(proj, snap->value, &filter, &e) != RJ_OK) {
+        wk_deadletter(w, msg, "could not project %s into %s: %s entity=%s/%s version=%" PRId64,
+                      snap->entity, rm_name, e.msg, snap->entity, snap->entity_id, snap->version);
+        return RJ_OK;
+    }
+    if (filter == NULL) {
+        rj_debug("projector", "join key skipped the projection: entity=%s/%s read_model=%s",
+                 snap->entity, snap->entity_id, rm_name);
+        return RJ_OK;
+    }
+
+    size_t n_found = 0;
+    rj_status_t st = cache_matches(d, pg, find_rm(d, rm_name), filter, d->query_max_matches,
+                                   &n_found, &e);
+    size_t *idx = NULL;
+    size_t n = 0;
+    if (st == RJ_OK)
+        n = proj_query_cached(pb, rm_name, filter, &idx);
+    json_decref(filter);
+    if (st == RJ_EINVAL || (st == RJ_OK && (n_found > d->query_max_matches ||
+                                            n > d->query_max_matches))) {
+        if (st == RJ_OK)
+            rj_error_set(&e, RJ_ETOOBIG,
+                         "the join key's filter matches more than %zu read models "
+                         "(--query-max-matches)",
+                         d->query_max_matches);
+        rj_error("projector", "could not project %s into %s: %s entity=%s/%s", snap->entity,
+                 rm_name, e.msg, snap->entity, snap->entity_id);
+        wk_deadletter(w, msg, "could not project %s into %s: %s entity=%s/%s version=%" PRId64,
+                      snap->entity, rm_name, e.msg, snap->entity, snap->entity_id, snap->version);
+        free(idx);
+        return RJ_OK;
+    }
+    if (st != RJ_OK) {
+        *err = e;
+        free(idx);
+        return st;
+    }
+
+    /* No row is added below, so the pointers into pb->rows stay valid. */
+    for (size_t k = 0; k < (n > 0 ? n : 1); k++) {
+        proj_row_t *row = n > 0 ? &pb->rows[idx[k]] : NULL;
+        rj_app_project_action_t action;
+        json_t *out = NULL;
+        rj_error_clear(&e);
+        if (rj_app_project(proj, snap->value, row != NULL ? row->id : NULL,
+                           row != NULL ? row->value : NULL, &action, &out, &e) != RJ_OK) {
+            wk_deadletter(w, msg,
+                          "could not project %s into %s: %s entity=%s/%s id=%s version=%" PRId64,
+                          snap->entity, rm_name, e.msg, snap->entity, snap->entity_id,
+                          row != NULL ? row->id : "(none)", snap->version);
+        } else if (row != NULL) {
+            proj_row_apply(row, action, out);
+        } else if (action == RJ_APP_PROJECT_WRITE) {
+            /* Booster would store it under `undefined`; a row needs an id, so say so. */
+            json_decref(out);
+            rj_error("projector",
+                     "projection returned a read model although its join key matched none: "
+                     "there is no id to store it under, so it is dropped entity=%s/%s "
+                     "read_model=%s",
+                     snap->entity, snap->entity_id, rm_name);
+            wk_deadletter(w, msg,
+                          "could not project %s into %s: the projection returned a read model "
+                          "although its join key matched none (return RJ_NOTHING) entity=%s/%s "
+                          "version=%" PRId64,
+                          snap->entity, rm_name, snap->entity, snap->entity_id, snap->version);
+        }
+    }
+    free(idx);
+    return RJ_OK;
+}
+
+/* Step 4: the read-model-query projections of every live entity, in batch order. */
+static rj_status_t
+run_query_joins(proj_daemon_t *d, wk_worker_t *w, const wk_batch_t *b, rj_pg_t *pg,
+                rj_error_t *err)
+{
+    proj_batch_t *pb = &d->batch;
+    for (size_t i = 0; i < pb->n_entities; i++) {
+        const proj_entity_t *pe = &pb->entities[i];
+        if (!proj_entity_live(pb, pe))
+            continue;
+        const rj_app_entity_t *entity = rj_app_entity(d->app, proj_entity_snapshot(pb, pe)->entity);
+        for (size_t p = 0; entity != NULL && p < entity->n_projections; p++) {
+            if (entity->projections[p]->join_query == NULL)
+                continue;
+            rj_status_t st = project_by_query(d, w, b, pe, entity->projections[p], pg, err);
+            if (st != RJ_OK)
+                return st;
+        }
+    }
+    return RJ_OK;
 }
 
 static rj_status_t
@@ -485,6 +702,8 @@ proj_write(void *opaque, wk_worker_t *w, const wk_batch_t *b, rj_error_t *err)
     if ((st = load_rows(d, pg, err)) != RJ_OK)
         return st;
     visit_projections(d, w, b, true);
+    if ((st = run_query_joins(d, w, b, pg, err)) != RJ_OK)
+        return st;
     size_t written;
     st = write_rows(d, pg, &written, err);
     if (st == RJ_ECONFLICT)
@@ -582,6 +801,7 @@ main(int argc, char **argv)
     proj_daemon_t d = {0};
     proj_batch_init(&d.batch);
     d.redis_url = conf.common.redis_url;
+    d.query_max_matches = conf.query_max_matches > 0 ? (size_t)conf.query_max_matches : 1;
 
     if (conf.common.app == NULL) {
         rj_fatal("main", "--app is required (the application library with the projections)");

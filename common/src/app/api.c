@@ -127,6 +127,53 @@ rj_app_before_command(rj_app_t *app, const char *command, rj_command_hook_fn fn)
         (rj__app_hook_binding_t){.command = rj_xstrdup(command), .fn = fn};
 }
 
+/* ---- query handlers: one record per call, resolved by load.c's bind_queries ---- */
+
+static void
+query_binding_add(rj_app_t *app, const char *fn_name, const char *query,
+                  rj__app_query_binding_t b)
+{
+    if (!name_ok(app, fn_name, "the query name", query))
+        return;
+    if (b.handler == NULL && b.hook == NULL && b.authorizer == NULL) {
+        rj__app_decl_error(app, "%s: NULL function for query %s", fn_name, query);
+        return;
+    }
+    for (size_t i = 0; i < app->n_query_bindings; i++) {
+        const rj__app_query_binding_t *o = &app->query_bindings[i];
+        if (strcmp(o->query, query) != 0)
+            continue;
+        if ((b.handler != NULL && o->handler != NULL) ||
+            (b.authorizer != NULL && o->authorizer != NULL)) {
+            rj__app_decl_error(app, "%s: query %s already has one", fn_name, query);
+            return;
+        }
+    }
+    b.query = rj_xstrdup(query);
+    app->query_bindings = rj_xrealloc(app->query_bindings,
+                                      (app->n_query_bindings + 1) * sizeof *app->query_bindings);
+    app->query_bindings[app->n_query_bindings++] = b;
+}
+
+RJ_EXPORT void
+rj_app_on_query(rj_app_t *app, const char *query, rj_query_fn fn)
+{
+    query_binding_add(app, "rj_app_on_query", query, (rj__app_query_binding_t){.handler = fn});
+}
+
+RJ_EXPORT void
+rj_app_before_query(rj_app_t *app, const char *query, rj_query_hook_fn fn)
+{
+    query_binding_add(app, "rj_app_before_query", query, (rj__app_query_binding_t){.hook = fn});
+}
+
+RJ_EXPORT void
+rj_app_authorize_query(rj_app_t *app, const char *query, rj_authorizer_fn fn)
+{
+    query_binding_add(app, "rj_app_authorize_query", query,
+                      (rj__app_query_binding_t){.authorizer = fn});
+}
+
 RJ_EXPORT void
 rj_app_on_reduce(rj_app_t *app, const char *entity, const char *event, rj_reducer_fn fn)
 {
@@ -151,23 +198,22 @@ rj_app_on_reduce(rj_app_t *app, const char *entity, const char *event, rj_reduce
         .entity = rj_xstrdup(entity), .event = rj_xstrdup(event), .fn = fn};
 }
 
-RJ_EXPORT void
-rj_app_on_project(rj_app_t *app, const char *read_model, const char *entity,
-                  const char *join_field, rj_projection_fn fn)
+/* Records a projection keyed by @p join_field or by the read-model query @p join. */
+static void
+bind_projection(rj_app_t *app, const char *fn_name, const char *read_model, const char *entity,
+                const char *join_field, rj_join_query_fn join, rj_projection_fn fn)
 {
-    if (!name_ok(app, "rj_app_on_project", "the read model name", read_model) ||
-        !name_ok(app, "rj_app_on_project", "the entity name", entity) ||
-        !name_ok(app, "rj_app_on_project", "the join field", join_field))
+    if (!name_ok(app, fn_name, "the read model name", read_model) ||
+        !name_ok(app, fn_name, "the entity name", entity))
         return;
     if (fn == NULL) {
-        rj__app_decl_error(app, "rj_app_on_project: NULL projection for %s from %s", read_model,
-                           entity);
+        rj__app_decl_error(app, "%s: NULL projection for %s from %s", fn_name, read_model, entity);
         return;
     }
     for (size_t i = 0; i < app->n_project_bindings; i++) {
         const rj__app_project_binding_t *b = &app->project_bindings[i];
         if (strcmp(b->read_model, read_model) == 0 && strcmp(b->entity, entity) == 0) {
-            rj__app_decl_error(app, "rj_app_on_project: %s already has a projection from %s",
+            rj__app_decl_error(app, "%s: %s already has a projection from %s", fn_name,
                                read_model, entity);
             return;
         }
@@ -177,9 +223,60 @@ rj_app_on_project(rj_app_t *app, const char *read_model, const char *entity,
     app->project_bindings[app->n_project_bindings++] = (rj__app_project_binding_t){
         .read_model = rj_xstrdup(read_model),
         .entity = rj_xstrdup(entity),
-        .join_field = rj_xstrdup(join_field),
+        .join_field = join_field != NULL ? rj_xstrdup(join_field) : NULL,
+        .join_query = join,
         .fn = fn,
     };
+}
+
+RJ_EXPORT void
+rj_app_on_project(rj_app_t *app, const char *read_model, const char *entity,
+                  const char *join_field, rj_projection_fn fn)
+{
+    if (!name_ok(app, "rj_app_on_project", "the read model name", read_model) ||
+        !name_ok(app, "rj_app_on_project", "the entity name", entity) ||
+        !name_ok(app, "rj_app_on_project", "the join field", join_field))
+        return;
+    bind_projection(app, "rj_app_on_project", read_model, entity, join_field, NULL, fn);
+}
+
+RJ_EXPORT void
+rj_app_on_project_query(rj_app_t *app, const char *read_model, const char *entity,
+                        rj_join_query_fn join, rj_projection_fn fn)
+{
+    if (join == NULL) {
+        rj__app_decl_error(app, "rj_app_on_project_query: NULL join key for %s from %s",
+                           read_model != NULL ? read_model : "(null)",
+                           entity != NULL ? entity : "(null)");
+        return;
+    }
+    bind_projection(app, "rj_app_on_project_query", read_model, entity, NULL, join, fn);
+}
+
+RJ_EXPORT void
+rj_app_calculated_field(rj_app_t *app, const char *read_model, const char *field,
+                        rj_calculated_fn fn)
+{
+    if (!name_ok(app, "rj_app_calculated_field", "the read model name", read_model) ||
+        !name_ok(app, "rj_app_calculated_field", "the field name", field))
+        return;
+    if (fn == NULL) {
+        rj__app_decl_error(app, "rj_app_calculated_field: NULL function for %s.%s", read_model,
+                           field);
+        return;
+    }
+    for (size_t i = 0; i < app->n_calc_bindings; i++) {
+        const rj__app_calc_binding_t *b = &app->calc_bindings[i];
+        if (strcmp(b->read_model, read_model) == 0 && strcmp(b->field, field) == 0) {
+            rj__app_decl_error(app, "rj_app_calculated_field: %s.%s already has a function",
+                               read_model, field);
+            return;
+        }
+    }
+    app->calc_bindings =
+        rj_xrealloc(app->calc_bindings, (app->n_calc_bindings + 1) * sizeof *app->calc_bindings);
+    app->calc_bindings[app->n_calc_bindings++] = (rj__app_calc_binding_t){
+        .read_model = rj_xstrdup(read_model), .field = rj_xstrdup(field), .fn = fn};
 }
 
 RJ_EXPORT void

@@ -18,7 +18,8 @@
  * (StringPropertyFilter, CartItemArrayPropertyFilter, AddressPropertyFilter...) and shared
  * by every read model, so each is printed once. Calculated fields are output only: they
  * are in neither filters nor sorts. Then the events API (eventsByEntity, eventsByType and
- * their EntityType, EventType, EventQueryResponse and User types).
+ * their EntityType, EventType, EventQueryResponse and User types), and last the query
+ * handlers (Booster's @Query): <Query>(input: <Query>Input!): <returns>.
  *
  * Not here: resolving anything. The gateway maps root fields back to the model by
  * name (a Mutation field is the command of that name, a Query field the read model).
@@ -59,9 +60,10 @@ needed_entities(const rj_app_t *app)
     for (size_t i = 0; i < app->n_read_models; i++)
         for (size_t j = 0; j < app->read_models[i].n_fields; j++)
             need_type(app, app->read_models[i].fields[j].named_type, needed);
-    for (size_t i = 0; i < app->n_commands; i++) {
+    for (size_t i = 0; i < app->n_commands + app->n_queries; i++) {
         /* "returns" is a type string such as "[Cart!]!"; its name is the word in it. */
-        const char *r = app->commands[i].returns;
+        const char *r = i < app->n_commands ? app->commands[i].returns
+                                            : app->queries[i - app->n_commands].returns;
         size_t skip = strspn(r, "[");
         size_t n = strcspn(r + skip, "!]");
         char *name = rj_xstrndup(r + skip, n);
@@ -470,6 +472,20 @@ query_events(const rj_app_t *app, rj_buf_t *b)
                    "[EventQueryResponse]\n");
 }
 
+/* Query.<Query>(input: <Query>Input!): <returns> for each query handler (Booster's
+ * @Query classes); no argument without fields. */
+static void
+query_handlers(const rj_app_t *app, rj_buf_t *b)
+{
+    for (size_t i = 0; i < app->n_queries; i++) {
+        const rj_app_query_t *q = &app->queries[i];
+        if (q->n_fields > 0)
+            rj_buf_printf(b, "  %s(input: %sInput!): %s\n", q->name, q->name, q->returns);
+        else
+            rj_buf_printf(b, "  %s: %s\n", q->name, q->returns);
+    }
+}
+
 /* Mutation.<Command>(input: <Command>Input!): <returns>; no argument without fields. */
 static void
 mutation_commands(const rj_app_t *app, rj_buf_t *b)
@@ -511,7 +527,7 @@ typedef void (*root_gen_fn)(const rj_app_t *app, rj_buf_t *b);
 
 /* The generators of each root, in the order their fields appear. */
 static const root_gen_fn query_gens[] = {query_read_model_by_id, query_read_model_plural,
-                                         query_read_model_list, query_events};
+                                         query_read_model_list, query_events, query_handlers};
 static const root_gen_fn mutation_gens[] = {mutation_commands};
 static const root_gen_fn subscription_gens[] = {subscription_read_model_by_id,
                                                 subscription_read_model_plural};
@@ -561,6 +577,10 @@ generate(const rj_app_t *app)
         if (app->commands[i].n_fields > 0)
             put_input(app, &b, app->commands[i].name, app->commands[i].fields,
                       app->commands[i].n_fields);
+    for (size_t i = 0; i < app->n_queries; i++)
+        if (app->queries[i].n_fields > 0)
+            put_input(app, &b, app->queries[i].name, app->queries[i].fields,
+                      app->queries[i].n_fields);
     put_read_side_inputs(app, &b);
 
     put_root(app, &b, "Query", query_gens, sizeof query_gens / sizeof query_gens[0]);
@@ -575,6 +595,34 @@ generate(const rj_app_t *app)
     return rj_buf_steal(&b);
 }
 
+/* The engine's resolver for a calculated field: @p ud is the field, whose function runs. */
+static rj_status_t
+calculated_resolve(void *ud, const json_t *parent, json_t **value, rj_error_t *err)
+{
+    const rj_app_field_t *f = ud;
+    return f->calculate(parent, value, err);
+}
+
+rj_status_t
+rj_app_install_calculated(const rj_app_t *app, rj_gql_schema_t *schema, rj_error_t *err)
+{
+    for (size_t i = 0; i < app->n_read_models; i++) {
+        const rj_app_read_model_t *rm = &app->read_models[i];
+        for (size_t j = 0; j < rm->n_fields; j++) {
+            const rj_app_field_t *f = &rm->fields[j];
+            if (!f->calculated || f->calculate == NULL)
+                continue;
+            rj_error_t inner;
+            rj_error_clear(&inner);
+            if (rj_gql_schema_set_field_resolver(schema, rm->name, f->name, calculated_resolve,
+                                                 (void *)f, &inner) != RJ_OK)
+                return rj_error_set(err, RJ_ESCHEMA, "could not install calculated field: %s",
+                                    inner.msg);
+        }
+    }
+    return RJ_OK;
+}
+
 rj_status_t
 rj__app_api_build(rj_app_t *app, rj_error_t *err)
 {
@@ -586,7 +634,7 @@ rj__app_api_build(rj_app_t *app, rj_error_t *err)
         return rj_error_set(err, RJ_ESCHEMA, "could not build the generated API schema: %s",
                             inner.msg);
     rj_debug("app", "generated API schema:\n%s", app->api_sdl);
-    return RJ_OK;
+    return rj_app_install_calculated(app, app->api_schema, err);
 }
 
 const char *

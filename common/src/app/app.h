@@ -21,6 +21,8 @@
  *                        authorize: ALL | [Role, ...] | CUSTOM; omitted = deny everyone;
  *                        entity/key optional (then keyed by request id);
  *                        returns optional, default "JSON!"
+ *   input CartTotalQuantity @query(authorize: ALL, returns: "Float!") { ... }
+ *                        a query handler; returns required
  *   type CartReadModel @readModel(authorize: ALL) {
  *       id: ID!
  *       cartItemsSize: Float @calculated(dependsOn: ["cartItems"])
@@ -74,6 +76,8 @@ typedef struct rj_app_field {
     bool calculated;    /* @calculated: an output-only, not stored, not filterable field */
     char **depends_on;  /* @calculated(dependsOn: [...]) stored fields it needs */
     size_t n_depends_on; /* number of depends_on entries */
+    rj_calculated_fn calculate; /* @calculated on a read model: the bound function; never
+                                   NULL after load */
 } rj_app_field_t;
 
 /** A plain object type without directives (Money, Address, CartItem). */
@@ -100,6 +104,18 @@ typedef struct rj_app_command {
     size_t n_hooks;                /* number of before hooks */
 } rj_app_command_t;
 
+/** A query handler (Booster's @Query): `input <Name> @query(authorize:, returns:)`. */
+typedef struct rj_app_query {
+    char *name;                /* query name = Query field name */
+    rj_app_field_t *fields;    /* input fields in declaration order (may be none) */
+    size_t n_fields;           /* number of input fields */
+    rj_app_auth_t authorize;   /* @query(authorize:) */
+    char *returns;             /* the field's GraphQL type; required (Booster refuses void) */
+    rj_query_fn handler;       /* bound with rj_app_on_query; never NULL after load */
+    rj_query_hook_fn *hooks;   /* before hooks, in binding order */
+    size_t n_hooks;            /* number of before hooks */
+} rj_app_query_t;
+
 typedef struct rj_app_event {
     char *name;                    /* event type name */
     rj_app_field_t *fields;        /* payload fields */
@@ -116,10 +132,15 @@ typedef struct rj_app_reducer {
 typedef struct rj_app_projection {
     const rj_app_read_model_t *read_model; /* the read model written */
     const rj_app_entity_t *entity;         /* the entity projected */
-    char *join_field;                      /* entity field whose value is the read model id */
-    rj_projection_fn fn;                   /* bound with rj_app_on_project */
+    char *join_field;                      /* entity field whose value is the read model id;
+                                              NULL for a read-model-query join key */
+    rj_join_query_fn join_query;           /* the read-model-query join key (bound with
+                                              rj_app_on_project_query), or NULL */
+    rj_projection_fn fn;                   /* bound with rj_app_on_project[_query] */
     bool join_is_array;                    /* the join field is a list: one id per element
                                               (Booster's array join key) */
+    const rj_app_t *app;                   /* the app it belongs to (its global error
+                                              handler sees the projection's failures) */
 } rj_app_projection_t;
 
 struct rj_app_entity {
@@ -182,6 +203,7 @@ const char *rj_app_sdl_get(const rj_app_t *app);
 /* ---- lookups (NULL when not declared; results borrowed from @p app) ---- */
 
 const rj_app_command_t *rj_app_command(const rj_app_t *app, const char *name);
+const rj_app_query_t *rj_app_query(const rj_app_t *app, const char *name);
 const rj_app_event_t *rj_app_event(const rj_app_t *app, const char *name);
 const rj_app_entity_t *rj_app_entity(const rj_app_t *app, const char *name);
 const rj_app_read_model_t *rj_app_read_model(const rj_app_t *app, const char *name);
@@ -195,6 +217,8 @@ const rj_app_reducer_t *rj_app_entity_reducer(const rj_app_entity_t *entity, con
 
 size_t rj_app_command_count(const rj_app_t *app);
 const rj_app_command_t *rj_app_command_at(const rj_app_t *app, size_t i);
+size_t rj_app_query_count(const rj_app_t *app);
+const rj_app_query_t *rj_app_query_at(const rj_app_t *app, size_t i);
 size_t rj_app_event_count(const rj_app_t *app);
 const rj_app_event_t *rj_app_event_at(const rj_app_t *app, size_t i);
 size_t rj_app_entity_count(const rj_app_t *app);
@@ -308,6 +332,66 @@ rj_status_t rj_app_run_command(const rj_app_t *app, const char *name, const json
                                json_t **events, rj_error_t *err);
 
 /**
+ * Reads one entity's current state for a handler's rj_entity_get(): the daemon's storage,
+ * behind a function so this module stays free of it (common/src/entity has the
+ * PostgreSQL half).
+ *
+ * @param opaque  rj_app_reader_t.opaque
+ * @param entity  a declared entity type name; @p id a non-empty id; both borrowed
+ * @param state   on RJ_OK the state (a new reference), or NULL when it has no events
+ * @return RJ_OK or the failure, with @p err set; called on the handler's thread
+ */
+typedef rj_status_t (*rj_app_entity_read_fn)(void *opaque, const char *entity, const char *id,
+                                             json_t **state, rj_error_t *err);
+
+/**
+ * Searches a read model for a handler's rj_read_models_search().
+ *
+ * @param rm      the read model; @p filter its filter (NULL: every row); both borrowed
+ * @param limit   at most this many rows, 0 for all of them
+ * @param items   on RJ_OK a new JSON array of the stored values, ordered by id
+ * @return RJ_OK or the failure, with @p err set (RJ_EINVAL for a malformed filter)
+ */
+typedef rj_status_t (*rj_app_read_model_search_fn)(void *opaque, const rj_app_read_model_t *rm,
+                                                   const json_t *filter, size_t limit,
+                                                   json_t **items, rj_error_t *err);
+
+/** Where a handler's reads go: the daemon's storage. */
+typedef struct rj_app_reader {
+    rj_app_entity_read_fn entity;            /* rj_entity_get */
+    rj_app_read_model_search_fn read_models; /* rj_read_models_search */
+    void *opaque;                            /* their first argument */
+} rj_app_reader_t;
+
+/**
+ * rj_app_run_command, with the handler's reads (rj_entity_get, rj_read_models_search)
+ * served by @p reader (borrowed; NULL: they fail with RJ_EINVAL, as in rj_app_run_command).
+ */
+rj_status_t rj_app_run_command_reading(const rj_app_t *app, const rj_app_reader_t *reader,
+                                       const char *name, const json_t *input, const json_t *user,
+                                       const char *request_id, json_t **result, json_t **events,
+                                       rj_error_t *err);
+
+/**
+ * Runs a query: its before hooks in binding order, then its handler. Authorization is the
+ * caller's (rj_app_authorize with the query's attribute), before this.
+ *
+ * @param reader      serves the handler's reads; borrowed, may be NULL
+ * @param name        query name; RJ_ENOTFOUND when undeclared
+ * @param input       the query's input object (JSON null or NULL = {}); borrowed
+ * @param user        the user envelope or NULL/JSON null when anonymous; borrowed
+ * @param request_id  an id for this request, visible to the handler; borrowed
+ * @param result      on RJ_OK the field's value, a new reference (JSON null when the
+ *                    handler set none); untouched on failure
+ * @param err         on failure a hook's or the handler's own message unchanged, or
+ *                    "query handler <name> failed" when it set none
+ * @return RJ_OK; RJ_ENOTFOUND; or the hook's/handler's status
+ */
+rj_status_t rj_app_run_query(const rj_app_t *app, const rj_app_reader_t *reader,
+                             const char *name, const json_t *input, const json_t *user,
+                             const char *request_id, json_t **result, rj_error_t *err);
+
+/**
  * Folds one event into an entity's state with the bound reducer.
  *
  * @param entity      entity type name
@@ -332,7 +416,8 @@ typedef enum rj_app_project_action {
 /**
  * The read-model id a projection writes for an entity state: the string form of
  * the state's join field, or NULL when it is missing, null, false or "" (Booster
- * skips the projection then, with a warning). Free() the result.
+ * skips the projection then, with a warning). Free() the result. NULL for a
+ * read-model-query join key (join_query), whose ids come from the read side.
  */
 char *rj_app_projection_id(const rj_app_projection_t *proj, const json_t *entity);
 
@@ -342,9 +427,22 @@ char *rj_app_projection_id(const rj_app_projection_t *proj, const json_t *entity
  * array join field (join_is_array). Daemons should prefer this to
  * rj_app_projection_id, which only knows scalar join fields.
  *
- * @return a new JSON array of strings, empty when there is nothing to project
+ * @return a new JSON array of strings, empty when there is nothing to project (always for
+ *         a read-model-query join key: see rj_app_projection_query)
  */
 json_t *rj_app_projection_ids(const rj_app_projection_t *proj, const json_t *entity);
+
+/**
+ * Runs a projection's read-model-query join key (proj->join_query must be set).
+ *
+ * @param entity  the entity's new state; borrowed
+ * @param filter  on RJ_OK the filter (a new reference, a JSON object), or NULL when the
+ *                join key asked to skip the projection
+ * @return RJ_OK; RJ_ESCHEMA when the join key returned a non-object; or its status (its
+ *         message, or "join key of projection <ReadModel> from <Entity> failed")
+ */
+rj_status_t rj_app_projection_query(const rj_app_projection_t *proj, const json_t *entity,
+                                    json_t **filter, rj_error_t *err);
 
 /**
  * Runs one projection.
@@ -374,5 +472,17 @@ const char *rj_app_api_sdl(const rj_app_t *app);
 
 /** rj_app_api_sdl() parsed by the GraphQL engine; borrowed from @p app. */
 const rj_gql_schema_t *rj_app_api_schema(const rj_app_t *app);
+
+/**
+ * Installs the application's calculated-field functions as field resolvers of @p schema
+ * (one parsed from rj_app_api_sdl(), not yet shared): completing a selected @calculated
+ * field then calls its function with the read model, and a failure becomes a GraphQL
+ * field error at that field's path. rj_app_api_schema() has them already; a daemon that
+ * parses its own copy of the API calls this once, before serving.
+ *
+ * @return RJ_OK, or RJ_ESCHEMA when @p schema lacks a read model's calculated field
+ */
+rj_status_t rj_app_install_calculated(const rj_app_t *app, rj_gql_schema_t *schema,
+                                      rj_error_t *err);
 
 #endif

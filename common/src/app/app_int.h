@@ -27,6 +27,15 @@ typedef struct rj__app_hook_binding {
     rj_command_hook_fn fn;  /* the before hook */
 } rj__app_hook_binding_t;
 
+/* One rj_app_on_query, rj_app_before_query or rj_app_authorize_query call: exactly one
+ * of the three functions is set. Kept in call order, so hooks keep theirs. */
+typedef struct rj__app_query_binding {
+    char *query;                 /* query name as given */
+    rj_query_fn handler;         /* rj_app_on_query */
+    rj_query_hook_fn hook;       /* rj_app_before_query */
+    rj_authorizer_fn authorizer; /* rj_app_authorize_query */
+} rj__app_query_binding_t;
+
 typedef struct rj__app_reduce_binding {
     char *entity;      /* entity name as given */
     char *event;       /* event name as given */
@@ -36,9 +45,16 @@ typedef struct rj__app_reduce_binding {
 typedef struct rj__app_project_binding {
     char *read_model;     /* read model name as given */
     char *entity;         /* entity name as given */
-    char *join_field;     /* entity field holding the read model id */
+    char *join_field;     /* entity field holding the read model id; NULL with join_query */
+    rj_join_query_fn join_query; /* read-model-query join key, or NULL for a join field */
     rj_projection_fn fn;  /* the projection */
 } rj__app_project_binding_t;
+
+typedef struct rj__app_calc_binding {
+    char *read_model;    /* read model name as given */
+    char *field;         /* field name as given */
+    rj_calculated_fn fn; /* the function */
+} rj__app_calc_binding_t;
 
 typedef struct rj__app_authorizer_binding {
     char *name;          /* command or read model name as given */
@@ -66,6 +82,8 @@ struct rj_app {
     size_t n_cmd_bindings;                             /* number of them */
     rj__app_hook_binding_t *hook_bindings;             /* rj_app_before_command calls, in order */
     size_t n_hook_bindings;                            /* number of them */
+    rj__app_query_binding_t *query_bindings;           /* rj_app_*_query calls, in order */
+    size_t n_query_bindings;                           /* number of them */
     rj__app_reduce_binding_t *reduce_bindings;         /* rj_app_on_reduce calls */
     size_t n_reduce_bindings;                          /* number of them */
     rj__app_project_binding_t *project_bindings;       /* rj_app_on_project calls */
@@ -76,7 +94,13 @@ struct rj_app {
     size_t n_authorizer_bindings;                      /* number of them */
     rj__app_rm_hook_binding_t *rm_hook_bindings; /* rj_app_before_read_model calls, in order */
     size_t n_rm_hook_bindings;                   /* number of them */
+    rj__app_calc_binding_t *calc_bindings;       /* rj_app_calculated_field calls */
+    size_t n_calc_bindings;                      /* number of them */
     rj_auth_t *auth;                             /* the verifiers, built at the end of loading */
+    rj_logger_fn logger;                         /* rj_app_logger, or NULL */
+    rj_app_log_level_t log_level;                /* rj_app_log_level, when log_level_set */
+    bool log_level_set;                          /* rj_app_log_level was called */
+    char *log_prefix;                            /* rj_app_log_prefix, or NULL */
 
     /* the model (built by rj__app_model_build; arrays never reallocated afterwards,
      * so pointers between them stay valid) */
@@ -86,6 +110,8 @@ struct rj_app {
     size_t n_types;                /* number of value types */
     rj_app_command_t *commands;    /* commands */
     size_t n_commands;             /* number of commands */
+    rj_app_query_t *queries;       /* query handlers */
+    size_t n_queries;              /* number of query handlers */
     rj_app_event_t *events;        /* events */
     size_t n_events;               /* number of events */
     rj_app_entity_t *entities;     /* entities */
@@ -97,10 +123,6 @@ struct rj_app {
     char **scalars;                /* names of user-declared scalars and enums */
     size_t n_scalars;              /* number of them */
 
-    rj_logger_fn logger;                         /* rj_app_logger, or NULL */
-    rj_app_log_level_t log_level;                /* rj_app_log_level, when log_level_set */
-    bool log_level_set;                          /* rj_app_log_level was called */
-    char *log_prefix;                            /* rj_app_log_prefix, or NULL */
     /* the generated API */
     char *api_sdl;                 /* rj_app_api_sdl() */
     rj_gql_schema_t *api_schema;   /* rj_app_api_schema() */
@@ -131,7 +153,6 @@ rj_status_t rj__app_api_build(rj_app_t *app, rj_error_t *err);
  */
 rj_status_t rj__app_finish(rj_app_t *app, rj_error_t *err);
 
-#endif
 /**
  * Makes the application's logging declarations (logger, level, prefix) the process's:
  * rj_app_load does this for the app a daemon runs. A level set by RAMJET_LOG_LEVEL wins.
@@ -142,3 +163,4 @@ void rj__app_apply_logging(const rj_app_t *app);
 /** Puts stderr back if @p app's logger is installed: its library is about to be unloaded. */
 void rj__app_release_logging(const rj_app_t *app);
 
+#endif

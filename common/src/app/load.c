@@ -143,11 +143,12 @@ bind_projections(rj_app_t *app, rj_error_t *err)
         if (e == NULL)
             return rj_error_set(err, RJ_ESCHEMA, "rj_app_on_project: entity %s is not declared",
                                 b->entity);
+        /* A read-model-query join key names no field: it is checked when it runs. */
         const rj_app_field_t *join = NULL;
-        for (size_t j = 0; j < e->n_fields && join == NULL; j++)
+        for (size_t j = 0; b->join_field != NULL && j < e->n_fields && join == NULL; j++)
             if (strcmp(e->fields[j].name, b->join_field) == 0)
                 join = &e->fields[j];
-        if (join == NULL)
+        if (b->join_field != NULL && join == NULL)
             return rj_error_set(err, RJ_ESCHEMA, "rj_app_on_project: join field %s is not a "
                                                  "field of entity %s",
                                 b->join_field, e->name);
@@ -156,9 +157,11 @@ bind_projections(rj_app_t *app, rj_error_t *err)
         rm->projections[rm->n_projections++] = (rj_app_projection_t){
             .read_model = rm,
             .entity = e,
-            .join_field = rj_xstrdup(b->join_field),
+            .join_field = b->join_field != NULL ? rj_xstrdup(b->join_field) : NULL,
+            .join_query = b->join_query,
             .fn = b->fn,
-            .join_is_array = join->list,
+            .join_is_array = join != NULL && join->list,
+            .app = app,
         };
     }
     /* Only now are the read models' arrays final, so entities may point into them. */
@@ -242,6 +245,90 @@ bind_auth(rj_app_t *app, rj_error_t *err)
     return RJ_OK;
 }
 
+/*
+ * Calculated fields. Like authorizers, a function is bound exactly where the schema
+ * declares @calculated: a field without one would always read null, and a function on a
+ * stored field would never run; both are load errors rather than puzzles for a client.
+ */
+static rj_status_t
+bind_calculated(rj_app_t *app, rj_error_t *err)
+{
+    static const char fn[] = "rj_app_calculated_field";
+    for (size_t i = 0; i < app->n_calc_bindings; i++) {
+        const rj__app_calc_binding_t *b = &app->calc_bindings[i];
+        const rj_app_read_model_t *rm = rj_app_read_model(app, b->read_model);
+        if (rm == NULL)
+            return rj_error_set(err, RJ_ESCHEMA, "%s: read model %s is not declared", fn,
+                                b->read_model);
+        rj_app_field_t *f = NULL;
+        for (size_t j = 0; j < rm->n_fields && f == NULL; j++)
+            if (strcmp(rm->fields[j].name, b->field) == 0)
+                f = &rm->fields[j];
+        if (f == NULL)
+            return rj_error_set(err, RJ_ESCHEMA, "%s: %s is not a field of read model %s", fn,
+                                b->field, rm->name);
+        if (!f->calculated)
+            return rj_error_set(err, RJ_ESCHEMA,
+                                "%s: %s.%s is not declared @calculated, so its function "
+                                "would never run",
+                                fn, rm->name, f->name);
+        f->calculate = b->fn;
+    }
+    for (size_t i = 0; i < app->n_read_models; i++) {
+        const rj_app_read_model_t *rm = &app->read_models[i];
+        for (size_t j = 0; j < rm->n_fields; j++)
+            if (rm->fields[j].calculated && rm->fields[j].calculate == NULL)
+                return rj_error_set(err, RJ_ESCHEMA,
+                                    "read model field %s.%s is declared @calculated but has "
+                                    "no function (bind one with %s)",
+                                    rm->name, rm->fields[j].name, fn);
+    }
+    return RJ_OK;
+}
+
+/*
+ * Query handlers: the handler, before hooks (in call order) and a CUSTOM authorizer, with
+ * the same completeness rules as commands: every query has a handler, and an authorizer
+ * exactly when it says CUSTOM.
+ */
+static rj_status_t
+bind_queries(rj_app_t *app, rj_error_t *err)
+{
+    for (size_t i = 0; i < app->n_query_bindings; i++) {
+        const rj__app_query_binding_t *b = &app->query_bindings[i];
+        rj_app_query_t *q = (rj_app_query_t *)rj_app_query(app, b->query);
+        if (q == NULL)
+            return rj_error_set(err, RJ_ESCHEMA, "query %s is bound with rj_app_*_query but not "
+                                                 "declared (input %s @query(...) in the schema)",
+                                b->query, b->query);
+        if (b->handler != NULL)
+            q->handler = b->handler;
+        if (b->hook != NULL) {
+            q->hooks = rj_xrealloc(q->hooks, (q->n_hooks + 1) * sizeof *q->hooks);
+            q->hooks[q->n_hooks++] = b->hook;
+        }
+        if (b->authorizer != NULL && q->authorize.kind != RJ_APP_AUTH_CUSTOM)
+            return rj_error_set(err, RJ_ESCHEMA,
+                                "rj_app_authorize_query: %s is not declared with "
+                                "@query(authorize: CUSTOM), so its authorizer would never run",
+                                q->name);
+        if (b->authorizer != NULL)
+            q->authorize.custom = b->authorizer;
+    }
+    for (size_t i = 0; i < app->n_queries; i++) {
+        const rj_app_query_t *q = &app->queries[i];
+        if (q->handler == NULL)
+            return rj_error_set(err, RJ_ESCHEMA, "query %s has no handler (bind one with "
+                                                 "rj_app_on_query)", q->name);
+        if (q->authorize.kind == RJ_APP_AUTH_CUSTOM && q->authorize.custom == NULL)
+            return rj_error_set(err, RJ_ESCHEMA,
+                                "query %s is declared with authorize: CUSTOM but has no "
+                                "authorizer (bind one with rj_app_authorize_query)",
+                                q->name);
+    }
+    return RJ_OK;
+}
+
 rj_status_t
 rj__app_bind(rj_app_t *app, rj_error_t *err)
 {
@@ -252,6 +339,10 @@ rj__app_bind(rj_app_t *app, rj_error_t *err)
         st = bind_projections(app, err);
     if (st == RJ_OK)
         st = bind_auth(app, err);
+    if (st == RJ_OK)
+        st = bind_calculated(app, err);
+    if (st == RJ_OK)
+        st = bind_queries(app, err);
     return st;
 }
 
@@ -403,6 +494,9 @@ rj_app_free(rj_app_t *app)
     for (size_t i = 0; i < app->n_hook_bindings; i++)
         free(app->hook_bindings[i].command);
     free(app->hook_bindings);
+    for (size_t i = 0; i < app->n_query_bindings; i++)
+        free(app->query_bindings[i].query);
+    free(app->query_bindings);
     for (size_t i = 0; i < app->n_reduce_bindings; i++) {
         free(app->reduce_bindings[i].entity);
         free(app->reduce_bindings[i].event);
@@ -427,6 +521,11 @@ rj_app_free(rj_app_t *app)
     for (size_t i = 0; i < app->n_rm_hook_bindings; i++)
         free(app->rm_hook_bindings[i].read_model);
     free(app->rm_hook_bindings);
+    for (size_t i = 0; i < app->n_calc_bindings; i++) {
+        free(app->calc_bindings[i].read_model);
+        free(app->calc_bindings[i].field);
+    }
+    free(app->calc_bindings);
     rj_auth_free(app->auth);
     free(app->api_sdl);
     rj_gql_schema_free(app->api_schema);
@@ -471,6 +570,12 @@ const rj_app_command_t *
 rj_app_command(const rj_app_t *app, const char *name)
 {
     RJ__APP_FIND(app->commands, app->n_commands, name);
+}
+
+const rj_app_query_t *
+rj_app_query(const rj_app_t *app, const char *name)
+{
+    RJ__APP_FIND(app->queries, app->n_queries, name);
 }
 
 const rj_app_event_t *
@@ -529,6 +634,18 @@ const rj_app_command_t *
 rj_app_command_at(const rj_app_t *app, size_t i)
 {
     return RJ__APP_AT(app->commands, app->n_commands, i);
+}
+
+size_t
+rj_app_query_count(const rj_app_t *app)
+{
+    return app->n_queries;
+}
+
+const rj_app_query_t *
+rj_app_query_at(const rj_app_t *app, size_t i)
+{
+    return RJ__APP_AT(app->queries, app->n_queries, i);
 }
 
 size_t

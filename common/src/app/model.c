@@ -76,6 +76,7 @@ typedef enum def_role {
     DEF_EVENT,      /* type @event */
     DEF_READ_MODEL, /* type @readModel */
     DEF_COMMAND,    /* input @command */
+    DEF_QUERY,      /* input @query: a query handler */
 } def_role_t;
 
 /* The arguments each type directive takes; anything else is a typo worth an error,
@@ -88,6 +89,7 @@ static const struct {
     {"event", {"entity", "key"}},
     {"readModel", {"authorize"}},
     {"command", {"authorize", "entity", "key", "returns"}},
+    {"query", {"authorize", "returns"}},
     {"roles", {NULL}},
 };
 
@@ -162,9 +164,13 @@ classify(const rj_gql_ast_definition_t *def, def_role_t *role, rj_error_t *err)
                                 def->name);
         return RJ_OK;
     case RJ_GQL_DEF_INPUT_OBJECT:
+        if (found != NULL && strcmp(found, "query") == 0) {
+            *role = DEF_QUERY;
+            return RJ_OK;
+        }
         if (found == NULL || strcmp(found, "command") != 0)
-            return schema_error(err, "%s: an input type must be a @command (declare value "
-                                     "types with type)", def->name);
+            return schema_error(err, "%s: an input type must be a @command or a @query "
+                                     "(declare value types with type)", def->name);
         *role = DEF_COMMAND;
         return RJ_OK;
     default:
@@ -457,6 +463,20 @@ build_def(rj_app_t *app, const rj_gql_ast_definition_t *def, def_role_t role, rj
             c->returns = rj_xstrdup("JSON!");
         return st;
     }
+    case DEF_QUERY: {
+        rj_app_query_t *q = &app->queries[app->n_queries++];
+        q->name = rj_xstrdup(def->name);
+        st = input_fields(def, &q->fields, &q->n_fields, err);
+        if (st == RJ_OK)
+            st = parse_auth(app, def->name, dir, "authorize", &q->authorize, err);
+        if (st == RJ_OK)
+            st = directive_string(def->name, dir, "returns", &q->returns, err);
+        /* Booster refuses a @Query whose handler returns void: there is no default. */
+        if (st == RJ_OK && q->returns == NULL)
+            st = schema_error(err, "query %s: @query needs returns: (its GraphQL type, e.g. "
+                                   "\"Float!\")", def->name);
+        return st;
+    }
     }
     return RJ_OK;
 }
@@ -529,6 +549,18 @@ type_string_name(const char *s)
     return close == open ? rj_xstrndup(s, n) : NULL;
 }
 
+/* True when a `returns:` type string names a scalar, an enum or an output object type. */
+static bool
+returns_known(const rj_app_t *app, const char *returns)
+{
+    char *ret = type_string_name(returns);
+    bool known = ret != NULL && (is_builtin_scalar(ret) ||
+                                 str_in(app->scalars, app->n_scalars, ret) ||
+                                 (is_object_name(app, ret) && rj_app_event(app, ret) == NULL));
+    free(ret);
+    return known;
+}
+
 static rj_status_t
 check_references(rj_app_t *app, rj_error_t *err)
 {
@@ -568,14 +600,19 @@ check_references(rj_app_t *app, rj_error_t *err)
             return st;
         for (size_t j = 0; j < c->n_fields; j++)
             mark_input(app, type_mut(app, c->fields[j].named_type));
-        char *ret = type_string_name(c->returns);
-        bool known = ret != NULL && (is_builtin_scalar(ret) ||
-                                     str_in(app->scalars, app->n_scalars, ret) ||
-                                     (is_object_name(app, ret) && rj_app_event(app, ret) == NULL));
-        free(ret);
-        if (!known)
+        if (!returns_known(app, c->returns))
             return schema_error(err, "command %s: @command(returns: \"%s\") is not a known "
                                      "output type", c->name, c->returns);
+    }
+    for (size_t i = 0; i < app->n_queries; i++) {
+        rj_app_query_t *q = &app->queries[i];
+        if ((st = check_field_types(app, q->name, q->fields, q->n_fields, USE_INPUT, err)))
+            return st;
+        for (size_t j = 0; j < q->n_fields; j++)
+            mark_input(app, type_mut(app, q->fields[j].named_type));
+        if (!returns_known(app, q->returns))
+            return schema_error(err, "query %s: @query(returns: \"%s\") is not a known "
+                                     "output type", q->name, q->returns);
     }
     return RJ_OK;
 }
@@ -646,7 +683,7 @@ rj__app_model_build(rj_app_t *app, rj_error_t *err)
     rj_status_t st = RJ_OK;
 
     /* Pass 1: names, roles, and the sizes of the arrays (never reallocated afterwards). */
-    size_t counts[DEF_COMMAND + 1] = {0};
+    size_t counts[DEF_QUERY + 1] = {0};
     size_t ndefs = 0;
     for (const rj_gql_ast_definition_t *def = defs; def != NULL; def = def->next)
         ndefs++;
@@ -694,6 +731,7 @@ rj__app_model_build(rj_app_t *app, rj_error_t *err)
         app->events = rj_xcalloc(counts[DEF_EVENT], sizeof *app->events);
         app->read_models = rj_xcalloc(counts[DEF_READ_MODEL], sizeof *app->read_models);
         app->commands = rj_xcalloc(counts[DEF_COMMAND], sizeof *app->commands);
+        app->queries = rj_xcalloc(counts[DEF_QUERY], sizeof *app->queries);
         app->enums_sdl = rj_xcalloc(counts[DEF_ENUM] + counts[DEF_SCALAR], sizeof(char *));
         app->scalars = rj_xcalloc(counts[DEF_ENUM] + counts[DEF_SCALAR], sizeof(char *));
         k = 0;
@@ -744,6 +782,15 @@ rj__app_model_free(rj_app_t *app)
         free(c->hooks);
     }
     free(app->commands);
+    for (size_t i = 0; i < app->n_queries; i++) {
+        rj_app_query_t *q = &app->queries[i];
+        free(q->name);
+        fields_free(q->fields, q->n_fields);
+        free(q->returns);
+        auth_free_contents(&q->authorize);
+        free(q->hooks);
+    }
+    free(app->queries);
     for (size_t i = 0; i < app->n_events; i++) {
         free(app->events[i].name);
         free(app->events[i].key);

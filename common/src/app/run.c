@@ -1,7 +1,8 @@
 /*
  * run.c - running an application's handlers on behalf of the daemons: commands
- * (before hooks, handler, registered events), reducers and projections, plus the
- * small decisions around them (authorize attributes, ids as strings).
+ * (before hooks, handler, registered events), queries (before hooks, handler),
+ * reducers and projections, plus the small decisions around them (authorize
+ * attributes, ids as strings) and the handler-facing rj_entity_get.
  *
  * Everything here reads the immutable model and keeps its state on the stack, so
  * any number of threads may run handlers at once. Each wrapper turns a handler's
@@ -10,7 +11,10 @@
  * handler that fails silently gets a generic message that names it.
  *
  * Not here: versions, event ids and timestamps (the command processor assigns them
- * when it turns the events returned here into envelopes), and storage of any kind.
+ * when it turns the events returned here into envelopes), and storage of any kind:
+ * rj_entity_get and rj_read_models_search go through the rj_app_reader_t the daemon
+ * passes in (the processor's reads in its batch transaction, the gateway's on a pooled
+ * connection).
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -22,14 +26,21 @@
 #include "core/core.h"
 #include "log/log.h"
 
-/* One command invocation; lives on rj_app_run_command's stack. */
-struct rj_command_ctx {
-    const rj_app_t *app;              /* the app, for event lookups */
-    const rj_app_command_t *command;  /* the command being run */
-    const json_t *user;               /* user envelope or NULL; borrowed */
-    const char *request_id;           /* borrowed */
-    json_t *events;                   /* registered events so far, an array; owned */
-    rj_error_t register_err;          /* first failed registration, reported at the end */
+/* One command or query invocation; lives on rj_app_run_command's or rj_app_run_query's
+ * stack. */
+struct rj_handler_ctx {
+    const rj_app_t *app;                  /* the app, for event lookups */
+    const rj_app_command_t *command;      /* the command being run, or NULL for a query */
+    const char *query;                    /* the query being run, or NULL for a command */
+    const rj_app_reader_t *reader;        /* serves the handler's reads; NULL: no storage */
+    const json_t *user;                   /* user envelope or NULL; borrowed */
+    const char *request_id;               /* borrowed */
+    json_t *events;                       /* registered events so far, an array (NULL for
+                                             a query); owned */
+    json_t *reads;                        /* what rj_entity_get and rj_read_models_search
+                                             handed out, kept alive until the handler
+                                             returns; owned */
+    rj_error_t register_err;              /* first failed registration, reported at the end */
 };
 
 static rj_status_t handler_failed(rj_error_t *err, rj_status_t st, const char *fmt, ...)
@@ -163,7 +174,11 @@ rj_command_register_take(rj_command_ctx_t *ctx, const char *type, json_t *value,
     rj_error_clear(&e);
     const rj_app_event_t *ev = type != NULL ? rj_app_event(ctx->app, type) : NULL;
     char *id = NULL;
-    if (ev == NULL)
+    if (ctx->query != NULL)
+        rj_error_set(&e, RJ_EINVAL, "could not register event %s: query %s is a read; only "
+                                    "command handlers register events",
+                     type != NULL ? type : "(null)", ctx->query);
+    else if (ev == NULL)
         rj_error_set(&e, RJ_ESCHEMA, "could not register event %s: it is not declared with @event",
                      type != NULL ? type : "(null)");
     else if (!json_is_object(value))
@@ -205,6 +220,70 @@ rj_command_request_id(const rj_command_ctx_t *ctx)
     return ctx->request_id;
 }
 
+RJ_EXPORT rj_status_t
+rj_entity_get(rj_handler_ctx_t *ctx, const char *entity, const char *id, const json_t **state,
+              rj_error_t *err)
+{
+    *state = NULL;
+    if (entity == NULL || rj_app_entity(ctx->app, entity) == NULL)
+        return rj_error_set(err, RJ_ENOTFOUND, "could not read entity %s: it is not declared "
+                                               "with @entity",
+                            entity != NULL ? entity : "(null)");
+    if (id == NULL || id[0] == '\0')
+        return rj_error_set(err, RJ_EINVAL, "could not read entity %s: empty id", entity);
+    if (ctx->reader == NULL)
+        return rj_error_set(err, RJ_EINVAL, "could not read entity %s id=%s: this handler runs "
+                                            "without an entity store", entity, id);
+    rj_error_t local;
+    if (err == NULL)
+        err = &local;
+    json_t *s = NULL;
+    rj_status_t st = ctx->reader->entity(ctx->reader->opaque, entity, id, &s, err);
+    if (st != RJ_OK) {
+        json_decref(s);
+        return st;
+    }
+    /* The context keeps the state, so a handler has nothing to release (and cannot leak). */
+    if (s != NULL)
+        json_array_append_new(ctx->reads, s);
+    *state = s;
+    return RJ_OK;
+}
+
+RJ_EXPORT rj_status_t
+rj_read_models_search(rj_handler_ctx_t *ctx, const char *read_model, const json_t *filter,
+                      size_t limit, const json_t **items, rj_error_t *err)
+{
+    *items = NULL;
+    const rj_app_read_model_t *rm = read_model != NULL ? rj_app_read_model(ctx->app, read_model)
+                                                       : NULL;
+    if (rm == NULL)
+        return rj_error_set(err, RJ_ENOTFOUND, "could not search read model %s: it is not "
+                                               "declared with @readModel",
+                            read_model != NULL ? read_model : "(null)");
+    if (filter != NULL && !json_is_null(filter) && !json_is_object(filter))
+        return rj_error_set(err, RJ_EINVAL, "could not search read model %s: the filter must "
+                                            "be an object", read_model);
+    if (ctx->reader == NULL)
+        return rj_error_set(err, RJ_EINVAL, "could not search read model %s: this handler runs "
+                                            "without a store", read_model);
+    rj_error_t local;
+    if (err == NULL)
+        err = &local;
+    json_t *found = NULL;
+    rj_status_t st = ctx->reader->read_models(ctx->reader->opaque, rm,
+                                              json_is_null(filter) ? NULL : filter, limit, &found,
+                                              err);
+    if (st != RJ_OK) {
+        json_decref(found);
+        return st;
+    }
+    RJ_ASSERT(json_is_array(found));
+    json_array_append_new(ctx->reads, found);
+    *items = found;
+    return RJ_OK;
+}
+
 /* ---- running ---- */
 
 /*
@@ -228,10 +307,49 @@ handler_failed(rj_error_t *err, rj_status_t st, const char *fmt, ...)
     return st;
 }
 
+/*
+ * Runs before hooks in binding order. On RJ_OK *out is the input to hand to the handler
+ * (one reference); @p what names the handler's kind in messages ("command", "query").
+ */
+static rj_status_t
+run_hooks(rj_command_hook_fn const *hooks, size_t n, const char *what, const char *name,
+          const json_t *input, const json_t *user, json_t **out, rj_error_t *err)
+{
+    /* Hooks may replace the input; `cur` always holds one reference. */
+    json_t *cur = input != NULL && !json_is_null(input) ? json_incref((json_t *)input)
+                                                         : json_object();
+    for (size_t i = 0; i < n; i++) {
+        json_t *next = NULL;
+        rj_status_t st = hooks[i](cur, user, &next, err);
+        if (st == RJ_OK && next == NULL)
+            st = rj_error_set(err, RJ_EHANDLER, "before hook %zu of %s %s returned no input",
+                              i + 1, what, name);
+        if (st != RJ_OK) {
+            json_decref(next);
+            json_decref(cur);
+            return handler_failed(err, st, "before hook %zu of %s %s failed", i + 1, what, name);
+        }
+        json_decref(cur);
+        cur = next;
+    }
+    *out = cur;
+    return RJ_OK;
+}
+
 rj_status_t
 rj_app_run_command(const rj_app_t *app, const char *name, const json_t *input,
                    const json_t *user, const char *request_id, json_t **result, json_t **events,
                    rj_error_t *err)
+{
+    return rj_app_run_command_reading(app, NULL, name, input, user, request_id, result, events,
+                                      err);
+}
+
+rj_status_t
+rj_app_run_command_reading(const rj_app_t *app, const rj_app_reader_t *reader,
+                           const char *name, const json_t *input, const json_t *user,
+                           const char *request_id, json_t **result, json_t **events,
+                           rj_error_t *err)
 {
     const rj_app_command_t *cmd = rj_app_command(app, name);
     if (cmd == NULL)
@@ -244,35 +362,25 @@ rj_app_run_command(const rj_app_t *app, const char *name, const json_t *input,
         err = &local;
     rj_error_clear(err);
 
-    /* Hooks may replace the input; `cur` always holds one reference. */
-    json_t *cur = input != NULL && !json_is_null(input) ? json_incref((json_t *)input)
-                                                         : json_object();
-    for (size_t i = 0; i < cmd->n_hooks; i++) {
-        json_t *next = NULL;
-        rj_status_t st = cmd->hooks[i](cur, user, &next, err);
-        if (st == RJ_OK && next == NULL)
-            st = rj_error_set(err, RJ_EHANDLER, "before hook %zu of command %s returned no "
-                                                "input", i + 1, name);
-        if (st != RJ_OK) {
-            json_decref(next);
-            json_decref(cur);
-            return handler_failed(err, st, "before hook %zu of command %s failed", i + 1, name);
-        }
-        json_decref(cur);
-        cur = next;
-    }
+    json_t *cur = NULL;
+    rj_status_t st = run_hooks(cmd->hooks, cmd->n_hooks, "command", name, input, user, &cur, err);
+    if (st != RJ_OK)
+        return st;
 
     rj_command_ctx_t ctx = {
         .app = app,
         .command = cmd,
+        .reader = reader,
         .user = user,
         .request_id = request_id,
         .events = json_array(),
+        .reads = json_array(),
     };
     rj_error_clear(&ctx.register_err);
     json_t *res = NULL;
-    rj_status_t st = cmd->handler(&ctx, cur, &res, err);
+    st = cmd->handler(&ctx, cur, &res, err);
     json_decref(cur);
+    json_decref(ctx.reads);
     if (st == RJ_OK && ctx.register_err.status != RJ_OK) {
         *err = ctx.register_err;
         st = err->status;
@@ -285,6 +393,51 @@ rj_app_run_command(const rj_app_t *app, const char *name, const json_t *input,
     rj_error_clear(err);
     *result = res != NULL ? res : json_true();
     *events = ctx.events;
+    return RJ_OK;
+}
+
+rj_status_t
+rj_app_run_query(const rj_app_t *app, const rj_app_reader_t *reader, const char *name,
+                 const json_t *input, const json_t *user, const char *request_id,
+                 json_t **result, rj_error_t *err)
+{
+    const rj_app_query_t *q = rj_app_query(app, name);
+    if (q == NULL)
+        return rj_error_set(err, RJ_ENOTFOUND, "query %s is not declared",
+                            name != NULL ? name : "(null)");
+    if (json_is_null(user))
+        user = NULL;
+    rj_error_t local;
+    if (err == NULL)
+        err = &local;
+    rj_error_clear(err);
+
+    json_t *cur = NULL;
+    rj_status_t st = run_hooks(q->hooks, q->n_hooks, "query", name, input, user, &cur, err);
+    if (st != RJ_OK)
+        return st;
+
+    /* No events array: rj_command_register_take refuses a query before it would append. */
+    rj_query_ctx_t ctx = {
+        .app = app,
+        .query = q->name,
+        .reader = reader,
+        .user = user,
+        .request_id = request_id,
+        .reads = json_array(),
+    };
+    rj_error_clear(&ctx.register_err);
+    json_t *res = NULL;
+    st = q->handler(&ctx, cur, &res, err);
+    json_decref(cur);
+    json_decref(ctx.reads);
+    if (st != RJ_OK) {
+        json_decref(res);
+        return handler_failed(err, st, "query handler %s failed", name);
+    }
+    rj_error_clear(err);
+    /* No `?? true` here: Booster returns a query handler's result as it is. */
+    *result = res != NULL ? res : json_null();
     return RJ_OK;
 }
 
@@ -321,6 +474,8 @@ rj_app_reduce(const rj_app_t *app, const char *entity, const char *event_type,
 char *
 rj_app_projection_id(const rj_app_projection_t *proj, const json_t *entity)
 {
+    if (proj->join_field == NULL)
+        return NULL; /* a read-model-query join key: the ids come from the read side */
     char *id = rj_app_id_string(json_object_get(entity, proj->join_field));
     if (id != NULL && id[0] == '\0') {
         free(id);
@@ -333,6 +488,8 @@ json_t *
 rj_app_projection_ids(const rj_app_projection_t *proj, const json_t *entity)
 {
     json_t *ids = json_array();
+    if (proj->join_field == NULL)
+        return ids;
     json_t *v = json_object_get(entity, proj->join_field);
     if (!proj->join_is_array) {
         char *id = rj_app_projection_id(proj, entity);
@@ -353,6 +510,34 @@ rj_app_projection_ids(const rj_app_projection_t *proj, const json_t *entity)
         free(id);
     }
     return ids;
+}
+
+rj_status_t
+rj_app_projection_query(const rj_app_projection_t *proj, const json_t *entity, json_t **filter,
+                        rj_error_t *err)
+{
+    const char *rm = proj->read_model->name;
+    const char *from = proj->entity->name;
+    RJ_ASSERT(proj->join_query != NULL);
+    rj_error_t local;
+    if (err == NULL)
+        err = &local;
+    rj_error_clear(err);
+    json_t *f = NULL;
+    rj_status_t st = proj->join_query(entity, &f, err);
+    if (st != RJ_OK) {
+        json_decref(f);
+        return handler_failed(err, st, "join key of projection %s from %s failed", rm, from);
+    }
+    if (f != NULL && !json_is_object(f)) {
+        json_decref(f);
+        return rj_error_set(err, RJ_ESCHEMA,
+                            "join key of projection %s from %s returned a filter that is not "
+                            "an object",
+                            rm, from);
+    }
+    *filter = f;
+    return RJ_OK;
 }
 
 rj_status_t

@@ -515,6 +515,32 @@ static json_t *complete_value(complete_ctx_t *c, const rj_gql_type_t *parent,
                               const rj_gql_field_def_t *def, const rj_gql_type_ref_t *type,
                               const rj__gql_field_group_t *g, const json_t *v);
 
+/*
+ * A field with a resolver (rj_gql_schema_set_field_resolver): its value is computed from
+ * the parent, here, so only selected fields cost anything; the resolver's failure is a
+ * field error at the current path, which the caller nulls or propagates.
+ */
+static json_t *
+complete_resolved(complete_ctx_t *c, const rj_gql_type_t *t, const rj_gql_field_def_t *fd,
+                  const rj__gql_field_group_t *g, const json_t *parent)
+{
+    rj_error_t e;
+    rj_error_clear(&e);
+    json_t *fv = NULL;
+    if (fd->resolve(fd->resolve_ud, parent, &fv, &e) != RJ_OK) {
+        json_decref(fv);
+        field_error(c, g, "%s", e.msg[0] != '\0' ? e.msg : "could not resolve the field");
+        if (e.code[0] != '\0') {
+            json_t *last = json_array_get(c->errors, json_array_size(c->errors) - 1);
+            json_object_set_new(last, "extensions", json_pack("{s:s}", "code", e.code));
+        }
+        return NULL;
+    }
+    json_t *r = complete_value(c, t, fd, fd->type, g, fv);
+    json_decref(fv);
+    return r;
+}
+
 /* Completes the selection sets of all nodes in @p g for an object of type @p t. */
 static json_t *
 complete_object(complete_ctx_t *c, const rj_gql_type_t *t, const rj__gql_field_group_t *g,
@@ -537,9 +563,11 @@ complete_object(complete_ctx_t *c, const rj_gql_type_t *t, const rj__gql_field_g
         const rj_gql_field_def_t *fd = rj__gql_field_lookup(p->schema, t, fname);
         if (fd == NULL)
             continue;
-        json_t *fv = json_is_object(v) ? json_object_get(v, fname) : NULL;
         json_array_append_new(c->path, json_string(sg->key));
-        json_t *r = complete_value(c, t, fd, fd->type, sg, fv);
+        json_t *r = fd->resolve != NULL ? complete_resolved(c, t, fd, sg, v)
+                                        : complete_value(c, t, fd, fd->type, sg,
+                                                         json_is_object(v) ? json_object_get(v, fname)
+                                                                           : NULL);
         json_array_remove(c->path, json_array_size(c->path) - 1);
         if (r == NULL) {
             if (fd->type->kind == RJ_GQL_TYPE_NON_NULL)

@@ -118,6 +118,20 @@ typedef struct rj_gql_input_value {
     rj_gql_loc_t loc;                          /* position in the SDL */
 } rj_gql_input_value_t;
 
+/**
+ * Computes the value of an object field from its parent's JSON value, for the few fields
+ * whose value is not a property of the parent (Ramjet's calculated read-model fields).
+ *
+ * @param ud      the pointer given to rj_gql_schema_set_field_resolver
+ * @param parent  the parent object's value; borrowed
+ * @param value   on RJ_OK the field's value, a new reference (NULL counts as null); it is
+ *                completed against the field's type like any other value
+ * @param err     on failure the message of the field error; err->code, when set, becomes
+ *                its extensions.code
+ */
+typedef rj_status_t (*rj_gql_field_resolve_fn)(void *ud, const json_t *parent, json_t **value,
+                                               rj_error_t *err);
+
 /** A field of an object type or interface. Read-only; lives as long as its schema. */
 typedef struct rj_gql_field_def {
     const char *name;                          /* field name */
@@ -132,6 +146,9 @@ typedef struct rj_gql_field_def {
     bool deprecated;                           /* carries @deprecated */
     const char *deprecation_reason;            /* its reason, or NULL */
     rj_gql_loc_t loc;                          /* position in the SDL */
+    rj_gql_field_resolve_fn resolve;           /* computes the value instead of reading the
+                                                  parent's property; NULL for most fields */
+    void *resolve_ud;                          /* its pointer */
 } rj_gql_field_def_t;
 
 /** An enum value. Read-only; lives as long as its schema. */
@@ -222,6 +239,20 @@ const rj_gql_directive_def_t *rj_gql_schema_find_directive(const rj_gql_schema_t
 /** Number of directive definitions, and the i-th one (built-ins first). Borrowed. */
 size_t rj_gql_schema_ndirectives(const rj_gql_schema_t *s);
 const rj_gql_directive_def_t *rj_gql_schema_directive_at(const rj_gql_schema_t *s, size_t i);
+
+/**
+ * Makes completion compute field @p field of object type @p type with @p fn instead of
+ * reading the parent's property of that name. Only when the field is selected is @p fn
+ * called; a failure is a field error at the field's path, with null propagation.
+ *
+ * @return RJ_OK, or RJ_ENOTFOUND when @p type is not an object type with that field
+ *
+ * Not thread-safe: call before @p s is shared (documents validated or operations
+ * prepared against it).
+ */
+rj_status_t rj_gql_schema_set_field_resolver(rj_gql_schema_t *s, const char *type,
+                                             const char *field, rj_gql_field_resolve_fn fn,
+                                             void *ud, rj_error_t *err);
 
 /** A field of an object type or interface by name. Borrowed or NULL. */
 const rj_gql_field_def_t *rj_gql_type_find_field(const rj_gql_type_t *t, const char *name);

@@ -839,6 +839,23 @@ rj_gql_type_find_field(const rj_gql_type_t *t, const char *name)
     return NULL;
 }
 
+rj_status_t
+rj_gql_schema_set_field_resolver(rj_gql_schema_t *s, const char *type, const char *field,
+                                 rj_gql_field_resolve_fn fn, void *ud, rj_error_t *err)
+{
+    const rj_gql_type_t *t = rj_gql_schema_find_type(s, type);
+    const rj_gql_field_def_t *fd =
+        t != NULL && t->kind == RJ_GQL_KIND_OBJECT ? rj_gql_type_find_field(t, field) : NULL;
+    if (fd == NULL)
+        return rj_error_set(err, RJ_ENOTFOUND, "could not set a resolver: %s.%s is not a field "
+                                               "of an object type", type, field);
+    /* The schema owns its field definitions; they are const only to its readers. */
+    rj_gql_field_def_t *mut = (rj_gql_field_def_t *)fd;
+    mut->resolve = fn;
+    mut->resolve_ud = ud;
+    return RJ_OK;
+}
+
 const rj_gql_field_def_t *
 rj__gql_field_lookup(const rj_gql_schema_t *s, const rj_gql_type_t *t, const char *name)
 {

@@ -92,6 +92,12 @@ static const migration_t migrations[] = {
      "  entity_id text NOT NULL,"
      "  version bigint NOT NULL,"
      "  PRIMARY KEY (entity_type, entity_id));"},
+    {2, "command outbox events index",
+     /* rj_entity_get finds the events the event-store writer has not written yet by
+        containment, events @> '[{"entity": E, "entityId": I}]'; jsonb_path_ops indexes
+        exactly that operator, smaller than the default jsonb_ops. */
+     "CREATE INDEX IF NOT EXISTS command_outbox_events_idx"
+     "  ON {S}.command_outbox USING gin (events jsonb_path_ops);"},
 };
 
 /* @p tmpl with every "{S}" replaced by @p schema. A new string. */

@@ -82,6 +82,12 @@ param_take(rj_rs_params_t *p, char kind, char *value)
     return p->n;
 }
 
+size_t
+rj_rs_params_add(rj_rs_params_t *p, char kind, const char *value)
+{
+    return param_take(p, kind, rj_xstrdup(value));
+}
+
 /* A JSON value as a jsonb parameter. Reals keep 17 digits, so the database sees the
  * double the client sent. */
 static size_t

@@ -73,6 +73,14 @@ void rj_rs_params_init(rj_rs_params_t *p);
 void rj_rs_params_deinit(rj_rs_params_t *p);
 /** The values as libpq wants them (valid until @p p changes). Borrowed. */
 const char *const *rj_rs_params_values(const rj_rs_params_t *p);
+/**
+ * Adds a parameter for a caller that extends a built statement with conditions of its own
+ * (rj_rs_filter_sql's callers): @p value is copied and used with cast @p kind ('t', 'j',
+ * 'a' or 'n', as in kinds); an equal value of the same kind is shared.
+ *
+ * @return its number n, to be written $n::<cast> in the SQL text
+ */
+size_t rj_rs_params_add(rj_rs_params_t *p, char kind, const char *value);
 
 /* ---- pages ---- */
 

@@ -89,9 +89,9 @@ Test(shop, commands)
     cr_expect_not(ship->fields[1].list);
 
     cr_expect_null(rj_app_command(shop, "NoSuchCommand"));
-    cr_expect_eq(rj_app_command_count(shop), 11);
+    cr_expect_eq(rj_app_command_count(shop), 13);
     cr_expect_str_eq(rj_app_command_at(shop, 0)->name, "ChangeCartItem");
-    cr_expect_null(rj_app_command_at(shop, 11));
+    cr_expect_null(rj_app_command_at(shop, 13));
 
     const rj_app_command_t *create = rj_app_command(shop, "CreateProduct");
     cr_assert_not_null(create);
@@ -148,11 +148,12 @@ Test(shop, read_model)
     cr_expect(size->calculated);
     cr_assert_eq(size->n_depends_on, 1);
     cr_expect_str_eq(size->depends_on[0], "cartItems");
+    cr_expect_not_null(size->calculate, "shop.c binds cartItemsSize");
     cr_expect_str_eq(rm->fields[1].type, "[CartItem!]!");
     cr_expect(rm->fields[1].list);
     cr_expect_str_eq(rm->fields[4].type, "[String]");
     cr_expect_eq(rm->n_projections, 2);
-    cr_expect_eq(rj_app_read_model_count(shop), 4);
+    cr_expect_eq(rj_app_read_model_count(shop), 5); /* ... Customer-, OrderReadModel */
     cr_expect_str_eq(rj_app_read_model(shop, "PriceHistoryReadModel")->sequenced_by,
                      "priceChangedAt");
     cr_expect_eq(rj_app_read_model_at(shop, 0), rm);
@@ -494,7 +495,10 @@ Test(shop, api_sdl)
         "  UpdateShippingAddress(input: UpdateShippingAddressInput!): JSON!\n"
         "  ConfirmPayment(input: ConfirmPaymentInput!): JSON!\n"
         "  CreateProduct(input: CreateProductInput!): JSON!\n",
-        "  EmptyCommand: String!\n  LogSomething: JSON!\n}\n",
+        "  EmptyCommand: String!\n  LogSomething: JSON!\n"
+        "  PlaceOrder(input: PlaceOrderInput!): JSON!\n  InspectCart(input: InspectCartInput!): Cart\n}\n",
+        /* An entity a command returns is an object type of the API. */
+        "type Cart {\n  id: ID!\n  cartItems: [CartItem!]!\n  shippingAddress: Address\n}\n",
         "  PriceHistoryReadModel(id: ID!, priceChangedAt: ID): [PriceHistoryReadModel]\n",
         "type ProductReadModel {\n  id: ID!\n  sku: String!\n  displayName: String!\n"
         "  description: String!\n  price: Money!\n  featured: Boolean!\n  packs: [Pack]\n}\n",
@@ -507,7 +511,7 @@ Test(shop, api_sdl)
     cr_expect_null(strstr(sdl, "Role"));
     /* Events are not object types (their names are values of enum EventType). */
     cr_expect_null(strstr(sdl, "type CartItemChanged"));
-    cr_expect_null(strstr(sdl, "type Cart {"));
+    cr_expect_null(strstr(sdl, "type Customer {"));
     cr_expect_null(strstr(sdl, "input CartItemInput"));
     /* The only directive printed is @deprecated, on the plural read-model queries. */
     for (const char *at = strchr(sdl, '@'); at != NULL; at = strchr(at + 1, '@'))
