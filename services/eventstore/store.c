@@ -12,7 +12,7 @@
 /*
  * "current_user" is a reserved word in PostgreSQL, hence the quotes. The unnest
  * casts do the type checking: a createdAt the decoder let through but PostgreSQL
- * cannot read fails the whole statement (RJ_EIO), which the loop retries and
+ * cannot read fails the whole statement (RJ_EINVAL), which the loop retries and
  * eventually reports, rather than being dropped silently.
  */
 const char es_insert_sql[] =

@@ -683,9 +683,15 @@ rsq_done(void *opaque, rj_status_t status, char *text, const rj_error_t *err)
     gw_op_t *op = q->op;
 
     if (status != RJ_OK) {
-        /* The client learns that the read failed, not PostgreSQL's words about it. */
-        rj_error("exec", "could not read %s %s: %s", q->what, q->name, err->msg);
-        char *msg = rj_xasprintf("could not read %s %s", q->what, q->name);
+        /* The client learns that the read failed, not PostgreSQL's words about it, unless
+           a value it sent was refused (RJ_EINVAL carries only that value's problem). */
+        if (status == RJ_EINVAL)
+            rj_debug("exec", "refused filter for %s %s: %s", q->what, q->name, err->msg);
+        else
+            rj_error("exec", "could not read %s %s: %s", q->what, q->name, err->msg);
+        char *msg = status == RJ_EINVAL
+                        ? rj_xasprintf("invalid filter for %s %s: %s", q->what, q->name, err->msg)
+                        : rj_xasprintf("could not read %s %s", q->what, q->name);
         root_fail(op, q->root, msg, rj_error_code(err));
         free(msg);
         free(q);

@@ -237,6 +237,34 @@ itest('List on a read model the user may not read: NotAuthorizedError, and data 
   assert.deepStrictEqual(allowed.json, { data: { ListProductReadModels: { items: [], count: 0 } } }, allowed.text);
 });
 
+itest('List: eq/ne null, includes on an array of scalars, not, regex and iRegex on carts', async () => {
+  // ne: null is "present and not null"; eq: null matches explicit nulls only, and no
+  // address holds one (booster-surface.md §4.2).
+  assert.deepStrictEqual(await listIds({ ...OURS, shippingAddress: { firstName: { ne: null } } }), ['rs-1', 'rs-2', 'rs-4']);
+  assert.deepStrictEqual(await listIds({ ...OURS, shippingAddress: { firstName: { eq: null } } }), []);
+  // cartItemsIds is the projection's list of product ids: a plain array of strings.
+  const CART_IDS = `query ($filter: ListCartReadModelFilter) { ListCartReadModels(filter: $filter) { items { id cartItemsIds } count } }`;
+  const r = await stack.gql(CART_IDS, { filter: { ...OURS, cartItemsIds: { includes: 'p1' } } });
+  assert.equal(r.json.errors, undefined, r.text);
+  assert.deepStrictEqual(r.json.data.ListCartReadModels.items.map((i) => i.id), ['rs-1', 'rs-2', 'rs-5']);
+  assert.deepStrictEqual(await listIds({ ...OURS, not: { cartItemsIds: { includes: 'p1' } } }), ['rs-3', 'rs-4']);
+  assert.deepStrictEqual(await listIds({ ...OURS, shippingAddress: { lastName: { regex: '^(Zoe|Bob)' } } }), ['rs-2', 'rs-4']);
+  assert.deepStrictEqual(await listIds({ ...OURS, shippingAddress: { firstName: { iRegex: '^(ANA|zoe)$' } } }), ['rs-1', 'rs-2']);
+  assert.deepStrictEqual(await listIds({ ...OURS, shippingAddress: { firstName: { regex: '^(ANA|zoe)$' } } }), []);
+});
+
+itest('List: an invalid regular expression is the client\'s error, named as such; the server carries on', async () => {
+  const r = await stack.gql(LIST, { filter: { shippingAddress: { firstName: { regex: '(unclosed' } } } });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.data, null, r.text);
+  assert.equal(r.json.errors.length, 1, r.text);
+  const e = r.json.errors[0];
+  assert.match(e.message, /^invalid filter for .*CartReadModel: invalid regular expression: /, r.text);
+  assert.equal(e.extensions.code, 'InvalidParameterError', r.text);
+  assert.deepStrictEqual(e.path, ['ListCartReadModels']);
+  assert.deepStrictEqual(await listIds({ ...OURS, shippingAddress: { firstName: { regex: '^Ana$' } } }), ['rs-1']);
+});
+
 itest('SQL injection strings in filter values give exact (empty) results and no error', async () => {
   const hostile = [
     "rs-1' OR '1'='1",
@@ -355,6 +383,39 @@ itest('Pack events are denied to everyone, by entity and by type', async () => {
       assert.equal(r.json.errors[0].extensions.code, 'NotAuthorizedError');
     }
   }
+});
+
+itest('List: numbers and booleans compare as such (ProductReadModel price.cents, featured)', async () => {
+  const admin = bearer('Admin');
+  const CREATE = `mutation ($id: ID!, $sku: String!, $cents: Float!, $featured: Boolean) {
+    CreateProduct(input: {sku: $sku, displayName: "d", description: "x", priceInCents: $cents, currency: "EUR", productID: $id, featured: $featured})
+  }`;
+  const products = { 'rsp-a': [100, true], 'rsp-b': [250, false], 'rsp-c': [900, true], 'rsp-d': [99.5, false] };
+  for (const [id, [cents, featured]] of Object.entries(products)) {
+    const r = await stack.gql(CREATE, { id, sku: `sku-${id}`, cents, featured }, admin);
+    assert.deepStrictEqual(r.json, { data: { CreateProduct: true } }, r.text);
+  }
+  const Q = `query ($filter: ListProductReadModelFilter) {
+    ListProductReadModels(filter: $filter, sortBy: {id: ASC}) { items { id } count }
+  }`;
+  const ids = async (filter) => {
+    const r = await stack.gql(Q, { filter: { id: { beginsWith: 'rsp-' }, ...filter } }, admin);
+    assert.equal(r.json.errors, undefined, r.text);
+    return r.json.data.ListProductReadModels.items.map((i) => i.id);
+  };
+  await waitFor(async () => (await ids({})).length === 4, { timeoutMs: 60000, what: 'the rsp- products in ProductReadModel' });
+  assert.deepStrictEqual(await ids({ price: { cents: { gt: 100 } } }), ['rsp-b', 'rsp-c']);
+  assert.deepStrictEqual(await ids({ price: { cents: { gte: 100, lt: 900 } } }), ['rsp-a', 'rsp-b']);
+  assert.deepStrictEqual(await ids({ price: { cents: { lte: 99.5 } } }), ['rsp-d']);
+  assert.deepStrictEqual(await ids({ price: { cents: { ne: 250 } } }), ['rsp-a', 'rsp-c', 'rsp-d']);
+  assert.deepStrictEqual(await ids({ price: { cents: { in: [900, 99.5] } } }), ['rsp-c', 'rsp-d']);
+  assert.deepStrictEqual(await ids({ featured: { eq: true } }), ['rsp-a', 'rsp-c']);
+  assert.deepStrictEqual(await ids({ featured: { ne: true } }), ['rsp-b', 'rsp-d']);
+  assert.deepStrictEqual(await ids({ or: [{ featured: { eq: false } }, { price: { cents: { gt: 500 } } }] }), ['rsp-b', 'rsp-c', 'rsp-d']);
+  assert.deepStrictEqual(await ids({ not: { or: [{ featured: { eq: false } }, { price: { cents: { gt: 500 } } }] } }), ['rsp-a']);
+  // Sorting by a number sorts numerically (99.5 before 100), not as text.
+  const r = await stack.gql(`{ ListProductReadModels(filter: {id: {beginsWith: "rsp-"}}, sortBy: {price: {cents: ASC}}) { items { id } } }`, undefined, admin);
+  assert.deepStrictEqual(r.json.data.ListProductReadModels.items.map((i) => i.id), ['rsp-d', 'rsp-a', 'rsp-b', 'rsp-c'], r.text);
 });
 
 itest('the read side indexes exist after start-up', async () => {

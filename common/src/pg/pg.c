@@ -252,6 +252,11 @@ pg_finish(rj_pg_t *pg, PGresult *res, PGresult **res_out, rj_error_t *err)
         snprintf(sqlstate, sizeof sqlstate, "%s", field);
     const char *state = sqlstate[0] != '\0' ? sqlstate : NULL;
     rj_status_t st = RJ_EIO;
+    /* Copied too: a data exception's own words are what a client may be shown. */
+    char primary[RJ_ERROR_MSG_MAX] = "";
+    field = res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    if (field != NULL)
+        pg_trim(primary, sizeof primary, field);
 
     if (PQstatus(pg->conn) == CONNECTION_BAD) {
         rj_warn(RJ_PG_LOG, "connection lost, reconnecting: %s", m);
@@ -262,6 +267,8 @@ pg_finish(rj_pg_t *pg, PGresult *res, PGresult **res_out, rj_error_t *err)
     } else if (state != NULL) {
         if (strcmp(state, "23505") == 0)                     /* unique_violation */
             st = RJ_ECONFLICT;
+        else if (strncmp(state, "22", 2) == 0 && primary[0] != '\0') /* data_exception */
+            st = RJ_EINVAL;
         else if (strcmp(state, "40001") == 0 ||              /* serialization_failure */
                  strcmp(state, "40P01") == 0 ||              /* deadlock_detected */
                  strncmp(state, "08", 2) == 0 ||             /* connection_exception */
@@ -273,6 +280,11 @@ pg_finish(rj_pg_t *pg, PGresult *res, PGresult **res_out, rj_error_t *err)
     PQclear(res);
     if (st == RJ_ECONFLICT)
         return rj_error_set(err, st, "could not execute statement: %s", m);
+    /* A value in the statement was refused (an invalid regular expression in a filter, a
+       number out of range): the input is at fault, and PostgreSQL's primary message,
+       which names the problem and not the statement, is all that is reported. */
+    if (st == RJ_EINVAL)
+        return rj_error_set(err, st, "%s", primary);
     return rj_error_set(err, st, "could not execute statement: %s%s%s", m,
                         state != NULL ? " sqlstate=" : "", state != NULL ? state : "");
 }

@@ -168,10 +168,17 @@ Test(pg, errors_are_translated)
     /* an aborted transaction cannot be committed */
     cr_assert_eq(rj_pg_begin(pg, &err), RJ_OK);
     cr_assert(rj_pg_in_transaction(pg));
-    cr_assert_eq(rj_pg_exec(pg, "SELECT 1/0", 0, NULL, NULL, &err), RJ_EIO);
+    cr_assert_eq(rj_pg_exec(pg, "SELECT 1/0", 0, NULL, NULL, &err), RJ_EINVAL);
     cr_assert_eq(rj_pg_commit(pg, &err), RJ_EIO);
     cr_assert(strstr(err.msg, "aborted") != NULL, "%s", err.msg);
     cr_assert_not(rj_pg_in_transaction(pg));
+
+    /* A value PostgreSQL refuses (SQLSTATE class 22) is the input's fault: RJ_EINVAL, with
+       only PostgreSQL's primary message, which names the problem and not the statement. */
+    const char *re[] = {"(unclosed"};
+    cr_assert_eq(rj_pg_exec(pg, "SELECT 'x' ~ $1", 1, re, NULL, &err), RJ_EINVAL);
+    cr_assert(strncmp(err.msg, "invalid regular expression: ", 28) == 0, "%s", err.msg);
+    cr_assert_null(strstr(err.msg, "SELECT"), "%s", err.msg);
 
     /* rollback really rolls back */
     cr_assert_eq(rj_pg_begin(pg, &err), RJ_OK);
