@@ -308,8 +308,9 @@ visit_projections(proj_daemon_t *d, wk_worker_t *w, const wk_batch_t *b, bool ru
  * The pages run under a savepoint. A filter can be well-formed and still fail in
  * PostgreSQL (an invalid regex is only found when it runs), and a failed statement aborts
  * the whole transaction: without the savepoint, one customer's bad filter would fail the
- * batch on every retry and stall the partition. With it, such a failure (RJ_EIO) is
- * rolled back to here and reported as RJ_EINVAL, the snapshot's problem.
+ * batch on every retry and stall the partition. With it, such a failure (RJ_EINVAL, a
+ * data exception, or RJ_EIO) is rolled back to here and reported as RJ_EINVAL, the
+ * snapshot's problem.
  */
 static rj_status_t
 cache_matches(proj_daemon_t *d, rj_pg_t *pg, const proj_rm_t *rm, const json_t *filter,
@@ -356,11 +357,13 @@ cache_matches(proj_daemon_t *d, rj_pg_t *pg, const proj_rm_t *rm, const json_t *
         if (st != RJ_OK || n < PROJ_QUERY_PAGE || *n_found > max)
             break;
     }
-    if (st == RJ_EIO) {
+    if (st == RJ_EIO || st == RJ_EINVAL) {
+        /* RJ_EINVAL: a malformed filter (nothing ran) or one PostgreSQL refused (a data
+           exception: the transaction is aborted until rolled back to the savepoint). */
         rj_error_t rb;
         if (rj_pg_exec(pg, "ROLLBACK TO SAVEPOINT proj_match", 0, NULL, NULL, &rb) == RJ_OK)
             st = RJ_EINVAL; /* err keeps PostgreSQL's words about the filter */
-    } else if (st == RJ_OK || st == RJ_EINVAL) {
+    } else if (st == RJ_OK) {
         rj_error_t rel;
         rj_status_t rs = rj_pg_exec(pg, "RELEASE SAVEPOINT proj_match", 0, NULL, NULL, &rel);
         if (rs != RJ_OK) {
