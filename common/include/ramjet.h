@@ -49,7 +49,8 @@ RJ_EXPORT extern json_t rj__nothing_sentinel;
  *                `result ?? true`); json_null() is a GraphQL null, for a nullable
  *                `returns` type such as "Cart"
  * @param err     on failure, the message the client sees
- * @return RJ_OK, or any error status (reported to the client, no event is stored)
+ * @return RJ_OK, or any error status (reported to the client, no event is stored; an
+ *         application's global error handler may replace or swallow it, rj_error_handler_t)
  *
  * Runs on the command processor's thread; may call rj_command_* on @p ctx only.
  */
@@ -94,7 +95,8 @@ typedef rj_command_hook_fn rj_query_hook_fn;
  * @param event    event payload; borrowed
  * @param current  state before the event, or NULL for the entity's first event; borrowed
  * @param out      on RJ_OK the new state, a new reference; untouched otherwise
- * @return RJ_OK, or an error status (the event is skipped and reported)
+ * @return RJ_OK, or an error status (the event is skipped and reported, as the global
+ *         error handler leaves it: rj_error_handler_t)
  *
  * Runs on a reducer worker thread; must not block or keep pointers to its arguments.
  */
@@ -370,6 +372,80 @@ RJ_EXPORT rj_status_t rj_entity_get(rj_handler_ctx_t *ctx, const char *entity, c
 RJ_EXPORT rj_status_t rj_read_models_search(rj_handler_ctx_t *ctx, const char *read_model,
                                             const json_t *filter, size_t limit,
                                             const json_t **items, rj_error_t *err);
+
+/* ---- the global error handler (Booster's @GlobalErrorHandler) ---- */
+
+/**
+ * Sees, and may replace or swallow, one error of an application function.
+ *
+ * @param context  what failed, a JSON object (docs/app-sdl.md, "The global error
+ *                 handler"); its "kind" is "commandHandler", "queryHandler", "reducer",
+ *                 "projection" or "event", the rest depends on the kind:
+ *                 commandHandler {command, input, user, requestId};
+ *                 queryHandler {query, input, user, requestId} (input as the client sent
+ *                 it, before hooks; user null when anonymous);
+ *                 reducer {entity, entityId, eventType, event, snapshot} (snapshot: the
+ *                 state before the event, or null);
+ *                 event {entity, entityId, eventType, event} (an event no reducer folds);
+ *                 projection {readModel, readModelId, entity, entityId, entityState,
+ *                 current} (readModelId and current null when the failure came before a
+ *                 read model was chosen, e.g. in a read-model-query join key).
+ *                 Borrowed, valid for the call only; never modify it
+ * @param err      in: the error (status, message, code); out: the error to report. Edit
+ *                 it to replace it (rj_error_set gives a new message and clears the
+ *                 code; rj_error_set_code sets one), or leave it as it is
+ * @return RJ_OK to swallow the error (what that means depends on the kind: see
+ *         rj_error_handler_t); any error status keeps it, as edited in @p err, with
+ *         that status (a status without a message keeps the message it came with)
+ *
+ * Runs on whatever thread the failing function ran on: gateway workers (queries),
+ * the command processor, reducer and projector threads, and every handler that reads
+ * an entity (rj_entity_get folds events, so reducer errors are seen there too),
+ * concurrently and in several processes. Must be thread-safe, quick, and must not
+ * keep pointers to its arguments.
+ */
+typedef rj_status_t (*rj_error_handler_fn)(const json_t *context, rj_error_t *err);
+
+/**
+ * The global error handler: optional callbacks, any of them NULL. For each error the
+ * specific callback runs first; then, unless it swallowed the error, on_error runs
+ * with the error as the specific one left it (or as it came, when there is none).
+ *
+ * What a swallowed error becomes:
+ * - command: the mutation succeeds with `true` (Booster's `result ?? true`; whatever
+ *   the handler set as result is dropped). The events a handler registered before it
+ *   failed are stored, as Booster's register is flushed after its catch; a failing
+ *   before hook leaves none, as the handler never ran.
+ * - query: the query field is null (Booster returns the undefined result as it is),
+ *   which a non-null return type turns into GraphQL's usual null error.
+ * - reducer and event: the event is skipped as if it had not happened (the state stays
+ *   as it was, the version advances); not dead-lettered, logged at debug.
+ * - projection: nothing is written for that read model (as RJ_NOTHING); not
+ *   dead-lettered, logged at debug.
+ * A replaced error goes where the original would have: to the client (commands,
+ * queries) or to the log and dead letters (reducers, events, projections).
+ *
+ * Authorization denials and read-model before hooks never reach the handler (as in
+ * Booster). A command may reach it more than once: the command processor reruns a
+ * batch whose storage failed, and the verdict of the failed attempt is discarded.
+ * Booster's onDispatchEventHandlerError and onScheduledCommandHandlerError have no
+ * counterpart yet: Ramjet has no event handlers or scheduled commands.
+ */
+typedef struct rj_error_handler {
+    rj_error_handler_fn on_command_handler_error; /* a command's before hook or handler */
+    rj_error_handler_fn on_query_handler_error;   /* a query's before hook or handler */
+    rj_error_handler_fn on_reducer_error;         /* a reducer */
+    rj_error_handler_fn on_projection_error;      /* a projection or its join key */
+    rj_error_handler_fn on_event_error;           /* an event no reducer folds */
+    rj_error_handler_fn on_error;                 /* every error not swallowed above */
+} rj_error_handler_t;
+
+/**
+ * Installs the application's global error handler (at most one per application).
+ *
+ * @param handler  the callbacks; copied, at least one must be set
+ */
+RJ_EXPORT void rj_app_error_handler(rj_app_t *app, const rj_error_handler_t *handler);
 
 /* ---- logging ---- */
 

@@ -12,7 +12,8 @@
  * and so does the CartTotalQuantity query handler. OrderReadModel is projected from
  * Order by id and from Customer by a read-model-query join key; CartReadModel's
  * cartItemsSize is a calculated field. The JWKS verifier is configured when
- * SHOP_JWKS_URI is set (shop-domain.md, "Tokens the example app must trust").
+ * SHOP_JWKS_URI is set (shop-domain.md, "Tokens the example app must trust"), and a
+ * global error handler when SHOP_ERROR_HANDLER=1 (off by default, as shop-domain.md asks).
  *
  * Every handler follows ramjet.h's ownership rules: inputs are borrowed, outputs are
  * new references, and rj_command_register_take consumes its value. Errors a client
@@ -849,6 +850,33 @@ log_json_line(rj_app_log_level_t level, const char *prefix, const char *module,
     free(text);
 }
 
+/*
+ * SHOP_ERROR_HANDLER=1: a global error handler shaped like the one of Booster's test app
+ * (shop-domain.md installs none by default, so messages pass through unchanged).
+ * Every error it does not swallow gets "-onError" appended to its message (its status
+ * and code are kept); a command failure whose input cartId ends with "-swallow" is
+ * swallowed, so the mutation answers true. Stateless, hence safe on every daemon thread.
+ */
+static rj_status_t
+shop_on_command_handler_error(const json_t *context, rj_error_t *err)
+{
+    const char *cart_id = str_field(json_object_get(context, "input"), "cartId");
+    static const char marker[] = "-swallow";
+    size_t n = cart_id != NULL ? strlen(cart_id) : 0;
+    if (n >= sizeof marker - 1 && strcmp(cart_id + n - (sizeof marker - 1), marker) == 0)
+        return RJ_OK;
+    return err->status;
+}
+
+static rj_status_t
+shop_on_error(const json_t *context, rj_error_t *err)
+{
+    (void)context;
+    size_t n = strlen(err->msg);
+    snprintf(err->msg + n, sizeof err->msg - n, "-onError"); /* truncated if it must be */
+    return err->status;
+}
+
 RJ_APP_DEFINE(app)
 {
     rj_app_schema_file(app, "shop.graphql");
@@ -881,6 +909,13 @@ RJ_APP_DEFINE(app)
     rj_app_on_command(app, "PlaceOrder", place_order);
     rj_app_on_command(app, "InspectCart", inspect_cart);
     rj_app_on_query(app, "CartTotalQuantity", cart_total_quantity);
+
+    const char *error_handler = getenv("SHOP_ERROR_HANDLER");
+    if (error_handler != NULL && strcmp(error_handler, "1") == 0)
+        rj_app_error_handler(app, &(rj_error_handler_t){
+                                      .on_command_handler_error = shop_on_command_handler_error,
+                                      .on_error = shop_on_error,
+                                  });
 
     rj_app_on_reduce(app, "Cart", "CartItemChanged", reduce_cart_item_changed);
     rj_app_on_reduce(app, "Cart", "ShippingAddressUpdated", reduce_shipping_address_updated);

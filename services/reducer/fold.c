@@ -154,6 +154,15 @@ fold_entity(red_batch_t *b, red_entity_t *e, red_reduce_fn reduce, void *opaque,
         rj_error_t err;
         rj_error_clear(&err);
         rj_status_t st = reduce(opaque, &ev->env, e->value, &out, &err);
+        if (st == RJ_OK && out == NULL && e->value == NULL) {
+            /* The application's global error handler swallowed the reducer's failure on
+               an entity without state: the event is skipped and the state stays none. */
+            ev->outcome = RED_APPLIED;
+            stats->applied++;
+            e->version = ev->env.version;
+            e->last_event = i;
+            continue;
+        }
         if (st == RJ_OK && !json_is_object(out)) {
             st = rj_error_set(&err, RJ_ESCHEMA, "reducer returned %s, not an object",
                               out == NULL ? "nothing" : "a non-object");

@@ -24,6 +24,8 @@
  * A reducer that fails, or returns something that is not an object, does not stop
  * the entity: as in Booster, the event is skipped, the state stays as it was, and the
  * version still advances (so the next event folds); the event goes to dead letters.
+ * When the application's global error handler swallows the failure, rj_app_reduce
+ * returns the state unchanged instead, and the event is folded as a no-op, unreported.
  *
  * Pure: no I/O. The reducer call is a function pointer so tests can fold without an
  * application library.
@@ -53,7 +55,7 @@ red_verdict_t red_verdict(int64_t current, int64_t version);
 /** What happened to one event in the last fold. */
 typedef enum red_outcome {
     RED_PENDING, /* not folded yet in this attempt */
-    RED_APPLIED, /* folded; the state changed */
+    RED_APPLIED, /* folded; the state changed (or, for a swallowed failure, stayed) */
     RED_SKIPPED, /* a duplicate, skipped */
     RED_GAPPED,  /* a gap: not folded, reported */
     RED_FAILED,  /* the reducer failed: state unchanged, version advanced, reported */
@@ -126,7 +128,10 @@ void red_entity_set_stored(red_entity_t *e, int64_t version, json_t *value);
  *
  * @param event    the event envelope; borrowed
  * @param current  the state before, or NULL for none; borrowed
- * @param out      on RJ_OK the new state, a new reference
+ * @param out      on RJ_OK the new state, a new reference; NULL only when @p current is
+ *                 NULL too: the event leaves the entity without state (rj_app_reduce
+ *                 does this when the global error handler swallowed a reducer failure;
+ *                 the event is then not reported)
  */
 typedef rj_status_t (*red_reduce_fn)(void *opaque, const rj_env_event_t *event,
                                      const json_t *current, json_t **out, rj_error_t *err);

@@ -323,9 +323,12 @@ rj_status_t rj_app_command_key(const rj_app_command_t *cmd, const json_t *input,
  *                    registration order (entityId is the string form of the event's key
  *                    field); untouched on failure
  * @param err         on failure the message for the client: a hook's or handler's own
- *                    message unchanged, or "command handler <name> failed" when it set none
+ *                    message unchanged, or "command handler <name> failed" when it set none,
+ *                    as the global error handler left it (ramjet.h, rj_error_handler_t)
  * @return RJ_OK; RJ_ENOTFOUND; RJ_ESCHEMA when a registered event is undeclared or its key
- *         field is missing or not a string/number; or the hook's/handler's status
+ *         field is missing or not a string/number; or the hook's/handler's status (or the
+ *         one the global error handler chose). A failure the handler swallowed is RJ_OK
+ *         with result `true` and the events registered before it (none for a hook's)
  */
 rj_status_t rj_app_run_command(const rj_app_t *app, const char *name, const json_t *input,
                                const json_t *user, const char *request_id, json_t **result,
@@ -384,8 +387,10 @@ rj_status_t rj_app_run_command_reading(const rj_app_t *app, const rj_app_reader_
  * @param result      on RJ_OK the field's value, a new reference (JSON null when the
  *                    handler set none); untouched on failure
  * @param err         on failure a hook's or the handler's own message unchanged, or
- *                    "query handler <name> failed" when it set none
- * @return RJ_OK; RJ_ENOTFOUND; or the hook's/handler's status
+ *                    "query handler <name> failed" when it set none, as the global error
+ *                    handler left it
+ * @return RJ_OK; RJ_ENOTFOUND; or the hook's/handler's status (or the one the global error
+ *         handler chose). A failure the handler swallowed is RJ_OK with result JSON null
  */
 rj_status_t rj_app_run_query(const rj_app_t *app, const rj_app_reader_t *reader,
                              const char *name, const json_t *input, const json_t *user,
@@ -398,9 +403,13 @@ rj_status_t rj_app_run_query(const rj_app_t *app, const rj_app_reader_t *reader,
  * @param event_type  event type name
  * @param event       the event payload (the envelope's "value"); borrowed
  * @param current     the state before, or NULL/JSON null for the first event; borrowed
- * @param out         on RJ_OK the new state, a new reference
- * @return RJ_OK; RJ_ENOTFOUND when no reducer is bound; or the reducer's status
- *         (its message, or "reducer <Entity>.<Event> failed")
+ * @param out         on RJ_OK the new state, a new reference. When the global error
+ *                    handler swallowed the failure, the event is skipped: *out is the
+ *                    unchanged state (a new reference to @p current), or NULL when
+ *                    @p current is none
+ * @return RJ_OK; RJ_ENOTFOUND when no reducer is bound (the handler's on_event_error sees
+ *         it); or the reducer's status (its message, or "reducer <Entity>.<Event> failed";
+ *         its on_reducer_error sees it), as the global error handler left them
  */
 rj_status_t rj_app_reduce(const rj_app_t *app, const char *entity, const char *event_type,
                           const json_t *event, const json_t *current, json_t **out,
@@ -439,7 +448,9 @@ json_t *rj_app_projection_ids(const rj_app_projection_t *proj, const json_t *ent
  * @param filter  on RJ_OK the filter (a new reference, a JSON object), or NULL when the
  *                join key asked to skip the projection
  * @return RJ_OK; RJ_ESCHEMA when the join key returned a non-object; or its status (its
- *         message, or "join key of projection <ReadModel> from <Entity> failed")
+ *         message, or "join key of projection <ReadModel> from <Entity> failed"), as the
+ *         global error handler's on_projection_error left them; a failure it swallowed is
+ *         RJ_OK with *filter NULL (skip the projection)
  */
 rj_status_t rj_app_projection_query(const rj_app_projection_t *proj, const json_t *entity,
                                     json_t **filter, rj_error_t *err);
@@ -455,7 +466,9 @@ rj_status_t rj_app_projection_query(const rj_app_projection_t *proj, const json_
  * @param out      on RJ_OK with RJ_APP_PROJECT_WRITE the read model (a new reference,
  *                 an object); NULL for the other actions
  * @return RJ_OK; RJ_ESCHEMA when the projection returned NULL or a non-object; or the
- *         projection's status (its message, or "projection <ReadModel> from <Entity> failed")
+ *         projection's status (its message, or "projection <ReadModel> from <Entity> failed"),
+ *         as the global error handler's on_projection_error left them; a failure it
+ *         swallowed is RJ_OK with RJ_APP_PROJECT_NOTHING
  */
 rj_status_t rj_app_project(const rj_app_projection_t *proj, const json_t *entity, const char *id,
                            const json_t *current, rj_app_project_action_t *action, json_t **out,

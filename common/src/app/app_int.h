@@ -101,6 +101,8 @@ struct rj_app {
     rj_app_log_level_t log_level;                /* rj_app_log_level, when log_level_set */
     bool log_level_set;                          /* rj_app_log_level was called */
     char *log_prefix;                            /* rj_app_log_prefix, or NULL */
+    rj_error_handler_t error_handler;            /* rj_app_error_handler (all NULL: none) */
+    bool has_error_handler;                      /* rj_app_error_handler was called */
 
     /* the model (built by rj__app_model_build; arrays never reallocated afterwards,
      * so pointers between them stay valid) */
@@ -162,5 +164,26 @@ void rj__app_apply_logging(const rj_app_t *app);
 
 /** Puts stderr back if @p app's logger is installed: its library is about to be unloaded. */
 void rj__app_release_logging(const rj_app_t *app);
+
+/* ---- the global error handler (errors.c) ----
+ * Each runs the application's global error handler on a failure that run.c is about to
+ * report: the specific callback, then on_error. @p err holds the error in and out. They
+ * return RJ_OK when the handler swallowed it (@p err is then cleared), else the status
+ * to report (err->status). With no handler installed they return err->status at once,
+ * building no context. Any thread. */
+
+/** A command's (@p query false) or a query's before hook or handler failed. */
+rj_status_t rj__app_handler_error(const rj_app_t *app, bool query, const char *name,
+                                  const json_t *input, const json_t *user,
+                                  const char *request_id, rj_error_t *err);
+
+/** A reducer failed (@p event_error false), or no reducer folds the event (true). */
+rj_status_t rj__app_reducer_error(const rj_app_t *app, bool event_error, const char *entity,
+                                  const char *event_type, const json_t *event,
+                                  const json_t *snapshot, rj_error_t *err);
+
+/** A projection (@p id and @p current may be NULL) or its join key failed. */
+rj_status_t rj__app_projection_error(const rj_app_projection_t *proj, const json_t *entity,
+                                     const char *id, const json_t *current, rj_error_t *err);
 
 #endif

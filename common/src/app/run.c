@@ -8,7 +8,10 @@
  * any number of threads may run handlers at once. Each wrapper turns a handler's
  * failure into an error the daemon can pass on unchanged: a handler's own message
  * goes to the client as written (Booster passes exception messages through), and a
- * handler that fails silently gets a generic message that names it.
+ * handler that fails silently gets a generic message that names it. Then, and only
+ * then, the application's global error handler sees the failure (errors.c) and may
+ * replace it or swallow it; what a swallowed failure turns into (`true`, null, a
+ * skipped event, no write) is decided here, next to each runner's normal result.
  *
  * Not here: versions, event ids and timestamps (the command processor assigns them
  * when it turns the events returned here into envelopes), and storage of any kind:
@@ -364,8 +367,15 @@ rj_app_run_command_reading(const rj_app_t *app, const rj_app_reader_t *reader,
 
     json_t *cur = NULL;
     rj_status_t st = run_hooks(cmd->hooks, cmd->n_hooks, "command", name, input, user, &cur, err);
-    if (st != RJ_OK)
-        return st;
+    if (st != RJ_OK) {
+        if (rj__app_handler_error(app, false, name, input, user, request_id, err) != RJ_OK)
+            return err->status;
+        /* Swallowed by the global error handler: the handler never ran, so nothing was
+           registered, and the mutation answers Booster's `result ?? true`. */
+        *result = json_true();
+        *events = json_array();
+        return RJ_OK;
+    }
 
     rj_command_ctx_t ctx = {
         .app = app,
@@ -387,8 +397,17 @@ rj_app_run_command_reading(const rj_app_t *app, const rj_app_reader_t *reader,
     }
     if (st != RJ_OK) {
         json_decref(res);
-        json_decref(ctx.events);
-        return handler_failed(err, st, "command handler %s failed", name);
+        handler_failed(err, st, "command handler %s failed", name);
+        if (rj__app_handler_error(app, false, name, input, user, request_id, err) != RJ_OK) {
+            json_decref(ctx.events);
+            return err->status;
+        }
+        /* Swallowed: Booster flushes the register after its catch, so the events the
+           handler registered before it failed are stored; the result is `true`, never
+           what a failing handler may have left in *res. */
+        *result = json_true();
+        *events = ctx.events;
+        return RJ_OK;
     }
     rj_error_clear(err);
     *result = res != NULL ? res : json_true();
@@ -414,8 +433,12 @@ rj_app_run_query(const rj_app_t *app, const rj_app_reader_t *reader, const char 
 
     json_t *cur = NULL;
     rj_status_t st = run_hooks(q->hooks, q->n_hooks, "query", name, input, user, &cur, err);
-    if (st != RJ_OK)
-        return st;
+    if (st != RJ_OK) {
+        if (rj__app_handler_error(app, true, name, input, user, request_id, err) != RJ_OK)
+            return err->status;
+        *result = json_null(); /* swallowed: Booster's undefined result */
+        return RJ_OK;
+    }
 
     /* No events array: rj_command_register_take refuses a query before it would append. */
     rj_query_ctx_t ctx = {
@@ -433,7 +456,11 @@ rj_app_run_query(const rj_app_t *app, const rj_app_reader_t *reader, const char 
     json_decref(ctx.reads);
     if (st != RJ_OK) {
         json_decref(res);
-        return handler_failed(err, st, "query handler %s failed", name);
+        handler_failed(err, st, "query handler %s failed", name);
+        if (rj__app_handler_error(app, true, name, input, user, request_id, err) != RJ_OK)
+            return err->status;
+        *result = json_null(); /* swallowed: Booster's undefined result */
+        return RJ_OK;
     }
     rj_error_clear(err);
     /* No `?? true` here: Booster returns a query handler's result as it is. */
@@ -445,28 +472,39 @@ rj_status_t
 rj_app_reduce(const rj_app_t *app, const char *entity, const char *event_type,
               const json_t *event, const json_t *current, json_t **out, rj_error_t *err)
 {
-    const rj_app_reducer_t *r = rj_app_entity_reducer(rj_app_entity(app, entity), event_type);
-    if (r == NULL)
-        return rj_error_set(err, RJ_ENOTFOUND, "no reducer for event %s on entity %s",
-                            event_type != NULL ? event_type : "(null)",
-                            entity != NULL ? entity : "(null)");
     if (json_is_null(current))
         current = NULL;
     rj_error_t local;
     if (err == NULL)
         err = &local;
     rj_error_clear(err);
+    const rj_app_reducer_t *r = rj_app_entity_reducer(rj_app_entity(app, entity), event_type);
     json_t *next = NULL;
-    rj_status_t st = r->fn(event, current, &next, err);
-    if (st == RJ_OK && !json_is_object(next)) {
-        json_decref(next);
-        return rj_error_set(err, RJ_ESCHEMA, "reducer %s.%s returned no object", entity,
-                            event_type);
+    rj_status_t st;
+    if (r == NULL) {
+        /* An event nothing folds is Booster's InvalidEventError: onEventError sees it. */
+        rj_error_set(err, RJ_ENOTFOUND, "no reducer for event %s on entity %s",
+                     event_type != NULL ? event_type : "(null)",
+                     entity != NULL ? entity : "(null)");
+        st = rj__app_reducer_error(app, true, entity, event_type, event, NULL, err);
+    } else {
+        st = r->fn(event, current, &next, err);
+        if (st == RJ_OK && !json_is_object(next))
+            st = rj_error_set(err, RJ_ESCHEMA, "reducer %s.%s returned no object", entity,
+                              event_type);
+        else if (st != RJ_OK)
+            handler_failed(err, st, "reducer %s.%s failed", entity, event_type);
+        if (st != RJ_OK) {
+            json_decref(next);
+            next = NULL;
+            st = rj__app_reducer_error(app, false, entity, event_type, event, current, err);
+        }
     }
-    if (st != RJ_OK) {
-        json_decref(next);
-        return handler_failed(err, st, "reducer %s.%s failed", entity, event_type);
-    }
+    if (st != RJ_OK)
+        return st;
+    /* Swallowed by the global error handler: the event is skipped, the state stays. */
+    if (next == NULL && current != NULL)
+        next = json_incref((json_t *)current);
     *out = next;
     return RJ_OK;
 }
@@ -525,16 +563,18 @@ rj_app_projection_query(const rj_app_projection_t *proj, const json_t *entity, j
     rj_error_clear(err);
     json_t *f = NULL;
     rj_status_t st = proj->join_query(entity, &f, err);
+    if (st != RJ_OK)
+        handler_failed(err, st, "join key of projection %s from %s failed", rm, from);
+    else if (f != NULL && !json_is_object(f))
+        st = rj_error_set(err, RJ_ESCHEMA,
+                          "join key of projection %s from %s returned a filter that is not "
+                          "an object",
+                          rm, from);
     if (st != RJ_OK) {
         json_decref(f);
-        return handler_failed(err, st, "join key of projection %s from %s failed", rm, from);
-    }
-    if (f != NULL && !json_is_object(f)) {
-        json_decref(f);
-        return rj_error_set(err, RJ_ESCHEMA,
-                            "join key of projection %s from %s returned a filter that is not "
-                            "an object",
-                            rm, from);
+        f = NULL; /* swallowed by the global error handler: skip the projection */
+        if (rj__app_projection_error(proj, entity, NULL, NULL, err) != RJ_OK)
+            return err->status;
     }
     *filter = f;
     return RJ_OK;
@@ -555,13 +595,10 @@ rj_app_project(const rj_app_projection_t *proj, const json_t *entity, const char
     rj_error_clear(err);
     json_t *next = NULL;
     rj_status_t st = proj->fn(entity, id, current, &next, err);
-    if (st != RJ_OK) {
-        if (next != RJ_DELETE && next != RJ_NOTHING)
-            json_decref(next);
-        return handler_failed(err, st, "projection %s from %s failed", rm, from);
-    }
     *out = NULL;
-    if (next == RJ_DELETE) {
+    if (st != RJ_OK) {
+        handler_failed(err, st, "projection %s from %s failed", rm, from);
+    } else if (next == RJ_DELETE) {
         *action = RJ_APP_PROJECT_DELETE;
     } else if (next == RJ_NOTHING) {
         *action = RJ_APP_PROJECT_NOTHING;
@@ -569,9 +606,16 @@ rj_app_project(const rj_app_projection_t *proj, const json_t *entity, const char
         *action = RJ_APP_PROJECT_WRITE;
         *out = next;
     } else {
-        json_decref(next);
-        return rj_error_set(err, RJ_ESCHEMA, "projection %s from %s returned neither an object, "
-                                             "RJ_DELETE nor RJ_NOTHING", rm, from);
+        st = rj_error_set(err, RJ_ESCHEMA, "projection %s from %s returned neither an object, "
+                                           "RJ_DELETE nor RJ_NOTHING", rm, from);
+    }
+    if (st != RJ_OK) {
+        if (next != RJ_DELETE && next != RJ_NOTHING)
+            json_decref(next);
+        if (rj__app_projection_error(proj, entity, id, current, err) != RJ_OK)
+            return err->status;
+        /* Swallowed by the global error handler: nothing is written for this read model. */
+        *action = RJ_APP_PROJECT_NOTHING;
     }
     return RJ_OK;
 }

@@ -11,7 +11,8 @@
 #include "json/envelope.h"
 
 /* Encodes an event envelope for entity Cart/<id> at @p version; "fail" in @p op makes the
- * fake reducer fail, "scalar" makes it return a non-object. */
+ * fake reducer fail, "scalar" makes it return a non-object, "swallowed" makes it answer as
+ * rj_app_reduce does for a failure the global error handler swallowed. */
 static char *
 event_json(const char *entity_id, int64_t version, const char *op)
 {
@@ -55,6 +56,12 @@ fake_reduce(void *opaque, const rj_env_event_t *ev, const json_t *current, json_
         return rj_error_set(err, RJ_EHANDLER, "cart is closed");
     if (strcmp(op, "scalar") == 0) {
         *out = json_integer(1);
+        return RJ_OK;
+    }
+    if (strcmp(op, "swallowed") == 0) {
+        /* What rj_app_reduce returns when the global error handler swallowed a failure:
+           the state unchanged, NULL when there is none. */
+        *out = current != NULL ? json_incref((json_t *)current) : NULL;
         return RJ_OK;
     }
     json_int_t n = json_integer_value(json_object_get(current, "n"));
@@ -220,5 +227,30 @@ Test(fold, retried_attempt_folds_the_same)
         cr_assert_eq(b.entities[1].version, 5);
         cr_assert_eq(json_integer_value(json_object_get(b.entities[1].value, "n")), 5);
     }
+    red_batch_deinit(&b);
+}
+
+Test(fold, swallowed_failure_is_a_silent_no_op)
+{
+    red_batch_t b;
+    red_batch_init(&b);
+    add(&b, "c1", 1, "swallowed"); /* first event: the entity stays without state */
+    add(&b, "c1", 2, "add");
+    add(&b, "c1", 3, "swallowed"); /* later event: the state stays as it was */
+    red_batch_reset(&b);
+    int calls = 0;
+    red_fold_stats_t st;
+    red_batch_fold(&b, fake_reduce, &calls, &st);
+    cr_assert_eq(st.failed, 0, "a swallowed failure is not reported");
+    cr_assert_eq(st.applied, 3);
+    for (size_t i = 0; i < 3; i++) {
+        cr_assert_eq(b.events[i].outcome, RED_APPLIED);
+        cr_assert_null(b.events[i].error, "nothing to dead-letter");
+    }
+    const red_entity_t *e = &b.entities[0];
+    cr_assert_eq(e->version, 3);
+    cr_assert_eq(e->last_event, 2);
+    cr_assert_eq(json_integer_value(json_object_get(e->value, "n")), 1);
+    cr_assert_eq(json_integer_value(json_object_get(e->value, "last")), 2);
     red_batch_deinit(&b);
 }
