@@ -57,6 +57,8 @@
 #include "proc/proc.h"
 #include "projector/plan.h"
 #include "projector/query.h"
+#include "projector/rebuild.h"
+#include "projector/replay.h"
 #include "redis/redis.h"
 #include "worker_common/worker.h"
 #include "json/envelope.h"
@@ -69,6 +71,8 @@ typedef struct proj_conf {
     rj_common_conf_t common; /* RJ_CONF_COMMON */
     wk_opts_t loop;          /* WK_CONF_ROWS */
     int query_max_matches;   /* most rows one read-model-query join key may match */
+    char *replay;            /* --replay: rebuild this read model and exit (replay.h) */
+    int replay_wait_ms;      /* --replay-wait-ms: how long a replay waits for the event store */
 } proj_conf_t;
 
 static const rj_conf_opt_t proj_opts[] = {
@@ -77,6 +81,12 @@ static const rj_conf_opt_t proj_opts[] = {
     {"query-max-matches", RJ_CONF_INT, "10000", offsetof(proj_conf_t, query_max_matches),
      "most read models one read-model-query join key may match; beyond it the snapshot is "
      "dead-lettered for that projection"},
+    {"replay", RJ_CONF_STR, NULL, offsetof(proj_conf_t, replay),
+     "rebuild this read model from the event store, swap it in and exit, instead of consuming "
+     "(what `ramjet replay <ReadModel>` runs)"},
+    {"replay-wait-ms", RJ_CONF_INT, "30000", offsetof(proj_conf_t, replay_wait_ms),
+     "with --replay: how long to wait for the event store to hold every version the projector "
+     "has projected before giving up (ms)"},
 };
 #define PROJ_NOPTS (sizeof proj_opts / sizeof proj_opts[0])
 
@@ -99,6 +109,7 @@ typedef struct proj_rm {
     char *upsert_sql;                 /* conditional on version = new - 1 */
     char *delete_sql;                 /* conditional on version */
     char stmt[3][48];                 /* prepared statement names: load, upsert, delete */
+    char lock_key[24];                /* its advisory-lock key (proj_rm_lock_key), decimal */
 } proj_rm_t;
 
 /* The daemon's state across the loop's callbacks. */
@@ -121,9 +132,12 @@ typedef struct proj_daemon {
 /* ---- start-up ---- */
 
 static void
-proj_rm_init(proj_rm_t *rm, const rj_app_read_model_t *model, size_t i, rj_pg_t *pg)
+proj_rm_init(proj_rm_t *rm, const rj_app_read_model_t *model, size_t i, rj_pg_t *pg,
+             const char *app_name)
 {
     rm->model = model;
+    snprintf(rm->lock_key, sizeof rm->lock_key, "%" PRId64,
+             proj_rm_lock_key(app_name, model->name));
     char *t = rj_pg_read_model_table(pg, model->name);
     rm->load_sql = rj_xasprintf(
         "SELECT t.id, t.seq, t.version, t.value::text FROM %s t"
@@ -233,16 +247,6 @@ load_projected(proj_daemon_t *d, rj_pg_t *pg, rj_error_t *err)
     return RJ_OK;
 }
 
-/* The sequence key of the rows a projection of @p entity writes: "" when unsequenced. */
-static char *
-sequence_key(const rj_app_read_model_t *rm, const json_t *entity)
-{
-    char *seq = NULL;
-    if (rm->sequenced_by != NULL)
-        seq = rj_app_id_string(json_object_get(entity, rm->sequenced_by));
-    return seq != NULL ? seq : rj_xstrdup("");
-}
-
 /*
  * Visits every (projection, read-model id) a live entity of the batch projects into,
  * in batch order. With @p run false it only registers the rows (so they can be loaded
@@ -271,7 +275,7 @@ visit_projections(proj_daemon_t *d, wk_worker_t *w, const wk_batch_t *b, bool ru
                         "no read model id in join field, projection skipped: entity=%s/%s "
                         "read_model=%s join_field=%s",
                         snap->entity, snap->entity_id, proj->read_model->name, proj->join_field);
-            char *seq = sequence_key(proj->read_model, snap->value);
+            char *seq = proj_sequence_key(proj->read_model, snap->value);
             for (size_t k = 0; k < n_ids; k++) {
                 proj_row_t *row = proj_batch_row(pb, proj->read_model->name, ids[k], seq);
                 if (!run)
@@ -687,6 +691,52 @@ record_projected(proj_daemon_t *d, rj_pg_t *pg, rj_error_t *err)
     return st;
 }
 
+/*
+ * Takes, shared and for the transaction, the advisory lock of every read model a live
+ * entity of the batch projects into, before anything reads or writes those tables.
+ * `ramjet replay` holds one exclusively while it rebuilds and swaps a read model
+ * (replay.c): this batch must then neither write the table being replaced nor commit a
+ * projected_entities version the rebuild did not see. pg_try_ never waits: a batch that
+ * finds a replay (or a replay waiting for the lock, which PostgreSQL queues ahead of new
+ * shared requests) fails this attempt with RJ_ERETRY and the loop retries it with its
+ * backoff, so the replay is not starved and no connection sits blocked.
+ */
+static rj_status_t
+lock_read_models(proj_daemon_t *d, rj_pg_t *pg, rj_error_t *err)
+{
+    proj_batch_t *pb = &d->batch;
+    bool *want = rj_xcalloc(d->n_rms + 1, sizeof *want);
+    for (size_t i = 0; i < pb->n_entities; i++) {
+        if (!proj_entity_live(pb, &pb->entities[i]))
+            continue;
+        const rj_app_entity_t *entity =
+            rj_app_entity(d->app, proj_entity_snapshot(pb, &pb->entities[i])->entity);
+        for (size_t p = 0; entity != NULL && p < entity->n_projections; p++)
+            for (size_t m = 0; m < d->n_rms; m++)
+                if (d->rms[m].model == entity->projections[p]->read_model)
+                    want[m] = true;
+    }
+    rj_status_t st = RJ_OK;
+    for (size_t m = 0; m < d->n_rms && st == RJ_OK; m++) {
+        if (!want[m])
+            continue;
+        const char *params[] = {d->rms[m].lock_key};
+        PGresult *res = NULL;
+        st = rj_pg_exec_prepared(pg, "proj_rm_lock",
+                                 "SELECT pg_try_advisory_xact_lock_shared($1::bigint)", 1, params,
+                                 &res, err);
+        if (st != RJ_OK)
+            break;
+        if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+            st = rj_error_set(err, RJ_ERETRY,
+                              "read model is being rebuilt (ramjet replay), waiting read_model=%s",
+                              d->rms[m].model->name);
+        PQclear(res);
+    }
+    free(want);
+    return st;
+}
+
 static rj_status_t
 proj_write(void *opaque, wk_worker_t *w, const wk_batch_t *b, rj_error_t *err)
 {
@@ -699,6 +749,8 @@ proj_write(void *opaque, wk_worker_t *w, const wk_batch_t *b, rj_error_t *err)
 
     proj_batch_reset(pb);
     rj_status_t st = load_projected(d, pg, err);
+    if (st == RJ_OK)
+        st = lock_read_models(d, pg, err);
     if (st != RJ_OK)
         return st;
     visit_projections(d, w, b, false);
@@ -818,6 +870,21 @@ main(int argc, char **argv)
     const char *app_name =
         conf.common.app_name != NULL ? conf.common.app_name : rj_app_name_get(d.app);
 
+    if (conf.replay != NULL && *conf.replay != '\0') {
+        /* One-shot: no health endpoint, consumer or Redis subscription of its own. */
+        const proj_replay_opts_t ro = {
+            .read_model = conf.replay,
+            .app_name = app_name,
+            .pg_url = conf.common.pg_url,
+            .kafka_brokers = conf.common.kafka_brokers,
+            .redis_url = conf.common.redis_url,
+            .query_max_matches = d.query_max_matches,
+            .wait_ms = conf.replay_wait_ms > 0 ? conf.replay_wait_ms : 0,
+        };
+        rc = proj_replay_main(d.app, &ro);
+        goto out;
+    }
+
     if (rj_health_start(conf.common.health_port, &err) != RJ_OK) {
         rj_fatal("main", "could not start health endpoint: %s", err.msg);
         goto out;
@@ -850,7 +917,7 @@ main(int argc, char **argv)
     d.n_rms = rj_app_read_model_count(d.app);
     d.rms = rj_xcalloc(d.n_rms + 1, sizeof *d.rms);
     for (size_t i = 0; i < d.n_rms; i++)
-        proj_rm_init(&d.rms[i], rj_app_read_model_at(d.app, i), i, wk_worker_pg(w));
+        proj_rm_init(&d.rms[i], rj_app_read_model_at(d.app, i), i, wk_worker_pg(w), app_name);
     if (ensure_tables(&d, w, &err) != RJ_OK)
         goto fail;
 

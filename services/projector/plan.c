@@ -197,3 +197,12 @@ proj_join_ids(const json_t *entity, const char *join_field, char ***ids)
     }
     return n;
 }
+
+char *
+proj_sequence_key(const rj_app_read_model_t *rm, const json_t *entity)
+{
+    char *seq = NULL;
+    if (rm->sequenced_by != NULL)
+        seq = rj_app_id_string(json_object_get(entity, rm->sequenced_by));
+    return seq != NULL ? seq : rj_xstrdup("");
+}

@@ -147,4 +147,13 @@ proj_write_t proj_row_write(const proj_row_t *r, int64_t *version);
  */
 size_t proj_join_ids(const json_t *entity, const char *join_field, char ***ids);
 
+/**
+ * The sequence key of the rows a projection of @p entity into @p rm writes: the string form
+ * of the entity's field named like the read model's @sequencedBy field, "" when the read
+ * model is not sequenced (or the field is missing).
+ *
+ * @return a new string; free() it
+ */
+char *proj_sequence_key(const rj_app_read_model_t *rm, const json_t *entity);
+
 #endif

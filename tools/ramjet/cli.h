@@ -28,4 +28,15 @@ int cli_dev_main(int argc, char **argv);
  */
 int cli_schema_main(int argc, char **argv);
 
+/**
+ * `ramjet replay <ReadModel> [projector options]`: rebuilds a read model from the event
+ * store and swaps it in, by exec'ing `ramjet-projector --replay <ReadModel>` (replay.c).
+ *
+ * @param argc  number of arguments, including argv[0] ("replay")
+ * @param argv  the subcommand's arguments; borrowed
+ * @return only on failure to start the projector (1) or a usage error (2); otherwise the
+ *         process becomes the projector, whose exit status is the command's
+ */
+int cli_replay_main(int argc, char **argv);
+
 #endif

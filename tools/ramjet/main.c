@@ -3,6 +3,7 @@
  *
  *   ramjet dev [options]    run the whole suite on this machine (dev.c)
  *   ramjet schema print     print the application's generated GraphQL API (schema.c)
+ *   ramjet replay <RM>      rebuild a read model from the event store and swap it in (replay.c)
  *
  * Each subcommand parses its own options from its own config table
  * (config/config.h), so `ramjet <command> --help` documents it; this file only
@@ -26,6 +27,8 @@ static const cli_command_t cli_commands[] = {
     {"dev", cli_dev_main,
      "run PostgreSQL, Redis, a dev Kafka broker and all daemons under one supervisor"},
     {"schema", cli_schema_main, "print the GraphQL API (SDL) generated for an application"},
+    {"replay", cli_replay_main,
+     "rebuild a read model from the event store and swap it in (no empty window)"},
 };
 
 static void

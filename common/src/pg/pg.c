@@ -349,6 +349,35 @@ rj_pg_exec_prepared(rj_pg_t *pg, const char *name, const char *sql, int nparams,
 }
 
 rj_status_t
+rj_pg_exec_stream(rj_pg_t *pg, const char *sql, int nparams, const char *const *values,
+                  rj_pg_row_fn row_fn, void *opaque, rj_error_t *err)
+{
+    rj_status_t st = pg_ensure_open(pg, err);
+    if (st != RJ_OK)
+        return st;
+    if (!PQsendQueryParams(pg->conn, sql, nparams, NULL, values, NULL, NULL, 0))
+        return pg_finish(pg, NULL, NULL, err);
+    /* Without single-row mode the rows come as one result: the loop handles both. */
+    (void)PQsetSingleRowMode(pg->conn);
+    PGresult *res;
+    while ((res = PQgetResult(pg->conn)) != NULL) {
+        ExecStatusType rs = PQresultStatus(res);
+        if (rs == PGRES_SINGLE_TUPLE || rs == PGRES_TUPLES_OK) {
+            for (int r = 0; st == RJ_OK && r < PQntuples(res); r++)
+                st = row_fn(opaque, res, r, err);
+            PQclear(res);
+        } else if (st == RJ_OK) {
+            /* Translates and clears; a lost session is re-opened there, and the new one
+             * has no results pending, so the loop ends. */
+            st = pg_finish(pg, res, NULL, err);
+        } else {
+            PQclear(res);
+        }
+    }
+    return st;
+}
+
+rj_status_t
 rj_pg_begin(rj_pg_t *pg, rj_error_t *err)
 {
     return rj_pg_exec(pg, "BEGIN", 0, NULL, NULL, err);

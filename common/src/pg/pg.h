@@ -89,6 +89,24 @@ rj_status_t rj_pg_exec(rj_pg_t *pg, const char *sql, int nparams, const char *co
 rj_status_t rj_pg_exec_prepared(rj_pg_t *pg, const char *name, const char *sql, int nparams,
                                 const char *const *values, PGresult **res_out, rj_error_t *err);
 
+/**
+ * Called by rj_pg_exec_stream for each row, in order.
+ * @param res  the result holding the row; borrowed for the call
+ * @param row  the row's index in @p res
+ * @return RJ_OK to go on; anything else stops the rows (rj_pg_exec_stream returns it)
+ */
+typedef rj_status_t (*rj_pg_row_fn)(void *opaque, const PGresult *res, int row, rj_error_t *err);
+
+/**
+ * Like rj_pg_exec, but hands the rows to @p row_fn one at a time as they arrive (libpq's
+ * single-row mode), so a result of any size passes through constant memory. The statement
+ * always runs to its end; when @p row_fn stops, the remaining rows are read and dropped.
+ *
+ * @return RJ_OK; @p row_fn's status; or rj_pg_exec's statuses
+ */
+rj_status_t rj_pg_exec_stream(rj_pg_t *pg, const char *sql, int nparams, const char *const *values,
+                              rj_pg_row_fn row_fn, void *opaque, rj_error_t *err);
+
 /** BEGIN. */
 rj_status_t rj_pg_begin(rj_pg_t *pg, rj_error_t *err);
 /** COMMIT; RJ_ERETRY when the server aborted the transaction (serialization, lost link). */
