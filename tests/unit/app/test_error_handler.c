@@ -146,9 +146,14 @@ static json_t *last_context; /* a deep copy of the last context seen; owned */
 static rj_status_t
 act(const char *who, act_t mode, const json_t *context, rj_error_t *err)
 {
-    size_t n = strlen(calls);
-    snprintf(calls + n, sizeof calls - n, "%s(%s):%s;", who,
+    /* Formatted apart, in room for the longest message, then appended if it fits: the
+       record of calls is compared whole, so a cut one would only confuse a failure. */
+    char line[RJ_ERROR_MSG_MAX + 128];
+    snprintf(line, sizeof line, "%s(%s):%s;", who,
              json_string_value(json_object_get(context, "kind")), err->msg);
+    size_t n = strlen(calls), len = strlen(line);
+    cr_assert_lt(n + len, sizeof calls, "the record of calls is full");
+    memcpy(calls + n, line, len + 1);
     json_decref(last_context);
     last_context = json_deep_copy(context);
     switch (mode) {
