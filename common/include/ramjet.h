@@ -265,6 +265,14 @@ RJ_EXPORT void rj_app_calculated_field(rj_app_t *app, const char *read_model, co
  * one, makes the application fail to load.
  */
 RJ_EXPORT void rj_app_authorize_command(rj_app_t *app, const char *command, rj_authorizer_fn fn);
+/**
+ * Binds the authorizer of an entity's events API access, declared with
+ * `@entity(authorizeReadEvents: CUSTOM)` (Booster's authorizeReadEvents function). Its
+ * input is the events query's arguments: {"entity", "entityID", "from", "to", "limit"}
+ * for eventsByEntity, {"type", "from", "to", "limit"} for eventsByType.
+ */
+RJ_EXPORT void rj_app_authorize_read_events(rj_app_t *app, const char *entity,
+                                            rj_authorizer_fn fn);
 /** Binds the authorizer of a read model declared with `@readModel(authorize: CUSTOM)`. */
 RJ_EXPORT void rj_app_authorize_read_model(rj_app_t *app, const char *read_model,
                                            rj_authorizer_fn fn);

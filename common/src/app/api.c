@@ -372,10 +372,12 @@ rj_app_token_verifier_check(rj_app_t *app, const char *issuer, rj_token_check_fn
 }
 
 static void
-bind_authorizer(rj_app_t *app, const char *fn_name, const char *name, bool read_model,
-                rj_authorizer_fn fn)
+bind_authorizer(rj_app_t *app, const char *fn_name, const char *name,
+                rj__app_authorizer_kind_t kind, rj_authorizer_fn fn)
 {
-    if (!name_ok(app, fn_name, read_model ? "the read model name" : "the command name", name))
+    static const char *const what[] = {"the command name", "the read model name",
+                                       "the entity name"};
+    if (!name_ok(app, fn_name, what[kind], name))
         return;
     if (fn == NULL) {
         rj__app_decl_error(app, "%s: NULL authorizer for %s", fn_name, name);
@@ -383,7 +385,7 @@ bind_authorizer(rj_app_t *app, const char *fn_name, const char *name, bool read_
     }
     for (size_t i = 0; i < app->n_authorizer_bindings; i++) {
         const rj__app_authorizer_binding_t *b = &app->authorizer_bindings[i];
-        if (b->read_model == read_model && strcmp(b->name, name) == 0) {
+        if (b->kind == kind && strcmp(b->name, name) == 0) {
             rj__app_decl_error(app, "%s: %s already has an authorizer", fn_name, name);
             return;
         }
@@ -392,19 +394,25 @@ bind_authorizer(rj_app_t *app, const char *fn_name, const char *name, bool read_
         rj_xrealloc(app->authorizer_bindings,
                     (app->n_authorizer_bindings + 1) * sizeof *app->authorizer_bindings);
     app->authorizer_bindings[app->n_authorizer_bindings++] = (rj__app_authorizer_binding_t){
-        .name = rj_xstrdup(name), .read_model = read_model, .fn = fn};
+        .name = rj_xstrdup(name), .kind = kind, .fn = fn};
 }
 
 RJ_EXPORT void
 rj_app_authorize_command(rj_app_t *app, const char *command, rj_authorizer_fn fn)
 {
-    bind_authorizer(app, "rj_app_authorize_command", command, false, fn);
+    bind_authorizer(app, "rj_app_authorize_command", command, RJ__APP_AUTHZ_COMMAND, fn);
 }
 
 RJ_EXPORT void
 rj_app_authorize_read_model(rj_app_t *app, const char *read_model, rj_authorizer_fn fn)
 {
-    bind_authorizer(app, "rj_app_authorize_read_model", read_model, true, fn);
+    bind_authorizer(app, "rj_app_authorize_read_model", read_model, RJ__APP_AUTHZ_READ_MODEL, fn);
+}
+
+RJ_EXPORT void
+rj_app_authorize_read_events(rj_app_t *app, const char *entity, rj_authorizer_fn fn)
+{
+    bind_authorizer(app, "rj_app_authorize_read_events", entity, RJ__APP_AUTHZ_READ_EVENTS, fn);
 }
 
 RJ_EXPORT void

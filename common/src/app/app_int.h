@@ -56,10 +56,17 @@ typedef struct rj__app_calc_binding {
     rj_calculated_fn fn; /* the function */
 } rj__app_calc_binding_t;
 
+/* What an authorizer binding authorizes. */
+typedef enum rj__app_authorizer_kind {
+    RJ__APP_AUTHZ_COMMAND,     /* @command(authorize: CUSTOM) */
+    RJ__APP_AUTHZ_READ_MODEL,  /* @readModel(authorize: CUSTOM) */
+    RJ__APP_AUTHZ_READ_EVENTS, /* @entity(authorizeReadEvents: CUSTOM) */
+} rj__app_authorizer_kind_t;
+
 typedef struct rj__app_authorizer_binding {
-    char *name;          /* command or read model name as given */
-    bool read_model;     /* names a read model (else a command) */
-    rj_authorizer_fn fn; /* the authorizer */
+    char *name;                     /* command, read model or entity name as given */
+    rj__app_authorizer_kind_t kind; /* what it names */
+    rj_authorizer_fn fn;            /* the authorizer */
 } rj__app_authorizer_binding_t;
 
 typedef struct rj__app_rm_hook_binding {

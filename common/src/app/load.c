@@ -192,25 +192,40 @@ bind_auth(rj_app_t *app, rj_error_t *err)
         const rj__app_authorizer_binding_t *b = &app->authorizer_bindings[i];
         rj_app_auth_t *auth;
         const char *fn, *what;
-        if (b->read_model) {
+        switch (b->kind) {
+        case RJ__APP_AUTHZ_READ_MODEL: {
             rj_app_read_model_t *rm = (rj_app_read_model_t *)rj_app_read_model(app, b->name);
             fn = "rj_app_authorize_read_model";
-            what = "@readModel";
+            what = "@readModel(authorize";
             if (rm == NULL)
                 return rj_error_set(err, RJ_ESCHEMA, "%s: read model %s is not declared", fn,
                                     b->name);
             auth = &rm->authorize;
-        } else {
+            break;
+        }
+        case RJ__APP_AUTHZ_READ_EVENTS: {
+            rj_app_entity_t *e = (rj_app_entity_t *)rj_app_entity(app, b->name);
+            fn = "rj_app_authorize_read_events";
+            what = "@entity(authorizeReadEvents";
+            if (e == NULL)
+                return rj_error_set(err, RJ_ESCHEMA, "%s: entity %s is not declared", fn,
+                                    b->name);
+            auth = &e->authorize_read_events;
+            break;
+        }
+        default: {
             rj_app_command_t *c = command_mut(app, b->name);
             fn = "rj_app_authorize_command";
-            what = "@command";
+            what = "@command(authorize";
             if (c == NULL)
                 return rj_error_set(err, RJ_ESCHEMA, "%s: command %s is not declared", fn, b->name);
             auth = &c->authorize;
+            break;
+        }
         }
         if (auth->kind != RJ_APP_AUTH_CUSTOM)
             return rj_error_set(err, RJ_ESCHEMA,
-                                "%s: %s is not declared with %s(authorize: "
+                                "%s: %s is not declared with %s: "
                                 "CUSTOM), so its authorizer would never run",
                                 fn, b->name, what);
         auth->custom = b->fn;
@@ -231,6 +246,14 @@ bind_auth(rj_app_t *app, rj_error_t *err)
                                 "CUSTOM but has no authorizer (bind one with "
                                 "rj_app_authorize_read_model)",
                                 app->read_models[i].name);
+    for (size_t i = 0; i < app->n_entities; i++)
+        if (app->entities[i].authorize_read_events.kind == RJ_APP_AUTH_CUSTOM &&
+            app->entities[i].authorize_read_events.custom == NULL)
+            return rj_error_set(err, RJ_ESCHEMA,
+                                "entity %s is declared with authorizeReadEvents: CUSTOM but "
+                                "has no authorizer (bind one with "
+                                "rj_app_authorize_read_events)",
+                                app->entities[i].name);
     for (size_t i = 0; i < app->n_rm_hook_bindings; i++) {
         const rj__app_rm_hook_binding_t *b = &app->rm_hook_bindings[i];
         rj_app_read_model_t *rm = (rj_app_read_model_t *)rj_app_read_model(app, b->read_model);

@@ -1079,3 +1079,79 @@ Test(inprocess, an_app_logger_receives_every_line_with_its_prefix_and_level)
                                       "without brackets, bars or newlines");
     rj_app_free(app);
 }
+
+/* ---- authorizeReadEvents: CUSTOM ---- */
+
+/* Allows only eventsByEntity requests for entity id "mine". */
+static rj_status_t
+authorize_own_events(const json_t *user, const json_t *input, rj_error_t *err)
+{
+    (void)user;
+    const char *id = json_string_value(json_object_get(input, "entityID"));
+    if (id != NULL && strcmp(id, "mine") == 0)
+        return RJ_OK;
+    return rj_error_set(err, RJ_EAUTH, "only your own things");
+}
+
+Test(inprocess, custom_read_events_authorizer)
+{
+    /* mini_sdl with the entity's events behind a CUSTOM authorizer. */
+    char *sdl = rj_xstrdup(mini_sdl);
+    char *at = strstr(sdl, "authorizeReadEvents: [Admin]");
+    cr_assert_not_null(at);
+    memcpy(at, "authorizeReadEvents: CUSTOM ", 28);
+    rj_error_t err;
+
+    rj_app_t *app = rj__app_new();
+    rj_app_schema_string(app, sdl);
+    rj_app_on_command(app, "SetThing", noop_command);
+    rj_app_on_command(app, "Fail", silent_failure);
+    rj_app_on_command(app, "Bad", register_undeclared);
+    rj_app_authorize_command(app, "Fail", authorize_fail);
+    cr_expect_eq(rj__app_finish(app, &err), RJ_ESCHEMA);
+    cr_expect_str_eq(err.msg, "entity Thing is declared with authorizeReadEvents: CUSTOM but has "
+                              "no authorizer (bind one with rj_app_authorize_read_events)");
+    rj_app_free(app);
+
+    app = rj__app_new();
+    rj_app_schema_string(app, sdl);
+    rj_app_on_command(app, "SetThing", noop_command);
+    rj_app_on_command(app, "Fail", silent_failure);
+    rj_app_on_command(app, "Bad", register_undeclared);
+    rj_app_authorize_command(app, "Fail", authorize_fail);
+    rj_app_authorize_read_events(app, "Thing", authorize_own_events);
+    cr_assert_eq(rj__app_finish(app, &err), RJ_OK, "%s", err.msg);
+    const rj_app_auth_t *auth = &rj_app_entity(app, "Thing")->authorize_read_events;
+    json_t *mine = json_pack("{s:s, s:s}", "entity", "Thing", "entityID", "mine");
+    json_t *theirs = json_pack("{s:s, s:s}", "entity", "Thing", "entityID", "theirs");
+    cr_expect_eq(rj_app_authorize(auth, NULL, mine, &err), RJ_OK);
+    cr_expect_eq(rj_app_authorize(auth, NULL, theirs, &err), RJ_EAUTH);
+    cr_expect_str_eq(err.msg, "only your own things");
+    cr_expect_str_eq(rj_error_code(&err), "NotAuthorizedError");
+    json_decref(mine);
+    json_decref(theirs);
+    rj_app_free(app);
+
+    /* Bound to an entity whose events are not CUSTOM, or to no entity at all. */
+    app = mini_app(mini_sdl, &err);
+    cr_assert_not_null(app, "%s", err.msg);
+    rj_app_free(app);
+    app = rj__app_new();
+    rj_app_schema_string(app, mini_sdl);
+    rj_app_on_command(app, "SetThing", noop_command);
+    rj_app_on_command(app, "Fail", silent_failure);
+    rj_app_on_command(app, "Bad", register_undeclared);
+    rj_app_authorize_command(app, "Fail", authorize_fail);
+    rj_app_authorize_read_events(app, "Thing", authorize_own_events);
+    cr_expect_eq(rj__app_finish(app, &err), RJ_ESCHEMA);
+    cr_expect_str_eq(err.msg, "rj_app_authorize_read_events: Thing is not declared with "
+                              "@entity(authorizeReadEvents: CUSTOM), so its authorizer would "
+                              "never run");
+    rj_app_free(app);
+    app = rj__app_new();
+    rj_app_schema_string(app, mini_sdl);
+    rj_app_authorize_read_events(app, "Ghost", authorize_own_events);
+    cr_expect_eq(rj__app_finish(app, &err), RJ_ESCHEMA);
+    rj_app_free(app);
+    free(sdl);
+}
