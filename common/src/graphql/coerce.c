@@ -10,8 +10,14 @@
  *
  * Built-in scalars: Int is range-checked to 32 bits, Float accepts ints (and keeps them as
  * JSON integers, as JavaScript would print them), ID accepts strings and integers and yields
- * strings. Custom scalars (JSON, Date, ...) pass any value through unchanged: Ramjet has no
- * user-defined scalar parsers, the application's handlers see the JSON as sent.
+ * strings. Custom scalars an application declares are parsed by name as Booster and
+ * graphql-scalars parse them: `Date` and `DateTime` take an ISO 8601 date or date-time (or
+ * epoch milliseconds, as JavaScript's `new Date(n)`) and become the UTC ISO string
+ * `toJSON()` gives (`Invalid date: <value>` otherwise); `JSONObject` takes objects only;
+ * any other custom scalar (`JSON` among them) passes any value through unchanged. Their
+ * errors read as graphql-js words errors a scalar's parser throws: `Expected type "Date".
+ * Invalid date: x` for variables, `Expected value of type "Date", found "x"; Invalid date:
+ * x` for literals (validate.c adds the head).
  */
 #include <math.h>
 #include <stdio.h>
@@ -36,6 +42,158 @@ is_scalar(const rj_gql_type_t *t, const char *name)
 }
 
 /* ---- literals ----------------------------------------------------------------------------- */
+
+/* ---- custom scalars with parsers ------------------------------------------------------------ */
+
+static bool
+digits(const char *s, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (H. Hinnant). */
+static long long
+days_from_civil(long long y, int m, int d)
+{
+    y -= m <= 2;
+    long long era = (y >= 0 ? y : y - 399) / 400;
+    long long yoe = y - era * 400;
+    long long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    long long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int
+days_in_month(int y, int m)
+{
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 && leap ? 29 : days[m - 1];
+}
+
+/*
+ * Parses an ISO 8601 date ("2021-03-01") or date-time ("2021-03-01T10:00:00.5Z",
+ * "...+01:00"; seconds and fraction optional; a space may stand for the T) into epoch
+ * milliseconds. No zone means UTC. False for anything else, or a day that does not exist.
+ */
+static bool
+iso8601_ms(const char *s, size_t len, bool need_time, long long *out)
+{
+    int y, mo, d, h = 0, mi = 0, sec = 0, ms = 0, off = 0;
+    if (len < 10 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) || s[7] != '-' ||
+        !digits(s + 8, 2, &d))
+        return false;
+    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
+        return false;
+    size_t i = 10;
+    if (i == len) {
+        if (need_time)
+            return false;
+    } else {
+        if ((s[i] != 'T' && s[i] != 't' && s[i] != ' ') || len < i + 6 ||
+            !digits(s + i + 1, 2, &h) || s[i + 3] != ':' || !digits(s + i + 4, 2, &mi))
+            return false;
+        i += 6;
+        if (i < len && s[i] == ':') {
+            if (len < i + 3 || !digits(s + i + 1, 2, &sec))
+                return false;
+            i += 3;
+            if (i < len && s[i] == '.') {
+                size_t f = ++i;
+                int scale = 100;
+                for (; i < len && s[i] >= '0' && s[i] <= '9'; i++, scale /= 10)
+                    ms += scale > 0 ? (s[i] - '0') * scale : 0;
+                if (i == f)
+                    return false;
+            }
+        }
+        if (h > 23 || mi > 59 || sec > 59)
+            return false;
+        if (i < len && (s[i] == 'Z' || s[i] == 'z')) {
+            i++;
+        } else if (i < len && (s[i] == '+' || s[i] == '-')) {
+            int oh, om;
+            size_t colon = len >= i + 6 && s[i + 3] == ':' ? 1 : 0;
+            if (len < i + 5 + colon || !digits(s + i + 1, 2, &oh) ||
+                !digits(s + i + 3 + colon, 2, &om) || oh > 23 || om > 59)
+                return false;
+            off = (oh * 60 + om) * (s[i] == '-' ? -1 : 1);
+            i += 5 + colon;
+        }
+        if (i != len)
+            return false;
+    }
+    long long days = days_from_civil(y, mo, d);
+    *out = ((days * 24 + h) * 60 + mi - off) * 60000LL + sec * 1000LL + ms;
+    return true;
+}
+
+/* Epoch milliseconds as Date.prototype.toJSON prints them. */
+static json_t *
+iso8601_json(long long t)
+{
+    long long days = t >= 0 ? t / 86400000LL : -((-t + 86399999LL) / 86400000LL);
+    long long rem = t - days * 86400000LL;
+    /* civil_from_days (H. Hinnant) */
+    long long z = days + 719468;
+    long long era = (z >= 0 ? z : z - 146096) / 146097;
+    long long doe = z - era * 146097;
+    long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long long y = yoe + era * 400;
+    long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    long long mp = (5 * doy + 2) / 153;
+    int d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    int m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    y += m <= 2;
+    return json_sprintf("%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d,
+                        (int)(rem / 3600000), (int)(rem / 60000 % 60), (int)(rem / 1000 % 60),
+                        (int)(rem % 1000));
+}
+
+/*
+ * The parser of custom scalar @p t for JSON value @p v: a new reference, or NULL with
+ * @p reason set (the scalar's own words, without graphql-js's head). Scalars without a
+ * parser take any value.
+ */
+static json_t *
+custom_scalar_parse(const rj_gql_type_t *t, const json_t *v, char *reason, size_t n)
+{
+    bool date = strcmp(t->name, "Date") == 0, datetime = strcmp(t->name, "DateTime") == 0;
+    if (date || datetime) {
+        long long ms;
+        /* new Date(n) takes epoch milliseconds; 8.64e15 is the largest a JS Date holds. */
+        if (json_is_integer(v) && llabs((long long)json_integer_value(v)) <= 8640000000000000LL)
+            return iso8601_json((long long)json_integer_value(v));
+        if (json_is_string(v) &&
+            iso8601_ms(json_string_value(v), json_string_length(v), datetime, &ms))
+            return iso8601_json(ms);
+        rj_buf_t b;
+        rj_buf_init(&b);
+        if (json_is_string(v))
+            rj_buf_append(&b, json_string_value(v), json_string_length(v));
+        else
+            rj__gql_inspect(&b, v);
+        snprintf(reason, n, "Invalid date: %s", b.data);
+        rj_buf_deinit(&b);
+        return NULL;
+    }
+    if (strcmp(t->name, "JSONObject") == 0 && !json_is_object(v)) {
+        rj_buf_t b;
+        rj_buf_init(&b);
+        rj__gql_inspect(&b, v);
+        snprintf(reason, n, "JSONObject cannot represent non-object value: %s", b.data);
+        rj_buf_deinit(&b);
+        return NULL;
+    }
+    return json_incref((json_t *)v);
+}
 
 static json_t *
 literal_fail(char *msg, size_t n, const char *what, const rj_gql_ast_value_t *v, const char *tail)
@@ -65,8 +223,15 @@ rj__gql_parse_literal(const rj_gql_type_t *t, const rj_gql_ast_value_t *v,
         }
         return json_string(v->str);
     }
-    if (!t->builtin)
-        return rj_gql_value_to_json(v, variables); /* custom scalar: the literal as JSON */
+    if (!t->builtin) {
+        /* A custom scalar: the literal as JSON, through the scalar's parser if it has one. */
+        json_t *j = rj_gql_value_to_json(v, variables);
+        if (j == NULL)
+            return NULL;
+        json_t *r = custom_scalar_parse(t, j, msg, n);
+        json_decref(j);
+        return r;
+    }
     if (is_scalar(t, "Int")) {
         if (v->kind != RJ_GQL_VALUE_INT)
             return literal_fail(msg, n, "Int cannot represent non-integer value: ", v, "");
@@ -260,7 +425,10 @@ parse_leaf_value(coerce_ctx_t *c, const rj_gql_type_t *t, const json_t *v)
             rj_buf_deinit(&m);
         }
     } else if (!t->builtin) {
-        r = json_incref((json_t *)v);
+        char reason[300];
+        r = custom_scalar_parse(t, v, reason, sizeof reason);
+        if (r == NULL)
+            input_error(c, v, "Expected type \"%s\". %s", t->name, reason);
     } else if (is_scalar(t, "Int")) {
         double d = json_is_number(v) ? json_number_value(v) : NAN;
         if (!json_is_number(v) || d != floor(d))

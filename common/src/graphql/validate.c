@@ -855,6 +855,17 @@ check_value(vctx_t *c, const rj_gql_type_ref_t *type, const rj_gql_ast_value_t *
         json_decref(r);
         return;
     }
+    if (msg[0] != '\0' && t->kind == RJ_GQL_KIND_SCALAR && !t->builtin) {
+        /* A custom scalar's parser threw a plain error: graphql-js prefixes it. */
+        char *ts = rj_gql_type_ref_to_string(type);
+        rj_buf_t b;
+        rj_buf_init(&b);
+        rj__gql_print_value(&b, v);
+        report(c, &v->loc, "Expected value of type \"%s\", found %s; %s", ts, b.data, msg);
+        rj_buf_deinit(&b);
+        free(ts);
+        return;
+    }
     if (msg[0] != '\0') {
         /* Enum messages get graphql-js's did-you-mean over the enum's values. */
         rj_buf_t b;

@@ -449,3 +449,88 @@ Test(execute, graphiql_introspection_query)
     rj_gql_doc_free(d);
     rj_gql_schema_free(s);
 }
+
+/* ---- custom scalars with parsers (Date, DateTime, JSONObject) ---- */
+
+static const char scalars_sdl[] = "scalar Date\nscalar DateTime\nscalar JSONObject\nscalar JSON\n"
+                                  "type Query { at(d: Date, t: DateTime, o: JSONObject, j: JSON):"
+                                  " JSON }\n";
+
+static rj_gql_schema_t *
+scalars_schema(void)
+{
+    rj_error_t err;
+    rj_error_clear(&err);
+    rj_gql_schema_t *s = rj_gql_schema_from_sdl(scalars_sdl, strlen(scalars_sdl), &err);
+    cr_assert_not_null(s, "schema: %s", err.msg);
+    return s;
+}
+
+/* The coerced arguments of `at` for @p q with @p vars_json, compact. */
+static char *
+at_args(rj_gql_schema_t *s, const char *q, const char *vars_json)
+{
+    rj_gql_prepared_t *p = prepare_ok(s, q, NULL, vars_json);
+    char *a = json_dumps(rj_gql_prepared_root(p, 0)->args, JSON_COMPACT);
+    rj_gql_prepared_free(p);
+    return a;
+}
+
+Test(execute, date_scalars_parse_iso_8601_into_utc_iso_strings)
+{
+    rj_gql_schema_t *s = scalars_schema();
+    char *a = at_args(s, "query($d: Date, $t: DateTime) { at(d: $d, t: $t) }",
+                      "{\"d\":\"2021-03-01\",\"t\":\"2021-03-01T10:30:00.25+01:00\"}");
+    cr_expect_str_eq(a, "{\"d\":\"2021-03-01T00:00:00.000Z\",\"t\":\"2021-03-01T09:30:00.250Z\"}");
+    free(a);
+    /* Literals, a leap day, a zone without a colon, epoch milliseconds (JS new Date(n)). */
+    a = at_args(s, "{ at(d: \"2024-02-29T23:59:59Z\", t: \"2020-12-31T23:00:00-0130\") }", NULL);
+    cr_expect_str_eq(a, "{\"d\":\"2024-02-29T23:59:59.000Z\",\"t\":\"2021-01-01T00:30:00.000Z\"}");
+    free(a);
+    a = at_args(s, "query($d: Date) { at(d: $d) }", "{\"d\":1700000000000}");
+    cr_expect_str_eq(a, "{\"d\":\"2023-11-14T22:13:20.000Z\"}");
+    free(a);
+    a = at_args(s, "query($d: Date) { at(d: $d) }", "{\"d\":-86400000}");
+    cr_expect_str_eq(a, "{\"d\":\"1969-12-31T00:00:00.000Z\"}");
+    free(a);
+
+    /* What is not a date is the client's error, in graphql-js's words for a scalar parser. */
+    assert_json_take(prepare_errors(s, "query($d: Date) { at(d: $d) }", NULL, "{\"d\":\"soon\"}"),
+                     "[{\"message\":\"Variable \\\"$d\\\" got invalid value \\\"soon\\\"; Expected "
+                     "type \\\"Date\\\". Invalid date: soon\",\"locations\":[{\"line\":1,"
+                     "\"column\":7}]}]");
+    assert_json_take(prepare_errors(s, "query($d: Date) { at(d: $d) }", NULL,
+                                    "{\"d\":\"2023-02-29\"}"),
+                     "[{\"message\":\"Variable \\\"$d\\\" got invalid value \\\"2023-02-29\\\"; "
+                     "Expected type \\\"Date\\\". Invalid date: 2023-02-29\",\"locations\":[{"
+                     "\"line\":1,\"column\":7}]}]");
+    /* A DateTime needs the time. */
+    assert_json_take(prepare_errors(s, "query($t: DateTime) { at(t: $t) }", NULL,
+                                    "{\"t\":\"2023-02-28\"}"),
+                     "[{\"message\":\"Variable \\\"$t\\\" got invalid value \\\"2023-02-28\\\"; "
+                     "Expected type \\\"DateTime\\\". Invalid date: 2023-02-28\",\"locations\":[{"
+                     "\"line\":1,\"column\":7}]}]");
+    rj_gql_doc_t *d = parse_ok("{ at(d: \"25:00\", o: [1]) }");
+    assert_json_take(rj_gql_validate(s, d),
+                     "[{\"message\":\"Expected value of type \\\"Date\\\", found \\\"25:00\\\"; "
+                     "Invalid date: 25:00\",\"locations\":[{\"line\":1,\"column\":9}]},"
+                     "{\"message\":\"Expected value of type \\\"JSONObject\\\", found [1]; "
+                     "JSONObject cannot represent non-object value: [1]\",\"locations\":[{"
+                     "\"line\":1,\"column\":21}]}]");
+    rj_gql_doc_free(d);
+    rj_gql_schema_free(s);
+}
+
+Test(execute, json_object_takes_objects_and_json_takes_anything)
+{
+    rj_gql_schema_t *s = scalars_schema();
+    char *a = at_args(s, "query($o: JSONObject, $j: JSON) { at(o: $o, j: $j) }",
+                      "{\"o\":{\"a\":[1]},\"j\":\"x\"}");
+    cr_expect_str_eq(a, "{\"o\":{\"a\":[1]},\"j\":\"x\"}");
+    free(a);
+    assert_json_take(prepare_errors(s, "query($o: JSONObject) { at(o: $o) }", NULL, "{\"o\":3}"),
+                     "[{\"message\":\"Variable \\\"$o\\\" got invalid value 3; Expected type "
+                     "\\\"JSONObject\\\". JSONObject cannot represent non-object value: 3\","
+                     "\"locations\":[{\"line\":1,\"column\":7}]}]");
+    rj_gql_schema_free(s);
+}
