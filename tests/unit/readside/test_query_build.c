@@ -289,11 +289,12 @@ Test(events_build, shape_and_errors)
     cr_assert_eq(
         rj_rs_events_query_build("Cart", "c1", NULL, "2021", "2022", 5, &sql, &params, NULL),
         RJ_OK);
-    cr_expect_eq(params.n, 5);
+    /* entity, id, from and its range start, to and its range start and unit, limit */
+    cr_expect_eq(params.n, 8);
     cr_expect(strstr(sql.data, "entity_type = $1::text AND entity_id = $2::text") != NULL, "%s",
               sql.data);
     cr_expect(strstr(sql.data, "\"current_user\"") != NULL);
-    cr_expect(strstr(sql.data, "LIMIT $5::bigint") != NULL);
+    cr_expect(strstr(sql.data, "LIMIT $8::bigint") != NULL);
     cr_assert_eq(
         rj_rs_events_query_build(NULL, NULL, "CartPaid", NULL, NULL, 0, &sql, &params, NULL),
         RJ_OK);
@@ -306,4 +307,54 @@ Test(events_build, shape_and_errors)
         RJ_EINVAL);
     rj_buf_deinit(&sql);
     rj_rs_params_deinit(&params);
+}
+
+/* The created_at range a string bound implies: params.values of eventsByType(from or to). */
+static void
+expect_bound(bool is_from, const char *bound, const char *start, const char *unit)
+{
+    rj_buf_t sql;
+    rj_rs_params_t params;
+    rj_buf_init(&sql);
+    rj_rs_params_init(&params);
+    cr_assert_eq(rj_rs_events_query_build(NULL, NULL, "CartPaid", is_from ? bound : NULL,
+                                          is_from ? NULL : bound, 0, &sql, &params, NULL),
+                 RJ_OK);
+    /* $1 type, $2 the string bound, then the range's start (and, for `to`, its unit) */
+    size_t want = start == NULL ? 2 : is_from ? 3 : 4;
+    cr_assert_eq(params.n, want, "%s %s: %s", is_from ? "from" : "to", bound, sql.data);
+    if (start != NULL) {
+        cr_expect_str_eq(params.values[2], start, "%s %s", is_from ? "from" : "to", bound);
+        cr_expect(strstr(sql.data, is_from ? "created_at >= ($3::timestamp AT TIME ZONE 'UTC')"
+                                           : "created_at < (($3::timestamp + $4::interval) AT "
+                                             "TIME ZONE 'UTC')") != NULL,
+                  "%s", sql.data);
+        if (!is_from)
+            cr_expect_str_eq(params.values[3], unit, "to %s", bound);
+    }
+    rj_buf_deinit(&sql);
+    rj_rs_params_deinit(&params);
+}
+
+Test(events_build, string_bounds_imply_a_created_at_range)
+{
+    /* Whole fields are read, up to the seconds; what follows is left to the string test. */
+    expect_bound(true, "2021", "2021-01-01 00:00:00", NULL);
+    expect_bound(false, "2021", "2021-01-01 00:00:00", "1 year");
+    expect_bound(false, "2021-02-13", "2021-02-13 00:00:00", "1 day");
+    expect_bound(false, "2021-02-13T09", "2021-02-13 09:00:00", "1 hour");
+    expect_bound(true, "2024-02-29T23:59:59.999Z", "2024-02-29 23:59:59", NULL);
+    expect_bound(false, "2024-02-29T23:59:59.999Z", "2024-02-29 23:59:59", "1 second");
+    expect_bound(false, "2021-12-31T23:59", "2021-12-31 23:59:00", "1 minute");
+    /* A partial or invalid field ends the prefix: the range is wider, never wrong. */
+    expect_bound(false, "2021-1", "2021-01-01 00:00:00", "1 year");
+    expect_bound(false, "2023-02-29", "2023-02-01 00:00:00", "1 month");
+    expect_bound(true, "2021-13-01", "2021-01-01 00:00:00", NULL);
+    expect_bound(false, "2021-02-13 09", "2021-02-13 00:00:00", "1 day");
+    expect_bound(false, "2021-02-13T24", "2021-02-13 00:00:00", "1 day");
+    /* No year, no range. */
+    expect_bound(true, "", NULL, NULL);
+    expect_bound(false, "0000", NULL, NULL);
+    expect_bound(true, "202", NULL, NULL);
+    expect_bound(false, "'; DROP TABLE events; --", NULL, NULL);
 }

@@ -356,11 +356,116 @@ Test(readside_pg, events_api)
     json_decref(want);
     json_decref(out);
 
+    /* The created_at range a `to` implies is counted in UTC days, whatever the session's
+       zone: New York's 2021-03-14 had 23 hours, and an event at 23:30 UTC is on that day.
+       ("2021-03-14" as `to` excludes the whole day; "2021-03-14T9" ends its prefix at the
+       day and includes 23:30, as "2" < "9".) */
+    exec_ok(pg, "SET TIME ZONE 'America/New_York'", 0, NULL);
+    exec_ok(pg,
+            "INSERT INTO events (event_id, entity_type, entity_id, version, type, request_id,"
+            " created_at, value) VALUES (gen_random_uuid(), 'Payment', 'pay2', 1, 'CartPaid',"
+            " 'r5', '2021-03-14T23:30:00Z', '{\"paymentId\": \"pay2\"}')",
+            0, NULL);
+    expect_events(pg, NULL, NULL, "CartPaid", "2021-03-14", "2021-03-14", 0, "");
+    expect_events(pg, NULL, NULL, "CartPaid", "2021-03-14", "2021-03-14T9", 0, "r5");
+    expect_events(pg, NULL, NULL, "CartPaid", "2021-03", "2021-03-3", 0, "r5");
+    expect_events(pg, NULL, NULL, "CartPaid", "2021-03-14T23", "2021-03-14T23:30:00.001", 0, "r5");
+    expect_events(pg, NULL, NULL, "CartPaid", "2021-03-14T23:30:01", NULL, 0, "r4");
+    expect_events(pg, NULL, NULL, "CartPaid", NULL, "2021-03-14T23:29:59.999Z", 0, "");
+
     /* Hostile strings in every position are data. */
     static const char evil[] = "'; DROP TABLE events; --";
     expect_events(pg, evil, evil, NULL, evil, evil, 3, "");
     expect_events(pg, NULL, NULL, evil, evil, NULL, 0, "");
     exec_ok(pg, "SELECT 1 FROM events", 0, NULL);
+    rj_pg_free(pg);
+}
+
+/* The plan of @p sql with @p params as JSON text (EXPLAIN without ANALYZE); a new string. */
+static char *
+explain(rj_pg_t *pg, const rj_buf_t *sql, const rj_rs_params_t *params)
+{
+    char *text = rj_xasprintf("EXPLAIN (FORMAT JSON) %s", sql->data);
+    PGresult *res = NULL;
+    rj_error_t err = {0};
+    cr_assert_eq(rj_pg_exec(pg, text, (int)params->n, rj_rs_params_values(params), &res, &err),
+                 RJ_OK, "%s: %s", text, err.msg);
+    char *plan = rj_xstrdup(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    free(text);
+    return plan;
+}
+
+Test(readside_pg, events_windows_bound_the_index_scan)
+{
+    rj_pg_t *pg = connect_or_skip();
+    /* 20k events of four types over two entity types, one every 10 minutes from 2021 on. */
+    exec_ok(pg,
+            "INSERT INTO events (event_id, entity_type, entity_id, version, type, created_at,"
+            " value) SELECT gen_random_uuid(), CASE WHEN g % 4 < 3 THEN 'Cart' ELSE 'Product' END,"
+            " 'e' || (g % 500), g / 500 + 1, 'T' || (g % 4),"
+            " '2021-01-01T00:00:00Z'::timestamptz + g * interval '10 minutes', '{}'"
+            " FROM generate_series(0, 19999) g",
+            0, NULL);
+    exec_ok(pg, "ANALYZE events", 0, NULL);
+
+    /* Each query shape with a window months before the newest event: the index that
+       serves it must be bounded by created_at (its Index Cond), not only filtered. */
+    static const struct {
+        const char *entity, *id, *type, *index;
+    } shapes[] = {
+        {NULL, NULL, "T1", "events_type_created_at_idx"},
+        {"Cart", "e1", NULL, "events_entity_created_at_idx"},
+        {"Cart", NULL, NULL, "events_entity_type_created_at_idx"},
+    };
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        rj_buf_t sql;
+        rj_rs_params_t params;
+        rj_buf_init(&sql);
+        rj_rs_params_init(&params);
+        cr_assert_eq(rj_rs_events_query_build(shapes[i].entity, shapes[i].id, shapes[i].type,
+                                              "2021-02-01", "2021-02-14", 20, &sql, &params, NULL),
+                     RJ_OK);
+        char *plan = explain(pg, &sql, &params);
+        json_t *doc = json_loads(plan, 0, NULL);
+        cr_assert_not_null(doc, "%s", plan);
+        /* Find the node that scans the expected index, at any depth. */
+        json_t *stack = json_array();
+        json_array_append(stack, json_object_get(json_array_get(doc, 0), "Plan"));
+        const char *cond = NULL;
+        while (json_array_size(stack) > 0 && cond == NULL) {
+            json_t *node = json_incref(json_array_get(stack, json_array_size(stack) - 1));
+            json_array_remove(stack, json_array_size(stack) - 1);
+            const char *name = json_string_value(json_object_get(node, "Index Name"));
+            if (name != NULL && strcmp(name, shapes[i].index) == 0)
+                cond = json_string_value(json_object_get(node, "Index Cond"));
+            size_t k;
+            json_t *child;
+            json_array_foreach (json_object_get(node, "Plans"), k, child)
+                json_array_append(stack, child);
+            json_decref(node);
+        }
+        cr_expect_not_null(cond, "%s is not used, or without an Index Cond: %s", shapes[i].index,
+                           plan);
+        if (cond != NULL) {
+            cr_expect(strstr(cond, "created_at >=") != NULL, "no lower bound: %s", cond);
+            cr_expect(strstr(cond, "created_at <") != NULL, "no upper bound: %s", cond);
+        }
+        json_decref(stack);
+        json_decref(doc);
+        free(plan);
+        rj_rs_params_deinit(&params);
+        rj_buf_deinit(&sql);
+    }
+
+    /* And the answers stay the string test's: the window's newest events, newest first. */
+    json_t *out = NULL;
+    rj_error_t err = {0};
+    cr_assert_eq(rj_rs_events_by_type(pg, "T1", "2021-02-01", "2021-02-14", 0, &out, &err), RJ_OK,
+                 "%s", err.msg);
+    /* Events 10 minutes apart, every 4th of type T1: 13 days * 144 per day / 4. */
+    cr_expect_eq(json_array_size(out), 13 * 144 / 4);
+    json_decref(out);
     rj_pg_free(pg);
 }
 
