@@ -5,30 +5,46 @@
  *
  * The rule (docs/architecture.md, "Reducer"): an event whose version is exactly the
  * snapshot's version + 1 is folded; an older one is a redelivery and skipped; a newer
- * one (a gap) is never folded, because folding it would produce a snapshot claiming a
- * version whose effects it lacks, and every later snapshot would inherit the hole.
+ * one is a gap, and the versions in between are folded first, from PostgreSQL.
  *
- * Why a gap should be impossible, and what it means when it is not: the command
- * processor assigns versions per entity and produces an entity's events with the key
- * `<Entity>/<id>`, so all of them are in one partition, in version order, and one
- * reducer owns that partition at a time. A gap therefore means the log itself lost or
- * reordered something: the topic's partition count was changed (the key now hashes
- * elsewhere, so the newer events of an entity are in another partition, read by
- * another reducer, possibly before the older ones), a second writer produced events
- * for the entity outside the command processor, or the broker lost messages (the dev
- * broker drops what a slow consumer has not read). Folding across such a hole would
- * silently corrupt the snapshot; skipping it at least keeps every stored snapshot
- * true to the events it claims, reports it loudly (error log and a dead letter), and
- * leaves the repair (rebuilding the snapshot from the events table) to an operator.
+ * Why gaps happen, and why PostgreSQL has what they lack: the command processor claims
+ * an entity's versions in entity_heads and commits them, with the events, to
+ * command_outbox before it produces them (the event-store writer copies them to
+ * `events` later). Claims of one entity are serialised by the head row's lock, so the
+ * claim of v6 completes only after v5 is committed; but two processors that own
+ * different command partitions (a command keyed by something other than the entity its
+ * events belong to, or by nothing, like the shop's CreateProduct) may claim v5 and v6 in
+ * that order and produce v6 first. The reducer then meets v6 on a snapshot at v4.
+ * Folding v6 alone would produce a snapshot claiming a version whose effects it lacks;
+ * skipping it (what the reducer once did) lost v6 for good, since v5 then folded and v6
+ * never came again, and every later event of the entity was a gap too. Instead the
+ * caller reads the missing versions (red_entity_missing says which) from `events` and
+ * command_outbox inside the batch's transaction and hands them over
+ * (red_entity_take_fill); the fold folds them in version order before the event that
+ * needed them. When v5 arrives later it is an ordinary redelivery. The same repair
+ * covers a log that lost or reordered messages for other reasons (the topic's partition
+ * count was changed, the dev broker dropped what a slow consumer had not read), as long
+ * as PostgreSQL still has them.
+ *
+ * A version found in neither place (the outbox keeps produced rows for an hour and the
+ * event-store writer lagged longer, or rows were deleted) is never folded across: the
+ * event that needed it is reported (error log naming exactly the missing versions, and a
+ * dead letter) and not folded, so every stored snapshot stays true to the events it
+ * claims. The filled events before the hole are folded: they are real, in order. A later
+ * event of the entity asks PostgreSQL again, so the entity recovers as soon as the hole
+ * is filled (the missing event arrives, or the writer stores it).
  *
  * A reducer that fails, or returns something that is not an object, does not stop
  * the entity: as in Booster, the event is skipped, the state stays as it was, and the
  * version still advances (so the next event folds); the event goes to dead letters.
  * When the application's global error handler swallows the failure, rj_app_reduce
  * returns the state unchanged instead, and the event is folded as a no-op, unreported.
+ * Filled events follow the same rules (a failed one is dead-lettered by main.c with its
+ * own envelope, since its own message will only be skipped as a redelivery).
  *
  * Pure: no I/O. The reducer call is a function pointer so tests can fold without an
- * application library.
+ * application library, and the filled events are handed in already read, so tests fold
+ * gaps from rows they make up.
  */
 #ifndef RED_FOLD_H
 #define RED_FOLD_H
@@ -46,7 +62,7 @@
 typedef enum red_verdict {
     RED_APPLY,     /* version == current + 1: fold it */
     RED_DUPLICATE, /* version <= current: already folded (redelivery); skip */
-    RED_GAP,       /* version > current + 1: an earlier event is missing; do not fold */
+    RED_GAP,       /* version > current + 1: earlier events are missing; fill them first */
 } red_verdict_t;
 
 /** The verdict for an event of version @p version on a state at version @p current (0: none). */
@@ -57,29 +73,36 @@ typedef enum red_outcome {
     RED_PENDING, /* not folded yet in this attempt */
     RED_APPLIED, /* folded; the state changed (or, for a swallowed failure, stayed) */
     RED_SKIPPED, /* a duplicate, skipped */
-    RED_GAPPED,  /* a gap: not folded, reported */
+    RED_GAPPED,  /* a gap PostgreSQL could not fill: not folded, reported */
     RED_FAILED,  /* the reducer failed: state unchanged, version advanced, reported */
 } red_outcome_t;
 
-/** One event of the batch. */
+/** One event of the batch, or one read from PostgreSQL to fill a gap. */
 typedef struct red_event {
     rj_env_event_t env;    /* the decoded envelope; owns its document */
-    size_t msg;            /* index of its message in the consumed batch */
-    red_outcome_t outcome; /* set by red_batch_fold */
+    size_t msg;            /* index of its message in the consumed batch; for a filled
+                              event, that of the event whose gap it filled (where its
+                              dead letter points) once folded */
+    red_outcome_t outcome; /* set by red_batch_fold (a filled event stays RED_PENDING
+                              until folded) */
     char *error;           /* RED_FAILED/RED_GAPPED: why (heap), else NULL */
 } red_event_t;
 
 /** One entity touched by the batch. */
 typedef struct red_entity {
-    const char *entity;     /* entity type; borrowed from its first event */
-    const char *entity_id;  /* entity id; borrowed from its first event */
-    size_t *events;         /* indices into the batch's events, in log order */
-    size_t n_events;        /* number of events */
-    size_t cap_events;      /* allocated */
-    int64_t stored_version; /* version of the stored snapshot; 0 when none */
-    int64_t version;        /* version after the fold */
-    json_t *value;          /* state after the fold (owned); NULL when the entity has none */
-    size_t last_event;      /* index of the last event that advanced the version */
+    const char *entity;      /* entity type; borrowed from its first event */
+    const char *entity_id;   /* entity id; borrowed from its first event */
+    size_t *events;          /* indices into the batch's events, in log order */
+    size_t n_events;         /* number of events */
+    size_t cap_events;       /* allocated */
+    int64_t stored_version;  /* version of the stored snapshot; 0 when none */
+    int64_t version;         /* version after the fold */
+    json_t *value;           /* state after the fold (owned); NULL when the entity has none */
+    const red_event_t *last; /* the last event that advanced the version (of the batch or
+                                of fill); borrowed; NULL until one did */
+    red_event_t *fill;       /* events read from PostgreSQL for this attempt's gaps, in
+                                version order (red_entity_take_fill); owned */
+    size_t n_fill;           /* number of filled events */
 } red_entity_t;
 
 /** A batch grouped by entity. Caller-owned storage: red_batch_init / red_batch_deinit. */
@@ -124,6 +147,29 @@ red_entity_t *red_batch_find(red_batch_t *b, const char *entity, const char *id)
 void red_entity_set_stored(red_entity_t *e, int64_t version, json_t *value);
 
 /**
+ * The versions the fold of @p e will lack, given its stored version: every version
+ * between the stored one and the batch's newest event of the entity that no event before
+ * it in the batch supplies, as one range (the first missing to the last missing; versions
+ * in between that the batch does hold are read again and skipped as copies).
+ *
+ * @param from, to  on true the range, inclusive; untouched on false
+ * @return true when the entity has a gap to fill (call after red_entity_set_stored)
+ */
+bool red_entity_missing(const red_batch_t *b, const red_entity_t *e, int64_t *from, int64_t *to);
+
+/**
+ * Hands the fold the events read to fill @p e's gaps (what PostgreSQL holds of the
+ * versions red_entity_missing named).
+ *
+ * @param evs  @p n decoded envelopes of this entity, in increasing version order, each
+ *             version at most once; the array and the envelopes' documents are taken
+ *             (the array must come from rj_xmalloc/rj_xcalloc, or be NULL when @p n is 0)
+ *
+ * Forgotten by red_batch_reset: every attempt reads them again.
+ */
+void red_entity_take_fill(red_entity_t *e, rj_env_event_t *evs, size_t n);
+
+/**
  * Folds one event into a state: the application's reducer.
  *
  * @param event    the event envelope; borrowed
@@ -140,13 +186,18 @@ typedef rj_status_t (*red_reduce_fn)(void *opaque, const rj_env_event_t *event,
 typedef struct red_fold_stats {
     size_t applied;    /* events folded */
     size_t duplicates; /* redeliveries skipped */
-    size_t gaps;       /* events not folded because of a gap */
-    size_t failed;     /* events whose reducer failed */
+    size_t gaps;       /* events not folded because of a gap PostgreSQL could not fill */
+    size_t failed;     /* events whose reducer failed (of the batch and filled ones) */
+    size_t filled;     /* events read from PostgreSQL and folded to fill gaps; their own
+                          messages, when they come, count as duplicates */
 } red_fold_stats_t;
 
 /**
  * Folds every entity's events into its stored state, setting each event's outcome
- * and each entity's version, value and last_event.
+ * (filled events too, once folded) and each entity's version, value and last.
+ * An event of a gap is preceded by the filled events of the missing versions; when one
+ * is not there, the filled ones before the hole are folded, the event is RED_GAPPED and
+ * its error names the missing versions.
  */
 void red_batch_fold(red_batch_t *b, red_reduce_fn reduce, void *opaque, red_fold_stats_t *stats);
 

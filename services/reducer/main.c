@@ -8,19 +8,28 @@
  * loop (worker_common/worker.c) opens:
  *
  *   1. load the stored snapshots of every entity the batch touches, in one query;
- *   2. fold (reducer/fold.c): version == stored + 1 folds, older is a redelivery,
- *      newer is a gap that is reported and not folded;
- *   3. produce each changed entity's snapshot (key `<Entity>/<id>`);
- *   4. upsert the snapshots in one statement, guarded by version so a stale writer
+ *   2. for each entity whose events skip versions (red_entity_missing), read the
+ *      missing ones, whole envelopes, from `events` or command_outbox in one statement
+ *      (rj_entity_query_events): the command processor committed them before it
+ *      produced the event that skips them (fold.h says why the log can still deliver
+ *      them late);
+ *   3. fold (reducer/fold.c): version == stored + 1 folds, older is a redelivery,
+ *      newer folds the versions read in step 2 first; a version found nowhere leaves
+ *      the event reported and not folded;
+ *   4. produce each changed entity's snapshot (key `<Entity>/<id>`);
+ *   5. upsert the snapshots in one statement, guarded by version so a stale writer
  *      can never move a snapshot backwards;
  *   then the loop stores the offsets, waits for the snapshots' delivery and commits.
  *
  * A crash after producing and before COMMIT produces the same snapshots again on
- * redelivery (reducers are deterministic); the projector skips them by version.
- * Every attempt starts over from step 1, so a retried batch never folds twice.
+ * redelivery (reducers are deterministic, and a filled version is the same envelope as
+ * the message it stands for); the projector skips them by version. Every attempt starts
+ * over from step 1, reads of step 2 included, so a retried batch never folds twice.
  *
- * Deliberately not here: reading the events table to repair gaps (an operator's
- * decision, see fold.h), and snapshots of entities no event touched.
+ * Deliberately not here: reading ahead of the batch (versions newer than the newest
+ * event in hand arrive as messages of their own; folding them early would only make
+ * the snapshot jump ahead of the log it reports), repairing a hole PostgreSQL cannot
+ * fill (reported; an operator's decision), and snapshots of entities no event touched.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -30,6 +39,7 @@
 #include "app/app.h"
 #include "config/config.h"
 #include "core/core.h"
+#include "entity/entity.h"
 #include "log/log.h"
 #include "proc/proc.h"
 #include "reducer/fold.h"
@@ -75,7 +85,8 @@ typedef struct red_daemon {
     size_t n_snapshots;     /* snapshots written by the last attempt */
     rj_metric_t *m_applied; /* events folded */
     rj_metric_t *m_dups;    /* redeliveries skipped */
-    rj_metric_t *m_gaps;    /* events not folded because of a gap */
+    rj_metric_t *m_gaps;    /* events not folded because of a gap PostgreSQL could not fill */
+    rj_metric_t *m_filled;  /* events read from PostgreSQL and folded to fill gaps */
     rj_metric_t *m_failed;  /* events whose reducer failed */
     rj_metric_t *m_snaps;   /* snapshots written */
 } red_daemon_t;
@@ -164,6 +175,33 @@ load_snapshots(red_daemon_t *d, rj_pg_t *pg, rj_error_t *err)
     return st;
 }
 
+/*
+ * Step 2: reads, once per entity and attempt, the versions the entity's fold will lack.
+ * Inside the batch's transaction, so the read sees what the snapshots were loaded from;
+ * a failing statement fails the attempt (the loop retries it from step 1).
+ */
+static rj_status_t
+fill_gaps(red_daemon_t *d, rj_pg_t *pg, rj_error_t *err)
+{
+    red_batch_t *rb = &d->batch;
+    for (size_t i = 0; i < rb->n_entities; i++) {
+        red_entity_t *e = &rb->entities[i];
+        int64_t from, to;
+        if (!red_entity_missing(rb, e, &from, &to))
+            continue;
+        rj_entity_events_t evs;
+        rj_status_t st = rj_entity_query_events(pg, e->entity, e->entity_id, from, to, &evs, err);
+        if (st != RJ_OK)
+            return st;
+        rj_info("reducer",
+                "filling a version gap from PostgreSQL entity=%s/%s stored=%" PRId64
+                " versions=%" PRId64 "-%" PRId64 " found=%zu",
+                e->entity, e->entity_id, e->stored_version, from, to, evs.n);
+        red_entity_take_fill(e, evs.v, evs.n); /* takes the array and the documents */
+    }
+    return RJ_OK;
+}
+
 static rj_status_t
 reduce_with_app(void *opaque, const rj_env_event_t *ev, const json_t *current, json_t **out,
                 rj_error_t *err)
@@ -172,17 +210,36 @@ reduce_with_app(void *opaque, const rj_env_event_t *ev, const json_t *current, j
     return rj_app_reduce(app, ev->entity, ev->type, ev->value, current, out, err);
 }
 
-/* Dead-letters what the fold refused. Gaps are errors in their own right: they mean
- * the log is not what the design promises (see fold.h), so they are logged at error. */
+/*
+ * Dead-letters what the fold refused. An unfilled gap is an error in its own right: the
+ * command processor committed every version before producing a later one, so PostgreSQL
+ * lacking one means data was lost or deleted (see fold.h); it is logged at error.
+ * A filled event whose reducer failed never comes as a message of this batch (its own
+ * message, when it arrives, is a redelivery and skipped), so its dead letter is written
+ * now, carrying its envelope, at the place of the event whose gap it filled.
+ */
 static void
 report_rejects(red_daemon_t *d, wk_worker_t *w, const wk_batch_t *b)
 {
-    for (size_t i = 0; i < d->batch.n_events; i++) {
-        const red_event_t *ev = &d->batch.events[i];
+    red_batch_t *rb = &d->batch;
+    for (size_t i = 0; i < rb->n_events; i++) {
+        const red_event_t *ev = &rb->events[i];
         if (ev->outcome == RED_GAPPED)
             rj_error("reducer", "%s", ev->error);
         if (ev->outcome == RED_GAPPED || ev->outcome == RED_FAILED)
             wk_deadletter(w, b->msgs[ev->msg], "%s", ev->error);
+    }
+    for (size_t i = 0; i < rb->n_entities; i++) {
+        const red_entity_t *e = &rb->entities[i];
+        for (size_t k = 0; k < e->n_fill; k++) {
+            const red_event_t *f = &e->fill[k];
+            if (f->outcome != RED_FAILED)
+                continue;
+            char *value = rj_json_dumps(f->env.root);
+            wk_deadletter_as(w, b->msgs[f->msg], value, "%s (read from PostgreSQL to fill a gap)",
+                             f->error);
+            free(value);
+        }
     }
 }
 
@@ -216,7 +273,7 @@ write_snapshots(red_daemon_t *d, wk_worker_t *w, rj_error_t *err)
         const red_entity_t *e = &rb->entities[i];
         if (!red_entity_changed(e))
             continue;
-        const char *last_event_id = rb->events[e->last_event].env.event_id;
+        const char *last_event_id = e->last->env.event_id; /* set: the version advanced */
         cols[C_TYPE][k] = e->entity;
         cols[C_ID][k] = e->entity_id;
         cols[C_VERSION][k] = strs_keep(&keep, rj_xasprintf("%" PRId64, e->version));
@@ -267,6 +324,8 @@ red_write(void *opaque, wk_worker_t *w, const wk_batch_t *b, rj_error_t *err)
 
     red_batch_reset(rb);
     rj_status_t st = load_snapshots(d, wk_worker_pg(w), err);
+    if (st == RJ_OK)
+        st = fill_gaps(d, wk_worker_pg(w), err);
     if (st != RJ_OK)
         return st;
     red_batch_fold(rb, reduce_with_app, d->app, &d->stats);
@@ -283,6 +342,7 @@ red_publish(void *opaque, wk_worker_t *w, const wk_batch_t *b)
     rj_metric_add(d->m_dups, (int64_t)d->stats.duplicates);
     rj_metric_add(d->m_gaps, (int64_t)d->stats.gaps);
     rj_metric_add(d->m_failed, (int64_t)d->stats.failed);
+    rj_metric_add(d->m_filled, (int64_t)d->stats.filled);
     rj_metric_add(d->m_snaps, (int64_t)d->n_snapshots);
     if (d->stats.duplicates > 0)
         rj_debug("reducer", "skipped redelivered events count=%zu", d->stats.duplicates);
@@ -331,6 +391,10 @@ main(int argc, char **argv)
                                  "events by what the reducer did with them");
     d.m_gaps = rj_metric_counter("ramjet_reducer_events_total{outcome=\"gap\"}",
                                  "events by what the reducer did with them");
+    /* "filled": folded from PostgreSQL ahead of its own message, which then counts as a
+       duplicate; "gap": not folded because PostgreSQL could not fill the gap either. */
+    d.m_filled = rj_metric_counter("ramjet_reducer_events_total{outcome=\"filled\"}",
+                                   "events by what the reducer did with them");
     d.m_failed = rj_metric_counter("ramjet_reducer_events_total{outcome=\"failed\"}",
                                    "events by what the reducer did with them");
     d.m_snaps = rj_metric_counter("ramjet_reducer_snapshots_total", "snapshots written");

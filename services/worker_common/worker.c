@@ -109,17 +109,15 @@ wk_worker_opts(const wk_worker_t *w)
 
 /* ---- dead letters ---- */
 
-void
-wk_deadletter(wk_worker_t *w, const rd_kafka_message_t *m, const char *fmt, ...)
+/* Records a dead letter at @p m's place carrying @p given (NULL: m's own payload). */
+static void
+deadletter_record(wk_worker_t *w, const rd_kafka_message_t *m, const char *given,
+                  const char *reason)
 {
-    char reason[RJ_ERROR_MSG_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(reason, sizeof reason, fmt, ap);
-    va_end(ap);
-
     char *key = wk_msg_key(m);
-    char *value = m->payload != NULL ? rj_xstrndup(m->payload, m->len) : rj_xstrdup("");
+    char *value = given != NULL        ? rj_xstrdup(given)
+                  : m->payload != NULL ? rj_xstrndup(m->payload, m->len)
+                                       : rj_xstrdup("");
     char at[32];
     rj_iso8601_ms(rj_now_ms(), at);
     rj_env_deadletter_t env = {
@@ -141,6 +139,29 @@ wk_deadletter(wk_worker_t *w, const rd_kafka_message_t *m, const char *fmt, ...)
     }
     w->dls[w->n_dls++] = (deadletter_t){.key = key, .json = rj_env_deadletter_encode(&env)};
     free(value);
+}
+
+void
+wk_deadletter(wk_worker_t *w, const rd_kafka_message_t *m, const char *fmt, ...)
+{
+    char reason[RJ_ERROR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    deadletter_record(w, m, NULL, reason);
+}
+
+void
+wk_deadletter_as(wk_worker_t *w, const rd_kafka_message_t *m, const char *value, const char *fmt,
+                 ...)
+{
+    char reason[RJ_ERROR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    deadletter_record(w, m, value, reason);
 }
 
 /* Forgets the dead letters recorded after index @p keep. */

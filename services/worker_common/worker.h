@@ -155,6 +155,17 @@ const wk_opts_t *wk_worker_opts(const wk_worker_t *w);
 void wk_deadletter(wk_worker_t *w, const rd_kafka_message_t *m, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/**
+ * wk_deadletter for an event that was not consumed as a message of its own but read
+ * from elsewhere on @p m's behalf (the reducer folds the versions a gap lacks from
+ * PostgreSQL): the dead letter points at @p m (topic, partition, offset, key) but
+ * carries @p value, the text of the event given up on.
+ *
+ * @param value  NUL-terminated; borrowed (copied)
+ */
+void wk_deadletter_as(wk_worker_t *w, const rd_kafka_message_t *m, const char *value,
+                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 /** A message's key as a new NUL-terminated string (free() it), or NULL when it has none. */
 char *wk_msg_key(const rd_kafka_message_t *m);
 

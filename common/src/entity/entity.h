@@ -21,6 +21,9 @@
  * here is the one the next snapshot will hold: events in version order; a reducer that
  * fails (or is missing) skips its event and leaves the state as it was.
  *
+ * The reducer reads here too (rj_entity_query_events): whole envelopes of a version range,
+ * to fill a gap its partition's log left (services/reducer/fold.h).
+ *
  * Split in three so each part is testable and the daemons combine them as they need:
  * the statement (rj_entity_query), the pure fold of its rows (rj_entity_fold_rows), and
  * the pure fold of events not stored anywhere yet (rj_entity_fold_pending: the
@@ -37,6 +40,7 @@
 #include <jansson.h>
 
 #include "app/app.h"
+#include "json/envelope.h"
 #include "pg/pg.h"
 #include "rj/status.h"
 
@@ -68,8 +72,43 @@ void rj_entity_rows_deinit(rj_entity_rows_t *rows);
  *
  * Runs on the caller's thread, blocking.
  */
-rj_status_t rj_entity_query(rj_pg_t *pg, const char *entity, const char *id,
-                            rj_entity_rows_t *out, rj_error_t *err);
+rj_status_t rj_entity_query(rj_pg_t *pg, const char *entity, const char *id, rj_entity_rows_t *out,
+                            rj_error_t *err);
+
+/** Whole stored events of one entity, as rj_entity_query_events reads them. */
+typedef struct rj_entity_events {
+    rj_env_event_t *v; /* decoded envelopes, in version order, each version once; owned */
+    size_t n;          /* number of events */
+} rj_entity_events_t;
+
+/** Releases the events' documents and the array; @p evs is empty afterwards. */
+void rj_entity_events_deinit(rj_entity_events_t *evs);
+
+/**
+ * Reads an entity's events of versions @p from..@p to (inclusive) as whole envelopes
+ * (event id, type, version, request id, createdAt, value, current user), from `events`
+ * or, for versions `events` lacks (the event-store writer lags), from command_outbox:
+ * the same two places, the same one-statement rule and the same GIN lookup as
+ * rj_entity_query, which reads only what a fold needs. The reducer uses this to fill a
+ * version gap (services/reducer/fold.h): an envelope read here is the one the command
+ * processor produced, byte for byte in every field a snapshot depends on.
+ *
+ * Versions found nowhere are simply absent from @p out; the caller decides what a hole
+ * means. A row that does not decode as an event envelope (only data written outside
+ * Ramjet can do that) is logged at error and left out likewise, so one bad row makes a
+ * hole rather than a statement that fails for ever.
+ *
+ * @param pg      the connection; inside the caller's transaction if it has one
+ * @param entity  entity type; @p id the entity id; borrowed
+ * @param out     on RJ_OK the events (release with rj_entity_events_deinit); empty on
+ *                failure
+ * @return RJ_OK, or the statement's error (rj_pg_exec's statuses: a failure inside a
+ *         transaction aborts it)
+ *
+ * Runs on the caller's thread, blocking.
+ */
+rj_status_t rj_entity_query_events(rj_pg_t *pg, const char *entity, const char *id, long long from,
+                                   long long to, rj_entity_events_t *out, rj_error_t *err);
 
 /**
  * Folds the rows of rj_entity_query: the snapshot, then each event of versions
