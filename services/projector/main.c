@@ -303,6 +303,22 @@ visit_projections(proj_daemon_t *d, wk_worker_t *w, const wk_batch_t *b, bool ru
     }
 }
 
+/* Sets @p row as loaded from result row @p t of (id, seq, version, value::text). */
+static rj_status_t
+row_load(proj_row_t *row, const PGresult *res, int t, const char *read_model, rj_error_t *err)
+{
+    json_error_t jerr;
+    json_t *value = json_loads(PQgetvalue(res, t, 3), JSON_DECODE_ANY, &jerr);
+    if (!json_is_object(value)) {
+        json_decref(value);
+        return rj_error_set(err, RJ_EINTERNAL,
+                            "could not parse stored read model: %s read_model=%s id=%s",
+                            value == NULL ? jerr.text : "not an object", read_model, row->id);
+    }
+    proj_row_set_loaded(row, strtoll(PQgetvalue(res, t, 2), NULL, 10), value);
+    return RJ_OK;
+}
+
 /*
  * Adds every stored row of @p rm that @p filter matches to the batch's cache, a page at a
  * time. Rows the batch has already loaded or written keep their cached state: it is newer
@@ -341,16 +357,7 @@ cache_matches(proj_daemon_t *d, rj_pg_t *pg, const proj_rm_t *rm, const json_t *
                 proj_batch_row(pb, rm->model->name, PQgetvalue(res, t, 0), PQgetvalue(res, t, 1));
             if (row->loaded_exists || row->touched)
                 continue;
-            json_error_t jerr;
-            json_t *value = json_loads(PQgetvalue(res, t, 3), JSON_DECODE_ANY, &jerr);
-            if (!json_is_object(value)) {
-                json_decref(value);
-                st = rj_error_set(
-                    err, RJ_EINTERNAL, "could not parse stored read model: %s read_model=%s id=%s",
-                    value == NULL ? jerr.text : "not an object", rm->model->name, row->id);
-                break;
-            }
-            proj_row_set_loaded(row, strtoll(PQgetvalue(res, t, 2), NULL, 10), value);
+            st = row_load(row, res, t, rm->model->name, err);
         }
         *n_found += (size_t)n;
         free(after_id);
@@ -525,16 +532,7 @@ load_rows(proj_daemon_t *d, rj_pg_t *pg, rj_error_t *err)
         for (int t = 0; t < PQntuples(res) && st == RJ_OK; t++) {
             proj_row_t *row =
                 proj_batch_row(pb, rm->model->name, PQgetvalue(res, t, 0), PQgetvalue(res, t, 1));
-            json_error_t jerr;
-            json_t *value = json_loads(PQgetvalue(res, t, 3), JSON_DECODE_ANY, &jerr);
-            if (!json_is_object(value)) {
-                json_decref(value);
-                st = rj_error_set(
-                    err, RJ_EINTERNAL, "could not parse stored read model: %s read_model=%s id=%s",
-                    value == NULL ? jerr.text : "not an object", rm->model->name, row->id);
-                break;
-            }
-            proj_row_set_loaded(row, strtoll(PQgetvalue(res, t, 2), NULL, 10), value);
+            st = row_load(row, res, t, rm->model->name, err);
         }
         PQclear(res);
     }
@@ -563,14 +561,6 @@ exec_counted(rj_pg_t *pg, const char *name, const char *sql, int nparams, char *
     return RJ_OK;
 }
 
-static int
-row_order(const void *a, const void *b)
-{
-    const proj_row_t *x = *(const proj_row_t *const *)a, *y = *(const proj_row_t *const *)b;
-    int c = strcmp(x->id, y->id);
-    return c != 0 ? c : strcmp(x->seq, y->seq);
-}
-
 /*
  * Writes every touched row, one upsert and one delete statement per read model. Rows go
  * in (id, seq) order, read model by read model, so two projectors whose batches share
@@ -585,7 +575,7 @@ write_rows(proj_daemon_t *d, rj_pg_t *pg, size_t *written, rj_error_t *err)
     const proj_row_t **sorted = rj_xmalloc(cap * sizeof *sorted);
     for (size_t r = 0; r < pb->n_rows; r++)
         sorted[r] = &pb->rows[r];
-    qsort(sorted, pb->n_rows, sizeof *sorted, row_order);
+    qsort(sorted, pb->n_rows, sizeof *sorted, proj_row_ptr_cmp);
     const char **up[4], **del[3];
     for (int c = 0; c < 4; c++)
         up[c] = rj_xmalloc(cap * sizeof *up[c]);

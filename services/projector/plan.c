@@ -132,6 +132,14 @@ proj_row_set_loaded(proj_row_t *r, int64_t version, json_t *value)
     r->loaded_version = version;
 }
 
+int
+proj_row_ptr_cmp(const void *a, const void *b)
+{
+    const proj_row_t *x = *(const proj_row_t *const *)a, *y = *(const proj_row_t *const *)b;
+    int c = strcmp(x->id, y->id);
+    return c != 0 ? c : strcmp(x->seq, y->seq);
+}
+
 void
 proj_row_apply(proj_row_t *r, rj_app_project_action_t action, json_t *out)
 {

@@ -123,6 +123,10 @@ proj_row_t *proj_batch_row(proj_batch_t *b, const char *read_model, const char *
  */
 void proj_row_set_loaded(proj_row_t *r, int64_t version, json_t *value);
 
+/** qsort comparator for an array of `const proj_row_t *`: (id, seq) order, the order in
+ * which rows are written so that writers sharing rows lock them alike. */
+int proj_row_ptr_cmp(const void *a, const void *b);
+
 /**
  * Applies what a projection asked for to the cached row.
  * @param out  for RJ_APP_PROJECT_WRITE the new read model, taken; ignored otherwise

@@ -261,14 +261,6 @@ lock_when_complete(replay_t *rp, int64_t *lock_at, rj_error_t *err)
 
 /* ---- the fresh table ---- */
 
-static int
-row_order(const void *a, const void *b)
-{
-    const proj_row_t *x = *(const proj_row_t *const *)a, *y = *(const proj_row_t *const *)b;
-    int c = strcmp(x->id, y->id);
-    return c != 0 ? c : strcmp(x->seq, y->seq);
-}
-
 /* Step 5: the fresh table, filled in (id, seq) order, versions above the live ones. */
 static rj_status_t
 fill_fresh(replay_t *rp, rj_error_t *err)
@@ -285,7 +277,7 @@ fill_fresh(replay_t *rp, rj_error_t *err)
     for (size_t r = 0; r < rows->n_rows; r++)
         if (rows->rows[r].value != NULL)
             sorted[n++] = &rows->rows[r];
-    qsort(sorted, n, sizeof *sorted, row_order);
+    qsort(sorted, n, sizeof *sorted, proj_row_ptr_cmp);
     rp->rows_after = n;
 
     char *insert =
