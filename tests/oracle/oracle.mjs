@@ -32,8 +32,9 @@ import { execFileSync, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { isDeepStrictEqual } from 'node:util';
 import {
-  Kind, buildSchema, execute, getIntrospectionQuery, parse, validate, visit,
+  Kind, buildSchema, execute, getIntrospectionQuery, parse, validate, valueFromASTUntyped, visit,
 } from 'graphql';
+import { inspect } from 'graphql/jsutils/inspect.mjs';
 import corpus from './corpus.mjs';
 import { ZOO_DATA, ZOO_SDL } from './zoo.mjs';
 import {
@@ -58,10 +59,52 @@ if (!driverPath || !ramjetPath) {
 
 // ---- schemas and data ------------------------------------------------------------------------
 
+// Ramjet parses three custom scalars by name as Booster and graphql-scalars do (coerce.c);
+// graphql-js's buildSchema makes every custom scalar pass-through. Give graphql-js the same
+// parsers, written here from the documented rules (docs/app-sdl.md), so the oracle checks
+// that Ramjet words and places their errors exactly as graphql-js does for a scalar parser
+// that throws.
+const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(?:[Zz]|([+-])(\d{2}):?(\d{2}))?)?$/;
+
+function isoMillis(s, needTime) {
+  const m = ISO_8601.exec(s);
+  if (!m || (needTime && m[4] === undefined)) return undefined;
+  const [y, mo, d, h = 0, mi = 0, sec = 0] = [1, 2, 3, 4, 5, 6].map((i) => (m[i] === undefined ? undefined : Number(m[i])));
+  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+  const dim = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][mo - 1];
+  if (mo < 1 || mo > 12 || d < 1 || d > dim || h > 23 || mi > 59 || sec > 59) return undefined;
+  if (m[9] !== undefined && (Number(m[9]) > 23 || Number(m[10]) > 59)) return undefined;
+  const off = m[8] === undefined ? 0 : (Number(m[9]) * 60 + Number(m[10])) * (m[8] === '-' ? -1 : 1);
+  const ms = m[7] === undefined ? 0 : Number(`0.${m[7]}`.slice(0, 5)) * 1000;
+  return Date.UTC(y, mo - 1, d, h, mi, sec, Math.floor(ms + 1e-9)) - off * 60000;
+}
+
+function withRamjetScalars(schema) {
+  for (const [name, needTime] of [['Date', false], ['DateTime', true]]) {
+    const t = schema.getType(name);
+    if (!t) continue;
+    t.parseValue = (v) => {
+      const ms = typeof v === 'string' ? isoMillis(v, needTime) : Number.isInteger(v) && Math.abs(v) <= 8.64e15 ? v : undefined;
+      if (ms === undefined) throw new Error(`Invalid date: ${typeof v === 'string' ? v : inspect(v)}`);
+      return new Date(ms).toISOString();
+    };
+    t.parseLiteral = (node, vars) => t.parseValue(valueFromASTUntyped(node, vars));
+  }
+  const o = schema.getType('JSONObject');
+  if (o) {
+    o.parseValue = (v) => {
+      if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error(`JSONObject cannot represent non-object value: ${inspect(v)}`);
+      return v;
+    };
+    o.parseLiteral = (node, vars) => o.parseValue(valueFromASTUntyped(node, vars));
+  }
+  return schema;
+}
+
 const SHOP_SDL = execFileSync(ramjetPath, ['schema', 'print'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
 const schemas = {
-  zoo: { sdl: ZOO_SDL, schema: buildSchema(ZOO_SDL), root: ZOO_DATA },
-  shop: { sdl: SHOP_SDL, schema: buildSchema(SHOP_SDL) },
+  zoo: { sdl: ZOO_SDL, schema: withRamjetScalars(buildSchema(ZOO_SDL)), root: ZOO_DATA },
+  shop: { sdl: SHOP_SDL, schema: withRamjetScalars(buildSchema(SHOP_SDL)) },
 };
 schemas.shop.root = rootDataFor(schemas.shop.schema, seed);
 
