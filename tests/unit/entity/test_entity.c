@@ -20,6 +20,7 @@
 #include "entity/entity.h"
 #include "log/log.h"
 #include "pg/pg.h"
+#include "../pg_test.h"
 
 static rj_app_t *shop;
 
@@ -548,17 +549,7 @@ static void
 pg_teardown(void)
 {
     free_shop();
-    if (pg_url == NULL || *pg_url == '\0')
-        return;
-    rj_pg_t *pg = rj_pg_connect(pg_url, "public", NULL);
-    if (pg == NULL)
-        return;
-    char *q = rj_pg_quote_ident(pg, schema);
-    char *sql = rj_xasprintf("DROP SCHEMA IF EXISTS %s CASCADE", q);
-    rj_pg_exec(pg, sql, 0, NULL, NULL, NULL);
-    free(sql);
-    free(q);
-    rj_pg_free(pg);
+    rjt_pg_drop_schema(pg_url, schema);
 }
 
 TestSuite(entity_pg, .init = pg_setup, .fini = pg_teardown, .timeout = 60);
@@ -566,11 +557,8 @@ TestSuite(entity_pg, .init = pg_setup, .fini = pg_teardown, .timeout = 60);
 static rj_pg_t *
 migrated_or_skip(void)
 {
-    if (pg_url == NULL || *pg_url == '\0')
-        cr_skip_test("RAMJET_TEST_PG_URL is not set");
+    rj_pg_t *pg = rjt_pg_connect_or_skip(pg_url, schema);
     rj_error_t err = {0};
-    rj_pg_t *pg = rj_pg_connect(pg_url, schema, &err);
-    cr_assert_not_null(pg, "%s", err.msg);
     cr_assert_eq(rj_pg_migrate(pg, &err), RJ_OK, "%s", err.msg);
     return pg;
 }

@@ -16,6 +16,7 @@
 #include "core/core.h"
 #include "log/log.h"
 #include "pg/pg.h"
+#include "../pg_test.h"
 
 static const char *pg_url;
 static char schema[64];
@@ -33,17 +34,7 @@ setup(void)
 static void
 drop_schema(void)
 {
-    if (pg_url == NULL || *pg_url == '\0')
-        return;
-    rj_pg_t *pg = rj_pg_connect(pg_url, "public", NULL);
-    if (pg == NULL)
-        return;
-    char *q = rj_pg_quote_ident(pg, schema);
-    char *sql = rj_xasprintf("DROP SCHEMA IF EXISTS %s CASCADE", q);
-    rj_pg_exec(pg, sql, 0, NULL, NULL, NULL);
-    free(sql);
-    free(q);
-    rj_pg_free(pg);
+    rjt_pg_drop_schema(pg_url, schema);
 }
 
 TestSuite(pg, .init = setup, .fini = drop_schema, .timeout = 60);
@@ -51,12 +42,7 @@ TestSuite(pg, .init = setup, .fini = drop_schema, .timeout = 60);
 static rj_pg_t *
 connect_or_skip(void)
 {
-    if (pg_url == NULL || *pg_url == '\0')
-        cr_skip_test("RAMJET_TEST_PG_URL is not set");
-    rj_error_t err = {0};
-    rj_pg_t *pg = rj_pg_connect(pg_url, schema, &err);
-    cr_assert_not_null(pg, "%s", err.msg);
-    return pg;
+    return rjt_pg_connect_or_skip(pg_url, schema);
 }
 
 static rj_pg_t *

@@ -21,6 +21,7 @@
 #include "readside/readside.h"
 
 #include "fixtures.h"
+#include "../pg_test.h"
 
 static const char *pg_url;
 static char schema[64];
@@ -40,17 +41,7 @@ setup(void)
 static void
 drop_schema(void)
 {
-    if (pg_url == NULL || *pg_url == '\0')
-        return;
-    rj_pg_t *pg = rj_pg_connect(pg_url, "public", NULL);
-    if (pg == NULL)
-        return;
-    char *q = rj_pg_quote_ident(pg, schema);
-    char *sql = rj_xasprintf("DROP SCHEMA IF EXISTS %s CASCADE", q);
-    rj_pg_exec(pg, sql, 0, NULL, NULL, NULL);
-    free(sql);
-    free(q);
-    rj_pg_free(pg);
+    rjt_pg_drop_schema(pg_url, schema);
 }
 
 TestSuite(readside_pg, .init = setup, .fini = drop_schema, .timeout = 300);
@@ -67,11 +58,8 @@ exec_ok(rj_pg_t *pg, const char *sql, int n, const char *const *params)
 static rj_pg_t *
 connect_or_skip(void)
 {
-    if (pg_url == NULL || *pg_url == '\0')
-        cr_skip_test("RAMJET_TEST_PG_URL is not set");
+    rj_pg_t *pg = rjt_pg_connect_or_skip(pg_url, schema);
     rj_error_t err = {0};
-    rj_pg_t *pg = rj_pg_connect(pg_url, schema, &err);
-    cr_assert_not_null(pg, "%s", err.msg);
     cr_assert_eq(rj_pg_migrate(pg, &err), RJ_OK, "%s", err.msg);
     cr_assert_eq(rj_rs_ensure_indexes(pg, &cart_rm, &err), RJ_OK, "%s", err.msg);
     cr_assert_eq(rj_rs_ensure_indexes(pg, &product_rm, &err), RJ_OK, "%s", err.msg);

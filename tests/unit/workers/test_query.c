@@ -15,6 +15,7 @@
 #include "pg/pg.h"
 #include "projector/plan.h"
 #include "projector/query.h"
+#include "../pg_test.h"
 
 Test(query, statement_binds_every_value_and_pages_by_key)
 {
@@ -116,28 +117,15 @@ setup(void)
 static void
 drop_schema(void)
 {
-    if (pg_url == NULL || *pg_url == '\0')
-        return;
-    rj_pg_t *pg = rj_pg_connect(pg_url, "public", NULL);
-    if (pg == NULL)
-        return;
-    char *q = rj_pg_quote_ident(pg, schema);
-    char *sql = rj_xasprintf("DROP SCHEMA IF EXISTS %s CASCADE", q);
-    rj_pg_exec(pg, sql, 0, NULL, NULL, NULL);
-    free(sql);
-    free(q);
-    rj_pg_free(pg);
+    rjt_pg_drop_schema(pg_url, schema);
 }
 
 TestSuite(query_pg, .init = setup, .fini = drop_schema, .timeout = 120);
 
 Test(query_pg, pages_through_every_match)
 {
-    if (pg_url == NULL || *pg_url == '\0')
-        cr_skip_test("RAMJET_TEST_PG_URL is not set");
+    rj_pg_t *pg = rjt_pg_connect_or_skip(pg_url, schema);
     rj_error_t err = {0};
-    rj_pg_t *pg = rj_pg_connect(pg_url, schema, &err);
-    cr_assert_not_null(pg, "%s", err.msg);
     cr_assert_eq(rj_pg_migrate(pg, &err), RJ_OK, "%s", err.msg); /* creates the schema */
     cr_assert_eq(rj_pg_ensure_read_model_table(pg, "OrderReadModel", &err), RJ_OK, "%s", err.msg);
     char *table = rj_pg_read_model_table(pg, "OrderReadModel");

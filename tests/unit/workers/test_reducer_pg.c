@@ -19,6 +19,7 @@
 #include "pg/pg.h"
 #include "reducer/fold.h"
 #include "json/envelope.h"
+#include "../pg_test.h"
 
 static const char *pg_url;
 static char schema[64];
@@ -40,17 +41,7 @@ teardown(void)
 {
     rj_pg_free(conn);
     conn = NULL;
-    if (pg_url == NULL || *pg_url == '\0')
-        return;
-    rj_pg_t *pg = rj_pg_connect(pg_url, "public", NULL);
-    if (pg == NULL)
-        return;
-    char *q = rj_pg_quote_ident(pg, schema);
-    char *sql = rj_xasprintf("DROP SCHEMA IF EXISTS %s CASCADE", q);
-    rj_pg_exec(pg, sql, 0, NULL, NULL, NULL);
-    free(sql);
-    free(q);
-    rj_pg_free(pg);
+    rjt_pg_drop_schema(pg_url, schema);
 }
 
 TestSuite(reducer_pg, .init = setup, .fini = teardown, .timeout = 60);
@@ -58,11 +49,8 @@ TestSuite(reducer_pg, .init = setup, .fini = teardown, .timeout = 60);
 static rj_pg_t *
 migrated_or_skip(void)
 {
-    if (pg_url == NULL || *pg_url == '\0')
-        cr_skip_test("RAMJET_TEST_PG_URL is not set");
+    rj_pg_t *pg = rjt_pg_connect_or_skip(pg_url, schema);
     rj_error_t err = {0};
-    rj_pg_t *pg = rj_pg_connect(pg_url, schema, &err);
-    cr_assert_not_null(pg, "%s", err.msg);
     conn = pg;
     cr_assert_eq(rj_pg_migrate(pg, &err), RJ_OK, "%s", err.msg);
     return pg;
