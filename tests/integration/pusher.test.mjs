@@ -13,52 +13,33 @@
 //     buffer, else 1006), while a healthy subscriber on the same pusher receives exactly
 //     the changes a subscriber on the stack's pusher does.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
-import net from 'node:net';
-import path from 'node:path';
 import { after, before } from 'node:test';
 import WebSocket from 'ws';
 import {
   CHANGE_CART_ITEM,
   GqlWsClient,
   MUTATION_OK,
-  buildDir,
   itest,
   itestStopsCleanly,
   sleep,
+  startExtraPusher,
   startStack,
+  stopExtraPushers,
   waitFor,
 } from './lib/stack.mjs';
 
 let stack;
-const extraPushers = new Set();
 
 before(async () => {
   stack = await startStack({ name: 'pusher' });
 });
 after(async () => {
-  for (const p of extraPushers) await p.stop().catch(() => {});
+  await stopExtraPushers();
   await stack?.stop();
 });
 
 const cartSubscription = (id) => `subscription { CartReadModel(id: "${id}") { id cartItems { productId quantity } } }`;
-
-/** A TCP port free on 127.0.0.1 and 0.0.0.0 right now, below the ephemeral range. */
-async function freePort() {
-  const canListen = (port, host) =>
-    new Promise((resolve) => {
-      const srv = net.createServer();
-      srv.once('error', () => resolve(false));
-      srv.listen({ port, host, exclusive: true }, () => srv.close(() => resolve(true)));
-    });
-  for (let i = 0; i < 200; i++) {
-    const port = 20000 + Math.floor(Math.random() * 12000);
-    if ((await canListen(port, '0.0.0.0')) && (await canListen(port, '127.0.0.1'))) return port;
-  }
-  throw new Error('no free port');
-}
 
 /** Parses Prometheus text; resolves the value of metric `name` (no labels), or undefined. */
 async function metric(healthPort, name) {
@@ -87,57 +68,6 @@ function waitSubscriptions(healthPort, n, what) {
   });
 }
 
-/**
- * Starts another ramjet-pusher on the stack's Redis, on free ports, with extra
- * environment (RAMJET_SEND_QUEUE_MAX...), and waits for its /readyz.
- */
-async function startPusher(env = {}) {
-  const wsPort = await freePort();
-  const healthPort = await freePort();
-  const childEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('RAMJET_')) childEnv[k] = v;
-  Object.assign(childEnv, {
-    RAMJET_APP: path.join(buildDir, 'lib', 'libshop.so'),
-    RAMJET_REDIS_URL: stack.urls.redis,
-    RAMJET_WS_PORT: String(wsPort),
-    RAMJET_HEALTH_PORT: String(healthPort),
-    RAMJET_LOG_LEVEL: process.env.RAMJET_LOG_LEVEL || 'info',
-    ...env,
-  });
-  const log = createWriteStream(path.join(stack.logDir, `pusher-extra-${wsPort}.log`), { flags: 'a' });
-  const child = spawn(path.join(buildDir, 'bin', 'ramjet-pusher'), [], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout.pipe(log, { end: false });
-  child.stderr.pipe(log, { end: false });
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  let exitStatus = null;
-  exited.then((st) => (exitStatus = st));
-  const p = {
-    url: `ws://127.0.0.1:${wsPort}/websocket`,
-    healthPort,
-    child,
-    /** SIGTERM; resolves {code, signal} (SIGKILL after 30 s). Idempotent. */
-    async stop() {
-      if (exitStatus === null) child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 30000);
-      const st = await exited;
-      clearTimeout(timer);
-      extraPushers.delete(p);
-      log.end();
-      return st;
-    },
-  };
-  extraPushers.add(p);
-  await waitFor(
-    async () => {
-      if (exitStatus !== null) throw new Error(`ramjet-pusher exited ${JSON.stringify(exitStatus)}`);
-      const res = await fetch(`http://127.0.0.1:${healthPort}/readyz`, { signal: AbortSignal.timeout(5000) });
-      return res.status === 200;
-    },
-    { timeoutMs: 60000, what: `the extra pusher on port ${wsPort} to be ready` },
-  );
-  return p;
-}
-
 /** ChangeCartItem, retried (up to timeoutMs) until the gateway acknowledges it. */
 async function mutate(cartId, productId, quantity, { timeoutMs = 30000 } = {}) {
   let last;
@@ -158,7 +88,7 @@ const dataOf = (client, id) =>
 const quantityOf = (cart, productId) => cart?.cartItems?.find((i) => i.productId === productId)?.quantity;
 
 itest('two replicas: a subscriber on each gets every change exactly once; the replica stops with 0', { timeout: 240000 }, async () => {
-  const replica = await startPusher();
+  const replica = await startExtraPusher(stack);
   const a = await stack.ws();
   const b = await GqlWsClient.connect(replica.url);
   try {
@@ -274,7 +204,7 @@ itest('Redis killed: the supervisor restarts it and a subscription made before t
 
 itest('a client that stops reading is disconnected while it still is not reading; a healthy subscriber on the same pusher misses nothing', { timeout: 300000 }, async () => {
   const queueMax = 64;
-  const pusher = await startPusher({ RAMJET_SEND_QUEUE_MAX: String(queueMax) });
+  const pusher = await startExtraPusher(stack, { RAMJET_SEND_QUEUE_MAX: String(queueMax) });
   const cart = 'slow-1';
   // Big rows, so that the kernel's socket buffers fill after a few hundred frames:
   // 300 products of ~100 bytes each, about 30 KB per `data` frame.

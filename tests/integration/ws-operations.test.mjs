@@ -15,10 +15,9 @@
 //     error, and the same connection keeps serving subscriptions; a `stop` before the
 //     answer means nothing more arrives for that operation.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createSign } from 'node:crypto';
 import { once } from 'node:events';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before } from 'node:test';
@@ -29,11 +28,13 @@ import {
   CHANGE_CART_ITEM,
   GqlWsClient,
   MUTATION_OK,
-  buildDir,
+  freePort,
   itest,
   itestStopsCleanly,
   sleep,
+  startExtraPusher,
   startStack,
+  stopExtraPushers,
   waitFor,
 } from './lib/stack.mjs';
 
@@ -57,14 +58,13 @@ const CART_BY_ID = (id) => `subscription { CartReadModel(id: "${id}") { id cartI
 const PROTOCOLS = ['graphql-ws', 'graphql-transport-ws'];
 
 let stack;
-const extraPushers = new Set();
 const silentServers = new Set();
 
 before(async () => {
   stack = await startStack({ name: 'ws-operations' });
 });
 after(async () => {
-  for (const p of extraPushers) await p.stop().catch(() => {});
+  await stopExtraPushers();
   for (const s of silentServers) s.close();
   await stack?.stop();
 });
@@ -193,21 +193,6 @@ for (const protocol of PROTOCOLS) {
 
 /* ---- a gateway that is down, or silent ---- */
 
-/** A TCP port free on 127.0.0.1 and 0.0.0.0 right now, below the ephemeral range. */
-async function freePort() {
-  const canListen = (port, host) =>
-    new Promise((resolve) => {
-      const srv = net.createServer();
-      srv.once('error', () => resolve(false));
-      srv.listen({ port, host, exclusive: true }, () => srv.close(() => resolve(true)));
-    });
-  for (let i = 0; i < 200; i++) {
-    const port = 20000 + Math.floor(Math.random() * 12000);
-    if ((await canListen(port, '0.0.0.0')) && (await canListen(port, '127.0.0.1'))) return port;
-  }
-  throw new Error('no free port');
-}
-
 /** A server that accepts connections and never answers; resolves its port. */
 async function silentServer() {
   const sockets = new Set();
@@ -224,50 +209,6 @@ async function silentServer() {
   silentServers.add(srv);
   await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve));
   return srv.address().port;
-}
-
-/** Another ramjet-pusher on the stack's Redis, with @p env (RAMJET_GATEWAY_URL...). */
-async function startPusher(env) {
-  const wsPort = await freePort();
-  const healthPort = await freePort();
-  const childEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('RAMJET_')) childEnv[k] = v;
-  Object.assign(childEnv, {
-    RAMJET_APP: path.join(buildDir, 'lib', 'libshop.so'),
-    RAMJET_REDIS_URL: stack.urls.redis,
-    RAMJET_WS_PORT: String(wsPort),
-    RAMJET_HEALTH_PORT: String(healthPort),
-    RAMJET_LOG_LEVEL: process.env.RAMJET_LOG_LEVEL || 'info',
-    ...env,
-  });
-  const log = createWriteStream(path.join(stack.logDir, `pusher-extra-${wsPort}.log`), { flags: 'a' });
-  const child = spawn(path.join(buildDir, 'bin', 'ramjet-pusher'), [], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout.pipe(log, { end: false });
-  child.stderr.pipe(log, { end: false });
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  let exitStatus = null;
-  exited.then((st) => (exitStatus = st));
-  const p = {
-    url: `ws://127.0.0.1:${wsPort}/websocket`,
-    async stop() {
-      if (exitStatus === null) child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 30000);
-      const st = await exited;
-      clearTimeout(timer);
-      extraPushers.delete(p);
-      log.end();
-      return st;
-    },
-  };
-  extraPushers.add(p);
-  await waitFor(
-    async () => {
-      if (exitStatus !== null) throw new Error(`ramjet-pusher exited ${JSON.stringify(exitStatus)}`);
-      return (await fetch(`http://127.0.0.1:${healthPort}/readyz`, { signal: AbortSignal.timeout(5000) })).status === 200;
-    },
-    { timeoutMs: 60000, what: `the extra pusher on port ${wsPort} to be ready` },
-  );
-  return p;
 }
 
 /** The error a failed operation got: graphql-ws `data` {errors}, graphql-transport-ws `error`. */
@@ -300,8 +241,8 @@ async function expectSubscriptionWorks(client, id, cart) {
 }
 
 itest('a gateway that is down or silent fails that operation only; stop before the answer is honoured', { timeout: 240000 }, async () => {
-  const down = await startPusher({ RAMJET_GATEWAY_URL: `http://127.0.0.1:${await freePort()}/graphql` });
-  const silent = await startPusher({
+  const down = await startExtraPusher(stack, { RAMJET_GATEWAY_URL: `http://127.0.0.1:${await freePort()}/graphql` });
+  const silent = await startExtraPusher(stack, {
     RAMJET_GATEWAY_URL: `http://127.0.0.1:${await silentServer()}/graphql`,
     RAMJET_GATEWAY_TIMEOUT_MS: '1500',
   });

@@ -95,6 +95,71 @@ async function freePortRange(count) {
   throw new Error('could not find free ports');
 }
 
+/** One TCP port free on every interface right now (see freePortRange). */
+export async function freePort() {
+  return freePortRange(1);
+}
+
+const extraPushers = new Set();
+
+/**
+ * Starts another ramjet-pusher on @p stack's Redis, on free ports, with extra environment
+ * @p env (RAMJET_SEND_QUEUE_MAX, RAMJET_GATEWAY_URL...), logging to the stack's log
+ * directory, and waits for its /readyz. Resolves {url, healthPort, child, stop()}; stop()
+ * sends SIGTERM (SIGKILL after 30 s), is idempotent and resolves {code, signal}.
+ * stopExtraPushers() stops those still running (call it before stack.stop()).
+ */
+export async function startExtraPusher(stack, env = {}) {
+  const wsPort = await freePort();
+  const healthPort = await freePort();
+  const childEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('RAMJET_')) childEnv[k] = v;
+  Object.assign(childEnv, {
+    RAMJET_APP: path.join(buildDir, 'lib', 'libshop.so'),
+    RAMJET_REDIS_URL: stack.urls.redis,
+    RAMJET_WS_PORT: String(wsPort),
+    RAMJET_HEALTH_PORT: String(healthPort),
+    RAMJET_LOG_LEVEL: process.env.RAMJET_LOG_LEVEL || 'info',
+    ...env,
+  });
+  const log = createWriteStream(path.join(stack.logDir, `pusher-extra-${wsPort}.log`), { flags: 'a' });
+  const child = spawn(path.join(buildDir, 'bin', 'ramjet-pusher'), [], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.pipe(log, { end: false });
+  child.stderr.pipe(log, { end: false });
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  let exitStatus = null;
+  exited.then((st) => (exitStatus = st));
+  const p = {
+    url: `ws://127.0.0.1:${wsPort}/websocket`,
+    healthPort,
+    child,
+    async stop() {
+      if (exitStatus === null) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30000);
+      const st = await exited;
+      clearTimeout(timer);
+      extraPushers.delete(p);
+      log.end();
+      return st;
+    },
+  };
+  extraPushers.add(p);
+  await waitFor(
+    async () => {
+      if (exitStatus !== null) throw new Error(`ramjet-pusher exited ${JSON.stringify(exitStatus)}`);
+      const res = await fetch(`http://127.0.0.1:${healthPort}/readyz`, { signal: AbortSignal.timeout(5000) });
+      return res.status === 200;
+    },
+    { timeoutMs: 60000, what: `the extra pusher on port ${wsPort} to be ready` },
+  );
+  return p;
+}
+
+/** Stops every pusher startExtraPusher started that is still running. */
+export async function stopExtraPushers() {
+  for (const p of [...extraPushers]) await p.stop().catch(() => {});
+}
+
 function tail(file, lines) {
   try {
     const all = readFileSync(file, 'utf8').split('\n');
