@@ -128,6 +128,7 @@ typedef struct gw_op {
     size_t next_root;        /* next root field to start */
     size_t outstanding;      /* root fields started and not yet resolved */
     int64_t started_us;      /* for the latency histogram */
+    char *idempotency_key;   /* the request's idempotency key, or NULL; owned */
 } gw_op_t;
 
 typedef struct gw_cmd {
@@ -334,15 +335,64 @@ gw_request_parse(const gw_http_request_t *in, gw_gql_request_t *out, json_t **re
         return 200;
     }
 
+    /*
+     * GraphQL over HTTP leaves `extensions` to the implementations; ours carries the
+     * idempotency key for clients that cannot set a header (and for the pusher, which
+     * forwards a WebSocket operation's payload as it came).
+     */
+    json_t *extensions = json_object_get(root, "extensions");
+    json_t *idem = json_is_object(extensions) ? json_object_get(extensions, "idempotencyKey")
+                                              : NULL;
+    if (idem != NULL && !json_is_null(idem) && !json_is_string(idem)) {
+        json_decref(root);
+        *response = request_error("extensions.idempotencyKey must be a string",
+                                  "InvalidParameterError");
+        return 200;
+    }
+
     json_t *variables = json_object_get(root, "variables");
     json_t *op_name = json_object_get(root, "operationName");
     out->root = root;
+    out->idempotency_key = json_is_string(idem) ? json_string_value(idem) : NULL;
     out->get = in->method == GW_HTTP_GET;
     out->query = json_string_value(query);
     out->query_len = json_string_length(query);
     out->variables = json_is_null(variables) ? NULL : variables;
     out->operation_name = json_is_string(op_name) ? json_string_value(op_name) : NULL;
     return 0;
+}
+
+const char *
+gw_idempotency_key_check(const char *key, size_t len)
+{
+    if (len == 0 || len > GW_IDEMPOTENCY_KEY_MAX)
+        return "the idempotency key must be 1 to 255 characters long";
+    for (size_t i = 0; i < len; i++) {
+        if (key[i] < 0x21 || key[i] > 0x7e)
+            return "the idempotency key may hold only visible ASCII characters";
+    }
+    return NULL;
+}
+
+void
+gw_idempotent_request_id(const json_t *user, const char *key, const char *command, size_t root,
+                         const json_t *args, char out[RJ_UUID_STRLEN])
+{
+    /*
+     * Who: the token's issuer and subject, which together name one user across every
+     * verifier; an anonymous request is nobody in particular. The parts are separated by
+     * NUL-free framing (lengths), so no choice of key can make two tuples collide.
+     */
+    const json_t *claims = json_object_get(user, "claims");
+    const char *iss = json_string_value(json_object_get(claims, "iss"));
+    const char *sub = json_string_value(json_object_get(user, "id"));
+    char *input = json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    char *name = rj_xasprintf("%zu:%s%zu:%s%zu:%s%zu:%s%zu:%s", strlen(iss ? iss : ""),
+                              iss ? iss : "", strlen(sub ? sub : ""), sub ? sub : "", strlen(key),
+                              key, strlen(command), command, root, input ? input : "null");
+    rj_uuid_derive(out, "ramjet-idempotency-key", name);
+    free(name);
+    free(input);
 }
 
 void
@@ -595,6 +645,7 @@ op_complete(gw_op_t *op)
     rj_metric_observe_us(x->m.latency, rj_mono_us() - op->started_us);
     rj_gql_prepared_free(op->prep);
     json_decref(op->user);
+    free(op->idempotency_key);
     x->n_ops--;
     free(op);
 }
@@ -973,7 +1024,23 @@ cmd_start(gw_op_t *op, size_t root, const rj_gql_root_field_t *f, const rj_app_c
     }
 
     char request_id[RJ_UUID_STRLEN];
-    rj_uuid_v4(request_id);
+    if (op->idempotency_key != NULL) {
+        gw_idempotent_request_id(op->user, op->idempotency_key, cmd->name, root, f->args,
+                                 request_id);
+        /*
+         * The first attempt still waits on this replica (its client gave up early and
+         * retried): two waiters cannot share one reply, and the outcome is not known yet.
+         */
+        if (gw_pending_contains(&x->pending, request_id)) {
+            root_fail(op, root,
+                      "a request with this idempotency key is still in progress: retry it "
+                      "once that one has been answered",
+                      "IdempotencyKeyInUseError");
+            return;
+        }
+    } else {
+        rj_uuid_v4(request_id);
+    }
 
     char *key = NULL, *value = NULL;
     if (gw_command_message(cmd, f->args, op->user, request_id, x->reply_channel, rj_now_ms(),
@@ -1026,7 +1093,11 @@ on_timer(uv_timer_t *t)
         rj_warn("exec", "no reply for command %s within %d ms req=%s", c->cmd->name,
                 x->timeout_ms, e->request_id);
         rj_metric_add(x->m.timeouts, 1);
-        char *msg = rj_xasprintf("could not get a reply for command %s within %d ms",
+        /* The command is on the commands topic: it may well be applied after this. */
+        char *msg = rj_xasprintf("could not get a reply for command %s within %d ms: its "
+                                 "outcome is unknown (it may still be applied); retry it with "
+                                 "the same Idempotency-Key to learn the outcome without "
+                                 "applying it twice",
                                  c->cmd->name, x->timeout_ms);
         cmd_fail(c, msg, "TimeoutError");
         free(msg);
@@ -1189,6 +1260,35 @@ op_step(gw_op_t *op)
         op_complete(op);
 }
 
+/*
+ * The mutation's idempotency key: the Idempotency-Key header or extensions.idempotencyKey
+ * (both may be sent if they agree). False with @p response set when it is malformed.
+ */
+static bool
+idempotency_key_take(gw_responder_t *r, const gw_gql_request_t *req, char **out,
+                     json_t **response)
+{
+    size_t hlen = 0;
+    const char *header = gw_responder_header(r, "idempotency-key", &hlen);
+    const char *ext = req->idempotency_key;
+    const char *key = header != NULL ? header : ext;
+    size_t len = header != NULL ? hlen : ext != NULL ? strlen(ext) : 0;
+
+    *out = NULL;
+    if (key == NULL)
+        return true;
+    const char *why = gw_idempotency_key_check(key, len);
+    if (why == NULL && header != NULL && ext != NULL &&
+        (strlen(ext) != hlen || memcmp(ext, header, hlen) != 0))
+        why = "the Idempotency-Key header and extensions.idempotencyKey differ";
+    if (why != NULL) {
+        *response = request_error(why, "InvalidParameterError");
+        return false;
+    }
+    *out = rj_xstrndup(key, len);
+    return true;
+}
+
 void
 gw_exec_handle(void *opaque, gw_responder_t *r, const gw_http_request_t *in)
 {
@@ -1254,12 +1354,23 @@ gw_exec_handle(void *opaque, gw_responder_t *r, const gw_http_request_t *in)
         return;
     }
 
+    char *idempotency_key = NULL;
+    if (op_def->op == RJ_GQL_OP_MUTATION &&
+        !idempotency_key_take(r, &req, &idempotency_key, &response)) {
+        json_decref(user);
+        gw_responder_send_json_take(r, 400, response);
+        rj_gql_doc_free(doc);
+        gw_request_deinit(&req);
+        return;
+    }
+
     rj_gql_prepared_t *prep = NULL;
     rj_status_t st = rj_gql_prepare(x->schema, doc, op_def->name, req.variables, &prep, &errors);
     rj_gql_doc_free(doc);
     gw_request_deinit(&req);
     if (st != RJ_OK) {
         json_decref(user);
+        free(idempotency_key);
         gw_responder_send_json_take(r, 200, errors_response_take(errors));
         return;
     }
@@ -1272,6 +1383,7 @@ gw_exec_handle(void *opaque, gw_responder_t *r, const gw_http_request_t *in)
         .prep = prep,
         .serial = rj_gql_prepared_op(prep) == RJ_GQL_OP_MUTATION,
         .started_us = started,
+        .idempotency_key = idempotency_key,
     };
     x->n_ops++;
     op_step(op);

@@ -139,6 +139,7 @@ typedef struct gw_gql_request {
     size_t query_len;           /* its length */
     const json_t *variables;    /* the variables object, or NULL when absent or null */
     const char *operation_name; /* operationName, or NULL when absent, null or not a string */
+    const char *idempotency_key; /* extensions.idempotencyKey, or NULL when absent or null */
 } gw_gql_request_t;
 
 /**
@@ -155,9 +156,40 @@ typedef struct gw_gql_request {
  *         400 for a body that is not a JSON object, and for a GET without a `query`
  *         parameter, with a malformed, duplicated or non-UTF-8 parameter, or with
  *         `variables` that are not JSON; 200 for GraphQL-level request errors (an empty
- *         query, a query that is not a string)
+ *         query, a query that is not a string, an `extensions.idempotencyKey` that is not a
+ *         string)
  */
 int gw_request_parse(const gw_http_request_t *in, gw_gql_request_t *out, json_t **response);
+
+/** Longest Idempotency-Key accepted, in bytes. */
+#define GW_IDEMPOTENCY_KEY_MAX 255
+
+/**
+ * Checks an idempotency key: 1 to GW_IDEMPOTENCY_KEY_MAX bytes of visible ASCII (what
+ * fits in an HTTP header unquoted; a UUID is the usual choice).
+ *
+ * @return NULL when @p key is acceptable, else a static message for the client
+ */
+const char *gw_idempotency_key_check(const char *key, size_t len);
+
+/**
+ * The request id of a mutation's root field sent with an idempotency key. The same key
+ * from the same user for the same command on the same input and root field gives the
+ * same id, so the command processor recognises the retry (its command outbox remembers
+ * handled ids) and answers with the first attempt's reply instead of applying it again.
+ * The user is part of it so that nobody can learn another user's outcome by guessing
+ * their key, and the input so that a key reused for a different mutation is a different
+ * request rather than a silent echo of an unrelated answer.
+ *
+ * @param user     the verified user envelope, or NULL when anonymous; borrowed
+ * @param key      the idempotency key, checked by gw_idempotency_key_check()
+ * @param command  the command's name
+ * @param root     the root field's index in the operation
+ * @param args     the field's coerced arguments; borrowed
+ * @param out      the request id
+ */
+void gw_idempotent_request_id(const json_t *user, const char *key, const char *command,
+                              size_t root, const json_t *args, char out[RJ_UUID_STRLEN]);
 
 /** Releases a parsed request. */
 void gw_request_deinit(gw_gql_request_t *req);

@@ -85,7 +85,7 @@ gw_pending_add(gw_pending_t *t, gw_pending_entry_t *e, const char *request_id, i
     e->deadline_ms = now_ms + t->timeout_ms;
 
     gw_pending_entry_t **slot = find_slot(t, request_id, e->hash);
-    RJ_ASSERT(*slot == NULL); /* request ids are fresh v4 UUIDs */
+    RJ_ASSERT(*slot == NULL); /* fresh v4 UUIDs, or checked with gw_pending_contains */
     e->chain = NULL;
     *slot = e;
 
@@ -133,6 +133,12 @@ gw_pending_take(gw_pending_t *t, const char *request_id)
     if (e != NULL)
         gw_pending_remove(t, e);
     return e;
+}
+
+bool
+gw_pending_contains(const gw_pending_t *t, const char *request_id)
+{
+    return *find_slot(t, request_id, rj_hash(request_id, strlen(request_id))) != NULL;
 }
 
 gw_pending_entry_t *

@@ -67,8 +67,9 @@ void gw_pending_deinit(gw_pending_t *t);
  * @param request_id  NUL-terminated, shorter than RJ_UUID_STRLEN; copied
  * @param now_ms      the current time on the clock the caller expires with
  *
- * Adding a request id that is already present is a broken invariant (ids are fresh
- * v4 UUIDs) and aborts.
+ * Adding a request id that is already present is a broken invariant and aborts: ids are
+ * fresh v4 UUIDs, or derived from an idempotency key, and then the caller checks
+ * gw_pending_contains() first.
  */
 void gw_pending_add(gw_pending_t *t, gw_pending_entry_t *e, const char *request_id,
                     int64_t now_ms);
@@ -79,6 +80,9 @@ void gw_pending_add(gw_pending_t *t, gw_pending_entry_t *e, const char *request_
  * Ownership: the entry goes back to the caller.
  */
 gw_pending_entry_t *gw_pending_take(gw_pending_t *t, const char *request_id);
+
+/** True when an entry for @p request_id is in the table. */
+bool gw_pending_contains(const gw_pending_t *t, const char *request_id);
 
 /** Removes @p e if it is in the table (a request that ended another way). Idempotent. */
 void gw_pending_remove(gw_pending_t *t, gw_pending_entry_t *e);

@@ -14,6 +14,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createSign } from 'node:crypto';
 import { once } from 'node:events';
 import { createWriteStream, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -535,6 +536,22 @@ export function itestStopsCleanly(getStack) {
 }
 
 /** The GraphQL answer of a successful ChangeCartItem, exactly. */
+const shopPrivateKey = readFileSync(path.join(sourceDir, 'examples/shop/keys/private.pem'), 'utf8');
+
+/**
+ * An RS256 token signed with the shop's development key (kid "booster"), for a user
+ * <role>@example.com with the role `role`; `claims` are added to the payload.
+ */
+export function shopToken(role, claims = {}) {
+  const b64url = (buf) => Buffer.from(buf).toString('base64url');
+  const email = `${String(role).toLowerCase()}@example.com`;
+  const now = Math.floor(Date.now() / 1000);
+  const payload = { iss: 'booster', sub: email, email, id: email, iat: now, 'booster:role': role, ...claims };
+  const header = { alg: 'RS256', typ: 'JWT', kid: 'booster' };
+  const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(payload))}`;
+  return `${input}.${b64url(createSign('RSA-SHA256').update(input).sign(shopPrivateKey))}`;
+}
+
 export const MUTATION_OK = Object.freeze({ data: { ChangeCartItem: true } });
 
 export const CHANGE_CART_ITEM = `mutation ($cartId: ID!, $productId: ID!, $quantity: Float!) {

@@ -73,6 +73,80 @@ Test(gw_request, reads_query_variables_and_operation_name)
     gw_request_deinit(&req);
 }
 
+Test(gw_request, reads_the_idempotency_key_from_extensions)
+{
+    gw_gql_request_t req;
+    json_t *response;
+    cr_assert_eq(parse("{\"query\":\"{ a }\",\"extensions\":{\"idempotencyKey\":\"k1\"}}",
+                       true, &req, &response),
+                 0);
+    cr_assert_str_eq(req.idempotency_key, "k1");
+    gw_request_deinit(&req);
+
+    cr_assert_eq(parse("{\"query\":\"{ a }\",\"extensions\":{\"idempotencyKey\":null}}", true,
+                       &req, &response),
+                 0);
+    cr_assert_null(req.idempotency_key);
+    gw_request_deinit(&req);
+
+    cr_assert_eq(parse("{\"query\":\"{ a }\",\"extensions\":{\"idempotencyKey\":7}}", true,
+                       &req, &response),
+                 200);
+    cr_assert_str_eq(json_string_value(json_object_get(
+                         json_array_get(json_object_get(response, "errors"), 0), "message")),
+                     "extensions.idempotencyKey must be a string");
+    json_decref(response);
+}
+
+Test(gw_idempotency, keys_are_short_visible_ascii)
+{
+    char long_key[GW_IDEMPOTENCY_KEY_MAX + 2];
+    memset(long_key, 'k', sizeof long_key - 1);
+    long_key[sizeof long_key - 1] = '\0';
+
+    cr_assert_null(gw_idempotency_key_check("0b5e7c2a-9f3e-4d4e-8a31-1d2c3b4a5f60", 36));
+    cr_assert_null(gw_idempotency_key_check(long_key, GW_IDEMPOTENCY_KEY_MAX));
+    cr_assert_not_null(gw_idempotency_key_check(long_key, GW_IDEMPOTENCY_KEY_MAX + 1));
+    cr_assert_not_null(gw_idempotency_key_check("", 0));
+    cr_assert_not_null(gw_idempotency_key_check("a b", 3));
+    cr_assert_not_null(gw_idempotency_key_check("a\x7f", 2));
+    cr_assert_not_null(gw_idempotency_key_check("caf\xc3\xa9", 5));
+}
+
+Test(gw_idempotency, request_ids_depend_on_user_key_command_root_and_input)
+{
+    json_t *alice = json_pack("{s:s, s:{s:s}}", "id", "alice", "claims", "iss", "booster");
+    json_t *bob = json_pack("{s:s, s:{s:s}}", "id", "bob", "claims", "iss", "booster");
+    json_t *in1 = json_pack("{s:{s:s, s:i}}", "input", "cartId", "c1", "quantity", 1);
+    json_t *in1b = json_pack("{s:{s:i, s:s}}", "input", "quantity", 1, "cartId", "c1");
+    json_t *in2 = json_pack("{s:{s:s, s:i}}", "input", "cartId", "c1", "quantity", 2);
+    char a[RJ_UUID_STRLEN], b[RJ_UUID_STRLEN];
+
+    gw_idempotent_request_id(alice, "k", "ChangeCartItem", 0, in1, a);
+    gw_idempotent_request_id(alice, "k", "ChangeCartItem", 0, in1b, b);
+    cr_assert_str_eq(a, b, "the same input in another key order is the same request");
+    cr_assert_eq(strlen(a), 36);
+
+    gw_idempotent_request_id(bob, "k", "ChangeCartItem", 0, in1, b);
+    cr_assert_str_neq(a, b, "another user");
+    gw_idempotent_request_id(NULL, "k", "ChangeCartItem", 0, in1, b);
+    cr_assert_str_neq(a, b, "anonymous");
+    gw_idempotent_request_id(alice, "k2", "ChangeCartItem", 0, in1, b);
+    cr_assert_str_neq(a, b, "another key");
+    gw_idempotent_request_id(alice, "k", "RemoveCartItem", 0, in1, b);
+    cr_assert_str_neq(a, b, "another command");
+    gw_idempotent_request_id(alice, "k", "ChangeCartItem", 1, in1, b);
+    cr_assert_str_neq(a, b, "another root field");
+    gw_idempotent_request_id(alice, "k", "ChangeCartItem", 0, in2, b);
+    cr_assert_str_neq(a, b, "another input");
+
+    json_decref(alice);
+    json_decref(bob);
+    json_decref(in1);
+    json_decref(in1b);
+    json_decref(in2);
+}
+
 Test(gw_request, null_variables_and_operation_name_are_absent)
 {
     gw_gql_request_t req;

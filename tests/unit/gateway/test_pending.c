@@ -19,8 +19,11 @@ Test(gw_pending, take_by_request_id)
     gw_pending_add(&t, &a, "req-a", 0);
     gw_pending_add(&t, &b, "req-b", 5);
     cr_assert_eq(gw_pending_count(&t), 2);
+    cr_assert(gw_pending_contains(&t, "req-b"));
+    cr_assert_not(gw_pending_contains(&t, "req-c"));
 
     cr_assert_eq(gw_pending_take(&t, "req-b"), &b);
+    cr_assert_not(gw_pending_contains(&t, "req-b"));
     cr_assert_null(gw_pending_take(&t, "req-b"), "a second reply finds nothing");
     cr_assert_null(gw_pending_take(&t, "req-zzz"), "an unknown reply finds nothing");
     cr_assert_eq(gw_pending_count(&t), 1);
