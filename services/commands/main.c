@@ -29,6 +29,7 @@ typedef struct cmd_conf {
     int produce_timeout_ms;  /* delivery wait before a batch's events are produced again */
     int outbox_retention_s;  /* how long handled request ids are remembered */
     int connect_timeout_ms;  /* how long to wait for dependencies at start */
+    char *group_instance_id; /* group.instance.id; NULL: dynamic membership */
 } cmd_conf_t;
 
 static const rj_conf_opt_t cmd_opts[] = {
@@ -43,6 +44,7 @@ static const rj_conf_opt_t cmd_opts[] = {
      "how long handled request ids are remembered to drop redelivered commands"},
     {"connect-timeout-ms", RJ_CONF_INT, "60000", offsetof(cmd_conf_t, connect_timeout_ms),
      "how long to wait for PostgreSQL, Kafka and Redis at start"},
+    RJ_KAFKA_CONF_INSTANCE_ID(cmd_conf_t, group_instance_id),
 };
 #define CMD_NOPTS (sizeof cmd_opts / sizeof cmd_opts[0])
 
@@ -171,7 +173,8 @@ run(cmd_conf_t *conf)
     }
     const rj_kafka_consumer_hooks_t hooks = {.on_assign = on_assign, .on_revoke = on_revoke};
     const char *sub[] = {commands_topic};
-    consumer = rj_kafka_consumer_new(conf->common.kafka_brokers, p.group, sub, 1, &hooks, &p, &err);
+    consumer = rj_kafka_consumer_new(conf->common.kafka_brokers, p.group,
+                                     conf->group_instance_id, sub, 1, &hooks, &p, &err);
     if (consumer == NULL) {
         rj_fatal("kafka", "%s", err.msg);
         goto out;

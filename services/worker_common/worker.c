@@ -436,7 +436,8 @@ wk_worker_run(wk_worker_t *w, const wk_ops_t *ops, void *opaque)
     const rj_kafka_consumer_hooks_t hooks = {.on_assign = on_assign, .on_revoke = on_revoke};
     const char *topics[] = {w->topic};
     w->consumer =
-        rj_kafka_consumer_new(w->common.kafka_brokers, w->group, topics, 1, &hooks, w, &err);
+        rj_kafka_consumer_new(w->common.kafka_brokers, w->group, w->opts.group_instance_id,
+                              topics, 1, &hooks, w, &err);
     if (w->consumer == NULL) {
         rj_fatal("worker", "could not create consumer: %s group=%s", err.msg, w->group);
         return 1;

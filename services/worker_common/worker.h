@@ -44,6 +44,7 @@ typedef struct wk_opts {
     int batch_max;        /* most messages in one batch (one transaction) */
     int poll_timeout_ms;  /* how long to wait for the first message of a batch */
     int stall_timeout_ms; /* give up (exit non-zero) after failing this long */
+    char *group_instance_id; /* group.instance.id; NULL: dynamic membership */
 } wk_opts_t;
 
 /*
@@ -55,10 +56,9 @@ typedef struct wk_opts {
      "most messages consumed and committed as one batch"},                                         \
         {"poll-timeout-ms", RJ_CONF_INT, "100", offsetof(type, field.poll_timeout_ms),             \
          "how long to wait for the first message of a batch (ms)"},                                \
-    {                                                                                              \
-        "stall-timeout-ms", RJ_CONF_INT, "120000", offsetof(type, field.stall_timeout_ms),         \
-            "exit non-zero when dependencies stay unusable this long (ms)"                         \
-    }
+    {"stall-timeout-ms", RJ_CONF_INT, "120000", offsetof(type, field.stall_timeout_ms),            \
+     "exit non-zero when dependencies stay unusable this long (ms)"},                              \
+        RJ_KAFKA_CONF_INSTANCE_ID(type, field.group_instance_id)
 
 /** One consumed batch, in log order per partition. */
 typedef struct wk_batch {

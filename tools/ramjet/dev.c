@@ -138,18 +138,19 @@ typedef struct daemon_def {
     int health_offset;    /* health port = --health-port-base + this */
     const char *port_env; /* variable receiving a service port, or NULL */
     size_t port_field;    /* offsetof(dev_conf_t, <port>) when port_env is set */
+    bool consumer;        /* a Kafka group consumer (takes --group-instance-id) */
 } daemon_def_t;
 
 /* Start order: the event-store writer, reducer and projector consume what the
  * command processor produces, so they run first; the gateway comes last, so no
  * mutation is accepted before the rest can carry it through. */
 static const daemon_def_t daemon_defs[] = {
-    {"eventstore", "ramjet-eventstore", 2, NULL, 0},
-    {"reducer", "ramjet-reducer", 3, NULL, 0},
-    {"projector", "ramjet-projector", 4, NULL, 0},
-    {"commands", "ramjet-commands", 1, NULL, 0},
-    {"pusher", "ramjet-pusher", 5, "RAMJET_WS_PORT", offsetof(dev_conf_t, ws_port)},
-    {"gateway", "ramjet-gateway", 0, "RAMJET_HTTP_PORT", offsetof(dev_conf_t, http_port)},
+    {"eventstore", "ramjet-eventstore", 2, NULL, 0, true},
+    {"reducer", "ramjet-reducer", 3, NULL, 0, true},
+    {"projector", "ramjet-projector", 4, NULL, 0, true},
+    {"commands", "ramjet-commands", 1, NULL, 0, true},
+    {"pusher", "ramjet-pusher", 5, "RAMJET_WS_PORT", offsetof(dev_conf_t, ws_port), false},
+    {"gateway", "ramjet-gateway", 0, "RAMJET_HTTP_PORT", offsetof(dev_conf_t, http_port), false},
 };
 #define N_DAEMONS (sizeof daemon_defs / sizeof daemon_defs[0])
 
@@ -641,6 +642,16 @@ child_start(supervisor_t *s, child_t *c)
         strv_add(&env, rj_xasprintf("RAMJET_PARTITIONS=%d", s->conf.partitions));
         if (s->conf.app_name != NULL && *s->conf.app_name != '\0')
             strv_add(&env, rj_xasprintf("RAMJET_APP_NAME=%s", s->conf.app_name));
+        /*
+         * Static membership: a child the supervisor restarts after a crash comes back
+         * under the same id and gets its partitions at once, instead of after the
+         * session timeout and a rebalance (6 s and more, all of it mutations timing out
+         * when the child is the command processor). Only on a real broker: librdkafka's
+         * mock cluster ignores instance ids. Unique per group, since every child here is
+         * the only member of its group.
+         */
+        if (c->def->consumer && s->conf.kafka_brokers != NULL && *s->conf.kafka_brokers != '\0')
+            strv_add(&env, rj_xasprintf("RAMJET_GROUP_INSTANCE_ID=ramjet-dev-%s", c->def->name));
         if (c->def->port_env != NULL)
             strv_add(&env, rj_xasprintf("%s=%d", c->def->port_env,
                                         *(const int *)(const void *)((const char *)&s->conf +

@@ -555,10 +555,29 @@ consumer_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e, rd_kafka_topic_partiti
         rj_debug(KAFKA_LOG, "offset commit to Kafka failed: %s", rd_kafka_err2str(e));
 }
 
+/* Sets group.instance.id from the daemon's option ("@hostname": gethostname()). */
+static rj_status_t
+consumer_conf_instance_id(rd_kafka_conf_t *conf, const char *instance_id, rj_error_t *err)
+{
+    if (instance_id == NULL || *instance_id == '\0')
+        return RJ_OK;
+    char host[256];
+    if (strcmp(instance_id, "@hostname") == 0) {
+        if (gethostname(host, sizeof host) != 0 || host[0] == '\0')
+            return rj_error_set(err, RJ_EINVAL,
+                                "could not read the host name for group-instance-id: %s",
+                                strerror(errno));
+        host[sizeof host - 1] = '\0';
+        instance_id = host;
+    }
+    const char *const kv[][2] = {{"group.instance.id", instance_id}};
+    return kafka_conf_apply(conf, kv, 1, err);
+}
+
 rj_kafka_consumer_t *
-rj_kafka_consumer_new(const char *brokers, const char *group, const char *const *topics,
-                      size_t ntopics, const rj_kafka_consumer_hooks_t *hooks, void *opaque,
-                      rj_error_t *err)
+rj_kafka_consumer_new(const char *brokers, const char *group, const char *instance_id,
+                      const char *const *topics, size_t ntopics,
+                      const rj_kafka_consumer_hooks_t *hooks, void *opaque, rj_error_t *err)
 {
     if (ntopics == 0) {
         rj_error_set(err, RJ_EINVAL, "could not create Kafka consumer: no topics group=%s", group);
@@ -599,6 +618,7 @@ rj_kafka_consumer_new(const char *brokers, const char *group, const char *const 
     };
     if (kafka_conf_apply(conf, base, 3, err) != RJ_OK ||
         kafka_conf_apply(conf, settings, sizeof settings / sizeof settings[0], err) != RJ_OK ||
+        consumer_conf_instance_id(conf, instance_id, err) != RJ_OK ||
         kafka_conf_apply_env(conf, err) != RJ_OK) {
         rd_kafka_conf_destroy(conf);
         return NULL;
@@ -640,7 +660,8 @@ rj_kafka_consumer_new(const char *brokers, const char *group, const char *const 
         free(c);
         return NULL;
     }
-    rj_debug(KAFKA_LOG, "consumer created group=%s brokers=%s", group, brokers);
+    rj_debug(KAFKA_LOG, "consumer created group=%s instance=%s brokers=%s", group,
+             instance_id != NULL && *instance_id != '\0' ? instance_id : "(dynamic)", brokers);
     return c;
 }
 

@@ -182,6 +182,17 @@ typedef struct rj_kafka_consumer_hooks {
     void (*on_revoke)(void *opaque, const rd_kafka_topic_partition_list_t *parts);
 } rj_kafka_consumer_hooks_t;
 
+/*
+ * The config-table row of a consumer daemon's group.instance.id (a `char *` member of its
+ * config struct), passed to rj_kafka_consumer_new.
+ */
+#define RJ_KAFKA_CONF_INSTANCE_ID(type, member)                                                    \
+    {"group-instance-id", RJ_CONF_STR, NULL, offsetof(type, member),                               \
+     "static consumer-group membership: a stable id per replica (\"@hostname\": this host's "     \
+     "name, a pod's or container's); a replica restarted with the same id within the session "     \
+     "timeout gets its partitions back at once instead of after a rebalance. Unset: dynamic "      \
+     "membership"}
+
 /**
  * Creates a group consumer subscribed to @p topics with enable.auto.commit=false,
  * enable.auto.offset.store=false, auto.offset.reset=earliest,
@@ -191,6 +202,13 @@ typedef struct rj_kafka_consumer_hooks {
  *
  * @param brokers  bootstrap servers; borrowed
  * @param group    group.id, e.g. "ramjet-eventstore"; borrowed
+ * @param instance_id  group.instance.id for static membership, "@hostname" for this host's
+ *                 name, or NULL or "" for dynamic membership; borrowed. A static member
+ *                 killed and restarted with the same id resumes its partitions without a
+ *                 rebalance (under a second instead of the session timeout plus a
+ *                 rebalance); the price is that a static member does not leave the group
+ *                 when it closes, so after a clean stop its partitions wait for the session
+ *                 timeout unless a member with the same id comes back
  * @param topics   topic names; borrowed
  * @param hooks    may be NULL; copied
  * @param opaque   passed to the hooks
@@ -200,6 +218,7 @@ typedef struct rj_kafka_consumer_hooks {
  * use one consumer from one thread.
  */
 rj_kafka_consumer_t *rj_kafka_consumer_new(const char *brokers, const char *group,
+                                           const char *instance_id,
                                            const char *const *topics, size_t ntopics,
                                            const rj_kafka_consumer_hooks_t *hooks,
                                            void *opaque, rj_error_t *err);

@@ -123,7 +123,7 @@ Test(devbroker, serves_produce_and_consume_and_exits_cleanly, .timeout = 60)
     rj_kafka_producer_free(p, 1000);
 
     rj_kafka_consumer_t *c =
-        rj_kafka_consumer_new(b.bootstrap, "test-devbroker", topics, 1, NULL, NULL, &err);
+        rj_kafka_consumer_new(b.bootstrap, "test-devbroker", NULL, topics, 1, NULL, NULL, &err);
     cr_assert_not_null(c, "%s", err.msg);
     size_t got = 0;
     int last_seen_for_c0 = -1;

@@ -119,8 +119,7 @@ Test(kafka, produce_flush_reports_every_delivery)
     for (int i = 0; i < 100; i++) {
         char key[16];
         snprintf(key, sizeof key, "Cart/c%d", i % 7);
-        cr_assert_eq(rj_kafka_produce(p, "t4", key, strlen(key), "{}", 2, count_delivery, &d,
-                                      &err),
+        cr_assert_eq(rj_kafka_produce(p, "t4", key, strlen(key), "{}", 2, count_delivery, &d, &err),
                      RJ_OK, "%s", err.msg);
     }
     cr_assert_eq(rj_kafka_producer_flush(p, 10000, &err), RJ_OK, "%s", err.msg);
@@ -176,7 +175,8 @@ Test(kafka, consume_batch_gets_everything_and_offsets_per_partition)
     produce_n("t4", RD_KAFKA_PARTITION_UA, 40, "m");
     rj_error_t err = {0};
     const char *topics[] = {"t4"};
-    rj_kafka_consumer_t *c = rj_kafka_consumer_new(brokers, "g-batch", topics, 1, NULL, NULL, &err);
+    rj_kafka_consumer_t *c =
+        rj_kafka_consumer_new(brokers, "g-batch", NULL, topics, 1, NULL, NULL, &err);
     cr_assert_not_null(c, "%s", err.msg);
 
     size_t got = 0;
@@ -207,11 +207,11 @@ Test(kafka, consume_batch_gets_everything_and_offsets_per_partition)
 }
 
 typedef struct assign_state {
-    int64_t start;     /* offset on_assign gives partition 0 */
-    int assigned;      /* on_assign calls */
-    int revoked;       /* on_revoke calls */
-    int partitions;    /* partitions in the last assignment */
-    bool fail;         /* make on_assign fail */
+    int64_t start;  /* offset on_assign gives partition 0 */
+    int assigned;   /* on_assign calls */
+    int revoked;    /* on_revoke calls */
+    int partitions; /* partitions in the last assignment */
+    bool fail;      /* make on_assign fail */
 } assign_state_t;
 
 static rj_status_t
@@ -223,8 +223,8 @@ on_assign(void *opaque, rd_kafka_topic_partition_list_t *parts, rj_error_t *err)
     if (s->fail)
         return rj_error_set(err, RJ_ERETRY, "could not load offsets: test");
     for (int i = 0; i < parts->cnt; i++)
-        parts->elems[i].offset = parts->elems[i].partition == 0 ? s->start
-                                                                : RD_KAFKA_OFFSET_BEGINNING;
+        parts->elems[i].offset =
+            parts->elems[i].partition == 0 ? s->start : RD_KAFKA_OFFSET_BEGINNING;
     return RJ_OK;
 }
 
@@ -243,7 +243,7 @@ Test(kafka, on_assign_sets_start_offset)
     const char *topics[] = {"t1"};
     rj_error_t err = {0};
     rj_kafka_consumer_t *c =
-        rj_kafka_consumer_new(brokers, "g-assign", topics, 1, &hooks, &s, &err);
+        rj_kafka_consumer_new(brokers, "g-assign", NULL, topics, 1, &hooks, &s, &err);
     cr_assert_not_null(c, "%s", err.msg);
     int64_t first = -1;
     char value[32] = "";
@@ -269,7 +269,8 @@ Test(kafka, failed_on_assign_makes_consumer_fatal)
     rj_kafka_consumer_hooks_t hooks = {.on_assign = on_assign};
     const char *topics[] = {"t1"};
     rj_error_t err = {0};
-    rj_kafka_consumer_t *c = rj_kafka_consumer_new(brokers, "g-fail", topics, 1, &hooks, &s, &err);
+    rj_kafka_consumer_t *c =
+        rj_kafka_consumer_new(brokers, "g-fail", NULL, topics, 1, &hooks, &s, &err);
     cr_assert_not_null(c, "%s", err.msg);
     rd_kafka_message_t *msgs[8];
     ssize_t n = 0;
@@ -288,7 +289,7 @@ Test(kafka, rewind_redelivers_a_batch)
     const char *topics[] = {"t1"};
     rj_error_t err = {0};
     rj_kafka_consumer_t *c =
-        rj_kafka_consumer_new(brokers, "g-rewind", topics, 1, NULL, NULL, &err);
+        rj_kafka_consumer_new(brokers, "g-rewind", NULL, topics, 1, NULL, NULL, &err);
     cr_assert_not_null(c, "%s", err.msg);
 
     rd_kafka_message_t *msgs[16];
@@ -325,7 +326,8 @@ Test(kafka, group_rebalances_between_two_members)
     assign_state_t s1 = {.start = RD_KAFKA_OFFSET_BEGINNING}, s2 = s1;
     rj_kafka_consumer_hooks_t hooks = {.on_assign = on_assign, .on_revoke = on_revoke};
     rj_error_t err = {0};
-    rj_kafka_consumer_t *c1 = rj_kafka_consumer_new(brokers, "g-two", topics, 1, &hooks, &s1, &err);
+    rj_kafka_consumer_t *c1 =
+        rj_kafka_consumer_new(brokers, "g-two", NULL, topics, 1, &hooks, &s1, &err);
     cr_assert_not_null(c1, "%s", err.msg);
     rd_kafka_message_t *msgs[16];
     int64_t deadline = rj_mono_us() + 20 * 1000000LL;
@@ -336,7 +338,8 @@ Test(kafka, group_rebalances_between_two_members)
     }
     cr_assert_eq(s1.partitions, 4, "the only member gets every partition");
 
-    rj_kafka_consumer_t *c2 = rj_kafka_consumer_new(brokers, "g-two", topics, 1, &hooks, &s2, &err);
+    rj_kafka_consumer_t *c2 =
+        rj_kafka_consumer_new(brokers, "g-two", NULL, topics, 1, &hooks, &s2, &err);
     cr_assert_not_null(c2, "%s", err.msg);
     deadline = rj_mono_us() + 30 * 1000000LL;
     while ((s2.assigned == 0 || s1.partitions + s2.partitions != 4 || s1.partitions == 4) &&
@@ -387,8 +390,10 @@ Test(kafka, offsets_from_batch_takes_highest_per_partition)
     rd_kafka_topic_t *ta = rd_kafka_topic_new(mock_rk, "a", NULL);
     rd_kafka_topic_t *tb = rd_kafka_topic_new(mock_rk, "b", NULL);
     rd_kafka_message_t m[5] = {
-        {.rkt = ta, .partition = 0, .offset = 7},  {.rkt = ta, .partition = 0, .offset = 9},
-        {.rkt = ta, .partition = 1, .offset = 3},  {.rkt = tb, .partition = 0, .offset = 1},
+        {.rkt = ta, .partition = 0, .offset = 7},
+        {.rkt = ta, .partition = 0, .offset = 9},
+        {.rkt = ta, .partition = 1, .offset = 3},
+        {.rkt = tb, .partition = 0, .offset = 1},
         {.rkt = tb, .partition = 0, .offset = 99, .err = RD_KAFKA_RESP_ERR__PARTITION_EOF},
     };
     rd_kafka_message_t *msgs[5] = {&m[0], &m[1], &m[2], &m[3], &m[4]};
