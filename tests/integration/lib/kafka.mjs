@@ -1,0 +1,134 @@
+// tests/integration/lib/kafka.mjs - a real Apache Kafka broker for a test file.
+//
+// startKafka() formats a fresh single-node KRaft cluster (broker and controller in one
+// process) in a temporary directory, starts it on free loopback ports with the jars
+// scripts/deps fetched through Maven (tools/kafka/pom.xml), and waits until it answers
+// metadata requests. Point a stack at it with
+//   startStack({ args: ['--kafka-brokers', kafka.bootstrap] }).
+// The broker's output goes to <dir>/broker.log; stop() (SIGTERM, then SIGKILL) removes
+// the directory unless the test failed or RAMJET_TEST_KEEP=1.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, sleep } from './stack.mjs';
+
+const sourceDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const pom = readFileSync(path.join(sourceDir, 'tools/kafka/pom.xml'), 'utf8');
+
+/** The pinned broker version (tools/kafka/pom.xml). */
+export const KAFKA_VERSION = /<kafka\.version>([^<]+)<\/kafka\.version>/.exec(pom)[1];
+
+/** Where scripts/deps put the broker's jars. */
+export const kafkaHome = process.env.RAMJET_KAFKA_HOME || `/opt/ramjet/kafka-${KAFKA_VERSION}`;
+
+const running = new Set();
+process.on('exit', () => {
+  for (const p of running) p.kill('SIGKILL');
+});
+
+function canConnect(port) {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port }, () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.on('error', () => resolve(false));
+  });
+}
+
+/**
+ * Starts a single-node KRaft broker. Options: name (labels the directory), config (extra
+ * server.properties lines as an object). Resolves { bootstrap, port, dir, pid, stop(), kill() }.
+ */
+export async function startKafka({ name = 'kafka', config = {}, readyTimeoutMs = 60000 } = {}) {
+  const libs = path.join(kafkaHome, 'libs');
+  if (!existsSync(path.join(kafkaHome, '.complete'))) {
+    throw new Error(`no Kafka broker in ${kafkaHome}: run scripts/deps (it fetches Apache Kafka ${KAFKA_VERSION} through Maven)`);
+  }
+  const dir = await mkdtemp(path.join(os.tmpdir(), `ramjet-kafka-${name}-`));
+  await chmod(dir, 0o755);
+  const port = await freePort();
+  const controllerPort = await freePort();
+  const props = {
+    'process.roles': 'broker,controller',
+    'node.id': '1',
+    'controller.quorum.voters': `1@127.0.0.1:${controllerPort}`,
+    listeners: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
+    'advertised.listeners': `PLAINTEXT://127.0.0.1:${port}`,
+    'controller.listener.names': 'CONTROLLER',
+    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    'inter.broker.listener.name': 'PLAINTEXT',
+    'log.dirs': path.join(dir, 'data'),
+    'offsets.topic.replication.factor': '1',
+    'offsets.topic.num.partitions': '4',
+    'transaction.state.log.replication.factor': '1',
+    'transaction.state.log.min.isr': '1',
+    'transaction.state.log.num.partitions': '4',
+    // One broker, one test: no reason to wait for more members before the first rebalance.
+    'group.initial.rebalance.delay.ms': '0',
+    'num.partitions': '8',
+    ...config,
+  };
+  const propsFile = path.join(dir, 'server.properties');
+  await writeFile(propsFile, Object.entries(props).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
+
+  const java = ['-Xms128m', '-Xmx512m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1',
+    `-Dlog4j2.configurationFile=${path.join(sourceDir, 'tools/kafka/log4j2.properties')}`, '-cp', `${libs}/*`];
+  const format = spawnSync('java', [...java, 'kafka.tools.StorageTool', 'format', '-t', 'ramjet-test-cluster-0001', '-c', propsFile], {
+    encoding: 'utf8',
+  });
+  if (format.status !== 0) throw new Error(`could not format the Kafka storage: ${format.stderr || format.stdout}`);
+
+  const logFile = path.join(dir, 'broker.log');
+  const log = createWriteStream(logFile);
+  const child = spawn('java', [...java, 'kafka.Kafka', propsFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  child.stdout.pipe(log);
+  child.stderr.pipe(log);
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  exited.then(() => running.delete(child));
+
+  const broker = {
+    bootstrap: `127.0.0.1:${port}`,
+    port,
+    dir,
+    pid: child.pid,
+    failed: false,
+    /** Kills the broker with SIGKILL (a crash) and resolves once it is gone. */
+    async kill() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+    /** Stops the broker and removes its directory (kept when failed or RAMJET_TEST_KEEP=1). */
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 30000);
+        await exited;
+        clearTimeout(timer);
+      }
+      await new Promise((resolve) => log.end(resolve));
+      if (broker.failed || process.env.RAMJET_TEST_KEEP === '1') {
+        process.stderr.write(`\nkept the Kafka broker's directory: ${dir}\n`);
+      } else {
+        await rm(dir, { recursive: true, force: true }).catch(() => {});
+      }
+    },
+  };
+
+  const deadline = Date.now() + readyTimeoutMs;
+  while (!(await canConnect(port))) {
+    if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
+      broker.failed = true;
+      await broker.stop();
+      throw new Error(`the Kafka broker did not start within ${readyTimeoutMs} ms (log: ${logFile})`);
+    }
+    await sleep(200);
+  }
+  return broker;
+}
