@@ -154,8 +154,8 @@ load_committed(cmd_processor_t *p, cmd_item_t *items, size_t n, rj_error_t *err)
             cmd_item_t *it = &items[i];
             if (it->env.root == NULL || it->dup_of >= 0 || strcmp(it->env.request_id, rid) != 0)
                 continue;
-            it->events = json_loads(PQgetvalue(res, r, 1), 0, NULL);
-            it->reply = json_loads(PQgetvalue(res, r, 2), 0, NULL);
+            it->events = rj_json_loads(PQgetvalue(res, r, 1), 0, NULL);
+            it->reply = rj_json_loads(PQgetvalue(res, r, 2), 0, NULL);
             if (!json_is_array(it->events) || !json_is_object(it->reply)) {
                 PQclear(res);
                 return rj_error_set(err, RJ_EINTERNAL,
@@ -713,7 +713,7 @@ cmd_recover(cmd_processor_t *p, const int32_t *partitions, size_t n, rj_error_t 
     size_t nreplies = 0;
     for (int r = 0; r < rows && st == RJ_OK; r++) {
         rids[r] = PQgetvalue(res, r, 0);
-        json_t *events = json_loads(PQgetvalue(res, r, 1), 0, NULL);
+        json_t *events = rj_json_loads(PQgetvalue(res, r, 1), 0, NULL);
         if (!json_is_array(events)) {
             json_decref(events);
             st = rj_error_set(err, RJ_EINTERNAL,
@@ -724,7 +724,7 @@ cmd_recover(cmd_processor_t *p, const int32_t *partitions, size_t n, rj_error_t 
         }
         st = produce_events(p, events, err);
         json_decref(events);
-        wrappers[r] = json_loads(PQgetvalue(res, r, 2), 0, NULL);
+        wrappers[r] = rj_json_loads(PQgetvalue(res, r, 2), 0, NULL);
         const char *channel = json_string_value(json_object_get(wrappers[r], "channel"));
         json_t *message = json_object_get(wrappers[r], "message");
         if (channel != NULL && json_is_object(message)) {

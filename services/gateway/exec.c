@@ -200,11 +200,19 @@ static json_t *
 root_from_json_body(const char *body, size_t len, json_t **response)
 {
     json_error_t jerr;
-    json_t *root = json_loadb(body, len, JSON_DECODE_ANY, &jerr);
+    json_t *root = rj_json_loadb(body, len, JSON_DECODE_ANY, &jerr);
     if (root == NULL) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "could not parse request body as JSON: %s (line %d, column %d)",
-                 jerr.text, jerr.line, jerr.column);
+        /*
+         * A number beyond the double range (1e309) is the one valid JSON that cannot be
+         * parsed: say so in the words a Float variable would get, not only jansson's.
+         */
+        const char *why = json_error_code(&jerr) == json_error_numeric_overflow
+                              ? "; Float cannot represent non numeric value: numbers must be "
+                                "finite doubles"
+                              : "";
+        char msg[400];
+        snprintf(msg, sizeof msg, "could not parse request body as JSON: %s (line %d, column %d)%s",
+                 jerr.text, jerr.line, jerr.column, why);
         *response = request_error(msg, "InvalidParameterError");
         return NULL;
     }
@@ -247,7 +255,7 @@ get_param(const char *qs, size_t qs_len, const char *name, json_t *root, json_t 
     json_t *v;
     if (strcmp(name, "variables") == 0) {
         json_error_t jerr;
-        v = json_loadb(value, value_len, JSON_DECODE_ANY, &jerr);
+        v = rj_json_loadb(value, value_len, JSON_DECODE_ANY, &jerr);
         if (v == NULL)
             snprintf(msg, sizeof msg,
                      "could not parse the variables parameter as JSON: %s (column %d)", jerr.text,
@@ -637,7 +645,7 @@ rm_done(void *opaque, rj_status_t status, char *text, const rj_error_t *err)
     json_t *value = json_null();
     if (text != NULL) {
         json_error_t jerr;
-        value = json_loads(text, JSON_DECODE_ANY, &jerr);
+        value = rj_json_loads(text, JSON_DECODE_ANY, &jerr);
         free(text);
         if (value == NULL) {
             rj_error("exec", "could not parse stored read model %s: %s", rm->name, jerr.text);
@@ -699,7 +707,7 @@ rsq_done(void *opaque, rj_status_t status, char *text, const rj_error_t *err)
     }
 
     json_error_t jerr = {0};
-    json_t *items = text != NULL ? json_loads(text, 0, &jerr) : NULL;
+    json_t *items = text != NULL ? rj_json_loads(text, 0, &jerr) : NULL;
     free(text);
     if (!json_is_array(items)) {
         rj_error("exec", "could not parse the rows of %s %s: %s", q->what, q->name,

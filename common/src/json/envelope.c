@@ -198,7 +198,7 @@ dec_start(decoder_t *d, const char *kind, const char *buf, size_t len, rj_error_
                                          "limit of %zu",
                                          kind, len, RJ_ENV_MAX_BYTES);
     json_error_t jerr;
-    d->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    d->root = rj_json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
     if (d->root == NULL)
         return d->status = rj_error_set(err, RJ_EPROTO,
                                          "could not decode %s envelope: invalid JSON at line %d "
