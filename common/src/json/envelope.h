@@ -156,8 +156,8 @@ json_t *rj_env_reply_to_json(const rj_env_reply_t *env);
  * Numbers. Ramjet has one number encoding, for commands, events, snapshots, read models
  * and replies alike (docs/app-sdl.md, "Numbers"): every number it stores is a finite
  * IEEE-754 double; integral values within ±2^53 are written as JSON integers, all others
- * as jansson's round-trip real (17 significant digits). Infinities and NaN do not exist:
- * the GraphQL layer refuses them at the edge. PostgreSQL's jsonb may hand such a number
+ * as jansson's round-trip real (at most 17 significant digits). Infinities and NaN do not
+ * exist: the GraphQL layer refuses them at the edge. PostgreSQL's jsonb may hand such a number
  * back in another spelling (1e308 as 309 digits, 5e-324 as 0.000...49406564584124654,
  * -0 as 0); rj_json_loadb() reads every spelling back as the same double.
  */
