@@ -259,6 +259,45 @@ itest('a command for an id over 1024 bytes, produced past the gateway, fails alo
   await assertNoRestarts();
 });
 
+itest('a command with a 3000-byte request id, produced past the gateway, stops nothing', { timeout: 180000 }, async () => {
+  const requestId = randomBytes(1500).toString('hex');
+  const command = {
+    requestId,
+    command: 'ChangeCartItem',
+    input: { cartId: 'poison-long-request', productId: 'p', quantity: 1 },
+    replyTo: 'shop:reply:poison-test',
+    issuedAt: new Date().toISOString(),
+  };
+  produce('shop.commands', 'poison-long-request', JSON.stringify(command));
+  // The command_outbox is keyed by request id: the processor's decoder refuses the
+  // envelope (its undecodable-message path dead-letters it) instead of failing the batch.
+  await canaryFlows();
+  await canaryFlows();
+  assert.equal(await stack.sql('SELECT count(*) FROM shop.command_outbox WHERE length(request_id) > 1024'), '0');
+  assert.equal(await stack.sql("SELECT count(*) FROM shop.entity_heads WHERE entity_id = 'poison-long-request'"), '0');
+  await assertNoRestarts();
+});
+
+itest('an event and a snapshot with 3000-byte entity ids, produced straight to Kafka, stop nothing', { timeout: 180000 }, async () => {
+  const entityId = randomBytes(1500).toString('hex');
+  const now = new Date().toISOString();
+  produce('shop.events', `Cart/${entityId}`, JSON.stringify({
+    eventId: '3f0a1c52-8a1e-5b2c-9d40-1f2e3d4c5b6a', type: 'CartItemChanged', entity: 'Cart', entityId,
+    version: 1, requestId: 'poison-direct-event', createdAt: now,
+    value: { cartId: entityId, productId: 'p', quantity: 1 }, currentUser: null,
+  }));
+  produce('shop.snapshots', `Cart/${entityId}`, JSON.stringify({
+    entity: 'Cart', entityId, version: 1, value: { id: entityId, cartItems: [] },
+    lastEventId: '3f0a1c52-8a1e-5b2c-9d40-1f2e3d4c5b6a', createdAt: now,
+  }));
+  await canaryFlows();
+  await canaryFlows();
+  for (const table of ['events', 'snapshots']) {
+    assert.equal(await stack.sql(`SELECT count(*) FROM shop.${table} WHERE length(entity_id) > 1024`), '0', table);
+  }
+  await assertNoRestarts();
+});
+
 // ---- the property test ----------------------------------------------------------------
 
 /** mulberry32: small, seedable, good enough to pick test values. */

@@ -44,16 +44,6 @@
 #include "pg/pg.h"
 #include "rj/status.h"
 
-/*
- * The longest entity id (and read-model id) Ramjet stores, in bytes. Ids are keys of btree
- * indexes (entity_heads_pkey, events, snapshots, read-model tables), and PostgreSQL refuses
- * an index row over 2704 bytes: a longer id made the command processor fail its whole batch
- * again and again. 1024 leaves room for the entity type beside the id. The gateway refuses
- * longer ids at the edge (its max-id-bytes, at most this); the command processor fails a
- * command that registers an event for one, for producers that bypass the gateway.
- */
-#define RJ_ID_MAX_BYTES 1024
-
 /** What the statement read for one entity. */
 typedef struct rj_entity_rows {
     long long head;             /* newest claimed version (entity_heads, or the snapshot's

@@ -11,8 +11,8 @@
  *
  * Decoders reject, with "could not decode <kind> envelope: <reason>" and RJ_EPROTO
  * (RJ_ETOOBIG for oversized input): malformed JSON, a non-object top level, missing
- * required fields and fields of the wrong type. Unknown extra fields are accepted
- * and ignored, so a newer producer can add fields without breaking older consumers.
+ * required fields, fields of the wrong type and ids over RJ_ID_MAX_BYTES. Unknown extra fields are
+ * accepted and ignored, so a newer producer can add fields without breaking older consumers.
  *
  * What this file deliberately does not do: it does not check that names refer to
  * declared commands, events or read models (the app model does, in the daemon that
@@ -31,6 +31,18 @@
 
 /* Largest envelope a decoder accepts. Keep Kafka's message.max.bytes at least this. */
 #define RJ_ENV_MAX_BYTES ((size_t)8 * 1024 * 1024)
+
+/*
+ * The longest id Ramjet stores, in bytes: entity ids, read-model ids and request ids.
+ * Ids are keys of btree indexes (entity_heads_pkey, command_outbox_pkey, events,
+ * snapshots, read-model tables), and PostgreSQL refuses an index row over 2704 bytes: a
+ * longer id made the daemon that stored it fail its whole batch again and again. 1024
+ * leaves room for the entity type beside the id. The gateway refuses longer ids at the
+ * edge (its max-id-bytes, at most this); the command processor fails a command that
+ * registers an event for one; the decoders here refuse envelopes whose requestId
+ * (command) or entityId (event, snapshot) is longer, for producers that bypass both.
+ */
+#define RJ_ID_MAX_BYTES 1024
 
 /** `<app>.commands`: one command invocation (proto/command.schema.json). */
 typedef struct rj_env_command {
