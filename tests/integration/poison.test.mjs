@@ -6,6 +6,8 @@
 // doubles in one encoding (docs/app-sdl.md, Numbers) and ids have a maximum length (Ids),
 // and this file checks it end to end: each value reaches InspectCart, the snapshot and the
 // read model as documented, a canary cart keeps flowing, and no daemon ever restarts.
+// Commands, events and snapshots with over-long ids are also produced straight to Kafka
+// (tools/produce.c), as a buggy or hostile producer would, past the gateway's checks.
 //
 // The last test is a property test: generated hostile values (every scalar's extremes,
 // long and odd strings over every Unicode plane, lone surrogates, 100 KB strings, long
@@ -390,7 +392,7 @@ const ADDRESS_FIELDS = ['firstName', 'lastName', 'country', 'state', 'postalCode
 
 itest('property: generated hostile values through the whole pipeline while the canary flows', { timeout: 600000 }, async () => {
   const seed = Number.parseInt(process.env.RAMJET_POISON_SEED ?? '', 10) || (Date.now() % 2 ** 31);
-  const count = Number.parseInt(process.env.RAMJET_POISON_COUNT ?? '', 10) || 150;
+  const count = Number.parseInt(process.env.RAMJET_POISON_COUNT ?? '', 10) || 500;
   const budgetMs = 180000;
   process.stderr.write(`poison property test: seed=${seed} count=${count} (RAMJET_POISON_SEED=${seed} replays it)\n`);
   const rand = prng(seed);
@@ -429,7 +431,8 @@ itest('property: generated hostile values through the whole pipeline while the c
         const productId = int(3) === 0 ? g.id() : `p${int(3)}`;
         const [literal, json, back] = g.float();
         mustRefuse ||= back === undefined || utf8(productId) > MAX_ID_BYTES || hasLoneSurrogate(productId);
-        if (int(2) === 0 && !hasLoneSurrogate(cartId) && !hasLoneSurrogate(productId)) {
+        if (int(2) === 0) {
+          // JSON.stringify writes a lone surrogate as a \udXXX escape, which GraphQL refuses too.
           const q = `mutation { ChangeCartItem(input: {cartId: ${JSON.stringify(cartId)}, productId: ${JSON.stringify(productId)}, quantity: ${literal}}) }`;
           r = await stack.gql(q, undefined, {}, { timeoutMs: 60000 });
         } else {
@@ -460,6 +463,9 @@ itest('property: generated hostile values through the whole pipeline while the c
           ['query ($s: String) { ListCartReadModels(filter: {id: {beginsWith: $s}}, limit: 3) { items { id } } }', { s: g.string() }],
           ['query ($id: ID) { eventsByEntity(entity: Cart, entityID: $id, limit: 3) { entityID } }', { id }],
           ['query ($id: ID!) { CartTotalQuantity(input: {cartId: $id}) }', { id }],
+          // Int is 32-bit: its extremes, just past them, and what is not an Int.
+          ['query ($n: Int) { ListCartReadModels(limit: $n) { items { id } } }',
+            { n: [2147483647, -2147483648, 2147483648, -2147483649, -1, 0, 1e10, 1.5, 9007199254740993][int(9)] }],
         ]) {
           const a = await stack.gql(q, v, {}, { timeoutMs: 60000 });
           assert.ok(a.status === 200 || a.status === 400, `${q.slice(0, 40)}: ${a.status} ${a.text.slice(0, 300)}`);
