@@ -154,8 +154,8 @@ load_committed(cmd_processor_t *p, cmd_item_t *items, size_t n, rj_error_t *err)
             cmd_item_t *it = &items[i];
             if (it->env.root == NULL || it->dup_of >= 0 || strcmp(it->env.request_id, rid) != 0)
                 continue;
-            it->events = json_loads(PQgetvalue(res, r, 1), 0, NULL);
-            it->reply = json_loads(PQgetvalue(res, r, 2), 0, NULL);
+            it->events = rj_json_loads(PQgetvalue(res, r, 1), 0, NULL);
+            it->reply = rj_json_loads(PQgetvalue(res, r, 2), 0, NULL);
             if (!json_is_array(it->events) || !json_is_object(it->reply)) {
                 PQclear(res);
                 return rj_error_set(err, RJ_EINTERNAL,
@@ -254,6 +254,26 @@ search_read_models(void *opaque, const rj_app_read_model_t *rm, const json_t *fi
 }
 
 /*
+ * Fails a command whose handler registered an event for an id PostgreSQL could not index
+ * (RJ_ID_MAX_BYTES): claiming its version would fail the whole batch's transaction, at
+ * every retry. The gateway refuses such ids first; this is for producers that bypass it.
+ */
+static rj_status_t
+check_event_ids(const json_t *events, rj_error_t *err)
+{
+    size_t k;
+    const json_t *ev;
+    json_array_foreach (events, k, ev) {
+        size_t len = json_string_length(json_object_get(ev, "entityId"));
+        if (len > RJ_ID_MAX_BYTES)
+            return rj_error_set(err, RJ_ETOOBIG,
+                                "an id must not be longer than %d bytes; got one of %zu bytes",
+                                RJ_ID_MAX_BYTES, len);
+    }
+    return RJ_OK;
+}
+
+/*
  * Step 3: run the handlers of the commands not committed yet. Returns the first storage
  * failure of their reads (the transaction is lost then), else RJ_OK.
  */
@@ -273,6 +293,10 @@ run_handlers(cmd_processor_t *p, cmd_item_t *items, size_t n, rj_error_t *err)
         rj_status_t st = rj_app_run_command_reading(p->app, &store, it->env.command, it->env.input,
                                                     it->env.current_user, it->env.request_id,
                                                     &result, &events, &e);
+        if (st == RJ_OK && (st = check_event_ids(events, &e)) != RJ_OK) {
+            json_decref(result);
+            json_decref(events);
+        }
         rj_metric_add(p->m_commands, 1);
         if (st != RJ_OK) {
             rj_metric_add(p->m_failed, 1);
@@ -713,7 +737,7 @@ cmd_recover(cmd_processor_t *p, const int32_t *partitions, size_t n, rj_error_t 
     size_t nreplies = 0;
     for (int r = 0; r < rows && st == RJ_OK; r++) {
         rids[r] = PQgetvalue(res, r, 0);
-        json_t *events = json_loads(PQgetvalue(res, r, 1), 0, NULL);
+        json_t *events = rj_json_loads(PQgetvalue(res, r, 1), 0, NULL);
         if (!json_is_array(events)) {
             json_decref(events);
             st = rj_error_set(err, RJ_EINTERNAL,
@@ -724,7 +748,7 @@ cmd_recover(cmd_processor_t *p, const int32_t *partitions, size_t n, rj_error_t 
         }
         st = produce_events(p, events, err);
         json_decref(events);
-        wrappers[r] = json_loads(PQgetvalue(res, r, 2), 0, NULL);
+        wrappers[r] = rj_json_loads(PQgetvalue(res, r, 2), 0, NULL);
         const char *channel = json_string_value(json_object_get(wrappers[r], "channel"));
         json_t *message = json_object_get(wrappers[r], "message");
         if (channel != NULL && json_is_object(message)) {

@@ -89,6 +89,7 @@ struct gw_exec {
     rj_kafka_producer_t *producer; /* command producer */
     gw_pgpool_t *pg;               /* read-model reads */
     int timeout_ms;                /* reply timeout */
+    size_t max_id_bytes;           /* longest ID argument or command key, in bytes */
     char *topic;                   /* `<app>.commands` */
     char *reply_channel;           /* `<app>:reply:<instance>` */
     rj_gql_schema_t *schema;       /* the API schema */
@@ -201,11 +202,19 @@ static json_t *
 root_from_json_body(const char *body, size_t len, json_t **response)
 {
     json_error_t jerr;
-    json_t *root = json_loadb(body, len, JSON_DECODE_ANY, &jerr);
+    json_t *root = rj_json_loadb(body, len, JSON_DECODE_ANY, &jerr);
     if (root == NULL) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "could not parse request body as JSON: %s (line %d, column %d)",
-                 jerr.text, jerr.line, jerr.column);
+        /*
+         * A number beyond the double range (1e309) is the one valid JSON that cannot be
+         * parsed: say so in the words a Float variable would get, not only jansson's.
+         */
+        const char *why = json_error_code(&jerr) == json_error_numeric_overflow
+                              ? "; Float cannot represent non numeric value: numbers must be "
+                                "finite doubles"
+                              : "";
+        char msg[400];
+        snprintf(msg, sizeof msg, "could not parse request body as JSON: %s (line %d, column %d)%s",
+                 jerr.text, jerr.line, jerr.column, why);
         *response = request_error(msg, "InvalidParameterError");
         return NULL;
     }
@@ -248,7 +257,7 @@ get_param(const char *qs, size_t qs_len, const char *name, json_t *root, json_t 
     json_t *v;
     if (strcmp(name, "variables") == 0) {
         json_error_t jerr;
-        v = json_loadb(value, value_len, JSON_DECODE_ANY, &jerr);
+        v = rj_json_loadb(value, value_len, JSON_DECODE_ANY, &jerr);
         if (v == NULL)
             snprintf(msg, sizeof msg,
                      "could not parse the variables parameter as JSON: %s (column %d)", jerr.text,
@@ -688,7 +697,7 @@ rm_done(void *opaque, rj_status_t status, char *text, const rj_error_t *err)
     json_t *value = json_null();
     if (text != NULL) {
         json_error_t jerr;
-        value = json_loads(text, JSON_DECODE_ANY, &jerr);
+        value = rj_json_loads(text, JSON_DECODE_ANY, &jerr);
         free(text);
         if (value == NULL) {
             rj_error("exec", "could not parse stored read model %s: %s", rm->name, jerr.text);
@@ -750,7 +759,7 @@ rsq_done(void *opaque, rj_status_t status, char *text, const rj_error_t *err)
     }
 
     json_error_t jerr = {0};
-    json_t *items = text != NULL ? json_loads(text, 0, &jerr) : NULL;
+    json_t *items = text != NULL ? rj_json_loads(text, 0, &jerr) : NULL;
     free(text);
     if (!json_is_array(items)) {
         rj_error("exec", "could not parse the rows of %s %s: %s", q->what, q->name,
@@ -1190,6 +1199,73 @@ find_query(const gw_exec_t *x, const char *name)
     return NULL;
 }
 
+/*
+ * The first string of @p v, a coerced value of @p type, that is an ID longer than @p max
+ * bytes, or NULL. Walks input objects and lists by their declared types, so an ID nested
+ * in an input (a command's cartId, a filter's `in` list) is found as well as an argument.
+ */
+static const json_t *
+find_long_id(const rj_gql_schema_t *s, const rj_gql_type_ref_t *type, const json_t *v, size_t max)
+{
+    if (v == NULL || json_is_null(v))
+        return NULL;
+    if (type->kind == RJ_GQL_TYPE_NON_NULL)
+        return find_long_id(s, type->of_type, v, max);
+    if (type->kind == RJ_GQL_TYPE_LIST) {
+        size_t i;
+        const json_t *item;
+        json_array_foreach (v, i, item) {
+            const json_t *hit = find_long_id(s, type->of_type, item, max);
+            if (hit != NULL)
+                return hit;
+        }
+        return NULL;
+    }
+    const rj_gql_type_t *t = rj_gql_schema_find_type(s, type->name);
+    if (t == NULL)
+        return NULL;
+    if (t->kind == RJ_GQL_KIND_SCALAR && strcmp(t->name, "ID") == 0)
+        return json_is_string(v) && json_string_length(v) > max ? v : NULL;
+    if (t->kind != RJ_GQL_KIND_INPUT_OBJECT)
+        return NULL;
+    for (size_t i = 0; i < t->ninput_fields; i++) {
+        const rj_gql_input_value_t *iv = &t->input_fields[i];
+        const json_t *hit = find_long_id(s, iv->type, json_object_get(v, iv->name), max);
+        if (hit != NULL)
+            return hit;
+    }
+    return NULL;
+}
+
+/*
+ * Refuses a root field whose arguments hold an ID longer than max-id-bytes, or whose
+ * command key (which may be declared as a String) is: such an id cannot be stored, and
+ * nothing would match it. Returns false after failing the field.
+ */
+static bool
+ids_within_limit(gw_op_t *op, size_t i, const rj_gql_root_field_t *f, const rj_app_command_t *cmd)
+{
+    gw_exec_t *x = op->x;
+    const json_t *hit = NULL;
+    for (size_t a = 0; f->def != NULL && a < f->def->nargs && hit == NULL; a++) {
+        const rj_gql_input_value_t *arg = &f->def->args[a];
+        hit = find_long_id(x->schema, arg->type, json_object_get(f->args, arg->name),
+                           x->max_id_bytes);
+    }
+    if (hit == NULL && cmd != NULL && cmd->key != NULL) {
+        const json_t *key = json_object_get(json_object_get(f->args, "input"), cmd->key);
+        if (json_is_string(key) && json_string_length(key) > x->max_id_bytes)
+            hit = key;
+    }
+    if (hit == NULL)
+        return true;
+    char *msg = rj_xasprintf("an id must not be longer than %zu bytes; got one of %zu bytes",
+                             x->max_id_bytes, json_string_length(hit));
+    root_fail(op, i, msg, "InvalidParameterError");
+    free(msg);
+    return false;
+}
+
 static void
 root_start(gw_op_t *op, size_t i, const rj_gql_root_field_t *f)
 {
@@ -1208,9 +1284,12 @@ root_start(gw_op_t *op, size_t i, const rj_gql_root_field_t *f)
     if (rj_gql_prepared_op(op->prep) == RJ_GQL_OP_MUTATION) {
         const rj_app_command_t *cmd = rj_app_command(x->app, f->name);
         if (cmd != NULL) {
-            cmd_start(op, i, f, cmd);
+            if (ids_within_limit(op, i, f, cmd))
+                cmd_start(op, i, f, cmd);
             return;
         }
+    } else if (!ids_within_limit(op, i, f, NULL)) {
+        return;
     } else {
         const gw_query_field_t *qf = find_query(x, f->name);
         if (qf != NULL && qf->kind == GW_QUERY_BY_ID) {
@@ -1475,6 +1554,7 @@ gw_exec_new(const gw_exec_opts_t *opts, rj_error_t *err)
     x->producer = opts->producer;
     x->pg = opts->pg;
     x->timeout_ms = opts->timeout_ms;
+    x->max_id_bytes = opts->max_id_bytes != 0 ? opts->max_id_bytes : RJ_ID_MAX_BYTES;
     x->topic = rj_xasprintf("%s.commands", opts->app_name);
     x->reply_channel = rj_xasprintf("%s:reply:%s", opts->app_name, opts->instance_id);
     x->schema = schema;

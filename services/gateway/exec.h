@@ -75,6 +75,8 @@ typedef struct gw_exec_opts {
     rj_kafka_producer_t *producer; /* produces to `<app>.commands` */
     gw_pgpool_t *pg;               /* reads read models */
     int timeout_ms;                /* how long a mutation waits for its reply */
+    size_t max_id_bytes;           /* longest ID argument and command key accepted, in
+                                      bytes; at most RJ_ID_MAX_BYTES */
 } gw_exec_opts_t;
 
 /**

@@ -308,7 +308,7 @@ static rj_status_t
 row_load(proj_row_t *row, const PGresult *res, int t, const char *read_model, rj_error_t *err)
 {
     json_error_t jerr;
-    json_t *value = json_loads(PQgetvalue(res, t, 3), JSON_DECODE_ANY, &jerr);
+    json_t *value = rj_json_loads(PQgetvalue(res, t, 3), JSON_DECODE_ANY, &jerr);
     if (!json_is_object(value)) {
         json_decref(value);
         return rj_error_set(err, RJ_EINTERNAL,

@@ -156,7 +156,7 @@ on_event(void *opaque, const PGresult *res, int r, rj_error_t *err)
     if (rj_proc_stopping())
         return rj_error_set(err, RJ_ETIMEOUT, "could not rebuild read model: stop requested");
     json_error_t jerr;
-    json_t *value = json_loads(PQgetvalue(res, r, 4), JSON_DECODE_ANY, &jerr);
+    json_t *value = rj_json_loads(PQgetvalue(res, r, 4), JSON_DECODE_ANY, &jerr);
     if (value == NULL)
         return rj_error_set(err, RJ_EINTERNAL, "could not parse stored event: %s entity=%s/%s",
                             jerr.text, PQgetvalue(res, r, 0), PQgetvalue(res, r, 1));
@@ -323,7 +323,7 @@ on_note(void *opaque, const PGresult *res, int r, rj_error_t *err)
     json_t *value = NULL;
     if (!PQgetisnull(res, r, 3)) {
         json_error_t jerr;
-        value = json_loads(PQgetvalue(res, r, 3), JSON_DECODE_ANY, &jerr);
+        value = rj_json_loads(PQgetvalue(res, r, 3), JSON_DECODE_ANY, &jerr);
         if (value == NULL)
             return rj_error_set(err, RJ_EINTERNAL, "could not parse rebuilt read model: %s id=%s",
                                 jerr.text, PQgetvalue(res, r, 0));

@@ -887,7 +887,7 @@ relay_answer(push_proto_t *p, push_session_t *s, const char *op_id, const push_f
 {
     json_t *result = NULL;
     if (r->status == PUSH_FWD_OK) {
-        result = json_loadb(r->body, r->len, JSON_ALLOW_NUL, NULL);
+        result = rj_json_loadb(r->body, r->len, JSON_ALLOW_NUL, NULL);
         /* A GraphQL result has data, or errors, or both (GraphQL over HTTP, whatever the
            status: the gateway's own refusals, 413 and the like, are shaped so too). */
         if (!json_is_object(result) || (json_object_get(result, "data") == NULL &&
@@ -1060,7 +1060,7 @@ static void
 handle_graphql_ws(push_proto_t *p, push_session_t *s, const char *msg, size_t len)
 {
     json_error_t jerr;
-    json_t *m = json_loadb(msg, len, 0, &jerr);
+    json_t *m = rj_json_loadb(msg, len, 0, &jerr);
     if (!json_is_object(m)) {
         p->stats.frames_ignored++;
         rj_warn("proto", "ignoring message that is not a JSON object conn=%s: %s", s->id,
@@ -1197,7 +1197,7 @@ static void
 handle_transport_ws(push_proto_t *p, push_session_t *s, const char *msg, size_t len)
 {
     json_error_t jerr;
-    json_t *m = json_loadb(msg, len, 0, &jerr);
+    json_t *m = rj_json_loadb(msg, len, 0, &jerr);
     if (m == NULL) {
         p->stats.frames_ignored++;
         bad_request(p, s, "Invalid message received: %s", jerr.text);

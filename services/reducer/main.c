@@ -159,7 +159,7 @@ load_snapshots(red_daemon_t *d, rj_pg_t *pg, rj_error_t *err)
         json_t *value = NULL;
         if (!PQgetisnull(res, r, 3)) {
             json_error_t jerr;
-            value = json_loads(PQgetvalue(res, r, 3), JSON_DECODE_ANY, &jerr);
+            value = rj_json_loads(PQgetvalue(res, r, 3), JSON_DECODE_ANY, &jerr);
             if (value == NULL) {
                 /* jsonb always holds valid JSON; failing here is a broken invariant of
                  * ours or of the server, not bad input, and retrying will not help. */

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "json/envelope.h"
 #include "log/log.h"
 #include "readside/readside.h"
 
@@ -175,7 +176,7 @@ rj_entity_query(rj_pg_t *pg, const char *entity, const char *id, rj_entity_rows_
     out->snapshot_version = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
     json_error_t jerr;
     if (!PQgetisnull(res, 0, 2)) {
-        out->snapshot = json_loads(PQgetvalue(res, 0, 2), JSON_DECODE_ANY, &jerr);
+        out->snapshot = rj_json_loads(PQgetvalue(res, 0, 2), JSON_DECODE_ANY, &jerr);
         if (out->snapshot == NULL)
             st = rj_error_set(err, RJ_EINTERNAL, "could not parse stored snapshot: %s entity=%s/%s",
                               jerr.text, entity, id);
@@ -185,7 +186,7 @@ rj_entity_query(rj_pg_t *pg, const char *entity, const char *id, rj_entity_rows_
         }
     }
     if (st == RJ_OK) {
-        out->events = json_loads(PQgetvalue(res, 0, 3), 0, &jerr);
+        out->events = rj_json_loads(PQgetvalue(res, 0, 3), 0, &jerr);
         if (!json_is_array(out->events))
             st = rj_error_set(err, RJ_EINTERNAL, "could not parse stored events: %s entity=%s/%s",
                               jerr.text, entity, id);

@@ -8,16 +8,19 @@
  * `Variable "$input" got invalid value ...; Field "cartId" of required type "ID!" was not
  * provided.` and so on.
  *
- * Built-in scalars: Int is range-checked to 32 bits, Float accepts ints (and keeps them as
- * JSON integers, as JavaScript would print them), ID accepts strings and integers and yields
- * strings. Custom scalars an application declares are parsed by name as Booster and
- * graphql-scalars parse them: `Date` and `DateTime` take an ISO 8601 date or date-time (or
- * epoch milliseconds, as JavaScript's `new Date(n)`) and become the UTC ISO string
- * `toJSON()` gives (`Invalid date: <value>` otherwise); `JSONObject` takes objects only;
- * any other custom scalar (`JSON` among them) passes any value through unchanged. Their
- * errors read as graphql-js words errors a scalar's parser throws: `Expected type "Date".
- * Invalid date: x` for variables, `Expected value of type "Date", found "x"; Invalid date:
- * x` for literals (validate.c adds the head).
+ * Built-in scalars: Int is range-checked to 32 bits; Float is a finite double in Ramjet's
+ * one number encoding (rj_json_number: integral values within ±2^53 as JSON integers, as
+ * JavaScript would print them; 2^53+1 is the double 2^53), and a literal beyond the double
+ * range (1e309) is refused with `Float cannot represent non numeric value: 1e309` where
+ * graphql-js would make it Infinity, which no JSON document or jsonb column can hold; ID
+ * accepts strings and integers and yields strings. Custom scalars an application declares are
+ * parsed by name as Booster and graphql-scalars parse them: `Date` and `DateTime` take an ISO 8601
+ * date or date-time (or epoch milliseconds, as JavaScript's `new Date(n)`) and become the UTC ISO
+ * string `toJSON()` gives (`Invalid date: <value>` otherwise); `JSONObject` takes objects only; any
+ * other custom scalar (`JSON` among them) passes any value through unchanged. Their errors read as
+ * graphql-js words errors a scalar's parser throws: `Expected type "Date". Invalid date: x` for
+ * variables, `Expected value of type "Date", found "x"; Invalid date: x` for literals (validate.c
+ * adds the head).
  */
 #include <math.h>
 #include <stdio.h>
@@ -245,7 +248,10 @@ rj__gql_parse_literal(const rj_gql_type_t *t, const rj_gql_ast_value_t *v,
     if (is_scalar(t, "Float")) {
         if (v->kind != RJ_GQL_VALUE_INT && v->kind != RJ_GQL_VALUE_FLOAT)
             return literal_fail(msg, n, "Float cannot represent non numeric value: ", v, "");
-        return rj_gql_value_to_json(v, NULL);
+        json_t *num = rj_json_number(strtod(v->str, NULL));
+        if (num == NULL)
+            return literal_fail(msg, n, "Float cannot represent non numeric value: ", v, "");
+        return num;
     }
     if (is_scalar(t, "String")) {
         if (v->kind != RJ_GQL_VALUE_STRING)
@@ -438,10 +444,9 @@ parse_leaf_value(coerce_ctx_t *c, const rj_gql_type_t *t, const json_t *v)
         else
             r = json_integer((json_int_t)d);
     } else if (is_scalar(t, "Float")) {
-        if (!json_is_number(v))
+        /* JSON variables are finite (jansson refuses 1e309); 2^53+1 becomes 2^53 here. */
+        if (!json_is_number(v) || (r = rj_json_number(json_number_value(v))) == NULL)
             input_error(c, v, "Float cannot represent non numeric value: %s", b.data);
-        else
-            r = json_incref((json_t *)v);
     } else if (is_scalar(t, "String")) {
         if (!json_is_string(v))
             input_error(c, v, "String cannot represent a non string value: %s", b.data);

@@ -424,13 +424,14 @@ is_integral(double d)
     return isfinite(d) && d == floor(d);
 }
 
-/* A double as JavaScript's JSON.stringify would print it: integral values as integers. */
+/*
+ * A finite double as JavaScript's JSON.stringify would print it (integral values as
+ * integers), which is also Ramjet's one number encoding (rj_json_number).
+ */
 static json_t *
 js_number(double d)
 {
-    if (is_integral(d) && fabs(d) < 9007199254740992.0)
-        return json_integer((json_int_t)d);
-    return json_real(d);
+    return rj_json_number(d);
 }
 
 static json_t *

@@ -15,6 +15,7 @@
 
 #include "core/core.h"
 #include "graphql/graphql.h"
+#include "json/envelope.h"
 
 /* ---- arena ------------------------------------------------------------------------------ */
 

@@ -187,7 +187,13 @@ rj__gql_print_value(rj_buf_t *b, const rj_gql_ast_value_t *v)
     }
 }
 
-/* A numeric literal as JSON: integers that fit int64 stay integers. */
+/*
+ * A numeric literal as JSON, without a type: integers that fit int64 stay integers, others
+ * take the one number encoding (rj_json_number). A literal beyond the double range (1e309)
+ * is Infinity to graphql-js's valueFromASTUntyped, which JSON.stringify prints as null; so
+ * here, as jansson cannot hold an infinity. Typed Float literals never get here: coerce.c
+ * refuses them first.
+ */
 static json_t *
 number_json(const rj_gql_ast_value_t *v)
 {
@@ -198,7 +204,8 @@ number_json(const rj_gql_ast_value_t *v)
         if (errno == 0 && *end == '\0')
             return json_integer(ll);
     }
-    return json_real(strtod(v->str, NULL));
+    json_t *n = rj_json_number(strtod(v->str, NULL));
+    return n != NULL ? n : json_null();
 }
 
 json_t *

@@ -36,7 +36,11 @@ typedef enum string_format {
     FMT_ANY,       /* any string */
     FMT_UUID,      /* 8-4-4-4-12 hex digits */
     FMT_TIMESTAMP, /* YYYY-MM-DDTHH:MM:SS[.fff...]Z */
+    FMT_ID,        /* a key PostgreSQL indexes: at most RJ_ID_MAX_BYTES bytes */
 } string_format_t;
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 typedef struct decoder {
     const char *kind;   /* "event", "command", ... for messages */
@@ -114,6 +118,10 @@ dec_string(decoder_t *d, const char *key, unsigned flags, string_format_t fmt)
     }
     if (fmt == FMT_TIMESTAMP && !is_timestamp(s)) {
         dec_fail(d, key, "must be an ISO-8601 UTC timestamp");
+        return NULL;
+    }
+    if (fmt == FMT_ID && json_string_length(v) > RJ_ID_MAX_BYTES) {
+        dec_fail(d, key, "must not be longer than " STR(RJ_ID_MAX_BYTES) " bytes");
         return NULL;
     }
     return s;
@@ -198,7 +206,7 @@ dec_start(decoder_t *d, const char *kind, const char *buf, size_t len, rj_error_
                                          "limit of %zu",
                                          kind, len, RJ_ENV_MAX_BYTES);
     json_error_t jerr;
-    d->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    d->root = rj_json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
     if (d->root == NULL)
         return d->status = rj_error_set(err, RJ_EPROTO,
                                          "could not decode %s envelope: invalid JSON at line %d "
@@ -232,7 +240,7 @@ rj_env_command_decode(const char *buf, size_t len, rj_env_command_t *out, rj_err
     if (dec_start(&d, "command", buf, len, err) != RJ_OK)
         return d.status;
     out->root = d.root;
-    out->request_id = dec_string(&d, "requestId", F_REQUIRED, FMT_ANY);
+    out->request_id = dec_string(&d, "requestId", F_REQUIRED, FMT_ID);
     out->command = dec_string(&d, "command", F_REQUIRED, FMT_ANY);
     out->input = dec_object(&d, "input", F_REQUIRED);
     out->current_user = dec_user(&d, "currentUser");
@@ -252,7 +260,7 @@ rj_env_event_decode(const char *buf, size_t len, rj_env_event_t *out, rj_error_t
     out->event_id = dec_string(&d, "eventId", F_REQUIRED, FMT_UUID);
     out->type = dec_string(&d, "type", F_REQUIRED, FMT_ANY);
     out->entity = dec_string(&d, "entity", F_REQUIRED, FMT_ANY);
-    out->entity_id = dec_string(&d, "entityId", F_REQUIRED, FMT_ANY);
+    out->entity_id = dec_string(&d, "entityId", F_REQUIRED, FMT_ID);
     out->version = dec_integer(&d, "version", 1, INT64_MAX);
     out->request_id = dec_string(&d, "requestId", F_REQUIRED, FMT_ANY);
     out->created_at = dec_string(&d, "createdAt", F_REQUIRED, FMT_TIMESTAMP);
@@ -270,7 +278,7 @@ rj_env_snapshot_decode(const char *buf, size_t len, rj_env_snapshot_t *out, rj_e
         return d.status;
     out->root = d.root;
     out->entity = dec_string(&d, "entity", F_REQUIRED, FMT_ANY);
-    out->entity_id = dec_string(&d, "entityId", F_REQUIRED, FMT_ANY);
+    out->entity_id = dec_string(&d, "entityId", F_REQUIRED, FMT_ID);
     out->version = dec_integer(&d, "version", 1, INT64_MAX);
     out->value = dec_object(&d, "value", F_REQUIRED);
     out->last_event_id = dec_string(&d, "lastEventId", F_REQUIRED, FMT_UUID);

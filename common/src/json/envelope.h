@@ -11,8 +11,8 @@
  *
  * Decoders reject, with "could not decode <kind> envelope: <reason>" and RJ_EPROTO
  * (RJ_ETOOBIG for oversized input): malformed JSON, a non-object top level, missing
- * required fields and fields of the wrong type. Unknown extra fields are accepted
- * and ignored, so a newer producer can add fields without breaking older consumers.
+ * required fields, fields of the wrong type and ids over RJ_ID_MAX_BYTES. Unknown extra fields are
+ * accepted and ignored, so a newer producer can add fields without breaking older consumers.
  *
  * What this file deliberately does not do: it does not check that names refer to
  * declared commands, events or read models (the app model does, in the daemon that
@@ -31,6 +31,18 @@
 
 /* Largest envelope a decoder accepts. Keep Kafka's message.max.bytes at least this. */
 #define RJ_ENV_MAX_BYTES ((size_t)8 * 1024 * 1024)
+
+/*
+ * The longest id Ramjet stores, in bytes: entity ids, read-model ids and request ids.
+ * Ids are keys of btree indexes (entity_heads_pkey, command_outbox_pkey, events,
+ * snapshots, read-model tables), and PostgreSQL refuses an index row over 2704 bytes: a
+ * longer id made the daemon that stored it fail its whole batch again and again. 1024
+ * leaves room for the entity type beside the id. The gateway refuses longer ids at the
+ * edge (its max-id-bytes, at most this); the command processor fails a command that
+ * registers an event for one; the decoders here refuse envelopes whose requestId
+ * (command) or entityId (event, snapshot) is longer, for producers that bypass both.
+ */
+#define RJ_ID_MAX_BYTES 1024
 
 /** `<app>.commands`: one command invocation (proto/command.schema.json). */
 typedef struct rj_env_command {
@@ -151,6 +163,43 @@ void rj_env_deadletter_deinit(rj_env_deadletter_t *env);
  */
 json_t *rj_env_event_to_json(const rj_env_event_t *env);
 json_t *rj_env_reply_to_json(const rj_env_reply_t *env);
+
+/*
+ * Numbers. Ramjet has one number encoding, for commands, events, snapshots, read models
+ * and replies alike (docs/app-sdl.md, "Numbers"): every number it stores is a finite
+ * IEEE-754 double; integral values within ±2^53 are written as JSON integers, all others
+ * as jansson's round-trip real (at most 17 significant digits). Infinities and NaN do not
+ * exist: the GraphQL layer refuses them at the edge. PostgreSQL's jsonb may hand such a number
+ * back in another spelling (1e308 as 309 digits, 5e-324 as 0.000...49406564584124654,
+ * -0 as 0); rj_json_loadb() reads every spelling back as the same double.
+ */
+
+/**
+ * The canonical JSON form of @p d: an integer when @p d is integral within ±2^53 (-0
+ * included, which becomes 0), else a real.
+ *
+ * @return a new reference, or NULL when @p d is infinite or NaN (which JSON cannot hold)
+ */
+json_t *rj_json_number(double d);
+
+/**
+ * json_loadb() for data Ramjet stored or transported: the one decoder every daemon uses.
+ * It never fails on a valid JSON number that is a finite double, and returns every number
+ * in rj_json_number()'s canonical form: an integer literal int64 cannot hold (jsonb prints
+ * 1e308 as 309 digits) is the nearest double, a real; so is any integer beyond ±2^53;
+ * integral values within ±2^53 are integers, whether spelt 3 or 3.0.
+ *
+ * @param buf    the text; borrowed, need not be NUL-terminated
+ * @param flags  jansson's decoding flags (JSON_DECODE_ANY, JSON_REJECT_DUPLICATES, ...)
+ * @param error  if not NULL, filled on failure as by json_loadb()
+ * @return a new reference, or NULL on malformed JSON or a real beyond the double range
+ *
+ * Thread-safe.
+ */
+json_t *rj_json_loadb(const char *buf, size_t len, size_t flags, json_error_t *error);
+
+/** rj_json_loadb() of the NUL-terminated @p s. */
+json_t *rj_json_loads(const char *s, size_t flags, json_error_t *error);
 
 /** Compact, key-order-preserving dump of @p v (borrowed); a new string, free() it. */
 char *rj_json_dumps(const json_t *v);

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "json/envelope.h"
 #include "pg/pg.h"
 #include "readside/readside.h"
 
@@ -188,7 +189,7 @@ run(rj_pg_t *pg, const char *entity, const char *entity_id, const char *type, co
     if (st == RJ_OK) {
         json_t *arr = NULL;
         if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
-            arr = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+            arr = rj_json_loads(PQgetvalue(res, 0, 0), 0, NULL);
         PQclear(res);
         if (json_is_array(arr)) {
             *out = arr;

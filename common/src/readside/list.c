@@ -3,7 +3,7 @@
  * the List and deprecated plural queries, and the indexes they rely on.
  *
  * A query comes back as one JSON text (rj_rs_query_build aggregates in SQL), so running it
- * is one round trip and one json_loads, whatever the page size.
+ * is one round trip and one rj_json_loads, whatever the page size.
  *
  * Not here: SQL generation (filter_sql.c) and authorization (the caller's).
  */
@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "json/envelope.h"
 #include "pg/pg.h"
 #include "readside/readside.h"
 
@@ -91,7 +92,7 @@ run_array(rj_pg_t *pg, const rj_buf_t *sql, const rj_rs_params_t *params, json_t
         return st;
     json_t *arr = NULL;
     if (PQntuples(res) == 1 && PQnfields(res) == 1 && !PQgetisnull(res, 0, 0))
-        arr = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+        arr = rj_json_loads(PQgetvalue(res, 0, 0), 0, NULL);
     PQclear(res);
     if (!json_is_array(arr)) {
         json_decref(arr);

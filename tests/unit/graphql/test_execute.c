@@ -534,3 +534,75 @@ Test(execute, json_object_takes_objects_and_json_takes_anything)
                      "\"locations\":[{\"line\":1,\"column\":7}]}]");
     rj_gql_schema_free(s);
 }
+
+/* ---- Float: Ramjet's one number encoding, finite doubles only ---- */
+
+/* The coerced `quantity` of ChangeCartItem for the literal @p lit, compact. */
+static char *
+quantity_of_literal(rj_gql_schema_t *s, const char *lit)
+{
+    char *q = rj_xasprintf(
+        "mutation { ChangeCartItem(input: {cartId: \"c\", productId: \"p\", quantity: %s}) }", lit);
+    rj_gql_prepared_t *p = prepare_ok(s, q, NULL, NULL);
+    char *a = json_dumps(
+        json_object_get(json_object_get(rj_gql_prepared_root(p, 0)->args, "input"), "quantity"),
+        JSON_COMPACT | JSON_ENCODE_ANY);
+    rj_gql_prepared_free(p);
+    free(q);
+    return a;
+}
+
+/* The coerced `quantity` for the variables text @p json (its "q"), compact. */
+static char *
+quantity_of_variable(rj_gql_schema_t *s, const char *json)
+{
+    rj_gql_prepared_t *p = prepare_ok(s,
+                                      "mutation($q: Float!) { ChangeCartItem(input: {cartId: "
+                                      "\"c\", productId: \"p\", quantity: $q}) }",
+                                      NULL, json);
+    char *a = json_dumps(
+        json_object_get(json_object_get(rj_gql_prepared_root(p, 0)->args, "input"), "quantity"),
+        JSON_COMPACT | JSON_ENCODE_ANY);
+    rj_gql_prepared_free(p);
+    return a;
+}
+
+static void
+expect_str_take(char *got, const char *expected)
+{
+    cr_expect_str_eq(got, expected);
+    free(got);
+}
+
+Test(execute, float_extremes_are_finite_doubles_in_one_encoding)
+{
+    rj_gql_schema_t *s = shop_schema();
+    /* The extremes a double has, as literals and as variables. */
+    expect_str_take(quantity_of_literal(s, "1.7976931348623157e308"), "1.7976931348623157e308");
+    expect_str_take(quantity_of_literal(s, "-1.7976931348623157e308"), "-1.7976931348623157e308");
+    expect_str_take(quantity_of_literal(s, "5e-324"), "4.9406564584124654e-324");
+    expect_str_take(quantity_of_variable(s, "{\"q\":1.7976931348623157e308}"),
+                    "1.7976931348623157e308");
+    expect_str_take(quantity_of_variable(s, "{\"q\":5e-324}"), "4.9406564584124654e-324");
+    /* -0 is 0: jsonb's numeric has no negative zero, so Ramjet never stores one. */
+    expect_str_take(quantity_of_literal(s, "-0.0"), "0");
+    expect_str_take(quantity_of_variable(s, "{\"q\":-0.0}"), "0");
+    /* A Float is a double: 2^53+1 is 2^53; integral values within ±2^53 are integers. */
+    expect_str_take(quantity_of_literal(s, "9007199254740993"), "9007199254740992");
+    expect_str_take(quantity_of_variable(s, "{\"q\":9007199254740993}"), "9007199254740992");
+    expect_str_take(quantity_of_literal(s, "2e3"), "2000");
+    expect_str_take(quantity_of_variable(s, "{\"q\":3.0}"), "3");
+    expect_str_take(quantity_of_literal(s, "1e308"), "1e308");
+
+    /* Beyond the double range: graphql-js's words, never an infinity into jansson. */
+    rj_gql_doc_t *d = parse_ok("mutation { ChangeCartItem(input: {cartId: \"c\", productId: "
+                               "\"p\", quantity: 1e309}) b: ChangeCartItem(input: {cartId: \"c\", "
+                               "productId: \"p\", quantity: -1e400}) }");
+    assert_json_take(rj_gql_validate(s, d),
+                     "[{\"message\":\"Float cannot represent non numeric value: 1e309\","
+                     "\"locations\":[{\"line\":1,\"column\":74}]},{\"message\":\"Float cannot "
+                     "represent non numeric value: -1e400\",\"locations\":[{\"line\":1,"
+                     "\"column\":147}]}]");
+    rj_gql_doc_free(d);
+    rj_gql_schema_free(s);
+}

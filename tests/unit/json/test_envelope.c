@@ -440,3 +440,58 @@ Test(envelope, ignores_unknown_fields)
     cr_expect_eq(rj_env_reply_decode(text, strlen(text), &env, NULL), RJ_OK);
     rj_env_reply_deinit(&env);
 }
+
+/* A JSON string of @p n bytes 'k', quoted. */
+static char *
+quoted_id(size_t n)
+{
+    char *s = rj_xmalloc(n + 3);
+    s[0] = '"';
+    memset(s + 1, 'k', n);
+    s[n + 1] = '"';
+    s[n + 2] = '\0';
+    return s;
+}
+
+/*
+ * Ids PostgreSQL indexes (a command's requestId, an event's or snapshot's entityId) are
+ * at most RJ_ID_MAX_BYTES: a longer one failed its daemon's whole batch, at every retry.
+ */
+Test(envelope, rejects_ids_over_the_limit)
+{
+    char *ok = quoted_id(RJ_ID_MAX_BYTES);
+    char *over = quoted_id(RJ_ID_MAX_BYTES + 1);
+    const char *rest = ",\"command\":\"X\",\"input\":{},\"replyTo\":\"r\",\"issuedAt\":"
+                       "\"2026-11-22T10:00:00Z\"}";
+
+    char *text = rj_xasprintf("{\"requestId\":%s%s", ok, rest);
+    rj_env_command_t cmd;
+    cr_expect_eq(rj_env_command_decode(text, strlen(text), &cmd, NULL), RJ_OK);
+    rj_env_command_deinit(&cmd);
+    free(text);
+    text = rj_xasprintf("{\"requestId\":%s%s", over, rest);
+    EXPECT_REJECT(rj_env_command_decode, rj_env_command_t, text, RJ_EPROTO,
+                  "could not decode command envelope: field \"requestId\" must not be longer "
+                  "than 1024 bytes");
+    free(text);
+
+    text = rj_xasprintf("{\"eventId\":\"3f0a1c52-8a1e-5b2c-9d40-1f2e3d4c5b6a\",\"type\":\"T\","
+                        "\"entity\":\"Cart\",\"entityId\":%s,\"version\":1,\"requestId\":\"r\","
+                        "\"createdAt\":\"2026-11-22T10:00:00.130Z\",\"value\":{}}",
+                        over);
+    EXPECT_REJECT(rj_env_event_decode, rj_env_event_t, text, RJ_EPROTO,
+                  "could not decode event envelope: field \"entityId\" must not be longer than "
+                  "1024 bytes");
+    free(text);
+
+    text = rj_xasprintf("{\"entity\":\"Cart\",\"entityId\":%s,\"version\":1,\"value\":{},"
+                        "\"lastEventId\":\"3f0a1c52-8a1e-5b2c-9d40-1f2e3d4c5b6a\","
+                        "\"createdAt\":\"2026-11-22T10:00:00.130Z\"}",
+                        over);
+    EXPECT_REJECT(rj_env_snapshot_decode, rj_env_snapshot_t, text, RJ_EPROTO,
+                  "could not decode snapshot envelope: field \"entityId\" must not be longer "
+                  "than 1024 bytes");
+    free(text);
+    free(ok);
+    free(over);
+}
