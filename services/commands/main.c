@@ -135,7 +135,14 @@ run(cmd_conf_t *conf)
     p.m_failed = rj_metric_counter("ramjet_commands_failed_total", "commands whose handler failed");
     p.m_duplicates = rj_metric_counter("ramjet_commands_redelivered_total",
                                        "redelivered commands answered from the outbox");
-    p.m_deadletters = rj_metric_counter("ramjet_deadletters_total", "undecodable commands");
+    p.m_dl_undecodable =
+        rj_metric_counter("ramjet_deadletters_total{reason=\"undecodable\"}",
+                          "commands given up on and sent to dead letters, by reason");
+    p.m_dl_unwritable =
+        rj_metric_counter("ramjet_deadletters_total{reason=\"unwritable\"}",
+                          "commands given up on and sent to dead letters, by reason");
+    p.m_splits = rj_metric_counter("ramjet_command_batch_splits_total",
+                                   "command batches split in two because of one command's data");
     p.m_events = rj_metric_counter("ramjet_events_produced_total", "events produced");
     p.m_recovered = rj_metric_counter("ramjet_outbox_recovered_total",
                                       "outbox rows produced again after a crash");

@@ -16,9 +16,9 @@
  *   3. fold (reducer/fold.c): version == stored + 1 folds, older is a redelivery,
  *      newer folds the versions read in step 2 first; a version found nowhere leaves
  *      the event reported and not folded;
- *   4. produce each changed entity's snapshot (key `<Entity>/<id>`);
- *   5. upsert the snapshots in one statement, guarded by version so a stale writer
+ *   4. upsert the snapshots in one statement, guarded by version so a stale writer
  *      can never move a snapshot backwards;
+ *   5. produce each changed entity's snapshot (key `<Entity>/<id>`);
  *   then the loop stores the offsets, waits for the snapshots' delivery and commits.
  *
  * A crash after producing and before COMMIT produces the same snapshots again on
@@ -161,11 +161,12 @@ load_snapshots(red_daemon_t *d, rj_pg_t *pg, rj_error_t *err)
             json_error_t jerr;
             value = json_loads(PQgetvalue(res, r, 3), JSON_DECODE_ANY, &jerr);
             if (value == NULL) {
-                /* jsonb always holds valid JSON; failing here is a broken invariant of
-                 * ours or of the server, not bad input, and retrying will not help. */
-                st = rj_error_set(err, RJ_EINTERNAL,
-                                  "could not parse stored snapshot: %s entity=%s/%s", jerr.text,
-                                  e->entity, e->entity_id);
+                /* jsonb holds valid JSON, but not always JSON jansson reads back (a number
+                 * beyond its integers). Retrying cannot help: blamed on the data, so the
+                 * loop dead-letters the event that brought this entity in and parks it. */
+                st =
+                    rj_error_set(err, RJ_EINVAL, "could not parse stored snapshot: %s entity=%s/%s",
+                                 jerr.text, e->entity, e->entity_id);
                 break;
             }
         }
@@ -267,21 +268,33 @@ write_snapshots(red_daemon_t *d, wk_worker_t *w, rj_error_t *err)
     strs_t keep = {0};
     char created_at[32];
     rj_iso8601_ms(rj_now_ms(), created_at);
-    rj_status_t st = RJ_OK;
     size_t k = 0;
-    for (size_t i = 0; i < rb->n_entities && st == RJ_OK; i++) {
+    for (size_t i = 0; i < rb->n_entities; i++) {
         const red_entity_t *e = &rb->entities[i];
         if (!red_entity_changed(e))
             continue;
-        const char *last_event_id = e->last->env.event_id; /* set: the version advanced */
         cols[C_TYPE][k] = e->entity;
         cols[C_ID][k] = e->entity_id;
         cols[C_VERSION][k] = strs_keep(&keep, rj_xasprintf("%" PRId64, e->version));
         cols[C_VALUE][k] = e->value != NULL ? strs_keep(&keep, rj_json_dumps(e->value)) : "null";
-        cols[C_LAST][k] = last_event_id;
+        cols[C_LAST][k] = e->last->env.event_id; /* set: the version advanced */
         k++;
-        if (e->value == NULL)
+    }
+    /* The upsert first: a row PostgreSQL refuses (a constraint, a limit) fails the attempt
+       before any snapshot of it is queued for the projectors, which would otherwise see a
+       state the snapshots table never held. */
+    char *params[NC];
+    for (int c = 0; c < NC; c++)
+        params[c] = rj_pg_array_literal(cols[c], n);
+    rj_status_t st = rj_pg_exec_prepared(wk_worker_pg(w), "red_upsert", red_upsert_sql, NC,
+                                         (const char *const *)params, NULL, err);
+    for (int c = 0; c < NC; c++)
+        free(params[c]);
+    for (size_t i = 0; i < rb->n_entities && st == RJ_OK; i++) {
+        const red_entity_t *e = &rb->entities[i];
+        if (!red_entity_changed(e) || e->value == NULL)
             continue;
+        const char *last_event_id = e->last->env.event_id;
         const rj_env_snapshot_t env = {
             .entity = e->entity,
             .entity_id = e->entity_id,
@@ -296,15 +309,6 @@ write_snapshots(red_daemon_t *d, wk_worker_t *w, rj_error_t *err)
                               strlen(json), NULL, NULL, err);
         free(key);
         free(json);
-    }
-    if (st == RJ_OK) {
-        char *params[NC];
-        for (int c = 0; c < NC; c++)
-            params[c] = rj_pg_array_literal(cols[c], n);
-        st = rj_pg_exec_prepared(wk_worker_pg(w), "red_upsert", red_upsert_sql, NC,
-                                 (const char *const *)params, NULL, err);
-        for (int c = 0; c < NC; c++)
-            free(params[c]);
     }
     for (int c = 0; c < NC; c++)
         free(cols[c]);
