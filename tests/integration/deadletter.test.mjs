@@ -58,7 +58,7 @@ const counter = async (daemon, series) => {
 };
 
 const assertSamePids = async () => {
-  for (const d of WATCHED) assert.equal(await stack.pidOf(d), pids[d], `${d} was restarted:\n${stack.log(`ramjet-${d}`).slice(-3000)}`);
+  for (const d of WATCHED) assert.equal(await stack.pidOf(d), pids[d], `${d} was restarted:\n${stack.log(d).slice(-3000)}`);
 };
 
 itest('a command whose write PostgreSQL refuses is answered with an error and dead-lettered', { timeout: 180000 }, async () => {
