@@ -7,7 +7,9 @@
 // carts are changed, then well over 5 MB of snapshots go through the one partition
 // (--partitions 1), so the carts' snapshots are gone from the broker before the projector
 // wakes up. Every acknowledged change must still reach its read model (filled from the
-// snapshots table), and the gap must be reported: an error line and a counter.
+// snapshots table), and the gap must be reported: an error line and a counter. The same
+// for the event-store writer and the reducer behind the events topic's retention: they
+// fill from the command outbox and the event store.
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before } from 'node:test';
@@ -75,6 +77,42 @@ itest('a projector that falls behind the broker retention still projects every a
   assert.ok((await counter('projector', 'ramjet_offset_gaps_total{topic="shop.snapshots"}')) >= 1, 'the gap is counted');
   assert.ok((await counter('projector', 'ramjet_projector_gap_filled_total')) >= victims.length, 'the victims were filled from PostgreSQL');
   assert.match(stack.log('projector'), /ERROR .*offset gap: messages were skipped/);
+});
+
+itest('an event-store writer and a reducer behind the broker retention store and fold every event', { timeout: 600000 }, async () => {
+  const victims = Array.from({ length: 4 }, () => `ret-ev-${randomUUID()}`);
+  for (const id of victims) await ok(CHANGE_CART_ITEM, { cartId: id, productId: 'p', quantity: 1 });
+  for (const id of victims) await waitFor(async () => (await quantityOf(id)) === 1, { timeoutMs: 60000, what: `cart ${id} at quantity 1` });
+
+  const frozen = { eventstore: await stack.pidOf('eventstore'), reducer: await stack.pidOf('reducer') };
+  for (const pid of Object.values(frozen)) process.kill(pid, 'SIGSTOP');
+  try {
+    for (const id of victims) await ok(CHANGE_CART_ITEM, { cartId: id, productId: 'p', quantity: 2 });
+    // About 8 MB of events (each carries a 64 KB address) through the one partition.
+    const fillers = Array.from({ length: 8 }, () => `ret-ev-fill-${randomUUID()}`);
+    await Promise.all(
+      fillers.map(async (cartId) => {
+        for (let i = 0; i < 16; i++) {
+          const big = randomBytes(48 * 1024).toString('base64url');
+          const address = { firstName: 'a', lastName: 'b', country: 'c', state: 'd', postalCode: String(i), address: big };
+          await ok(UPDATE_ADDRESS, { cartId, address });
+        }
+      }),
+    );
+  } finally {
+    for (const pid of Object.values(frozen)) process.kill(pid, 'SIGCONT');
+  }
+
+  for (const id of victims) await waitFor(async () => (await quantityOf(id)) === 3, { timeoutMs: 120000, what: `cart ${id} at quantity 3 after the gap` });
+  const stored = await stack.sqlRows(`SELECT entity_id, max(version) AS v FROM shop.events WHERE entity_id IN (${victims.map((v) => `'${v}'`).join(',')}) GROUP BY 1`);
+  assert.equal(stored.length, victims.length, 'every victim has its events in the event store');
+  for (const r of stored) assert.equal(r.v, 2, `${r.entity_id} has both events stored`);
+  for (const [daemon, pid] of Object.entries(frozen)) {
+    assert.equal(await stack.pidOf(daemon), pid, `${daemon} was not restarted`);
+    assert.ok((await counter(daemon, 'ramjet_offset_gaps_total{topic="shop.events"}')) >= 1, `${daemon} counted the gap`);
+    assert.match(stack.log(daemon), /ERROR .*offset gap: messages were skipped/);
+  }
+  assert.ok((await counter('reducer', 'ramjet_reducer_gap_filled_total')) >= victims.length, 'the victims were folded from PostgreSQL');
 });
 
 itestStopsCleanly(() => stack);
