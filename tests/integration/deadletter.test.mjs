@@ -104,11 +104,11 @@ itest('an entity whose events or snapshot PostgreSQL refuses is dead-lettered an
     reducer: await counter('reducer', 'ramjet_deadletters_total{topic="shop.events",reason="unwritable"}'),
   };
   try {
-    // Acknowledged: the command processor's own writes are fine.
-    await changeOk(poison, 'p', 1);
-    const others = Array.from({ length: 6 }, (_, i) => `dl-ev-ok-${i}-${randomUUID()}`);
-    await Promise.all(others.map((id, i) => changeOk(id, 'p', i + 1)));
-    await changeOk(poison, 'p', 2); // parked behind the first
+    // Acknowledged: the command processor's own writes are fine. Sent among others at
+    // once, so the poisoned event shares batches with healthy ones and the batch is split.
+    const others = Array.from({ length: 24 }, (_, i) => `dl-ev-ok-${i}-${randomUUID()}`);
+    await Promise.all([changeOk(poison, 'p', 1), ...others.slice(0, 12).map((id, i) => changeOk(id, 'p', i + 1))]);
+    await Promise.all([changeOk(poison, 'p', 2), ...others.slice(12).map((id, i) => changeOk(id, 'p', i + 13))]); // parked behind the first
     await Promise.all(others.map((id, i) => waitForQuantity(id, i + 1, `cart ${id} to reach its read model`)));
 
     for (const daemon of ['ramjet-eventstore', 'ramjet-reducer']) {
