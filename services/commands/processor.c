@@ -847,18 +847,24 @@ cmd_recover(cmd_processor_t *p, const int32_t *partitions, size_t n, rj_error_t 
     rj_redis_msg_t *replies = rj_xcalloc((size_t)rows, sizeof *replies);
     char **texts = rj_xcalloc((size_t)rows, sizeof *texts);
     json_t **wrappers = rj_xcalloc((size_t)rows, sizeof *wrappers);
-    size_t nreplies = 0;
+    size_t nreplies = 0, nrids = 0;
     for (int r = 0; r < rows && st == RJ_OK; r++) {
-        rids[r] = PQgetvalue(res, r, 0);
+        const char *rid = PQgetvalue(res, r, 0);
         json_t *events = json_loads(PQgetvalue(res, r, 1), 0, NULL);
         if (!json_is_array(events)) {
+            /* One row this build cannot read must not keep every partition of this
+               processor unassigned (an error here fails the assignment, and the
+               daemon, again after every restart). It is left unproduced and unmarked,
+               so it is reported at every assignment and kept for an operator; the
+               reducer reports the versions it lacks. */
             json_decref(events);
-            st = rj_error_set(err, RJ_EINTERNAL,
-                              "could not read outbox row: malformed events "
-                              "request=%s",
-                              rids[r]);
-            break;
+            rj_error("command",
+                     "could not produce a committed outbox row again: malformed events; "
+                     "left in command_outbox req=%s",
+                     rid);
+            continue;
         }
+        rids[nrids++] = rid;
         st = produce_events(p, events, err);
         json_decref(events);
         wrappers[r] = json_loads(PQgetvalue(res, r, 2), 0, NULL);
@@ -875,12 +881,12 @@ cmd_recover(cmd_processor_t *p, const int32_t *partitions, size_t n, rj_error_t 
     if (st == RJ_OK)
         st = rj_kafka_producer_flush(p->producer, p->produce_timeout_ms, err);
     if (st == RJ_OK) {
-        rj_metric_add(p->m_recovered, rows);
+        rj_metric_add(p->m_recovered, (int64_t)nrids);
         /* The gateway may still be waiting for these if the crash was short. */
         rj_error_t e = {0};
         if (nreplies > 0 && rj_redis_publish_many(p->redis, replies, nreplies, &e) != RJ_OK)
             rj_warn("redis", "could not publish recovered replies: %s", e.msg);
-        mark_produced(p, rids, (size_t)rows);
+        mark_produced(p, rids, nrids);
     }
     for (size_t i = 0; i < nreplies; i++)
         free(texts[i]);

@@ -173,4 +173,22 @@ itest('a 3,000-character cart id never restarts a daemon', { timeout: 180000 }, 
   await assertSamePids();
 });
 
+itest('an outbox row the command processor cannot read does not keep it from its partitions', { timeout: 240000 }, async () => {
+  // Committed but unproduced outbox rows are produced again on partition assignment; one
+  // it cannot read failed the assignment, and so the processor, after every restart.
+  const rid = `dl-outbox-${randomUUID()}`;
+  await stack.sql(
+    `INSERT INTO shop.command_outbox (request_id, partition, produced, events, reply) SELECT '${rid}', p, false, '{"not": "an array"}', '{}' FROM generate_series(0, 7) AS p LIMIT 1`,
+  );
+  const old = await stack.pidOf('commands');
+  process.kill(old, 'SIGKILL');
+  const pid = await stack.waitForRestart('commands', old, { timeoutMs: 120000 });
+  const other = `dl-outbox-ok-${randomUUID()}`;
+  await changeOk(other, 'p', 4);
+  await waitForQuantity(other, 4, 'a cart after the restart to reach its read model');
+  assert.equal(await stack.pidOf('commands'), pid, 'the command processor stays up');
+  assert.match(stack.log('commands'), new RegExp(`ERROR .*could not produce a committed outbox row again.*req=${rid}`));
+  assert.equal(await stack.sql(`SELECT produced FROM shop.command_outbox WHERE request_id = '${rid}'`), 'f', 'kept for an operator');
+});
+
 itestStopsCleanly(() => stack);
