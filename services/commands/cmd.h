@@ -62,6 +62,10 @@ typedef struct cmd_processor {
     rj_metric_t *m_events;         /* events produced */
     rj_metric_t *m_recovered;      /* outbox rows produced again after a crash */
     rj_metric_t *m_batch_us;       /* batch latency histogram */
+    rj_metric_t *m_gaps;           /* offset gaps: commands the broker dropped unconsumed */
+    rj_metric_t *m_gap_msgs;       /* offsets skipped by those gaps */
+    int64_t *expect;               /* per partition: the next offset expected, -1 unknown */
+    size_t n_expect;               /* partitions in expect */
 } cmd_processor_t;
 
 /**

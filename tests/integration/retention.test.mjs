@@ -115,4 +115,34 @@ itest('an event-store writer and a reducer behind the broker retention store and
   assert.ok((await counter('reducer', 'ramjet_reducer_gap_filled_total')) >= victims.length, 'the victims were folded from PostgreSQL');
 });
 
+itest('a command processor behind the broker retention says which commands it never saw', { timeout: 600000 }, async () => {
+  // Those commands cannot be brought back (nothing of them was applied, and their clients
+  // were told the outcome is unknown when their wait ran out), but it must not be silent.
+  const pid = await stack.pidOf('commands');
+  process.kill(pid, 'SIGSTOP');
+  let answers;
+  try {
+    const big = () => randomBytes(48 * 1024).toString('base64url');
+    answers = await Promise.all(
+      Array.from({ length: 128 }, (_, i) =>
+        stack.gql(UPDATE_ADDRESS, {
+          cartId: `ret-cmd-${i}-${randomUUID()}`,
+          address: { firstName: 'a', lastName: 'b', country: 'c', state: 'd', postalCode: String(i), address: big() },
+        }, {}, { timeoutMs: 120000 }),
+      ),
+    );
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
+  for (const r of answers) assert.equal(r.json?.errors?.[0]?.extensions?.code, 'TimeoutError', r.text.slice(0, 300));
+  await waitFor(async () => (await counter('commands', 'ramjet_offset_gaps_total{topic="shop.commands"}')) >= 1, {
+    timeoutMs: 60000,
+    what: 'the command processor to count the gap',
+  });
+  assert.match(stack.log('commands'), /ERROR .*offset gap: commands were skipped unhandled/);
+  const after = `ret-cmd-after-${randomUUID()}`;
+  await ok(CHANGE_CART_ITEM, { cartId: after, productId: 'p', quantity: 1 });
+  assert.equal(await stack.pidOf('commands'), pid, 'the command processor was not restarted');
+});
+
 itestStopsCleanly(() => stack);
