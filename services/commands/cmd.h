@@ -18,6 +18,11 @@
  *   6. publish the replies on Redis;
  *   7. mark the outbox rows produced.
  *
+ * A batch whose transaction fails because of one command's data (rj_status_is_data:
+ * a constraint, an id over an index's limit, stored rows that cannot be decoded) is
+ * split in halves down to that command, which gets an error reply and a dead letter
+ * (topic and dead_letters table); the others go on.
+ *
  * A crash before 4 commits loses nothing (the commands are delivered again); a
  * crash after it is repaired by cmd_recover() on the next partition assignment,
  * which produces the unproduced rows again with the same ids and versions, so
@@ -51,10 +56,16 @@ typedef struct cmd_processor {
     rj_metric_t *m_commands;       /* commands handled (incl. failed) */
     rj_metric_t *m_failed;         /* commands whose handler failed */
     rj_metric_t *m_duplicates;     /* redelivered commands answered from the outbox */
-    rj_metric_t *m_deadletters;    /* undecodable messages */
+    rj_metric_t *m_dl_undecodable; /* dead letters: messages that are not commands */
+    rj_metric_t *m_dl_unwritable;  /* dead letters: commands whose data fails their batch */
+    rj_metric_t *m_splits;         /* batches split because of one command's data */
     rj_metric_t *m_events;         /* events produced */
     rj_metric_t *m_recovered;      /* outbox rows produced again after a crash */
     rj_metric_t *m_batch_us;       /* batch latency histogram */
+    rj_metric_t *m_gaps;           /* offset gaps: commands the broker dropped unconsumed */
+    rj_metric_t *m_gap_msgs;       /* offsets skipped by those gaps */
+    int64_t *expect;               /* per partition: the next offset expected, -1 unknown */
+    size_t n_expect;               /* partitions in expect */
 } cmd_processor_t;
 
 /**

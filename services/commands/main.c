@@ -52,6 +52,50 @@ static const char cmd_summary[] =
     "ramjet-commands: runs the application's command handlers, produces their events to\n"
     "<app>.events and replies to the gateway, exactly once in effect.";
 
+static void
+expect_set(cmd_processor_t *p, int32_t partition, int64_t next)
+{
+    if (partition < 0)
+        return;
+    if ((size_t)partition >= p->n_expect) {
+        size_t n = (size_t)partition + 1;
+        p->expect = rj_xrealloc(p->expect, n * sizeof *p->expect);
+        for (size_t i = p->n_expect; i < n; i++)
+            p->expect[i] = -1;
+        p->n_expect = n;
+    }
+    p->expect[partition] = next;
+}
+
+/*
+ * Commands the broker dropped before we consumed them (retention; the dev broker keeps
+ * about 5 MB per partition) and auto.offset.reset skipped: nothing can bring them back
+ * (their clients were told the outcome is unknown when their wait ran out, and nothing
+ * of them was applied), but it must never be silent. Offsets of a partition are
+ * contiguous (idempotent, non-transactional producers; no compaction), so a jump is a gap.
+ */
+static void
+gaps_report(cmd_processor_t *p, rd_kafka_message_t *const *msgs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const rd_kafka_message_t *m = msgs[i];
+        int32_t part = m->partition;
+        int64_t want = part >= 0 && (size_t)part < p->n_expect ? p->expect[part] : -1;
+        if (want >= 0 && m->offset > want) {
+            rj_error("command",
+                     "offset gap: commands were skipped unhandled, the broker no longer has "
+                     "them (retention or an offset reset) topic=%s partition=%d from=%lld "
+                     "to=%lld",
+                     rd_kafka_topic_name(m->rkt), (int)part, (long long)want,
+                     (long long)m->offset - 1);
+            rj_metric_add(p->m_gaps, 1);
+            rj_metric_add(p->m_gap_msgs, (int64_t)m->offset - want);
+        }
+        if (want < 0 || m->offset >= want)
+            expect_set(p, part, (int64_t)m->offset + 1);
+    }
+}
+
 /*
  * On assignment: start each partition at the offset stored with the last
  * committed batch, then finish any batch that was committed but not produced
@@ -64,6 +108,9 @@ on_assign(void *opaque, rd_kafka_topic_partition_list_t *parts, rj_error_t *err)
     rj_status_t st = rj_pg_offsets_load(p->pg, p->group, parts, err);
     if (st != RJ_OK)
         return st;
+    for (int i = 0; i < parts->cnt; i++)
+        expect_set(p, parts->elems[i].partition,
+                   parts->elems[i].offset >= 0 ? parts->elems[i].offset : -1);
     int32_t *nums = rj_xcalloc((size_t)parts->cnt, sizeof *nums);
     for (int i = 0; i < parts->cnt; i++)
         nums[i] = parts->elems[i].partition;
@@ -137,11 +184,25 @@ run(cmd_conf_t *conf)
     p.m_failed = rj_metric_counter("ramjet_commands_failed_total", "commands whose handler failed");
     p.m_duplicates = rj_metric_counter("ramjet_commands_redelivered_total",
                                        "redelivered commands answered from the outbox");
-    p.m_deadletters = rj_metric_counter("ramjet_deadletters_total", "undecodable commands");
+    p.m_dl_undecodable =
+        rj_metric_counter("ramjet_deadletters_total{reason=\"undecodable\"}",
+                          "commands given up on and sent to dead letters, by reason");
+    p.m_dl_unwritable =
+        rj_metric_counter("ramjet_deadletters_total{reason=\"unwritable\"}",
+                          "commands given up on and sent to dead letters, by reason");
+    p.m_splits = rj_metric_counter("ramjet_command_batch_splits_total",
+                                   "command batches split in two because of one command's data");
     p.m_events = rj_metric_counter("ramjet_events_produced_total", "events produced");
     p.m_recovered = rj_metric_counter("ramjet_outbox_recovered_total",
                                       "outbox rows produced again after a crash");
     p.m_batch_us = rj_metric_histogram("ramjet_command_batch_seconds", "command batch latency");
+    char *gap_name = rj_xasprintf("ramjet_offset_gaps_total{topic=\"%s\"}", commands_topic);
+    p.m_gaps = rj_metric_counter(gap_name, "offset jumps: commands the broker dropped before "
+                                           "they were consumed");
+    free(gap_name);
+    gap_name = rj_xasprintf("ramjet_offset_gap_messages_total{topic=\"%s\"}", commands_topic);
+    p.m_gap_msgs = rj_metric_counter(gap_name, "offsets skipped by offset gaps");
+    free(gap_name);
 
     if (rj_health_start(conf->common.health_port, &err) != RJ_OK) {
         rj_fatal("main", "%s", err.msg);
@@ -194,6 +255,7 @@ run(cmd_conf_t *conf)
             break;
         }
         if (n > 0) {
+            gaps_report(&p, msgs, (size_t)n);
             rj_status_t st = cmd_process_batch(&p, msgs, (size_t)n, &err);
             if (st != RJ_OK) {
                 /* Whatever was committed is finished by recovery after the restart. */
@@ -225,6 +287,7 @@ out:
     rj_pg_free(p.pg);
     rj_health_stop();
     free(msgs);
+    free(p.expect);
     free(p.events_topic);
     free(p.deadletters_topic);
     free(commands_topic);

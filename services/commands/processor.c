@@ -158,7 +158,9 @@ load_committed(cmd_processor_t *p, cmd_item_t *items, size_t n, rj_error_t *err)
             it->reply = rj_json_loads(PQgetvalue(res, r, 2), 0, NULL);
             if (!json_is_array(it->events) || !json_is_object(it->reply)) {
                 PQclear(res);
-                return rj_error_set(err, RJ_EINTERNAL,
+                /* jsonb can hold what jansson cannot read back (a number beyond its
+                   integers): blamed on the data, so this command alone is given up on. */
+                return rj_error_set(err, RJ_EINVAL,
                                     "could not read outbox row: malformed JSON request=%s", rid);
             }
             it->from_outbox = true;
@@ -169,8 +171,8 @@ load_committed(cmd_processor_t *p, cmd_item_t *items, size_t n, rj_error_t *err)
 }
 
 /*
- * The entity reads of the batch's handlers (rj_entity_get; rj_read_models_search below). They run on the batch's
- * connection, inside its transaction, so they see what was committed before it began
+ * The entity reads of the batch's handlers (rj_entity_get; rj_read_models_search below). They run
+ * on the batch's connection, inside its transaction, so they see what was committed before it began
  * to read; and the batch's own effects are not in PostgreSQL yet (versions are claimed
  * after every handler ran), so the events registered by the batch's earlier commands
  * are folded on top, in batch order. A later command's handler thereby sees its
@@ -194,11 +196,16 @@ read_entity(void *opaque, const char *entity, const char *id, json_t **state, rj
         /*
          * A failed statement aborted the batch transaction: nothing else in this batch
          * can commit. Whatever the handler makes of the error, the batch is redone
-         * (commit_batch reports this status instead of committing).
+         * (commit_batch reports this status instead of committing). Rows that were read
+         * but cannot be decoded (RJ_EINTERNAL: jsonb holds numbers jansson refuses) are
+         * this entity's data: reported as such, so the batch is split down to the
+         * commands that read it and those get an error reply, instead of the whole
+         * partition retrying them forever.
          */
         if (r->storage == RJ_OK) {
-            r->storage = st;
+            r->storage = st == RJ_EINTERNAL ? RJ_EINVAL : st;
             r->storage_err = err != NULL ? *err : (rj_error_t){.status = st};
+            r->storage_err.status = r->storage;
         }
         return st;
     }
@@ -499,6 +506,53 @@ write_outbox(cmd_processor_t *p, cmd_item_t *items, size_t n, rj_error_t *err)
     return st;
 }
 
+/* The dead-letter envelope of @p m. A new string. */
+static char *
+deadletter_envelope(const rd_kafka_message_t *m, const char *error)
+{
+    char at[32];
+    rj_iso8601_ms(rj_now_ms(), at);
+    char *key = m->key != NULL ? rj_xstrndup(m->key, m->key_len) : NULL;
+    char *value = rj_xstrndup(m->payload != NULL ? m->payload : "", m->len);
+    rj_env_deadletter_t dl = {
+        .topic = rd_kafka_topic_name(m->rkt),
+        .partition = m->partition,
+        .offset = m->offset,
+        .key = key,
+        .value = value,
+        .error = error,
+        .daemon = "ramjet-commands",
+        .at = at,
+    };
+    char *text = rj_env_deadletter_encode(&dl);
+    free(key);
+    free(value);
+    return text;
+}
+
+/*
+ * The dead_letters row of @p m, in the transaction that stores the offsets past it.
+ * Commands park nothing: a command given up on registered no event, so its entity has
+ * no hole, and the next command of it reads exactly the state it would have read.
+ */
+static rj_status_t
+record_deadletter(cmd_processor_t *p, const rd_kafka_message_t *m, const char *reason,
+                  const char *error, rj_error_t *err)
+{
+    char *envelope = deadletter_envelope(m, error);
+    const rj_pg_deadletter_t row = {
+        .daemon = "ramjet-commands",
+        .topic = rd_kafka_topic_name(m->rkt),
+        .partition = m->partition,
+        .offset = m->offset,
+        .reason = reason,
+        .envelope = envelope,
+    };
+    rj_status_t st = rj_pg_deadletter_insert(p->pg, &row, err);
+    free(envelope);
+    return st;
+}
+
 /* Steps 2-4 in one transaction. */
 static rj_status_t
 commit_batch(cmd_processor_t *p, cmd_item_t *items, rd_kafka_message_t *const *msgs, size_t n,
@@ -515,6 +569,9 @@ commit_batch(cmd_processor_t *p, cmd_item_t *items, rd_kafka_message_t *const *m
         st = claim_versions(p, items, n, err);
     if (st == RJ_OK)
         st = write_outbox(p, items, n, err);
+    for (size_t i = 0; i < n && st == RJ_OK; i++)
+        if (items[i].env.root == NULL)
+            st = record_deadletter(p, items[i].msg, "undecodable", items[i].decode_error, err);
     if (st == RJ_OK)
         st = rj_pg_offsets_store(p->pg, p->group, offs, noffs, err);
     if (st == RJ_OK)
@@ -546,32 +603,14 @@ produce_events(cmd_processor_t *p, const json_t *events, rj_error_t *err)
 }
 
 static rj_status_t
-produce_deadletter(cmd_processor_t *p, const cmd_item_t *it, rj_error_t *err)
+produce_deadletter(cmd_processor_t *p, const rd_kafka_message_t *m, const char *error,
+                   rj_error_t *err)
 {
-    const rd_kafka_message_t *m = it->msg;
-    char at[32];
-    rj_iso8601_ms(rj_now_ms(), at);
-    char *key = m->key != NULL ? rj_xstrndup(m->key, m->key_len) : NULL;
-    char *value = rj_xstrndup(m->payload != NULL ? m->payload : "", m->len);
-    rj_env_deadletter_t dl = {
-        .topic = rd_kafka_topic_name(m->rkt),
-        .partition = m->partition,
-        .offset = m->offset,
-        .key = key,
-        .value = value,
-        .error = it->decode_error,
-        .daemon = "ramjet-commands",
-        .at = at,
-    };
-    char *text = rj_env_deadletter_encode(&dl);
-    rj_status_t st = rj_kafka_produce(p->producer, p->deadletters_topic, key, key ? strlen(key) : 0,
-                                      text, strlen(text), NULL, NULL, err);
-    rj_warn("command", "dead-lettered undecodable command: %s partition=%d offset=%lld",
-            it->decode_error, (int)m->partition, (long long)m->offset);
-    rj_metric_add(p->m_deadletters, 1);
+    char *text = deadletter_envelope(m, error);
+    rj_status_t st =
+        rj_kafka_produce(p->producer, p->deadletters_topic, m->key, m->key != NULL ? m->key_len : 0,
+                         text, strlen(text), NULL, NULL, err);
     free(text);
-    free(key);
-    free(value);
     return st;
 }
 
@@ -590,7 +629,7 @@ produce_batch(cmd_processor_t *p, cmd_item_t *items, size_t n, rj_error_t *err)
         for (size_t i = 0; i < n && st == RJ_OK; i++) {
             cmd_item_t *it = &items[i];
             if (it->env.root == NULL)
-                st = produce_deadletter(p, it, err);
+                st = produce_deadletter(p, it->msg, it->decode_error, err);
             else if (it->dup_of < 0)
                 st = produce_events(p, it->events, err);
         }
@@ -649,6 +688,75 @@ mark_produced(cmd_processor_t *p, const char *const *rids, size_t n)
     free(arr);
 }
 
+/*
+ * Gives up on @p m, a command that fails alone because of its data (@p why): commits
+ * its dead letter with its offset, produces the dead letter, and answers the waiting
+ * client with the error, so it learns at once instead of timing out. Retried like a
+ * batch while the infrastructure fails.
+ */
+static rj_status_t
+give_up(cmd_processor_t *p, rd_kafka_message_t *m, const rj_error_t *why, rj_error_t *err)
+{
+    rj_error_t cause = *why;
+    rj_env_command_t env;
+    rj_error_t derr = {0};
+    bool decoded = rj_env_command_decode(m->payload, m->len, &env, &derr) == RJ_OK;
+    char reason[RJ_ERROR_MSG_MAX + 32];
+    snprintf(reason, sizeof reason, "%s (status=%s)", cause.msg, rj_status_name(cause.status));
+    char *key = m->key != NULL ? rj_xstrndup(m->key, m->key_len) : NULL;
+    rj_error("command",
+             "giving up on a command that cannot be written: %s req=%s command=%s key=%s "
+             "partition=%d offset=%lld",
+             reason, decoded ? env.request_id : "", decoded ? env.command : "",
+             key != NULL ? key : "", (int)m->partition, (long long)m->offset);
+    free(key);
+
+    rj_kafka_offset_t *offs = NULL;
+    size_t noffs = rj_kafka_offsets_from_batch(&m, 1, &offs);
+    rj_backoff_t bo;
+    rj_backoff_init(&bo, CMD_RETRY_BUDGET_MS);
+    rj_status_t st;
+    for (int attempt = 1;; attempt++) {
+        st = rj_pg_begin(p->pg, err);
+        if (st == RJ_OK)
+            st = record_deadletter(p, m, "unwritable", reason, err);
+        if (st == RJ_OK)
+            st = rj_pg_offsets_store(p->pg, p->group, offs, noffs, err);
+        if (st == RJ_OK)
+            st = rj_pg_commit(p->pg, err);
+        else
+            rj_pg_rollback(p->pg);
+        if (st == RJ_OK)
+            st = produce_deadletter(p, m, reason, err);
+        if (st == RJ_OK)
+            st = rj_kafka_producer_flush(p->producer, p->produce_timeout_ms, err);
+        if (st == RJ_OK)
+            break;
+        rj_warn("command", "could not dead-letter a command, retrying: %s attempt=%d",
+                err != NULL ? err->msg : "", attempt);
+        if (!rj_backoff_wait(&bo))
+            break;
+    }
+    rj_kafka_offsets_free(offs, noffs);
+    if (st == RJ_OK) {
+        rj_metric_add(p->m_dl_unwritable, 1);
+        if (decoded && env.reply_to != NULL) {
+            json_t *reply = reply_error(env.request_id, &cause);
+            char *text = rj_json_dumps(reply);
+            json_decref(reply);
+            rj_redis_msg_t msg = {.channel = env.reply_to, .msg = text, .len = strlen(text)};
+            rj_error_t e = {0};
+            if (rj_redis_publish_many(p->redis, &msg, 1, &e) != RJ_OK)
+                rj_warn("redis", "could not publish an error reply: %s req=%s", e.msg,
+                        env.request_id);
+            free(text);
+        }
+    }
+    if (decoded)
+        rj_env_command_deinit(&env);
+    return st;
+}
+
 rj_status_t
 cmd_process_batch(cmd_processor_t *p, rd_kafka_message_t *const *msgs, size_t n, rj_error_t *err)
 {
@@ -671,6 +779,28 @@ cmd_process_batch(cmd_processor_t *p, rd_kafka_message_t *const *msgs, size_t n,
     }
     if (st != RJ_OK) {
         items_free(items, n);
+        if (!rj_status_is_data(st))
+            return st;
+        /*
+         * The batch failed because of what one of its commands carries (an entity id
+         * longer than an index entry may be, a constraint, stored rows that cannot be
+         * decoded): retrying it as it is would fail forever, and so would the
+         * partition behind it. Split it down to the command that fails alone, which
+         * is answered with an error and dead-lettered. Bisecting keeps the common path
+         * one transaction per batch (a savepoint per command would cost a round trip
+         * each) and costs about 2 log2(n) transactions when a batch does fail.
+         */
+        if (n == 1)
+            return give_up(p, msgs[0], err, err);
+        rj_metric_add(p->m_splits, 1);
+        rj_warn("command",
+                "command batch failed because of its data, splitting it: %s "
+                "status=%s commands=%zu",
+                err->msg, rj_status_name(st), n);
+        size_t half = n / 2;
+        st = cmd_process_batch(p, msgs, half, err);
+        if (st == RJ_OK)
+            st = cmd_process_batch(p, msgs + half, n - half, err);
         return st;
     }
 
@@ -680,6 +810,13 @@ cmd_process_batch(cmd_processor_t *p, rd_kafka_message_t *const *msgs, size_t n,
     int64_t t_produce = rj_mono_us();
     if (st == RJ_OK) {
         publish_replies(p, items, n);
+        for (size_t i = 0; i < n; i++) {
+            if (items[i].env.root != NULL)
+                continue;
+            rj_warn("command", "dead-lettered undecodable command: %s partition=%d offset=%lld",
+                    items[i].decode_error, (int)msgs[i]->partition, (long long)msgs[i]->offset);
+            rj_metric_add(p->m_dl_undecodable, 1);
+        }
         const char **rids = rj_xcalloc(n, sizeof *rids);
         size_t m = 0;
         for (size_t i = 0; i < n; i++) {
@@ -734,18 +871,24 @@ cmd_recover(cmd_processor_t *p, const int32_t *partitions, size_t n, rj_error_t 
     rj_redis_msg_t *replies = rj_xcalloc((size_t)rows, sizeof *replies);
     char **texts = rj_xcalloc((size_t)rows, sizeof *texts);
     json_t **wrappers = rj_xcalloc((size_t)rows, sizeof *wrappers);
-    size_t nreplies = 0;
+    size_t nreplies = 0, nrids = 0;
     for (int r = 0; r < rows && st == RJ_OK; r++) {
-        rids[r] = PQgetvalue(res, r, 0);
+        const char *rid = PQgetvalue(res, r, 0);
         json_t *events = rj_json_loads(PQgetvalue(res, r, 1), 0, NULL);
         if (!json_is_array(events)) {
+            /* One row this build cannot read must not keep every partition of this
+               processor unassigned (an error here fails the assignment, and the
+               daemon, again after every restart). It is left unproduced and unmarked,
+               so it is reported at every assignment and kept for an operator; the
+               reducer reports the versions it lacks. */
             json_decref(events);
-            st = rj_error_set(err, RJ_EINTERNAL,
-                              "could not read outbox row: malformed events "
-                              "request=%s",
-                              rids[r]);
-            break;
+            rj_error("command",
+                     "could not produce a committed outbox row again: malformed events; "
+                     "left in command_outbox req=%s",
+                     rid);
+            continue;
         }
+        rids[nrids++] = rid;
         st = produce_events(p, events, err);
         json_decref(events);
         wrappers[r] = rj_json_loads(PQgetvalue(res, r, 2), 0, NULL);
@@ -762,12 +905,12 @@ cmd_recover(cmd_processor_t *p, const int32_t *partitions, size_t n, rj_error_t 
     if (st == RJ_OK)
         st = rj_kafka_producer_flush(p->producer, p->produce_timeout_ms, err);
     if (st == RJ_OK) {
-        rj_metric_add(p->m_recovered, rows);
+        rj_metric_add(p->m_recovered, (int64_t)nrids);
         /* The gateway may still be waiting for these if the crash was short. */
         rj_error_t e = {0};
         if (nreplies > 0 && rj_redis_publish_many(p->redis, replies, nreplies, &e) != RJ_OK)
             rj_warn("redis", "could not publish recovered replies: %s", e.msg);
-        mark_produced(p, rids, (size_t)rows);
+        mark_produced(p, rids, nrids);
     }
     for (size_t i = 0; i < nreplies; i++)
         free(texts[i]);

@@ -8,6 +8,9 @@
  * bulk INSERT ... ON CONFLICT DO NOTHING and the consumer offsets. The consumer loop
  * (worker_common/worker.c) provides the transaction, the retries and the lifecycle.
  *
+ * After an offset gap (the broker dropped events before they were stored) the batch
+ * first copies what the command outbox still holds of them (fill_gaps).
+ *
  * Deliberately not here: any use of the application's handlers. The writer stores
  * envelopes as they are, so with --app-name it never opens the app library, and
  * without it opens the library only to read the app's name and closes it at once.
@@ -56,10 +59,65 @@ es_prepare(void *opaque, wk_worker_t *w, const wk_batch_t *b)
     }
 }
 
+/*
+ * Every event the command outbox still holds (--outbox-retention-s of the command
+ * processor, an hour by default) that the event store lacks, parked entities excepted.
+ */
+static const char es_fill_sql[] =
+    "INSERT INTO events (event_id, entity_type, entity_id, version, type, request_id,"
+    " created_at, value, \"current_user\")"
+    " SELECT (e->>'eventId')::uuid, e->>'entity', e->>'entityId', (e->>'version')::bigint,"
+    " e->>'type', e->>'requestId', (e->>'createdAt')::timestamptz, e->'value',"
+    " nullif(e->'currentUser', 'null'::jsonb)"
+    " FROM command_outbox o, jsonb_array_elements(o.events) AS e"
+    " WHERE NOT EXISTS (SELECT 1 FROM parked_keys k WHERE k.consumer_group = $1"
+    " AND k.topic = $2 AND k.key_md5 = md5((e->>'entity') || '/' || (e->>'entityId')))"
+    " ON CONFLICT DO NOTHING";
+
+/*
+ * Events the broker dropped before we stored them (wk_gap_t) are not lost yet: the
+ * command processor commits every event to command_outbox before producing it, so what
+ * the outbox still holds is copied from there. Under a savepoint: a row the fill cannot
+ * write must not fail the batch (the loop would blame, and dead-letter, the batch's own
+ * messages); the gap is then only reported.
+ */
+static rj_status_t
+fill_gaps(wk_worker_t *w, const wk_batch_t *b, rj_error_t *err)
+{
+    rj_pg_t *pg = wk_worker_pg(w);
+    rj_status_t st = rj_pg_exec(pg, "SAVEPOINT es_fill", 0, NULL, NULL, err);
+    if (st != RJ_OK)
+        return st;
+    char *topic = wk_worker_topic(w, "events");
+    const char *params[] = {DAEMON, topic};
+    PGresult *res = NULL;
+    rj_error_t e = {0};
+    st = rj_pg_exec_prepared(pg, "es_fill", es_fill_sql, 2, params, &res, &e);
+    free(topic);
+    if (st == RJ_OK) {
+        rj_error("eventstore",
+                 "filled offset gap(s) from the command outbox: events inserted=%s gaps=%zu; "
+                 "events older than the outbox retention are missing from the event store",
+                 PQcmdTuples(res), b->n_gaps);
+        PQclear(res);
+        return rj_pg_exec(pg, "RELEASE SAVEPOINT es_fill", 0, NULL, NULL, err);
+    }
+    if (st == RJ_ERETRY)
+        return st;
+    rj_error("eventstore", "could not fill offset gap(s) from the command outbox: %s gaps=%zu",
+             e.msg, b->n_gaps);
+    return rj_pg_exec(pg, "ROLLBACK TO SAVEPOINT es_fill", 0, NULL, NULL, err);
+}
+
 static rj_status_t
 es_write(void *opaque, wk_worker_t *w, const wk_batch_t *b, rj_error_t *err)
 {
     es_daemon_t *d = opaque;
+    if (b->n_gaps > 0) {
+        rj_status_t st = fill_gaps(w, b, err);
+        if (st != RJ_OK)
+            return st;
+    }
     if (d->batch.n == 0)
         return RJ_OK; /* only dead letters: the loop still stores the offsets */
     PGresult *res = NULL;

@@ -16,9 +16,9 @@
  *   3. fold (reducer/fold.c): version == stored + 1 folds, older is a redelivery,
  *      newer folds the versions read in step 2 first; a version found nowhere leaves
  *      the event reported and not folded;
- *   4. produce each changed entity's snapshot (key `<Entity>/<id>`);
- *   5. upsert the snapshots in one statement, guarded by version so a stale writer
+ *   4. upsert the snapshots in one statement, guarded by version so a stale writer
  *      can never move a snapshot backwards;
+ *   5. produce each changed entity's snapshot (key `<Entity>/<id>`);
  *   then the loop stores the offsets, waits for the snapshots' delivery and commits.
  *
  * A crash after producing and before COMMIT produces the same snapshots again on
@@ -26,10 +26,14 @@
  * the message it stands for); the projector skips them by version. Every attempt starts
  * over from step 1, reads of step 2 included, so a retried batch never folds twice.
  *
- * Deliberately not here: reading ahead of the batch (versions newer than the newest
- * event in hand arrive as messages of their own; folding them early would only make
- * the snapshot jump ahead of the log it reports), repairing a hole PostgreSQL cannot
- * fill (reported; an operator's decision), and snapshots of entities no event touched.
+ * After an offset gap (the broker dropped events before they were folded) the first
+ * batch also brings every entity whose snapshot is behind its head up to date from
+ * PostgreSQL (fill_offset_gaps).
+ *
+ * Deliberately not here, outside that recovery: reading ahead of the batch (versions newer than the
+ * newest event in hand arrive as messages of their own; folding them early would only make the
+ * snapshot jump ahead of the log it reports), repairing a hole PostgreSQL cannot fill (reported; an
+ * operator's decision), and snapshots of entities no event touched.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -78,17 +82,19 @@ static const char red_upsert_sql[] =
 
 /* The daemon's state across the loop's callbacks. */
 typedef struct red_daemon {
-    rj_app_t *app;          /* the application (reducers) */
-    char *snapshots_topic;  /* <app>.snapshots */
-    red_batch_t batch;      /* the batch in hand */
-    red_fold_stats_t stats; /* the last attempt's fold, counted once committed */
-    size_t n_snapshots;     /* snapshots written by the last attempt */
-    rj_metric_t *m_applied; /* events folded */
-    rj_metric_t *m_dups;    /* redeliveries skipped */
-    rj_metric_t *m_gaps;    /* events not folded because of a gap PostgreSQL could not fill */
-    rj_metric_t *m_filled;  /* events read from PostgreSQL and folded to fill gaps */
-    rj_metric_t *m_failed;  /* events whose reducer failed */
-    rj_metric_t *m_snaps;   /* snapshots written */
+    rj_app_t *app;               /* the application (reducers) */
+    char *snapshots_topic;       /* <app>.snapshots */
+    red_batch_t batch;           /* the batch in hand */
+    red_fold_stats_t stats;      /* the last attempt's fold, counted once committed */
+    size_t n_snapshots;          /* snapshots written by the last attempt */
+    rj_metric_t *m_applied;      /* events folded */
+    rj_metric_t *m_dups;         /* redeliveries skipped */
+    rj_metric_t *m_gaps;         /* events not folded because of a gap PostgreSQL could not fill */
+    rj_metric_t *m_filled;       /* events read from PostgreSQL and folded to fill gaps */
+    rj_metric_t *m_failed;       /* events whose reducer failed */
+    rj_metric_t *m_snaps;        /* snapshots written */
+    rj_metric_t *m_gap_entities; /* entities brought up to their head after an offset gap */
+    bool gaps_filled;            /* the batch in hand has added what its gaps lost */
 } red_daemon_t;
 
 /* Heap strings of one attempt, freed together. */
@@ -161,11 +167,12 @@ load_snapshots(red_daemon_t *d, rj_pg_t *pg, rj_error_t *err)
             json_error_t jerr;
             value = rj_json_loads(PQgetvalue(res, r, 3), JSON_DECODE_ANY, &jerr);
             if (value == NULL) {
-                /* jsonb always holds valid JSON; failing here is a broken invariant of
-                 * ours or of the server, not bad input, and retrying will not help. */
-                st = rj_error_set(err, RJ_EINTERNAL,
-                                  "could not parse stored snapshot: %s entity=%s/%s", jerr.text,
-                                  e->entity, e->entity_id);
+                /* jsonb holds valid JSON, but not always JSON jansson reads back (a number
+                 * beyond its integers). Retrying cannot help: blamed on the data, so the
+                 * loop dead-letters the event that brought this entity in and parks it. */
+                st =
+                    rj_error_set(err, RJ_EINVAL, "could not parse stored snapshot: %s entity=%s/%s",
+                                 jerr.text, e->entity, e->entity_id);
                 break;
             }
         }
@@ -267,21 +274,33 @@ write_snapshots(red_daemon_t *d, wk_worker_t *w, rj_error_t *err)
     strs_t keep = {0};
     char created_at[32];
     rj_iso8601_ms(rj_now_ms(), created_at);
-    rj_status_t st = RJ_OK;
     size_t k = 0;
-    for (size_t i = 0; i < rb->n_entities && st == RJ_OK; i++) {
+    for (size_t i = 0; i < rb->n_entities; i++) {
         const red_entity_t *e = &rb->entities[i];
         if (!red_entity_changed(e))
             continue;
-        const char *last_event_id = e->last->env.event_id; /* set: the version advanced */
         cols[C_TYPE][k] = e->entity;
         cols[C_ID][k] = e->entity_id;
         cols[C_VERSION][k] = strs_keep(&keep, rj_xasprintf("%" PRId64, e->version));
         cols[C_VALUE][k] = e->value != NULL ? strs_keep(&keep, rj_json_dumps(e->value)) : "null";
-        cols[C_LAST][k] = last_event_id;
+        cols[C_LAST][k] = e->last->env.event_id; /* set: the version advanced */
         k++;
-        if (e->value == NULL)
+    }
+    /* The upsert first: a row PostgreSQL refuses (a constraint, a limit) fails the attempt
+       before any snapshot of it is queued for the projectors, which would otherwise see a
+       state the snapshots table never held. */
+    char *params[NC];
+    for (int c = 0; c < NC; c++)
+        params[c] = rj_pg_array_literal(cols[c], n);
+    rj_status_t st = rj_pg_exec_prepared(wk_worker_pg(w), "red_upsert", red_upsert_sql, NC,
+                                         (const char *const *)params, NULL, err);
+    for (int c = 0; c < NC; c++)
+        free(params[c]);
+    for (size_t i = 0; i < rb->n_entities && st == RJ_OK; i++) {
+        const red_entity_t *e = &rb->entities[i];
+        if (!red_entity_changed(e) || e->value == NULL)
             continue;
+        const char *last_event_id = e->last->env.event_id;
         const rj_env_snapshot_t env = {
             .entity = e->entity,
             .entity_id = e->entity_id,
@@ -297,19 +316,73 @@ write_snapshots(red_daemon_t *d, wk_worker_t *w, rj_error_t *err)
         free(key);
         free(json);
     }
-    if (st == RJ_OK) {
-        char *params[NC];
-        for (int c = 0; c < NC; c++)
-            params[c] = rj_pg_array_literal(cols[c], n);
-        st = rj_pg_exec_prepared(wk_worker_pg(w), "red_upsert", red_upsert_sql, NC,
-                                 (const char *const *)params, NULL, err);
-        for (int c = 0; c < NC; c++)
-            free(params[c]);
-    }
     for (int c = 0; c < NC; c++)
         free(cols[c]);
     strs_free(&keep);
     return st;
+}
+
+/* Entities whose claimed head is ahead of their snapshot. */
+static const char red_behind_sql[] =
+    "SELECT h.entity_type, h.entity_id, coalesce(s.version, 0), h.version"
+    " FROM entity_heads h LEFT JOIN snapshots s"
+    " ON s.entity_type = h.entity_type AND s.entity_id = h.entity_id"
+    " WHERE h.version > coalesce(s.version, 0)";
+
+/*
+ * After an offset gap (wk_gap_t: the broker dropped events before we folded them), an
+ * entity none of whose later events arrives would keep its old snapshot for good. Every
+ * entity whose head (entity_heads, claimed with its events' outbox rows) is ahead of its
+ * snapshot has its missing versions read from PostgreSQL (events or command_outbox,
+ * rj_entity_query_events) and joins the batch as if they had been consumed; versions
+ * that arrive later as messages are redeliveries. Entities the batch already holds fill
+ * their own gaps (fill_gaps); parked ones stay parked. Entities in flight (produced, not
+ * consumed yet) are brought up early, which is harmless for the same reason. Once per
+ * batch: the events added stay in the batch across attempts.
+ */
+static rj_status_t
+fill_offset_gaps(red_daemon_t *d, wk_worker_t *w, const wk_batch_t *b, rj_error_t *err)
+{
+    rj_pg_t *pg = wk_worker_pg(w);
+    PGresult *res = NULL;
+    rj_status_t st = rj_pg_exec_prepared(pg, "red_behind", red_behind_sql, 0, NULL, &res, err);
+    if (st != RJ_OK)
+        return st;
+    size_t entities = 0, events = 0;
+    for (int r = 0; r < PQntuples(res) && st == RJ_OK; r++) {
+        const char *type = PQgetvalue(res, r, 0), *id = PQgetvalue(res, r, 1);
+        char *key = rj_xasprintf("%s/%s", type, id);
+        bool skip = wk_worker_parked(w, key) || red_batch_find(&d->batch, type, id) != NULL;
+        free(key);
+        if (skip)
+            continue;
+        rj_entity_events_t evs;
+        st = rj_entity_query_events(pg, type, id, strtoll(PQgetvalue(res, r, 2), NULL, 10) + 1,
+                                    strtoll(PQgetvalue(res, r, 3), NULL, 10), &evs, err);
+        if (st != RJ_OK)
+            break;
+        for (size_t i = 0; i < evs.n; i++) {
+            char *json = rj_env_event_encode(&evs.v[i]);
+            rj_error_t e;
+            if (red_batch_add(&d->batch, json, strlen(json), b->gaps[0].msg, &e) == RJ_OK)
+                events++;
+            else
+                rj_error("reducer", "could not fill an offset gap: %s entity=%s/%s", e.msg, type,
+                         id);
+            free(json);
+        }
+        entities += evs.n > 0;
+        rj_entity_events_deinit(&evs);
+    }
+    PQclear(res);
+    if (st != RJ_OK)
+        return st;
+    rj_error("reducer",
+             "filling offset gap(s) from PostgreSQL: folding %zu events of %zu entities whose "
+             "snapshot was behind their head gaps=%zu",
+             events, entities, b->n_gaps);
+    rj_metric_add(d->m_gap_entities, (int64_t)entities);
+    return RJ_OK;
 }
 
 static rj_status_t
@@ -319,6 +392,12 @@ red_write(void *opaque, wk_worker_t *w, const wk_batch_t *b, rj_error_t *err)
     red_batch_t *rb = &d->batch;
     d->n_snapshots = 0;
     memset(&d->stats, 0, sizeof d->stats);
+    if (b->n_gaps > 0 && !d->gaps_filled) {
+        rj_status_t st = fill_offset_gaps(d, w, b, err);
+        if (st != RJ_OK)
+            return st;
+        d->gaps_filled = true;
+    }
     if (rb->n_entities == 0)
         return RJ_OK;
 
@@ -353,6 +432,7 @@ red_release(void *opaque, const wk_batch_t *b)
 {
     red_daemon_t *d = opaque;
     red_batch_deinit(&d->batch);
+    d->gaps_filled = false;
 }
 
 int
@@ -398,6 +478,9 @@ main(int argc, char **argv)
     d.m_failed = rj_metric_counter("ramjet_reducer_events_total{outcome=\"failed\"}",
                                    "events by what the reducer did with them");
     d.m_snaps = rj_metric_counter("ramjet_reducer_snapshots_total", "snapshots written");
+    d.m_gap_entities = rj_metric_counter("ramjet_reducer_gap_filled_total",
+                                         "entities brought up to their head from PostgreSQL "
+                                         "after an offset gap");
 
     static const char *const outs[] = {"snapshots"};
     const wk_config_t wc = {

@@ -12,10 +12,21 @@
  *   - per batch: ops.prepare once (decode), then attempts of
  *         BEGIN; ops.write; dead letters; offsets; flush the producer; COMMIT
  *     until one commits, then ops.publish (at-most-once side effects) and ops.release.
- *     A failed attempt rolls back and runs again on the same in-memory messages, so a
- *     batch is never skipped; when attempts keep failing for stall-timeout-ms the
- *     process exits non-zero and the supervisor restarts it (the batch is delivered
- *     again from the stored offsets);
+ *     An attempt that fails because of the infrastructure (rj_status_is_data false:
+ *     PostgreSQL or Kafka unreachable, a lost connection, a serialization failure)
+ *     rolls back and runs again on the same in-memory messages, so a batch is never
+ *     skipped; when attempts keep failing for stall-timeout-ms the process exits
+ *     non-zero and the supervisor restarts it (the batch is delivered again from the
+ *     stored offsets);
+ *   - an attempt that fails because of the data (rj_status_is_data: a constraint, a
+ *     value PostgreSQL refuses, a stored row that cannot be decoded, a row over a
+ *     limit) is not retried as it is: the batch is split in two halves, each run as a
+ *     batch of its own, down to the one message that fails alone. That message is
+ *     dead-lettered (topic <app>.deadletters and table dead_letters) and its key
+ *     parked: later messages of the key are dead-lettered behind it ("parked"), so an
+ *     entity's order is kept, while every other key goes on;
+ *   - offsets the broker skipped (wk_gap_t) are logged at error, counted, and handed
+ *     to the daemon with the next batch;
  *   - SIGTERM: the batch in hand is finished and committed, then the consumer leaves
  *     the group and the loop returns 0. If that batch is failing (a dependency is down)
  *     the loop stops retrying and returns 0 without committing it: nothing of it was
@@ -60,12 +71,28 @@ typedef struct wk_opts {
      "exit non-zero when dependencies stay unusable this long (ms)"},                              \
         RJ_KAFKA_CONF_INSTANCE_ID(type, field.group_instance_id)
 
+/**
+ * Offsets of a partition the consumer never saw: it expected @p from (the offset stored
+ * with the last committed batch) and was handed @p to + 1. The broker no longer has them
+ * (retention, the dev broker's 5 MB, a topic recreated) and auto.offset.reset moved the
+ * consumer past them. Whatever those messages carried is not in this batch; a daemon that
+ * can get it from PostgreSQL fills it in ops.write (the projector does).
+ */
+typedef struct wk_gap {
+    int32_t partition; /* partition of the consumed topic */
+    int64_t from;      /* first offset skipped */
+    int64_t to;        /* last offset skipped */
+    size_t msg;        /* a message of the batch to report it against (dead letters) */
+} wk_gap_t;
+
 /** One consumed batch, in log order per partition. */
 typedef struct wk_batch {
-    rd_kafka_message_t **msgs; /* n messages; owned by the loop */
+    rd_kafka_message_t **msgs; /* n messages; owned by the loop; parked keys left out */
     size_t n;                  /* number of messages */
     rj_kafka_offset_t *offs;   /* next offset per partition present; owned by the loop */
     size_t n_offs;             /* number of offsets */
+    const wk_gap_t *gaps;      /* offset gaps found since the last committed batch */
+    size_t n_gaps;             /* number of gaps; 0 almost always */
 } wk_batch_t;
 
 typedef struct wk_worker wk_worker_t;
@@ -146,7 +173,9 @@ const wk_opts_t *wk_worker_opts(const wk_worker_t *w);
  * Records that @p m is given up on, with a reason in postgres style. The dead letter
  * (docs/architecture.md, `<app>.deadletters`, key = the original key) is produced in
  * every attempt of the batch before its commit, so it is at least once: never lost
- * when the offsets move past the message, duplicated only when an attempt is retried.
+ * when the offsets move past the message, duplicated only when an attempt is retried;
+ * it is also inserted into the dead_letters table in the transaction that stores the
+ * offsets, exactly once.
  * Dead letters recorded in ops.prepare belong to the batch; those recorded in ops.write
  * belong to the attempt and are forgotten when it fails. Also logs the reason at warn.
  *
@@ -165,6 +194,9 @@ void wk_deadletter(wk_worker_t *w, const rd_kafka_message_t *m, const char *fmt,
  */
 void wk_deadletter_as(wk_worker_t *w, const rd_kafka_message_t *m, const char *value,
                       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/** True when messages of @p key are parked behind a dead letter (the loop skips them). */
+bool wk_worker_parked(const wk_worker_t *w, const char *key);
 
 /** A message's key as a new NUL-terminated string (free() it), or NULL when it has none. */
 char *wk_msg_key(const rd_kafka_message_t *m);

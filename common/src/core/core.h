@@ -25,6 +25,15 @@ char *rj_xstrdup(const char *s);
 char *rj_xstrndup(const char *s, size_t n);
 char *rj_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/**
+ * True when @p status blames the data an operation was given (a value PostgreSQL refused,
+ * a constraint, a limit, a decode failure, a handler's refusal), so repeating the same
+ * operation can only fail the same way; false for the infrastructure (a dependency
+ * unreachable, a lost connection, a serialization failure, a timeout) and for RJ_OK.
+ * Consumers use it to decide between retrying a batch and dead-lettering one message.
+ */
+bool rj_status_is_data(rj_status_t status);
+
 /* Always-on assertion: a broken invariant logs file and line, then aborts. */
 #define RJ_ASSERT(cond)                                                                            \
     do {                                                                                           \

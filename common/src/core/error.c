@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/core.h"
 #include "rj/status.h"
 
 rj_status_t
@@ -72,4 +73,18 @@ rj_error_code(const rj_error_t *err)
 #undef RJ__STATUS_CODE
     }
     return "InternalError";
+}
+
+bool
+rj_status_is_data(rj_status_t status)
+{
+    switch (status) {
+    case RJ_EINVAL:   /* a value refused: a data exception, a constraint */
+    case RJ_ESCHEMA:  /* a message or stored row that does not fit its schema */
+    case RJ_ETOOBIG:  /* a row or message over a server's limit */
+    case RJ_EHANDLER: /* the application refused it */
+        return true;
+    default:
+        return false;
+    }
 }

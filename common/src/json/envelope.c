@@ -570,6 +570,23 @@ rj_env_reply_encode(const rj_env_reply_t *env)
     return dump_take(rj_env_reply_to_json(env));
 }
 
+/* A JSON string of @p s, with every byte >= 0x80 replaced by '?' when @p s is not UTF-8. */
+static json_t *
+lossy_string(const char *s)
+{
+    json_t *v = json_string(s);
+    if (v != NULL)
+        return v;
+    char *copy = rj_xstrdup(s);
+    for (char *p = copy; *p != '\0'; p++)
+        if ((unsigned char)*p >= 0x80)
+            *p = '?';
+    v = json_string(copy);
+    free(copy);
+    RJ_ASSERT(v != NULL);
+    return v;
+}
+
 char *
 rj_env_deadletter_encode(const rj_env_deadletter_t *env)
 {
@@ -578,19 +595,10 @@ rj_env_deadletter_encode(const rj_env_deadletter_t *env)
     put_str(o, "topic", env->topic);
     json_object_set_new(o, "partition", json_integer(env->partition));
     json_object_set_new(o, "offset", json_integer(env->offset));
-    put_str_or_null(o, "key", env->key);
-    /* The original message may not be valid UTF-8 (that may be why it is here):
-     * store it lossily rather than lose the dead letter. */
-    json_t *value = json_string(env->value);
-    if (value == NULL) {
-        char *copy = rj_xstrdup(env->value);
-        for (char *p = copy; *p != '\0'; p++)
-            if ((unsigned char)*p >= 0x80)
-                *p = '?';
-        value = json_string(copy);
-        free(copy);
-    }
-    json_object_set_new(o, "value", value);
+    /* The original message's key and value may not be valid UTF-8 (that may be why it
+     * is here): store them lossily rather than lose the dead letter, or abort on it. */
+    json_object_set_new(o, "key", env->key != NULL ? lossy_string(env->key) : json_null());
+    json_object_set_new(o, "value", lossy_string(env->value));
     put_str(o, "error", env->error);
     put_str(o, "daemon", env->daemon);
     put_str(o, "at", env->at);

@@ -98,6 +98,31 @@ static const migration_t migrations[] = {
         exactly that operator, smaller than the default jsonb_ops. */
      "CREATE INDEX IF NOT EXISTS command_outbox_events_idx"
      "  ON {S}.command_outbox USING gin (events jsonb_path_ops);"},
+    {3, "dead letters and parked keys",
+     /* Every message a daemon gave up on, with its error: the same envelope as on
+        <app>.deadletters (text, not jsonb: jsonb refuses the escaped NUL a hostile message
+        may carry), written in the transaction that moves the offsets past it, so an
+        operator can find it with SQL even when nobody consumes the topic. */
+     "CREATE TABLE IF NOT EXISTS {S}.dead_letters ("
+     "  id bigserial PRIMARY KEY,"
+     "  daemon text NOT NULL,"
+     "  topic text NOT NULL,"
+     "  partition int NOT NULL,"
+     "  \"offset\" bigint NOT NULL,"
+     "  reason text NOT NULL,"
+     "  envelope text NOT NULL,"
+     "  created_at timestamptz NOT NULL DEFAULT now());"
+     /* Message keys (entities) a consumer group stopped at: later messages of the key are
+        dead-lettered behind the first, so the entity's order is kept and nothing is
+        applied on top of a hole. Keyed by md5(key): a key may exceed a btree row. */
+     "CREATE TABLE IF NOT EXISTS {S}.parked_keys ("
+     "  consumer_group text NOT NULL,"
+     "  topic text NOT NULL,"
+     "  key_md5 text NOT NULL,"
+     "  key text NOT NULL,"
+     "  dead_letter_id bigint NOT NULL,"
+     "  parked_at timestamptz NOT NULL DEFAULT now(),"
+     "  PRIMARY KEY (consumer_group, topic, key_md5));"},
 };
 
 /* @p tmpl with every "{S}" replaced by @p schema. A new string. */

@@ -14,6 +14,7 @@
 
 #include <ctype.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -267,23 +268,29 @@ pg_finish(rj_pg_t *pg, PGresult *res, PGresult **res_out, rj_error_t *err)
     } else if (state != NULL) {
         if (strcmp(state, "23505") == 0)                     /* unique_violation */
             st = RJ_ECONFLICT;
-        else if (strncmp(state, "22", 2) == 0 && primary[0] != '\0') /* data_exception */
+        else if ((strncmp(state, "22", 2) == 0 ||  /* data_exception */
+                  strncmp(state, "23", 2) == 0) && /* integrity_constraint_violation */
+                 primary[0] != '\0')
             st = RJ_EINVAL;
-        else if (strcmp(state, "40001") == 0 ||              /* serialization_failure */
-                 strcmp(state, "40P01") == 0 ||              /* deadlock_detected */
-                 strncmp(state, "08", 2) == 0 ||             /* connection_exception */
-                 strcmp(state, "57P01") == 0 ||              /* admin_shutdown */
-                 strcmp(state, "57P03") == 0 ||              /* cannot_connect_now */
-                 strcmp(state, "53300") == 0)                /* too_many_connections */
+        else if (strncmp(state, "54", 2) == 0 && primary[0] != '\0') /* program_limit_exceeded */
+            st = RJ_ETOOBIG;
+        else if (strcmp(state, "40001") == 0 ||  /* serialization_failure */
+                 strcmp(state, "40P01") == 0 ||  /* deadlock_detected */
+                 strncmp(state, "08", 2) == 0 || /* connection_exception */
+                 strcmp(state, "57P01") == 0 ||  /* admin_shutdown */
+                 strcmp(state, "57P03") == 0 ||  /* cannot_connect_now */
+                 strcmp(state, "53300") == 0)    /* too_many_connections */
             st = RJ_ERETRY;
     }
     PQclear(res);
     if (st == RJ_ECONFLICT)
         return rj_error_set(err, st, "could not execute statement: %s", m);
     /* A value in the statement was refused (an invalid regular expression in a filter, a
-       number out of range): the input is at fault, and PostgreSQL's primary message,
-       which names the problem and not the statement, is all that is reported. */
-    if (st == RJ_EINVAL)
+       number out of range, a constraint, a key too long for its index): the input is at
+       fault, and PostgreSQL's primary message, which names the problem and not the
+       statement, is all that is reported. Consumers dead-letter the message that caused it
+       (rj_status_is_data) instead of retrying it forever. */
+    if (st == RJ_EINVAL || st == RJ_ETOOBIG)
         return rj_error_set(err, st, "%s", primary);
     return rj_error_set(err, st, "could not execute statement: %s%s%s", m,
                         state != NULL ? " sqlstate=" : "", state != NULL ? state : "");
@@ -463,6 +470,43 @@ rj_pg_offsets_load(rj_pg_t *pg, const char *group, rd_kafka_topic_partition_list
     }
     PQclear(res);
     return RJ_OK;
+}
+
+/*
+ * One statement for the row and the park. md5 keys the park: a key can be longer than a
+ * btree entry may be (the 3,000-character entity id that may be why it is here).
+ */
+static const char pg_deadletter_sql[] =
+    "WITH d AS (INSERT INTO dead_letters (daemon, topic, partition, \"offset\", reason,"
+    " envelope) VALUES ($1, $2, $3::int, $4::bigint, $5, $6) RETURNING id)"
+    " INSERT INTO parked_keys (consumer_group, topic, key_md5, key, dead_letter_id)"
+    " SELECT $7::text, $2, md5($8::text), $8::text, d.id FROM d"
+    " WHERE $7::text IS NOT NULL AND $8::text IS NOT NULL ON CONFLICT DO NOTHING";
+
+rj_status_t
+rj_pg_deadletter_insert(rj_pg_t *pg, const rj_pg_deadletter_t *dl, rj_error_t *err)
+{
+    char partition[16], offset[24];
+    snprintf(partition, sizeof partition, "%d", (int)dl->partition);
+    snprintf(offset, sizeof offset, "%" PRId64, dl->offset);
+    /* PostgreSQL's text refuses what is not UTF-8; a hostile key must not make the dead
+       letter that reports it fail. The envelope is JSON from jansson: UTF-8 already. */
+    char *key = NULL;
+    if (dl->group != NULL && dl->key != NULL) {
+        json_t *probe = json_string(dl->key);
+        key = rj_xstrdup(dl->key);
+        if (probe == NULL)
+            for (char *c = key; *c != '\0'; c++)
+                if ((unsigned char)*c >= 0x80)
+                    *c = '?';
+        json_decref(probe);
+    }
+    const char *params[] = {dl->daemon, dl->topic,    partition, offset,
+                            dl->reason, dl->envelope, dl->group, key};
+    rj_status_t st =
+        rj_pg_exec_prepared(pg, "rj_deadletter_insert", pg_deadletter_sql, 8, params, NULL, err);
+    free(key);
+    return st;
 }
 
 rj_status_t

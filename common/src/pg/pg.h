@@ -160,6 +160,27 @@ rj_status_t rj_pg_offsets_load(rj_pg_t *pg, const char *group,
  */
 rj_status_t rj_pg_offsets_store(rj_pg_t *pg, const char *group, const rj_kafka_offset_t *offs,
                                 size_t n, rj_error_t *err);
+/** Where a dead letter came from and what it is; every pointer borrowed for the call. */
+typedef struct rj_pg_deadletter {
+    const char *daemon;   /* e.g. "ramjet-reducer" */
+    const char *topic;    /* the consumed topic */
+    int32_t partition;    /* the message's partition */
+    int64_t offset;       /* the message's offset */
+    const char *reason;   /* a short label: rejected, unwritable, parked, undecodable */
+    const char *envelope; /* the dead-letter envelope, as produced to <app>.deadletters */
+    const char *group;    /* consumer group that parks @p key, or NULL to park nothing */
+    const char *key;      /* the message key to park; may be NULL (nothing parked) */
+} rj_pg_deadletter_t;
+
+/**
+ * Inserts a dead letter into the dead_letters table and, when @p dl->group and
+ * @p dl->key are set, parks the key in parked_keys for that group and topic (a key
+ * already parked stays parked behind its first dead letter). A key that is not UTF-8 is
+ * stored with its non-ASCII bytes as '?'. Run it inside the transaction that moves the
+ * offsets past the message.
+ */
+rj_status_t rj_pg_deadletter_insert(rj_pg_t *pg, const rj_pg_deadletter_t *dl, rj_error_t *err);
+
 
 /**
  * Appends a PostgreSQL array literal of @p n text elements to @p out:

@@ -73,9 +73,9 @@ Test(pg, migrate_creates_tables_in_app_schema_idempotently)
     rj_error_t err = {0};
     cr_assert_eq(rj_pg_migrate(pg, &err), RJ_OK, "second run: %s", err.msg);
 
-    const char *tables[] = {"events",         "snapshots",         "entity_heads",
-                            "command_outbox", "consumer_offsets",  "projected_entities",
-                            "schema_migrations"};
+    const char *tables[] = {"events",         "snapshots",        "entity_heads",
+                            "command_outbox", "consumer_offsets", "projected_entities",
+                            "dead_letters",   "parked_keys",      "schema_migrations"};
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
         const char *params[] = {schema, tables[i]};
         PGresult *res = NULL;
@@ -88,7 +88,7 @@ Test(pg, migrate_creates_tables_in_app_schema_idempotently)
         PQclear(res);
     }
     char *n = scalar(pg, "SELECT count(*) FROM schema_migrations");
-    cr_assert_str_eq(n, "2"); /* one row per migration step */
+    cr_assert_str_eq(n, "3"); /* one row per migration step */
     free(n);
 
     /* search_path: unqualified names resolve in the app schema */
@@ -137,7 +137,7 @@ Test(pg, concurrent_migrations_all_succeed)
     }
     rj_pg_t *pg = connect_or_skip();
     char *n = scalar(pg, "SELECT count(*) FROM schema_migrations");
-    cr_assert_str_eq(n, "2"); /* one row per migration step */
+    cr_assert_str_eq(n, "3"); /* one row per migration step */
     free(n);
     rj_pg_free(pg);
 }
@@ -175,6 +175,123 @@ Test(pg, errors_are_translated)
     char *n = scalar(pg, "SELECT count(*) FROM entity_heads");
     cr_assert_str_eq(n, "0");
     free(n);
+    rj_pg_free(pg);
+}
+
+/* A random printable string of @p n characters: PostgreSQL cannot compress it. */
+static char *
+random_text(size_t n)
+{
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    char *s = rj_xmalloc(n + 1);
+    uint64_t x = 0x9e3779b97f4a7c15u ^ (uint64_t)getpid();
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        s[i] = abc[x % 64];
+    }
+    s[n] = '\0';
+    return s;
+}
+
+/*
+ * Consumers give up on one message only for statuses that blame the data
+ * (rj_status_is_data); everything else is retried. A constraint the row violates and a
+ * key over a btree entry's size used to come back as RJ_EIO, so the command processor
+ * and the workers retried them until they exited, and were restarted into them again.
+ */
+Test(pg, constraints_and_limits_blame_the_data)
+{
+    rj_pg_t *pg = migrated();
+    rj_error_t err = {0};
+    cr_assert_eq(rj_pg_exec(pg,
+                            "CREATE TABLE IF NOT EXISTS checked (v int CHECK (v > 0), "
+                            "n int NOT NULL DEFAULT 1)",
+                            0, NULL, NULL, &err),
+                 RJ_OK, "%s", err.msg);
+    cr_assert_eq(rj_pg_exec(pg, "INSERT INTO checked (v) VALUES (-1)", 0, NULL, NULL, &err),
+                 RJ_EINVAL);
+    cr_assert(strstr(err.msg, "violates check constraint") != NULL, "%s", err.msg);
+    cr_assert_eq(rj_pg_exec(pg, "INSERT INTO checked (v, n) VALUES (1, NULL)", 0, NULL, NULL, &err),
+                 RJ_EINVAL);
+    cr_assert(rj_status_is_data(err.status));
+
+    /* issue 9: a 3,000-character entity id over entity_heads_pkey */
+    char *id = random_text(3000);
+    const char *p[] = {"Cart", id, "1"};
+    cr_assert_eq(rj_pg_exec(pg, "INSERT INTO entity_heads VALUES ($1, $2, $3)", 3, p, NULL, &err),
+                 RJ_ETOOBIG);
+    cr_assert(strstr(err.msg, "index row size") != NULL, "%s", err.msg);
+    cr_assert(rj_status_is_data(err.status));
+    free(id);
+
+    /* unique_violation stays a conflict (ON CONFLICT paths, version races): retried */
+    const char *h[] = {"Cart", "u1", "1"};
+    cr_assert_eq(rj_pg_exec(pg, "INSERT INTO entity_heads VALUES ($1, $2, $3)", 3, h, NULL, &err),
+                 RJ_OK, "%s", err.msg);
+    cr_assert_eq(rj_pg_exec(pg, "INSERT INTO entity_heads VALUES ($1, $2, $3)", 3, h, NULL, &err),
+                 RJ_ECONFLICT);
+    cr_assert_not(rj_status_is_data(RJ_ECONFLICT));
+    cr_assert_not(rj_status_is_data(RJ_ERETRY));
+    cr_assert_not(rj_status_is_data(RJ_EIO));
+    cr_assert_not(rj_status_is_data(RJ_ETIMEOUT));
+    cr_assert_not(rj_status_is_data(RJ_OK));
+    rj_pg_free(pg);
+}
+
+Test(pg, deadletter_insert_records_and_parks_any_key)
+{
+    rj_pg_t *pg = migrated();
+    rj_error_t err = {0};
+    char *long_key = random_text(5000); /* longer than a btree entry may be */
+    const char *keys[] = {long_key, "Cart/\xff\xfe-not-utf8", "Cart/plain"};
+    for (size_t i = 0; i < 3; i++) {
+        const rj_pg_deadletter_t dl = {
+            .daemon = "ramjet-reducer",
+            .topic = "shop.events",
+            .partition = 3,
+            .offset = (int64_t)i,
+            .reason = "unwritable",
+            .envelope = "{\"error\":\"x\"}",
+            .group = "ramjet-reducer",
+            .key = keys[i],
+        };
+        cr_assert_eq(rj_pg_deadletter_insert(pg, &dl, &err), RJ_OK, "key %zu: %s", i, err.msg);
+    }
+    /* the same key again: one more dead letter, still one park (behind the first) */
+    const rj_pg_deadletter_t again = {.daemon = "ramjet-reducer",
+                                      .topic = "shop.events",
+                                      .partition = 3,
+                                      .offset = 9,
+                                      .reason = "unwritable",
+                                      .envelope = "{}",
+                                      .group = "ramjet-reducer",
+                                      .key = "Cart/plain"};
+    cr_assert_eq(rj_pg_deadletter_insert(pg, &again, &err), RJ_OK, "%s", err.msg);
+    /* no group: recorded, nothing parked (the command processor's dead letters) */
+    const rj_pg_deadletter_t cmd = {.daemon = "ramjet-commands",
+                                    .topic = "shop.commands",
+                                    .partition = 0,
+                                    .offset = 1,
+                                    .reason = "unwritable",
+                                    .envelope = "{}",
+                                    .key = "c1"};
+    cr_assert_eq(rj_pg_deadletter_insert(pg, &cmd, &err), RJ_OK, "%s", err.msg);
+
+    char *n = scalar(pg, "SELECT count(*) FROM dead_letters");
+    cr_assert_str_eq(n, "5");
+    free(n);
+    n = scalar(pg, "SELECT count(*) FROM parked_keys WHERE consumer_group = 'ramjet-reducer'");
+    cr_assert_str_eq(n, "3");
+    free(n);
+    n = scalar(pg, "SELECT count(*) FROM parked_keys WHERE key = 'Cart/?"
+                   "?-not-utf8'");
+    cr_assert_str_eq(n, "1");
+    free(n);
+    n = scalar(pg, "SELECT d.\"offset\" FROM parked_keys p JOIN dead_letters d "
+                   "ON d.id = p.dead_letter_id WHERE p.key = 'Cart/plain'");
+    cr_assert_str_eq(n, "2");
+    free(n);
+    free(long_key);
     rj_pg_free(pg);
 }
 
