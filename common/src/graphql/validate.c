@@ -17,6 +17,7 @@
 #include <ctype.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,8 +186,7 @@ typedef struct hooks {
                   bool has_default, void *ud);
     void *ud;           /* passed to value */
     bool follow_spreads; /* walk into spread fragments (once each) */
-    const char **seen;  /* fragments walked, when following spreads */
-    size_t nseen;       /* number of them */
+    rj__gql_map_t seen;  /* fragments walked, when following spreads */
 } hooks_t;
 
 static void
@@ -260,14 +260,11 @@ walk_selections(vctx_t *c, hooks_t *h, const rj_gql_type_t *parent,
             walk_dirs(c, h, sel->directives, "FRAGMENT_SPREAD");
             if (!h->follow_spreads)
                 break;
-            bool done = false;
-            for (size_t i = 0; i < h->nseen && !done; i++)
-                done = strcmp(h->seen[i], sel->name) == 0;
+            bool done = rj__gql_map_get(&h->seen, sel->name) != NULL;
             const rj_gql_ast_definition_t *f = rj__gql_doc_fragment(c->doc, sel->name);
             if (done || f == NULL)
                 break;
-            h->seen = rj_xrealloc(h->seen, (h->nseen + 1) * sizeof(*h->seen));
-            h->seen[h->nseen++] = sel->name;
+            rj__gql_map_put(&h->seen, sel->name, f);
             const rj_gql_type_t *t = rj_gql_schema_find_type(c->s, f->type_condition);
             walk_dirs(c, h, f->directives, "FRAGMENT_DEFINITION");
             walk_selections(c, h, t != NULL && rj_gql_type_is_composite(t) ? t : NULL,
@@ -1023,13 +1020,10 @@ no_unused_fragments(vctx_t *c)
     for (const rj_gql_ast_definition_t *d = c->doc->defs; d != NULL; d = d->next) {
         if (d->kind != RJ_GQL_DEF_FRAGMENT)
             continue;
-        bool used = false;
-        for (size_t i = 0; i < h.nseen && !used; i++)
-            used = strcmp(h.seen[i], d->name) == 0;
-        if (!used)
+        if (rj__gql_map_get(&h.seen, d->name) == NULL)
             report(c, &d->loc, "Fragment \"%s\" is never used.", d->name);
     }
-    free(h.seen);
+    rj__gql_map_deinit(&h.seen);
 }
 
 /* Direct fragment spreads inside a selection set (not following them). */
@@ -1266,7 +1260,7 @@ operation_usages(vctx_t *c, const rj_gql_ast_definition_t *op, usages_t *us)
     hooks_t h = {.value = collect_usages_value, .ud = us, .follow_spreads = true};
     walk_dirs(c, &h, op->directives, op_locations[op->op]);
     walk_selections(c, &h, c->s->roots[op->op], op->selections);
-    free(h.seen);
+    rj__gql_map_deinit(&h.seen);
 }
 
 static void
@@ -1384,64 +1378,277 @@ variables_in_allowed_position(vctx_t *c)
  * and fragment spreads alike (graphql-js keeps spreads apart to cache fragment pairs); a
  * set of already-compared node pairs stands in for that cache, so each conflicting pair is
  * reported once, at the outermost selection set that contains both fields.
+ *
+ * The rule must stay near-linear on hostile documents (a flat list of 1,600 `__typename`
+ * once took minutes): fields are grouped by response name, so fields of different names
+ * are never compared; leaf fields with the same parent, name and arguments are one class,
+ * whose members cannot conflict with each other and conflict with any third field alike,
+ * so a group whose classes do not conflict is done in time linear in its size; the
+ * compared pairs are a hash set, and each field's gathered sub-selection is kept for every
+ * later comparison that needs it. Only a group that really conflicts is compared pair by
+ * pair, to report every pair as graphql-js does, and that stops at the error limit.
  */
 typedef struct ofield {
-    const rj_gql_type_t *parent;           /* the type the field is selected on, or NULL */
-    const rj_gql_ast_selection_t *node;    /* the field */
-    const rj_gql_field_def_t *def;         /* its definition, or NULL */
+    const rj_gql_type_t *parent;        /* the type the field is selected on, or NULL */
+    const rj_gql_ast_selection_t *node; /* the field */
+    const rj_gql_field_def_t *def;      /* its definition, or NULL */
+    const char *key;                    /* its response name */
+    char *args;                         /* its arguments printed in name order, NULL for
+                                           none or when a name repeats; owned */
 } ofield_t;
 
+/* A field's place in the by-name order. */
+typedef struct okey {
+    const char *key; /* its response name */
+    size_t i;        /* its index in document order */
+} okey_t;
+
 typedef struct ofields {
-    ofield_t *v; /* fields in document order */
-    size_t n;    /* number of fields */
+    ofield_t *v;   /* fields in document order */
+    size_t n;      /* number of fields */
+    okey_t *order; /* sorted by (key, index): each response name's run, in document order */
 } ofields_t;
 
+/* Pointer-keyed open-addressing tables: pairs of nodes compared, and gathered selections. */
+typedef struct ptrset {
+    const void **keys; /* two entries per slot, {NULL, NULL} for empty slots */
+    void **vals;       /* one value per slot */
+    size_t cap;        /* slots, a power of two */
+    size_t n;          /* occupied slots */
+} ptrset_t;
+
 typedef struct overlap_ctx {
-    vctx_t *c;                                  /* validation context */
-    const rj_gql_ast_selection_t **pairs;       /* compared pairs, two entries each */
-    size_t npairs;                              /* number of pairs */
+    vctx_t *c;         /* validation context */
+    ptrset_t pairs;    /* compared field pairs, the lower address first */
+    ptrset_t gathered; /* field node -> its sub-selection's ofields_t */
 } overlap_ctx_t;
+
+static size_t
+ptr_hash(const void *a, const void *b)
+{
+    uint64_t h = (uint64_t)(uintptr_t)a * 0x9E3779B97F4A7C15ull;
+    h ^= (uint64_t)(uintptr_t)b + 0x632BE59BD9B4E019ull + (h << 6) + (h >> 2);
+    h ^= h >> 31;
+    h *= 0xBF58476D1CE4E5B9ull;
+    return (size_t)(h ^ (h >> 29));
+}
+
+/* The slot of (a, b), or of the empty slot where it belongs. */
+static size_t
+ptrset_slot(const ptrset_t *t, const void *a, const void *b)
+{
+    size_t i = ptr_hash(a, b) & (t->cap - 1);
+    while (t->keys[2 * i] != NULL && (t->keys[2 * i] != a || t->keys[2 * i + 1] != b))
+        i = (i + 1) & (t->cap - 1);
+    return i;
+}
+
+static void **
+ptrset_find(const ptrset_t *t, const void *a, const void *b)
+{
+    if (t->cap == 0)
+        return NULL;
+    size_t i = ptrset_slot(t, a, b);
+    return t->keys[2 * i] != NULL ? &t->vals[i] : NULL;
+}
+
+/* Inserts (a, b) -> val; (a, b) must not be there yet. */
+static void
+ptrset_put(ptrset_t *t, const void *a, const void *b, void *val)
+{
+    if ((t->n + 1) * 2 > t->cap) {
+        ptrset_t old = *t;
+        t->cap = old.cap ? old.cap * 2 : 64;
+        t->keys = rj_xcalloc(2 * t->cap, sizeof(*t->keys));
+        t->vals = rj_xcalloc(t->cap, sizeof(*t->vals));
+        t->n = 0;
+        for (size_t i = 0; i < old.cap; i++)
+            if (old.keys[2 * i] != NULL)
+                ptrset_put(t, old.keys[2 * i], old.keys[2 * i + 1], old.vals[i]);
+        free(old.keys);
+        free(old.vals);
+    }
+    size_t i = ptrset_slot(t, a, b);
+    t->keys[2 * i] = a;
+    t->keys[2 * i + 1] = b;
+    t->vals[i] = val;
+    t->n++;
+}
+
+static void
+ptrset_deinit(ptrset_t *t)
+{
+    free(t->keys);
+    free(t->vals);
+    *t = (ptrset_t){0};
+}
+
+/* Locations of the fields on one side of a conflict, turned into JSON only when reported. */
+typedef struct locs {
+    rj_gql_loc_t *v; /* locations in report order */
+    size_t n;        /* number of them */
+    size_t cap;      /* allocated */
+} locs_t;
+
+static void
+locs_add(locs_t *l, rj_gql_loc_t loc)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 4;
+        l->v = rj_xrealloc(l->v, l->cap * sizeof(*l->v));
+    }
+    l->v[l->n++] = loc;
+}
+
+static void
+locs_extend(locs_t *l, const locs_t *from)
+{
+    for (size_t i = 0; i < from->n; i++)
+        locs_add(l, from->v[i]);
+}
+
+static int
+arg_name_cmp(const void *x, const void *y)
+{
+    const rj_gql_ast_argument_t *const *a = x, *const *b = y;
+    return strcmp((*a)->name, (*b)->name);
+}
+
+/* The arguments printed in name order, so equal strings mean sameArguments; NULL for none,
+ * or when a name repeats (then same_arguments compares the way graphql-js does). */
+static char *
+args_key(const rj_gql_ast_selection_t *node)
+{
+    size_t n = 0;
+    for (const rj_gql_ast_argument_t *a = node->args; a != NULL; a = a->next)
+        n++;
+    if (n == 0)
+        return NULL;
+    const rj_gql_ast_argument_t **v = rj_xcalloc(n, sizeof(*v));
+    n = 0;
+    for (const rj_gql_ast_argument_t *a = node->args; a != NULL; a = a->next)
+        v[n++] = a;
+    qsort(v, n, sizeof(*v), arg_name_cmp);
+    rj_buf_t b;
+    rj_buf_init(&b);
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && strcmp(v[i - 1]->name, v[i]->name) == 0) {
+            free(v);
+            rj_buf_deinit(&b);
+            return NULL;
+        }
+        rj_buf_printf(&b, "%s:", v[i]->name);
+        rj__gql_print_value(&b, v[i]->value);
+        rj_buf_putc(&b, ',');
+    }
+    free(v);
+    return b.data;
+}
 
 static void
 gather_fields(vctx_t *c, const rj_gql_type_t *parent, const rj_gql_ast_selection_t *sel,
-              ofields_t *out, const char ***seen, size_t *nseen)
+              ofields_t *out, size_t *cap, rj__gql_map_t *seen)
 {
     for (; sel != NULL; sel = sel->next) {
         if (sel->kind == RJ_GQL_SEL_FIELD) {
-            out->v = rj_xrealloc(out->v, (out->n + 1) * sizeof(*out->v));
+            if (out->n == *cap) {
+                *cap = *cap ? *cap * 2 : 8;
+                out->v = rj_xrealloc(out->v, *cap * sizeof(*out->v));
+            }
             out->v[out->n++] = (ofield_t){
-                parent, sel, parent != NULL ? rj__gql_field_lookup(c->s, parent, sel->name) : NULL};
+                .parent = parent,
+                .node = sel,
+                .def = parent != NULL ? rj__gql_field_lookup(c->s, parent, sel->name) : NULL,
+                .key = sel->alias ? sel->alias : sel->name,
+                .args = args_key(sel),
+            };
         } else if (sel->kind == RJ_GQL_SEL_INLINE_FRAGMENT) {
             const rj_gql_type_t *t =
                 sel->type_condition != NULL ? rj_gql_schema_find_type(c->s, sel->type_condition)
                                             : parent;
-            gather_fields(c, t, sel->selections, out, seen, nseen);
+            gather_fields(c, t, sel->selections, out, cap, seen);
         } else {
-            if (name_in(*seen, *nseen, sel->name))
+            if (rj__gql_map_get(seen, sel->name) != NULL)
                 continue;
-            *seen = rj_xrealloc(*seen, (*nseen + 1) * sizeof(**seen));
-            (*seen)[(*nseen)++] = sel->name;
+            rj__gql_map_put(seen, sel->name, sel);
             const rj_gql_ast_definition_t *f = rj__gql_doc_fragment(c->doc, sel->name);
             if (f != NULL)
                 gather_fields(c, rj_gql_schema_find_type(c->s, f->type_condition), f->selections,
-                              out, seen, nseen);
+                              out, cap, seen);
         }
     }
 }
 
+static int
+okey_cmp(const void *x, const void *y)
+{
+    const okey_t *a = x, *b = y;
+    int k = strcmp(a->key, b->key);
+    return k != 0 ? k : a->i < b->i ? -1 : a->i > b->i;
+}
+
+/* The fields of @p sel in document order, with each response name's run in out->order. */
 static void
 gather_all(vctx_t *c, const rj_gql_type_t *parent, const rj_gql_ast_selection_t *sel,
            ofields_t *out)
 {
-    const char **seen = NULL;
-    size_t nseen = 0;
-    gather_fields(c, parent, sel, out, &seen, &nseen);
-    free(seen);
+    rj__gql_map_t seen;
+    rj__gql_map_init(&seen);
+    size_t cap = 0;
+    gather_fields(c, parent, sel, out, &cap, &seen);
+    rj__gql_map_deinit(&seen);
+    out->order = rj_xcalloc(out->n + 1, sizeof(*out->order));
+    for (size_t i = 0; i < out->n; i++)
+        out->order[i] = (okey_t){out->v[i].key, i};
+    qsort(out->order, out->n, sizeof(*out->order), okey_cmp);
+}
+
+static void
+ofields_deinit(ofields_t *f)
+{
+    for (size_t i = 0; i < f->n; i++)
+        free(f->v[i].args);
+    free(f->v);
+    free(f->order);
+    *f = (ofields_t){0};
+}
+
+/* The first position in f->order of response name @p key, or f->n when there is none. */
+static size_t
+ofields_find(const ofields_t *f, const char *key)
+{
+    size_t lo = 0, hi = f->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(f->order[mid].key, key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < f->n && strcmp(f->order[lo].key, key) == 0 ? lo : f->n;
+}
+
+/* The gathered sub-selection of @p f, built once: its parent type follows from the node. */
+static const ofields_t *
+sub_fields(overlap_ctx_t *o, const ofield_t *f)
+{
+    void **hit = ptrset_find(&o->gathered, f->node, NULL);
+    if (hit != NULL)
+        return *hit;
+    ofields_t *sub = rj_xcalloc(1, sizeof(*sub));
+    gather_all(o->c, f->def != NULL ? f->def->named : NULL, f->node->selections, sub);
+    ptrset_put(&o->gathered, f->node, NULL, sub);
+    return sub;
 }
 
 static bool
-same_arguments(const rj_gql_ast_selection_t *a, const rj_gql_ast_selection_t *b)
+same_arguments(const ofield_t *fa, const ofield_t *fb)
 {
+    const rj_gql_ast_selection_t *a = fa->node, *b = fb->node;
+    if (a->args == NULL || b->args == NULL)
+        return a->args == b->args;
+    if (fa->args != NULL && fb->args != NULL)
+        return strcmp(fa->args, fb->args) == 0;
     size_t na = 0, nb = 0;
     for (const rj_gql_ast_argument_t *x = a->args; x != NULL; x = x->next)
         na++;
@@ -1485,82 +1692,70 @@ types_conflict(const rj_gql_schema_t *s, const rj_gql_type_ref_t *a, const rj_gq
     return false;
 }
 
+/* True when (a, b) was compared before; records it otherwise. */
 static bool
 pair_seen(overlap_ctx_t *o, const rj_gql_ast_selection_t *a, const rj_gql_ast_selection_t *b)
 {
-    for (size_t i = 0; i < o->npairs; i++)
-        if ((o->pairs[2 * i] == a && o->pairs[2 * i + 1] == b) ||
-            (o->pairs[2 * i] == b && o->pairs[2 * i + 1] == a))
-            return true;
-    o->pairs = rj_xrealloc(o->pairs, 2 * (o->npairs + 1) * sizeof(*o->pairs));
-    o->pairs[2 * o->npairs] = a;
-    o->pairs[2 * o->npairs + 1] = b;
-    o->npairs++;
+    const void *lo = (uintptr_t)a < (uintptr_t)b ? (const void *)a : (const void *)b;
+    const void *hi = lo == (const void *)a ? (const void *)b : (const void *)a;
+    if (ptrset_find(&o->pairs, lo, hi) != NULL)
+        return true;
+    ptrset_put(&o->pairs, lo, hi, NULL);
     return false;
 }
 
-static bool find_conflict(overlap_ctx_t *o, bool exclusive, const ofield_t *f1,
-                          const ofield_t *f2, rj_buf_t *reason, json_t *locs1, json_t *locs2);
+static bool find_conflict(overlap_ctx_t *o, bool exclusive, const ofield_t *f1, const ofield_t *f2,
+                          rj_buf_t *reason, locs_t *locs1, locs_t *locs2);
 
 /* findConflictsBetweenSubSelectionSets: appends "subfields ..." reasons; true if any. */
 static bool
 sub_conflicts(overlap_ctx_t *o, bool exclusive, const ofield_t *f1, const ofield_t *f2,
-              rj_buf_t *reason, json_t *locs1, json_t *locs2)
+              rj_buf_t *reason, locs_t *locs1, locs_t *locs2)
 {
-    ofields_t a = {0}, b = {0};
-    gather_all(o->c, f1->def != NULL ? f1->def->named : NULL, f1->node->selections, &a);
-    gather_all(o->c, f2->def != NULL ? f2->def->named : NULL, f2->node->selections, &b);
+    const ofields_t *a = sub_fields(o, f1), *b = sub_fields(o, f2);
     bool any = false;
-    for (size_t i = 0; i < a.n; i++) {
-        const char *key = a.v[i].node->alias ? a.v[i].node->alias : a.v[i].node->name;
-        for (size_t j = 0; j < b.n; j++) {
-            const char *kb = b.v[j].node->alias ? b.v[j].node->alias : b.v[j].node->name;
-            if (strcmp(key, kb) != 0 || pair_seen(o, a.v[i].node, b.v[j].node))
+    locs_t l1 = {0}, l2 = {0};
+    for (size_t i = 0; i < a->n; i++) {
+        const char *key = a->v[i].key;
+        for (size_t k = ofields_find(b, key); k < b->n && strcmp(b->order[k].key, key) == 0; k++) {
+            const ofield_t *fb = &b->v[b->order[k].i];
+            if (pair_seen(o, a->v[i].node, fb->node))
                 continue;
             rj_buf_t sub;
             rj_buf_init(&sub);
-            json_t *l1 = json_array(), *l2 = json_array();
-            if (find_conflict(o, exclusive, &a.v[i], &b.v[j], &sub, l1, l2)) {
+            l1.n = l2.n = 0;
+            if (find_conflict(o, exclusive, &a->v[i], fb, &sub, &l1, &l2)) {
                 rj_buf_printf(reason, "%ssubfields \"%s\" conflict because %s", any ? " and " : "",
                               key, sub.data);
-                json_array_extend(locs1, l1);
-                json_array_extend(locs2, l2);
+                locs_extend(locs1, &l1);
+                locs_extend(locs2, &l2);
                 any = true;
             }
-            json_decref(l1);
-            json_decref(l2);
             rj_buf_deinit(&sub);
         }
     }
-    free(a.v);
-    free(b.v);
+    free(l1.v);
+    free(l2.v);
     return any;
-}
-
-static void
-add_loc_json(json_t *locs, rj_gql_loc_t loc)
-{
-    json_array_append_new(locs, json_pack("{s:i,s:i}", "line", (json_int_t)loc.line, "column",
-                                          (json_int_t)loc.column));
 }
 
 /* findConflict: true with the reason and both sides' locations when the fields conflict. */
 static bool
 find_conflict(overlap_ctx_t *o, bool exclusive, const ofield_t *f1, const ofield_t *f2,
-              rj_buf_t *reason, json_t *locs1, json_t *locs2)
+              rj_buf_t *reason, locs_t *locs1, locs_t *locs2)
 {
     exclusive = exclusive || (f1->parent != f2->parent && f1->parent != NULL &&
                               f2->parent != NULL && f1->parent->kind == RJ_GQL_KIND_OBJECT &&
                               f2->parent->kind == RJ_GQL_KIND_OBJECT);
-    add_loc_json(locs1, f1->node->loc);
-    add_loc_json(locs2, f2->node->loc);
+    locs_add(locs1, f1->node->loc);
+    locs_add(locs2, f2->node->loc);
     if (!exclusive) {
         if (strcmp(f1->node->name, f2->node->name) != 0) {
             rj_buf_printf(reason, "\"%s\" and \"%s\" are different fields", f1->node->name,
                           f2->node->name);
             return true;
         }
-        if (!same_arguments(f1->node, f2->node)) {
+        if (!same_arguments(f1, f2)) {
             rj_buf_puts(reason, "they have differing arguments");
             return true;
         }
@@ -1575,6 +1770,124 @@ find_conflict(overlap_ctx_t *o, bool exclusive, const ofield_t *f1, const ofield
     return false;
 }
 
+static json_t *
+locs_json(const locs_t *l1, const locs_t *l2)
+{
+    json_t *a = json_array();
+    for (const locs_t *l = l1; l != NULL; l = l == l1 ? l2 : NULL)
+        for (size_t i = 0; i < l->n; i++)
+            json_array_append_new(a, json_pack("{s:i,s:i}", "line", (json_int_t)l->v[i].line,
+                                               "column", (json_int_t)l->v[i].column));
+    return a;
+}
+
+/* Like graphql-js's maxErrors: stop comparing once the document has failed enough. */
+static bool
+overlap_full(const overlap_ctx_t *o)
+{
+    return json_array_size(o->c->errors) >= 100;
+}
+
+/* Compares @p f1 and @p f2 as fields of one selection set and reports a conflict. */
+static void
+overlap_pair(overlap_ctx_t *o, const ofield_t *f1, const ofield_t *f2)
+{
+    if (f1->node == f2->node || pair_seen(o, f1->node, f2->node))
+        return;
+    rj_buf_t reason;
+    rj_buf_init(&reason);
+    locs_t l1 = {0}, l2 = {0};
+    if (find_conflict(o, false, f1, f2, &reason, &l1, &l2)) {
+        json_t *err = report(o->c, NULL,
+                             "Fields \"%s\" conflict because %s. Use different aliases on the "
+                             "fields to fetch both if this was intentional.",
+                             f1->key, reason.data);
+        json_object_set_new(err, "locations", locs_json(&l1, &l2));
+    }
+    free(l1.v);
+    free(l2.v);
+    rj_buf_deinit(&reason);
+}
+
+/* A leaf field's class: same parent, definition, name and arguments. */
+static bool
+same_leaf(const ofield_t *a, const ofield_t *b)
+{
+    if (a->node->selections != NULL || b->node->selections != NULL)
+        return false;
+    if (a->parent != b->parent || a->def != b->def || strcmp(a->node->name, b->node->name) != 0)
+        return false;
+    if (a->node->args == NULL || b->node->args == NULL)
+        return a->node->args == b->node->args;
+    return a->args != NULL && b->args != NULL && strcmp(a->args, b->args) == 0;
+}
+
+/*
+ * One response name's fields (@p run, m of them, in document order). Leaf fields of one
+ * class cannot conflict with each other and conflict with any other field alike, so only
+ * when some two classes conflict are the pairs compared one by one, in graphql-js's order.
+ */
+static void
+overlap_group(overlap_ctx_t *o, const ofields_t *all, const okey_t *run, size_t m)
+{
+    /* class representatives: a leaf class by its first member, every other field alone */
+    size_t *reps = rj_xcalloc(m, sizeof(*reps));
+    size_t nreps = 0;
+    for (size_t i = 0; i < m; i++) {
+        const ofield_t *f = &all->v[run[i].i];
+        bool known = false;
+        if (f->node->selections == NULL)
+            for (size_t r = 0; r < nreps && !known; r++)
+                known = same_leaf(&all->v[reps[r]], f);
+        if (!known)
+            reps[nreps++] = run[i].i;
+        /* Distinct leaf classes of one name are few unless they conflict (differing
+         * arguments or names need disjoint object parents, one per schema type), and a
+         * conflict ends the search below; this scan is bounded the same way. */
+        if (nreps > 64)
+            break;
+    }
+    bool conflict = nreps > 64;
+    for (size_t a = 0; a < nreps && !conflict; a++) {
+        for (size_t b = a + 1; b < nreps && !conflict; b++) {
+            const ofield_t *f1 = &all->v[reps[a]], *f2 = &all->v[reps[b]];
+            if (f1->node->selections != NULL && f2->node->selections != NULL) {
+                /* Fields with sub-selections are compared (and reported) pairwise:
+                 * their pairs are remembered, so the loop below skips them. */
+                overlap_pair(o, f1, f2);
+                continue;
+            }
+            rj_buf_t reason;
+            rj_buf_init(&reason);
+            locs_t l1 = {0}, l2 = {0};
+            conflict = find_conflict(o, false, f1, f2, &reason, &l1, &l2);
+            free(l1.v);
+            free(l2.v);
+            rj_buf_deinit(&reason);
+        }
+    }
+    free(reps);
+    if (!conflict)
+        return;
+    for (size_t i = 0; i < m && !overlap_full(o); i++)
+        for (size_t j = i + 1; j < m && !overlap_full(o); j++)
+            if (!same_leaf(&all->v[run[i].i], &all->v[run[j].i]))
+                overlap_pair(o, &all->v[run[i].i], &all->v[run[j].i]);
+}
+
+typedef struct run {
+    size_t first; /* document index of the name's first field */
+    size_t at;    /* where its run starts in the by-name order */
+    size_t n;     /* fields in the run */
+} run_t;
+
+static int
+run_cmp(const void *x, const void *y)
+{
+    const run_t *a = x, *b = y;
+    return a->first < b->first ? -1 : a->first > b->first;
+}
+
 static void
 overlap_selection_set(overlap_ctx_t *o, const rj_gql_type_t *parent,
                       const rj_gql_ast_selection_t *sel)
@@ -1583,32 +1896,24 @@ overlap_selection_set(overlap_ctx_t *o, const rj_gql_type_t *parent,
         return;
     ofields_t all = {0};
     gather_all(o->c, parent, sel, &all);
-    for (size_t i = 0; i < all.n; i++) {
-        const char *key = all.v[i].node->alias ? all.v[i].node->alias : all.v[i].node->name;
-        for (size_t j = i + 1; j < all.n; j++) {
-            const ofield_t *f2 = &all.v[j];
-            if (strcmp(key, f2->node->alias ? f2->node->alias : f2->node->name) != 0 ||
-                f2->node == all.v[i].node || pair_seen(o, all.v[i].node, f2->node))
-                continue;
-            rj_buf_t reason;
-            rj_buf_init(&reason);
-            json_t *l1 = json_array(), *l2 = json_array();
-            if (find_conflict(o, false, &all.v[i], f2, &reason, l1, l2)) {
-                json_t *err = report(o->c, NULL,
-                                     "Fields \"%s\" conflict because %s. Use different aliases "
-                                     "on the fields to fetch both if this was intentional.",
-                                     key, reason.data);
-                json_array_extend(l1, l2);
-                json_object_set(err, "locations", l1);
-            }
-            json_decref(l1);
-            json_decref(l2);
-            rj_buf_deinit(&reason);
-        }
+    /* Each response name's run, in the order the names first appear (graphql-js's). */
+    run_t *runs = rj_xcalloc(all.n + 1, sizeof(*runs));
+    size_t nruns = 0;
+    for (size_t k = 0; k < all.n;) {
+        size_t e = k + 1;
+        while (e < all.n && strcmp(all.order[e].key, all.order[k].key) == 0)
+            e++;
+        runs[nruns++] = (run_t){.first = all.order[k].i, .at = k, .n = e - k};
+        k = e;
     }
-    free(all.v);
+    qsort(runs, nruns, sizeof(*runs), run_cmp);
+    for (size_t r = 0; r < nruns && !overlap_full(o); r++)
+        if (runs[r].n > 1)
+            overlap_group(o, &all, all.order + runs[r].at, runs[r].n);
+    free(runs);
+    ofields_deinit(&all);
     /* then every nested selection set, parents first as graphql-js visits them */
-    for (; sel != NULL; sel = sel->next) {
+    for (; sel != NULL && !overlap_full(o); sel = sel->next) {
         if (sel->kind == RJ_GQL_SEL_FIELD) {
             const rj_gql_field_def_t *def =
                 parent != NULL ? rj__gql_field_lookup(o->c->s, parent, sel->name) : NULL;
@@ -1626,14 +1931,22 @@ static void
 overlapping_fields_can_be_merged(vctx_t *c)
 {
     overlap_ctx_t o = {.c = c};
-    for (const rj_gql_ast_definition_t *d = c->doc->defs; d != NULL; d = d->next) {
+    for (const rj_gql_ast_definition_t *d = c->doc->defs; d != NULL && !overlap_full(&o);
+         d = d->next) {
         if (d->kind == RJ_GQL_DEF_OPERATION)
             overlap_selection_set(&o, c->s->roots[d->op], d->selections);
         else if (d->kind == RJ_GQL_DEF_FRAGMENT)
             overlap_selection_set(&o, rj_gql_schema_find_type(c->s, d->type_condition),
                                   d->selections);
     }
-    free(o.pairs);
+    for (size_t i = 0; i < o.gathered.cap; i++) {
+        if (o.gathered.keys[2 * i] != NULL) {
+            ofields_deinit(o.gathered.vals[i]);
+            free(o.gathered.vals[i]);
+        }
+    }
+    ptrset_deinit(&o.gathered);
+    ptrset_deinit(&o.pairs);
 }
 
 /* ---- the table ----------------------------------------------------------------------------- */

@@ -264,3 +264,102 @@ Test(validate, overlapping_fields)
                  "[{\"line\":1,\"column\":3},{\"line\":1,\"column\":29},{\"line\":1,\"column\":66},"
                  "{\"line\":1,\"column\":92}]");
 }
+
+/* A document of @p n copies of @p field inside @p prefix ... @p suffix. */
+static char *
+repeated(const char *prefix, const char *field, size_t n, const char *suffix)
+{
+    rj_buf_t b;
+    rj_buf_init(&b);
+    rj_buf_puts(&b, prefix);
+    for (size_t i = 0; i < n; i++) {
+        rj_buf_puts(&b, field);
+        rj_buf_putc(&b, ' ');
+    }
+    rj_buf_puts(&b, suffix);
+    return b.data;
+}
+
+/* Validates @p q and returns the milliseconds it took; *errors gets the error count. */
+static double
+validate_ms(const char *q, size_t *errors)
+{
+    json_t *e = NULL;
+    rj_gql_limits_t lim = rj_gql_default_limits;
+    lim.max_tokens = 1000000;
+    lim.max_bytes = 16 * 1024 * 1024;
+    rj_gql_doc_t *d = rj_gql_parse(q, strlen(q), &lim, &e);
+    cr_assert_not_null(d, "parse failed");
+    int64_t t0 = rj_mono_us();
+    json_t *errs = rj_gql_validate(schema, d);
+    double ms = (double)(rj_mono_us() - t0) / 1000.0;
+    *errors = json_array_size(errs);
+    json_decref(errs);
+    rj_gql_doc_free(d);
+    return ms;
+}
+
+/*
+ * Issue 9, finding 4: 1,600 `__typename` took minutes in OverlappingFieldsCanBeMerged (a
+ * flat list of compared pairs scanned for every pair). Fields of one class are compared
+ * once now, distinct names never: thousands of fields validate in milliseconds.
+ */
+Test(validate, overlapping_fields_scale_with_repeated_fields)
+{
+    static const struct {
+        const char *prefix, *field, *suffix;
+        size_t n;
+    } cases[] = {
+        {"{ ", "__typename", "}", 1600},
+        {"{ ", "__typename", "}", 5000},
+        {"{ CartReadModel(id: 1) { ", "id note x: count", "} }", 5000},
+        {"{ ", "a: CartReadModel(id: 1) { id }", "}", 400},
+        {"{ ", "search(text: \"t\") { ... on Product { x: id } ... on Shipment { x: id } }", "}",
+         300},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *q = repeated(cases[i].prefix, cases[i].field, cases[i].n, cases[i].suffix);
+        size_t nerr = 0;
+        double ms = validate_ms(q, &nerr);
+        cr_expect_eq(nerr, 0, "case %zu: %zu errors", i, nerr);
+        cr_expect_lt(ms, 300.0, "case %zu (%zu copies) took %.1f ms", i, cases[i].n, ms);
+        free(q);
+    }
+}
+
+/* Many distinct names and many fragments stay linear too (no scan per spread or name). */
+Test(validate, many_names_and_fragments_scale)
+{
+    rj_buf_t b;
+    rj_buf_init(&b);
+    rj_buf_puts(&b, "{ CartReadModel(id: 1) { ");
+    for (int i = 0; i < 5000; i++)
+        rj_buf_printf(&b, "a%d: id ...F%d ", i, i);
+    rj_buf_puts(&b, "} }");
+    for (int i = 0; i < 5000; i++)
+        rj_buf_printf(&b, " fragment F%d on CartReadModel { b%d: note }", i, i);
+    size_t nerr = 0;
+    double ms = validate_ms(b.data, &nerr);
+    cr_expect_eq(nerr, 0);
+    cr_expect_lt(ms, 500.0, "5,000 names and fragments took %.1f ms", ms);
+    rj_buf_deinit(&b);
+}
+
+/* The classes of equal fields must not hide a conflict between them, or through fragments. */
+Test(validate, overlapping_fields_among_many)
+{
+    char *q = repeated("{ ", "__typename", 2000, "__typename: id }");
+    size_t nerr = 0;
+    validate_ms(q, &nerr);
+    free(q);
+    cr_expect_gt(nerr, 0, "a conflicting field after 2,000 equal ones went unnoticed");
+    expect_error("{ CartReadModel(id: 1) { id id id x: id x: note } }",
+                 "Fields \"x\" conflict because \"id\" and \"note\" are different fields. Use "
+                 "different aliases on the fields to fetch both if this was intentional.",
+                 "[{\"line\":1,\"column\":35},{\"line\":1,\"column\":41}]");
+    expect_error("{ CartReadModel(id: 1) { ...A ...B } } fragment A on CartReadModel { id x: id } "
+                 "fragment B on CartReadModel { id x: note }",
+                 "Fields \"x\" conflict because \"id\" and \"note\" are different fields. Use "
+                 "different aliases on the fields to fetch both if this was intentional.",
+                 "[{\"line\":1,\"column\":73},{\"line\":1,\"column\":114}]");
+}
