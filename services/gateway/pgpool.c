@@ -234,7 +234,19 @@ void
 gw_pgpool_query(gw_pgpool_t *p, const char *name, const char *sql, int nparams,
                 const char *const *params, gw_pgpool_result_cb cb, void *opaque)
 {
-    RJ_ASSERT(nparams >= 0 && nparams <= GW_PG_MAX_PARAMS);
+    RJ_ASSERT(nparams >= 0);
+    if (nparams > GW_PG_MAX_PARAMS) {
+        /* The count comes from the client's input (a long `in` list): an error for this
+         * statement, never an assertion that takes every other request down with it. */
+        rj_error_t err;
+        rj_error_clear(&err);
+        rj_error_set(&err, RJ_ETOOBIG,
+                     "the statement needs %d parameters, more than the %d "
+                     "PostgreSQL accepts",
+                     nparams, GW_PG_MAX_PARAMS);
+        cb(opaque, err.status, NULL, &err);
+        return;
+    }
 
     gw_pgjob_t *job = rj_xcalloc(1, sizeof *job);
     job->pool = p;

@@ -91,7 +91,9 @@ rj_status_t gw_pgpool_run_sync(gw_pgpool_t *p, gw_pgpool_fn fn, void *opaque, rj
  *                 a one-off unnamed statement (then @p sql is copied)
  * @param sql      its SQL (always the same for the same name); borrowed likewise when
  *                 @p name is set
- * @param nparams  number of parameters, >= 0 (any number PostgreSQL accepts, 65535)
+ * @param nparams  number of parameters, >= 0; above the 65,535 PostgreSQL accepts the
+ *                 statement is not run and @p cb gets RJ_ETOOBIG at once, before this
+ *                 function returns
  * @param params   text parameters, NULL for SQL NULL; copied (the array may be NULL when
  *                 @p nparams is 0)
  * @param cb       result callback, called exactly once on the loop thread

@@ -797,6 +797,17 @@ on_pool_result(void *opaque, rj_status_t status, char *text, const rj_error_t *e
     r->text = text;
 }
 
+static void
+on_pool_refused(void *opaque, rj_status_t status, char *text, const rj_error_t *err)
+{
+    pool_result_t *r = opaque;
+    r->calls++;
+    r->st = status;
+    cr_expect_neq(status, RJ_OK);
+    cr_expect_null(text);
+    cr_expect(strstr(err->msg, "65535") != NULL, "message: %s", err->msg);
+}
+
 Test(gw_pgpool, runs_unnamed_statements_with_many_parameters_and_prepared_ones)
 {
     const char *url = getenv("RAMJET_TEST_PG_URL");
@@ -843,6 +854,19 @@ Test(gw_pgpool, runs_unnamed_statements_with_many_parameters_and_prepared_ones)
     cr_expect_eq(gw_pgpool_busy(pool), 0);
     free(unnamed.text);
     free(prepared.text);
+
+    /* More parameters than PostgreSQL accepts (issue 9: a 65,540-value `in` list aborted
+       the gateway on an assertion): the callback gets RJ_ETOOBIG at once, nothing runs. */
+    enum { TOO_MANY = 70000 };
+    const char **many = calloc(TOO_MANY, sizeof *many);
+    for (int i = 0; i < TOO_MANY; i++)
+        many[i] = "v";
+    pool_result_t too_many = {0};
+    gw_pgpool_query(pool, NULL, "SELECT 1", TOO_MANY, many, on_pool_refused, &too_many);
+    free(many);
+    cr_expect_eq(too_many.calls, 1);
+    cr_expect_eq(too_many.st, RJ_ETOOBIG);
+    cr_expect_eq(gw_pgpool_busy(pool), 0);
 
     /* No parameters and no row: NULL text. */
     pool_result_t none = {0};
