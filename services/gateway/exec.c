@@ -19,6 +19,7 @@
 #include "exec.h"
 
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +90,7 @@ struct gw_exec {
     rj_kafka_producer_t *producer; /* command producer */
     gw_pgpool_t *pg;               /* read-model reads */
     int timeout_ms;                /* reply timeout */
+    gw_limits_t lim;               /* per-request bounds */
     char *topic;                   /* `<app>.commands` */
     char *reply_channel;           /* `<app>:reply:<instance>` */
     rj_gql_schema_t *schema;       /* the API schema */
@@ -128,6 +130,10 @@ typedef struct gw_op {
     size_t next_root;        /* next root field to start */
     size_t outstanding;      /* root fields started and not yet resolved */
     int64_t started_us;      /* for the latency histogram */
+    uv_timer_t *budget;      /* fires when the time budget is spent; NULL without one */
+    bool answered;           /* the client got its answer (the budget ran out); the op
+                                lives on until what it started has resolved */
+    size_t bytes;            /* stored rows read so far, in bytes */
 } gw_op_t;
 
 typedef struct gw_cmd {
@@ -585,18 +591,97 @@ gw_command_message(const rj_app_command_t *cmd, const json_t *args, const json_t
 
 /* ---- operations ---------------------------------------------------------------------- */
 
+/* Answers above this many bytes of rows give their memory back to the system at once. */
+#define GW_TRIM_BYTES (1024 * 1024)
+
+static void
+budget_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
 static void
 op_complete(gw_op_t *op)
 {
     gw_exec_t *x = op->x;
-    json_t *response = gw_responder_connected(op->r) ? rj_gql_complete(op->prep) : json_null();
 
-    gw_responder_send_json_take(op->r, 200, response);
-    rj_metric_observe_us(x->m.latency, rj_mono_us() - op->started_us);
+    if (!op->answered) {
+        json_t *response = gw_responder_connected(op->r) ? rj_gql_complete(op->prep) : json_null();
+        gw_responder_send_json_take(op->r, 200, response);
+        rj_metric_observe_us(x->m.latency, rj_mono_us() - op->started_us);
+    }
+    if (op->budget != NULL) {
+        /* The handle is freed by libuv's close callback, on a later turn of the loop. */
+        op->budget->data = NULL;
+        uv_close((uv_handle_t *)op->budget, budget_closed);
+    }
     rj_gql_prepared_free(op->prep);
     json_decref(op->user);
     x->n_ops--;
+    /*
+     * A large answer leaves glibc's heap high: the freed blocks stay in its arenas (the
+     * gateway kept 4.5 GB after one 132 MB answer, issue 9). Returning them now costs a
+     * few milliseconds once, only after answers big enough to matter.
+     */
+    if (op->bytes >= GW_TRIM_BYTES)
+        malloc_trim(0);
     free(op);
+}
+
+/*
+ * Answers the operation with one error now, instead of its data: nothing further starts,
+ * and what still runs resolves into the op, which is freed when the last of it is done
+ * (op_complete). The caller must still account for the root it is resolving, if any.
+ */
+static void
+op_abort(gw_op_t *op, const char *msg, const char *code)
+{
+    gw_exec_t *x = op->x;
+    gw_responder_send_json_take(
+        op->r, 200,
+        json_pack("{s:[{s:s,s:{s:s}}]}", "errors", "message", msg, "extensions", "code", code));
+    rj_metric_observe_us(x->m.latency, rj_mono_us() - op->started_us);
+    op->answered = true;
+    op->r = NULL;
+    op->next_root = rj_gql_prepared_nroots(op->prep);
+}
+
+/* The time budget is spent: answer now; what is still running resolves into nothing. */
+static void
+on_budget(uv_timer_t *t)
+{
+    gw_op_t *op = t->data;
+    if (op == NULL || op->answered)
+        return;
+    int ms = op->x->lim.budget_ms;
+    rj_warn("exec", "operation cancelled: its budget of %d ms is spent", ms);
+    char *msg = rj_xasprintf("the operation did not finish within its budget of %d ms", ms);
+    op_abort(op, msg, "TimeoutError");
+    free(msg);
+    if (op->outstanding == 0 && !op->stepping)
+        op_complete(op);
+}
+
+/*
+ * Counts @p len bytes of rows toward the answer; false once the answer would pass
+ * max_response_bytes: the operation is then answered with that error alone, and the rows
+ * read so far are dropped, so building a huge answer stops at the limit.
+ */
+static bool
+op_take_bytes(gw_op_t *op, size_t len)
+{
+    int max = op->x->lim.max_response_bytes;
+    op->bytes += len;
+    if (op->answered)
+        return false;
+    if (max <= 0 || op->bytes <= (size_t)max)
+        return true;
+    char *msg = rj_xasprintf("the answer would exceed %d bytes of rows (max-response-bytes); "
+                             "select fewer rows",
+                             max);
+    op_abort(op, msg, "InvalidParameterError");
+    free(msg);
+    return false;
 }
 
 /* A root field was resolved (value or error recorded in op->prep). */
@@ -634,6 +719,11 @@ rm_done(void *opaque, rj_status_t status, char *text, const rj_error_t *err)
         return;
     }
 
+    if (text != NULL && !op_take_bytes(op, strlen(text))) {
+        free(text);
+        root_done(op);
+        return;
+    }
     json_t *value = json_null();
     if (text != NULL) {
         json_error_t jerr;
@@ -698,6 +788,12 @@ rsq_done(void *opaque, rj_status_t status, char *text, const rj_error_t *err)
         return;
     }
 
+    if (text != NULL && !op_take_bytes(op, strlen(text))) {
+        free(text);
+        free(q);
+        root_done(op);
+        return;
+    }
     json_error_t jerr = {0};
     json_t *items = text != NULL ? json_loads(text, 0, &jerr) : NULL;
     free(text);
@@ -751,8 +847,10 @@ rs_start(gw_op_t *op, size_t root, const rj_gql_root_field_t *f, const gw_query_
         q->what = "read model";
         q->name = qf->rm->name;
         q->connection = qf->kind == GW_QUERY_LIST;
-        st = gw_read_model_search(qf->rm, f->args, q->connection, op->user, &sql, &params, &q->page,
-                                  &err);
+        st = gw_filter_check(json_object_get(f->args, "filter"), x->lim.max_filter_values, &err);
+        if (st == RJ_OK)
+            st = gw_read_model_search(qf->rm, f->args, q->connection, op->user, &sql, &params,
+                                      &q->page, &err);
     }
 
     if (st == RJ_OK) {
@@ -1189,6 +1287,66 @@ op_step(gw_op_t *op)
         op_complete(op);
 }
 
+/* ---- limits ---------------------------------------------------------------------------- */
+
+rj_status_t
+gw_filter_check(const json_t *filter, int max_values, rj_error_t *err)
+{
+    if (max_values <= 0)
+        return RJ_OK;
+    const char *key;
+    const json_t *v;
+    if (json_is_array(filter)) {
+        size_t i;
+        json_array_foreach (filter, i, v)
+            if (gw_filter_check(v, max_values, err) != RJ_OK)
+                return err->status;
+        return RJ_OK;
+    }
+    if (!json_is_object(filter))
+        return RJ_OK;
+    json_object_foreach ((json_t *)filter, key, v) {
+        if (strcmp(key, "in") == 0 && json_array_size(v) > (size_t)max_values)
+            return rj_error_set(err, RJ_ETOOBIG,
+                                "an \"in\" list has %zu values, more than the limit of %d "
+                                "(max-filter-values)",
+                                json_array_size(v), max_values);
+        /* Values are scalars or small objects; the depth is the document's, bounded. */
+        if (gw_filter_check(v, max_values, err) != RJ_OK)
+            return err->status;
+    }
+    return RJ_OK;
+}
+
+long
+gw_list_cost(const json_t *args)
+{
+    const json_t *limit = json_object_get(args, "limit");
+    if (json_is_integer(limit) && json_integer_value(limit) >= 0)
+        return json_integer_value(limit) > LONG_MAX ? LONG_MAX : (long)json_integer_value(limit);
+    return RJ_RS_PAGE_SIZE;
+}
+
+/*
+ * The rows an operation may read: for each root field, a List, plural or events query its
+ * page (gw_list_cost), a by-id read, a query handler or a mutation one. Lists inside a read
+ * model are part of its row, read with it, so the sum over the root fields is the estimate;
+ * aliases count once each, which is the point (2,000 aliases of a 1,000-row page).
+ */
+static long
+operation_cost(const gw_exec_t *x, const rj_gql_prepared_t *prep)
+{
+    long cost = 0;
+    bool query = rj_gql_prepared_op(prep) != RJ_GQL_OP_MUTATION;
+    for (size_t i = 0; i < rj_gql_prepared_nroots(prep); i++) {
+        const rj_gql_root_field_t *f = rj_gql_prepared_root(prep, i);
+        const gw_query_field_t *qf = query && !f->internal ? find_query(x, f->name) : NULL;
+        long c = qf != NULL && qf->kind != GW_QUERY_BY_ID ? gw_list_cost(f->args) : 1;
+        cost = cost > LONG_MAX - c ? LONG_MAX : cost + c;
+    }
+    return cost;
+}
+
 void
 gw_exec_handle(void *opaque, gw_responder_t *r, const gw_http_request_t *in)
 {
@@ -1264,6 +1422,18 @@ gw_exec_handle(void *opaque, gw_responder_t *r, const gw_http_request_t *in)
         return;
     }
 
+    long cost = operation_cost(x, prep);
+    if (x->lim.max_cost > 0 && cost > x->lim.max_cost) {
+        char *msg = rj_xasprintf("the operation may read %ld rows, more than the limit of %d "
+                                 "(max-cost): ask for smaller pages",
+                                 cost, x->lim.max_cost);
+        json_decref(user);
+        rj_gql_prepared_free(prep);
+        gw_responder_send_json_take(r, 200, request_error(msg, "InvalidParameterError"));
+        free(msg);
+        return;
+    }
+
     gw_op_t *op = rj_xmalloc(sizeof *op);
     *op = (gw_op_t){
         .x = x,
@@ -1273,6 +1443,12 @@ gw_exec_handle(void *opaque, gw_responder_t *r, const gw_http_request_t *in)
         .serial = rj_gql_prepared_op(prep) == RJ_GQL_OP_MUTATION,
         .started_us = started,
     };
+    if (x->lim.budget_ms > 0) {
+        op->budget = rj_xmalloc(sizeof *op->budget);
+        uv_timer_init(x->loop, op->budget);
+        op->budget->data = op;
+        uv_timer_start(op->budget, on_budget, (uint64_t)x->lim.budget_ms, 0);
+    }
     x->n_ops++;
     op_step(op);
 }
@@ -1363,10 +1539,14 @@ gw_exec_new(const gw_exec_opts_t *opts, rj_error_t *err)
     x->producer = opts->producer;
     x->pg = opts->pg;
     x->timeout_ms = opts->timeout_ms;
+    x->lim = opts->limits;
     x->topic = rj_xasprintf("%s.commands", opts->app_name);
     x->reply_channel = rj_xasprintf("%s:reply:%s", opts->app_name, opts->instance_id);
     x->schema = schema;
-    x->cache = rj_gql_cache_new(schema, GW_DOC_CACHE_SIZE, NULL);
+    rj_gql_limits_t doc_limits = rj_gql_default_limits;
+    doc_limits.max_fields = x->lim.max_fields > 0 ? (size_t)x->lim.max_fields : 0;
+    doc_limits.max_aliases = x->lim.max_aliases > 0 ? (size_t)x->lim.max_aliases : 0;
+    x->cache = rj_gql_cache_new(schema, GW_DOC_CACHE_SIZE, &doc_limits);
     gw_pending_init(&x->pending, opts->timeout_ms);
     pthread_mutex_init(&x->inbox_lock, NULL);
 

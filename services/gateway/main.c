@@ -52,6 +52,7 @@ typedef struct gw_conf {
     int connect_timeout_ms;  /* how long to wait for dependencies at start */
     char *graphiql_assets_dir; /* GraphiQL's vendored files; NULL: ../share/graphiql */
     char *graphiql_ws_url;     /* subscriptions URL GraphiQL uses; NULL: derived */
+    gw_limits_t limits;        /* per-request bounds */
 } gw_conf_t;
 
 static const rj_conf_opt_t gw_opts[] = {
@@ -75,6 +76,20 @@ static const rj_conf_opt_t gw_opts[] = {
      "the binary)"},
     {"graphiql-ws-url", RJ_CONF_STR, NULL, offsetof(gw_conf_t, graphiql_ws_url),
      "the pusher's WebSocket URL GraphiQL subscribes on (default: ws://<host>:65529/websocket)"},
+    {"max-fields", RJ_CONF_INT, "2000", offsetof(gw_conf_t, limits.max_fields),
+     "most field selections in one operation, fragments expanded (0: no limit)"},
+    {"max-aliases", RJ_CONF_INT, "100", offsetof(gw_conf_t, limits.max_aliases),
+     "most aliased fields in one operation, fragments expanded (0: no limit)"},
+    {"max-filter-values", RJ_CONF_INT, "1000", offsetof(gw_conf_t, limits.max_filter_values),
+     "most values in one `in` list of a read-model filter (0: no limit)"},
+    {"max-cost", RJ_CONF_INT, "20000", offsetof(gw_conf_t, limits.max_cost),
+     "most rows one operation may read: the sum of its List and plural queries' limits "
+     "(100 where none is given) and 1 per other root field (0: no limit)"},
+    {"max-response-bytes", RJ_CONF_INT, "16777216", offsetof(gw_conf_t, limits.max_response_bytes),
+     "most bytes of stored rows one answer is built from; above it the operation is answered "
+     "with an error (0: no limit)"},
+    {"budget-ms", RJ_CONF_INT, "15000", offsetof(gw_conf_t, limits.budget_ms),
+     "how long one operation may run before it is answered with a TimeoutError (0: no limit)"},
 };
 #define GW_NOPTS (sizeof gw_opts / sizeof gw_opts[0])
 
@@ -215,6 +230,21 @@ check_conf(const gw_conf_t *c, rj_error_t *err)
                             c->request_timeout_ms);
     if (c->max_body_bytes <= 0)
         return rj_error_set(err, RJ_EINVAL, "invalid max-body-bytes: %d", c->max_body_bytes);
+    const struct {
+        const char *name; /* option */
+        int value;        /* its value */
+    } limits[] = {
+        {"max-fields", c->limits.max_fields},
+        {"max-aliases", c->limits.max_aliases},
+        {"max-filter-values", c->limits.max_filter_values},
+        {"max-cost", c->limits.max_cost},
+        {"max-response-bytes", c->limits.max_response_bytes},
+        {"budget-ms", c->limits.budget_ms},
+    };
+    for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++)
+        if (limits[i].value < 0)
+            return rj_error_set(err, RJ_EINVAL, "invalid %s: %d (0 or more)", limits[i].name,
+                                limits[i].value);
     if (c->pg_pool_size < 1 || c->pg_pool_size > 128)
         return rj_error_set(err, RJ_EINVAL, "invalid pg-pool-size: %d (1 to 128)",
                             c->pg_pool_size);
@@ -323,6 +353,7 @@ start(gw_daemon_t *d, rj_error_t *err)
         .producer = d->producer,
         .pg = d->pg,
         .timeout_ms = c->request_timeout_ms,
+        .limits = c->limits,
     };
     if ((d->exec = gw_exec_new(&xo, err)) == NULL)
         return err->status;

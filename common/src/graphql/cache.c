@@ -110,6 +110,39 @@ rj_gql_cache_free(rj_gql_cache_t *c)
     free(c);
 }
 
+/* The error of the first operation over max_fields or max_aliases, or NULL. */
+static json_t *
+check_counts(const rj_gql_limits_t *lim, const rj_gql_doc_t *doc)
+{
+    if (lim->max_fields == 0 && lim->max_aliases == 0)
+        return NULL;
+    for (const rj_gql_ast_definition_t *d = rj_gql_doc_definitions(doc); d != NULL; d = d->next) {
+        if (d->kind != RJ_GQL_DEF_OPERATION)
+            continue;
+        size_t fields = 0, aliases = 0;
+        rj_gql_operation_count(doc, d, &fields, &aliases);
+        json_t *e = NULL;
+        if (lim->max_fields > 0 && fields > lim->max_fields)
+            e = rj__gql_error_new(&d->loc,
+                                  "The operation selects %s%zu fields (fragments "
+                                  "expanded), more than the limit of %zu.",
+                                  fields == SIZE_MAX ? "more than " : "",
+                                  fields == SIZE_MAX ? SIZE_MAX - 1 : fields, lim->max_fields);
+        else if (lim->max_aliases > 0 && aliases > lim->max_aliases)
+            e = rj__gql_error_new(&d->loc,
+                                  "The operation has %s%zu aliased fields (fragments "
+                                  "expanded), more than the limit of %zu.",
+                                  aliases == SIZE_MAX ? "more than " : "",
+                                  aliases == SIZE_MAX ? SIZE_MAX - 1 : aliases, lim->max_aliases);
+        if (e != NULL) {
+            rj_error_t err = {.status = RJ_ETOOBIG};
+            json_object_set_new(e, "extensions", json_pack("{s:s}", "code", rj_error_code(&err)));
+            return e;
+        }
+    }
+    return NULL;
+}
+
 rj_gql_doc_t *
 rj_gql_cache_get(rj_gql_cache_t *c, const char *query, size_t len, json_t **errors)
 {
@@ -133,6 +166,17 @@ rj_gql_cache_get(rj_gql_cache_t *c, const char *query, size_t len, json_t **erro
             json_array_append_new(*errors, err);
         } else {
             json_decref(err);
+        }
+        return NULL;
+    }
+    json_t *lerr = check_counts(&c->limits, doc);
+    if (lerr != NULL) {
+        rj_gql_doc_free(doc);
+        if (errors != NULL) {
+            *errors = json_array();
+            json_array_append_new(*errors, lerr);
+        } else {
+            json_decref(lerr);
         }
         return NULL;
     }

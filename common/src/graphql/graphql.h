@@ -36,9 +36,11 @@ typedef struct rj_gql_limits {
     size_t max_bytes;  /* document size in bytes */
     size_t max_tokens; /* lexical tokens (punctuators, names, values) */
     size_t max_depth;  /* nesting of selection sets, list/object values and type wrappers */
+    size_t max_fields; /* field selections of an operation, fragments expanded; 0: no limit */
+    size_t max_aliases; /* aliased field selections of an operation, likewise; 0: no limit */
 } rj_gql_limits_t;
 
-/** 1 MiB, 100 000 tokens, depth 64. */
+/** 1 MiB, 100 000 tokens, depth 64, no field or alias limit. */
 extern const rj_gql_limits_t rj_gql_default_limits;
 
 /* ---- documents ------------------------------------------------------------------------- */
@@ -70,6 +72,20 @@ void rj_gql_doc_free(rj_gql_doc_t *doc);
 
 /** The first top-level definition (linked by `next`). Ownership: borrowed from @p doc. */
 const rj_gql_ast_definition_t *rj_gql_doc_definitions(const rj_gql_doc_t *doc);
+
+/**
+ * Counts what an operation would select once its fragments are expanded, without expanding
+ * them: each fragment's count is computed once and multiplied by its spreads, saturating at
+ * SIZE_MAX, so a document of nested spreads that would expand exponentially costs time
+ * linear in its size. A spread of an unknown fragment, or one inside its own cycle, counts 0
+ * (validation rejects both).
+ *
+ * @param op       an operation definition of @p doc; borrowed
+ * @param fields   set to the number of field selections
+ * @param aliases  set to the number of those with an alias
+ */
+void rj_gql_operation_count(const rj_gql_doc_t *doc, const rj_gql_ast_definition_t *op,
+                            size_t *fields, size_t *aliases);
 
 /**
  * Converts a value literal to JSON without a schema: numbers become integers or reals,
@@ -444,6 +460,9 @@ void rj_gql_cache_free(rj_gql_cache_t *c);
 
 /**
  * Returns the parsed, validated document for @p query, parsing and validating it on a miss.
+ * The limits' max_fields and max_aliases are checked, for every operation of the document,
+ * after parsing and before validation, whose cost grows with the number of fields: an
+ * exceeded one is a single error whose extensions.code is "InvalidParameterError".
  *
  * @param errors  on failure, if not NULL, a new JSON array of syntax or validation errors
  * @return a new document reference (rj_gql_doc_free() it), or NULL when invalid

@@ -1949,6 +1949,72 @@ overlapping_fields_can_be_merged(vctx_t *c)
     ptrset_deinit(&o.pairs);
 }
 
+/* ---- counting an operation's selections ---------------------------------------------------- */
+
+typedef struct count {
+    size_t fields;  /* field selections */
+    size_t aliases; /* of which aliased */
+} count_t;
+
+typedef struct count_ctx {
+    const rj_gql_doc_t *doc; /* the document */
+    rj__gql_map_t done;      /* fragment name -> its count_t (owned), once counted */
+    rj__gql_map_t active;    /* fragments being counted: a spread of one is a cycle */
+} count_ctx_t;
+
+static size_t
+sat_add(size_t a, size_t b)
+{
+    return a > SIZE_MAX - b ? SIZE_MAX : a + b;
+}
+
+static count_t
+count_selections(count_ctx_t *cc, const rj_gql_ast_selection_t *sel)
+{
+    count_t n = {0, 0};
+    for (; sel != NULL; sel = sel->next) {
+        count_t sub = {0, 0};
+        if (sel->kind == RJ_GQL_SEL_FIELD) {
+            sub = count_selections(cc, sel->selections);
+            sub.fields = sat_add(sub.fields, 1);
+            sub.aliases = sat_add(sub.aliases, sel->alias != NULL);
+        } else if (sel->kind == RJ_GQL_SEL_INLINE_FRAGMENT) {
+            sub = count_selections(cc, sel->selections);
+        } else {
+            const count_t *known = rj__gql_map_get(&cc->done, sel->name);
+            const rj_gql_ast_definition_t *f = rj__gql_doc_fragment(cc->doc, sel->name);
+            if (known != NULL) {
+                sub = *known;
+            } else if (f != NULL && rj__gql_map_get(&cc->active, sel->name) == NULL) {
+                rj__gql_map_put(&cc->active, f->name, f);
+                sub = count_selections(cc, f->selections);
+                rj__gql_map_put(&cc->active, f->name, NULL);
+                count_t *keep = rj_xmalloc(sizeof(*keep));
+                *keep = sub;
+                rj__gql_map_put(&cc->done, f->name, keep);
+            }
+        }
+        n.fields = sat_add(n.fields, sub.fields);
+        n.aliases = sat_add(n.aliases, sub.aliases);
+    }
+    return n;
+}
+
+void
+rj_gql_operation_count(const rj_gql_doc_t *doc, const rj_gql_ast_definition_t *op, size_t *fields,
+                       size_t *aliases)
+{
+    count_ctx_t cc = {.doc = doc};
+    count_t n = count_selections(&cc, op->selections);
+    for (size_t i = 0; i < cc.done.cap; i++)
+        if (cc.done.keys[i] != NULL)
+            free((void *)cc.done.vals[i]);
+    rj__gql_map_deinit(&cc.done);
+    rj__gql_map_deinit(&cc.active);
+    *fields = n.fields;
+    *aliases = n.aliases;
+}
+
 /* ---- the table ----------------------------------------------------------------------------- */
 
 typedef struct rule {

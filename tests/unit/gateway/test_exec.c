@@ -878,3 +878,33 @@ Test(gw_pgpool, runs_unnamed_statements_with_many_parameters_and_prepared_ones)
     gw_pgpool_free(pool);
     cr_expect_eq(uv_loop_close(&loop), 0);
 }
+
+/* ---- limits (issue 9) ---- */
+
+Test(gw_limits, filter_in_lists_are_bounded_at_any_depth)
+{
+    rj_error_t err;
+    rj_error_clear(&err);
+    json_t *ok = json_loads("{\"id\":{\"in\":[\"a\",\"b\",\"c\"]}}", 0, NULL);
+    cr_expect_eq(gw_filter_check(ok, 3, &err), RJ_OK);
+    cr_expect_eq(gw_filter_check(ok, 0, &err), RJ_OK, "0 is no limit");
+    json_t *deep = json_loads("{\"and\":[{\"not\":{\"or\":[{\"cartItems\":{\"productId\":{\"in\":"
+                              "[1,2,3,4]}}}]}}]}",
+                              0, NULL);
+    cr_expect_eq(gw_filter_check(deep, 3, &err), RJ_ETOOBIG);
+    cr_expect(strstr(err.msg, "4 values, more than the limit of 3") != NULL, "%s", err.msg);
+    cr_expect_eq(gw_filter_check(NULL, 3, &err), RJ_OK);
+    json_decref(ok);
+    json_decref(deep);
+}
+
+Test(gw_limits, list_cost_is_the_limit_or_a_page)
+{
+    json_t *args = json_pack("{s:i}", "limit", 1000);
+    cr_expect_eq(gw_list_cost(args), 1000);
+    json_object_del(args, "limit");
+    cr_expect_eq(gw_list_cost(args), RJ_RS_PAGE_SIZE);
+    json_object_set_new(args, "limit", json_null());
+    cr_expect_eq(gw_list_cost(args), RJ_RS_PAGE_SIZE);
+    json_decref(args);
+}
