@@ -122,18 +122,18 @@ check_counts(const rj_gql_limits_t *lim, const rj_gql_doc_t *doc)
         size_t fields = 0, aliases = 0;
         rj_gql_operation_count(doc, d, &fields, &aliases);
         json_t *e = NULL;
-        if (lim->max_fields > 0 && fields > lim->max_fields)
-            e = rj__gql_error_new(&d->loc,
-                                  "The operation selects %s%zu fields (fragments "
-                                  "expanded), more than the limit of %zu.",
-                                  fields == SIZE_MAX ? "more than " : "",
-                                  fields == SIZE_MAX ? SIZE_MAX - 1 : fields, lim->max_fields);
-        else if (lim->max_aliases > 0 && aliases > lim->max_aliases)
+        if (lim->max_aliases > 0 && aliases > lim->max_aliases)
             e = rj__gql_error_new(&d->loc,
                                   "The operation has %s%zu aliased fields (fragments "
                                   "expanded), more than the limit of %zu.",
                                   aliases == SIZE_MAX ? "more than " : "",
                                   aliases == SIZE_MAX ? SIZE_MAX - 1 : aliases, lim->max_aliases);
+        else if (lim->max_fields > 0 && fields > lim->max_fields)
+            e = rj__gql_error_new(&d->loc,
+                                  "The operation selects %s%zu fields (fragments "
+                                  "expanded), more than the limit of %zu.",
+                                  fields == SIZE_MAX ? "more than " : "",
+                                  fields == SIZE_MAX ? SIZE_MAX - 1 : fields, lim->max_fields);
         if (e != NULL) {
             rj_error_t err = {.status = RJ_ETOOBIG};
             json_object_set_new(e, "extensions", json_pack("{s:s}", "code", rj_error_code(&err)));

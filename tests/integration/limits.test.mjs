@@ -1,0 +1,148 @@
+// Issue 9, findings 3 to 5: single requests that made the gateway work without bound.
+// Each hostile request gets its clear GraphQL error quickly, while a canary query keeps
+// being answered within a bound and the gateway's memory stays bounded and comes back.
+//
+// The answer-size limit is lowered for this stack (RAMJET_MAX_RESPONSE_BYTES), so a few
+// dozen carts are enough to pass it; every other limit has its default.
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { after, before } from 'node:test';
+import { CART_READ_MODEL, CHANGE_CART_ITEM, MUTATION_OK, itest, itestStopsCleanly, startStack, waitFor } from './lib/stack.mjs';
+
+const CARTS = 30;
+const MAX_RESPONSE_BYTES = 6000;
+
+let stack;
+before(async () => {
+  stack = await startStack({ name: 'limits', env: { RAMJET_MAX_RESPONSE_BYTES: String(MAX_RESPONSE_BYTES) } });
+  for (let i = 0; i < CARTS; i++) {
+    const r = await stack.gql(CHANGE_CART_ITEM, { cartId: `limits-${i}`, productId: 'p', quantity: i + 1 });
+    assert.deepStrictEqual(r.json, MUTATION_OK, r.text);
+  }
+  await waitFor(
+    async () => {
+      const r = await stack.gql(`{ ListCartReadModels(limit: 1000) { items { id } } }`);
+      return r.json?.data?.ListCartReadModels?.items?.length === CARTS;
+    },
+    { timeoutMs: 60000, what: `${CARTS} carts in the read model` },
+  );
+});
+after(async () => {
+  await stack?.stop();
+});
+
+async function gatewayRssKb() {
+  const pid = await stack.pidOf('gateway');
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)[1]);
+}
+
+/** Sends @p body and expects one clear error with @p code whose message matches @p re, within @p ms. */
+async function expectLimitError(what, send, re, { code = 'InvalidParameterError', ms = 5000 } = {}) {
+  const t0 = Date.now();
+  const r = await send();
+  const took = Date.now() - t0;
+  assert.ok(r.status === 200 || r.status === 400, `${what}: HTTP ${r.status}: ${r.text.slice(0, 300)}`);
+  const errors = r.json?.errors;
+  assert.ok(Array.isArray(errors) && errors.length >= 1, `${what}: no errors in ${r.text.slice(0, 300)}`);
+  assert.match(errors[0].message, re, `${what}: ${JSON.stringify(errors[0])}`);
+  assert.equal(errors[0].extensions?.code, code, `${what}: ${JSON.stringify(errors[0])}`);
+  const data = r.json.data ?? null;
+  assert.ok(data === null || Object.values(data).every((v) => v === null), `${what}: data alongside the limit error: ${r.text.slice(0, 300)}`);
+  assert.ok(took < ms, `${what}: answered after ${took} ms`);
+  return took;
+}
+
+const repeat = (n, f) => Array.from({ length: n }, (_, i) => f(i)).join(' ');
+
+// The hostile requests, each a function that sends it once.
+const hostile = {
+  // finding 3: 65,540 values in the document, 100k through variables
+  inListLiteral: () =>
+    stack.gql(`{ ListCartReadModels(filter: {id: {in: [${repeat(65540, (i) => `"c${i}"`)}]}}) { items { id } } }`),
+  inListVariables: () =>
+    stack.gql(`query ($v: [ID]) { ListCartReadModels(filter: {id: {in: $v}}) { items { id } } }`, {
+      v: Array.from({ length: 100000 }, (_, i) => `c${i % 50000}`),
+    }),
+  // finding 4: 5,000 fields (1,600 of them are within the limit, and validate at once)
+  manyFields: () => stack.gql(`{ ${repeat(5000, () => '__typename')} }`),
+  // fragments that spread the next one twice: 2^40 fields once expanded
+  deepFragments: () =>
+    stack.gql(
+      `{ ...F0 } ${repeat(40, (i) => `fragment F${i} on Query { ...F${i + 1} ...F${i + 1} }`)} fragment F40 on Query { __typename }`,
+    ),
+  // finding 5: 2,000 aliases of a 1,000-row page
+  manyAliases: () => stack.gql(`{ ${repeat(2000, (i) => `a${i}: ListCartReadModels(limit: 1000) { items { id } }`)} }`),
+  // within the alias limit, over the cost: 100 pages of 1,000 rows
+  overCost: () => stack.gql(`{ ${repeat(100, (i) => `a${i}: ListCartReadModels(limit: 1000) { items { id } }`)} }`),
+  // within the cost, over the answer size: 50 pages of every cart
+  overSize: () =>
+    stack.gql(`{ ${repeat(50, (i) => `a${i}: ListCartReadModels(limit: 100) { items { id cartItems { productId quantity } } }`)} }`),
+};
+
+itest('each hostile request gets its clear error quickly', async () => {
+  await expectLimitError('in list literal', hostile.inListLiteral, /"in" list has 65540 values, more than the limit of 1000/);
+  await expectLimitError('in list variables', hostile.inListVariables, /"in" list has 100000 values, more than the limit of 1000/);
+  await expectLimitError('5,000 fields', hostile.manyFields, /selects 5000 fields \(fragments expanded\), more than the limit of 2000/);
+  await expectLimitError('deep fragments', hostile.deepFragments, /selects 1099511627776 fields \(fragments expanded\)/);
+  await expectLimitError('2,000 aliases', hostile.manyAliases, /has 2000 aliased fields .*more than the limit of 100/);
+  await expectLimitError('over cost', hostile.overCost, /may read 100000 rows, more than the limit of 20000/);
+  await expectLimitError('over answer size', hostile.overSize, new RegExp(`would exceed ${MAX_RESPONSE_BYTES} bytes`));
+
+  // 1,600 __typename (finding 4 took minutes in validation) is a valid request, answered.
+  const t0 = Date.now();
+  const r = await stack.gql(`{ ${repeat(1600, () => '__typename')} }`);
+  assert.deepStrictEqual(r.json, { data: { __typename: 'Query' } }, r.text.slice(0, 300));
+  assert.ok(Date.now() - t0 < 5000, `1,600 __typename answered after ${Date.now() - t0} ms`);
+  // and an accepted page still works under the lowered answer size
+  const one = await stack.gql(`{ ListCartReadModels(limit: 2) { items { id } } }`);
+  assert.equal(one.json?.data?.ListCartReadModels?.items?.length, 2, one.text);
+});
+
+itest('a canary is answered while hostile requests run, and memory comes back', async () => {
+  const rssBefore = await gatewayRssKb();
+  let rssPeak = rssBefore;
+  let stop = false;
+  const latencies = [];
+  const canary = (async () => {
+    while (!stop) {
+      const t0 = Date.now();
+      const r = await stack.gql(CART_READ_MODEL, { id: 'limits-1' });
+      latencies.push(Date.now() - t0);
+      assert.equal(r.json?.data?.CartReadModel?.id, 'limits-1', r.text);
+      rssPeak = Math.max(rssPeak, await gatewayRssKb());
+    }
+  })();
+  // every hostile request, two at a time, round after round for at least 5 s
+  const names = Object.keys(hostile);
+  const until = Date.now() + 5000;
+  const worker = async (offset) => {
+    for (let i = 0; i < names.length || Date.now() < until; i++) {
+      const name = names[(i + offset) % names.length];
+      const r = await hostile[name]();
+      assert.ok(r.json?.errors?.length >= 1, `${name}: ${r.text.slice(0, 300)}`);
+    }
+  };
+  await Promise.all([worker(0), worker(3)]);
+  stop = true;
+  await canary;
+
+  latencies.sort((a, b) => a - b);
+  const max = latencies[latencies.length - 1];
+  assert.ok(latencies.length >= 5, `only ${latencies.length} canary answers`);
+  // The old gateway made the canary wait minutes (finding 4) or 16 s (finding 5).
+  assert.ok(max < 1500, `canary p-max ${max} ms (p50 ${latencies[latencies.length >> 1]} ms, n=${latencies.length})`);
+  // The old gateway peaked at 4.8 GB; the bounded one stays within tens of MB of its start.
+  assert.ok(rssPeak - rssBefore < 200 * 1024, `gateway RSS rose from ${rssBefore} kB to ${rssPeak} kB`);
+  const rssAfter = await waitFor(
+    async () => {
+      const kb = await gatewayRssKb();
+      return kb - rssBefore < 100 * 1024 ? kb : false;
+    },
+    { timeoutMs: 30000, what: `gateway RSS back near ${rssBefore} kB` },
+  );
+  console.log(`# canary n=${latencies.length} p50=${latencies[latencies.length >> 1]} ms max=${max} ms; ` +
+    `gateway RSS before=${rssBefore} kB peak=${rssPeak} kB after=${rssAfter} kB`);
+});
+
+itestStopsCleanly(() => stack);
