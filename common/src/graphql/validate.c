@@ -1381,12 +1381,14 @@ variables_in_allowed_position(vctx_t *c)
  *
  * The rule must stay near-linear on hostile documents (a flat list of 1,600 `__typename`
  * once took minutes): fields are grouped by response name, so fields of different names
- * are never compared; leaf fields with the same parent, name and arguments are one class,
- * whose members cannot conflict with each other and conflict with any third field alike,
- * so a group whose classes do not conflict is done in time linear in its size; the
- * compared pairs are a hash set, and each field's gathered sub-selection is kept for every
- * later comparison that needs it. Only a group that really conflicts is compared pair by
- * pair, to report every pair as graphql-js does, and that stops at the error limit.
+ * are never compared. Fields of the same structure (parent, name, arguments, and
+ * sub-selections, fragments expanded, recursively) are one class, numbered by
+ * hash-consing; whether two fields conflict depends only on their classes. So a first,
+ * silent pass compares one representative per pair of classes (and a class with itself),
+ * remembering the outcome for sub-selections per pair of classes: a group whose classes do
+ * not conflict costs time linear in its size. Only a group that really conflicts is then
+ * compared pair by pair, to report every pair and location as graphql-js does, skipping
+ * pairs the silent pass clears and stopping at the error limit.
  */
 typedef struct ofield {
     const rj_gql_type_t *parent;        /* the type the field is selected on, or NULL */
@@ -1417,10 +1419,25 @@ typedef struct ptrset {
     size_t n;          /* occupied slots */
 } ptrset_t;
 
+/* One structural class: a representative field and the classes of its sub-selection. */
+typedef struct oclass {
+    const ofield_t *f; /* the first field seen of the class */
+    size_t *kids;      /* classes of its gathered sub-fields, in document order; owned */
+    size_t nkids;      /* number of them */
+    uint64_t hash;     /* hash of all of the above */
+} oclass_t;
+
 typedef struct overlap_ctx {
     vctx_t *c;         /* validation context */
     ptrset_t pairs;    /* compared field pairs, the lower address first */
     ptrset_t gathered; /* field node -> its sub-selection's ofields_t */
+    ptrset_t node_cls; /* field node -> its class, as a pointer-sized integer */
+    oclass_t *cls;     /* the classes: class k is cls[k - 1] */
+    size_t ncls;       /* number of classes */
+    size_t capcls;     /* allocated */
+    size_t *buckets;   /* class hash -> class, open addressing, 0 for empty */
+    size_t nbuckets;   /* a power of two */
+    ptrset_t dry;      /* (class, 2 * class + exclusive) -> sub-selections conflict */
 } overlap_ctx_t;
 
 static size_t
@@ -1641,6 +1658,201 @@ sub_fields(overlap_ctx_t *o, const ofield_t *f)
     return sub;
 }
 
+/* ---- structural classes ---- */
+
+static uint64_t
+mix64(uint64_t h, uint64_t v)
+{
+    h ^= v + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2);
+    h *= 0xBF58476D1CE4E5B9ull;
+    return h ^ (h >> 31);
+}
+
+/* Same structure at the top: what find_conflict looks at besides the sub-selections. */
+static bool
+same_top(const ofield_t *a, const ofield_t *b)
+{
+    if (a->parent != b->parent || a->def != b->def || strcmp(a->key, b->key) != 0 ||
+        strcmp(a->node->name, b->node->name) != 0 ||
+        (a->node->selections == NULL) != (b->node->selections == NULL))
+        return false;
+    if (a->node->args == NULL || b->node->args == NULL)
+        return a->node->args == b->node->args;
+    /* arguments whose names repeat have no key: such a field is a class of its own */
+    return a->args != NULL && b->args != NULL && strcmp(a->args, b->args) == 0;
+}
+
+static bool
+class_eq(const oclass_t *k, const ofield_t *f, const size_t *kids, size_t nkids)
+{
+    return same_top(k->f, f) && k->nkids == nkids &&
+           (nkids == 0 || memcmp(k->kids, kids, nkids * sizeof(*kids)) == 0);
+}
+
+static void
+class_index(overlap_ctx_t *o, size_t id)
+{
+    size_t i = (size_t)o->cls[id - 1].hash & (o->nbuckets - 1);
+    while (o->buckets[i] != 0)
+        i = (i + 1) & (o->nbuckets - 1);
+    o->buckets[i] = id;
+}
+
+/* The class of (f, kids), a new one when none is equal; @p kids is taken. */
+static size_t
+class_intern(overlap_ctx_t *o, const ofield_t *f, size_t *kids, size_t nkids, bool unique)
+{
+    uint64_t h = mix64(rj_hash(f->key, strlen(f->key)), (uintptr_t)f->parent);
+    h = mix64(h, (uintptr_t)f->def);
+    h = mix64(h, rj_hash(f->node->name, strlen(f->node->name)));
+    if (f->args != NULL)
+        h = mix64(h, rj_hash(f->args, strlen(f->args)));
+    for (size_t i = 0; i < nkids; i++)
+        h = mix64(h, kids[i]);
+    if (!unique && o->nbuckets > 0) {
+        for (size_t i = (size_t)h & (o->nbuckets - 1); o->buckets[i] != 0;
+             i = (i + 1) & (o->nbuckets - 1)) {
+            const oclass_t *k = &o->cls[o->buckets[i] - 1];
+            if (k->hash == h && class_eq(k, f, kids, nkids)) {
+                free(kids);
+                return o->buckets[i];
+            }
+        }
+    }
+    if (o->ncls == o->capcls) {
+        o->capcls = o->capcls ? o->capcls * 2 : 64;
+        o->cls = rj_xrealloc(o->cls, o->capcls * sizeof(*o->cls));
+    }
+    o->cls[o->ncls++] = (oclass_t){.f = f, .kids = kids, .nkids = nkids, .hash = h};
+    if (o->ncls * 2 > o->nbuckets) {
+        free(o->buckets);
+        o->nbuckets = o->nbuckets ? o->nbuckets * 2 : 128;
+        o->buckets = rj_xcalloc(o->nbuckets, sizeof(*o->buckets));
+        for (size_t id = 1; id <= o->ncls; id++)
+            class_index(o, id);
+    } else {
+        class_index(o, o->ncls);
+    }
+    return o->ncls;
+}
+
+#define CLASS_BUSY ((void *)(uintptr_t)SIZE_MAX) /* node_cls: being computed */
+
+/*
+ * The structural class of @p f: equal for two fields exactly when they have the same
+ * parent, definition, response name, name and arguments, and sub-selections (fragments
+ * expanded) of the same classes in the same order. A field met again inside its own
+ * sub-selection (a fragment cycle, reported by NoFragmentCycles) gets a class of its own.
+ */
+static size_t field_class(overlap_ctx_t *o, const ofield_t *f);
+
+static size_t
+field_class(overlap_ctx_t *o, const ofield_t *f)
+{
+    void **hit = ptrset_find(&o->node_cls, f->node, NULL);
+    if (hit != NULL && *hit != CLASS_BUSY)
+        return (size_t)(uintptr_t)*hit;
+    if (hit != NULL) /* a cycle */
+        return class_intern(o, f, NULL, 0, true);
+    ptrset_put(&o->node_cls, f->node, NULL, CLASS_BUSY);
+    size_t *kids = NULL, nkids = 0;
+    if (f->node->selections != NULL) {
+        const ofields_t *sub = sub_fields(o, f);
+        nkids = sub->n;
+        kids = rj_xcalloc(nkids + 1, sizeof(*kids));
+        for (size_t i = 0; i < sub->n; i++)
+            kids[i] = field_class(o, &sub->v[i]);
+    }
+    size_t id = class_intern(o, f, kids, nkids, f->node->args != NULL && f->args == NULL);
+    *ptrset_find(&o->node_cls, f->node, NULL) = (void *)(uintptr_t)id;
+    return id;
+}
+
+static bool types_conflict(const rj_gql_schema_t *s, const rj_gql_type_ref_t *a,
+                           const rj_gql_type_ref_t *b);
+static bool same_arguments(const ofield_t *fa, const ofield_t *fb);
+
+static bool dry_conflict(overlap_ctx_t *o, bool exclusive, const ofield_t *f1, const ofield_t *f2);
+
+/* One field per class among f->order[from, to), in *out (reallocated); returns how many. */
+static size_t
+class_reps(overlap_ctx_t *o, const ofields_t *f, size_t from, size_t to, size_t **out)
+{
+    *out = rj_xrealloc(*out, (to - from + 1) * sizeof(**out));
+    if (to - from == 1) { /* the usual run: one field of that name */
+        (*out)[0] = f->order[from].i;
+        return 1;
+    }
+    size_t n = 0;
+    ptrset_t seen = {0};
+    for (size_t k = from; k < to; k++) {
+        const void *c = (const void *)(uintptr_t)field_class(o, &f->v[f->order[k].i]);
+        if (ptrset_find(&seen, c, NULL) == NULL) {
+            ptrset_put(&seen, c, NULL, NULL);
+            (*out)[n++] = f->order[k].i;
+        }
+    }
+    ptrset_deinit(&seen);
+    return n;
+}
+
+/*
+ * Whether the sub-selections of two fields conflict, silently: one representative per pair
+ * of classes of each shared response name, remembered per pair of classes (and whether
+ * their parents were already exclusive), so repeated structures are compared once. A pair
+ * being compared counts as not conflicting meanwhile, which ends fragment cycles.
+ */
+static bool
+dry_sub(overlap_ctx_t *o, bool exclusive, const ofield_t *f1, const ofield_t *f2)
+{
+    size_t c1 = field_class(o, f1), c2 = field_class(o, f2);
+    const void *k1 = (const void *)(uintptr_t)c1;
+    const void *k2 = (const void *)(uintptr_t)(2 * c2 + exclusive);
+    void **hit = ptrset_find(&o->dry, k1, k2);
+    if (hit != NULL)
+        return *hit != NULL;
+    ptrset_put(&o->dry, k1, k2, NULL);
+    const ofields_t *a = sub_fields(o, f1), *b = sub_fields(o, f2);
+    bool conflict = false;
+    size_t *ra = NULL, *rb = NULL;
+    for (size_t i = 0; i < a->n && !conflict;) {
+        size_t ie = i + 1;
+        while (ie < a->n && strcmp(a->order[ie].key, a->order[i].key) == 0)
+            ie++;
+        size_t j = ofields_find(b, a->order[i].key), je = j;
+        while (je < b->n && strcmp(b->order[je].key, a->order[i].key) == 0)
+            je++;
+        if (j < je) {
+            size_t na = class_reps(o, a, i, ie, &ra), nb = class_reps(o, b, j, je, &rb);
+            for (size_t x = 0; x < na && !conflict; x++)
+                for (size_t y = 0; y < nb && !conflict; y++)
+                    conflict = dry_conflict(o, exclusive, &a->v[ra[x]], &b->v[rb[y]]);
+        }
+        i = ie;
+    }
+    free(ra);
+    free(rb);
+    if (conflict)
+        *ptrset_find(&o->dry, k1, k2) = (void *)1;
+    return conflict;
+}
+
+/* find_conflict's outcome, without reporting, remembering pairs or building reasons. */
+static bool
+dry_conflict(overlap_ctx_t *o, bool exclusive, const ofield_t *f1, const ofield_t *f2)
+{
+    exclusive = exclusive ||
+                (f1->parent != f2->parent && f1->parent != NULL && f2->parent != NULL &&
+                 f1->parent->kind == RJ_GQL_KIND_OBJECT && f2->parent->kind == RJ_GQL_KIND_OBJECT);
+    if (!exclusive && (strcmp(f1->node->name, f2->node->name) != 0 || !same_arguments(f1, f2)))
+        return true;
+    if (f1->def != NULL && f2->def != NULL && types_conflict(o->c->s, f1->def->type, f2->def->type))
+        return true;
+    if (f1->node->selections != NULL && f2->node->selections != NULL)
+        return dry_sub(o, exclusive, f1, f2);
+    return false;
+}
+
 static bool
 same_arguments(const ofield_t *fa, const ofield_t *fb)
 {
@@ -1719,7 +1931,8 @@ sub_conflicts(overlap_ctx_t *o, bool exclusive, const ofield_t *f1, const ofield
         const char *key = a->v[i].key;
         for (size_t k = ofields_find(b, key); k < b->n && strcmp(b->order[k].key, key) == 0; k++) {
             const ofield_t *fb = &b->v[b->order[k].i];
-            if (pair_seen(o, a->v[i].node, fb->node))
+            /* Pairs the silent comparison clears cannot conflict: not even remembered. */
+            if (!dry_conflict(o, exclusive, &a->v[i], fb) || pair_seen(o, a->v[i].node, fb->node))
                 continue;
             rj_buf_t sub;
             rj_buf_init(&sub);
@@ -1809,69 +2022,40 @@ overlap_pair(overlap_ctx_t *o, const ofield_t *f1, const ofield_t *f2)
     rj_buf_deinit(&reason);
 }
 
-/* A leaf field's class: same parent, definition, name and arguments. */
-static bool
-same_leaf(const ofield_t *a, const ofield_t *b)
-{
-    if (a->node->selections != NULL || b->node->selections != NULL)
-        return false;
-    if (a->parent != b->parent || a->def != b->def || strcmp(a->node->name, b->node->name) != 0)
-        return false;
-    if (a->node->args == NULL || b->node->args == NULL)
-        return a->node->args == b->node->args;
-    return a->args != NULL && b->args != NULL && strcmp(a->args, b->args) == 0;
-}
-
 /*
- * One response name's fields (@p run, m of them, in document order). Leaf fields of one
- * class cannot conflict with each other and conflict with any other field alike, so only
- * when some two classes conflict are the pairs compared one by one, in graphql-js's order.
+ * One response name's fields (@p run, m of them, in document order): first silently, one
+ * representative per pair of classes, and only if that finds a conflict, every pair.
  */
 static void
 overlap_group(overlap_ctx_t *o, const ofields_t *all, const okey_t *run, size_t m)
 {
-    /* class representatives: a leaf class by its first member, every other field alone */
-    size_t *reps = rj_xcalloc(m, sizeof(*reps));
-    size_t nreps = 0;
+    ptrset_t seen = {0};
+    size_t *rep = rj_xcalloc(m, sizeof(*rep)), *second = rj_xcalloc(m, sizeof(*second));
+    size_t nc = 0;
     for (size_t i = 0; i < m; i++) {
-        const ofield_t *f = &all->v[run[i].i];
-        bool known = false;
-        if (f->node->selections == NULL)
-            for (size_t r = 0; r < nreps && !known; r++)
-                known = same_leaf(&all->v[reps[r]], f);
-        if (!known)
-            reps[nreps++] = run[i].i;
-        /* Distinct leaf classes of one name are few unless they conflict (differing
-         * arguments or names need disjoint object parents, one per schema type), and a
-         * conflict ends the search below; this scan is bounded the same way. */
-        if (nreps > 64)
-            break;
-    }
-    bool conflict = nreps > 64;
-    for (size_t a = 0; a < nreps && !conflict; a++) {
-        for (size_t b = a + 1; b < nreps && !conflict; b++) {
-            const ofield_t *f1 = &all->v[reps[a]], *f2 = &all->v[reps[b]];
-            if (f1->node->selections != NULL && f2->node->selections != NULL) {
-                /* Fields with sub-selections are compared (and reported) pairwise:
-                 * their pairs are remembered, so the loop below skips them. */
-                overlap_pair(o, f1, f2);
-                continue;
-            }
-            rj_buf_t reason;
-            rj_buf_init(&reason);
-            locs_t l1 = {0}, l2 = {0};
-            conflict = find_conflict(o, false, f1, f2, &reason, &l1, &l2);
-            free(l1.v);
-            free(l2.v);
-            rj_buf_deinit(&reason);
+        const void *c = (const void *)(uintptr_t)field_class(o, &all->v[run[i].i]);
+        void **hit = ptrset_find(&seen, c, NULL);
+        if (hit == NULL) {
+            rep[nc] = run[i].i;
+            second[nc] = SIZE_MAX;
+            ptrset_put(&seen, c, NULL, (void *)(uintptr_t)++nc);
+        } else if (second[(uintptr_t)*hit - 1] == SIZE_MAX) {
+            second[(uintptr_t)*hit - 1] = run[i].i;
         }
     }
-    free(reps);
-    if (!conflict)
-        return;
-    for (size_t i = 0; i < m && !overlap_full(o); i++)
+    ptrset_deinit(&seen);
+    bool conflict = false;
+    for (size_t a = 0; a < nc && !conflict; a++) {
+        if (second[a] != SIZE_MAX)
+            conflict = dry_conflict(o, false, &all->v[rep[a]], &all->v[second[a]]);
+        for (size_t b = a + 1; b < nc && !conflict; b++)
+            conflict = dry_conflict(o, false, &all->v[rep[a]], &all->v[rep[b]]);
+    }
+    free(rep);
+    free(second);
+    for (size_t i = 0; conflict && i < m && !overlap_full(o); i++)
         for (size_t j = i + 1; j < m && !overlap_full(o); j++)
-            if (!same_leaf(&all->v[run[i].i], &all->v[run[j].i]))
+            if (dry_conflict(o, false, &all->v[run[i].i], &all->v[run[j].i]))
                 overlap_pair(o, &all->v[run[i].i], &all->v[run[j].i]);
 }
 
@@ -1947,6 +2131,12 @@ overlapping_fields_can_be_merged(vctx_t *c)
     }
     ptrset_deinit(&o.gathered);
     ptrset_deinit(&o.pairs);
+    ptrset_deinit(&o.node_cls);
+    ptrset_deinit(&o.dry);
+    for (size_t i = 0; i < o.ncls; i++)
+        free(o.cls[i].kids);
+    free(o.cls);
+    free(o.buckets);
 }
 
 /* ---- counting an operation's selections ---------------------------------------------------- */
