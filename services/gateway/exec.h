@@ -72,8 +72,8 @@ typedef struct gw_exec gw_exec_t;
  * (docs/running.md, "Limits"); 0 turns one off.
  */
 typedef struct gw_limits {
-    int max_fields;         /* field selections per operation, fragments expanded */
-    int max_aliases;        /* aliased field selections per operation, likewise */
+    int max_fields;         /* selections per document, fragments expanded (rj_gql_limits_t) */
+    int max_aliases;        /* aliased fields per document, likewise */
     int max_filter_values;  /* values in one `in` list of a read-model filter */
     int max_cost;           /* estimated rows an operation may read (gw_root_cost, summed) */
     int max_response_bytes; /* stored rows an answer may be built from, in bytes */

@@ -110,37 +110,32 @@ rj_gql_cache_free(rj_gql_cache_t *c)
     free(c);
 }
 
-/* The error of the first operation over max_fields or max_aliases, or NULL. */
+/* The error of a document over max_fields or max_aliases, or NULL. */
 static json_t *
 check_counts(const rj_gql_limits_t *lim, const rj_gql_doc_t *doc)
 {
     if (lim->max_fields == 0 && lim->max_aliases == 0)
         return NULL;
-    for (const rj_gql_ast_definition_t *d = rj_gql_doc_definitions(doc); d != NULL; d = d->next) {
-        if (d->kind != RJ_GQL_DEF_OPERATION)
-            continue;
-        size_t fields = 0, aliases = 0;
-        rj_gql_operation_count(doc, d, &fields, &aliases);
-        json_t *e = NULL;
-        if (lim->max_aliases > 0 && aliases > lim->max_aliases)
-            e = rj__gql_error_new(&d->loc,
-                                  "The operation has %s%zu aliased fields (fragments "
-                                  "expanded), more than the limit of %zu.",
-                                  aliases == SIZE_MAX ? "more than " : "",
-                                  aliases == SIZE_MAX ? SIZE_MAX - 1 : aliases, lim->max_aliases);
-        else if (lim->max_fields > 0 && fields > lim->max_fields)
-            e = rj__gql_error_new(&d->loc,
-                                  "The operation selects %s%zu fields (fragments "
-                                  "expanded), more than the limit of %zu.",
-                                  fields == SIZE_MAX ? "more than " : "",
-                                  fields == SIZE_MAX ? SIZE_MAX - 1 : fields, lim->max_fields);
-        if (e != NULL) {
-            rj_error_t err = {.status = RJ_ETOOBIG};
-            json_object_set_new(e, "extensions", json_pack("{s:s}", "code", rj_error_code(&err)));
-            return e;
-        }
+    size_t selections = 0, aliases = 0;
+    rj_gql_document_count(doc, &selections, &aliases);
+    json_t *e = NULL;
+    if (lim->max_aliases > 0 && aliases > lim->max_aliases)
+        e = rj__gql_error_new(NULL,
+                              "The document has %s%zu aliased fields (fragments expanded), more "
+                              "than the limit of %zu.",
+                              aliases == SIZE_MAX ? "more than " : "",
+                              aliases == SIZE_MAX ? SIZE_MAX - 1 : aliases, lim->max_aliases);
+    else if (lim->max_fields > 0 && selections > lim->max_fields)
+        e = rj__gql_error_new(NULL,
+                              "The document selects %s%zu fields and fragment spreads (fragments "
+                              "expanded), more than the limit of %zu.",
+                              selections == SIZE_MAX ? "more than " : "",
+                              selections == SIZE_MAX ? SIZE_MAX - 1 : selections, lim->max_fields);
+    if (e != NULL) {
+        rj_error_t err = {.status = RJ_ETOOBIG};
+        json_object_set_new(e, "extensions", json_pack("{s:s}", "code", rj_error_code(&err)));
     }
-    return NULL;
+    return e;
 }
 
 rj_gql_doc_t *

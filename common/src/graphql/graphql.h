@@ -74,18 +74,19 @@ void rj_gql_doc_free(rj_gql_doc_t *doc);
 const rj_gql_ast_definition_t *rj_gql_doc_definitions(const rj_gql_doc_t *doc);
 
 /**
- * Counts what an operation would select once its fragments are expanded, without expanding
- * them: each fragment's count is computed once and multiplied by its spreads, saturating at
- * SIZE_MAX, so a document of nested spreads that would expand exponentially costs time
- * linear in its size. A spread of an unknown fragment, or one inside its own cycle, counts 0
- * (validation rejects both).
+ * Counts what validating and executing @p doc walks once its fragments are expanded,
+ * without expanding them: each fragment's count is computed once and multiplied by its
+ * spreads, saturating at SIZE_MAX, so nested spreads that would expand exponentially cost
+ * time linear in the document. A spread of an unknown fragment, or one inside its own
+ * cycle, counts 0 (validation rejects both).
  *
- * @param op       an operation definition of @p doc; borrowed
- * @param fields   set to the number of field selections
- * @param aliases  set to the number of those with an alias
+ * @param selections  set to the field selections and fragment spreads, expanded, summed
+ *                    over the operations and the fragment definitions (validation walks
+ *                    each of them with what it spreads)
+ * @param aliases     set to the aliased field selections, expanded, summed over the
+ *                    operations
  */
-void rj_gql_operation_count(const rj_gql_doc_t *doc, const rj_gql_ast_definition_t *op,
-                            size_t *fields, size_t *aliases);
+void rj_gql_document_count(const rj_gql_doc_t *doc, size_t *selections, size_t *aliases);
 
 /**
  * Converts a value literal to JSON without a schema: numbers become integers or reals,
@@ -460,9 +461,9 @@ void rj_gql_cache_free(rj_gql_cache_t *c);
 
 /**
  * Returns the parsed, validated document for @p query, parsing and validating it on a miss.
- * The limits' max_fields and max_aliases are checked, for every operation of the document,
- * after parsing and before validation, whose cost grows with the number of fields: an
- * exceeded one is a single error whose extensions.code is "InvalidParameterError".
+ * The limits' max_fields and max_aliases are checked (rj_gql_document_count) after parsing
+ * and before validation, whose cost grows with what they count: an exceeded one is a
+ * single error whose extensions.code is "InvalidParameterError".
  *
  * @param errors  on failure, if not NULL, a new JSON array of syntax or validation errors
  * @return a new document reference (rj_gql_doc_free() it), or NULL when invalid

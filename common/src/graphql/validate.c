@@ -320,22 +320,29 @@ executable_definitions(vctx_t *c)
     }
 }
 
+/*
+ * The uniqueness rules find earlier names in a map, never by scanning what came before: a
+ * document of thousands of operations, fragments, variables, arguments, directives or
+ * input fields must not cost their square.
+ */
 static void
 unique_operation_names(vctx_t *c)
 {
+    rj__gql_map_t first;
+    rj__gql_map_init(&first);
     for (const rj_gql_ast_definition_t *d = c->doc->defs; d != NULL; d = d->next) {
         if (d->kind != RJ_GQL_DEF_OPERATION || d->name == NULL)
             continue;
-        for (const rj_gql_ast_definition_t *e = c->doc->defs; e != d; e = e->next) {
-            if (e->kind == RJ_GQL_DEF_OPERATION && e->name != NULL &&
-                strcmp(e->name, d->name) == 0) {
-                json_t *err = report(c, &e->name_loc,
-                                     "There can be only one operation named \"%s\".", d->name);
-                rj__gql_error_add_loc(err, d->name_loc);
-                break;
-            }
+        const rj_gql_ast_definition_t *e = rj__gql_map_get(&first, d->name);
+        if (e == NULL) {
+            rj__gql_map_put(&first, d->name, d);
+            continue;
         }
+        json_t *err =
+            report(c, &e->name_loc, "There can be only one operation named \"%s\".", d->name);
+        rj__gql_error_add_loc(err, d->name_loc);
     }
+    rj__gql_map_deinit(&first);
 }
 
 static void
@@ -619,24 +626,38 @@ scalar_leafs(vctx_t *c)
 
 /* ---- rules: arguments ---------------------------------------------------------------------- */
 
+/* Counts one more use of @p name in @p count (name -> uses, as a pointer-sized integer). */
+static void
+name_count(rj__gql_map_t *count, const char *name)
+{
+    uintptr_t n = (uintptr_t)rj__gql_map_get(count, name);
+    rj__gql_map_put(count, name, (const void *)(n + 1));
+}
+
 static void
 check_unique_args(vctx_t *c, const rj_gql_ast_argument_t *args)
 {
+    if (args == NULL || args->next == NULL)
+        return;
+    /* one error per repeated name, in the order of first uses, with every later use */
+    rj__gql_map_t count, errs;
+    rj__gql_map_init(&count);
+    rj__gql_map_init(&errs);
+    for (const rj_gql_ast_argument_t *a = args; a != NULL; a = a->next)
+        name_count(&count, a->name);
     for (const rj_gql_ast_argument_t *a = args; a != NULL; a = a->next) {
-        bool first = true;
-        for (const rj_gql_ast_argument_t *b = args; b != a; b = b->next)
-            first = first && strcmp(a->name, b->name) != 0;
-        if (!first)
+        if ((uintptr_t)rj__gql_map_get(&count, a->name) < 2)
             continue;
-        json_t *err = NULL;
-        for (const rj_gql_ast_argument_t *b = a->next; b != NULL; b = b->next) {
-            if (strcmp(a->name, b->name) != 0)
-                continue;
-            if (err == NULL)
-                err = report(c, &a->loc, "There can be only one argument named \"%s\".", a->name);
-            rj__gql_error_add_loc(err, b->loc);
-        }
+        json_t *err = (json_t *)rj__gql_map_get(&errs, a->name);
+        if (err == NULL)
+            rj__gql_map_put(
+                &errs, a->name,
+                report(c, &a->loc, "There can be only one argument named \"%s\".", a->name));
+        else
+            rj__gql_error_add_loc(err, a->loc);
     }
+    rj__gql_map_deinit(&count);
+    rj__gql_map_deinit(&errs);
 }
 
 static void
@@ -807,12 +828,12 @@ check_value(vctx_t *c, const rj_gql_type_ref_t *type, const rj_gql_ast_value_t *
     if (t == NULL)
         return;
     if (v->kind == RJ_GQL_VALUE_OBJECT && t->kind == RJ_GQL_KIND_INPUT_OBJECT) {
+        rj__gql_map_t given;
+        rj__gql_map_init(&given);
         for (const rj_gql_ast_object_field_t *f = v->fields; f != NULL; f = f->next) {
-            bool dup = false;
-            for (const rj_gql_ast_object_field_t *g = v->fields; g != f && !dup; g = g->next)
-                dup = strcmp(g->name, f->name) == 0;
-            if (dup)
+            if (rj__gql_map_get(&given, f->name) != NULL)
                 continue; /* reported by UniqueInputFieldNames */
+            rj__gql_map_put(&given, f->name, f);
             const rj_gql_input_value_t *fd = rj_gql_type_find_input_field(t, f->name);
             if (fd == NULL) {
                 rj_buf_t b;
@@ -833,13 +854,11 @@ check_value(vctx_t *c, const rj_gql_type_ref_t *type, const rj_gql_ast_value_t *
             const rj_gql_input_value_t *fd = &t->input_fields[i];
             if (fd->type->kind != RJ_GQL_TYPE_NON_NULL || fd->default_value != NULL)
                 continue;
-            bool given = false;
-            for (const rj_gql_ast_object_field_t *f = v->fields; f != NULL && !given; f = f->next)
-                given = strcmp(f->name, fd->name) == 0;
-            if (!given)
+            if (rj__gql_map_get(&given, fd->name) == NULL)
                 report(c, &v->loc, "Field \"%s.%s\" of required type \"%s\" was not provided.",
                        t->name, fd->name, fd->type_str);
         }
+        rj__gql_map_deinit(&given);
         return;
     }
     if (t->kind != RJ_GQL_KIND_SCALAR && t->kind != RJ_GQL_KIND_ENUM) {
@@ -901,18 +920,20 @@ unique_input_fields_value(vctx_t *c, const rj_gql_type_ref_t *type, const rj_gql
         for (const rj_gql_ast_value_t *i = v->items; i != NULL; i = i->next)
             unique_input_fields_value(c, NULL, i, false, ud);
     } else if (v->kind == RJ_GQL_VALUE_OBJECT) {
+        rj__gql_map_t first;
+        rj__gql_map_init(&first);
         for (const rj_gql_ast_object_field_t *f = v->fields; f != NULL; f = f->next) {
-            for (const rj_gql_ast_object_field_t *g = v->fields; g != f; g = g->next) {
-                if (strcmp(g->name, f->name) == 0) {
-                    json_t *err = report(c, &g->loc,
-                                         "There can be only one input field named \"%s\".",
-                                         f->name);
-                    rj__gql_error_add_loc(err, f->loc);
-                    break;
-                }
+            const rj_gql_ast_object_field_t *g = rj__gql_map_get(&first, f->name);
+            if (g == NULL) {
+                rj__gql_map_put(&first, f->name, f);
+            } else {
+                json_t *err =
+                    report(c, &g->loc, "There can be only one input field named \"%s\".", f->name);
+                rj__gql_error_add_loc(err, f->loc);
             }
             unique_input_fields_value(c, NULL, f->value, false, ud);
         }
+        rj__gql_map_deinit(&first);
     }
 }
 
@@ -952,21 +973,22 @@ known_directives(vctx_t *c)
 static void
 unique_directives_dirs(vctx_t *c, const rj_gql_ast_directive_t *dirs, const char *location)
 {
+    if (dirs == NULL || dirs->next == NULL)
+        return;
+    rj__gql_map_t first;
+    rj__gql_map_init(&first);
     for (const rj_gql_ast_directive_t *d = dirs; d != NULL; d = d->next) {
+        const rj_gql_ast_directive_t *e = rj__gql_map_get(&first, d->name);
+        if (e == NULL)
+            rj__gql_map_put(&first, d->name, d);
         const rj_gql_directive_def_t *dd = rj_gql_schema_find_directive(c->s, d->name);
-        if (dd != NULL && dd->repeatable)
+        if (e == NULL || (dd != NULL && dd->repeatable))
             continue;
-        for (const rj_gql_ast_directive_t *e = dirs; e != d; e = e->next) {
-            if (strcmp(e->name, d->name) == 0) {
-                json_t *err = report(c, &e->loc,
-                                     "The directive \"@%s\" can only be used once at this "
-                                     "location.",
-                                     d->name);
-                rj__gql_error_add_loc(err, d->loc);
-                break;
-            }
-        }
+        json_t *err = report(
+            c, &e->loc, "The directive \"@%s\" can only be used once at this location.", d->name);
+        rj__gql_error_add_loc(err, d->loc);
     }
+    rj__gql_map_deinit(&first);
 }
 
 static void
@@ -984,14 +1006,13 @@ unique_fragment_names(vctx_t *c)
     for (const rj_gql_ast_definition_t *d = c->doc->defs; d != NULL; d = d->next) {
         if (d->kind != RJ_GQL_DEF_FRAGMENT)
             continue;
-        for (const rj_gql_ast_definition_t *e = c->doc->defs; e != d; e = e->next) {
-            if (e->kind == RJ_GQL_DEF_FRAGMENT && strcmp(e->name, d->name) == 0) {
-                json_t *err = report(c, &e->name_loc,
-                                     "There can be only one fragment named \"%s\".", d->name);
-                rj__gql_error_add_loc(err, d->name_loc);
-                break;
-            }
-        }
+        /* the document's fragment index holds the first definition of each name */
+        const rj_gql_ast_definition_t *e = rj__gql_doc_fragment(c->doc, d->name);
+        if (e == d)
+            continue;
+        json_t *err =
+            report(c, &e->name_loc, "There can be only one fragment named \"%s\".", d->name);
+        rj__gql_error_add_loc(err, d->name_loc);
     }
 }
 
@@ -1041,42 +1062,31 @@ direct_spreads(const rj_gql_ast_selection_t *sel, const rj_gql_ast_selection_t *
 
 typedef struct cycle_ctx {
     vctx_t *c;                                /* validation context */
-    const char **visited;                     /* fragments fully explored */
-    size_t nvisited;                          /* number of them */
+    rj__gql_map_t visited;                    /* fragments explored (or being explored) */
+    rj__gql_map_t depth;                      /* fragment on the stack -> 1 + its depth */
     const rj_gql_ast_selection_t **path;      /* the spread path being explored */
     size_t npath;                             /* its length */
     const char **stack_names;                 /* fragment name at each path depth */
 } cycle_ctx_t;
-
-static bool
-name_in(const char *const *names, size_t n, const char *name)
-{
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(names[i], name) == 0)
-            return true;
-    return false;
-}
 
 /* graphql-js NoFragmentCyclesRule.detectCycleRecursive */
 static void
 detect_cycles(cycle_ctx_t *cc, const rj_gql_ast_definition_t *frag, const char **in_stack,
               size_t *nstack)
 {
-    if (name_in(cc->visited, cc->nvisited, frag->name))
+    if (rj__gql_map_get(&cc->visited, frag->name) != NULL)
         return;
-    cc->visited = rj_xrealloc(cc->visited, (cc->nvisited + 1) * sizeof(*cc->visited));
-    cc->visited[cc->nvisited++] = frag->name;
+    rj__gql_map_put(&cc->visited, frag->name, frag);
     const rj_gql_ast_selection_t **spreads = NULL;
     size_t nspreads = 0;
     direct_spreads(frag->selections, &spreads, &nspreads);
-    size_t my_depth = *nstack;
-    in_stack[(*nstack)++] = frag->name;
+    in_stack[*nstack] = frag->name;
+    rj__gql_map_put(&cc->depth, frag->name, (const void *)(uintptr_t)++(*nstack));
     for (size_t i = 0; i < nspreads; i++) {
         const rj_gql_ast_selection_t *sp = spreads[i];
-        size_t cycle_at = SIZE_MAX;
-        for (size_t k = my_depth + 1; k-- > 0;)
-            if (k < *nstack && strcmp(in_stack[k], sp->name) == 0)
-                cycle_at = k;
+        /* a name is on the stack at most once: its depth, not a scan of the stack */
+        uintptr_t on_stack = (uintptr_t)rj__gql_map_get(&cc->depth, sp->name);
+        size_t cycle_at = on_stack > 0 ? on_stack - 1 : SIZE_MAX;
         cc->path = rj_xrealloc(cc->path, (cc->npath + 1) * sizeof(*cc->path));
         cc->path[cc->npath++] = sp;
         if (cycle_at == SIZE_MAX) {
@@ -1100,6 +1110,7 @@ detect_cycles(cycle_ctx_t *cc, const rj_gql_ast_definition_t *frag, const char *
         }
         cc->npath--;
     }
+    rj__gql_map_put(&cc->depth, frag->name, NULL);
     (*nstack)--;
     free(spreads);
 }
@@ -1119,7 +1130,8 @@ no_fragment_cycles(vctx_t *c)
         detect_cycles(&cc, d, stack, &nstack);
     }
     free(stack);
-    free(cc.visited);
+    rj__gql_map_deinit(&cc.visited);
+    rj__gql_map_deinit(&cc.depth);
     free(cc.path);
 }
 
@@ -1183,23 +1195,25 @@ unique_variable_names(vctx_t *c)
     for (const rj_gql_ast_definition_t *d = c->doc->defs; d != NULL; d = d->next) {
         if (d->kind != RJ_GQL_DEF_OPERATION)
             continue;
+        rj__gql_map_t count, errs;
+        rj__gql_map_init(&count);
+        rj__gql_map_init(&errs);
+        for (const rj_gql_ast_variable_t *v = d->variables; v != NULL; v = v->next)
+            name_count(&count, v->name);
         for (const rj_gql_ast_variable_t *v = d->variables; v != NULL; v = v->next) {
-            bool first = true;
-            for (const rj_gql_ast_variable_t *w = d->variables; w != v && first; w = w->next)
-                first = strcmp(w->name, v->name) != 0;
-            if (!first)
+            if ((uintptr_t)rj__gql_map_get(&count, v->name) < 2)
                 continue;
-            json_t *err = NULL;
-            for (const rj_gql_ast_variable_t *w = v->next; w != NULL; w = w->next) {
-                if (strcmp(w->name, v->name) != 0)
-                    continue;
-                if (err == NULL)
-                    /* graphql-js points at the names, not at the '$'. */
-                    err = report(c, &v->name_loc, "There can be only one variable named \"$%s\".",
-                                 v->name);
-                rj__gql_error_add_loc(err, w->name_loc);
-            }
+            json_t *err = (json_t *)rj__gql_map_get(&errs, v->name);
+            if (err == NULL)
+                /* graphql-js points at the names, not at the '$'. */
+                rj__gql_map_put(&errs, v->name,
+                                report(c, &v->name_loc,
+                                       "There can be only one variable named \"$%s\".", v->name));
+            else
+                rj__gql_error_add_loc(err, v->name_loc);
         }
+        rj__gql_map_deinit(&count);
+        rj__gql_map_deinit(&errs);
     }
 }
 
@@ -1263,6 +1277,16 @@ operation_usages(vctx_t *c, const rj_gql_ast_definition_t *op, usages_t *us)
     rj__gql_map_deinit(&h.seen);
 }
 
+/* @p op's variables by name, the first definition of each (*out is initialised here). */
+static void
+variables_index(const rj_gql_ast_definition_t *op, rj__gql_map_t *out)
+{
+    rj__gql_map_init(out);
+    for (const rj_gql_ast_variable_t *v = op->variables; v != NULL; v = v->next)
+        if (rj__gql_map_get(out, v->name) == NULL)
+            rj__gql_map_put(out, v->name, v);
+}
+
 static void
 no_undefined_variables(vctx_t *c)
 {
@@ -1271,12 +1295,11 @@ no_undefined_variables(vctx_t *c)
             continue;
         usages_t us = {0};
         operation_usages(c, d, &us);
+        rj__gql_map_t defined;
+        variables_index(d, &defined);
         for (size_t i = 0; i < us.n; i++) {
             const char *name = us.u[i].node->str;
-            bool defined = false;
-            for (const rj_gql_ast_variable_t *v = d->variables; v != NULL && !defined; v = v->next)
-                defined = strcmp(v->name, name) == 0;
-            if (defined)
+            if (rj__gql_map_get(&defined, name) != NULL)
                 continue;
             json_t *err;
             if (d->name != NULL)
@@ -1287,6 +1310,7 @@ no_undefined_variables(vctx_t *c)
                 err = report(c, &us.u[i].node->loc, "Variable \"$%s\" is not defined.", name);
             rj__gql_error_add_loc(err, d->loc);
         }
+        rj__gql_map_deinit(&defined);
         free(us.u);
     }
 }
@@ -1299,11 +1323,12 @@ no_unused_variables(vctx_t *c)
             continue;
         usages_t us = {0};
         operation_usages(c, d, &us);
+        rj__gql_map_t used;
+        rj__gql_map_init(&used);
+        for (size_t i = 0; i < us.n; i++)
+            rj__gql_map_put(&used, us.u[i].node->str, us.u[i].node);
         for (const rj_gql_ast_variable_t *v = d->variables; v != NULL; v = v->next) {
-            bool used = false;
-            for (size_t i = 0; i < us.n && !used; i++)
-                used = strcmp(us.u[i].node->str, v->name) == 0;
-            if (used)
+            if (rj__gql_map_get(&used, v->name) != NULL)
                 continue;
             if (d->name != NULL)
                 report(c, &v->loc, "Variable \"$%s\" is never used in operation \"%s\".",
@@ -1311,6 +1336,7 @@ no_unused_variables(vctx_t *c)
             else
                 report(c, &v->loc, "Variable \"$%s\" is never used.", v->name);
         }
+        rj__gql_map_deinit(&used);
         free(us.u);
     }
 }
@@ -1338,11 +1364,11 @@ variables_in_allowed_position(vctx_t *c)
             continue;
         usages_t us = {0};
         operation_usages(c, d, &us);
+        rj__gql_map_t defined;
+        variables_index(d, &defined);
         for (size_t i = 0; i < us.n; i++) {
             const rj_gql_type_ref_t *loc_type = us.u[i].type;
-            const rj_gql_ast_variable_t *v = d->variables;
-            while (v != NULL && strcmp(v->name, us.u[i].node->str) != 0)
-                v = v->next;
+            const rj_gql_ast_variable_t *v = rj__gql_map_get(&defined, us.u[i].node->str);
             if (v == NULL || loc_type == NULL ||
                 rj_gql_schema_find_type(c->s, rj_gql_type_ref_named(v->type)) == NULL)
                 continue;
@@ -1367,6 +1393,7 @@ variables_in_allowed_position(vctx_t *c)
             free(vt);
             free(lt);
         }
+        rj__gql_map_deinit(&defined);
         free(us.u);
     }
 }
@@ -2139,11 +2166,11 @@ overlapping_fields_can_be_merged(vctx_t *c)
     free(o.buckets);
 }
 
-/* ---- counting an operation's selections ---------------------------------------------------- */
+/* ---- counting a document's selections ----------------------------------------------------- */
 
 typedef struct count {
-    size_t fields;  /* field selections */
-    size_t aliases; /* of which aliased */
+    size_t selections; /* field selections and fragment spreads */
+    size_t aliases;    /* aliased field selections */
 } count_t;
 
 typedef struct count_ctx {
@@ -2158,6 +2185,8 @@ sat_add(size_t a, size_t b)
     return a > SIZE_MAX - b ? SIZE_MAX : a + b;
 }
 
+static count_t count_fragment(count_ctx_t *cc, const rj_gql_ast_definition_t *f);
+
 static count_t
 count_selections(count_ctx_t *cc, const rj_gql_ast_selection_t *sel)
 {
@@ -2166,43 +2195,62 @@ count_selections(count_ctx_t *cc, const rj_gql_ast_selection_t *sel)
         count_t sub = {0, 0};
         if (sel->kind == RJ_GQL_SEL_FIELD) {
             sub = count_selections(cc, sel->selections);
-            sub.fields = sat_add(sub.fields, 1);
+            sub.selections = sat_add(sub.selections, 1);
             sub.aliases = sat_add(sub.aliases, sel->alias != NULL);
         } else if (sel->kind == RJ_GQL_SEL_INLINE_FRAGMENT) {
             sub = count_selections(cc, sel->selections);
         } else {
-            const count_t *known = rj__gql_map_get(&cc->done, sel->name);
             const rj_gql_ast_definition_t *f = rj__gql_doc_fragment(cc->doc, sel->name);
-            if (known != NULL) {
-                sub = *known;
-            } else if (f != NULL && rj__gql_map_get(&cc->active, sel->name) == NULL) {
-                rj__gql_map_put(&cc->active, f->name, f);
-                sub = count_selections(cc, f->selections);
-                rj__gql_map_put(&cc->active, f->name, NULL);
-                count_t *keep = rj_xmalloc(sizeof(*keep));
-                *keep = sub;
-                rj__gql_map_put(&cc->done, f->name, keep);
-            }
+            if (f != NULL)
+                sub = count_fragment(cc, f);
+            sub.selections = sat_add(sub.selections, 1);
         }
-        n.fields = sat_add(n.fields, sub.fields);
+        n.selections = sat_add(n.selections, sub.selections);
         n.aliases = sat_add(n.aliases, sub.aliases);
     }
     return n;
 }
 
+static count_t
+count_fragment(count_ctx_t *cc, const rj_gql_ast_definition_t *f)
+{
+    const count_t *known = rj__gql_map_get(&cc->done, f->name);
+    if (known != NULL)
+        return *known;
+    if (rj__gql_map_get(&cc->active, f->name) != NULL)
+        return (count_t){0, 0};
+    rj__gql_map_put(&cc->active, f->name, f);
+    count_t n = count_selections(cc, f->selections);
+    rj__gql_map_put(&cc->active, f->name, NULL);
+    count_t *keep = rj_xmalloc(sizeof(*keep));
+    *keep = n;
+    rj__gql_map_put(&cc->done, f->name, keep);
+    return n;
+}
+
 void
-rj_gql_operation_count(const rj_gql_doc_t *doc, const rj_gql_ast_definition_t *op, size_t *fields,
-                       size_t *aliases)
+rj_gql_document_count(const rj_gql_doc_t *doc, size_t *selections, size_t *aliases)
 {
     count_ctx_t cc = {.doc = doc};
-    count_t n = count_selections(&cc, op->selections);
+    count_t total = {0, 0};
+    for (const rj_gql_ast_definition_t *d = doc->defs; d != NULL; d = d->next) {
+        if (d->kind == RJ_GQL_DEF_OPERATION) {
+            count_t n = count_selections(&cc, d->selections);
+            total.selections = sat_add(total.selections, n.selections);
+            total.aliases = sat_add(total.aliases, n.aliases);
+        } else if (d->kind == RJ_GQL_DEF_FRAGMENT) {
+            /* validated on its own too (the first of a name; the rest are errors) */
+            if (rj__gql_doc_fragment(doc, d->name) == d)
+                total.selections = sat_add(total.selections, count_fragment(&cc, d).selections);
+        }
+    }
     for (size_t i = 0; i < cc.done.cap; i++)
         if (cc.done.keys[i] != NULL)
             free((void *)cc.done.vals[i]);
     rj__gql_map_deinit(&cc.done);
     rj__gql_map_deinit(&cc.active);
-    *fields = n.fields;
-    *aliases = n.aliases;
+    *selections = total.selections;
+    *aliases = total.aliases;
 }
 
 /* ---- the table ----------------------------------------------------------------------------- */

@@ -429,3 +429,60 @@ Test(validate, repeated_structures_validate_fast)
     cr_expect_lt(ms, 100.0, "120 distinct structures took %.1f ms", ms);
     rj_buf_deinit(&b);
 }
+
+/*
+ * The other rules scanned earlier names too: unique operation, fragment, variable, argument
+ * and input field names, variables defined and used, fragment cycles. Thousands of each
+ * must validate in linear time; each document below took seconds or more before.
+ */
+Test(validate, uniqueness_rules_scale)
+{
+    rj_buf_t b;
+    rj_buf_init(&b);
+    size_t nerr = 0;
+
+    rj_buf_puts(&b, "query (");
+    for (int i = 0; i < 20000; i++)
+        rj_buf_printf(&b, "$v%d: Int! ", i);
+    rj_buf_puts(&b, ") { echo(list: [");
+    for (int i = 0; i < 20000; i++)
+        rj_buf_printf(&b, "$v%d ", i);
+    rj_buf_puts(&b, "]) }");
+    double ms = validate_ms(b.data, &nerr);
+    cr_expect_eq(nerr, 0);
+    cr_expect_lt(ms, 500.0, "20,000 variables took %.1f ms", ms);
+
+    /* 5,000 operations with a fragment each, and one operation through a chain of 1,000
+     * fragments (a fragment definition is walked with what it spreads, as graphql-js does,
+     * so a chain costs its square: rj_gql_document_count bounds that in the gateway) */
+    rj_buf_reset(&b);
+    for (int i = 0; i < 5000; i++)
+        rj_buf_printf(&b, "query Q%d { ...F%d } fragment F%d on Query { a%d: __typename } ", i, i,
+                      i, i);
+    rj_buf_puts(&b, "query Chain { ...C0 } ");
+    for (int i = 0; i < 1000; i++)
+        rj_buf_printf(&b, "fragment C%d on Query { ...C%d } ", i, i + 1);
+    rj_buf_puts(&b, "fragment C1000 on Query { __typename }");
+    ms = validate_ms(b.data, &nerr);
+    cr_expect_eq(nerr, 0);
+    cr_expect_lt(ms, 500.0, "5,000 operations and a chain of 1,000 fragments took %.1f ms", ms);
+
+    rj_buf_reset(&b);
+    rj_buf_puts(&b, "mutation { ChangeCartItem(input: {productId: \"p\", quantity: 1");
+    for (int i = 0; i < 5000; i++)
+        rj_buf_puts(&b, ", cartId: \"c\"");
+    rj_buf_puts(&b, "}) }");
+    ms = validate_ms(b.data, &nerr);
+    cr_expect_eq(nerr, 4999, "one error per repeated input field: %zu", nerr);
+    cr_expect_lt(ms, 500.0, "5,000 repeated input fields took %.1f ms", ms);
+
+    rj_buf_reset(&b);
+    rj_buf_puts(&b, "{ echo(flag: true");
+    for (int i = 0; i < 5000; i++)
+        rj_buf_printf(&b, ", value: %d", i);
+    rj_buf_puts(&b, ") }");
+    ms = validate_ms(b.data, &nerr);
+    cr_expect_eq(nerr, 1, "one error for the repeated argument: %zu", nerr);
+    cr_expect_lt(ms, 500.0, "5,000 repeated arguments took %.1f ms", ms);
+    rj_buf_deinit(&b);
+}
