@@ -134,6 +134,9 @@ typedef struct gw_op {
     bool answered;           /* the client got its answer (the budget ran out); the op
                                 lives on until what it started has resolved */
     size_t bytes;            /* stored rows read so far, in bytes */
+    bool completing;         /* the answer is being built on the thread pool */
+    uv_work_t complete;      /* that work */
+    char *body;              /* the answer built there, until it is sent */
 } gw_op_t;
 
 typedef struct gw_cmd {
@@ -593,6 +596,8 @@ gw_command_message(const rj_app_command_t *cmd, const json_t *args, const json_t
 
 /* Answers above this many bytes of rows give their memory back to the system at once. */
 #define GW_TRIM_BYTES (1024 * 1024)
+/* Answers from this many bytes of rows are shaped and serialised off the loop thread. */
+#define GW_OFFLOAD_BYTES (64 * 1024)
 
 static void
 budget_closed(uv_handle_t *h)
@@ -600,16 +605,11 @@ budget_closed(uv_handle_t *h)
     free(h);
 }
 
+/* Releases what the op holds, once it was answered and nothing it started runs. */
 static void
-op_complete(gw_op_t *op)
+op_free(gw_op_t *op)
 {
     gw_exec_t *x = op->x;
-
-    if (!op->answered) {
-        json_t *response = gw_responder_connected(op->r) ? rj_gql_complete(op->prep) : json_null();
-        gw_responder_send_json_take(op->r, 200, response);
-        rj_metric_observe_us(x->m.latency, rj_mono_us() - op->started_us);
-    }
     if (op->budget != NULL) {
         /* The handle is freed by libuv's close callback, on a later turn of the loop. */
         op->budget->data = NULL;
@@ -626,6 +626,53 @@ op_complete(gw_op_t *op)
     if (op->bytes >= GW_TRIM_BYTES)
         malloc_trim(0);
     free(op);
+}
+
+/* Thread pool: shape and serialise a large answer; the op is this work's alone now. */
+static void
+complete_work(uv_work_t *w)
+{
+    gw_op_t *op = w->data;
+    json_t *response = rj_gql_complete(op->prep);
+    op->body = rj_json_dumps(response);
+    json_decref(response);
+}
+
+static void
+complete_done(uv_work_t *w, int status)
+{
+    gw_op_t *op = w->data;
+    RJ_ASSERT(status == 0); /* never cancelled */
+    gw_responder_send_text_take(op->r, 200, op->body);
+    op->body = NULL;
+    rj_metric_observe_us(op->x->m.latency, rj_mono_us() - op->started_us);
+    op_free(op);
+}
+
+static void
+op_complete(gw_op_t *op)
+{
+    gw_exec_t *x = op->x;
+
+    if (!op->answered && op->bytes >= GW_OFFLOAD_BYTES && gw_responder_connected(op->r)) {
+        /*
+         * Shaping and serialising an answer costs the loop about a millisecond per 10 kB
+         * on a busy machine; a large one is built on the thread pool instead, so other
+         * requests are not held up behind it. The budget no longer applies: the answer is
+         * on its way.
+         */
+        op->completing = true;
+        op->complete.data = op;
+        int rc = uv_queue_work(x->loop, &op->complete, complete_work, complete_done);
+        RJ_ASSERT(rc == 0);
+        return;
+    }
+    if (!op->answered) {
+        json_t *response = gw_responder_connected(op->r) ? rj_gql_complete(op->prep) : json_null();
+        gw_responder_send_json_take(op->r, 200, response);
+        rj_metric_observe_us(x->m.latency, rj_mono_us() - op->started_us);
+    }
+    op_free(op);
 }
 
 /*
@@ -651,7 +698,7 @@ static void
 on_budget(uv_timer_t *t)
 {
     gw_op_t *op = t->data;
-    if (op == NULL || op->answered)
+    if (op == NULL || op->answered || op->completing)
         return;
     int ms = op->x->lim.budget_ms;
     rj_warn("exec", "operation cancelled: its budget of %d ms is spent", ms);
@@ -684,6 +731,17 @@ op_take_bytes(gw_op_t *op, size_t len)
     return false;
 }
 
+/* The longest value a read may still return (0: no limit), so a longer one is not parsed. */
+static size_t
+op_bytes_left(const gw_op_t *op)
+{
+    int max = op->x->lim.max_response_bytes;
+    if (max <= 0)
+        return 0;
+    /* at least one byte: 0 would mean no limit */
+    return op->bytes < (size_t)max ? (size_t)max - op->bytes : 1;
+}
+
 /* A root field was resolved (value or error recorded in op->prep). */
 static void
 root_done(gw_op_t *op)
@@ -703,7 +761,7 @@ root_fail(gw_op_t *op, size_t root, const char *message, const char *code)
 /* ---- read models --------------------------------------------------------------------- */
 
 static void
-rm_done(void *opaque, rj_status_t status, char *text, const rj_error_t *err)
+rm_done(void *opaque, rj_status_t status, json_t *value, size_t bytes, const rj_error_t *err)
 {
     gw_rmq_t *q = opaque;
     gw_op_t *op = q->op;
@@ -711,6 +769,12 @@ rm_done(void *opaque, rj_status_t status, char *text, const rj_error_t *err)
     const rj_app_read_model_t *rm = q->rm;
     free(q);
 
+    /* a value over what the answer may still take was refused unparsed (bytes > 0) */
+    if ((status == RJ_OK || (status == RJ_ETOOBIG && bytes > 0)) && !op_take_bytes(op, bytes)) {
+        json_decref(value);
+        root_done(op);
+        return;
+    }
     if (status != RJ_OK) {
         rj_error("exec", "could not read read model %s: %s", rm->name, err->msg);
         char *msg = rj_xasprintf("could not read read model %s", rm->name);
@@ -718,26 +782,7 @@ rm_done(void *opaque, rj_status_t status, char *text, const rj_error_t *err)
         free(msg);
         return;
     }
-
-    if (text != NULL && !op_take_bytes(op, strlen(text))) {
-        free(text);
-        root_done(op);
-        return;
-    }
-    json_t *value = json_null();
-    if (text != NULL) {
-        json_error_t jerr;
-        value = json_loads(text, JSON_DECODE_ANY, &jerr);
-        free(text);
-        if (value == NULL) {
-            rj_error("exec", "could not parse stored read model %s: %s", rm->name, jerr.text);
-            char *msg = rj_xasprintf("could not read read model %s", rm->name);
-            root_fail(op, root, msg, "InternalError");
-            free(msg);
-            return;
-        }
-    }
-    rj_gql_prepared_set_result_take(op->prep, root, value);
+    rj_gql_prepared_set_result_take(op->prep, root, value != NULL ? value : json_null());
     root_done(op);
 }
 
@@ -758,8 +803,8 @@ rm_start(gw_op_t *op, size_t root, const rj_gql_root_field_t *f, const gw_rm_stm
     gw_rmq_t *q = rj_xmalloc(sizeof *q);
     *q = (gw_rmq_t){.op = op, .root = root, .rm = stmt->rm};
     rj_metric_add(x->m.rm_reads, 1);
-    gw_pgpool_query(x->pg, stmt->name, stmt->sql, stmt->rm->sequenced_by != NULL ? 2 : 1, params,
-                    rm_done, q);
+    gw_pgpool_query_json(x->pg, stmt->name, stmt->sql, stmt->rm->sequenced_by != NULL ? 2 : 1,
+                         params, op_bytes_left(op), rm_done, q);
     free(seq);
     free(id);
 }
@@ -767,19 +812,27 @@ rm_start(gw_op_t *op, size_t root, const rj_gql_root_field_t *f, const gw_rm_stm
 /* ---- the read side: plural and List queries, the events API ------------------------ */
 
 static void
-rsq_done(void *opaque, rj_status_t status, char *text, const rj_error_t *err)
+rsq_done(void *opaque, rj_status_t status, json_t *items, size_t bytes, const rj_error_t *err)
 {
     gw_rsq_t *q = opaque;
     gw_op_t *op = q->op;
 
+    /* rows over what the answer may still take were refused unparsed (bytes > 0) */
+    if ((status == RJ_OK || (status == RJ_ETOOBIG && bytes > 0)) && !op_take_bytes(op, bytes)) {
+        json_decref(items);
+        free(q);
+        root_done(op);
+        return;
+    }
     if (status != RJ_OK) {
         /* The client learns that the read failed, not PostgreSQL's words about it, unless
            a value it sent was refused (RJ_EINVAL carries only that value's problem). */
-        if (status == RJ_EINVAL)
+        bool refused = status == RJ_EINVAL || status == RJ_ETOOBIG;
+        if (refused)
             rj_debug("exec", "refused filter for %s %s: %s", q->what, q->name, err->msg);
         else
             rj_error("exec", "could not read %s %s: %s", q->what, q->name, err->msg);
-        char *msg = status == RJ_EINVAL
+        char *msg = refused
                         ? rj_xasprintf("invalid filter for %s %s: %s", q->what, q->name, err->msg)
                         : rj_xasprintf("could not read %s %s", q->what, q->name);
         root_fail(op, q->root, msg, rj_error_code(err));
@@ -787,19 +840,9 @@ rsq_done(void *opaque, rj_status_t status, char *text, const rj_error_t *err)
         free(q);
         return;
     }
-
-    if (text != NULL && !op_take_bytes(op, strlen(text))) {
-        free(text);
-        free(q);
-        root_done(op);
-        return;
-    }
-    json_error_t jerr = {0};
-    json_t *items = text != NULL ? json_loads(text, 0, &jerr) : NULL;
-    free(text);
     if (!json_is_array(items)) {
         rj_error("exec", "could not parse the rows of %s %s: %s", q->what, q->name,
-                 items == NULL ? jerr.text : "not a JSON array");
+                 "not a JSON array");
         json_decref(items);
         char *msg = rj_xasprintf("could not read %s %s", q->what, q->name);
         root_fail(op, q->root, msg, "InternalError");
@@ -818,8 +861,8 @@ static void
 rsq_run(gw_exec_t *x, gw_rsq_t *q, const rj_buf_t *sql, const rj_rs_params_t *params)
 {
     rj_metric_add(x->m.rs_queries, 1);
-    gw_pgpool_query(x->pg, NULL, sql->data, (int)params->n, rj_rs_params_values(params), rsq_done,
-                    q);
+    gw_pgpool_query_json(x->pg, NULL, sql->data, (int)params->n, rj_rs_params_values(params),
+                         op_bytes_left(q->op), rsq_done, q);
 }
 
 static void

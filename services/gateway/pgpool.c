@@ -48,10 +48,14 @@ typedef struct gw_pgjob {
     char *owned_sql;                       /* the copy of an unnamed statement's SQL */
     int nparams;                           /* number of parameters */
     char **params;                         /* copies of the parameters, NULL = SQL NULL */
-    gw_pgpool_result_cb cb;                /* result callback */
+    gw_pgpool_result_cb cb;                /* result callback, or NULL for json_cb */
+    gw_pgpool_json_cb json_cb;             /* JSON result callback, or NULL for cb */
+    size_t max_bytes;                      /* json_cb: longest value parsed; 0: any */
     void *opaque;                          /* its argument */
     rj_status_t status;                    /* outcome, set by the worker */
     char *text;                            /* first value, set by the worker */
+    json_t *value;                         /* json_cb: the value parsed, set by the worker */
+    size_t bytes;                          /* json_cb: the value's length as text */
     rj_error_t err;                        /* message, set by the worker */
 } gw_pgjob_t;
 
@@ -180,6 +184,29 @@ gw_pgpool_call(gw_pgpool_t *p, gw_pgpool_fn fn, gw_pgpool_done_cb done, void *op
     RJ_ASSERT(rc == 0); /* fails only for a NULL work_cb */
 }
 
+/*
+ * Worker thread: the value as JSON, parsed here rather than on the loop, where parsing
+ * megabytes would hold every other request up; one longer than the caller can still
+ * take is refused unparsed.
+ */
+static void
+parse_value(gw_pgjob_t *job)
+{
+    job->bytes = strlen(job->text);
+    if (job->max_bytes > 0 && job->bytes > job->max_bytes) {
+        job->status = rj_error_set(&job->err, RJ_ETOOBIG, "the value has %zu bytes, more than %zu",
+                                   job->bytes, job->max_bytes);
+    } else {
+        json_error_t jerr;
+        job->value = json_loads(job->text, JSON_DECODE_ANY, &jerr);
+        if (job->value == NULL)
+            job->status =
+                rj_error_set(&job->err, RJ_EINTERNAL, "could not parse the value: %s", jerr.text);
+    }
+    free(job->text);
+    job->text = NULL;
+}
+
 /* Worker thread: run the statement, keep the first value. */
 static void
 work_cb(uv_work_t *w)
@@ -211,6 +238,8 @@ work_cb(uv_work_t *w)
             job->text = rj_xstrndup(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
         PQclear(res);
     }
+    if (job->status == RJ_OK && job->json_cb != NULL && job->text != NULL)
+        parse_value(job);
 }
 
 /* Loop thread: hand the result over and free the job. */
@@ -222,7 +251,10 @@ after_work_cb(uv_work_t *w, int status)
     /* Jobs are never cancelled, so libuv always ran work_cb. */
     RJ_ASSERT(status == 0);
     job->pool->busy--;
-    job->cb(job->opaque, job->status, job->text, &job->err);
+    if (job->json_cb != NULL)
+        job->json_cb(job->opaque, job->status, job->value, job->bytes, &job->err);
+    else
+        job->cb(job->opaque, job->status, job->text, &job->err);
     for (int i = 0; i < job->nparams; i++)
         free(job->params[i]);
     free(job->params);
@@ -230,25 +262,26 @@ after_work_cb(uv_work_t *w, int status)
     free(job);
 }
 
-void
-gw_pgpool_query(gw_pgpool_t *p, const char *name, const char *sql, int nparams,
-                const char *const *params, gw_pgpool_result_cb cb, void *opaque)
+/* Queues @p job (its result fields set by the caller) with copies of the statement. */
+static void
+submit(gw_pgpool_t *p, gw_pgjob_t *job, const char *name, const char *sql, int nparams,
+       const char *const *params)
 {
     RJ_ASSERT(nparams >= 0);
     if (nparams > GW_PG_MAX_PARAMS) {
         /* The count comes from the client's input (a long `in` list): an error for this
          * statement, never an assertion that takes every other request down with it. */
-        rj_error_t err;
-        rj_error_clear(&err);
-        rj_error_set(&err, RJ_ETOOBIG,
-                     "the statement needs %d parameters, more than the %d "
-                     "PostgreSQL accepts",
+        rj_error_set(&job->err, RJ_ETOOBIG,
+                     "the statement needs %d parameters, more than the %d PostgreSQL accepts",
                      nparams, GW_PG_MAX_PARAMS);
-        cb(opaque, err.status, NULL, &err);
+        if (job->json_cb != NULL)
+            job->json_cb(job->opaque, job->err.status, NULL, 0, &job->err);
+        else
+            job->cb(job->opaque, job->err.status, NULL, &job->err);
+        free(job);
         return;
     }
 
-    gw_pgjob_t *job = rj_xcalloc(1, sizeof *job);
     job->pool = p;
     job->name = name;
     if (name != NULL) {
@@ -262,13 +295,33 @@ gw_pgpool_query(gw_pgpool_t *p, const char *name, const char *sql, int nparams,
     job->params = rj_xcalloc(nparams > 0 ? (size_t)nparams : 1, sizeof *job->params);
     for (int i = 0; i < nparams; i++)
         job->params[i] = params[i] != NULL ? rj_xstrdup(params[i]) : NULL;
-    job->cb = cb;
-    job->opaque = opaque;
     job->status = RJ_OK;
 
     p->busy++;
     int rc = uv_queue_work(p->loop, &job->work, work_cb, after_work_cb);
     RJ_ASSERT(rc == 0); /* fails only for a NULL work_cb */
+}
+
+void
+gw_pgpool_query(gw_pgpool_t *p, const char *name, const char *sql, int nparams,
+                const char *const *params, gw_pgpool_result_cb cb, void *opaque)
+{
+    gw_pgjob_t *job = rj_xcalloc(1, sizeof *job);
+    job->cb = cb;
+    job->opaque = opaque;
+    submit(p, job, name, sql, nparams, params);
+}
+
+void
+gw_pgpool_query_json(gw_pgpool_t *p, const char *name, const char *sql, int nparams,
+                     const char *const *params, size_t max_bytes, gw_pgpool_json_cb cb,
+                     void *opaque)
+{
+    gw_pgjob_t *job = rj_xcalloc(1, sizeof *job);
+    job->json_cb = cb;
+    job->max_bytes = max_bytes;
+    job->opaque = opaque;
+    submit(p, job, name, sql, nparams, params);
 }
 
 size_t
