@@ -91,6 +91,9 @@ struct gw_exec {
     gw_pgpool_t *pg;               /* read-model reads */
     int timeout_ms;                /* reply timeout */
     gw_limits_t lim;               /* per-request bounds */
+    uv_work_t trim;                /* malloc_trim on the thread pool */
+    bool trimming;                 /* trim is queued or running */
+    bool trim_again;               /* another trim was asked for meanwhile */
     char *topic;                   /* `<app>.commands` */
     char *reply_channel;           /* `<app>:reply:<instance>` */
     rj_gql_schema_t *schema;       /* the API schema */
@@ -106,6 +109,7 @@ struct gw_exec {
     gw_inbox_msg_t *inbox_head;    /* replies not yet processed */
     gw_inbox_msg_t *inbox_tail;    /* last of them */
     size_t n_ops;                  /* operations alive */
+    size_t n_fronts;               /* large requests being parsed on the thread pool */
     size_t n_cmds;                 /* commands alive */
     struct {
         rj_metric_t *requests;     /* POST /graphql handled */
@@ -596,6 +600,10 @@ gw_command_message(const rj_app_command_t *cmd, const json_t *args, const json_t
 
 /* Answers above this many bytes of rows give their memory back to the system at once. */
 #define GW_TRIM_BYTES (1024 * 1024)
+/* Request bodies this large give their memory back to the system once handled. */
+#define GW_TRIM_BODY_BYTES (256 * 1024)
+/* Request bodies this large are parsed, validated and prepared off the loop thread. */
+#define GW_OFFLOAD_BODY_BYTES (64 * 1024)
 /* Answers from this many bytes of rows are shaped and serialised off the loop thread. */
 #define GW_OFFLOAD_BYTES (64 * 1024)
 
@@ -603,6 +611,46 @@ static void
 budget_closed(uv_handle_t *h)
 {
     free(h);
+}
+
+static void trim_soon(gw_exec_t *x);
+
+/* Thread pool: malloc_trim walks every arena; on a large heap that takes 50 to 130 ms. */
+static void
+trim_work(uv_work_t *w)
+{
+    (void)w;
+    malloc_trim(0);
+}
+
+static void
+trim_done(uv_work_t *w, int status)
+{
+    gw_exec_t *x = w->data;
+    (void)status;
+    x->trimming = false;
+    if (x->trim_again) {
+        x->trim_again = false;
+        trim_soon(x);
+    }
+}
+
+/*
+ * Gives freed heap memory back to the system (glibc keeps it in its arenas: the gateway
+ * kept 4.5 GB after one 132 MB answer, issue 9), on the thread pool, so the loop does not
+ * wait for it; one trim at a time, and one more if asked meanwhile.
+ */
+static void
+trim_soon(gw_exec_t *x)
+{
+    if (x->trimming) {
+        x->trim_again = true;
+        return;
+    }
+    x->trimming = true;
+    x->trim.data = x;
+    int rc = uv_queue_work(x->loop, &x->trim, trim_work, trim_done);
+    RJ_ASSERT(rc == 0);
 }
 
 /* Releases what the op holds, once it was answered and nothing it started runs. */
@@ -618,13 +666,8 @@ op_free(gw_op_t *op)
     rj_gql_prepared_free(op->prep);
     json_decref(op->user);
     x->n_ops--;
-    /*
-     * A large answer leaves glibc's heap high: the freed blocks stay in its arenas (the
-     * gateway kept 4.5 GB after one 132 MB answer, issue 9). Returning them now costs a
-     * few milliseconds once, only after answers big enough to matter.
-     */
     if (op->bytes >= GW_TRIM_BYTES)
-        malloc_trim(0);
+        trim_soon(x);
     free(op);
 }
 
@@ -1390,26 +1433,50 @@ operation_cost(const gw_exec_t *x, const rj_gql_prepared_t *prep)
     return cost;
 }
 
-void
-gw_exec_handle(void *opaque, gw_responder_t *r, const gw_http_request_t *in)
+/*
+ * What a request comes to before its token is checked: an answer already, or a prepared
+ * operation, or the errors preparing it gave (reported only once the token passed, as
+ * Booster checks the token first). A large request gets here on the thread pool.
+ */
+typedef struct gw_front {
+    uv_work_t work;          /* the thread-pool hop of a large request */
+    gw_exec_t *x;            /* the executor */
+    gw_responder_t *r;       /* the way back to the client */
+    int64_t started;         /* when the request arrived */
+    gw_http_request_t in;    /* a large request: a copy, its body in `body` */
+    char *body;              /* that copy's body; owned */
+    int status;              /* the answer's HTTP status, when `response` is set */
+    json_t *response;        /* an answer decided before the token, or NULL; owned */
+    bool allow_post;         /* that answer is a 405: it names POST in Allow */
+    rj_gql_prepared_t *prep; /* the prepared operation, or NULL; owned */
+    json_t *prep_errors;     /* when prep is NULL and response too: preparing's errors */
+} gw_front_t;
+
+/*
+ * Parses, validates and prepares a request: on the loop thread with the document cache,
+ * or on the thread pool without it (@p cache NULL). Pure otherwise: nothing here may touch
+ * the responder or the loop.
+ */
+static void
+front(gw_exec_t *x, const gw_http_request_t *in, rj_gql_cache_t *cache, gw_front_t *f)
 {
-    gw_exec_t *x = opaque;
-    int64_t started = rj_mono_us();
     gw_gql_request_t req;
     json_t *response = NULL;
 
-    rj_metric_add(x->m.requests, 1);
-
     int status = gw_request_parse(in, &req, &response);
     if (status != 0) {
-        gw_responder_send_json_take(r, status, response);
+        f->status = status;
+        f->response = response;
         return;
     }
 
     json_t *errors = NULL;
-    rj_gql_doc_t *doc = rj_gql_cache_get(x->cache, req.query, req.query_len, &errors);
+    rj_gql_doc_t *doc = cache != NULL
+                            ? rj_gql_cache_get(cache, req.query, req.query_len, &errors)
+                            : rj_gql_cache_check(x->cache, req.query, req.query_len, &errors);
     if (doc == NULL) {
-        gw_responder_send_json_take(r, 200, errors_response_take(errors));
+        f->status = 200;
+        f->response = errors_response_take(errors);
         gw_request_deinit(&req);
         return;
     }
@@ -1427,14 +1494,29 @@ gw_exec_handle(void *opaque, gw_responder_t *r, const gw_http_request_t *in)
          */
         response = request_error(MSG_GET_MUTATION, "InvalidProtocolError");
         status = 405;
-        gw_responder_add_header(r, "allow", "POST");
+        f->allow_post = true;
     } else if (req.variables != NULL && !json_is_object(req.variables)) {
         response = plain_error(MSG_BAD_VARIABLES);
     }
     if (response != NULL) {
-        gw_responder_send_json_take(r, status != 0 ? status : 200, response);
-        rj_gql_doc_free(doc);
-        gw_request_deinit(&req);
+        f->status = status != 0 ? status : 200;
+        f->response = response;
+    } else if (rj_gql_prepare(x->schema, doc, op_def->name, req.variables, &f->prep,
+                              &f->prep_errors) != RJ_OK) {
+        f->prep = NULL;
+    }
+    rj_gql_doc_free(doc);
+    gw_request_deinit(&req);
+}
+
+/* The rest, on the loop thread: the token, then the operation runs. Consumes @p f's parts. */
+static void
+back(gw_exec_t *x, gw_responder_t *r, gw_front_t *f)
+{
+    if (f->response != NULL) {
+        if (f->allow_post)
+            gw_responder_add_header(r, "allow", "POST");
+        gw_responder_send_json_take(r, f->status, f->response);
         return;
     }
 
@@ -1445,23 +1527,20 @@ gw_exec_handle(void *opaque, gw_responder_t *r, const gw_http_request_t *in)
      */
     size_t auth_len = 0;
     const char *authorization = gw_responder_header(r, "authorization", &auth_len);
-    json_t *user = NULL;
-    status = gw_request_user(rj_app_token_auth(x->app), authorization, auth_len,
-                             rj_now_ms() / 1000, &user, &response);
+    json_t *user = NULL, *response = NULL;
+    int status = gw_request_user(rj_app_token_auth(x->app), authorization, auth_len,
+                                 rj_now_ms() / 1000, &user, &response);
     if (status != 0) {
+        rj_gql_prepared_free(f->prep);
+        json_decref(f->prep_errors);
         gw_responder_send_json_take(r, status, response);
-        rj_gql_doc_free(doc);
-        gw_request_deinit(&req);
         return;
     }
 
-    rj_gql_prepared_t *prep = NULL;
-    rj_status_t st = rj_gql_prepare(x->schema, doc, op_def->name, req.variables, &prep, &errors);
-    rj_gql_doc_free(doc);
-    gw_request_deinit(&req);
-    if (st != RJ_OK) {
+    rj_gql_prepared_t *prep = f->prep;
+    if (prep == NULL) {
         json_decref(user);
-        gw_responder_send_json_take(r, 200, errors_response_take(errors));
+        gw_responder_send_json_take(r, 200, errors_response_take(f->prep_errors));
         return;
     }
 
@@ -1484,7 +1563,7 @@ gw_exec_handle(void *opaque, gw_responder_t *r, const gw_http_request_t *in)
         .user = user,
         .prep = prep,
         .serial = rj_gql_prepared_op(prep) == RJ_GQL_OP_MUTATION,
-        .started_us = started,
+        .started_us = f->started,
     };
     if (x->lim.budget_ms > 0) {
         op->budget = rj_xmalloc(sizeof *op->budget);
@@ -1494,6 +1573,60 @@ gw_exec_handle(void *opaque, gw_responder_t *r, const gw_http_request_t *in)
     }
     x->n_ops++;
     op_step(op);
+}
+
+static void
+front_work(uv_work_t *w)
+{
+    gw_front_t *f = w->data;
+    front(f->x, &f->in, NULL, f);
+}
+
+static void
+front_done(uv_work_t *w, int status)
+{
+    gw_front_t *f = w->data;
+    gw_exec_t *x = f->x;
+    RJ_ASSERT(status == 0); /* never cancelled */
+    back(x, f->r, f);
+    if (f->in.body_len >= GW_TRIM_BODY_BYTES)
+        trim_soon(x);
+    x->n_fronts--;
+    free(f->body);
+    free(f);
+}
+
+void
+gw_exec_handle(void *opaque, gw_responder_t *r, const gw_http_request_t *in)
+{
+    gw_exec_t *x = opaque;
+    gw_front_t *f = rj_xcalloc(1, sizeof *f);
+    f->x = x;
+    f->r = r;
+    f->started = rj_mono_us();
+    rj_metric_add(x->m.requests, 1);
+
+    if (in->body_len < GW_OFFLOAD_BODY_BYTES) {
+        front(x, in, x->cache, f);
+        back(x, r, f);
+        free(f);
+        return;
+    }
+    /*
+     * A large body (a big document, a long list in its variables) costs the loop tens to
+     * hundreds of milliseconds to parse, validate and coerce: that happens on the thread
+     * pool, without the document cache, and the request comes back for its token. The
+     * body is the caller's only during this call: copied.
+     */
+    f->in = *in;
+    f->body = rj_xmalloc(in->body_len + 1);
+    memcpy(f->body, in->body, in->body_len);
+    f->body[in->body_len] = '\0';
+    f->in.body = f->body;
+    f->work.data = f;
+    x->n_fronts++;
+    int rc = uv_queue_work(x->loop, &f->work, front_work, front_done);
+    RJ_ASSERT(rc == 0);
 }
 
 /* ---- lifecycle ----------------------------------------------------------------------- */
@@ -1633,7 +1766,7 @@ gw_exec_reply_channel(const gw_exec_t *x)
 size_t
 gw_exec_busy(const gw_exec_t *x)
 {
-    return x->n_ops + x->n_cmds;
+    return x->n_ops + x->n_cmds + x->n_fronts;
 }
 
 void

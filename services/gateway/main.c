@@ -253,16 +253,18 @@ check_conf(const gw_conf_t *c, rj_error_t *err)
 }
 
 /*
- * libuv's thread pool runs the PostgreSQL reads, one connection each: give it at least as
- * many threads as connections. Must happen before the pool's first use.
+ * libuv's thread pool runs the PostgreSQL reads, one connection each, and builds large
+ * answers (exec.c): give it a thread per connection and two more, so answers being built
+ * never keep a read waiting for a thread. Must happen before the pool's first use.
  */
 static void
 size_thread_pool(int pg_pool_size)
 {
+    int want = pg_pool_size + 2;
     const char *cur = getenv("UV_THREADPOOL_SIZE");
-    if (cur == NULL || atoi(cur) < pg_pool_size) {
+    if (cur == NULL || atoi(cur) < want) {
         char v[16];
-        snprintf(v, sizeof v, "%d", pg_pool_size);
+        snprintf(v, sizeof v, "%d", want);
         setenv("UV_THREADPOOL_SIZE", v, 1);
     }
 }

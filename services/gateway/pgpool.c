@@ -34,7 +34,16 @@ struct gw_pgpool {
     gw_pgconn_t *free;     /* connections not in use */
     size_t busy;           /* jobs queued or running (loop thread only) */
     char set_timeout[64];  /* the SET statement_timeout every connection runs */
+    char *url;             /* where connections go; for replacing one */
+    char *schema;          /* their schema */
 };
+
+/*
+ * A connection that received a result this large is replaced by a fresh one: libpq grows a
+ * connection's input buffer to its largest result and never shrinks it, so each pooled
+ * connection would keep the largest answer it ever carried (tens of megabytes each).
+ */
+#define GW_PG_FRESH_BYTES (4u * 1024 * 1024)
 
 /* One query or call in flight. */
 typedef struct gw_pgjob {
@@ -89,6 +98,8 @@ gw_pgpool_new(uv_loop_t *loop, const char *url, const char *schema, int size,
 
     gw_pgpool_t *p = rj_xcalloc(1, sizeof *p);
     p->loop = loop;
+    p->url = rj_xstrdup(url);
+    p->schema = rj_xstrdup(schema);
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, NULL);
     p->conns = rj_xcalloc((size_t)size, sizeof *p->conns);
@@ -207,6 +218,23 @@ parse_value(gw_pgjob_t *job)
     job->text = NULL;
 }
 
+/* Worker thread, holding @p c: replace its connection by a fresh one, if one can be had. */
+static void
+conn_renew(gw_pgpool_t *p, gw_pgconn_t *c)
+{
+    rj_error_t err;
+    rj_error_clear(&err);
+    rj_pg_t *fresh = rj_pg_connect(p->url, p->schema, &err);
+    if (fresh == NULL || restore_session(p, fresh, &err) != RJ_OK) {
+        /* keeping the old connection costs memory, not correctness */
+        rj_warn("pgpool", "could not renew a connection after a large result: %s", err.msg);
+        rj_pg_free(fresh);
+        return;
+    }
+    rj_pg_free(c->pg);
+    c->pg = fresh;
+}
+
 /* Worker thread: run the statement, keep the first value. */
 static void
 work_cb(uv_work_t *w)
@@ -231,13 +259,14 @@ work_cb(uv_work_t *w)
             break;
         }
     }
-    conn_put(job->pool, c);
-
     if (job->status == RJ_OK) {
         if (PQntuples(res) > 0 && PQnfields(res) > 0 && !PQgetisnull(res, 0, 0))
             job->text = rj_xstrndup(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
         PQclear(res);
+        if (job->text != NULL && strlen(job->text) >= GW_PG_FRESH_BYTES)
+            conn_renew(job->pool, c);
     }
+    conn_put(job->pool, c);
     if (job->status == RJ_OK && job->json_cb != NULL && job->text != NULL)
         parse_value(job);
 }
@@ -341,5 +370,7 @@ gw_pgpool_free(gw_pgpool_t *p)
     free(p->conns);
     pthread_cond_destroy(&p->cond);
     pthread_mutex_destroy(&p->lock);
+    free(p->url);
+    free(p->schema);
     free(p);
 }

@@ -139,6 +139,38 @@ check_counts(const rj_gql_limits_t *lim, const rj_gql_doc_t *doc)
 }
 
 rj_gql_doc_t *
+rj_gql_cache_check(const rj_gql_cache_t *c, const char *query, size_t len, json_t **errors)
+{
+    if (errors != NULL)
+        *errors = NULL;
+    json_t *err = NULL;
+    rj_gql_doc_t *doc = rj_gql_parse(query, len, &c->limits, &err);
+    if (doc != NULL && (err = check_counts(&c->limits, doc)) != NULL) {
+        rj_gql_doc_free(doc);
+        doc = NULL;
+    }
+    if (doc == NULL) {
+        if (errors != NULL) {
+            *errors = json_array();
+            json_array_append_new(*errors, err);
+        } else {
+            json_decref(err);
+        }
+        return NULL;
+    }
+    json_t *verrors = rj_gql_validate(c->schema, doc);
+    if (verrors != NULL) {
+        rj_gql_doc_free(doc);
+        if (errors != NULL)
+            *errors = verrors;
+        else
+            json_decref(verrors);
+        return NULL;
+    }
+    return doc;
+}
+
+rj_gql_doc_t *
 rj_gql_cache_get(rj_gql_cache_t *c, const char *query, size_t len, json_t **errors)
 {
     if (errors != NULL)
@@ -153,37 +185,9 @@ rj_gql_cache_get(rj_gql_cache_t *c, const char *query, size_t len, json_t **erro
         }
     }
     c->misses++;
-    json_t *err = NULL;
-    rj_gql_doc_t *doc = rj_gql_parse(query, len, &c->limits, &err);
-    if (doc == NULL) {
-        if (errors != NULL) {
-            *errors = json_array();
-            json_array_append_new(*errors, err);
-        } else {
-            json_decref(err);
-        }
+    rj_gql_doc_t *doc = rj_gql_cache_check(c, query, len, errors);
+    if (doc == NULL)
         return NULL;
-    }
-    json_t *lerr = check_counts(&c->limits, doc);
-    if (lerr != NULL) {
-        rj_gql_doc_free(doc);
-        if (errors != NULL) {
-            *errors = json_array();
-            json_array_append_new(*errors, lerr);
-        } else {
-            json_decref(lerr);
-        }
-        return NULL;
-    }
-    json_t *verrors = rj_gql_validate(c->schema, doc);
-    if (verrors != NULL) {
-        rj_gql_doc_free(doc);
-        if (errors != NULL)
-            *errors = verrors;
-        else
-            json_decref(verrors);
-        return NULL;
-    }
     if (c->n == c->capacity)
         evict(c, c->tail);
     entry_t *e = rj_xcalloc(1, sizeof(*e));

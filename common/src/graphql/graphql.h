@@ -471,6 +471,18 @@ void rj_gql_cache_free(rj_gql_cache_t *c);
 rj_gql_doc_t *rj_gql_cache_get(rj_gql_cache_t *c, const char *query, size_t len,
                                json_t **errors);
 
+/**
+ * Parses and validates @p query as rj_gql_cache_get does on a miss, under the cache's
+ * schema and limits, without looking it up or keeping it: for a large document handled
+ * off the loop thread. Reads the cache's immutable parts only, so any thread may call it
+ * while the owner uses the cache.
+ *
+ * @param errors  as for rj_gql_cache_get
+ * @return a new document (rj_gql_doc_free() it), or NULL when invalid
+ */
+rj_gql_doc_t *rj_gql_cache_check(const rj_gql_cache_t *c, const char *query, size_t len,
+                                 json_t **errors);
+
 /** Number of documents held, and hit/miss counters for /metrics. */
 size_t rj_gql_cache_size(const rj_gql_cache_t *c);
 uint64_t rj_gql_cache_hits(const rj_gql_cache_t *c);
