@@ -190,3 +190,35 @@ itest('a canary is answered while hostile requests and large answers run, and me
 });
 
 itestStopsCleanly(() => stack);
+
+// The time budget, on a stack of its own whose budget is 100 ms: a page of 8 MB takes
+// longer than that to read, and is answered with a TimeoutError at about the budget; what
+// it started finishes unseen, and the gateway goes on serving.
+itest('an operation over its time budget is answered with a TimeoutError', async () => {
+  const budgetStack = await startStack({ name: 'limits-budget', env: { RAMJET_BUDGET_MS: '100' } });
+  try {
+    await budgetStack.sql(
+      `INSERT INTO shop.rm_cartreadmodel (id, value)
+       SELECT 'big-' || n, jsonb_build_object('id', 'big-' || n, 'cartItems',
+         (SELECT jsonb_agg(jsonb_build_object('productId', 'product-' || n || '-' || k, 'quantity', k))
+            FROM generate_series(1, 400) k))
+       FROM generate_series(1, 1000) n`,
+    );
+    for (let i = 0; i < 3; i++) {
+      const t0 = Date.now();
+      const r = await budgetStack.gql(BIG_PAGE);
+      const took = Date.now() - t0;
+      assert.deepStrictEqual(
+        r.json,
+        { errors: [{ message: 'the operation did not finish within its budget of 100 ms', extensions: { code: 'TimeoutError' } }] },
+        r.text.slice(0, 300),
+      );
+      assert.ok(took < 3000, `answered after ${took} ms`);
+    }
+    const ok = await budgetStack.gql('{ __typename }');
+    assert.deepStrictEqual(ok.json, { data: { __typename: 'Query' } }, ok.text);
+    assert.equal((await budgetStack.health('gateway', '/readyz')).status, 200);
+  } finally {
+    await budgetStack.stop();
+  }
+});
