@@ -4,7 +4,9 @@
  * Three objects, each freed at one well-defined point:
  *
  *   gw_op_t   one GraphQL operation: its responder and prepared operation. Freed when
- *             its last root field has been resolved and the response sent.
+ *             its last root field has been resolved and the response sent. Answered
+ *             early (op_abort) when its time budget or the answer size runs out; it then
+ *             lives on, answered, until what it started has resolved.
  *   gw_cmd_t  one command produced to Kafka. It waits for two things that can happen in
  *             either order: its reply (or timeout, or delivery failure), which resolves
  *             the root field, and librdkafka's delivery report, whose callback holds a
@@ -13,8 +15,18 @@
  *   gw_rsq_t  one plural, List or events query on the pool; likewise.
  *   gw_qhq_t  one query handler run on the pool; freed in its done callback.
  *
+ *   gw_front_t  one request before its token is checked; a large one (a body of 64 kB or
+ *             more) is parsed, validated and prepared on the thread pool in it, and freed
+ *             when it comes back.
+ *
  * A client that disconnects does not cancel anything: its operation runs to completion
  * and the responder drops the answer. Commands already sent cannot be recalled anyway.
+ *
+ * Threads (issue 9: no request may hold the loop for long): the loop runs everything but
+ * the parts that grow with a request's size, which run on libuv's thread pool with data
+ * that is theirs alone meanwhile: large requests (gw_front_t), rows parsed as JSON
+ * (gw_pgpool_query_json), large answers shaped and serialised (complete_work), and
+ * malloc_trim (trim_soon).
  */
 #include "exec.h"
 

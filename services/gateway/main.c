@@ -18,8 +18,8 @@
  * A second SIGTERM exits at once (rj_proc).
  *
  * Threads: the loop thread runs h2o, the executor, timers and Kafka delivery reports;
- * libuv's pool runs PostgreSQL reads; the Redis subscriber has its own thread and only
- * queues replies for the loop.
+ * libuv's pool runs PostgreSQL reads and whatever grows with a request's size (exec.c);
+ * the Redis subscriber has its own thread and only queues replies for the loop.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +40,7 @@
 
 #define GW_TICK_MS 100          /* housekeeping period: producer poll, readiness, drain */
 #define GW_CLOSE_GRACE_MS 2000  /* how long closing connections may take at the end */
+#define GW_STALL_MS 10000       /* a loop that has not ticked for this long is unhealthy */
 
 typedef struct gw_conf {
     rj_common_conf_t common; /* RAMJET_APP, brokers, PostgreSQL, Redis, health, ... */
@@ -193,6 +194,8 @@ on_tick(uv_timer_t *t)
 {
     gw_daemon_t *d = t->data;
 
+    /* /healthz turns 503 when the loop stops turning (rj_proc_heartbeat). */
+    rj_proc_heartbeat(GW_STALL_MS);
     /* Delivery reports also wake producer_poll; polling here too costs nothing. */
     rj_kafka_producer_poll(d->producer, 0);
     if (rj_proc_state() == RJ_PROC_RUNNING)
