@@ -293,7 +293,8 @@ rj_gql_prepare(rj_gql_schema_t *s, rj_gql_doc_t *doc, const char *op_name,
             slot->error = err;
         }
     }
-    free(fields.groups);
+    free(fields.groups); /* the groups' nodes moved into the root slots */
+    rj__gql_map_deinit(&fields.index);
     *out = p;
     if (errors != NULL)
         *errors = NULL;

@@ -47,6 +47,18 @@ report(vctx_t *c, const rj_gql_loc_t *loc, const char *fmt, ...)
     return e;
 }
 
+/*
+ * Room for element @p n of an array that holds @p n elements of @p size, growing it
+ * geometrically (its capacity is implied by n), so appending stays linear however many.
+ */
+static void *
+grow_for(void *p, size_t n, size_t size)
+{
+    if (n == 0 || (n >= 4 && (n & (n - 1)) == 0))
+        return rj_xrealloc(p, (n > 0 ? 2 * n : 4) * size);
+    return p;
+}
+
 /* ---- suggestions (graphql-js suggestionList / didYouMean) ---------------------------------- */
 
 /* Optimal string alignment distance of lowercased strings, or SIZE_MAX above threshold. */
@@ -1053,7 +1065,7 @@ direct_spreads(const rj_gql_ast_selection_t *sel, const rj_gql_ast_selection_t *
 {
     for (; sel != NULL; sel = sel->next) {
         if (sel->kind == RJ_GQL_SEL_FRAGMENT_SPREAD) {
-            *out = rj_xrealloc(*out, (*n + 1) * sizeof(**out));
+            *out = grow_for(*out, *n, sizeof(**out));
             (*out)[(*n)++] = sel;
         }
         direct_spreads(sel->selections, out, n);
@@ -1087,7 +1099,7 @@ detect_cycles(cycle_ctx_t *cc, const rj_gql_ast_definition_t *frag, const char *
         /* a name is on the stack at most once: its depth, not a scan of the stack */
         uintptr_t on_stack = (uintptr_t)rj__gql_map_get(&cc->depth, sp->name);
         size_t cycle_at = on_stack > 0 ? on_stack - 1 : SIZE_MAX;
-        cc->path = rj_xrealloc(cc->path, (cc->npath + 1) * sizeof(*cc->path));
+        cc->path = grow_for(cc->path, cc->npath, sizeof(*cc->path));
         cc->path[cc->npath++] = sp;
         if (cycle_at == SIZE_MAX) {
             const rj_gql_ast_definition_t *next = rj__gql_doc_fragment(cc->c->doc, sp->name);
@@ -1235,7 +1247,7 @@ collect_usages_in(vctx_t *c, const rj_gql_type_ref_t *type, const rj_gql_ast_val
                   usages_t *us, bool has_default)
 {
     if (v->kind == RJ_GQL_VALUE_VARIABLE) {
-        us->u = rj_xrealloc(us->u, (us->n + 1) * sizeof(*us->u));
+        us->u = grow_for(us->u, us->n, sizeof(*us->u));
         us->u[us->n++] = (var_usage_t){v, type, has_default};
         return;
     }
