@@ -2,16 +2,23 @@
 // Each hostile request gets its clear GraphQL error quickly, while a canary query keeps
 // being answered within a bound and the gateway's memory stays bounded and comes back.
 //
-// Every limit has its default. Besides a few carts made by mutations, 2,000 large carts
+// Every limit has its default. Besides a few carts made by mutations, 1,000 large carts
 // (about 20 kB each) are written straight into the read model's table, so that pages of
 // them pass the 16 MB answer limit, or come close.
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before } from 'node:test';
-import { CART_READ_MODEL, CHANGE_CART_ITEM, MUTATION_OK, itest, itestStopsCleanly, startStack, waitFor } from './lib/stack.mjs';
+import path from 'node:path';
+import { CART_READ_MODEL, CHANGE_CART_ITEM, MUTATION_OK, buildDir, itest, itestStopsCleanly, startStack, waitFor } from './lib/stack.mjs';
+
+// Under AddressSanitizer everything runs about three times slower, and its allocator
+// replaces glibc's (a quarantine of freed memory, no malloc_trim): time bounds stretch,
+// and the memory checks apply to the plain build only.
+const ASAN = path.basename(buildDir).includes('asan');
+const SLOW = ASAN ? 3 : 1;
 
 const CARTS = 5;
-const BIG_CARTS = 2000;
+const BIG_CARTS = 1000;
 const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 
 let stack;
@@ -47,6 +54,7 @@ async function gatewayRssKb() {
 
 /** Sends @p body and expects one clear error with @p code whose message matches @p re, within @p ms. */
 async function expectLimitError(what, send, re, { code = 'InvalidParameterError', ms = 5000 } = {}) {
+  ms *= SLOW;
   const t0 = Date.now();
   const r = await send();
   const took = Date.now() - t0;
@@ -107,7 +115,7 @@ itest('each hostile request gets its clear error quickly', async () => {
   const t0 = Date.now();
   const r = await stack.gql(`{ ${repeat(1600, () => '__typename')} }`);
   assert.deepStrictEqual(r.json, { data: { __typename: 'Query' } }, r.text.slice(0, 300));
-  assert.ok(Date.now() - t0 < 5000, `1,600 __typename answered after ${Date.now() - t0} ms`);
+  assert.ok(Date.now() - t0 < 5000 * SLOW, `1,600 __typename answered after ${Date.now() - t0} ms`);
   // and an accepted page still works under the lowered answer size
   const one = await stack.gql(`{ ListCartReadModels(limit: 2) { items { id } } }`);
   assert.equal(one.json?.data?.ListCartReadModels?.items?.length, 2, one.text);
@@ -170,20 +178,22 @@ itest('a canary is answered while hostile requests and large answers run, and me
   const readMax = readLatencies[readLatencies.length - 1];
   assert.ok(latencies.length >= 5 && readLatencies.length >= 5, `only ${latencies.length} and ${readLatencies.length} canary answers`);
   // The old gateway made every request wait minutes (finding 4) or 16 s (finding 5).
-  assert.ok(max < 1000, `loop canary p-max ${max} ms (p50 ${latencies[latencies.length >> 1]} ms, n=${latencies.length})`);
-  assert.ok(readMax < 5000, `read canary p-max ${readMax} ms (p50 ${readLatencies[readLatencies.length >> 1]} ms)`);
+  assert.ok(max < 1000 * SLOW, `loop canary p-max ${max} ms (p50 ${latencies[latencies.length >> 1]} ms, n=${latencies.length})`);
+  assert.ok(readMax < 5000 * SLOW, `read canary p-max ${readMax} ms (p50 ${readLatencies[readLatencies.length >> 1]} ms)`);
   // The old gateway peaked at 4.8 GB; the bounded one, answering 8 MB pages, far less.
-  assert.ok(rssPeak - rssBefore < 600 * 1024, `gateway RSS rose from ${rssBefore} kB to ${rssPeak} kB`);
+  if (!ASAN) assert.ok(rssPeak - rssBefore < 600 * 1024, `gateway RSS rose from ${rssBefore} kB to ${rssPeak} kB`);
   // After answers of 8 MB and refusals of 20 MB, the gateway gives the memory back: the
   // old one kept 4.5 GB.
-  let rssNow;
-  await waitFor(
-    async () => {
-      rssNow = await gatewayRssKb();
-      return rssNow - rssStart < 100 * 1024;
-    },
-    { timeoutMs: 30000, what: `gateway RSS back within 100 MB of ${rssStart} kB (now ${rssNow} kB)` },
-  );
+  let rssNow = await gatewayRssKb();
+  if (!ASAN) {
+    await waitFor(
+      async () => {
+        rssNow = await gatewayRssKb();
+        return rssNow - rssStart < 100 * 1024;
+      },
+      { timeoutMs: 30000, what: `gateway RSS back within 100 MB of ${rssStart} kB (now ${rssNow} kB)` },
+    );
+  }
   console.log(`# loop canary n=${latencies.length} p50=${latencies[latencies.length >> 1]} ms max=${max} ms; read canary ` +
     `n=${readLatencies.length} p50=${readLatencies[readLatencies.length >> 1]} ms max=${readMax} ms; gateway RSS ` +
     `at start ${rssStart} kB, before ${rssBefore} kB, peak ${rssPeak} kB, after ${rssNow} kB`);
@@ -213,7 +223,7 @@ itest('an operation over its time budget is answered with a TimeoutError', async
         { errors: [{ message: 'the operation did not finish within its budget of 100 ms', extensions: { code: 'TimeoutError' } }] },
         r.text.slice(0, 300),
       );
-      assert.ok(took < 3000, `answered after ${took} ms`);
+      assert.ok(took < 3000 * SLOW, `answered after ${took} ms`);
     }
     const ok = await budgetStack.gql('{ __typename }');
     assert.deepStrictEqual(ok.json, { data: { __typename: 'Query' } }, ok.text);
