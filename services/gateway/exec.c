@@ -4,7 +4,9 @@
  * Three objects, each freed at one well-defined point:
  *
  *   gw_op_t   one GraphQL operation: its responder and prepared operation. Freed when
- *             its last root field has been resolved and the response sent.
+ *             its last root field has been resolved and the response sent. Answered
+ *             early (op_abort) when its time budget or the answer size runs out; it then
+ *             lives on, answered, until what it started has resolved.
  *   gw_cmd_t  one command produced to Kafka. It waits for two things that can happen in
  *             either order: its reply (or timeout, or delivery failure), which resolves
  *             the root field, and librdkafka's delivery report, whose callback holds a
@@ -13,12 +15,23 @@
  *   gw_rsq_t  one plural, List or events query on the pool; likewise.
  *   gw_qhq_t  one query handler run on the pool; freed in its done callback.
  *
+ *   gw_front_t  one request before its token is checked; a large one (a body of 64 kB or
+ *             more) is parsed, validated and prepared on the thread pool in it, and freed
+ *             when it comes back.
+ *
  * A client that disconnects does not cancel anything: its operation runs to completion
  * and the responder drops the answer. Commands already sent cannot be recalled anyway.
+ *
+ * Threads (issue 9: no request may hold the loop for long): the loop runs everything but
+ * the parts that grow with a request's size, which run on libuv's thread pool with data
+ * that is theirs alone meanwhile: large requests (gw_front_t), rows parsed as JSON
+ * (gw_pgpool_query_json), large answers shaped and serialised (complete_work), and
+ * malloc_trim (trim_soon).
  */
 #include "exec.h"
 
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +103,10 @@ struct gw_exec {
     gw_pgpool_t *pg;               /* read-model reads */
     int timeout_ms;                /* reply timeout */
     size_t max_id_bytes;           /* longest ID argument or command key, in bytes */
+    gw_limits_t lim;               /* per-request bounds */
+    uv_work_t trim;                /* malloc_trim on the thread pool */
+    bool trimming;                 /* trim is queued or running */
+    bool trim_again;               /* another trim was asked for meanwhile */
     char *topic;                   /* `<app>.commands` */
     char *reply_channel;           /* `<app>:reply:<instance>` */
     rj_gql_schema_t *schema;       /* the API schema */
@@ -105,6 +122,7 @@ struct gw_exec {
     gw_inbox_msg_t *inbox_head;    /* replies not yet processed */
     gw_inbox_msg_t *inbox_tail;    /* last of them */
     size_t n_ops;                  /* operations alive */
+    size_t n_fronts;               /* large requests being parsed on the thread pool */
     size_t n_cmds;                 /* commands alive */
     struct {
         rj_metric_t *requests;     /* POST /graphql handled */
@@ -130,6 +148,13 @@ typedef struct gw_op {
     size_t outstanding;      /* root fields started and not yet resolved */
     int64_t started_us;      /* for the latency histogram */
     char *idempotency_key;   /* the request's idempotency key, or NULL; owned */
+    uv_timer_t *budget;      /* fires when the time budget is spent; NULL without one */
+    bool answered;           /* the client got its answer (the budget ran out); the op
+                                lives on until what it started has resolved */
+    size_t bytes;            /* stored rows read so far, in bytes */
+    bool completing;         /* the answer is being built on the thread pool */
+    uv_work_t complete;      /* that work */
+    char *body;              /* the answer built there, until it is sent */
 } gw_op_t;
 
 typedef struct gw_cmd {
@@ -644,19 +669,192 @@ gw_command_message(const rj_app_command_t *cmd, const json_t *args, const json_t
 
 /* ---- operations ---------------------------------------------------------------------- */
 
+/* Answers above this many bytes of rows give their memory back to the system at once. */
+#define GW_TRIM_BYTES (1024 * 1024)
+/* Request bodies this large give their memory back to the system once handled. */
+#define GW_TRIM_BODY_BYTES (256 * 1024)
+/* Request bodies this large are parsed, validated and prepared off the loop thread. */
+#define GW_OFFLOAD_BODY_BYTES (64 * 1024)
+/* Answers from this many bytes of rows are shaped and serialised off the loop thread. */
+#define GW_OFFLOAD_BYTES (64 * 1024)
+
 static void
-op_complete(gw_op_t *op)
+budget_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+static void trim_soon(gw_exec_t *x);
+
+/* Thread pool: malloc_trim walks every arena; on a large heap that takes 50 to 130 ms. */
+static void
+trim_work(uv_work_t *w)
+{
+    (void)w;
+    malloc_trim(0);
+}
+
+static void
+trim_done(uv_work_t *w, int status)
+{
+    gw_exec_t *x = w->data;
+    (void)status;
+    x->trimming = false;
+    if (x->trim_again) {
+        x->trim_again = false;
+        trim_soon(x);
+    }
+}
+
+/*
+ * Gives freed heap memory back to the system (glibc keeps it in its arenas: the gateway
+ * kept 4.5 GB after one 132 MB answer, issue 9), on the thread pool, so the loop does not
+ * wait for it; one trim at a time, and one more if asked meanwhile.
+ */
+static void
+trim_soon(gw_exec_t *x)
+{
+    if (x->trimming) {
+        x->trim_again = true;
+        return;
+    }
+    x->trimming = true;
+    x->trim.data = x;
+    int rc = uv_queue_work(x->loop, &x->trim, trim_work, trim_done);
+    RJ_ASSERT(rc == 0);
+}
+
+/* Releases what the op holds, once it was answered and nothing it started runs. */
+static void
+op_free(gw_op_t *op)
 {
     gw_exec_t *x = op->x;
-    json_t *response = gw_responder_connected(op->r) ? rj_gql_complete(op->prep) : json_null();
-
-    gw_responder_send_json_take(op->r, 200, response);
-    rj_metric_observe_us(x->m.latency, rj_mono_us() - op->started_us);
+    if (op->budget != NULL) {
+        /* The handle is freed by libuv's close callback, on a later turn of the loop. */
+        op->budget->data = NULL;
+        uv_close((uv_handle_t *)op->budget, budget_closed);
+    }
     rj_gql_prepared_free(op->prep);
     json_decref(op->user);
     free(op->idempotency_key);
     x->n_ops--;
+    if (op->bytes >= GW_TRIM_BYTES)
+        trim_soon(x);
     free(op);
+}
+
+/* Thread pool: shape and serialise a large answer; the op is this work's alone now. */
+static void
+complete_work(uv_work_t *w)
+{
+    gw_op_t *op = w->data;
+    json_t *response = rj_gql_complete(op->prep);
+    op->body = rj_json_dumps(response);
+    json_decref(response);
+}
+
+static void
+complete_done(uv_work_t *w, int status)
+{
+    gw_op_t *op = w->data;
+    RJ_ASSERT(status == 0); /* never cancelled */
+    gw_responder_send_text_take(op->r, 200, op->body);
+    op->body = NULL;
+    rj_metric_observe_us(op->x->m.latency, rj_mono_us() - op->started_us);
+    op_free(op);
+}
+
+static void
+op_complete(gw_op_t *op)
+{
+    gw_exec_t *x = op->x;
+
+    if (!op->answered && op->bytes >= GW_OFFLOAD_BYTES && gw_responder_connected(op->r)) {
+        /*
+         * Shaping and serialising an answer costs the loop about a millisecond per 10 kB
+         * on a busy machine; a large one is built on the thread pool instead, so other
+         * requests are not held up behind it. The budget no longer applies: the answer is
+         * on its way.
+         */
+        op->completing = true;
+        op->complete.data = op;
+        int rc = uv_queue_work(x->loop, &op->complete, complete_work, complete_done);
+        RJ_ASSERT(rc == 0);
+        return;
+    }
+    if (!op->answered) {
+        json_t *response = gw_responder_connected(op->r) ? rj_gql_complete(op->prep) : json_null();
+        gw_responder_send_json_take(op->r, 200, response);
+        rj_metric_observe_us(x->m.latency, rj_mono_us() - op->started_us);
+    }
+    op_free(op);
+}
+
+/*
+ * Answers the operation with one error now, instead of its data: nothing further starts,
+ * and what still runs resolves into the op, which is freed when the last of it is done
+ * (op_complete). The caller must still account for the root it is resolving, if any.
+ */
+static void
+op_abort(gw_op_t *op, const char *msg, const char *code)
+{
+    gw_exec_t *x = op->x;
+    gw_responder_send_json_take(
+        op->r, 200,
+        json_pack("{s:[{s:s,s:{s:s}}]}", "errors", "message", msg, "extensions", "code", code));
+    rj_metric_observe_us(x->m.latency, rj_mono_us() - op->started_us);
+    op->answered = true;
+    op->r = NULL;
+    op->next_root = rj_gql_prepared_nroots(op->prep);
+}
+
+/* The time budget is spent: answer now; what is still running resolves into nothing. */
+static void
+on_budget(uv_timer_t *t)
+{
+    gw_op_t *op = t->data;
+    if (op == NULL || op->answered || op->completing)
+        return;
+    int ms = op->x->lim.budget_ms;
+    rj_warn("exec", "operation cancelled: its budget of %d ms is spent", ms);
+    char *msg = rj_xasprintf("the operation did not finish within its budget of %d ms", ms);
+    op_abort(op, msg, "TimeoutError");
+    free(msg);
+    if (op->outstanding == 0 && !op->stepping)
+        op_complete(op);
+}
+
+/*
+ * Counts @p len bytes of rows toward the answer; false once the answer would pass
+ * max_response_bytes: the operation is then answered with that error alone, and the rows
+ * read so far are dropped, so building a huge answer stops at the limit.
+ */
+static bool
+op_take_bytes(gw_op_t *op, size_t len)
+{
+    int max = op->x->lim.max_response_bytes;
+    op->bytes += len;
+    if (op->answered)
+        return false;
+    if (max <= 0 || op->bytes <= (size_t)max)
+        return true;
+    char *msg = rj_xasprintf("the answer would exceed %d bytes of rows (max-response-bytes); "
+                             "select fewer rows",
+                             max);
+    op_abort(op, msg, "InvalidParameterError");
+    free(msg);
+    return false;
+}
+
+/* The longest value a read may still return (0: no limit), so a longer one is not parsed. */
+static size_t
+op_bytes_left(const gw_op_t *op)
+{
+    int max = op->x->lim.max_response_bytes;
+    if (max <= 0)
+        return 0;
+    /* at least one byte: 0 would mean no limit */
+    return op->bytes < (size_t)max ? (size_t)max - op->bytes : 1;
 }
 
 /* A root field was resolved (value or error recorded in op->prep). */
@@ -678,7 +876,7 @@ root_fail(gw_op_t *op, size_t root, const char *message, const char *code)
 /* ---- read models --------------------------------------------------------------------- */
 
 static void
-rm_done(void *opaque, rj_status_t status, char *text, const rj_error_t *err)
+rm_done(void *opaque, rj_status_t status, json_t *value, size_t bytes, const rj_error_t *err)
 {
     gw_rmq_t *q = opaque;
     gw_op_t *op = q->op;
@@ -686,6 +884,12 @@ rm_done(void *opaque, rj_status_t status, char *text, const rj_error_t *err)
     const rj_app_read_model_t *rm = q->rm;
     free(q);
 
+    /* a value over what the answer may still take was refused unparsed (bytes > 0) */
+    if ((status == RJ_OK || (status == RJ_ETOOBIG && bytes > 0)) && !op_take_bytes(op, bytes)) {
+        json_decref(value);
+        root_done(op);
+        return;
+    }
     if (status != RJ_OK) {
         rj_error("exec", "could not read read model %s: %s", rm->name, err->msg);
         char *msg = rj_xasprintf("could not read read model %s", rm->name);
@@ -693,21 +897,7 @@ rm_done(void *opaque, rj_status_t status, char *text, const rj_error_t *err)
         free(msg);
         return;
     }
-
-    json_t *value = json_null();
-    if (text != NULL) {
-        json_error_t jerr;
-        value = rj_json_loads(text, JSON_DECODE_ANY, &jerr);
-        free(text);
-        if (value == NULL) {
-            rj_error("exec", "could not parse stored read model %s: %s", rm->name, jerr.text);
-            char *msg = rj_xasprintf("could not read read model %s", rm->name);
-            root_fail(op, root, msg, "InternalError");
-            free(msg);
-            return;
-        }
-    }
-    rj_gql_prepared_set_result_take(op->prep, root, value);
+    rj_gql_prepared_set_result_take(op->prep, root, value != NULL ? value : json_null());
     root_done(op);
 }
 
@@ -728,8 +918,8 @@ rm_start(gw_op_t *op, size_t root, const rj_gql_root_field_t *f, const gw_rm_stm
     gw_rmq_t *q = rj_xmalloc(sizeof *q);
     *q = (gw_rmq_t){.op = op, .root = root, .rm = stmt->rm};
     rj_metric_add(x->m.rm_reads, 1);
-    gw_pgpool_query(x->pg, stmt->name, stmt->sql, stmt->rm->sequenced_by != NULL ? 2 : 1, params,
-                    rm_done, q);
+    gw_pgpool_query_json(x->pg, stmt->name, stmt->sql, stmt->rm->sequenced_by != NULL ? 2 : 1,
+                         params, op_bytes_left(op), rm_done, q);
     free(seq);
     free(id);
 }
@@ -737,19 +927,27 @@ rm_start(gw_op_t *op, size_t root, const rj_gql_root_field_t *f, const gw_rm_stm
 /* ---- the read side: plural and List queries, the events API ------------------------ */
 
 static void
-rsq_done(void *opaque, rj_status_t status, char *text, const rj_error_t *err)
+rsq_done(void *opaque, rj_status_t status, json_t *items, size_t bytes, const rj_error_t *err)
 {
     gw_rsq_t *q = opaque;
     gw_op_t *op = q->op;
 
+    /* rows over what the answer may still take were refused unparsed (bytes > 0) */
+    if ((status == RJ_OK || (status == RJ_ETOOBIG && bytes > 0)) && !op_take_bytes(op, bytes)) {
+        json_decref(items);
+        free(q);
+        root_done(op);
+        return;
+    }
     if (status != RJ_OK) {
         /* The client learns that the read failed, not PostgreSQL's words about it, unless
            a value it sent was refused (RJ_EINVAL carries only that value's problem). */
-        if (status == RJ_EINVAL)
+        bool refused = status == RJ_EINVAL || status == RJ_ETOOBIG;
+        if (refused)
             rj_debug("exec", "refused filter for %s %s: %s", q->what, q->name, err->msg);
         else
             rj_error("exec", "could not read %s %s: %s", q->what, q->name, err->msg);
-        char *msg = status == RJ_EINVAL
+        char *msg = refused
                         ? rj_xasprintf("invalid filter for %s %s: %s", q->what, q->name, err->msg)
                         : rj_xasprintf("could not read %s %s", q->what, q->name);
         root_fail(op, q->root, msg, rj_error_code(err));
@@ -757,13 +955,9 @@ rsq_done(void *opaque, rj_status_t status, char *text, const rj_error_t *err)
         free(q);
         return;
     }
-
-    json_error_t jerr = {0};
-    json_t *items = text != NULL ? rj_json_loads(text, 0, &jerr) : NULL;
-    free(text);
     if (!json_is_array(items)) {
         rj_error("exec", "could not parse the rows of %s %s: %s", q->what, q->name,
-                 items == NULL ? jerr.text : "not a JSON array");
+                 "not a JSON array");
         json_decref(items);
         char *msg = rj_xasprintf("could not read %s %s", q->what, q->name);
         root_fail(op, q->root, msg, "InternalError");
@@ -782,8 +976,8 @@ static void
 rsq_run(gw_exec_t *x, gw_rsq_t *q, const rj_buf_t *sql, const rj_rs_params_t *params)
 {
     rj_metric_add(x->m.rs_queries, 1);
-    gw_pgpool_query(x->pg, NULL, sql->data, (int)params->n, rj_rs_params_values(params), rsq_done,
-                    q);
+    gw_pgpool_query_json(x->pg, NULL, sql->data, (int)params->n, rj_rs_params_values(params),
+                         op_bytes_left(q->op), rsq_done, q);
 }
 
 static void
@@ -811,8 +1005,10 @@ rs_start(gw_op_t *op, size_t root, const rj_gql_root_field_t *f, const gw_query_
         q->what = "read model";
         q->name = qf->rm->name;
         q->connection = qf->kind == GW_QUERY_LIST;
-        st = gw_read_model_search(qf->rm, f->args, q->connection, op->user, &sql, &params, &q->page,
-                                  &err);
+        st = gw_filter_check(json_object_get(f->args, "filter"), x->lim.max_filter_values, &err);
+        if (st == RJ_OK)
+            st = gw_read_model_search(qf->rm, f->args, q->connection, op->user, &sql, &params,
+                                      &q->page, &err);
     }
 
     if (st == RJ_OK) {
@@ -1344,12 +1540,10 @@ op_step(gw_op_t *op)
  * (both may be sent if they agree). False with @p response set when it is malformed.
  */
 static bool
-idempotency_key_take(gw_responder_t *r, const gw_gql_request_t *req, char **out,
-                     json_t **response)
+idempotency_key_take(gw_responder_t *r, const char *ext, char **out, json_t **response)
 {
     size_t hlen = 0;
     const char *header = gw_responder_header(r, "idempotency-key", &hlen);
-    const char *ext = req->idempotency_key;
     const char *key = header != NULL ? header : ext;
     size_t len = header != NULL ? hlen : ext != NULL ? strlen(ext) : 0;
 
@@ -1368,26 +1562,111 @@ idempotency_key_take(gw_responder_t *r, const gw_gql_request_t *req, char **out,
     return true;
 }
 
-void
-gw_exec_handle(void *opaque, gw_responder_t *r, const gw_http_request_t *in)
+/* ---- limits ---------------------------------------------------------------------------- */
+
+rj_status_t
+gw_filter_check(const json_t *filter, int max_values, rj_error_t *err)
 {
-    gw_exec_t *x = opaque;
-    int64_t started = rj_mono_us();
+    if (max_values <= 0)
+        return RJ_OK;
+    const char *key;
+    const json_t *v;
+    if (json_is_array(filter)) {
+        size_t i;
+        json_array_foreach (filter, i, v)
+            if (gw_filter_check(v, max_values, err) != RJ_OK)
+                return err->status;
+        return RJ_OK;
+    }
+    if (!json_is_object(filter))
+        return RJ_OK;
+    json_object_foreach ((json_t *)filter, key, v) {
+        if (strcmp(key, "in") == 0 && json_array_size(v) > (size_t)max_values)
+            return rj_error_set(err, RJ_ETOOBIG,
+                                "an \"in\" list has %zu values, more than the limit of %d "
+                                "(max-filter-values)",
+                                json_array_size(v), max_values);
+        /* Values are scalars or small objects; the depth is the document's, bounded. */
+        if (gw_filter_check(v, max_values, err) != RJ_OK)
+            return err->status;
+    }
+    return RJ_OK;
+}
+
+long
+gw_list_cost(const json_t *args)
+{
+    const json_t *limit = json_object_get(args, "limit");
+    if (json_is_integer(limit) && json_integer_value(limit) >= 0)
+        return json_integer_value(limit) > LONG_MAX ? LONG_MAX : (long)json_integer_value(limit);
+    return RJ_RS_PAGE_SIZE;
+}
+
+/*
+ * The rows an operation may read: for each root field, a List, plural or events query its
+ * page (gw_list_cost), a by-id read, a query handler or a mutation one. Lists inside a read
+ * model are part of its row, read with it, so the sum over the root fields is the estimate;
+ * aliases count once each, which is the point (2,000 aliases of a 1,000-row page).
+ */
+static long
+operation_cost(const gw_exec_t *x, const rj_gql_prepared_t *prep)
+{
+    long cost = 0;
+    bool query = rj_gql_prepared_op(prep) != RJ_GQL_OP_MUTATION;
+    for (size_t i = 0; i < rj_gql_prepared_nroots(prep); i++) {
+        const rj_gql_root_field_t *f = rj_gql_prepared_root(prep, i);
+        const gw_query_field_t *qf = query && !f->internal ? find_query(x, f->name) : NULL;
+        long c = qf != NULL && qf->kind != GW_QUERY_BY_ID ? gw_list_cost(f->args) : 1;
+        cost = cost > LONG_MAX - c ? LONG_MAX : cost + c;
+    }
+    return cost;
+}
+
+/*
+ * What a request comes to before its token is checked: an answer already, or a prepared
+ * operation, or the errors preparing it gave (reported only once the token passed, as
+ * Booster checks the token first). A large request gets here on the thread pool.
+ */
+typedef struct gw_front {
+    uv_work_t work;          /* the thread-pool hop of a large request */
+    gw_exec_t *x;            /* the executor */
+    gw_responder_t *r;       /* the way back to the client */
+    int64_t started;         /* when the request arrived */
+    gw_http_request_t in;    /* a large request: a copy, its body in `body` */
+    char *body;              /* that copy's body; owned */
+    int status;              /* the answer's HTTP status, when `response` is set */
+    json_t *response;        /* an answer decided before the token, or NULL; owned */
+    bool allow_post;         /* that answer is a 405: it names POST in Allow */
+    rj_gql_prepared_t *prep; /* the prepared operation, or NULL; owned */
+    json_t *prep_errors;     /* when prep is NULL and response too: preparing's errors */
+    char *idempotency_key;   /* extensions.idempotencyKey, or NULL; owned */
+} gw_front_t;
+
+/*
+ * Parses, validates and prepares a request: on the loop thread with the document cache,
+ * or on the thread pool without it (@p cache NULL). Pure otherwise: nothing here may touch
+ * the responder or the loop.
+ */
+static void
+front(gw_exec_t *x, const gw_http_request_t *in, rj_gql_cache_t *cache, gw_front_t *f)
+{
     gw_gql_request_t req;
     json_t *response = NULL;
 
-    rj_metric_add(x->m.requests, 1);
-
     int status = gw_request_parse(in, &req, &response);
     if (status != 0) {
-        gw_responder_send_json_take(r, status, response);
+        f->status = status;
+        f->response = response;
         return;
     }
 
     json_t *errors = NULL;
-    rj_gql_doc_t *doc = rj_gql_cache_get(x->cache, req.query, req.query_len, &errors);
+    rj_gql_doc_t *doc = cache != NULL
+                            ? rj_gql_cache_get(cache, req.query, req.query_len, &errors)
+                            : rj_gql_cache_check(x->cache, req.query, req.query_len, &errors);
     if (doc == NULL) {
-        gw_responder_send_json_take(r, 200, errors_response_take(errors));
+        f->status = 200;
+        f->response = errors_response_take(errors);
         gw_request_deinit(&req);
         return;
     }
@@ -1405,14 +1684,40 @@ gw_exec_handle(void *opaque, gw_responder_t *r, const gw_http_request_t *in)
          */
         response = request_error(MSG_GET_MUTATION, "InvalidProtocolError");
         status = 405;
-        gw_responder_add_header(r, "allow", "POST");
+        f->allow_post = true;
     } else if (req.variables != NULL && !json_is_object(req.variables)) {
         response = plain_error(MSG_BAD_VARIABLES);
     }
     if (response != NULL) {
-        gw_responder_send_json_take(r, status != 0 ? status : 200, response);
-        rj_gql_doc_free(doc);
-        gw_request_deinit(&req);
+        f->status = status != 0 ? status : 200;
+        f->response = response;
+    } else if (rj_gql_prepare(x->schema, doc, op_def->name, req.variables, &f->prep,
+                              &f->prep_errors) != RJ_OK) {
+        f->prep = NULL;
+    }
+    if (req.idempotency_key != NULL)
+        f->idempotency_key = rj_xstrdup(req.idempotency_key);
+    rj_gql_doc_free(doc);
+    gw_request_deinit(&req);
+}
+
+/* Frees what back() left of @p f. */
+static void
+front_free(gw_front_t *f)
+{
+    free(f->idempotency_key);
+    free(f->body);
+    free(f);
+}
+
+/* The rest, on the loop thread: the token, then the operation runs. Consumes @p f's parts. */
+static void
+back(gw_exec_t *x, gw_responder_t *r, gw_front_t *f)
+{
+    if (f->response != NULL) {
+        if (f->allow_post)
+            gw_responder_add_header(r, "allow", "POST");
+        gw_responder_send_json_take(r, f->status, f->response);
         return;
     }
 
@@ -1423,34 +1728,42 @@ gw_exec_handle(void *opaque, gw_responder_t *r, const gw_http_request_t *in)
      */
     size_t auth_len = 0;
     const char *authorization = gw_responder_header(r, "authorization", &auth_len);
-    json_t *user = NULL;
-    status = gw_request_user(rj_app_token_auth(x->app), authorization, auth_len,
-                             rj_now_ms() / 1000, &user, &response);
+    json_t *user = NULL, *response = NULL;
+    int status = gw_request_user(rj_app_token_auth(x->app), authorization, auth_len,
+                                 rj_now_ms() / 1000, &user, &response);
     if (status != 0) {
+        rj_gql_prepared_free(f->prep);
+        json_decref(f->prep_errors);
         gw_responder_send_json_take(r, status, response);
-        rj_gql_doc_free(doc);
-        gw_request_deinit(&req);
+        return;
+    }
+
+    rj_gql_prepared_t *prep = f->prep;
+    if (prep == NULL) {
+        json_decref(user);
+        gw_responder_send_json_take(r, 200, errors_response_take(f->prep_errors));
         return;
     }
 
     char *idempotency_key = NULL;
-    if (op_def->op == RJ_GQL_OP_MUTATION &&
-        !idempotency_key_take(r, &req, &idempotency_key, &response)) {
+    if (rj_gql_prepared_op(prep) == RJ_GQL_OP_MUTATION &&
+        !idempotency_key_take(r, f->idempotency_key, &idempotency_key, &response)) {
         json_decref(user);
+        rj_gql_prepared_free(prep);
         gw_responder_send_json_take(r, 400, response);
-        rj_gql_doc_free(doc);
-        gw_request_deinit(&req);
         return;
     }
 
-    rj_gql_prepared_t *prep = NULL;
-    rj_status_t st = rj_gql_prepare(x->schema, doc, op_def->name, req.variables, &prep, &errors);
-    rj_gql_doc_free(doc);
-    gw_request_deinit(&req);
-    if (st != RJ_OK) {
+    long cost = operation_cost(x, prep);
+    if (x->lim.max_cost > 0 && cost > x->lim.max_cost) {
+        char *msg = rj_xasprintf("the operation may read %ld rows, more than the limit of %d "
+                                 "(max-cost): ask for smaller pages",
+                                 cost, x->lim.max_cost);
         json_decref(user);
         free(idempotency_key);
-        gw_responder_send_json_take(r, 200, errors_response_take(errors));
+        rj_gql_prepared_free(prep);
+        gw_responder_send_json_take(r, 200, request_error(msg, "InvalidParameterError"));
+        free(msg);
         return;
     }
 
@@ -1461,11 +1774,70 @@ gw_exec_handle(void *opaque, gw_responder_t *r, const gw_http_request_t *in)
         .user = user,
         .prep = prep,
         .serial = rj_gql_prepared_op(prep) == RJ_GQL_OP_MUTATION,
-        .started_us = started,
+        .started_us = f->started,
         .idempotency_key = idempotency_key,
     };
+    if (x->lim.budget_ms > 0) {
+        op->budget = rj_xmalloc(sizeof *op->budget);
+        uv_timer_init(x->loop, op->budget);
+        op->budget->data = op;
+        uv_timer_start(op->budget, on_budget, (uint64_t)x->lim.budget_ms, 0);
+    }
     x->n_ops++;
     op_step(op);
+}
+
+static void
+front_work(uv_work_t *w)
+{
+    gw_front_t *f = w->data;
+    front(f->x, &f->in, NULL, f);
+}
+
+static void
+front_done(uv_work_t *w, int status)
+{
+    gw_front_t *f = w->data;
+    gw_exec_t *x = f->x;
+    RJ_ASSERT(status == 0); /* never cancelled */
+    back(x, f->r, f);
+    if (f->in.body_len >= GW_TRIM_BODY_BYTES)
+        trim_soon(x);
+    x->n_fronts--;
+    front_free(f);
+}
+
+void
+gw_exec_handle(void *opaque, gw_responder_t *r, const gw_http_request_t *in)
+{
+    gw_exec_t *x = opaque;
+    gw_front_t *f = rj_xcalloc(1, sizeof *f);
+    f->x = x;
+    f->r = r;
+    f->started = rj_mono_us();
+    rj_metric_add(x->m.requests, 1);
+
+    if (in->body_len < GW_OFFLOAD_BODY_BYTES) {
+        front(x, in, x->cache, f);
+        back(x, r, f);
+        front_free(f);
+        return;
+    }
+    /*
+     * A large body (a big document, a long list in its variables) costs the loop tens to
+     * hundreds of milliseconds to parse, validate and coerce: that happens on the thread
+     * pool, without the document cache, and the request comes back for its token. The
+     * body is the caller's only during this call: copied.
+     */
+    f->in = *in;
+    f->body = rj_xmalloc(in->body_len + 1);
+    memcpy(f->body, in->body, in->body_len);
+    f->body[in->body_len] = '\0';
+    f->in.body = f->body;
+    f->work.data = f;
+    x->n_fronts++;
+    int rc = uv_queue_work(x->loop, &f->work, front_work, front_done);
+    RJ_ASSERT(rc == 0);
 }
 
 /* ---- lifecycle ----------------------------------------------------------------------- */
@@ -1555,10 +1927,14 @@ gw_exec_new(const gw_exec_opts_t *opts, rj_error_t *err)
     x->pg = opts->pg;
     x->timeout_ms = opts->timeout_ms;
     x->max_id_bytes = opts->max_id_bytes != 0 ? opts->max_id_bytes : RJ_ID_MAX_BYTES;
+    x->lim = opts->limits;
     x->topic = rj_xasprintf("%s.commands", opts->app_name);
     x->reply_channel = rj_xasprintf("%s:reply:%s", opts->app_name, opts->instance_id);
     x->schema = schema;
-    x->cache = rj_gql_cache_new(schema, GW_DOC_CACHE_SIZE, NULL);
+    rj_gql_limits_t doc_limits = rj_gql_default_limits;
+    doc_limits.max_fields = x->lim.max_fields > 0 ? (size_t)x->lim.max_fields : 0;
+    doc_limits.max_aliases = x->lim.max_aliases > 0 ? (size_t)x->lim.max_aliases : 0;
+    x->cache = rj_gql_cache_new(schema, GW_DOC_CACHE_SIZE, &doc_limits);
     gw_pending_init(&x->pending, opts->timeout_ms);
     pthread_mutex_init(&x->inbox_lock, NULL);
 
@@ -1602,7 +1978,7 @@ gw_exec_reply_channel(const gw_exec_t *x)
 size_t
 gw_exec_busy(const gw_exec_t *x)
 {
-    return x->n_ops + x->n_cmds;
+    return x->n_ops + x->n_cmds + x->n_fronts;
 }
 
 void

@@ -66,6 +66,21 @@
 
 typedef struct gw_exec gw_exec_t;
 
+/**
+ * What one request may make the gateway do (issue 9: single requests kept the loop busy
+ * for minutes, aborted it, or built answers of gigabytes). Each is an option of the daemon
+ * (docs/running.md, "Limits"); 0 turns one off.
+ */
+typedef struct gw_limits {
+    int max_fields;         /* selections per document, fragments expanded (rj_gql_limits_t) */
+    int max_aliases;        /* aliased fields per document, likewise */
+    int max_filter_values;  /* values in one `in` list of a read-model filter */
+    int max_cost;           /* estimated rows an operation may read (gw_root_cost, summed) */
+    int max_response_bytes; /* stored rows an answer may be built from, in bytes */
+    int budget_ms;          /* how long an operation may run before it is answered with an
+                               error; what it started finishes unseen */
+} gw_limits_t;
+
 /** What the executor works with. Pointers are borrowed and must outlive the executor. */
 typedef struct gw_exec_opts {
     uv_loop_t *loop;               /* the gateway's loop */
@@ -77,6 +92,7 @@ typedef struct gw_exec_opts {
     int timeout_ms;                /* how long a mutation waits for its reply */
     size_t max_id_bytes;           /* longest ID argument and command key accepted, in
                                       bytes; at most RJ_ID_MAX_BYTES */
+    gw_limits_t limits;            /* per-request bounds */
 } gw_exec_opts_t;
 
 /**
@@ -89,6 +105,26 @@ typedef struct gw_exec_opts {
  * Ownership: end it with gw_exec_stop(), a loop run, then gw_exec_free(). Loop thread.
  */
 gw_exec_t *gw_exec_new(const gw_exec_opts_t *opts, rj_error_t *err);
+
+/**
+ * Checks the `in` lists of a read-model filter, at any depth (and/or/not included).
+ *
+ * @param filter      the filter argument, any JSON (NULL or not an object: nothing to check)
+ * @param max_values  the most values one list may hold; 0 for no limit
+ * @return RJ_OK, or RJ_ETOOBIG with a message naming the list's field and size
+ *
+ * Pure; any thread.
+ */
+rj_status_t gw_filter_check(const json_t *filter, int max_values, rj_error_t *err);
+
+/**
+ * The rows a plural or List query, or an events query, may read: its `limit`, or the page
+ * size when none is given (the deprecated plural query has no limit of its own and is
+ * counted as one page; the answer-size limit bounds what it really reads).
+ *
+ * @param args  the root field's coerced arguments; borrowed
+ */
+long gw_list_cost(const json_t *args);
 
 /** The Redis channel replies must be published on, `<app>:reply:<instance>`. Borrowed. */
 const char *gw_exec_reply_channel(const gw_exec_t *x);

@@ -265,6 +265,23 @@ gw_responder_send_json_take(gw_responder_t *r, int status, json_t *body)
     free(r);
 }
 
+void
+gw_responder_send_text_take(gw_responder_t *r, int status, char *text)
+{
+    h2o_req_t *req = r->req;
+
+    /* As gw_responder_send_json_take: detach before sending. */
+    if (r->anchor != NULL)
+        r->anchor->r = NULL;
+    if (req != NULL)
+        send_response(r->http, req, status, "application/json", text, strlen(text));
+    free(text);
+
+    RJ_ASSERT(r->http->inflight > 0);
+    r->http->inflight--;
+    free(r);
+}
+
 /* ---- routing -------------------------------------------------------------------------- */
 
 static bool

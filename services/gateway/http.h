@@ -160,6 +160,14 @@ void gw_responder_add_header(gw_responder_t *r, const char *name, const char *va
 void gw_responder_send_json_take(gw_responder_t *r, int status, json_t *body);
 
 /**
+ * Like gw_responder_send_json_take, with the JSON body already serialised (an answer built
+ * off the loop thread).
+ *
+ * @param text  the body, NUL-terminated; taken (freed here)
+ */
+void gw_responder_send_text_take(gw_responder_t *r, int status, char *text);
+
+/**
  * The transport-error body the gateway uses outside GraphQL execution:
  * {"errors":[{"message": msg, "extensions": {"code": code}}]}, with "extensions": {} when
  * @p code is NULL (Booster's plain errors). Bytes of @p message that are not valid UTF-8

@@ -18,8 +18,8 @@
  * A second SIGTERM exits at once (rj_proc).
  *
  * Threads: the loop thread runs h2o, the executor, timers and Kafka delivery reports;
- * libuv's pool runs PostgreSQL reads; the Redis subscriber has its own thread and only
- * queues replies for the loop.
+ * libuv's pool runs PostgreSQL reads and whatever grows with a request's size (exec.c);
+ * the Redis subscriber has its own thread and only queues replies for the loop.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +41,7 @@
 
 #define GW_TICK_MS 100          /* housekeeping period: producer poll, readiness, drain */
 #define GW_CLOSE_GRACE_MS 2000  /* how long closing connections may take at the end */
+#define GW_STALL_MS 10000       /* a loop that has not ticked for this long is unhealthy */
 
 typedef struct gw_conf {
     rj_common_conf_t common; /* RAMJET_APP, brokers, PostgreSQL, Redis, health, ... */
@@ -54,6 +55,7 @@ typedef struct gw_conf {
     int connect_timeout_ms;  /* how long to wait for dependencies at start */
     char *graphiql_assets_dir; /* GraphiQL's vendored files; NULL: ../share/graphiql */
     char *graphiql_ws_url;     /* subscriptions URL GraphiQL uses; NULL: derived */
+    gw_limits_t limits;        /* per-request bounds */
 } gw_conf_t;
 
 static const rj_conf_opt_t gw_opts[] = {
@@ -80,6 +82,21 @@ static const rj_conf_opt_t gw_opts[] = {
      "the binary)"},
     {"graphiql-ws-url", RJ_CONF_STR, NULL, offsetof(gw_conf_t, graphiql_ws_url),
      "the pusher's WebSocket URL GraphiQL subscribes on (default: ws://<host>:65529/websocket)"},
+    {"max-fields", RJ_CONF_INT, "4000", offsetof(gw_conf_t, limits.max_fields),
+     "most field selections and fragment spreads in one document, fragments expanded, over its "
+     "operations and fragment definitions (0: no limit)"},
+    {"max-aliases", RJ_CONF_INT, "100", offsetof(gw_conf_t, limits.max_aliases),
+     "most aliased fields in one document's operations, fragments expanded (0: no limit)"},
+    {"max-filter-values", RJ_CONF_INT, "1000", offsetof(gw_conf_t, limits.max_filter_values),
+     "most values in one `in` list of a read-model filter (0: no limit)"},
+    {"max-cost", RJ_CONF_INT, "20000", offsetof(gw_conf_t, limits.max_cost),
+     "most rows one operation may read: the sum of its List and plural queries' limits "
+     "(100 where none is given) and 1 per other root field (0: no limit)"},
+    {"max-response-bytes", RJ_CONF_INT, "16777216", offsetof(gw_conf_t, limits.max_response_bytes),
+     "most bytes of stored rows one answer is built from; above it the operation is answered "
+     "with an error (0: no limit)"},
+    {"budget-ms", RJ_CONF_INT, "15000", offsetof(gw_conf_t, limits.budget_ms),
+     "how long one operation may run before it is answered with a TimeoutError (0: no limit)"},
 };
 #define GW_NOPTS (sizeof gw_opts / sizeof gw_opts[0])
 
@@ -182,6 +199,8 @@ on_tick(uv_timer_t *t)
 {
     gw_daemon_t *d = t->data;
 
+    /* /healthz turns 503 when the loop stops turning (rj_proc_heartbeat). */
+    rj_proc_heartbeat(GW_STALL_MS);
     /* Delivery reports also wake producer_poll; polling here too costs nothing. */
     rj_kafka_producer_poll(d->producer, 0);
     if (rj_proc_state() == RJ_PROC_RUNNING)
@@ -223,6 +242,21 @@ check_conf(const gw_conf_t *c, rj_error_t *err)
     if (c->max_id_bytes < 1 || c->max_id_bytes > RJ_ID_MAX_BYTES)
         return rj_error_set(err, RJ_EINVAL, "invalid max-id-bytes: %d (1 to %d)", c->max_id_bytes,
                             RJ_ID_MAX_BYTES);
+    const struct {
+        const char *name; /* option */
+        int value;        /* its value */
+    } limits[] = {
+        {"max-fields", c->limits.max_fields},
+        {"max-aliases", c->limits.max_aliases},
+        {"max-filter-values", c->limits.max_filter_values},
+        {"max-cost", c->limits.max_cost},
+        {"max-response-bytes", c->limits.max_response_bytes},
+        {"budget-ms", c->limits.budget_ms},
+    };
+    for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++)
+        if (limits[i].value < 0)
+            return rj_error_set(err, RJ_EINVAL, "invalid %s: %d (0 or more)", limits[i].name,
+                                limits[i].value);
     if (c->pg_pool_size < 1 || c->pg_pool_size > 128)
         return rj_error_set(err, RJ_EINVAL, "invalid pg-pool-size: %d (1 to 128)",
                             c->pg_pool_size);
@@ -230,16 +264,18 @@ check_conf(const gw_conf_t *c, rj_error_t *err)
 }
 
 /*
- * libuv's thread pool runs the PostgreSQL reads, one connection each: give it at least as
- * many threads as connections. Must happen before the pool's first use.
+ * libuv's thread pool runs the PostgreSQL reads, one connection each, and builds large
+ * answers (exec.c): give it a thread per connection and two more, so answers being built
+ * never keep a read waiting for a thread. Must happen before the pool's first use.
  */
 static void
 size_thread_pool(int pg_pool_size)
 {
+    int want = pg_pool_size + 2;
     const char *cur = getenv("UV_THREADPOOL_SIZE");
-    if (cur == NULL || atoi(cur) < pg_pool_size) {
+    if (cur == NULL || atoi(cur) < want) {
         char v[16];
-        snprintf(v, sizeof v, "%d", pg_pool_size);
+        snprintf(v, sizeof v, "%d", want);
         setenv("UV_THREADPOOL_SIZE", v, 1);
     }
 }
@@ -332,6 +368,7 @@ start(gw_daemon_t *d, rj_error_t *err)
         .pg = d->pg,
         .timeout_ms = c->request_timeout_ms,
         .max_id_bytes = (size_t)c->max_id_bytes,
+        .limits = c->limits,
     };
     if ((d->exec = gw_exec_new(&xo, err)) == NULL)
         return err->status;

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "json/envelope.h"
 #include "log/log.h"
 
 /* The protocol's limit: Bind carries the parameter count as a 16-bit integer. */
@@ -34,7 +35,16 @@ struct gw_pgpool {
     gw_pgconn_t *free;     /* connections not in use */
     size_t busy;           /* jobs queued or running (loop thread only) */
     char set_timeout[64];  /* the SET statement_timeout every connection runs */
+    char *url;             /* where connections go; for replacing one */
+    char *schema;          /* their schema */
 };
+
+/*
+ * A connection that received a result this large is replaced by a fresh one: libpq grows a
+ * connection's input buffer to its largest result and never shrinks it, so each pooled
+ * connection would keep the largest answer it ever carried (tens of megabytes each).
+ */
+#define GW_PG_FRESH_BYTES (4u * 1024 * 1024)
 
 /* One query or call in flight. */
 typedef struct gw_pgjob {
@@ -48,10 +58,14 @@ typedef struct gw_pgjob {
     char *owned_sql;                       /* the copy of an unnamed statement's SQL */
     int nparams;                           /* number of parameters */
     char **params;                         /* copies of the parameters, NULL = SQL NULL */
-    gw_pgpool_result_cb cb;                /* result callback */
+    gw_pgpool_result_cb cb;                /* result callback, or NULL for json_cb */
+    gw_pgpool_json_cb json_cb;             /* JSON result callback, or NULL for cb */
+    size_t max_bytes;                      /* json_cb: longest value parsed; 0: any */
     void *opaque;                          /* its argument */
     rj_status_t status;                    /* outcome, set by the worker */
     char *text;                            /* first value, set by the worker */
+    json_t *value;                         /* json_cb: the value parsed, set by the worker */
+    size_t bytes;                          /* json_cb: the value's length as text */
     rj_error_t err;                        /* message, set by the worker */
 } gw_pgjob_t;
 
@@ -85,6 +99,8 @@ gw_pgpool_new(uv_loop_t *loop, const char *url, const char *schema, int size,
 
     gw_pgpool_t *p = rj_xcalloc(1, sizeof *p);
     p->loop = loop;
+    p->url = rj_xstrdup(url);
+    p->schema = rj_xstrdup(schema);
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, NULL);
     p->conns = rj_xcalloc((size_t)size, sizeof *p->conns);
@@ -180,6 +196,46 @@ gw_pgpool_call(gw_pgpool_t *p, gw_pgpool_fn fn, gw_pgpool_done_cb done, void *op
     RJ_ASSERT(rc == 0); /* fails only for a NULL work_cb */
 }
 
+/*
+ * Worker thread: the value as JSON, parsed here rather than on the loop, where parsing
+ * megabytes would hold every other request up; one longer than the caller can still
+ * take is refused unparsed.
+ */
+static void
+parse_value(gw_pgjob_t *job)
+{
+    job->bytes = strlen(job->text);
+    if (job->max_bytes > 0 && job->bytes > job->max_bytes) {
+        job->status = rj_error_set(&job->err, RJ_ETOOBIG, "the value has %zu bytes, more than %zu",
+                                   job->bytes, job->max_bytes);
+    } else {
+        json_error_t jerr;
+        job->value = rj_json_loads(job->text, JSON_DECODE_ANY, &jerr);
+        if (job->value == NULL)
+            job->status =
+                rj_error_set(&job->err, RJ_EINTERNAL, "could not parse the value: %s", jerr.text);
+    }
+    free(job->text);
+    job->text = NULL;
+}
+
+/* Worker thread, holding @p c: replace its connection by a fresh one, if one can be had. */
+static void
+conn_renew(gw_pgpool_t *p, gw_pgconn_t *c)
+{
+    rj_error_t err;
+    rj_error_clear(&err);
+    rj_pg_t *fresh = rj_pg_connect(p->url, p->schema, &err);
+    if (fresh == NULL || restore_session(p, fresh, &err) != RJ_OK) {
+        /* keeping the old connection costs memory, not correctness */
+        rj_warn("pgpool", "could not renew a connection after a large result: %s", err.msg);
+        rj_pg_free(fresh);
+        return;
+    }
+    rj_pg_free(c->pg);
+    c->pg = fresh;
+}
+
 /* Worker thread: run the statement, keep the first value. */
 static void
 work_cb(uv_work_t *w)
@@ -204,13 +260,16 @@ work_cb(uv_work_t *w)
             break;
         }
     }
-    conn_put(job->pool, c);
-
     if (job->status == RJ_OK) {
         if (PQntuples(res) > 0 && PQnfields(res) > 0 && !PQgetisnull(res, 0, 0))
             job->text = rj_xstrndup(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
         PQclear(res);
+        if (job->text != NULL && strlen(job->text) >= GW_PG_FRESH_BYTES)
+            conn_renew(job->pool, c);
     }
+    conn_put(job->pool, c);
+    if (job->status == RJ_OK && job->json_cb != NULL && job->text != NULL)
+        parse_value(job);
 }
 
 /* Loop thread: hand the result over and free the job. */
@@ -222,7 +281,10 @@ after_work_cb(uv_work_t *w, int status)
     /* Jobs are never cancelled, so libuv always ran work_cb. */
     RJ_ASSERT(status == 0);
     job->pool->busy--;
-    job->cb(job->opaque, job->status, job->text, &job->err);
+    if (job->json_cb != NULL)
+        job->json_cb(job->opaque, job->status, job->value, job->bytes, &job->err);
+    else
+        job->cb(job->opaque, job->status, job->text, &job->err);
     for (int i = 0; i < job->nparams; i++)
         free(job->params[i]);
     free(job->params);
@@ -230,13 +292,26 @@ after_work_cb(uv_work_t *w, int status)
     free(job);
 }
 
-void
-gw_pgpool_query(gw_pgpool_t *p, const char *name, const char *sql, int nparams,
-                const char *const *params, gw_pgpool_result_cb cb, void *opaque)
+/* Queues @p job (its result fields set by the caller) with copies of the statement. */
+static void
+submit(gw_pgpool_t *p, gw_pgjob_t *job, const char *name, const char *sql, int nparams,
+       const char *const *params)
 {
-    RJ_ASSERT(nparams >= 0 && nparams <= GW_PG_MAX_PARAMS);
+    RJ_ASSERT(nparams >= 0);
+    if (nparams > GW_PG_MAX_PARAMS) {
+        /* The count comes from the client's input (a long `in` list): an error for this
+         * statement, never an assertion that takes every other request down with it. */
+        rj_error_set(&job->err, RJ_ETOOBIG,
+                     "the statement needs %d parameters, more than the %d PostgreSQL accepts",
+                     nparams, GW_PG_MAX_PARAMS);
+        if (job->json_cb != NULL)
+            job->json_cb(job->opaque, job->err.status, NULL, 0, &job->err);
+        else
+            job->cb(job->opaque, job->err.status, NULL, &job->err);
+        free(job);
+        return;
+    }
 
-    gw_pgjob_t *job = rj_xcalloc(1, sizeof *job);
     job->pool = p;
     job->name = name;
     if (name != NULL) {
@@ -250,13 +325,33 @@ gw_pgpool_query(gw_pgpool_t *p, const char *name, const char *sql, int nparams,
     job->params = rj_xcalloc(nparams > 0 ? (size_t)nparams : 1, sizeof *job->params);
     for (int i = 0; i < nparams; i++)
         job->params[i] = params[i] != NULL ? rj_xstrdup(params[i]) : NULL;
-    job->cb = cb;
-    job->opaque = opaque;
     job->status = RJ_OK;
 
     p->busy++;
     int rc = uv_queue_work(p->loop, &job->work, work_cb, after_work_cb);
     RJ_ASSERT(rc == 0); /* fails only for a NULL work_cb */
+}
+
+void
+gw_pgpool_query(gw_pgpool_t *p, const char *name, const char *sql, int nparams,
+                const char *const *params, gw_pgpool_result_cb cb, void *opaque)
+{
+    gw_pgjob_t *job = rj_xcalloc(1, sizeof *job);
+    job->cb = cb;
+    job->opaque = opaque;
+    submit(p, job, name, sql, nparams, params);
+}
+
+void
+gw_pgpool_query_json(gw_pgpool_t *p, const char *name, const char *sql, int nparams,
+                     const char *const *params, size_t max_bytes, gw_pgpool_json_cb cb,
+                     void *opaque)
+{
+    gw_pgjob_t *job = rj_xcalloc(1, sizeof *job);
+    job->json_cb = cb;
+    job->max_bytes = max_bytes;
+    job->opaque = opaque;
+    submit(p, job, name, sql, nparams, params);
 }
 
 size_t
@@ -276,5 +371,7 @@ gw_pgpool_free(gw_pgpool_t *p)
     free(p->conns);
     pthread_cond_destroy(&p->cond);
     pthread_mutex_destroy(&p->lock);
+    free(p->url);
+    free(p->schema);
     free(p);
 }

@@ -22,6 +22,7 @@
 #ifndef GW_PGPOOL_H
 #define GW_PGPOOL_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <uv.h>
 
@@ -43,6 +44,21 @@ typedef struct gw_pgpool gw_pgpool_t;
  */
 typedef void (*gw_pgpool_result_cb)(void *opaque, rj_status_t status, char *text,
                                     const rj_error_t *err);
+
+/**
+ * Receives the outcome of one gw_pgpool_query_json().
+ *
+ * @param status  RJ_OK; RJ_ETOOBIG when the value was longer than max_bytes (then
+ *                @p bytes is its length) or the statement had too many parameters (then
+ *                @p bytes is 0); RJ_EINTERNAL when it was not JSON; or the statement's error
+ * @param value   on RJ_OK the first column of the first row parsed as JSON, a new
+ *                reference the callee owns; NULL when there was no row or it was SQL NULL
+ * @param bytes   the value's length as text, parsed or not
+ *
+ * Runs on the loop thread.
+ */
+typedef void (*gw_pgpool_json_cb)(void *opaque, rj_status_t status, json_t *value, size_t bytes,
+                                  const rj_error_t *err);
 
 /**
  * Runs with a pooled connection: synchronously at start-up (gw_pgpool_run_sync:
@@ -91,7 +107,9 @@ rj_status_t gw_pgpool_run_sync(gw_pgpool_t *p, gw_pgpool_fn fn, void *opaque, rj
  *                 a one-off unnamed statement (then @p sql is copied)
  * @param sql      its SQL (always the same for the same name); borrowed likewise when
  *                 @p name is set
- * @param nparams  number of parameters, >= 0 (any number PostgreSQL accepts, 65535)
+ * @param nparams  number of parameters, >= 0; above the 65,535 PostgreSQL accepts the
+ *                 statement is not run and @p cb gets RJ_ETOOBIG at once, before this
+ *                 function returns
  * @param params   text parameters, NULL for SQL NULL; copied (the array may be NULL when
  *                 @p nparams is 0)
  * @param cb       result callback, called exactly once on the loop thread
@@ -100,6 +118,15 @@ rj_status_t gw_pgpool_run_sync(gw_pgpool_t *p, gw_pgpool_fn fn, void *opaque, rj
  */
 void gw_pgpool_query(gw_pgpool_t *p, const char *name, const char *sql, int nparams,
                      const char *const *params, gw_pgpool_result_cb cb, void *opaque);
+
+/**
+ * Like gw_pgpool_query, with the value parsed as JSON on the worker thread, so the loop
+ * never parses a large value; one longer than @p max_bytes (0: no limit) is refused
+ * unparsed with RJ_ETOOBIG. Loop thread only.
+ */
+void gw_pgpool_query_json(gw_pgpool_t *p, const char *name, const char *sql, int nparams,
+                          const char *const *params, size_t max_bytes, gw_pgpool_json_cb cb,
+                          void *opaque);
 
 /**
  * Runs @p fn with one of the pool's connections on the thread pool, then reports to

@@ -110,23 +110,45 @@ rj_gql_cache_free(rj_gql_cache_t *c)
     free(c);
 }
 
+/* The error of a document over max_fields or max_aliases, or NULL. */
+static json_t *
+check_counts(const rj_gql_limits_t *lim, const rj_gql_doc_t *doc)
+{
+    if (lim->max_fields == 0 && lim->max_aliases == 0)
+        return NULL;
+    size_t selections = 0, aliases = 0;
+    rj_gql_document_count(doc, &selections, &aliases);
+    json_t *e = NULL;
+    if (lim->max_aliases > 0 && aliases > lim->max_aliases)
+        e = rj__gql_error_new(NULL,
+                              "The document has %s%zu aliased fields (fragments expanded), more "
+                              "than the limit of %zu.",
+                              aliases == SIZE_MAX ? "more than " : "",
+                              aliases == SIZE_MAX ? SIZE_MAX - 1 : aliases, lim->max_aliases);
+    else if (lim->max_fields > 0 && selections > lim->max_fields)
+        e = rj__gql_error_new(NULL,
+                              "The document selects %s%zu fields and fragment spreads (fragments "
+                              "expanded), more than the limit of %zu.",
+                              selections == SIZE_MAX ? "more than " : "",
+                              selections == SIZE_MAX ? SIZE_MAX - 1 : selections, lim->max_fields);
+    if (e != NULL) {
+        rj_error_t err = {.status = RJ_ETOOBIG};
+        json_object_set_new(e, "extensions", json_pack("{s:s}", "code", rj_error_code(&err)));
+    }
+    return e;
+}
+
 rj_gql_doc_t *
-rj_gql_cache_get(rj_gql_cache_t *c, const char *query, size_t len, json_t **errors)
+rj_gql_cache_check(const rj_gql_cache_t *c, const char *query, size_t len, json_t **errors)
 {
     if (errors != NULL)
         *errors = NULL;
-    uint64_t h = rj_hash(query, len);
-    for (entry_t *e = c->buckets[h & (c->nbuckets - 1)]; e != NULL; e = e->chain) {
-        if (e->hash == h && e->len == len && memcmp(e->query, query, len) == 0) {
-            c->hits++;
-            lru_unlink(c, e);
-            lru_push_front(c, e);
-            return rj_gql_doc_ref(e->doc);
-        }
-    }
-    c->misses++;
     json_t *err = NULL;
     rj_gql_doc_t *doc = rj_gql_parse(query, len, &c->limits, &err);
+    if (doc != NULL && (err = check_counts(&c->limits, doc)) != NULL) {
+        rj_gql_doc_free(doc);
+        doc = NULL;
+    }
     if (doc == NULL) {
         if (errors != NULL) {
             *errors = json_array();
@@ -145,6 +167,27 @@ rj_gql_cache_get(rj_gql_cache_t *c, const char *query, size_t len, json_t **erro
             json_decref(verrors);
         return NULL;
     }
+    return doc;
+}
+
+rj_gql_doc_t *
+rj_gql_cache_get(rj_gql_cache_t *c, const char *query, size_t len, json_t **errors)
+{
+    if (errors != NULL)
+        *errors = NULL;
+    uint64_t h = rj_hash(query, len);
+    for (entry_t *e = c->buckets[h & (c->nbuckets - 1)]; e != NULL; e = e->chain) {
+        if (e->hash == h && e->len == len && memcmp(e->query, query, len) == 0) {
+            c->hits++;
+            lru_unlink(c, e);
+            lru_push_front(c, e);
+            return rj_gql_doc_ref(e->doc);
+        }
+    }
+    c->misses++;
+    rj_gql_doc_t *doc = rj_gql_cache_check(c, query, len, errors);
+    if (doc == NULL)
+        return NULL;
     if (c->n == c->capacity)
         evict(c, c->tail);
     entry_t *e = rj_xcalloc(1, sizeof(*e));

@@ -87,13 +87,10 @@ type_applies(const rj_gql_schema_t *s, const rj_gql_type_t *runtime, const char 
 static void
 group_add(rj__gql_fields_t *out, const char *key, const rj_gql_ast_selection_t *node)
 {
-    rj__gql_field_group_t *g = NULL;
-    for (size_t i = 0; i < out->n; i++) {
-        if (strcmp(out->groups[i].key, key) == 0) {
-            g = &out->groups[i];
-            break;
-        }
-    }
+    /* Indexed, not scanned: a selection of many distinct keys stays linear. The map
+     * holds 1 + the group's index, since groups move when the array grows. */
+    size_t at = (size_t)(uintptr_t)rj__gql_map_get(&out->index, key);
+    rj__gql_field_group_t *g = at > 0 ? &out->groups[at - 1] : NULL;
     if (g == NULL) {
         if (out->n == out->cap) {
             out->cap = out->cap ? out->cap * 2 : 8;
@@ -102,6 +99,7 @@ group_add(rj__gql_fields_t *out, const char *key, const rj_gql_ast_selection_t *
         g = &out->groups[out->n++];
         memset(g, 0, sizeof(*g));
         g->key = key;
+        rj__gql_map_put(&out->index, key, (const void *)(uintptr_t)out->n);
     }
     if (g->nnodes == g->cap) {
         g->cap = g->cap ? g->cap * 2 : 2;
@@ -111,8 +109,7 @@ group_add(rj__gql_fields_t *out, const char *key, const rj_gql_ast_selection_t *
 }
 
 typedef struct visited {
-    const char **names; /* fragment names already spread */
-    size_t n;           /* number of names */
+    rj__gql_map_t names; /* fragment names already spread */
 } visited_t;
 
 static void
@@ -132,13 +129,9 @@ collect(const rj_gql_schema_t *s, const rj_gql_doc_t *doc, const rj_gql_type_t *
                 collect(s, doc, type, sel->selections, variables, out, seen);
             break;
         case RJ_GQL_SEL_FRAGMENT_SPREAD: {
-            bool done = false;
-            for (size_t i = 0; i < seen->n && !done; i++)
-                done = strcmp(seen->names[i], sel->name) == 0;
-            if (done)
+            if (rj__gql_map_get(&seen->names, sel->name) != NULL)
                 break;
-            seen->names = rj_xrealloc(seen->names, (seen->n + 1) * sizeof(*seen->names));
-            seen->names[seen->n++] = sel->name;
+            rj__gql_map_put(&seen->names, sel->name, sel);
             const rj_gql_ast_definition_t *frag = rj__gql_doc_fragment(doc, sel->name);
             if (frag != NULL && type_applies(s, type, frag->type_condition))
                 collect(s, doc, type, frag->selections, variables, out, seen);
@@ -155,7 +148,7 @@ rj__gql_collect_fields(const rj_gql_schema_t *s, const rj_gql_doc_t *doc,
 {
     visited_t seen = {0};
     collect(s, doc, type, sel, variables, out, &seen);
-    free(seen.names);
+    rj__gql_map_deinit(&seen.names);
 }
 
 void
@@ -164,6 +157,7 @@ rj__gql_fields_deinit(rj__gql_fields_t *f)
     for (size_t i = 0; i < f->n; i++)
         free(f->groups[i].nodes);
     free(f->groups);
+    rj__gql_map_deinit(&f->index);
     memset(f, 0, sizeof(*f));
 }
 
@@ -299,7 +293,8 @@ rj_gql_prepare(rj_gql_schema_t *s, rj_gql_doc_t *doc, const char *op_name,
             slot->error = err;
         }
     }
-    free(fields.groups);
+    free(fields.groups); /* the groups' nodes moved into the root slots */
+    rj__gql_map_deinit(&fields.index);
     *out = p;
     if (errors != NULL)
         *errors = NULL;

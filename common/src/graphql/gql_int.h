@@ -37,10 +37,25 @@ char *rj__gql_arena_strndup(rj__gql_arena_t *a, const char *s, size_t n);
 
 /* ---- documents --------------------------------------------------------------------------- */
 
+/** An open-addressing string map to borrowed pointers; the schema's name index. */
+typedef struct rj__gql_map {
+    const char **keys; /* slot keys, NULL for empty slots */
+    const void **vals; /* slot values */
+    size_t cap;        /* power of two */
+    size_t n;          /* occupied slots */
+} rj__gql_map_t;
+
+void rj__gql_map_init(rj__gql_map_t *m);
+void rj__gql_map_deinit(rj__gql_map_t *m);
+/** Inserts or replaces; @p key must outlive the map. */
+void rj__gql_map_put(rj__gql_map_t *m, const char *key, const void *val);
+const void *rj__gql_map_get(const rj__gql_map_t *m, const char *key);
+
 struct rj_gql_doc {
     int refs;                         /* references held; freed at zero */
     rj__gql_arena_t arena;            /* every node and string of the AST */
     rj_gql_ast_definition_t *defs;    /* first definition */
+    rj__gql_map_t fragments;          /* name -> first fragment definition of that name */
 };
 
 /* ---- lexer ------------------------------------------------------------------------------- */
@@ -126,20 +141,6 @@ void rj__gql_error_add_loc(json_t *error, rj_gql_loc_t loc);
 
 /* ---- schema ------------------------------------------------------------------------------ */
 
-/** An open-addressing string map to borrowed pointers; the schema's name index. */
-typedef struct rj__gql_map {
-    const char **keys;  /* slot keys, NULL for empty slots */
-    const void **vals;  /* slot values */
-    size_t cap;         /* power of two */
-    size_t n;           /* occupied slots */
-} rj__gql_map_t;
-
-void rj__gql_map_init(rj__gql_map_t *m);
-void rj__gql_map_deinit(rj__gql_map_t *m);
-/** Inserts or replaces; @p key must outlive the map. */
-void rj__gql_map_put(rj__gql_map_t *m, const char *key, const void *val);
-const void *rj__gql_map_get(const rj__gql_map_t *m, const char *key);
-
 struct rj_gql_schema {
     int refs;                            /* references held; freed at zero */
     rj__gql_arena_t arena;               /* types, fields and their tables */
@@ -193,6 +194,7 @@ typedef struct rj__gql_fields {
     rj__gql_field_group_t *groups;  /* in first-appearance order */
     size_t n;                       /* number of groups */
     size_t cap;                     /* capacity */
+    rj__gql_map_t index;            /* response key -> 1 + index into groups */
 } rj__gql_fields_t;
 
 /**

@@ -36,9 +36,11 @@ typedef struct rj_gql_limits {
     size_t max_bytes;  /* document size in bytes */
     size_t max_tokens; /* lexical tokens (punctuators, names, values) */
     size_t max_depth;  /* nesting of selection sets, list/object values and type wrappers */
+    size_t max_fields; /* field selections of an operation, fragments expanded; 0: no limit */
+    size_t max_aliases; /* aliased field selections of an operation, likewise; 0: no limit */
 } rj_gql_limits_t;
 
-/** 1 MiB, 100 000 tokens, depth 64. */
+/** 1 MiB, 100 000 tokens, depth 64, no field or alias limit. */
 extern const rj_gql_limits_t rj_gql_default_limits;
 
 /* ---- documents ------------------------------------------------------------------------- */
@@ -70,6 +72,21 @@ void rj_gql_doc_free(rj_gql_doc_t *doc);
 
 /** The first top-level definition (linked by `next`). Ownership: borrowed from @p doc. */
 const rj_gql_ast_definition_t *rj_gql_doc_definitions(const rj_gql_doc_t *doc);
+
+/**
+ * Counts what validating and executing @p doc walks once its fragments are expanded,
+ * without expanding them: each fragment's count is computed once and multiplied by its
+ * spreads, saturating at SIZE_MAX, so nested spreads that would expand exponentially cost
+ * time linear in the document. A spread of an unknown fragment, or one inside its own
+ * cycle, counts 0 (validation rejects both).
+ *
+ * @param selections  set to the field selections and fragment spreads, expanded, summed
+ *                    over the operations and the fragment definitions (validation walks
+ *                    each of them with what it spreads)
+ * @param aliases     set to the aliased field selections, expanded, summed over the
+ *                    operations
+ */
+void rj_gql_document_count(const rj_gql_doc_t *doc, size_t *selections, size_t *aliases);
 
 /**
  * Converts a value literal to JSON without a schema: numbers become integers or reals,
@@ -444,12 +461,27 @@ void rj_gql_cache_free(rj_gql_cache_t *c);
 
 /**
  * Returns the parsed, validated document for @p query, parsing and validating it on a miss.
+ * The limits' max_fields and max_aliases are checked (rj_gql_document_count) after parsing
+ * and before validation, whose cost grows with what they count: an exceeded one is a
+ * single error whose extensions.code is "InvalidParameterError".
  *
  * @param errors  on failure, if not NULL, a new JSON array of syntax or validation errors
  * @return a new document reference (rj_gql_doc_free() it), or NULL when invalid
  */
 rj_gql_doc_t *rj_gql_cache_get(rj_gql_cache_t *c, const char *query, size_t len,
                                json_t **errors);
+
+/**
+ * Parses and validates @p query as rj_gql_cache_get does on a miss, under the cache's
+ * schema and limits, without looking it up or keeping it: for a large document handled
+ * off the loop thread. Reads the cache's immutable parts only, so any thread may call it
+ * while the owner uses the cache.
+ *
+ * @param errors  as for rj_gql_cache_get
+ * @return a new document (rj_gql_doc_free() it), or NULL when invalid
+ */
+rj_gql_doc_t *rj_gql_cache_check(const rj_gql_cache_t *c, const char *query, size_t len,
+                                 json_t **errors);
 
 /** Number of documents held, and hit/miss counters for /metrics. */
 size_t rj_gql_cache_size(const rj_gql_cache_t *c);

@@ -747,6 +747,12 @@ rj_gql_parse(const char *src, size_t len, const rj_gql_limits_t *lim, json_t **e
         tail = &(*tail)->next;
     } while (!peek(p, RJ__TOK_EOF));
     free(p);
+    /* Validation and execution look fragments up per spread: a scan of the definitions
+     * would make a document with many fragments and spreads quadratic. The first
+     * definition of a name wins, as the scan did (UniqueFragmentNames reports the rest). */
+    for (const rj_gql_ast_definition_t *d = doc->defs; d != NULL; d = d->next)
+        if (d->kind == RJ_GQL_DEF_FRAGMENT && rj__gql_map_get(&doc->fragments, d->name) == NULL)
+            rj__gql_map_put(&doc->fragments, d->name, d);
     return doc;
 }
 
@@ -762,6 +768,7 @@ rj_gql_doc_free(rj_gql_doc_t *doc)
 {
     if (doc == NULL || --doc->refs > 0)
         return;
+    rj__gql_map_deinit(&doc->fragments);
     rj__gql_arena_deinit(&doc->arena);
     free(doc);
 }
@@ -775,8 +782,5 @@ rj_gql_doc_definitions(const rj_gql_doc_t *doc)
 const rj_gql_ast_definition_t *
 rj__gql_doc_fragment(const rj_gql_doc_t *doc, const char *name)
 {
-    for (const rj_gql_ast_definition_t *d = doc->defs; d != NULL; d = d->next)
-        if (d->kind == RJ_GQL_DEF_FRAGMENT && strcmp(d->name, name) == 0)
-            return d;
-    return NULL;
+    return rj__gql_map_get(&doc->fragments, name);
 }

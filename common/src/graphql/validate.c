@@ -17,6 +17,7 @@
 #include <ctype.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,18 @@ report(vctx_t *c, const rj_gql_loc_t *loc, const char *fmt, ...)
     json_t *e = rj__gql_error_new(loc, "%s", msg);
     json_array_append_new(c->errors, e);
     return e;
+}
+
+/*
+ * Room for element @p n of an array that holds @p n elements of @p size, growing it
+ * geometrically (its capacity is implied by n), so appending stays linear however many.
+ */
+static void *
+grow_for(void *p, size_t n, size_t size)
+{
+    if (n == 0 || (n >= 4 && (n & (n - 1)) == 0))
+        return rj_xrealloc(p, (n > 0 ? 2 * n : 4) * size);
+    return p;
 }
 
 /* ---- suggestions (graphql-js suggestionList / didYouMean) ---------------------------------- */
@@ -185,8 +198,7 @@ typedef struct hooks {
                   bool has_default, void *ud);
     void *ud;           /* passed to value */
     bool follow_spreads; /* walk into spread fragments (once each) */
-    const char **seen;  /* fragments walked, when following spreads */
-    size_t nseen;       /* number of them */
+    rj__gql_map_t seen;  /* fragments walked, when following spreads */
 } hooks_t;
 
 static void
@@ -260,14 +272,11 @@ walk_selections(vctx_t *c, hooks_t *h, const rj_gql_type_t *parent,
             walk_dirs(c, h, sel->directives, "FRAGMENT_SPREAD");
             if (!h->follow_spreads)
                 break;
-            bool done = false;
-            for (size_t i = 0; i < h->nseen && !done; i++)
-                done = strcmp(h->seen[i], sel->name) == 0;
+            bool done = rj__gql_map_get(&h->seen, sel->name) != NULL;
             const rj_gql_ast_definition_t *f = rj__gql_doc_fragment(c->doc, sel->name);
             if (done || f == NULL)
                 break;
-            h->seen = rj_xrealloc(h->seen, (h->nseen + 1) * sizeof(*h->seen));
-            h->seen[h->nseen++] = sel->name;
+            rj__gql_map_put(&h->seen, sel->name, f);
             const rj_gql_type_t *t = rj_gql_schema_find_type(c->s, f->type_condition);
             walk_dirs(c, h, f->directives, "FRAGMENT_DEFINITION");
             walk_selections(c, h, t != NULL && rj_gql_type_is_composite(t) ? t : NULL,
@@ -323,22 +332,29 @@ executable_definitions(vctx_t *c)
     }
 }
 
+/*
+ * The uniqueness rules find earlier names in a map, never by scanning what came before: a
+ * document of thousands of operations, fragments, variables, arguments, directives or
+ * input fields must not cost their square.
+ */
 static void
 unique_operation_names(vctx_t *c)
 {
+    rj__gql_map_t first;
+    rj__gql_map_init(&first);
     for (const rj_gql_ast_definition_t *d = c->doc->defs; d != NULL; d = d->next) {
         if (d->kind != RJ_GQL_DEF_OPERATION || d->name == NULL)
             continue;
-        for (const rj_gql_ast_definition_t *e = c->doc->defs; e != d; e = e->next) {
-            if (e->kind == RJ_GQL_DEF_OPERATION && e->name != NULL &&
-                strcmp(e->name, d->name) == 0) {
-                json_t *err = report(c, &e->name_loc,
-                                     "There can be only one operation named \"%s\".", d->name);
-                rj__gql_error_add_loc(err, d->name_loc);
-                break;
-            }
+        const rj_gql_ast_definition_t *e = rj__gql_map_get(&first, d->name);
+        if (e == NULL) {
+            rj__gql_map_put(&first, d->name, d);
+            continue;
         }
+        json_t *err =
+            report(c, &e->name_loc, "There can be only one operation named \"%s\".", d->name);
+        rj__gql_error_add_loc(err, d->name_loc);
     }
+    rj__gql_map_deinit(&first);
 }
 
 static void
@@ -622,24 +638,38 @@ scalar_leafs(vctx_t *c)
 
 /* ---- rules: arguments ---------------------------------------------------------------------- */
 
+/* Counts one more use of @p name in @p count (name -> uses, as a pointer-sized integer). */
+static void
+name_count(rj__gql_map_t *count, const char *name)
+{
+    uintptr_t n = (uintptr_t)rj__gql_map_get(count, name);
+    rj__gql_map_put(count, name, (const void *)(n + 1));
+}
+
 static void
 check_unique_args(vctx_t *c, const rj_gql_ast_argument_t *args)
 {
+    if (args == NULL || args->next == NULL)
+        return;
+    /* one error per repeated name, in the order of first uses, with every later use */
+    rj__gql_map_t count, errs;
+    rj__gql_map_init(&count);
+    rj__gql_map_init(&errs);
+    for (const rj_gql_ast_argument_t *a = args; a != NULL; a = a->next)
+        name_count(&count, a->name);
     for (const rj_gql_ast_argument_t *a = args; a != NULL; a = a->next) {
-        bool first = true;
-        for (const rj_gql_ast_argument_t *b = args; b != a; b = b->next)
-            first = first && strcmp(a->name, b->name) != 0;
-        if (!first)
+        if ((uintptr_t)rj__gql_map_get(&count, a->name) < 2)
             continue;
-        json_t *err = NULL;
-        for (const rj_gql_ast_argument_t *b = a->next; b != NULL; b = b->next) {
-            if (strcmp(a->name, b->name) != 0)
-                continue;
-            if (err == NULL)
-                err = report(c, &a->loc, "There can be only one argument named \"%s\".", a->name);
-            rj__gql_error_add_loc(err, b->loc);
-        }
+        json_t *err = (json_t *)rj__gql_map_get(&errs, a->name);
+        if (err == NULL)
+            rj__gql_map_put(
+                &errs, a->name,
+                report(c, &a->loc, "There can be only one argument named \"%s\".", a->name));
+        else
+            rj__gql_error_add_loc(err, a->loc);
     }
+    rj__gql_map_deinit(&count);
+    rj__gql_map_deinit(&errs);
 }
 
 static void
@@ -810,12 +840,12 @@ check_value(vctx_t *c, const rj_gql_type_ref_t *type, const rj_gql_ast_value_t *
     if (t == NULL)
         return;
     if (v->kind == RJ_GQL_VALUE_OBJECT && t->kind == RJ_GQL_KIND_INPUT_OBJECT) {
+        rj__gql_map_t given;
+        rj__gql_map_init(&given);
         for (const rj_gql_ast_object_field_t *f = v->fields; f != NULL; f = f->next) {
-            bool dup = false;
-            for (const rj_gql_ast_object_field_t *g = v->fields; g != f && !dup; g = g->next)
-                dup = strcmp(g->name, f->name) == 0;
-            if (dup)
+            if (rj__gql_map_get(&given, f->name) != NULL)
                 continue; /* reported by UniqueInputFieldNames */
+            rj__gql_map_put(&given, f->name, f);
             const rj_gql_input_value_t *fd = rj_gql_type_find_input_field(t, f->name);
             if (fd == NULL) {
                 rj_buf_t b;
@@ -836,13 +866,11 @@ check_value(vctx_t *c, const rj_gql_type_ref_t *type, const rj_gql_ast_value_t *
             const rj_gql_input_value_t *fd = &t->input_fields[i];
             if (fd->type->kind != RJ_GQL_TYPE_NON_NULL || fd->default_value != NULL)
                 continue;
-            bool given = false;
-            for (const rj_gql_ast_object_field_t *f = v->fields; f != NULL && !given; f = f->next)
-                given = strcmp(f->name, fd->name) == 0;
-            if (!given)
+            if (rj__gql_map_get(&given, fd->name) == NULL)
                 report(c, &v->loc, "Field \"%s.%s\" of required type \"%s\" was not provided.",
                        t->name, fd->name, fd->type_str);
         }
+        rj__gql_map_deinit(&given);
         return;
     }
     if (t->kind != RJ_GQL_KIND_SCALAR && t->kind != RJ_GQL_KIND_ENUM) {
@@ -904,18 +932,20 @@ unique_input_fields_value(vctx_t *c, const rj_gql_type_ref_t *type, const rj_gql
         for (const rj_gql_ast_value_t *i = v->items; i != NULL; i = i->next)
             unique_input_fields_value(c, NULL, i, false, ud);
     } else if (v->kind == RJ_GQL_VALUE_OBJECT) {
+        rj__gql_map_t first;
+        rj__gql_map_init(&first);
         for (const rj_gql_ast_object_field_t *f = v->fields; f != NULL; f = f->next) {
-            for (const rj_gql_ast_object_field_t *g = v->fields; g != f; g = g->next) {
-                if (strcmp(g->name, f->name) == 0) {
-                    json_t *err = report(c, &g->loc,
-                                         "There can be only one input field named \"%s\".",
-                                         f->name);
-                    rj__gql_error_add_loc(err, f->loc);
-                    break;
-                }
+            const rj_gql_ast_object_field_t *g = rj__gql_map_get(&first, f->name);
+            if (g == NULL) {
+                rj__gql_map_put(&first, f->name, f);
+            } else {
+                json_t *err =
+                    report(c, &g->loc, "There can be only one input field named \"%s\".", f->name);
+                rj__gql_error_add_loc(err, f->loc);
             }
             unique_input_fields_value(c, NULL, f->value, false, ud);
         }
+        rj__gql_map_deinit(&first);
     }
 }
 
@@ -955,21 +985,22 @@ known_directives(vctx_t *c)
 static void
 unique_directives_dirs(vctx_t *c, const rj_gql_ast_directive_t *dirs, const char *location)
 {
+    if (dirs == NULL || dirs->next == NULL)
+        return;
+    rj__gql_map_t first;
+    rj__gql_map_init(&first);
     for (const rj_gql_ast_directive_t *d = dirs; d != NULL; d = d->next) {
+        const rj_gql_ast_directive_t *e = rj__gql_map_get(&first, d->name);
+        if (e == NULL)
+            rj__gql_map_put(&first, d->name, d);
         const rj_gql_directive_def_t *dd = rj_gql_schema_find_directive(c->s, d->name);
-        if (dd != NULL && dd->repeatable)
+        if (e == NULL || (dd != NULL && dd->repeatable))
             continue;
-        for (const rj_gql_ast_directive_t *e = dirs; e != d; e = e->next) {
-            if (strcmp(e->name, d->name) == 0) {
-                json_t *err = report(c, &e->loc,
-                                     "The directive \"@%s\" can only be used once at this "
-                                     "location.",
-                                     d->name);
-                rj__gql_error_add_loc(err, d->loc);
-                break;
-            }
-        }
+        json_t *err = report(
+            c, &e->loc, "The directive \"@%s\" can only be used once at this location.", d->name);
+        rj__gql_error_add_loc(err, d->loc);
     }
+    rj__gql_map_deinit(&first);
 }
 
 static void
@@ -987,14 +1018,13 @@ unique_fragment_names(vctx_t *c)
     for (const rj_gql_ast_definition_t *d = c->doc->defs; d != NULL; d = d->next) {
         if (d->kind != RJ_GQL_DEF_FRAGMENT)
             continue;
-        for (const rj_gql_ast_definition_t *e = c->doc->defs; e != d; e = e->next) {
-            if (e->kind == RJ_GQL_DEF_FRAGMENT && strcmp(e->name, d->name) == 0) {
-                json_t *err = report(c, &e->name_loc,
-                                     "There can be only one fragment named \"%s\".", d->name);
-                rj__gql_error_add_loc(err, d->name_loc);
-                break;
-            }
-        }
+        /* the document's fragment index holds the first definition of each name */
+        const rj_gql_ast_definition_t *e = rj__gql_doc_fragment(c->doc, d->name);
+        if (e == d)
+            continue;
+        json_t *err =
+            report(c, &e->name_loc, "There can be only one fragment named \"%s\".", d->name);
+        rj__gql_error_add_loc(err, d->name_loc);
     }
 }
 
@@ -1023,13 +1053,10 @@ no_unused_fragments(vctx_t *c)
     for (const rj_gql_ast_definition_t *d = c->doc->defs; d != NULL; d = d->next) {
         if (d->kind != RJ_GQL_DEF_FRAGMENT)
             continue;
-        bool used = false;
-        for (size_t i = 0; i < h.nseen && !used; i++)
-            used = strcmp(h.seen[i], d->name) == 0;
-        if (!used)
+        if (rj__gql_map_get(&h.seen, d->name) == NULL)
             report(c, &d->loc, "Fragment \"%s\" is never used.", d->name);
     }
-    free(h.seen);
+    rj__gql_map_deinit(&h.seen);
 }
 
 /* Direct fragment spreads inside a selection set (not following them). */
@@ -1038,7 +1065,7 @@ direct_spreads(const rj_gql_ast_selection_t *sel, const rj_gql_ast_selection_t *
 {
     for (; sel != NULL; sel = sel->next) {
         if (sel->kind == RJ_GQL_SEL_FRAGMENT_SPREAD) {
-            *out = rj_xrealloc(*out, (*n + 1) * sizeof(**out));
+            *out = grow_for(*out, *n, sizeof(**out));
             (*out)[(*n)++] = sel;
         }
         direct_spreads(sel->selections, out, n);
@@ -1047,43 +1074,32 @@ direct_spreads(const rj_gql_ast_selection_t *sel, const rj_gql_ast_selection_t *
 
 typedef struct cycle_ctx {
     vctx_t *c;                                /* validation context */
-    const char **visited;                     /* fragments fully explored */
-    size_t nvisited;                          /* number of them */
+    rj__gql_map_t visited;                    /* fragments explored (or being explored) */
+    rj__gql_map_t depth;                      /* fragment on the stack -> 1 + its depth */
     const rj_gql_ast_selection_t **path;      /* the spread path being explored */
     size_t npath;                             /* its length */
     const char **stack_names;                 /* fragment name at each path depth */
 } cycle_ctx_t;
-
-static bool
-name_in(const char *const *names, size_t n, const char *name)
-{
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(names[i], name) == 0)
-            return true;
-    return false;
-}
 
 /* graphql-js NoFragmentCyclesRule.detectCycleRecursive */
 static void
 detect_cycles(cycle_ctx_t *cc, const rj_gql_ast_definition_t *frag, const char **in_stack,
               size_t *nstack)
 {
-    if (name_in(cc->visited, cc->nvisited, frag->name))
+    if (rj__gql_map_get(&cc->visited, frag->name) != NULL)
         return;
-    cc->visited = rj_xrealloc(cc->visited, (cc->nvisited + 1) * sizeof(*cc->visited));
-    cc->visited[cc->nvisited++] = frag->name;
+    rj__gql_map_put(&cc->visited, frag->name, frag);
     const rj_gql_ast_selection_t **spreads = NULL;
     size_t nspreads = 0;
     direct_spreads(frag->selections, &spreads, &nspreads);
-    size_t my_depth = *nstack;
-    in_stack[(*nstack)++] = frag->name;
+    in_stack[*nstack] = frag->name;
+    rj__gql_map_put(&cc->depth, frag->name, (const void *)(uintptr_t)++(*nstack));
     for (size_t i = 0; i < nspreads; i++) {
         const rj_gql_ast_selection_t *sp = spreads[i];
-        size_t cycle_at = SIZE_MAX;
-        for (size_t k = my_depth + 1; k-- > 0;)
-            if (k < *nstack && strcmp(in_stack[k], sp->name) == 0)
-                cycle_at = k;
-        cc->path = rj_xrealloc(cc->path, (cc->npath + 1) * sizeof(*cc->path));
+        /* a name is on the stack at most once: its depth, not a scan of the stack */
+        uintptr_t on_stack = (uintptr_t)rj__gql_map_get(&cc->depth, sp->name);
+        size_t cycle_at = on_stack > 0 ? on_stack - 1 : SIZE_MAX;
+        cc->path = grow_for(cc->path, cc->npath, sizeof(*cc->path));
         cc->path[cc->npath++] = sp;
         if (cycle_at == SIZE_MAX) {
             const rj_gql_ast_definition_t *next = rj__gql_doc_fragment(cc->c->doc, sp->name);
@@ -1106,6 +1122,7 @@ detect_cycles(cycle_ctx_t *cc, const rj_gql_ast_definition_t *frag, const char *
         }
         cc->npath--;
     }
+    rj__gql_map_put(&cc->depth, frag->name, NULL);
     (*nstack)--;
     free(spreads);
 }
@@ -1125,7 +1142,8 @@ no_fragment_cycles(vctx_t *c)
         detect_cycles(&cc, d, stack, &nstack);
     }
     free(stack);
-    free(cc.visited);
+    rj__gql_map_deinit(&cc.visited);
+    rj__gql_map_deinit(&cc.depth);
     free(cc.path);
 }
 
@@ -1189,23 +1207,25 @@ unique_variable_names(vctx_t *c)
     for (const rj_gql_ast_definition_t *d = c->doc->defs; d != NULL; d = d->next) {
         if (d->kind != RJ_GQL_DEF_OPERATION)
             continue;
+        rj__gql_map_t count, errs;
+        rj__gql_map_init(&count);
+        rj__gql_map_init(&errs);
+        for (const rj_gql_ast_variable_t *v = d->variables; v != NULL; v = v->next)
+            name_count(&count, v->name);
         for (const rj_gql_ast_variable_t *v = d->variables; v != NULL; v = v->next) {
-            bool first = true;
-            for (const rj_gql_ast_variable_t *w = d->variables; w != v && first; w = w->next)
-                first = strcmp(w->name, v->name) != 0;
-            if (!first)
+            if ((uintptr_t)rj__gql_map_get(&count, v->name) < 2)
                 continue;
-            json_t *err = NULL;
-            for (const rj_gql_ast_variable_t *w = v->next; w != NULL; w = w->next) {
-                if (strcmp(w->name, v->name) != 0)
-                    continue;
-                if (err == NULL)
-                    /* graphql-js points at the names, not at the '$'. */
-                    err = report(c, &v->name_loc, "There can be only one variable named \"$%s\".",
-                                 v->name);
-                rj__gql_error_add_loc(err, w->name_loc);
-            }
+            json_t *err = (json_t *)rj__gql_map_get(&errs, v->name);
+            if (err == NULL)
+                /* graphql-js points at the names, not at the '$'. */
+                rj__gql_map_put(&errs, v->name,
+                                report(c, &v->name_loc,
+                                       "There can be only one variable named \"$%s\".", v->name));
+            else
+                rj__gql_error_add_loc(err, v->name_loc);
         }
+        rj__gql_map_deinit(&count);
+        rj__gql_map_deinit(&errs);
     }
 }
 
@@ -1227,7 +1247,7 @@ collect_usages_in(vctx_t *c, const rj_gql_type_ref_t *type, const rj_gql_ast_val
                   usages_t *us, bool has_default)
 {
     if (v->kind == RJ_GQL_VALUE_VARIABLE) {
-        us->u = rj_xrealloc(us->u, (us->n + 1) * sizeof(*us->u));
+        us->u = grow_for(us->u, us->n, sizeof(*us->u));
         us->u[us->n++] = (var_usage_t){v, type, has_default};
         return;
     }
@@ -1266,7 +1286,17 @@ operation_usages(vctx_t *c, const rj_gql_ast_definition_t *op, usages_t *us)
     hooks_t h = {.value = collect_usages_value, .ud = us, .follow_spreads = true};
     walk_dirs(c, &h, op->directives, op_locations[op->op]);
     walk_selections(c, &h, c->s->roots[op->op], op->selections);
-    free(h.seen);
+    rj__gql_map_deinit(&h.seen);
+}
+
+/* @p op's variables by name, the first definition of each (*out is initialised here). */
+static void
+variables_index(const rj_gql_ast_definition_t *op, rj__gql_map_t *out)
+{
+    rj__gql_map_init(out);
+    for (const rj_gql_ast_variable_t *v = op->variables; v != NULL; v = v->next)
+        if (rj__gql_map_get(out, v->name) == NULL)
+            rj__gql_map_put(out, v->name, v);
 }
 
 static void
@@ -1277,12 +1307,11 @@ no_undefined_variables(vctx_t *c)
             continue;
         usages_t us = {0};
         operation_usages(c, d, &us);
+        rj__gql_map_t defined;
+        variables_index(d, &defined);
         for (size_t i = 0; i < us.n; i++) {
             const char *name = us.u[i].node->str;
-            bool defined = false;
-            for (const rj_gql_ast_variable_t *v = d->variables; v != NULL && !defined; v = v->next)
-                defined = strcmp(v->name, name) == 0;
-            if (defined)
+            if (rj__gql_map_get(&defined, name) != NULL)
                 continue;
             json_t *err;
             if (d->name != NULL)
@@ -1293,6 +1322,7 @@ no_undefined_variables(vctx_t *c)
                 err = report(c, &us.u[i].node->loc, "Variable \"$%s\" is not defined.", name);
             rj__gql_error_add_loc(err, d->loc);
         }
+        rj__gql_map_deinit(&defined);
         free(us.u);
     }
 }
@@ -1305,11 +1335,12 @@ no_unused_variables(vctx_t *c)
             continue;
         usages_t us = {0};
         operation_usages(c, d, &us);
+        rj__gql_map_t used;
+        rj__gql_map_init(&used);
+        for (size_t i = 0; i < us.n; i++)
+            rj__gql_map_put(&used, us.u[i].node->str, us.u[i].node);
         for (const rj_gql_ast_variable_t *v = d->variables; v != NULL; v = v->next) {
-            bool used = false;
-            for (size_t i = 0; i < us.n && !used; i++)
-                used = strcmp(us.u[i].node->str, v->name) == 0;
-            if (used)
+            if (rj__gql_map_get(&used, v->name) != NULL)
                 continue;
             if (d->name != NULL)
                 report(c, &v->loc, "Variable \"$%s\" is never used in operation \"%s\".",
@@ -1317,6 +1348,7 @@ no_unused_variables(vctx_t *c)
             else
                 report(c, &v->loc, "Variable \"$%s\" is never used.", v->name);
         }
+        rj__gql_map_deinit(&used);
         free(us.u);
     }
 }
@@ -1344,11 +1376,11 @@ variables_in_allowed_position(vctx_t *c)
             continue;
         usages_t us = {0};
         operation_usages(c, d, &us);
+        rj__gql_map_t defined;
+        variables_index(d, &defined);
         for (size_t i = 0; i < us.n; i++) {
             const rj_gql_type_ref_t *loc_type = us.u[i].type;
-            const rj_gql_ast_variable_t *v = d->variables;
-            while (v != NULL && strcmp(v->name, us.u[i].node->str) != 0)
-                v = v->next;
+            const rj_gql_ast_variable_t *v = rj__gql_map_get(&defined, us.u[i].node->str);
             if (v == NULL || loc_type == NULL ||
                 rj_gql_schema_find_type(c->s, rj_gql_type_ref_named(v->type)) == NULL)
                 continue;
@@ -1373,6 +1405,7 @@ variables_in_allowed_position(vctx_t *c)
             free(vt);
             free(lt);
         }
+        rj__gql_map_deinit(&defined);
         free(us.u);
     }
 }
@@ -1384,64 +1417,489 @@ variables_in_allowed_position(vctx_t *c)
  * and fragment spreads alike (graphql-js keeps spreads apart to cache fragment pairs); a
  * set of already-compared node pairs stands in for that cache, so each conflicting pair is
  * reported once, at the outermost selection set that contains both fields.
+ *
+ * The rule must stay near-linear on hostile documents (a flat list of 1,600 `__typename`
+ * once took minutes): fields are grouped by response name, so fields of different names
+ * are never compared. Fields of the same structure (parent, name, arguments, and
+ * sub-selections, fragments expanded, recursively) are one class, numbered by
+ * hash-consing; whether two fields conflict depends only on their classes. So a first,
+ * silent pass compares one representative per pair of classes (and a class with itself),
+ * remembering the outcome for sub-selections per pair of classes: a group whose classes do
+ * not conflict costs time linear in its size. Only a group that really conflicts is then
+ * compared pair by pair, to report every pair and location as graphql-js does, skipping
+ * pairs the silent pass clears and stopping at the error limit.
  */
 typedef struct ofield {
-    const rj_gql_type_t *parent;           /* the type the field is selected on, or NULL */
-    const rj_gql_ast_selection_t *node;    /* the field */
-    const rj_gql_field_def_t *def;         /* its definition, or NULL */
+    const rj_gql_type_t *parent;        /* the type the field is selected on, or NULL */
+    const rj_gql_ast_selection_t *node; /* the field */
+    const rj_gql_field_def_t *def;      /* its definition, or NULL */
+    const char *key;                    /* its response name */
+    char *args;                         /* its arguments printed in name order, NULL for
+                                           none or when a name repeats; owned */
 } ofield_t;
 
+/* A field's place in the by-name order. */
+typedef struct okey {
+    const char *key; /* its response name */
+    size_t i;        /* its index in document order */
+} okey_t;
+
 typedef struct ofields {
-    ofield_t *v; /* fields in document order */
-    size_t n;    /* number of fields */
+    ofield_t *v;   /* fields in document order */
+    size_t n;      /* number of fields */
+    okey_t *order; /* sorted by (key, index): each response name's run, in document order */
 } ofields_t;
 
+/* Pointer-keyed open-addressing tables: pairs of nodes compared, and gathered selections. */
+typedef struct ptrset {
+    const void **keys; /* two entries per slot, {NULL, NULL} for empty slots */
+    void **vals;       /* one value per slot */
+    size_t cap;        /* slots, a power of two */
+    size_t n;          /* occupied slots */
+} ptrset_t;
+
+/* One structural class: a representative field and the classes of its sub-selection. */
+typedef struct oclass {
+    const ofield_t *f; /* the first field seen of the class */
+    size_t *kids;      /* classes of its gathered sub-fields, in document order; owned */
+    size_t nkids;      /* number of them */
+    uint64_t hash;     /* hash of all of the above */
+} oclass_t;
+
 typedef struct overlap_ctx {
-    vctx_t *c;                                  /* validation context */
-    const rj_gql_ast_selection_t **pairs;       /* compared pairs, two entries each */
-    size_t npairs;                              /* number of pairs */
+    vctx_t *c;         /* validation context */
+    ptrset_t pairs;    /* compared field pairs, the lower address first */
+    ptrset_t gathered; /* field node -> its sub-selection's ofields_t */
+    ptrset_t node_cls; /* field node -> its class, as a pointer-sized integer */
+    oclass_t *cls;     /* the classes: class k is cls[k - 1] */
+    size_t ncls;       /* number of classes */
+    size_t capcls;     /* allocated */
+    size_t *buckets;   /* class hash -> class, open addressing, 0 for empty */
+    size_t nbuckets;   /* a power of two */
+    ptrset_t dry;      /* (class, 2 * class + exclusive) -> sub-selections conflict */
 } overlap_ctx_t;
+
+static size_t
+ptr_hash(const void *a, const void *b)
+{
+    uint64_t h = (uint64_t)(uintptr_t)a * 0x9E3779B97F4A7C15ull;
+    h ^= (uint64_t)(uintptr_t)b + 0x632BE59BD9B4E019ull + (h << 6) + (h >> 2);
+    h ^= h >> 31;
+    h *= 0xBF58476D1CE4E5B9ull;
+    return (size_t)(h ^ (h >> 29));
+}
+
+/* The slot of (a, b), or of the empty slot where it belongs. */
+static size_t
+ptrset_slot(const ptrset_t *t, const void *a, const void *b)
+{
+    size_t i = ptr_hash(a, b) & (t->cap - 1);
+    while (t->keys[2 * i] != NULL && (t->keys[2 * i] != a || t->keys[2 * i + 1] != b))
+        i = (i + 1) & (t->cap - 1);
+    return i;
+}
+
+static void **
+ptrset_find(const ptrset_t *t, const void *a, const void *b)
+{
+    if (t->cap == 0)
+        return NULL;
+    size_t i = ptrset_slot(t, a, b);
+    return t->keys[2 * i] != NULL ? &t->vals[i] : NULL;
+}
+
+/* Inserts (a, b) -> val; (a, b) must not be there yet. */
+static void
+ptrset_put(ptrset_t *t, const void *a, const void *b, void *val)
+{
+    if ((t->n + 1) * 2 > t->cap) {
+        ptrset_t old = *t;
+        t->cap = old.cap ? old.cap * 2 : 64;
+        t->keys = rj_xcalloc(2 * t->cap, sizeof(*t->keys));
+        t->vals = rj_xcalloc(t->cap, sizeof(*t->vals));
+        t->n = 0;
+        for (size_t i = 0; i < old.cap; i++)
+            if (old.keys[2 * i] != NULL)
+                ptrset_put(t, old.keys[2 * i], old.keys[2 * i + 1], old.vals[i]);
+        free(old.keys);
+        free(old.vals);
+    }
+    size_t i = ptrset_slot(t, a, b);
+    t->keys[2 * i] = a;
+    t->keys[2 * i + 1] = b;
+    t->vals[i] = val;
+    t->n++;
+}
+
+static void
+ptrset_deinit(ptrset_t *t)
+{
+    free(t->keys);
+    free(t->vals);
+    *t = (ptrset_t){0};
+}
+
+/* Locations of the fields on one side of a conflict, turned into JSON only when reported. */
+typedef struct locs {
+    rj_gql_loc_t *v; /* locations in report order */
+    size_t n;        /* number of them */
+    size_t cap;      /* allocated */
+} locs_t;
+
+static void
+locs_add(locs_t *l, rj_gql_loc_t loc)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 4;
+        l->v = rj_xrealloc(l->v, l->cap * sizeof(*l->v));
+    }
+    l->v[l->n++] = loc;
+}
+
+static void
+locs_extend(locs_t *l, const locs_t *from)
+{
+    for (size_t i = 0; i < from->n; i++)
+        locs_add(l, from->v[i]);
+}
+
+static int
+arg_name_cmp(const void *x, const void *y)
+{
+    const rj_gql_ast_argument_t *const *a = x, *const *b = y;
+    return strcmp((*a)->name, (*b)->name);
+}
+
+/* The arguments printed in name order, so equal strings mean sameArguments; NULL for none,
+ * or when a name repeats (then same_arguments compares the way graphql-js does). */
+static char *
+args_key(const rj_gql_ast_selection_t *node)
+{
+    size_t n = 0;
+    for (const rj_gql_ast_argument_t *a = node->args; a != NULL; a = a->next)
+        n++;
+    if (n == 0)
+        return NULL;
+    const rj_gql_ast_argument_t **v = rj_xcalloc(n, sizeof(*v));
+    n = 0;
+    for (const rj_gql_ast_argument_t *a = node->args; a != NULL; a = a->next)
+        v[n++] = a;
+    qsort(v, n, sizeof(*v), arg_name_cmp);
+    rj_buf_t b;
+    rj_buf_init(&b);
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && strcmp(v[i - 1]->name, v[i]->name) == 0) {
+            free(v);
+            rj_buf_deinit(&b);
+            return NULL;
+        }
+        rj_buf_printf(&b, "%s:", v[i]->name);
+        rj__gql_print_value(&b, v[i]->value);
+        rj_buf_putc(&b, ',');
+    }
+    free(v);
+    return b.data;
+}
 
 static void
 gather_fields(vctx_t *c, const rj_gql_type_t *parent, const rj_gql_ast_selection_t *sel,
-              ofields_t *out, const char ***seen, size_t *nseen)
+              ofields_t *out, size_t *cap, rj__gql_map_t *seen)
 {
     for (; sel != NULL; sel = sel->next) {
         if (sel->kind == RJ_GQL_SEL_FIELD) {
-            out->v = rj_xrealloc(out->v, (out->n + 1) * sizeof(*out->v));
+            if (out->n == *cap) {
+                *cap = *cap ? *cap * 2 : 8;
+                out->v = rj_xrealloc(out->v, *cap * sizeof(*out->v));
+            }
             out->v[out->n++] = (ofield_t){
-                parent, sel, parent != NULL ? rj__gql_field_lookup(c->s, parent, sel->name) : NULL};
+                .parent = parent,
+                .node = sel,
+                .def = parent != NULL ? rj__gql_field_lookup(c->s, parent, sel->name) : NULL,
+                .key = sel->alias ? sel->alias : sel->name,
+                .args = args_key(sel),
+            };
         } else if (sel->kind == RJ_GQL_SEL_INLINE_FRAGMENT) {
             const rj_gql_type_t *t =
                 sel->type_condition != NULL ? rj_gql_schema_find_type(c->s, sel->type_condition)
                                             : parent;
-            gather_fields(c, t, sel->selections, out, seen, nseen);
+            gather_fields(c, t, sel->selections, out, cap, seen);
         } else {
-            if (name_in(*seen, *nseen, sel->name))
+            if (rj__gql_map_get(seen, sel->name) != NULL)
                 continue;
-            *seen = rj_xrealloc(*seen, (*nseen + 1) * sizeof(**seen));
-            (*seen)[(*nseen)++] = sel->name;
+            rj__gql_map_put(seen, sel->name, sel);
             const rj_gql_ast_definition_t *f = rj__gql_doc_fragment(c->doc, sel->name);
             if (f != NULL)
                 gather_fields(c, rj_gql_schema_find_type(c->s, f->type_condition), f->selections,
-                              out, seen, nseen);
+                              out, cap, seen);
         }
     }
 }
 
+static int
+okey_cmp(const void *x, const void *y)
+{
+    const okey_t *a = x, *b = y;
+    int k = strcmp(a->key, b->key);
+    return k != 0 ? k : a->i < b->i ? -1 : a->i > b->i;
+}
+
+/* The fields of @p sel in document order, with each response name's run in out->order. */
 static void
 gather_all(vctx_t *c, const rj_gql_type_t *parent, const rj_gql_ast_selection_t *sel,
            ofields_t *out)
 {
-    const char **seen = NULL;
-    size_t nseen = 0;
-    gather_fields(c, parent, sel, out, &seen, &nseen);
-    free(seen);
+    rj__gql_map_t seen;
+    rj__gql_map_init(&seen);
+    size_t cap = 0;
+    gather_fields(c, parent, sel, out, &cap, &seen);
+    rj__gql_map_deinit(&seen);
+    out->order = rj_xcalloc(out->n + 1, sizeof(*out->order));
+    for (size_t i = 0; i < out->n; i++)
+        out->order[i] = (okey_t){out->v[i].key, i};
+    qsort(out->order, out->n, sizeof(*out->order), okey_cmp);
+}
+
+static void
+ofields_deinit(ofields_t *f)
+{
+    for (size_t i = 0; i < f->n; i++)
+        free(f->v[i].args);
+    free(f->v);
+    free(f->order);
+    *f = (ofields_t){0};
+}
+
+/* The first position in f->order of response name @p key, or f->n when there is none. */
+static size_t
+ofields_find(const ofields_t *f, const char *key)
+{
+    size_t lo = 0, hi = f->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(f->order[mid].key, key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < f->n && strcmp(f->order[lo].key, key) == 0 ? lo : f->n;
+}
+
+/* The gathered sub-selection of @p f, built once: its parent type follows from the node. */
+static const ofields_t *
+sub_fields(overlap_ctx_t *o, const ofield_t *f)
+{
+    void **hit = ptrset_find(&o->gathered, f->node, NULL);
+    if (hit != NULL)
+        return *hit;
+    ofields_t *sub = rj_xcalloc(1, sizeof(*sub));
+    gather_all(o->c, f->def != NULL ? f->def->named : NULL, f->node->selections, sub);
+    ptrset_put(&o->gathered, f->node, NULL, sub);
+    return sub;
+}
+
+/* ---- structural classes ---- */
+
+static uint64_t
+mix64(uint64_t h, uint64_t v)
+{
+    h ^= v + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2);
+    h *= 0xBF58476D1CE4E5B9ull;
+    return h ^ (h >> 31);
+}
+
+/* Same structure at the top: what find_conflict looks at besides the sub-selections. */
+static bool
+same_top(const ofield_t *a, const ofield_t *b)
+{
+    if (a->parent != b->parent || a->def != b->def || strcmp(a->key, b->key) != 0 ||
+        strcmp(a->node->name, b->node->name) != 0 ||
+        (a->node->selections == NULL) != (b->node->selections == NULL))
+        return false;
+    if (a->node->args == NULL || b->node->args == NULL)
+        return a->node->args == b->node->args;
+    /* arguments whose names repeat have no key: such a field is a class of its own */
+    return a->args != NULL && b->args != NULL && strcmp(a->args, b->args) == 0;
 }
 
 static bool
-same_arguments(const rj_gql_ast_selection_t *a, const rj_gql_ast_selection_t *b)
+class_eq(const oclass_t *k, const ofield_t *f, const size_t *kids, size_t nkids)
 {
+    return same_top(k->f, f) && k->nkids == nkids &&
+           (nkids == 0 || memcmp(k->kids, kids, nkids * sizeof(*kids)) == 0);
+}
+
+static void
+class_index(overlap_ctx_t *o, size_t id)
+{
+    size_t i = (size_t)o->cls[id - 1].hash & (o->nbuckets - 1);
+    while (o->buckets[i] != 0)
+        i = (i + 1) & (o->nbuckets - 1);
+    o->buckets[i] = id;
+}
+
+/* The class of (f, kids), a new one when none is equal; @p kids is taken. */
+static size_t
+class_intern(overlap_ctx_t *o, const ofield_t *f, size_t *kids, size_t nkids, bool unique)
+{
+    uint64_t h = mix64(rj_hash(f->key, strlen(f->key)), (uintptr_t)f->parent);
+    h = mix64(h, (uintptr_t)f->def);
+    h = mix64(h, rj_hash(f->node->name, strlen(f->node->name)));
+    if (f->args != NULL)
+        h = mix64(h, rj_hash(f->args, strlen(f->args)));
+    for (size_t i = 0; i < nkids; i++)
+        h = mix64(h, kids[i]);
+    if (!unique && o->nbuckets > 0) {
+        for (size_t i = (size_t)h & (o->nbuckets - 1); o->buckets[i] != 0;
+             i = (i + 1) & (o->nbuckets - 1)) {
+            const oclass_t *k = &o->cls[o->buckets[i] - 1];
+            if (k->hash == h && class_eq(k, f, kids, nkids)) {
+                free(kids);
+                return o->buckets[i];
+            }
+        }
+    }
+    if (o->ncls == o->capcls) {
+        o->capcls = o->capcls ? o->capcls * 2 : 64;
+        o->cls = rj_xrealloc(o->cls, o->capcls * sizeof(*o->cls));
+    }
+    o->cls[o->ncls++] = (oclass_t){.f = f, .kids = kids, .nkids = nkids, .hash = h};
+    if (o->ncls * 2 > o->nbuckets) {
+        free(o->buckets);
+        o->nbuckets = o->nbuckets ? o->nbuckets * 2 : 128;
+        o->buckets = rj_xcalloc(o->nbuckets, sizeof(*o->buckets));
+        for (size_t id = 1; id <= o->ncls; id++)
+            class_index(o, id);
+    } else {
+        class_index(o, o->ncls);
+    }
+    return o->ncls;
+}
+
+#define CLASS_BUSY ((void *)(uintptr_t)SIZE_MAX) /* node_cls: being computed */
+
+/*
+ * The structural class of @p f: equal for two fields exactly when they have the same
+ * parent, definition, response name, name and arguments, and sub-selections (fragments
+ * expanded) of the same classes in the same order. A field met again inside its own
+ * sub-selection (a fragment cycle, reported by NoFragmentCycles) gets a class of its own.
+ */
+static size_t field_class(overlap_ctx_t *o, const ofield_t *f);
+
+static size_t
+field_class(overlap_ctx_t *o, const ofield_t *f)
+{
+    void **hit = ptrset_find(&o->node_cls, f->node, NULL);
+    if (hit != NULL && *hit != CLASS_BUSY)
+        return (size_t)(uintptr_t)*hit;
+    if (hit != NULL) /* a cycle */
+        return class_intern(o, f, NULL, 0, true);
+    ptrset_put(&o->node_cls, f->node, NULL, CLASS_BUSY);
+    size_t *kids = NULL, nkids = 0;
+    if (f->node->selections != NULL) {
+        const ofields_t *sub = sub_fields(o, f);
+        nkids = sub->n;
+        kids = rj_xcalloc(nkids + 1, sizeof(*kids));
+        for (size_t i = 0; i < sub->n; i++)
+            kids[i] = field_class(o, &sub->v[i]);
+    }
+    size_t id = class_intern(o, f, kids, nkids, f->node->args != NULL && f->args == NULL);
+    *ptrset_find(&o->node_cls, f->node, NULL) = (void *)(uintptr_t)id;
+    return id;
+}
+
+static bool types_conflict(const rj_gql_schema_t *s, const rj_gql_type_ref_t *a,
+                           const rj_gql_type_ref_t *b);
+static bool same_arguments(const ofield_t *fa, const ofield_t *fb);
+
+static bool dry_conflict(overlap_ctx_t *o, bool exclusive, const ofield_t *f1, const ofield_t *f2);
+
+/* One field per class among f->order[from, to), in *out (reallocated); returns how many. */
+static size_t
+class_reps(overlap_ctx_t *o, const ofields_t *f, size_t from, size_t to, size_t **out)
+{
+    *out = rj_xrealloc(*out, (to - from + 1) * sizeof(**out));
+    if (to - from == 1) { /* the usual run: one field of that name */
+        (*out)[0] = f->order[from].i;
+        return 1;
+    }
+    size_t n = 0;
+    ptrset_t seen = {0};
+    for (size_t k = from; k < to; k++) {
+        const void *c = (const void *)(uintptr_t)field_class(o, &f->v[f->order[k].i]);
+        if (ptrset_find(&seen, c, NULL) == NULL) {
+            ptrset_put(&seen, c, NULL, NULL);
+            (*out)[n++] = f->order[k].i;
+        }
+    }
+    ptrset_deinit(&seen);
+    return n;
+}
+
+/*
+ * Whether the sub-selections of two fields conflict, silently: one representative per pair
+ * of classes of each shared response name, remembered per pair of classes (and whether
+ * their parents were already exclusive), so repeated structures are compared once. A pair
+ * being compared counts as not conflicting meanwhile, which ends fragment cycles.
+ */
+static bool
+dry_sub(overlap_ctx_t *o, bool exclusive, const ofield_t *f1, const ofield_t *f2)
+{
+    size_t c1 = field_class(o, f1), c2 = field_class(o, f2);
+    const void *k1 = (const void *)(uintptr_t)c1;
+    const void *k2 = (const void *)(uintptr_t)(2 * c2 + exclusive);
+    void **hit = ptrset_find(&o->dry, k1, k2);
+    if (hit != NULL)
+        return *hit != NULL;
+    ptrset_put(&o->dry, k1, k2, NULL);
+    const ofields_t *a = sub_fields(o, f1), *b = sub_fields(o, f2);
+    bool conflict = false;
+    size_t *ra = NULL, *rb = NULL;
+    for (size_t i = 0; i < a->n && !conflict;) {
+        size_t ie = i + 1;
+        while (ie < a->n && strcmp(a->order[ie].key, a->order[i].key) == 0)
+            ie++;
+        size_t j = ofields_find(b, a->order[i].key), je = j;
+        while (je < b->n && strcmp(b->order[je].key, a->order[i].key) == 0)
+            je++;
+        if (j < je) {
+            size_t na = class_reps(o, a, i, ie, &ra), nb = class_reps(o, b, j, je, &rb);
+            for (size_t x = 0; x < na && !conflict; x++)
+                for (size_t y = 0; y < nb && !conflict; y++)
+                    conflict = dry_conflict(o, exclusive, &a->v[ra[x]], &b->v[rb[y]]);
+        }
+        i = ie;
+    }
+    free(ra);
+    free(rb);
+    if (conflict)
+        *ptrset_find(&o->dry, k1, k2) = (void *)1;
+    return conflict;
+}
+
+/* find_conflict's outcome, without reporting, remembering pairs or building reasons. */
+static bool
+dry_conflict(overlap_ctx_t *o, bool exclusive, const ofield_t *f1, const ofield_t *f2)
+{
+    exclusive = exclusive ||
+                (f1->parent != f2->parent && f1->parent != NULL && f2->parent != NULL &&
+                 f1->parent->kind == RJ_GQL_KIND_OBJECT && f2->parent->kind == RJ_GQL_KIND_OBJECT);
+    if (!exclusive && (strcmp(f1->node->name, f2->node->name) != 0 || !same_arguments(f1, f2)))
+        return true;
+    if (f1->def != NULL && f2->def != NULL && types_conflict(o->c->s, f1->def->type, f2->def->type))
+        return true;
+    if (f1->node->selections != NULL && f2->node->selections != NULL)
+        return dry_sub(o, exclusive, f1, f2);
+    return false;
+}
+
+static bool
+same_arguments(const ofield_t *fa, const ofield_t *fb)
+{
+    const rj_gql_ast_selection_t *a = fa->node, *b = fb->node;
+    if (a->args == NULL || b->args == NULL)
+        return a->args == b->args;
+    if (fa->args != NULL && fb->args != NULL)
+        return strcmp(fa->args, fb->args) == 0;
     size_t na = 0, nb = 0;
     for (const rj_gql_ast_argument_t *x = a->args; x != NULL; x = x->next)
         na++;
@@ -1485,82 +1943,71 @@ types_conflict(const rj_gql_schema_t *s, const rj_gql_type_ref_t *a, const rj_gq
     return false;
 }
 
+/* True when (a, b) was compared before; records it otherwise. */
 static bool
 pair_seen(overlap_ctx_t *o, const rj_gql_ast_selection_t *a, const rj_gql_ast_selection_t *b)
 {
-    for (size_t i = 0; i < o->npairs; i++)
-        if ((o->pairs[2 * i] == a && o->pairs[2 * i + 1] == b) ||
-            (o->pairs[2 * i] == b && o->pairs[2 * i + 1] == a))
-            return true;
-    o->pairs = rj_xrealloc(o->pairs, 2 * (o->npairs + 1) * sizeof(*o->pairs));
-    o->pairs[2 * o->npairs] = a;
-    o->pairs[2 * o->npairs + 1] = b;
-    o->npairs++;
+    const void *lo = (uintptr_t)a < (uintptr_t)b ? (const void *)a : (const void *)b;
+    const void *hi = lo == (const void *)a ? (const void *)b : (const void *)a;
+    if (ptrset_find(&o->pairs, lo, hi) != NULL)
+        return true;
+    ptrset_put(&o->pairs, lo, hi, NULL);
     return false;
 }
 
-static bool find_conflict(overlap_ctx_t *o, bool exclusive, const ofield_t *f1,
-                          const ofield_t *f2, rj_buf_t *reason, json_t *locs1, json_t *locs2);
+static bool find_conflict(overlap_ctx_t *o, bool exclusive, const ofield_t *f1, const ofield_t *f2,
+                          rj_buf_t *reason, locs_t *locs1, locs_t *locs2);
 
 /* findConflictsBetweenSubSelectionSets: appends "subfields ..." reasons; true if any. */
 static bool
 sub_conflicts(overlap_ctx_t *o, bool exclusive, const ofield_t *f1, const ofield_t *f2,
-              rj_buf_t *reason, json_t *locs1, json_t *locs2)
+              rj_buf_t *reason, locs_t *locs1, locs_t *locs2)
 {
-    ofields_t a = {0}, b = {0};
-    gather_all(o->c, f1->def != NULL ? f1->def->named : NULL, f1->node->selections, &a);
-    gather_all(o->c, f2->def != NULL ? f2->def->named : NULL, f2->node->selections, &b);
+    const ofields_t *a = sub_fields(o, f1), *b = sub_fields(o, f2);
     bool any = false;
-    for (size_t i = 0; i < a.n; i++) {
-        const char *key = a.v[i].node->alias ? a.v[i].node->alias : a.v[i].node->name;
-        for (size_t j = 0; j < b.n; j++) {
-            const char *kb = b.v[j].node->alias ? b.v[j].node->alias : b.v[j].node->name;
-            if (strcmp(key, kb) != 0 || pair_seen(o, a.v[i].node, b.v[j].node))
+    locs_t l1 = {0}, l2 = {0};
+    for (size_t i = 0; i < a->n; i++) {
+        const char *key = a->v[i].key;
+        for (size_t k = ofields_find(b, key); k < b->n && strcmp(b->order[k].key, key) == 0; k++) {
+            const ofield_t *fb = &b->v[b->order[k].i];
+            /* Pairs the silent comparison clears cannot conflict: not even remembered. */
+            if (!dry_conflict(o, exclusive, &a->v[i], fb) || pair_seen(o, a->v[i].node, fb->node))
                 continue;
             rj_buf_t sub;
             rj_buf_init(&sub);
-            json_t *l1 = json_array(), *l2 = json_array();
-            if (find_conflict(o, exclusive, &a.v[i], &b.v[j], &sub, l1, l2)) {
+            l1.n = l2.n = 0;
+            if (find_conflict(o, exclusive, &a->v[i], fb, &sub, &l1, &l2)) {
                 rj_buf_printf(reason, "%ssubfields \"%s\" conflict because %s", any ? " and " : "",
                               key, sub.data);
-                json_array_extend(locs1, l1);
-                json_array_extend(locs2, l2);
+                locs_extend(locs1, &l1);
+                locs_extend(locs2, &l2);
                 any = true;
             }
-            json_decref(l1);
-            json_decref(l2);
             rj_buf_deinit(&sub);
         }
     }
-    free(a.v);
-    free(b.v);
+    free(l1.v);
+    free(l2.v);
     return any;
-}
-
-static void
-add_loc_json(json_t *locs, rj_gql_loc_t loc)
-{
-    json_array_append_new(locs, json_pack("{s:i,s:i}", "line", (json_int_t)loc.line, "column",
-                                          (json_int_t)loc.column));
 }
 
 /* findConflict: true with the reason and both sides' locations when the fields conflict. */
 static bool
 find_conflict(overlap_ctx_t *o, bool exclusive, const ofield_t *f1, const ofield_t *f2,
-              rj_buf_t *reason, json_t *locs1, json_t *locs2)
+              rj_buf_t *reason, locs_t *locs1, locs_t *locs2)
 {
     exclusive = exclusive || (f1->parent != f2->parent && f1->parent != NULL &&
                               f2->parent != NULL && f1->parent->kind == RJ_GQL_KIND_OBJECT &&
                               f2->parent->kind == RJ_GQL_KIND_OBJECT);
-    add_loc_json(locs1, f1->node->loc);
-    add_loc_json(locs2, f2->node->loc);
+    locs_add(locs1, f1->node->loc);
+    locs_add(locs2, f2->node->loc);
     if (!exclusive) {
         if (strcmp(f1->node->name, f2->node->name) != 0) {
             rj_buf_printf(reason, "\"%s\" and \"%s\" are different fields", f1->node->name,
                           f2->node->name);
             return true;
         }
-        if (!same_arguments(f1->node, f2->node)) {
+        if (!same_arguments(f1, f2)) {
             rj_buf_puts(reason, "they have differing arguments");
             return true;
         }
@@ -1575,6 +2022,95 @@ find_conflict(overlap_ctx_t *o, bool exclusive, const ofield_t *f1, const ofield
     return false;
 }
 
+static json_t *
+locs_json(const locs_t *l1, const locs_t *l2)
+{
+    json_t *a = json_array();
+    for (const locs_t *l = l1; l != NULL; l = l == l1 ? l2 : NULL)
+        for (size_t i = 0; i < l->n; i++)
+            json_array_append_new(a, json_pack("{s:i,s:i}", "line", (json_int_t)l->v[i].line,
+                                               "column", (json_int_t)l->v[i].column));
+    return a;
+}
+
+/* Like graphql-js's maxErrors: stop comparing once the document has failed enough. */
+static bool
+overlap_full(const overlap_ctx_t *o)
+{
+    return json_array_size(o->c->errors) >= 100;
+}
+
+/* Compares @p f1 and @p f2 as fields of one selection set and reports a conflict. */
+static void
+overlap_pair(overlap_ctx_t *o, const ofield_t *f1, const ofield_t *f2)
+{
+    if (f1->node == f2->node || pair_seen(o, f1->node, f2->node))
+        return;
+    rj_buf_t reason;
+    rj_buf_init(&reason);
+    locs_t l1 = {0}, l2 = {0};
+    if (find_conflict(o, false, f1, f2, &reason, &l1, &l2)) {
+        json_t *err = report(o->c, NULL,
+                             "Fields \"%s\" conflict because %s. Use different aliases on the "
+                             "fields to fetch both if this was intentional.",
+                             f1->key, reason.data);
+        json_object_set_new(err, "locations", locs_json(&l1, &l2));
+    }
+    free(l1.v);
+    free(l2.v);
+    rj_buf_deinit(&reason);
+}
+
+/*
+ * One response name's fields (@p run, m of them, in document order): first silently, one
+ * representative per pair of classes, and only if that finds a conflict, every pair.
+ */
+static void
+overlap_group(overlap_ctx_t *o, const ofields_t *all, const okey_t *run, size_t m)
+{
+    ptrset_t seen = {0};
+    size_t *rep = rj_xcalloc(m, sizeof(*rep)), *second = rj_xcalloc(m, sizeof(*second));
+    size_t nc = 0;
+    for (size_t i = 0; i < m; i++) {
+        const void *c = (const void *)(uintptr_t)field_class(o, &all->v[run[i].i]);
+        void **hit = ptrset_find(&seen, c, NULL);
+        if (hit == NULL) {
+            rep[nc] = run[i].i;
+            second[nc] = SIZE_MAX;
+            ptrset_put(&seen, c, NULL, (void *)(uintptr_t)++nc);
+        } else if (second[(uintptr_t)*hit - 1] == SIZE_MAX) {
+            second[(uintptr_t)*hit - 1] = run[i].i;
+        }
+    }
+    ptrset_deinit(&seen);
+    bool conflict = false;
+    for (size_t a = 0; a < nc && !conflict; a++) {
+        if (second[a] != SIZE_MAX)
+            conflict = dry_conflict(o, false, &all->v[rep[a]], &all->v[second[a]]);
+        for (size_t b = a + 1; b < nc && !conflict; b++)
+            conflict = dry_conflict(o, false, &all->v[rep[a]], &all->v[rep[b]]);
+    }
+    free(rep);
+    free(second);
+    for (size_t i = 0; conflict && i < m && !overlap_full(o); i++)
+        for (size_t j = i + 1; j < m && !overlap_full(o); j++)
+            if (dry_conflict(o, false, &all->v[run[i].i], &all->v[run[j].i]))
+                overlap_pair(o, &all->v[run[i].i], &all->v[run[j].i]);
+}
+
+typedef struct run {
+    size_t first; /* document index of the name's first field */
+    size_t at;    /* where its run starts in the by-name order */
+    size_t n;     /* fields in the run */
+} run_t;
+
+static int
+run_cmp(const void *x, const void *y)
+{
+    const run_t *a = x, *b = y;
+    return a->first < b->first ? -1 : a->first > b->first;
+}
+
 static void
 overlap_selection_set(overlap_ctx_t *o, const rj_gql_type_t *parent,
                       const rj_gql_ast_selection_t *sel)
@@ -1583,32 +2119,24 @@ overlap_selection_set(overlap_ctx_t *o, const rj_gql_type_t *parent,
         return;
     ofields_t all = {0};
     gather_all(o->c, parent, sel, &all);
-    for (size_t i = 0; i < all.n; i++) {
-        const char *key = all.v[i].node->alias ? all.v[i].node->alias : all.v[i].node->name;
-        for (size_t j = i + 1; j < all.n; j++) {
-            const ofield_t *f2 = &all.v[j];
-            if (strcmp(key, f2->node->alias ? f2->node->alias : f2->node->name) != 0 ||
-                f2->node == all.v[i].node || pair_seen(o, all.v[i].node, f2->node))
-                continue;
-            rj_buf_t reason;
-            rj_buf_init(&reason);
-            json_t *l1 = json_array(), *l2 = json_array();
-            if (find_conflict(o, false, &all.v[i], f2, &reason, l1, l2)) {
-                json_t *err = report(o->c, NULL,
-                                     "Fields \"%s\" conflict because %s. Use different aliases "
-                                     "on the fields to fetch both if this was intentional.",
-                                     key, reason.data);
-                json_array_extend(l1, l2);
-                json_object_set(err, "locations", l1);
-            }
-            json_decref(l1);
-            json_decref(l2);
-            rj_buf_deinit(&reason);
-        }
+    /* Each response name's run, in the order the names first appear (graphql-js's). */
+    run_t *runs = rj_xcalloc(all.n + 1, sizeof(*runs));
+    size_t nruns = 0;
+    for (size_t k = 0; k < all.n;) {
+        size_t e = k + 1;
+        while (e < all.n && strcmp(all.order[e].key, all.order[k].key) == 0)
+            e++;
+        runs[nruns++] = (run_t){.first = all.order[k].i, .at = k, .n = e - k};
+        k = e;
     }
-    free(all.v);
+    qsort(runs, nruns, sizeof(*runs), run_cmp);
+    for (size_t r = 0; r < nruns && !overlap_full(o); r++)
+        if (runs[r].n > 1)
+            overlap_group(o, &all, all.order + runs[r].at, runs[r].n);
+    free(runs);
+    ofields_deinit(&all);
     /* then every nested selection set, parents first as graphql-js visits them */
-    for (; sel != NULL; sel = sel->next) {
+    for (; sel != NULL && !overlap_full(o); sel = sel->next) {
         if (sel->kind == RJ_GQL_SEL_FIELD) {
             const rj_gql_field_def_t *def =
                 parent != NULL ? rj__gql_field_lookup(o->c->s, parent, sel->name) : NULL;
@@ -1626,14 +2154,115 @@ static void
 overlapping_fields_can_be_merged(vctx_t *c)
 {
     overlap_ctx_t o = {.c = c};
-    for (const rj_gql_ast_definition_t *d = c->doc->defs; d != NULL; d = d->next) {
+    for (const rj_gql_ast_definition_t *d = c->doc->defs; d != NULL && !overlap_full(&o);
+         d = d->next) {
         if (d->kind == RJ_GQL_DEF_OPERATION)
             overlap_selection_set(&o, c->s->roots[d->op], d->selections);
         else if (d->kind == RJ_GQL_DEF_FRAGMENT)
             overlap_selection_set(&o, rj_gql_schema_find_type(c->s, d->type_condition),
                                   d->selections);
     }
-    free(o.pairs);
+    for (size_t i = 0; i < o.gathered.cap; i++) {
+        if (o.gathered.keys[2 * i] != NULL) {
+            ofields_deinit(o.gathered.vals[i]);
+            free(o.gathered.vals[i]);
+        }
+    }
+    ptrset_deinit(&o.gathered);
+    ptrset_deinit(&o.pairs);
+    ptrset_deinit(&o.node_cls);
+    ptrset_deinit(&o.dry);
+    for (size_t i = 0; i < o.ncls; i++)
+        free(o.cls[i].kids);
+    free(o.cls);
+    free(o.buckets);
+}
+
+/* ---- counting a document's selections ----------------------------------------------------- */
+
+typedef struct count {
+    size_t selections; /* field selections and fragment spreads */
+    size_t aliases;    /* aliased field selections */
+} count_t;
+
+typedef struct count_ctx {
+    const rj_gql_doc_t *doc; /* the document */
+    rj__gql_map_t done;      /* fragment name -> its count_t (owned), once counted */
+    rj__gql_map_t active;    /* fragments being counted: a spread of one is a cycle */
+} count_ctx_t;
+
+static size_t
+sat_add(size_t a, size_t b)
+{
+    return a > SIZE_MAX - b ? SIZE_MAX : a + b;
+}
+
+static count_t count_fragment(count_ctx_t *cc, const rj_gql_ast_definition_t *f);
+
+static count_t
+count_selections(count_ctx_t *cc, const rj_gql_ast_selection_t *sel)
+{
+    count_t n = {0, 0};
+    for (; sel != NULL; sel = sel->next) {
+        count_t sub = {0, 0};
+        if (sel->kind == RJ_GQL_SEL_FIELD) {
+            sub = count_selections(cc, sel->selections);
+            sub.selections = sat_add(sub.selections, 1);
+            sub.aliases = sat_add(sub.aliases, sel->alias != NULL);
+        } else if (sel->kind == RJ_GQL_SEL_INLINE_FRAGMENT) {
+            sub = count_selections(cc, sel->selections);
+        } else {
+            const rj_gql_ast_definition_t *f = rj__gql_doc_fragment(cc->doc, sel->name);
+            if (f != NULL)
+                sub = count_fragment(cc, f);
+            sub.selections = sat_add(sub.selections, 1);
+        }
+        n.selections = sat_add(n.selections, sub.selections);
+        n.aliases = sat_add(n.aliases, sub.aliases);
+    }
+    return n;
+}
+
+static count_t
+count_fragment(count_ctx_t *cc, const rj_gql_ast_definition_t *f)
+{
+    const count_t *known = rj__gql_map_get(&cc->done, f->name);
+    if (known != NULL)
+        return *known;
+    if (rj__gql_map_get(&cc->active, f->name) != NULL)
+        return (count_t){0, 0};
+    rj__gql_map_put(&cc->active, f->name, f);
+    count_t n = count_selections(cc, f->selections);
+    rj__gql_map_put(&cc->active, f->name, NULL);
+    count_t *keep = rj_xmalloc(sizeof(*keep));
+    *keep = n;
+    rj__gql_map_put(&cc->done, f->name, keep);
+    return n;
+}
+
+void
+rj_gql_document_count(const rj_gql_doc_t *doc, size_t *selections, size_t *aliases)
+{
+    count_ctx_t cc = {.doc = doc};
+    count_t total = {0, 0};
+    for (const rj_gql_ast_definition_t *d = doc->defs; d != NULL; d = d->next) {
+        if (d->kind == RJ_GQL_DEF_OPERATION) {
+            count_t n = count_selections(&cc, d->selections);
+            total.selections = sat_add(total.selections, n.selections);
+            total.aliases = sat_add(total.aliases, n.aliases);
+        } else if (d->kind == RJ_GQL_DEF_FRAGMENT) {
+            /* validated on its own too (the first of a name; the rest are errors) */
+            if (rj__gql_doc_fragment(doc, d->name) == d)
+                total.selections = sat_add(total.selections, count_fragment(&cc, d).selections);
+        }
+    }
+    for (size_t i = 0; i < cc.done.cap; i++)
+        if (cc.done.keys[i] != NULL)
+            free((void *)cc.done.vals[i]);
+    rj__gql_map_deinit(&cc.done);
+    rj__gql_map_deinit(&cc.active);
+    *selections = total.selections;
+    *aliases = total.aliases;
 }
 
 /* ---- the table ----------------------------------------------------------------------------- */

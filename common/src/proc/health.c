@@ -43,8 +43,11 @@ rj_health_render(const char *path, int *status, char **body)
 {
     size_t len = strcspn(path, "?#");
     if (len == 8 && strncmp(path, "/healthz", len) == 0) {
-        *status = 200;
-        *body = rj_xstrdup("ok\n");
+        int64_t stalled = rj_proc_stalled_ms();
+        *status = stalled > 0 ? 503 : 200;
+        *body = stalled > 0 ? rj_xasprintf("stalled: the loop has not turned for %lld ms\n",
+                                           (long long)stalled)
+                            : rj_xstrdup("ok\n");
         return true;
     }
     if (len == 7 && strncmp(path, "/readyz", len) == 0) {

@@ -31,6 +31,8 @@ static char proc_name[64] = "ramjet";
 static atomic_int stop_flag; /* 1 once a stop was requested */
 static atomic_int proc_state = RJ_PROC_STARTING;
 static atomic_bool proc_ready;
+static _Atomic int64_t heartbeat_us;  /* rj_mono_us of the last heartbeat, 0 before one */
+static atomic_int heartbeat_stall_ms; /* how old it may get */
 static int wake_pipe[2] = {-1, -1}; /* [0] polled by loops, [1] written on stop */
 
 static void
@@ -140,7 +142,25 @@ rj_proc_set_ready(bool ready)
 bool
 rj_proc_is_ready(void)
 {
-    return atomic_load(&proc_state) == RJ_PROC_RUNNING && atomic_load(&proc_ready);
+    return atomic_load(&proc_state) == RJ_PROC_RUNNING && atomic_load(&proc_ready) &&
+           rj_proc_stalled_ms() == 0;
+}
+
+void
+rj_proc_heartbeat(int stall_ms)
+{
+    atomic_store(&heartbeat_stall_ms, stall_ms);
+    atomic_store(&heartbeat_us, rj_mono_us());
+}
+
+int64_t
+rj_proc_stalled_ms(void)
+{
+    int64_t last = atomic_load(&heartbeat_us);
+    if (last == 0)
+        return 0;
+    int64_t age_ms = (rj_mono_us() - last) / 1000;
+    return age_ms > atomic_load(&heartbeat_stall_ms) ? age_ms : 0;
 }
 
 bool

@@ -97,6 +97,19 @@ void rj_proc_set_ready(bool ready);
 bool rj_proc_is_ready(void);
 
 /**
+ * Says that the daemon's loop is turning. Once a daemon has called it, /healthz answers
+ * 503 "stalled" (and /readyz is not ready) while the last call is more than @p stall_ms
+ * old: a loop held by one request makes every other wait, and the health server, on a
+ * thread of its own, would otherwise keep saying all is well. A supervisor then restarts
+ * the daemon, as for one that cannot make progress. Thread-safe.
+ */
+void rj_proc_heartbeat(int stall_ms);
+
+/** Milliseconds since the last rj_proc_heartbeat past its stall_ms, or 0 (not stalled,
+ *  or never called). Thread-safe. */
+int64_t rj_proc_stalled_ms(void);
+
+/**
  * Sleeps up to @p timeout_ms, returning early (true) when a stop is requested.
  * For retry loops in daemons. Any thread.
  */

@@ -28,6 +28,7 @@
  * validated it against the generated filter types already).
  */
 #include <ctype.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,6 +52,7 @@ rj_rs_params_deinit(rj_rs_params_t *p)
         free(p->values[i]);
     free(p->values);
     free(p->kinds);
+    free(p->index);
     *p = (rj_rs_params_t){0};
 }
 
@@ -60,18 +62,40 @@ rj_rs_params_values(const rj_rs_params_t *p)
     return (const char *const *)p->values;
 }
 
+static size_t
+param_hash(char kind, const char *value)
+{
+    return (size_t)(rj_hash(value, strlen(value)) ^ (uint64_t)(unsigned char)kind);
+}
+
+/* The index slot of (kind, value): where it is, or the empty slot where it belongs. */
+static size_t
+param_slot(const rj_rs_params_t *p, char kind, const char *value)
+{
+    size_t mask = p->nindex - 1, i = param_hash(kind, value) & mask;
+    for (; p->index[i] != 0; i = (i + 1) & mask) {
+        size_t k = p->index[i] - 1;
+        if (p->kinds[k] == kind && strcmp(p->values[k], value) == 0)
+            break;
+    }
+    return i;
+}
+
 /* Adds @p value (taken) and returns its number, reusing an equal parameter: a path used by
- * several tests is bound once. */
+ * several tests is bound once, and an `in` list's repeated values are bound once. */
 static size_t
 param_take(rj_rs_params_t *p, char kind, char *value)
 {
     /* Only a parameter used with the same cast is shared: PostgreSQL gives a parameter
-     * one type, from its first use. */
-    for (size_t i = 0; i < p->n; i++)
-        if (p->kinds[i] == kind && strcmp(p->values[i], value) == 0) {
+     * one type, from its first use. The lookup is hashed: a scan per value made a list of
+     * 500,000 values take minutes (issue 9). */
+    if (p->nindex > 0) {
+        size_t i = param_slot(p, kind, value);
+        if (p->index[i] != 0) {
             free(value);
-            return i + 1;
+            return p->index[i];
         }
+    }
     if (p->n == p->cap) {
         p->cap = p->cap ? p->cap * 2 : 8;
         p->values = rj_xrealloc(p->values, p->cap * sizeof *p->values);
@@ -79,6 +103,18 @@ param_take(rj_rs_params_t *p, char kind, char *value)
     }
     p->kinds[p->n] = kind;
     p->values[p->n++] = value;
+    if (p->n * 2 > p->nindex) {
+        /* at most half full: rebuild at twice the values' count */
+        free(p->index);
+        p->nindex = p->nindex ? p->nindex * 2 : 16;
+        while (p->nindex < p->n * 2)
+            p->nindex *= 2;
+        p->index = rj_xcalloc(p->nindex, sizeof *p->index);
+        for (size_t k = 0; k < p->n; k++)
+            p->index[param_slot(p, p->kinds[k], p->values[k])] = k + 1;
+    } else {
+        p->index[param_slot(p, kind, value)] = p->n;
+    }
     return p->n;
 }
 

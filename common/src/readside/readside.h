@@ -66,6 +66,9 @@ typedef struct rj_rs_params {
                       'n' bigint (equal values are shared only within a kind) */
     size_t n;      /* number of parameters */
     size_t cap;    /* allocated slots */
+    size_t *index; /* open-addressing table of 1 + value index, 0 for empty; finds an equal
+                      (kind, value) without a scan, so a filter of many values stays linear */
+    size_t nindex; /* its slots, a power of two (0 before the first value) */
 } rj_rs_params_t;
 
 void rj_rs_params_init(rj_rs_params_t *p);

@@ -871,6 +871,17 @@ on_pool_result(void *opaque, rj_status_t status, char *text, const rj_error_t *e
     r->text = text;
 }
 
+static void
+on_pool_refused(void *opaque, rj_status_t status, char *text, const rj_error_t *err)
+{
+    pool_result_t *r = opaque;
+    r->calls++;
+    r->st = status;
+    cr_expect_neq(status, RJ_OK);
+    cr_expect_null(text);
+    cr_expect(strstr(err->msg, "65535") != NULL, "message: %s", err->msg);
+}
+
 Test(gw_pgpool, runs_unnamed_statements_with_many_parameters_and_prepared_ones)
 {
     const char *url = getenv("RAMJET_TEST_PG_URL");
@@ -918,6 +929,19 @@ Test(gw_pgpool, runs_unnamed_statements_with_many_parameters_and_prepared_ones)
     free(unnamed.text);
     free(prepared.text);
 
+    /* More parameters than PostgreSQL accepts (issue 9: a 65,540-value `in` list aborted
+       the gateway on an assertion): the callback gets RJ_ETOOBIG at once, nothing runs. */
+    enum { TOO_MANY = 70000 };
+    const char **many = calloc(TOO_MANY, sizeof *many);
+    for (int i = 0; i < TOO_MANY; i++)
+        many[i] = "v";
+    pool_result_t too_many = {0};
+    gw_pgpool_query(pool, NULL, "SELECT 1", TOO_MANY, many, on_pool_refused, &too_many);
+    free(many);
+    cr_expect_eq(too_many.calls, 1);
+    cr_expect_eq(too_many.st, RJ_ETOOBIG);
+    cr_expect_eq(gw_pgpool_busy(pool), 0);
+
     /* No parameters and no row: NULL text. */
     pool_result_t none = {0};
     gw_pgpool_query(pool, NULL, "SELECT 1 WHERE false", 0, NULL, on_pool_result, &none);
@@ -927,4 +951,34 @@ Test(gw_pgpool, runs_unnamed_statements_with_many_parameters_and_prepared_ones)
 
     gw_pgpool_free(pool);
     cr_expect_eq(uv_loop_close(&loop), 0);
+}
+
+/* ---- limits (issue 9) ---- */
+
+Test(gw_limits, filter_in_lists_are_bounded_at_any_depth)
+{
+    rj_error_t err;
+    rj_error_clear(&err);
+    json_t *ok = json_loads("{\"id\":{\"in\":[\"a\",\"b\",\"c\"]}}", 0, NULL);
+    cr_expect_eq(gw_filter_check(ok, 3, &err), RJ_OK);
+    cr_expect_eq(gw_filter_check(ok, 0, &err), RJ_OK, "0 is no limit");
+    json_t *deep = json_loads("{\"and\":[{\"not\":{\"or\":[{\"cartItems\":{\"productId\":{\"in\":"
+                              "[1,2,3,4]}}}]}}]}",
+                              0, NULL);
+    cr_expect_eq(gw_filter_check(deep, 3, &err), RJ_ETOOBIG);
+    cr_expect(strstr(err.msg, "4 values, more than the limit of 3") != NULL, "%s", err.msg);
+    cr_expect_eq(gw_filter_check(NULL, 3, &err), RJ_OK);
+    json_decref(ok);
+    json_decref(deep);
+}
+
+Test(gw_limits, list_cost_is_the_limit_or_a_page)
+{
+    json_t *args = json_pack("{s:i}", "limit", 1000);
+    cr_expect_eq(gw_list_cost(args), 1000);
+    json_object_del(args, "limit");
+    cr_expect_eq(gw_list_cost(args), RJ_RS_PAGE_SIZE);
+    json_object_set_new(args, "limit", json_null());
+    cr_expect_eq(gw_list_cost(args), RJ_RS_PAGE_SIZE);
+    json_decref(args);
 }

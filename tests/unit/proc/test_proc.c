@@ -225,3 +225,27 @@ Test(proc, request_stop_wakes_loops)
     cr_assert_eq(poll(&pfd, 1, 0), 1, "stays readable for every loop");
     cr_assert_str_eq(rj_proc_state_name(RJ_PROC_STOPPED), "stopped");
 }
+
+/* Issue 9: a loop held for minutes left /healthz saying "ok". With a heartbeat, it says so. */
+Test(proc, a_stalled_loop_is_unhealthy)
+{
+    int status = 0;
+    char *body = NULL;
+    rj_proc_heartbeat(50);
+    cr_assert(rj_health_render("/healthz", &status, &body));
+    cr_expect_eq(status, 200, "%s", body);
+    free(body);
+    usleep(120 * 1000);
+    cr_expect_gt(rj_proc_stalled_ms(), 50);
+    cr_assert(rj_health_render("/healthz", &status, &body));
+    cr_expect_eq(status, 503);
+    cr_expect(strncmp(body, "stalled: the loop has not turned for ", 37) == 0, "%s", body);
+    free(body);
+    cr_assert(rj_health_render("/readyz", &status, &body));
+    cr_expect_eq(status, 503, "a stalled daemon is not ready either");
+    free(body);
+    rj_proc_heartbeat(50);
+    cr_assert(rj_health_render("/healthz", &status, &body));
+    cr_expect_eq(status, 200, "%s", body);
+    free(body);
+}
