@@ -148,6 +148,16 @@ conn_open(push_server_t *srv, push_conn_t *c, struct lws *wsi)
                             push_subproto_from_name(proto != NULL ? proto->name : NULL));
     rj_buf_init(&c->rx);
     c->open = true;
+    /* The upgrade request's Authorization, for clients that authenticate there rather
+       than in connection_init (the headers are gone after this callback). */
+    int alen = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+    if (alen > 0) {
+        char *value = rj_xmalloc((size_t)alen + 1);
+        int n = lws_hdr_copy(wsi, value, alen + 1, WSI_TOKEN_HTTP_AUTHORIZATION);
+        if (n > 0)
+            push_session_set_upgrade_authorization(&c->session, value, (size_t)n);
+        free(value);
+    }
     c->next = srv->conns;
     if (srv->conns != NULL)
         srv->conns->prev = c;
@@ -517,7 +527,8 @@ push_server_new(const push_server_conf_t *conf, rj_error_t *err)
     push_proto_opts_t po = {
         .app = conf->app,
         .schema = conf->schema,
-        .send_queue_max = conf->send_queue_max,
+        .send_queue_max_bytes = conf->send_queue_max_bytes,
+        .send_queue_grace_ms = conf->send_queue_grace_ms,
         .max_subscriptions = conf->max_subscriptions,
         .init_timeout_ms = conf->init_timeout_ms,
         .wake = wake_session,
