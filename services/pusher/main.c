@@ -69,8 +69,8 @@ static const rj_conf_opt_t push_opts[] = {
      "open WebSocket connections at most (0: no limit); extra ones are closed with 1013"},
     {"send-queue-max-bytes", RJ_CONF_INT, "16777216", offsetof(push_conf_t, send_queue_max_bytes),
      "bytes queued for one client (a subscription's pending changes of one row coalesce into "
-     "the latest); a client over this for send-queue-grace-ms, or over twice this at any "
-     "time, is closed as too slow (1008)"},
+     "the latest); a client over this for send-queue-grace-ms, or with over twice this in "
+     "answers and protocol messages at any time, is closed as too slow (1008)"},
     {"send-queue-grace-ms", RJ_CONF_INT, "5000", offsetof(push_conf_t, send_queue_grace_ms),
      "how long a client may stay over send-queue-max-bytes, as in a burst it is reading "
      "through (0: not at all)"},

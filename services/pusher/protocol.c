@@ -98,6 +98,7 @@ struct push_proto {
     push_subs_t *subs;        /* every subscription of every session */
     size_t queue_max;         /* bytes a session may hold beyond its grace period */
     int64_t queue_grace_us;   /* how long a session may stay over queue_max; 0 = not at all */
+    size_t coalesce_after;    /* queued bytes from which changes coalesce */
     size_t max_subs;          /* subscriptions per session, 0 = no limit */
     push_wake_fn wake;        /* the transport's hook, or NULL */
     void *wake_ud;            /* its argument */
@@ -143,6 +144,7 @@ push_proto_new(const push_proto_opts_t *opts)
     push_subs_set_release(p->subs, sub_release, p);
     p->queue_max = opts->send_queue_max_bytes ? opts->send_queue_max_bytes : 1;
     p->queue_grace_us = (int64_t)opts->send_queue_grace_ms * 1000;
+    p->coalesce_after = opts->coalesce_after_bytes;
     p->max_subs = opts->max_subscriptions;
     p->wake = opts->wake;
     p->wake_ud = opts->wake_ud;
@@ -281,6 +283,8 @@ queue_link(push_proto_t *p, push_session_t *s, push_frame_t *f)
     s->out_tail = f;
     s->out_count++;
     s->out_bytes += f->cost;
+    if (f->row == NULL)
+        s->out_frame_bytes += f->cost;
     p->stats.frames_out++;
     if (s->out_count == 1 && p->wake != NULL)
         p->wake(s, p->wake_ud);
@@ -301,6 +305,8 @@ queue_unlink(push_session_t *s, push_frame_t *f)
     f->next = f->prev = NULL;
     s->out_count--;
     s->out_bytes -= f->cost;
+    if (f->row == NULL)
+        s->out_frame_bytes -= f->cost;
     /* An emptied queue ends an episode over the bound; push_session_tick ends the others. */
     if (s->out_head == NULL)
         s->over_since_us = 0;
@@ -452,10 +458,11 @@ close_slow(push_proto_t *p, push_session_t *s)
 /*
  * Checks @p s's queue against the bound after it grew. Over the bound starts the grace
  * period (push_session_tick closes the session when it runs out): a client that reads
- * promptly may fall behind for a moment in a burst, as when ten thousand subscriptions all
- * get a change at once. Over twice the bound the client is closed at once, so the grace
- * period cannot be used to queue without limit (operation answers and protocol messages
- * are not coalesced).
+ * promptly may fall behind for a moment in a burst, as when a thousand subscriptions of
+ * a large row all get a change at once. Changes need no harder limit: however long the
+ * grace, they coalesce, and their values are shared. Ready frames (operation answers,
+ * protocol messages) do not coalesce: with over twice the bound of them the client is
+ * closed at once, so that the grace period cannot be used to queue without limit.
  */
 static void
 session_check_bound(push_proto_t *p, push_session_t *s)
@@ -464,7 +471,7 @@ session_check_bound(push_proto_t *p, push_session_t *s)
         return;
     if (s->over_since_us == 0)
         s->over_since_us = rj_mono_us();
-    if (p->queue_grace_us == 0 || s->out_bytes > 2 * p->queue_max)
+    if (p->queue_grace_us == 0 || s->out_frame_bytes > 2 * p->queue_max)
         close_slow(p, s);
 }
 
@@ -546,7 +553,9 @@ send_result(push_proto_t *p, push_session_t *s, const char *op_id)
 
 /*
  * Queues change @p pl (borrowed; a reference is kept) of row @p row for subscription
- * @p sub. When the subscription's newest waiting entry is for the same row, that entry
+ * @p sub. A client that keeps up gets every state. One that has fallen behind (its queue
+ * holds coalesce_after bytes) does not need the states it has not read yet, only the
+ * latest: when the subscription's newest waiting entry is for the same row, that entry
  * takes the new value in place: it keeps its place in the queue, so the subscription's
  * changes still arrive in order, and nothing newer of that subscription is behind it, so
  * the row's latest state is what the client gets. An entry for another row is not
@@ -560,7 +569,7 @@ send_change(push_proto_t *p, push_session_t *s, push_sub_t *sub, push_payload_t 
     if (s->close_code != 0)
         return false;
     push_frame_t *w = sub->pending;
-    if (w != NULL && strcmp(w->row, row) == 0) {
+    if (w != NULL && s->out_bytes >= p->coalesce_after && strcmp(w->row, row) == 0) {
         payload_unref(w->payload);
         w->payload = payload_ref(pl);
         s->out_bytes -= w->cost;

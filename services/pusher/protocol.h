@@ -34,9 +34,11 @@
  * The unit tests drive sessions directly, without lws.
  *
  * The queue is bounded in bytes, not frames (send_queue_max_bytes): a session over it for
- * longer than send_queue_grace_ms, or over twice it at any moment, is closed with 1008. A
- * change for a subscription does not add a frame when that subscription already has one
- * for the same row waiting: the waiting entry takes the newer value in place (only the
+ * longer than send_queue_grace_ms, or with over twice it in frames that cannot coalesce
+ * (answers, protocol messages) at any moment, is closed with 1008. Once
+ * a session has fallen behind (its queue holds coalesce_after_bytes), a change for a
+ * subscription does not add a frame when that subscription already has one for the same
+ * row waiting: the waiting entry takes the newer value in place (only the
  * newest state of a row matters to a subscriber), so a burst of changes costs a client
  * that reads slowly one entry per (subscription, row), and the rendered value itself is
  * shared by every entry that carries it. Answers to operations and protocol messages are
@@ -145,6 +147,8 @@ typedef struct push_session {
     push_frame_t *out_tail;      /* newest queued frame, or NULL */
     size_t out_count;            /* entries queued */
     size_t out_bytes;            /* bytes they will take on the wire (about) */
+    size_t out_frame_bytes;      /* of those, in ready frames (answers, protocol messages):
+                                  what coalescing cannot bound */
     int64_t over_since_us;       /* rj_mono_us() when out_bytes went over the bound, or 0 */
     int close_code;              /* 0, or the close code the protocol asks the transport for */
     const char *close_reason;    /* text for the close frame when close_code != 0: static, or
@@ -203,6 +207,8 @@ typedef struct push_proto_opts {
     size_t send_queue_max_bytes; /* bytes a session may have queued; 0 = 1 */
     int send_queue_grace_ms;     /* how long a session may stay over that before it is
                                     closed; 0 = not at all */
+    size_t coalesce_after_bytes; /* changes coalesce only in a queue holding this much: a
+                                    client that keeps up gets every state; 0 = always */
     size_t max_subscriptions;    /* subscriptions per session; 0 = no limit */
     size_t doc_cache_size;       /* parsed-document cache entries; 0 = 256 */
     int init_timeout_ms;         /* graphql-transport-ws: close with 4408 when connection_init

@@ -51,6 +51,12 @@ static_assert(PUSH_FRAME_HEADROOM >= LWS_PRE, "frames need LWS_PRE bytes of head
 #define ALT_PATH "/graphql"
 #define RX_KEEP_BYTES 4096     /* reassembly capacity a connection keeps between messages */
 #define DELIVER_SLICE_US 10000 /* changes delivered per loop turn, in time */
+/*
+ * Changes coalesce in a queue holding this much (protocol.h): less than the kernel
+ * buffers for one socket, so a client that has stopped reading gets there at once, and
+ * a client that reads along never does and sees every state, as before.
+ */
+#define COALESCE_AFTER_BYTES (64u * 1024)
 /* A connection this big going away is worth returning memory to the system for. */
 #define TRIM_SUBSCRIPTIONS 256
 #define TRIM_QUEUED_BYTES (1u << 20)
@@ -556,6 +562,7 @@ push_server_new(const push_server_conf_t *conf, rj_error_t *err)
         .schema = conf->schema,
         .send_queue_max_bytes = conf->send_queue_max_bytes,
         .send_queue_grace_ms = conf->send_queue_grace_ms,
+        .coalesce_after_bytes = COALESCE_AFTER_BYTES,
         .max_subscriptions = conf->max_subscriptions,
         .init_timeout_ms = conf->init_timeout_ms,
         .wake = wake_session,

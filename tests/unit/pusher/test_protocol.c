@@ -504,6 +504,45 @@ expect_product(push_session_t *s, const char *op_id, const char *want)
     free(got);
 }
 
+/* A client that keeps up (its queue under coalesce_after_bytes) gets every state. */
+Test(pusher_protocol, changes_do_not_coalesce_while_the_client_keeps_up)
+{
+    push_proto_free(proto);
+    push_proto_opts_t o = {
+        .app = app,
+        .schema = (rj_gql_schema_t *)(uintptr_t)rj_app_api_schema(app),
+        .send_queue_max_bytes = QUEUE_BYTES,
+        .send_queue_grace_ms = 1000,
+        .coalesce_after_bytes = 4096,
+    };
+    proto = push_proto_new(&o);
+    push_session_t s;
+    session_ready(&s);
+    start_cart(&s, "1", "c1");
+    int v = 0;
+    while (s.out_bytes < 4096) {
+        char product[32];
+        snprintf(product, sizeof product, "p%d", ++v);
+        char *m = cart_change_of("c1", product, v);
+        deliver_text(m);
+        free(m);
+    }
+    cr_expect_eq(s.out_count, (size_t)v, "every state while under the threshold");
+    cr_expect_eq(push_proto_stats_get(proto)->coalesced, 0);
+    char *m = cart_change_of("c1", "last", ++v);
+    deliver_text(m);
+    free(m);
+    cr_expect_eq(s.out_count, (size_t)v - 1, "behind: the newest waiting entry took it");
+    for (int i = 1; i < v - 1; i++) {
+        char product[32];
+        snprintf(product, sizeof product, "p%d", i);
+        expect_product(&s, "1", product);
+    }
+    expect_product(&s, "1", "last");
+    cr_expect_null(next_frame(&s));
+    push_session_deinit(proto, &s);
+}
+
 /* The burst of finding 6: a client that does not read gets one frame, the latest state. */
 Test(pusher_protocol, a_burst_of_changes_to_one_row_coalesces_into_its_latest_state)
 {
@@ -664,7 +703,8 @@ Test(pusher_protocol, a_client_over_its_byte_bound_is_closed_after_the_grace_per
     cr_expect_eq(s.out_bytes, bytes, "not even coalesced");
     push_session_deinit(proto, &s);
 
-    /* Over twice the bound: closed at once, whatever the grace. */
+    /* Changes over twice the bound only start the grace: they coalesce, their values are
+       shared. Answers and protocol messages over twice it close at once. */
     use_limits(10 * cost, 60000, 0);
     session_ready(&s);
     for (int i = 0; i < 30; i++) {
@@ -673,7 +713,17 @@ Test(pusher_protocol, a_client_over_its_byte_bound_is_closed_after_the_grace_per
         start_cart(&s, op, "c1");
     }
     deliver_text(m);
+    cr_expect_gt(s.out_bytes, 20 * cost);
+    cr_expect_eq(s.close_code, 0);
+    int stops = 0;
+    while (s.close_code == 0 && stops < 10000) {
+        char *stop = rj_xasprintf("{\"type\":\"stop\",\"id\":\"none-%d\"}", stops++);
+        handle(&s, stop);
+        free(stop);
+    }
     cr_expect_eq(s.close_code, PUSH_CLOSE_POLICY);
+    cr_expect_gt(s.out_frame_bytes, 20 * cost);
+    cr_expect_leq(s.out_frame_bytes, 20 * cost + 64, "closed at the frame that went over");
     push_session_deinit(proto, &s);
     free(m);
 }
