@@ -415,6 +415,18 @@ push_session_close(push_proto_t *p, push_session_t *s, int code, const char *rea
 }
 
 /*
+ * Asks for @p s to be closed once the frames already queued are written: the message that
+ * says why (graphql-ws's connection_error or error) must reach the client before the close.
+ */
+static void
+close_after_queued(push_proto_t *p, push_session_t *s, int code, const char *reason)
+{
+    if (s->close_code == 0)
+        s->close_flush = true;
+    push_session_close(p, s, code, reason);
+}
+
+/*
  * Closes a graphql-transport-ws session for a protocol error with a reason built here,
  * cut to what a close frame holds (at a UTF-8 character boundary).
  */
@@ -732,7 +744,7 @@ on_connection_init(push_proto_t *p, push_session_t *s, const json_t *m)
     if (!authenticate(p, s, m, &err)) {
         s->initialized = false;
         send_connection_error(p, s, err.msg);
-        push_session_close(p, s, PUSH_CLOSE_FORBIDDEN, "Forbidden");
+        close_after_queued(p, s, PUSH_CLOSE_FORBIDDEN, "Forbidden");
         return;
     }
     s->initialized = true;
@@ -1268,7 +1280,7 @@ on_start(push_proto_t *p, push_session_t *s, const json_t *m)
                   json_pack("{s:[{s:s,s:{s:s}}]}", "errors", "message", MSG_NOT_INITIALIZED,
                             "extensions", "code", "NotAuthorizedError"));
         p->stats.start_errors++;
-        push_session_close(p, s, PUSH_CLOSE_UNAUTHORIZED, "Unauthorized");
+        close_after_queued(p, s, PUSH_CLOSE_UNAUTHORIZED, "Unauthorized");
         return;
     }
     const json_t *payload = json_object_get(m, "payload");

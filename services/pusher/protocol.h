@@ -151,6 +151,8 @@ typedef struct push_session {
                                   what coalescing cannot bound */
     int64_t over_since_us;       /* rj_mono_us() when out_bytes went over the bound, or 0 */
     int close_code;              /* 0, or the close code the protocol asks the transport for */
+    bool close_flush;            /* write the frames queued before the close frame (the
+                                    answer explaining it); otherwise they are dropped */
     const char *close_reason;    /* text for the close frame when close_code != 0: static, or
                                     close_reason_buf */
     char close_reason_buf[PUSH_CLOSE_REASON_MAX + 1]; /* a reason built for this session */

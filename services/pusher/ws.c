@@ -265,7 +265,9 @@ static int
 conn_writeable(push_conn_t *c, struct lws *wsi)
 {
     push_session_t *s = &c->session;
-    if (s->close_code != 0) {
+    /* A close goes out at once, unless the protocol asked for what it queued before to be
+       written first (the message saying why); a slow client's queue is not waited for. */
+    if (s->close_code != 0 && (!s->close_flush || s->out_head == NULL)) {
         lws_close_reason(wsi, (enum lws_close_status)s->close_code,
                          (unsigned char *)(uintptr_t)s->close_reason, strlen(s->close_reason));
         return -1;
@@ -273,7 +275,7 @@ conn_writeable(push_conn_t *c, struct lws *wsi)
     for (int i = 0; i < WRITES_PER_EVENT; i++) {
         push_frame_t *f = push_session_pop(s);
         if (f == NULL)
-            return 0;
+            break;
         int n = lws_write(wsi, f->buf + PUSH_FRAME_HEADROOM, f->len, LWS_WRITE_TEXT);
         size_t len = f->len;
         free(f);
@@ -284,7 +286,7 @@ conn_writeable(push_conn_t *c, struct lws *wsi)
         if (s->out_head == NULL || lws_send_pipe_choked(wsi))
             break;
     }
-    if (s->out_head != NULL)
+    if (s->out_head != NULL || s->close_code != 0)
         lws_callback_on_writable(wsi);
     return 0;
 }

@@ -838,6 +838,7 @@ Test(pusher_protocol, a_bad_token_is_a_connection_error_then_the_socket_closes)
         cr_expect_null(next_frame(&s), "no connection_ack after a refusal");
         cr_expect_eq(s.close_code, PUSH_CLOSE_FORBIDDEN, "case %zu", i);
         cr_expect_str_eq(s.close_reason, "Forbidden");
+        cr_expect(s.close_flush, "the connection_error goes out before the close");
         /* Nothing more is served on it. */
         handle(&s, cart_sub);
         cr_expect_null(next_frame(&s));
@@ -881,6 +882,7 @@ Test(pusher_protocol, graphql_ws_start_before_connection_init_is_an_error_and_cl
     json_decref(f);
     cr_expect_eq(s.close_code, PUSH_CLOSE_UNAUTHORIZED);
     cr_expect_str_eq(s.close_reason, "Unauthorized");
+    cr_expect(s.close_flush, "the error goes out before the close");
     cr_expect_eq(s.subs.count, 0, "nothing was subscribed");
     cr_expect_null(next_frame(&s));
     push_session_deinit(proto, &s);
