@@ -177,7 +177,6 @@ typedef struct push_proto_stats {
     uint64_t deliveries;      /* data frames queued for changes */
     uint64_t overflows;       /* sessions closed because their queue stayed over its bound */
     uint64_t coalesced;       /* changes that replaced a waiting one of the same row */
-    size_t queued_bytes;      /* bytes queued in all sessions */
     uint64_t filter_evals;    /* filter groups evaluated against a change */
     uint64_t renders;         /* payloads rendered for changes (one per matching group or
                                  by-id subscription; shared by a group's members) */
