@@ -8,7 +8,8 @@
  *   RECEIVE                     fragments are reassembled up to max-message-bytes, then the
  *                               whole message goes to push_proto_handle()
  *   SERVER_WRITEABLE            queued frames are written while the socket takes them,
- *                               or the requested close is performed
+ *                               or the requested close is performed (after the frames
+ *                               queued before it, when the protocol asks for that)
  *   CLOSED                      the session's subscriptions and queue are dropped
  *   EVENT_WAIT_CANCELLED        the Redis thread queued changes, or the forwarder answers:
  *                               drain and deliver both
