@@ -45,7 +45,8 @@ typedef struct push_conf {
     char *ws_path;             /* WebSocket path */
     int max_message_bytes;     /* largest client message */
     int max_connections;       /* open connections at most; 0 = no limit */
-    int send_queue_max;        /* frames queued per connection before closing it */
+    int send_queue_max_bytes;  /* bytes queued per connection before closing it */
+    int send_queue_grace_ms;   /* how long a connection may stay over that */
     int max_subscriptions;     /* subscriptions per connection; 0 = no limit */
     int idle_timeout_s;        /* silent connections are pinged, then closed; 0 = off */
     int keepalive_ms;          /* graphql-ws `ka` period; 0 = off */
@@ -66,8 +67,13 @@ static const rj_conf_opt_t push_opts[] = {
      "largest client message; a bigger one closes the connection with 1009"},
     {"max-connections", RJ_CONF_INT, "10000", offsetof(push_conf_t, max_connections),
      "open WebSocket connections at most (0: no limit); extra ones are closed with 1013"},
-    {"send-queue-max", RJ_CONF_INT, "1024", offsetof(push_conf_t, send_queue_max),
-     "frames queued for one client before it is closed as too slow (1008)"},
+    {"send-queue-max-bytes", RJ_CONF_INT, "16777216", offsetof(push_conf_t, send_queue_max_bytes),
+     "bytes queued for one client (a subscription's pending changes of one row coalesce into "
+     "the latest); a client over this for send-queue-grace-ms, or with over twice this in "
+     "answers and protocol messages at any time, is closed as too slow (1008)"},
+    {"send-queue-grace-ms", RJ_CONF_INT, "5000", offsetof(push_conf_t, send_queue_grace_ms),
+     "how long a client may stay over send-queue-max-bytes, as in a burst it is reading "
+     "through (0: not at all)"},
     {"max-subscriptions", RJ_CONF_INT, "1000", offsetof(push_conf_t, max_subscriptions),
      "subscriptions one connection may hold (0: no limit)"},
     {"idle-timeout-s", RJ_CONF_INT, "120", offsetof(push_conf_t, idle_timeout_s),
@@ -105,10 +111,11 @@ conf_check(const push_conf_t *c)
         rj_fatal("main", "invalid ws-path=%s: it must start with /", c->ws_path ? c->ws_path : "");
         return false;
     }
-    if (c->max_message_bytes <= 0 || c->send_queue_max <= 0 || c->max_connections < 0 ||
-        c->max_subscriptions < 0 || c->idle_timeout_s < 0 || c->keepalive_ms < 0 ||
-        c->init_timeout_ms < 0) {
-        rj_fatal("main", "invalid limits: max-message-bytes and send-queue-max must be positive, "
+    if (c->max_message_bytes <= 0 || c->send_queue_max_bytes <= 0 || c->send_queue_grace_ms < 0 ||
+        c->max_connections < 0 || c->max_subscriptions < 0 || c->idle_timeout_s < 0 ||
+        c->keepalive_ms < 0 || c->init_timeout_ms < 0) {
+        rj_fatal("main", "invalid limits: max-message-bytes and send-queue-max-bytes must be "
+                         "positive, "
                          "the others not negative");
         return false;
     }
@@ -166,7 +173,8 @@ main(int argc, char **argv)
         .path = conf.ws_path,
         .max_message_bytes = (size_t)conf.max_message_bytes,
         .max_connections = conf.max_connections,
-        .send_queue_max = (size_t)conf.send_queue_max,
+        .send_queue_max_bytes = (size_t)conf.send_queue_max_bytes,
+        .send_queue_grace_ms = conf.send_queue_grace_ms,
         .max_subscriptions = (size_t)conf.max_subscriptions,
         .idle_timeout_s = conf.idle_timeout_s,
         .keepalive_ms = conf.keepalive_ms,

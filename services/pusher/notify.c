@@ -35,6 +35,8 @@ struct push_notify {
     notify_msg_t *head;       /* oldest queued message */
     notify_msg_t *tail;       /* newest queued message */
     size_t count;             /* queued messages */
+    notify_msg_t *backlog;    /* taken from the queue, not delivered yet; loop thread only,
+                                 not under the lock, not counted against the bound */
     uint64_t received;        /* messages from Redis */
     uint64_t dropped;         /* messages dropped on a full queue */
     bool warned_full;         /* one warning per overflow episode */
@@ -132,6 +134,11 @@ push_notify_free(push_notify_t *n)
         free(m);
         m = next;
     }
+    for (notify_msg_t *m = n->backlog; m != NULL;) {
+        notify_msg_t *next = m->next;
+        free(m);
+        m = next;
+    }
     pthread_mutex_destroy(&n->lock);
     free(n);
 }
@@ -142,25 +149,27 @@ push_notify_connected(push_notify_t *n)
     return rj_redis_sub_is_connected(n->sub);
 }
 
-size_t
-push_notify_drain(push_notify_t *n, push_notify_msg_fn fn, void *ud)
+bool
+push_notify_drain(push_notify_t *n, int64_t budget_us, push_notify_msg_fn fn, void *ud)
 {
-    pthread_mutex_lock(&n->lock);
-    notify_msg_t *m = n->head;
-    n->head = n->tail = NULL;
-    n->count = 0;
-    n->warned_full = false;
-    pthread_mutex_unlock(&n->lock);
-
-    size_t delivered = 0;
-    while (m != NULL) {
-        notify_msg_t *next = m->next;
+    if (n->backlog == NULL) {
+        pthread_mutex_lock(&n->lock);
+        n->backlog = n->head;
+        n->head = n->tail = NULL;
+        n->count = 0;
+        n->warned_full = false;
+        pthread_mutex_unlock(&n->lock);
+    }
+    int64_t deadline = budget_us > 0 ? rj_mono_us() + budget_us : INT64_MAX;
+    while (n->backlog != NULL) {
+        notify_msg_t *m = n->backlog;
+        n->backlog = m->next;
         fn(ud, m->data, m->data + m->channel_len + 1, m->len);
         free(m);
-        delivered++;
-        m = next;
+        if (n->backlog != NULL && rj_mono_us() >= deadline)
+            break;
     }
-    return delivered;
+    return n->backlog != NULL;
 }
 
 uint64_t

@@ -6,7 +6,9 @@
  * the subscription registry live on the libwebsockets thread and are not locked. So the
  * callback only copies the message onto a mutex-protected queue and calls the wake hook
  * (ws.c: lws_cancel_service); the loop later swaps the whole queue out under the lock and
- * delivers the messages with the lock released.
+ * delivers the messages with the lock released, a time slice at a time: one change may
+ * fan out to many thousands of subscriptions, and the loop must go back to its sockets
+ * between slices rather than deliver a whole burst first.
  *
  * The queue is bounded (PUSH_NOTIFY_QUEUE_MAX messages): if the loop stalls, new changes
  * are dropped and counted rather than growing memory without limit. That matches what
@@ -51,12 +53,13 @@ void push_notify_free(push_notify_t *n);
 bool push_notify_connected(push_notify_t *n);
 
 /**
- * Takes every queued message and calls @p fn for each, in arrival order, without holding
- * the lock. Loop thread only.
+ * Calls @p fn for queued messages, in arrival order, without holding the lock, until none
+ * is left or @p budget_us has passed (at least one is delivered). Loop thread only.
  *
- * @return the number of messages delivered to @p fn
+ * @param budget_us  time slice in microseconds; 0 = no limit
+ * @return true when messages are left: call again once the loop has served its sockets
  */
-size_t push_notify_drain(push_notify_t *n, push_notify_msg_fn fn, void *ud);
+bool push_notify_drain(push_notify_t *n, int64_t budget_us, push_notify_msg_fn fn, void *ud);
 
 /** Messages received from Redis and messages dropped because the queue was full. */
 uint64_t push_notify_received(push_notify_t *n);

@@ -16,6 +16,12 @@
  *   - `start` without a query answers `error` with a real message; Booster serialises a
  *     JavaScript Error there and sends `{}`.
  *   - An unknown message type names the type; Booster's text prints "[object Object]".
+ *   - A token that does not verify is a `connection_error`, then the socket closes with
+ *     4403; Booster leaves it open and anonymous. A `start` before an acknowledged
+ *     `connection_init` is an `error`, then the socket closes with 4401; Booster serves it
+ *     anonymously. The token is read from the payload's `Authorization`, `authorization`,
+ *     `authToken` or `token`, else from the upgrade request's Authorization header;
+ *     Booster reads `Authorization` only.
  *   - `connection_terminate` also closes the socket (1000), as the subscriptions-transport-
  *     ws reference server does; Booster leaves it open until the client closes.
  *   - Operation ids must be non-empty strings, as the protocol defines them; anything else
@@ -26,11 +32,11 @@
  *
  * graphql-transport-ws: the graphql-ws library's PROTOCOL.md and its reference server are
  * the reference, close codes and reasons included. Authentication is the same as on
- * graphql-ws (payload.Authorization at connection_init), except that a token that does
- * not verify closes the socket with 4403, as a graphql-ws server whose onConnect refuses
- * does. Request errors (syntax, validation, variables) are an `error` message; errors of
- * the subscription's root field (authorization, before hooks) are a `next` with
- * {errors}, then `complete`, as graphql-js's subscribe() reports them.
+ * graphql-ws (the token at connection_init), and a token that does not verify closes the
+ * socket with 4403, as a graphql-ws server whose onConnect refuses does. Request errors (syntax,
+ * validation, variables) are an `error` message; errors of the subscription's root field
+ * (authorization, before hooks) are a `next` with {errors}, then `complete`, as graphql-js's
+ * subscribe() reports them.
  *
  * Queries and mutations: an operation our schema validates is classified by its type; one
  * it does not is parsed again without validation and forwarded all the same unless it is a
@@ -83,13 +89,16 @@
     "Queries and mutations over WebSocket are served by the gateway at POST /graphql"
 #define MSG_BAD_PAYLOAD "Message payload is invalid it must contain at least the \"query\" property"
 #define MSG_TOKEN_NOT_STRING "JsonWebTokenError: jwt must be a string"
+#define MSG_NOT_INITIALIZED "Operations must follow a connection_init that was acknowledged"
 
 struct push_proto {
     const rj_app_t *app;      /* borrowed from main */
     rj_gql_schema_t *schema;  /* a reference */
     rj_gql_cache_t *cache;    /* parsed and validated documents by query text */
     push_subs_t *subs;        /* every subscription of every session */
-    size_t queue_max;         /* frames a session may hold */
+    size_t queue_max;         /* bytes a session may hold beyond its grace period */
+    int64_t queue_grace_us;   /* how long a session may stay over queue_max; 0 = not at all */
+    size_t coalesce_after;    /* queued bytes from which changes coalesce */
     size_t max_subs;          /* subscriptions per session, 0 = no limit */
     push_wake_fn wake;        /* the transport's hook, or NULL */
     void *wake_ud;            /* its argument */
@@ -122,6 +131,8 @@ struct push_op {
     push_op_t *next;         /* ... and, while the slot is free, the next free slot */
 };
 
+static void sub_release(push_sub_t *sub, void *ud);
+
 push_proto_t *
 push_proto_new(const push_proto_opts_t *opts)
 {
@@ -130,7 +141,10 @@ push_proto_new(const push_proto_opts_t *opts)
     p->schema = rj_gql_schema_ref(opts->schema);
     p->cache = rj_gql_cache_new(p->schema, opts->doc_cache_size ? opts->doc_cache_size : 256, NULL);
     p->subs = push_subs_new();
-    p->queue_max = opts->send_queue_max ? opts->send_queue_max : 1;
+    push_subs_set_release(p->subs, sub_release, p);
+    p->queue_max = opts->send_queue_max_bytes ? opts->send_queue_max_bytes : 1;
+    p->queue_grace_us = (int64_t)opts->send_queue_grace_ms * 1000;
+    p->coalesce_after = opts->coalesce_after_bytes;
     p->max_subs = opts->max_subscriptions;
     p->wake = opts->wake;
     p->wake_ud = opts->wake_ud;
@@ -181,6 +195,46 @@ push_proto_stats_get(const push_proto_t *p)
 
 /* ---- sessions and their queues ------------------------------------------------------- */
 
+/*
+ * A change's rendered payload, shared by every queued entry that carries it: a popular row
+ * watched by thousands of subscriptions is held once, however many of them wait.
+ */
+struct push_payload {
+    size_t refs; /* holders: queued entries, and the delivery that rendered it */
+    size_t len;  /* bytes of data */
+    char data[]; /* the JSON text, not NUL-terminated */
+};
+
+/* Wire overhead counted per frame: a WebSocket header, and a change's closing text. */
+#define FRAME_OVERHEAD 16
+#define CHANGE_TAIL_WS ",\"type\":\"data\"}"
+#define CHANGE_TAIL_TWS ",\"type\":\"next\"}"
+
+static push_payload_t *
+payload_new(const char *data, size_t len)
+{
+    push_payload_t *pl = rj_xmalloc(sizeof *pl + len);
+    pl->refs = 1;
+    pl->len = len;
+    if (len > 0)
+        memcpy(pl->data, data, len);
+    return pl;
+}
+
+static push_payload_t *
+payload_ref(push_payload_t *pl)
+{
+    pl->refs++;
+    return pl;
+}
+
+static void
+payload_unref(push_payload_t *pl)
+{
+    if (pl != NULL && --pl->refs == 0)
+        free(pl);
+}
+
 void
 push_session_init_proto(push_session_t *s, void *transport, push_subproto_t subprotocol)
 {
@@ -198,6 +252,13 @@ push_session_init(push_session_t *s, void *transport)
     push_session_init_proto(s, transport, PUSH_SUBPROTO_GRAPHQL_WS);
 }
 
+void
+push_session_set_upgrade_authorization(push_session_t *s, const char *value, size_t len)
+{
+    free(s->upgrade_authorization);
+    s->upgrade_authorization = value != NULL && len > 0 ? rj_xstrndup(value, len) : NULL;
+}
+
 push_subproto_t
 push_subproto_from_name(const char *name)
 {
@@ -209,9 +270,93 @@ push_subproto_from_name(const char *name)
 static void ops_detach_all(push_session_t *s);
 static bool op_stop(push_session_t *s, const char *op_id);
 
+/* Appends @p f to @p s's queue and counts its bytes; wakes the transport on the first. */
+static void
+queue_link(push_proto_t *p, push_session_t *s, push_frame_t *f)
+{
+    f->next = NULL;
+    f->prev = s->out_tail;
+    if (s->out_tail != NULL)
+        s->out_tail->next = f;
+    else
+        s->out_head = f;
+    s->out_tail = f;
+    s->out_count++;
+    s->out_bytes += f->cost;
+    if (f->row == NULL)
+        s->out_frame_bytes += f->cost;
+    p->stats.frames_out++;
+    if (s->out_count == 1 && p->wake != NULL)
+        p->wake(s, p->wake_ud);
+}
+
+/* Takes @p f out of @p s's queue, wherever it is, and uncounts its bytes. */
+static void
+queue_unlink(push_session_t *s, push_frame_t *f)
+{
+    if (f->prev != NULL)
+        f->prev->next = f->next;
+    else
+        s->out_head = f->next;
+    if (f->next != NULL)
+        f->next->prev = f->prev;
+    else
+        s->out_tail = f->prev;
+    f->next = f->prev = NULL;
+    s->out_count--;
+    s->out_bytes -= f->cost;
+    if (f->row == NULL)
+        s->out_frame_bytes -= f->cost;
+    /* An emptied queue ends an episode over the bound; push_session_tick ends the others. */
+    if (s->out_head == NULL)
+        s->over_since_us = 0;
+}
+
+/* Detaches change entry @p f from its subscription's list of waiting entries. */
+static void
+change_detach(push_frame_t *f)
+{
+    push_sub_t *sub = f->sub;
+    if (f->sub_newer != NULL)
+        f->sub_newer->sub_older = f->sub_older;
+    else
+        sub->pending = f->sub_older;
+    if (f->sub_older != NULL)
+        f->sub_older->sub_newer = f->sub_newer;
+    f->sub = NULL;
+    f->sub_older = f->sub_newer = NULL;
+}
+
+static void
+change_free(push_frame_t *f)
+{
+    payload_unref(f->payload);
+    free(f->row);
+    free(f);
+}
+
+/*
+ * The registry's release hook: a subscription with changes still waiting is going
+ * (stop, complete, a reused id, its connection closing). Its waiting changes go too: the
+ * client ended the subscription, and the entries point at it.
+ */
+static void
+sub_release(push_sub_t *sub, void *ud)
+{
+    (void)ud;
+    push_session_t *s = sub->owner->data;
+    while (sub->pending != NULL) {
+        push_frame_t *f = sub->pending;
+        change_detach(f);
+        queue_unlink(s, f);
+        change_free(f);
+    }
+}
+
 void
 push_session_deinit(push_proto_t *p, push_session_t *s)
 {
+    /* Subscriptions first: their release drops their waiting changes from the queue. */
     push_subs_remove_owner(p->subs, &s->subs);
     ops_detach_all(s);
     for (push_frame_t *f = push_session_pop(s); f != NULL; f = push_session_pop(s))
@@ -220,6 +365,27 @@ push_session_deinit(push_proto_t *p, push_session_t *s)
     s->user = NULL;
     free(s->authorization);
     s->authorization = NULL;
+    free(s->upgrade_authorization);
+    s->upgrade_authorization = NULL;
+}
+
+/* A ready frame rendered from change entry @p f: opening text, latest payload, tail. */
+static push_frame_t *
+change_render(const push_session_t *s, const push_frame_t *f)
+{
+    bool tws = s->subprotocol == PUSH_SUBPROTO_TRANSPORT_WS;
+    const char *tail = tws ? CHANGE_TAIL_TWS : CHANGE_TAIL_WS;
+    size_t tlen = strlen(tail);
+    size_t len = f->len + f->payload->len + tlen;
+    push_frame_t *r = rj_xmalloc(sizeof *r + PUSH_FRAME_HEADROOM + len + 1);
+    memset(r, 0, sizeof *r + PUSH_FRAME_HEADROOM);
+    r->len = len;
+    char *d = push_frame_data(r);
+    memcpy(d, f->buf, f->len);
+    memcpy(d + f->len, f->payload->data, f->payload->len);
+    memcpy(d + f->len + f->payload->len, tail, tlen);
+    d[len] = '\0';
+    return r;
 }
 
 push_frame_t *
@@ -228,12 +394,13 @@ push_session_pop(push_session_t *s)
     push_frame_t *f = s->out_head;
     if (f == NULL)
         return NULL;
-    s->out_head = f->next;
-    if (s->out_head == NULL)
-        s->out_tail = NULL;
-    s->out_count--;
-    f->next = NULL;
-    return f;
+    queue_unlink(s, f);
+    if (f->sub == NULL)
+        return f;
+    push_frame_t *r = change_render(s, f);
+    change_detach(f);
+    change_free(f);
+    return r;
 }
 
 void
@@ -245,6 +412,18 @@ push_session_close(push_proto_t *p, push_session_t *s, int code, const char *rea
     s->close_reason = reason;
     if (p->wake != NULL)
         p->wake(s, p->wake_ud);
+}
+
+/*
+ * Asks for @p s to be closed once the frames already queued are written: the message that
+ * says why (graphql-ws's connection_error or error) must reach the client before the close.
+ */
+static void
+close_after_queued(push_proto_t *p, push_session_t *s, int code, const char *reason)
+{
+    if (s->close_code == 0)
+        s->close_flush = true;
+    push_session_close(p, s, code, reason);
 }
 
 /*
@@ -276,54 +455,60 @@ scratch_append(const char *buf, size_t size, void *data)
     return 0;
 }
 
-/*
- * Whether @p s can take another frame. A session that is closing takes nothing more; a
- * full queue means the client reads slower than we produce, and buffering without bound
- * would let one slow reader exhaust the process, so the session is closed instead.
- */
-static bool
-session_can_queue(push_proto_t *p, push_session_t *s)
+/* Closes @p s because its queue stayed over the bound; the client reads too slowly. */
+static void
+close_slow(push_proto_t *p, push_session_t *s)
 {
-    if (s->close_code != 0)
-        return false;
-    if (s->out_count >= p->queue_max) {
-        p->stats.overflows++;
-        rj_warn("proto", "closing slow client: send queue full conn=%s queued=%zu", s->id,
-                s->out_count);
-        push_session_close(p, s, PUSH_CLOSE_POLICY, "send queue full: client too slow");
-        return false;
-    }
-    return true;
+    p->stats.overflows++;
+    rj_warn("proto",
+            "closing slow client: send queue over its bound conn=%s queued_bytes=%zu "
+            "entries=%zu max_bytes=%zu",
+            s->id, s->out_bytes, s->out_count, p->queue_max);
+    push_session_close(p, s, PUSH_CLOSE_POLICY, "send queue over its limit: client too slow");
 }
 
-/* Queues the scratch buffer's contents as one frame on @p s (session_can_queue held). */
+/*
+ * Checks @p s's queue against the bound after it grew. Over the bound starts the grace
+ * period (push_session_tick closes the session when it runs out): a client that reads
+ * promptly may fall behind for a moment in a burst, as when a thousand subscriptions of
+ * a large row all get a change at once. Changes need no harder limit: however long the
+ * grace, they coalesce, and their values are shared. Ready frames (operation answers,
+ * protocol messages) do not coalesce: with over twice the bound of them the client is
+ * closed at once, so that the grace period cannot be used to queue without limit.
+ */
+static void
+session_check_bound(push_proto_t *p, push_session_t *s)
+{
+    if (s->out_bytes <= p->queue_max || s->close_code != 0)
+        return;
+    if (s->over_since_us == 0)
+        s->over_since_us = rj_mono_us();
+    if (p->queue_grace_us == 0 || s->out_frame_bytes > 2 * p->queue_max)
+        close_slow(p, s);
+}
+
+/* Queues the scratch buffer's contents as one ready frame on @p s, unless it is closing. */
 static void
 queue_scratch(push_proto_t *p, push_session_t *s)
 {
+    if (s->close_code != 0)
+        return; /* closing: nothing more goes out but the close frame */
     push_frame_t *f = rj_xmalloc(sizeof *f + PUSH_FRAME_HEADROOM + p->scratch.len + 1);
-    f->next = NULL;
+    memset(f, 0, sizeof *f + PUSH_FRAME_HEADROOM);
     f->len = p->scratch.len;
-    memset(f->buf, 0, PUSH_FRAME_HEADROOM);
+    f->cost = f->len + FRAME_OVERHEAD;
     if (p->scratch.len > 0)
         memcpy(push_frame_data(f), p->scratch.data, p->scratch.len);
     push_frame_data(f)[f->len] = '\0';
-
-    if (s->out_tail != NULL)
-        s->out_tail->next = f;
-    else
-        s->out_head = f;
-    s->out_tail = f;
-    s->out_count++;
-    p->stats.frames_out++;
-    if (s->out_count == 1 && p->wake != NULL)
-        p->wake(s, p->wake_ud);
+    queue_link(p, s, f);
+    session_check_bound(p, s);
 }
 
 /* Queues @p msg (borrowed) on @p s. */
 static void
 session_send(push_proto_t *p, push_session_t *s, const json_t *msg)
 {
-    if (!session_can_queue(p, s))
+    if (s->close_code != 0)
         return;
     rj_buf_reset(&p->scratch);
     int rc = json_dump_callback(msg, scratch_append, &p->scratch, JSON_COMPACT);
@@ -348,16 +533,10 @@ send_take(push_proto_t *p, push_session_t *s, const char *type, const char *id, 
     json_decref(m);
 }
 
-/*
- * Sends a change to one subscription: {"id": op_id, "payload": <p->payload>, "type":
- * "data"} (or "next"), the payload spliced in as already-serialised text, so a group's
- * rendering is shared by its members. Returns whether a frame was queued.
- */
-static bool
-send_change(push_proto_t *p, push_session_t *s, const char *op_id)
+/* Writes {"id":<op_id>,"payload": into the scratch buffer. */
+static void
+scratch_frame_head(push_proto_t *p, const char *op_id)
 {
-    if (!session_can_queue(p, s))
-        return false;
     rj_buf_reset(&p->scratch);
     rj_buf_puts(&p->scratch, "{\"id\":");
     json_t *id = json_string(op_id);
@@ -365,10 +544,68 @@ send_change(push_proto_t *p, push_session_t *s, const char *op_id)
     RJ_ASSERT(rc == 0);
     json_decref(id);
     rj_buf_puts(&p->scratch, ",\"payload\":");
+}
+
+/*
+ * Sends an operation's result: {"id": op_id, "payload": <p->payload>, "type": "data"} (or
+ * "next"), the payload spliced in as already-serialised text. Never coalesced: every
+ * answer reaches the client.
+ */
+static void
+send_result(push_proto_t *p, push_session_t *s, const char *op_id)
+{
+    if (s->close_code != 0)
+        return;
+    scratch_frame_head(p, op_id);
     rj_buf_append(&p->scratch, p->payload.data, p->payload.len);
-    rj_buf_puts(&p->scratch, s->subprotocol == PUSH_SUBPROTO_TRANSPORT_WS ? ",\"type\":\"next\"}"
-                                                                          : ",\"type\":\"data\"}");
+    rj_buf_puts(&p->scratch,
+                s->subprotocol == PUSH_SUBPROTO_TRANSPORT_WS ? CHANGE_TAIL_TWS : CHANGE_TAIL_WS);
     queue_scratch(p, s);
+}
+
+/*
+ * Queues change @p pl (borrowed; a reference is kept) of row @p row for subscription
+ * @p sub. A client that keeps up gets every state. One that has fallen behind (its queue
+ * holds coalesce_after bytes) does not need the states it has not read yet, only the
+ * latest: when the subscription's newest waiting entry is for the same row, that entry
+ * takes the new value in place: it keeps its place in the queue, so the subscription's
+ * changes still arrive in order, and nothing newer of that subscription is behind it, so
+ * the row's latest state is what the client gets. An entry for another row is not
+ * touched (each row's last state is delivered), and nothing else is ever replaced.
+ * Returns whether the session took the change.
+ */
+static bool
+send_change(push_proto_t *p, push_session_t *s, push_sub_t *sub, push_payload_t *pl,
+            const char *row)
+{
+    if (s->close_code != 0)
+        return false;
+    push_frame_t *w = sub->pending;
+    if (w != NULL && s->out_bytes >= p->coalesce_after && strcmp(w->row, row) == 0) {
+        payload_unref(w->payload);
+        w->payload = payload_ref(pl);
+        s->out_bytes -= w->cost;
+        w->cost = w->len + pl->len + FRAME_OVERHEAD + sizeof CHANGE_TAIL_WS;
+        s->out_bytes += w->cost;
+        p->stats.coalesced++;
+        session_check_bound(p, s);
+        return true;
+    }
+    scratch_frame_head(p, sub->op_id);
+    push_frame_t *f = rj_xcalloc(1, sizeof *f + p->scratch.len);
+    memcpy(f->buf, p->scratch.data, p->scratch.len);
+    f->len = p->scratch.len;
+    f->sub = sub;
+    f->payload = payload_ref(pl);
+    f->row = rj_xstrdup(row);
+    f->cost = f->len + pl->len + FRAME_OVERHEAD + sizeof CHANGE_TAIL_WS;
+    push_frame_t *older = sub->pending;
+    f->sub_older = older;
+    if (older != NULL)
+        older->sub_newer = f;
+    sub->pending = f;
+    queue_link(p, s, f);
+    session_check_bound(p, s);
     return true;
 }
 
@@ -438,21 +675,38 @@ truthy(const json_t *v)
 }
 
 /*
- * Verifies connection_init's payload.Authorization, when there is one, and replaces the
- * session's user. Returns false with @p err set when a token was given and does not
- * verify (the session is then anonymous).
+ * Where clients put the token in connection_init's payload: Booster's and Apollo's
+ * examples use `Authorization` (as the HTTP header); graphql-ws and Apollo users commonly
+ * send `authorization`, `authToken` or `token` from connectionParams. The first present
+ * one counts, in this order.
+ */
+static const char *const token_keys[] = {"Authorization", "authorization", "authToken", "token"};
+
+/*
+ * Verifies the connection's token and replaces the session's user: connection_init's
+ * payload token when there is one (token_keys), else the upgrade request's Authorization
+ * header (browsers cannot set it, but server-side clients do). Returns false with @p err
+ * set when a token was given and does not verify (the session is then anonymous).
  */
 static bool
 authenticate(push_proto_t *p, push_session_t *s, const json_t *m, rj_error_t *err)
 {
-    const json_t *auth = json_object_get(json_object_get(m, "payload"), "Authorization");
+    const json_t *payload = json_object_get(m, "payload");
+    const json_t *auth = NULL;
+    for (size_t i = 0; i < sizeof token_keys / sizeof token_keys[0] && !truthy(auth); i++)
+        auth = json_object_get(payload, token_keys[i]);
+    json_t *header = NULL;
+    if (!truthy(auth) && s->upgrade_authorization != NULL)
+        auth = header = json_string(s->upgrade_authorization);
     /* A new connection_init starts over: the previous user does not survive a refusal. */
     json_decref(s->user);
     s->user = NULL;
     free(s->authorization);
     s->authorization = NULL;
-    if (!truthy(auth))
+    if (!truthy(auth)) {
+        json_decref(header);
         return true;
+    }
     json_t *user = NULL;
     rj_status_t st = RJ_EAUTH;
     if (json_is_string(auth))
@@ -462,17 +716,25 @@ authenticate(push_proto_t *p, push_session_t *s, const json_t *m, rj_error_t *er
         rj_error_set(err, RJ_EAUTH, MSG_TOKEN_NOT_STRING);
     if (st != RJ_OK) {
         /* The reasons only: they quote no part of the token. */
-        rj_info("proto", "connection_init refused conn=%s code=%s reason=\"%s\"", s->id,
-                rj_error_code(err), err->msg);
+        rj_info("proto", "connection_init refused conn=%s code=%s reason=\"%s\" from=%s", s->id,
+                rj_error_code(err), err->msg, header != NULL ? "header" : "payload");
+        json_decref(header);
         return false;
     }
     s->user = user;
     /* Kept as presented, so the gateway verifies the very same credential for every
        query and mutation of this connection, as it would over HTTP. */
     s->authorization = rj_xstrndup(json_string_value(auth), json_string_length(auth));
+    json_decref(header);
     return true;
 }
 
+/*
+ * graphql-ws connection_init. A token that does not verify is a connection_error (what
+ * Booster's clients show), and then the socket is closed with 4403: Booster left it open
+ * and anonymous, so a client whose credentials were refused went on as a guest without
+ * noticing. The reference subscriptions-transport-ws server closes too (with 1011).
+ */
 static void
 on_connection_init(push_proto_t *p, push_session_t *s, const json_t *m)
 {
@@ -480,7 +742,9 @@ on_connection_init(push_proto_t *p, push_session_t *s, const json_t *m)
     rj_error_clear(&err);
     s->init_received = true;
     if (!authenticate(p, s, m, &err)) {
+        s->initialized = false;
         send_connection_error(p, s, err.msg);
+        close_after_queued(p, s, PUSH_CLOSE_FORBIDDEN, "Forbidden");
         return;
     }
     s->initialized = true;
@@ -642,6 +906,9 @@ subscribe_take(push_proto_t *p, push_session_t *s, const char *op_id, rj_gql_pre
             seq = rj_app_id_string(json_object_get(root->args, rm->sequenced_by));
         spec.id = id;
         spec.sequence_key = seq;
+        /* What shapes the rendering: the filter is the row, the same for all of them. */
+        key = group_key(NULL, text);
+        spec.render_key = key;
     } else {
         key = group_key(filters, text);
         spec.filter = filters;
@@ -916,7 +1183,7 @@ relay_answer(push_proto_t *p, push_session_t *s, const char *op_id, const push_f
            included, without a second serialisation of a possibly large result. */
         rj_buf_reset(&p->payload);
         rj_buf_append(&p->payload, r->body, r->len);
-        send_change(p, s, op_id);
+        send_result(p, s, op_id);
         send_take(p, s, "complete", op_id, NULL);
     }
     json_decref(result);
@@ -1003,6 +1270,17 @@ on_start(push_proto_t *p, push_session_t *s, const json_t *m)
     const char *op_id = message_id(m);
     if (op_id == NULL) {
         send_connection_error(p, s, "Missing \"id\" in start message");
+        return;
+    }
+    /* Booster served a start before connection_init anonymously, so a client whose init
+       was lost or not yet sent ran as a guest; graphql-transport-ws closes with 4401 for
+       the same mistake, and so does this. */
+    if (!s->initialized) {
+        send_take(p, s, "error", op_id,
+                  json_pack("{s:[{s:s,s:{s:s}}]}", "errors", "message", MSG_NOT_INITIALIZED,
+                            "extensions", "code", "NotAuthorizedError"));
+        p->stats.start_errors++;
+        close_after_queued(p, s, PUSH_CLOSE_UNAUTHORIZED, "Unauthorized");
         return;
     }
     const json_t *payload = json_object_get(m, "payload");
@@ -1275,6 +1553,11 @@ push_session_tick(push_proto_t *p, push_session_t *s, int64_t now_us)
     if (s->subprotocol == PUSH_SUBPROTO_TRANSPORT_WS && !s->init_received &&
         p->init_timeout_us > 0 && now_us - s->opened_us >= p->init_timeout_us)
         close_protocol_error(p, s, PUSH_CLOSE_INIT_TIMEOUT, "Connection initialisation timeout");
+    if (s->out_bytes <= p->queue_max)
+        s->over_since_us = 0; /* back under the bound: a later excess starts a new grace */
+    else if (s->over_since_us != 0 && now_us - s->over_since_us >= p->queue_grace_us &&
+             s->close_code == 0)
+        close_slow(p, s);
 }
 
 /* ---- read-model changes -------------------------------------------------------------- */
@@ -1282,21 +1565,33 @@ push_session_tick(push_proto_t *p, push_session_t *s, int64_t now_us)
 typedef struct deliver_ctx {
     push_proto_t *p;               /* the context */
     const rj_env_readmodel_t *env; /* the change */
-    size_t queued;                 /* data frames queued */
+    char *row;                     /* the changed row: id, then sequence key; owned */
+    push_payload_t *shared;        /* the last rendering, or NULL; a reference */
+    const char *shared_key;        /* the render key it was made for, or NULL: not shareable */
+    size_t queued;                 /* changes queued (coalesced ones included) */
 } deliver_ctx_t;
 
-/* Renders root @p root of @p op for the change into p->payload. */
+/* Renders root @p root of @p op for the change into a new shared payload in c->shared. */
 static void
-render(push_proto_t *p, const rj_gql_prepared_t *op, size_t root, const json_t *value)
+render(deliver_ctx_t *c, const rj_gql_prepared_t *op, size_t root, const char *key)
 {
-    json_t *payload = rj_gql_complete_with(op, root, value);
+    push_proto_t *p = c->p;
+    json_t *payload = rj_gql_complete_with(op, root, c->env->value);
     rj_buf_reset(&p->payload);
     int rc = json_dump_callback(payload, scratch_append, &p->payload, JSON_COMPACT);
     RJ_ASSERT(rc == 0);
     json_decref(payload);
+    payload_unref(c->shared);
+    c->shared = payload_new(p->payload.data, p->payload.len);
+    c->shared_key = key;
     p->stats.renders++;
 }
 
+/*
+ * By-id subscriptions of a row that share a render key (same operation text, name and
+ * variables) get the same payload: one rendering serves a run of them. Ten thousand
+ * subscriptions of a large row then cost one rendering per change, not ten thousand.
+ */
 static void
 deliver_one(push_sub_t *sub, void *ud)
 {
@@ -1304,8 +1599,10 @@ deliver_one(push_sub_t *sub, void *ud)
     push_session_t *s = sub->owner->data;
     if (s->close_code != 0 || sub->op == NULL)
         return;
-    render(c->p, sub->op, sub->root, c->env->value);
-    if (send_change(c->p, s, sub->op_id))
+    if (c->shared == NULL || sub->render_key == NULL || c->shared_key == NULL ||
+        strcmp(sub->render_key, c->shared_key) != 0)
+        render(c, sub->op, sub->root, sub->render_key);
+    if (send_change(c->p, s, sub, c->shared, c->row))
         c->queued++;
 }
 
@@ -1323,10 +1620,10 @@ deliver_group(const json_t *filter, push_sub_t *subs, void *ud)
             continue;
         /* Members share the operation text, so the first live one renders for all. */
         if (!rendered) {
-            render(c->p, sub->op, sub->root, c->env->value);
+            render(c, sub->op, sub->root, NULL);
             rendered = true;
         }
-        if (send_change(c->p, s, sub->op_id))
+        if (send_change(c->p, s, sub, c->shared, c->row))
             c->queued++;
     }
 }
@@ -1342,7 +1639,8 @@ push_proto_deliver(push_proto_t *p, const char *msg, size_t len)
         rj_warn("notify", "dropping read-model change: %s", err.msg);
         return 0;
     }
-    deliver_ctx_t c = {.p = p, .env = &env, .queued = 0};
+    deliver_ctx_t c = {.p = p, .env = &env};
+    c.row = rj_xasprintf("%s\x1f%s", env.id, env.sequence_key != NULL ? env.sequence_key : "");
     /* Booster notifies on stores only: a deletion reaches nobody (booster-surface.md §10). */
     if (!env.deleted && env.value != NULL) {
         push_subs_match(p->subs, env.type, env.id, env.sequence_key, deliver_one, &c);
@@ -1351,6 +1649,8 @@ push_proto_deliver(push_proto_t *p, const char *msg, size_t len)
     rj_debug("notify", "change read_model=%s id=%s version=%lld deleted=%s queued=%zu", env.type,
              env.id, (long long)env.version, env.deleted ? "yes" : "no", c.queued);
     p->stats.deliveries += c.queued;
+    payload_unref(c.shared);
+    free(c.row);
     rj_env_readmodel_deinit(&env);
     return c.queued;
 }

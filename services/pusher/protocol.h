@@ -3,8 +3,8 @@
  * per-connection session: frames in, frames queued out.
  *
  * graphql-ws (subscriptions-transport-ws, as Booster speaks it; the default):
- *   client → server: connection_init (its payload.Authorization is verified, see
- *   protocol.c), start, stop, connection_terminate;
+ *   client → server: connection_init (its token is verified, see protocol.c), start,
+ *   stop, connection_terminate;
  *   server → client: connection_ack, connection_error, data, error, complete (and ka when
  *   keep-alives are on; Booster never sends them). booster-surface.md §1.2 and §10 are the
  *   reference; the deliberate differences are listed in protocol.c.
@@ -28,10 +28,21 @@
  * closed, finds nothing and is dropped, without a pointer to anything that may be gone.
  *
  * A session knows nothing about sockets. Handling a frame may queue frames on the
- * session's bounded outgoing queue and may ask for the connection to be closed
+ * session's outgoing queue and may ask for the connection to be closed
  * (push_session_t.close_code); the transport (ws.c) is told through the `wake` hook that
- * a session has something to write and drains the queue one frame per writable event.
+ * a session has something to write and drains the queue with push_session_pop().
  * The unit tests drive sessions directly, without lws.
+ *
+ * The queue is bounded in bytes, not frames (send_queue_max_bytes): a session over it for
+ * longer than send_queue_grace_ms, or with over twice it in frames that cannot coalesce
+ * (answers, protocol messages) at any moment, is closed with 1008. Once
+ * a session has fallen behind (its queue holds coalesce_after_bytes), a change for a
+ * subscription does not add a frame when that subscription already has one for the same
+ * row waiting: the waiting entry takes the newer value in place (only the
+ * newest state of a row matters to a subscriber), so a burst of changes costs a client
+ * that reads slowly one entry per (subscription, row), and the rendered value itself is
+ * shared by every entry that carries it. Answers to operations and protocol messages are
+ * never coalesced.
  *
  * Everything here runs on the libwebsockets service thread; nothing is locked.
  */
@@ -58,13 +69,15 @@
 /* WebSocket close codes the protocol asks for (RFC 6455 §7.4.1). */
 #define PUSH_CLOSE_NORMAL 1000     /* connection_terminate */
 #define PUSH_CLOSE_GOING_AWAY 1001 /* server shutting down */
-#define PUSH_CLOSE_POLICY 1008     /* send queue overflow: the client cannot keep up */
+#define PUSH_CLOSE_POLICY 1008     /* send queue over its bound: the client cannot keep up */
 #define PUSH_CLOSE_TOO_BIG 1009    /* a message over max-message-bytes */
 
 /* graphql-transport-ws close codes (graphql-ws's CloseCode). */
-#define PUSH_CLOSE_BAD_REQUEST 4400       /* an invalid message */
-#define PUSH_CLOSE_UNAUTHORIZED 4401      /* subscribe before connection_ack */
-#define PUSH_CLOSE_FORBIDDEN 4403         /* connection_init with a token that does not verify */
+#define PUSH_CLOSE_BAD_REQUEST 4400  /* an invalid message */
+#define PUSH_CLOSE_UNAUTHORIZED 4401 /* subscribe (graphql-ws: start) before connection_ack */
+#define PUSH_CLOSE_FORBIDDEN                                                                       \
+    4403                                  /* connection_init with a token that does not verify     \
+                                             (both protocols) */
 #define PUSH_CLOSE_INIT_TIMEOUT 4408      /* no connection_init within init-timeout-ms */
 #define PUSH_CLOSE_SUBSCRIBER_EXISTS 4409 /* subscribe with an id already in use */
 #define PUSH_CLOSE_TOO_MANY_INITS 4429    /* a second connection_init */
@@ -82,11 +95,26 @@ typedef enum push_subproto {
     PUSH_SUBPROTO_TRANSPORT_WS = 1, /* graphql-transport-ws (the graphql-ws library) */
 } push_subproto_t;
 
-/** One outgoing text frame: PUSH_FRAME_HEADROOM spare bytes, then @c len bytes of JSON. */
+typedef struct push_payload push_payload_t;
+
+/**
+ * One entry of a session's outgoing queue. A ready frame (@c sub NULL) is PUSH_FRAME_HEADROOM
+ * spare bytes, then @c len bytes of JSON; push_session_pop() returns only ready frames. A
+ * change entry (@c sub set, private to protocol.c) holds the frame's opening text in @c buf
+ * and the subscription's latest value in @c payload; it becomes a ready frame when popped.
+ */
 typedef struct push_frame {
-    struct push_frame *next; /* next frame in the session's queue */
-    size_t len;              /* payload length, headroom excluded */
-    unsigned char buf[];     /* headroom + payload (+ a NUL, for logs and tests) */
+    struct push_frame *next;      /* next (newer) entry in the session's queue */
+    struct push_frame *prev;      /* previous (older) entry */
+    struct push_sub *sub;         /* change entry: its subscription; NULL for a ready frame */
+    struct push_frame *sub_older; /* change entry: the subscription's older waiting entry */
+    struct push_frame *sub_newer; /* change entry: ... and its newer one */
+    push_payload_t *payload;      /* change entry: the latest value, a reference */
+    char *row;                    /* change entry: the row it is for (id, sequence key); owned */
+    size_t cost;                  /* bytes counted against the session's bound */
+    size_t len;                   /* ready frame: payload length, headroom excluded;
+                                     change entry: length of the opening text in @c buf */
+    unsigned char buf[];          /* headroom + payload (+ a NUL, for logs and tests) */
 } push_frame_t;
 
 /** The payload of @p f (after the headroom). */
@@ -105,8 +133,10 @@ typedef struct push_session {
     push_subproto_t subprotocol; /* the protocol spoken on this connection */
     json_t *user;                /* the user envelope verified at connection_init, or NULL for
                                     anonymous; owned */
-    char *authorization;         /* connection_init's payload.Authorization when it verified,
-                                    sent with forwarded operations; owned, never logged */
+    char *authorization;         /* the token that verified at connection_init, sent with
+                                    forwarded operations; owned, never logged */
+    char *upgrade_authorization; /* the upgrade request's Authorization header, or NULL;
+                                    owned, never logged */
     bool initialized;            /* connection_init accepted (connection_ack sent) */
     bool init_received;          /* connection_init received, accepted or not */
     int64_t opened_us;           /* rj_mono_us() at push_session_init, for the init timeout */
@@ -115,8 +145,14 @@ typedef struct push_session {
     size_t nops;                 /* their number */
     push_frame_t *out_head;      /* oldest queued frame, or NULL */
     push_frame_t *out_tail;      /* newest queued frame, or NULL */
-    size_t out_count;            /* frames queued */
+    size_t out_count;            /* entries queued */
+    size_t out_bytes;            /* bytes they will take on the wire (about) */
+    size_t out_frame_bytes;      /* of those, in ready frames (answers, protocol messages):
+                                  what coalescing cannot bound */
+    int64_t over_since_us;       /* rj_mono_us() when out_bytes went over the bound, or 0 */
     int close_code;              /* 0, or the close code the protocol asks the transport for */
+    bool close_flush;            /* write the frames queued before the close frame (the
+                                    answer explaining it); otherwise they are dropped */
     const char *close_reason;    /* text for the close frame when close_code != 0: static, or
                                     close_reason_buf */
     char close_reason_buf[PUSH_CLOSE_REASON_MAX + 1]; /* a reason built for this session */
@@ -139,7 +175,8 @@ typedef struct push_proto_stats {
     uint64_t changes;         /* read-model changes received */
     uint64_t changes_bad;     /* changes that could not be decoded */
     uint64_t deliveries;      /* data frames queued for changes */
-    uint64_t overflows;       /* sessions closed because their queue was full */
+    uint64_t overflows;       /* sessions closed because their queue stayed over its bound */
+    uint64_t coalesced;       /* changes that replaced a waiting one of the same row */
     uint64_t filter_evals;    /* filter groups evaluated against a change */
     uint64_t renders;         /* payloads rendered for changes (one per matching group or
                                  by-id subscription; shared by a group's members) */
@@ -166,21 +203,25 @@ typedef void (*push_forward_fn)(void *ud, uint64_t req_id, const char *authoriza
 
 /** How to build a protocol context. */
 typedef struct push_proto_opts {
-    const rj_app_t *app;      /* the application; borrowed, must outlive the context */
-    rj_gql_schema_t *schema;  /* the API schema; a reference is kept */
-    size_t send_queue_max;    /* frames a session may have queued; 0 = 1 */
-    size_t max_subscriptions; /* subscriptions per session; 0 = no limit */
-    size_t doc_cache_size;    /* parsed-document cache entries; 0 = 256 */
-    int init_timeout_ms;      /* graphql-transport-ws: close with 4408 when connection_init
-                                 has not arrived this long after opening; 0 = never */
-    push_wake_fn wake;        /* may be NULL (tests) */
-    void *wake_ud;            /* passed to @c wake */
-    push_forward_fn forward;  /* runs queries and mutations; NULL refuses them with an error
-                                 pointing at POST /graphql */
-    void *forward_ud;         /* passed to @c forward */
-    size_t max_operations;    /* forwarded operations in flight per session; 0 = 1 */
-    size_t max_forwarded;     /* forwarded requests in flight in total, stopped ones included
-                                 until their answer arrives; 0 = 1 */
+    const rj_app_t *app;         /* the application; borrowed, must outlive the context */
+    rj_gql_schema_t *schema;     /* the API schema; a reference is kept */
+    size_t send_queue_max_bytes; /* bytes a session may have queued; 0 = 1 */
+    int send_queue_grace_ms;     /* how long a session may stay over that before it is
+                                    closed; 0 = not at all */
+    size_t coalesce_after_bytes; /* changes coalesce only in a queue holding this much: a
+                                    client that keeps up gets every state; 0 = always */
+    size_t max_subscriptions;    /* subscriptions per session; 0 = no limit */
+    size_t doc_cache_size;       /* parsed-document cache entries; 0 = 256 */
+    int init_timeout_ms;         /* graphql-transport-ws: close with 4408 when connection_init
+                                    has not arrived this long after opening; 0 = never */
+    push_wake_fn wake;           /* may be NULL (tests) */
+    void *wake_ud;               /* passed to @c wake */
+    push_forward_fn forward;     /* runs queries and mutations; NULL refuses them with an error
+                                    pointing at POST /graphql */
+    void *forward_ud;            /* passed to @c forward */
+    size_t max_operations;       /* forwarded operations in flight per session; 0 = 1 */
+    size_t max_forwarded;        /* forwarded requests in flight in total, stopped ones included
+                                    until their answer arrives; 0 = 1 */
 } push_proto_opts_t;
 
 /**
@@ -198,6 +239,14 @@ push_subs_t *push_proto_subs_get(push_proto_t *p);
 
 /** The counters. Borrowed. */
 const push_proto_stats_t *push_proto_stats_get(const push_proto_t *p);
+
+/**
+ * Sets the Authorization header of the WebSocket upgrade request, used when
+ * connection_init's payload carries no token. Call before the first message.
+ *
+ * @param value  the header's value, @p len bytes; copied
+ */
+void push_session_set_upgrade_authorization(push_session_t *s, const char *value, size_t len);
 
 /**
  * Initialises a graphql-ws session with a fresh connection id. @p transport is stored as
@@ -260,14 +309,19 @@ void push_session_keepalive(push_proto_t *p, push_session_t *s);
 
 /**
  * Periodic check of @p s at time @p now_us (rj_mono_us()): a graphql-transport-ws session
- * still waiting for connection_init after init_timeout_ms is closed with 4408.
+ * still waiting for connection_init after init_timeout_ms is closed with 4408, and a
+ * session whose queue has stayed over send_queue_max_bytes for send_queue_grace_ms is
+ * closed with 1008.
  */
 void push_session_tick(push_proto_t *p, push_session_t *s, int64_t now_us);
 
 /** Asks for @p s to be closed with @p code and static @p reason; wakes the transport. */
 void push_session_close(push_proto_t *p, push_session_t *s, int code, const char *reason);
 
-/** Removes and returns the oldest queued frame (free() it), or NULL when none. */
+/**
+ * Removes the oldest queued entry and returns it as a ready frame (free() it), or NULL
+ * when none. A change entry is rendered now, with the newest value it was given.
+ */
 push_frame_t *push_session_pop(push_session_t *s);
 
 /**

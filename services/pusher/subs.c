@@ -64,10 +64,12 @@ typedef struct push_table {
 } push_table_t;
 
 struct push_subs {
-    push_table_t topics;     /* by-id topics */
-    push_table_t groups;     /* filter groups */
-    push_rm_groups_t *by_rm; /* filter groups per read model */
-    size_t nsubs;            /* subscriptions, by id and by filter */
+    push_table_t topics;         /* by-id topics */
+    push_table_t groups;         /* filter groups */
+    push_rm_groups_t *by_rm;     /* filter groups per read model */
+    size_t nsubs;                /* subscriptions, by id and by filter */
+    push_sub_release_fn release; /* called for a removed subscription with pending set */
+    void *release_ud;            /* its argument */
 };
 
 /*
@@ -101,9 +103,17 @@ push_subs_new(void)
     return r;
 }
 
+void
+push_subs_set_release(push_subs_t *r, push_sub_release_fn fn, void *ud)
+{
+    r->release = fn;
+    r->release_ud = ud;
+}
+
 static void
 sub_free(push_sub_t *s)
 {
+    free(s->render_key);
     free(s->op_id);
     free(s->read_model);
     free(s->id);
@@ -281,6 +291,8 @@ sub_remove(push_subs_t *r, push_sub_t *s)
     o->count--;
 
     r->nsubs--;
+    if (s->pending != NULL && r->release != NULL)
+        r->release(s, r->release_ud);
     if (t->count == 0) {
         if (s->id == NULL) {
             group_remove(r, t);
@@ -318,6 +330,7 @@ push_subs_add(push_subs_t *r, push_sub_owner_t *owner, const push_sub_spec_t *sp
         spec->id != NULL && spec->sequence_key != NULL ? rj_xstrdup(spec->sequence_key) : NULL;
     s->op = spec->op;
     s->root = spec->root;
+    s->render_key = spec->render_key != NULL ? rj_xstrdup(spec->render_key) : NULL;
     s->owner = owner;
 
     bool created;

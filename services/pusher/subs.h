@@ -56,6 +56,9 @@ struct push_sub {
     char *sequence_key;      /* sequenced read models: the one row watched, or NULL for all */
     rj_gql_prepared_t *op;   /* the prepared subscription, owned; may be NULL in tests */
     size_t root;             /* index of the subscribed root field in @c op */
+    char *render_key;        /* by id: equal keys render a change alike, or NULL; owned */
+    void *pending;           /* the caller's newest undelivered item for it, or NULL; the
+                                release hook is called when a subscription with one goes */
     push_sub_owner_t *owner; /* the connection holding it */
     push_topic_t *topic;     /* its (read model, id) topic, or its filter group */
     push_sub_t *topic_prev;  /* neighbours in the topic's (or group's) list */
@@ -79,10 +82,21 @@ typedef struct push_sub_spec {
                                  so they must mean the same filter and selection; copied */
     rj_gql_prepared_t *op;    /* the prepared operation; taken (see push_subs_add) */
     size_t root;              /* index of the subscribed root field in @c op */
+    const char *render_key;   /* by id: subscriptions of a row with equal keys render a
+                                 change alike (same text, name, variables), or NULL; copied */
 } push_sub_spec_t;
 
 /** Creates an empty registry. Never NULL. Ownership: release with push_subs_free(). */
 push_subs_t *push_subs_new(void);
+
+/**
+ * Called when a subscription whose @c pending is set is removed, before it is freed, so
+ * the caller can drop what it was holding for it. Must not add or remove subscriptions.
+ */
+typedef void (*push_sub_release_fn)(push_sub_t *sub, void *ud);
+
+/** Installs the release hook (NULL: none). */
+void push_subs_set_release(push_subs_t *r, push_sub_release_fn fn, void *ud);
 
 /**
  * Frees the registry and every subscription still in it (their prepared operations too).

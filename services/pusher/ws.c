@@ -8,7 +8,8 @@
  *   RECEIVE                     fragments are reassembled up to max-message-bytes, then the
  *                               whole message goes to push_proto_handle()
  *   SERVER_WRITEABLE            queued frames are written while the socket takes them,
- *                               or the requested close is performed
+ *                               or the requested close is performed (after the frames
+ *                               queued before it, when the protocol asks for that)
  *   CLOSED                      the session's subscriptions and queue are dropped
  *   EVENT_WAIT_CANCELLED        the Redis thread queued changes, or the forwarder answers:
  *                               drain and deliver both
@@ -31,6 +32,7 @@
 
 #include <assert.h>
 #include <libwebsockets.h>
+#include <malloc.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +50,17 @@ static_assert(PUSH_FRAME_HEADROOM >= LWS_PRE, "frames need LWS_PRE bytes of head
 #define DRAIN_TIMEOUT_MS 2000
 #define PUSH_CLOSE_TRY_AGAIN 1013 /* RFC 6455 "Try Again Later": max-connections reached */
 #define ALT_PATH "/graphql"
-#define RX_KEEP_BYTES 4096 /* reassembly capacity a connection keeps between messages */
+#define RX_KEEP_BYTES 4096     /* reassembly capacity a connection keeps between messages */
+#define DELIVER_SLICE_US 10000 /* changes delivered per loop turn, in time */
+/*
+ * Changes coalesce in a queue holding this much (protocol.h): less than the kernel
+ * buffers for one socket, so a client that has stopped reading gets there at once, and
+ * a client that reads along never does and sees every state, as before.
+ */
+#define COALESCE_AFTER_BYTES (64u * 1024)
+/* A connection this big going away is worth returning memory to the system for. */
+#define TRIM_SUBSCRIPTIONS 256
+#define TRIM_QUEUED_BYTES (1u << 20)
 
 /* One WebSocket connection: lws allocates and zeroes it as the per-session data. */
 typedef struct push_conn {
@@ -74,6 +86,7 @@ typedef struct push_metrics {
     rj_metric_t *renders;         /* counter: payloads rendered for changes */
     rj_metric_t *protocol_closes; /* counter: graphql-transport-ws protocol-error closes */
     rj_metric_t *overflows;       /* counter: connections closed for a full send queue */
+    rj_metric_t *coalesced;       /* counter: changes that replaced a waiting one */
     rj_metric_t *notify_dropped;  /* counter: changes dropped before reaching the loop */
     rj_metric_t *fwd_in_flight;   /* gauge: forwarded requests not answered yet */
     rj_metric_t *fwd_total;       /* counter: queries and mutations forwarded to the gateway */
@@ -99,6 +112,7 @@ struct push_server {
     size_t nconns;               /* their number */
     bool ready;                  /* last readiness published */
     bool announced;              /* the "listening" line was logged */
+    bool trim_due;               /* a large connection closed: malloc_trim at the next tick */
     lws_sorted_usec_list_t tick; /* periodic timer */
     lws_retry_bo_t idle_policy;  /* validity (ping / hang-up) policy */
     push_metrics_t m;            /* metrics */
@@ -148,6 +162,16 @@ conn_open(push_server_t *srv, push_conn_t *c, struct lws *wsi)
                             push_subproto_from_name(proto != NULL ? proto->name : NULL));
     rj_buf_init(&c->rx);
     c->open = true;
+    /* The upgrade request's Authorization, for clients that authenticate there rather
+       than in connection_init (the headers are gone after this callback). */
+    int alen = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+    if (alen > 0) {
+        char *value = rj_xmalloc((size_t)alen + 1);
+        int n = lws_hdr_copy(wsi, value, alen + 1, WSI_TOKEN_HTTP_AUTHORIZATION);
+        if (n > 0)
+            push_session_set_upgrade_authorization(&c->session, value, (size_t)n);
+        free(value);
+    }
     c->next = srv->conns;
     if (srv->conns != NULL)
         srv->conns->prev = c;
@@ -179,8 +203,10 @@ conn_closed(push_server_t *srv, push_conn_t *c)
     if (c->next != NULL)
         c->next->prev = c->prev;
     srv->nconns--;
-    rj_debug("ws", "connection closed conn=%s subscriptions=%zu", c->session.id,
-             c->session.subs.count);
+    rj_debug("ws", "connection closed conn=%s subscriptions=%zu queued_bytes=%zu", c->session.id,
+             c->session.subs.count, c->session.out_bytes);
+    if (c->session.subs.count >= TRIM_SUBSCRIPTIONS || c->session.out_bytes >= TRIM_QUEUED_BYTES)
+        srv->trim_due = true;
     push_session_deinit(srv->proto, &c->session);
     rj_buf_deinit(&c->rx);
 }
@@ -240,7 +266,9 @@ static int
 conn_writeable(push_conn_t *c, struct lws *wsi)
 {
     push_session_t *s = &c->session;
-    if (s->close_code != 0) {
+    /* A close goes out at once, unless the protocol asked for what it queued before to be
+       written first (the message saying why); a slow client's queue is not waited for. */
+    if (s->close_code != 0 && (!s->close_flush || s->out_head == NULL)) {
         lws_close_reason(wsi, (enum lws_close_status)s->close_code,
                          (unsigned char *)(uintptr_t)s->close_reason, strlen(s->close_reason));
         return -1;
@@ -248,7 +276,7 @@ conn_writeable(push_conn_t *c, struct lws *wsi)
     for (int i = 0; i < WRITES_PER_EVENT; i++) {
         push_frame_t *f = push_session_pop(s);
         if (f == NULL)
-            return 0;
+            break;
         int n = lws_write(wsi, f->buf + PUSH_FRAME_HEADROOM, f->len, LWS_WRITE_TEXT);
         size_t len = f->len;
         free(f);
@@ -259,7 +287,7 @@ conn_writeable(push_conn_t *c, struct lws *wsi)
         if (s->out_head == NULL || lws_send_pipe_choked(wsi))
             break;
     }
-    if (s->out_head != NULL)
+    if (s->out_head != NULL || s->close_code != 0)
         lws_callback_on_writable(wsi);
     return 0;
 }
@@ -375,8 +403,11 @@ ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
            name): drain once, from the first. */
         if (srv != NULL && lws_get_protocol(wsi) != NULL &&
             strcmp(lws_get_protocol(wsi)->name, protocols[0].name) == 0) {
-            if (srv->notify != NULL)
-                push_notify_drain(srv->notify, deliver_change, srv);
+            /* A slice of changes, then back to the sockets; the cancel brings us here
+               again at once if some are left. */
+            if (srv->notify != NULL &&
+                push_notify_drain(srv->notify, DELIVER_SLICE_US, deliver_change, srv))
+                lws_cancel_service(srv->ctx);
             if (srv->fwd != NULL)
                 push_fwd_drain(srv->fwd, forward_answer, srv);
         }
@@ -414,6 +445,7 @@ publish_state(push_server_t *srv)
     rj_metric_set(srv->m.renders, (int64_t)st->renders);
     rj_metric_set(srv->m.protocol_closes, (int64_t)st->protocol_closes);
     rj_metric_set(srv->m.overflows, (int64_t)st->overflows);
+    rj_metric_set(srv->m.coalesced, (int64_t)st->coalesced);
     rj_metric_set(srv->m.notify_dropped, (int64_t)push_notify_dropped(srv->notify));
     rj_metric_set(srv->m.fwd_in_flight, (int64_t)st->forward_in_flight);
     rj_metric_set(srv->m.fwd_total, (int64_t)st->forwarded);
@@ -441,6 +473,16 @@ tick_cb(lws_sorted_usec_list_t *sul)
 {
     push_server_t *srv = lws_container_of(sul, push_server_t, tick);
     publish_state(srv);
+    /*
+     * glibc keeps freed memory in its arenas, and a pusher that held many subscriptions
+     * and queued changes for clients that left would keep hundreds of megabytes it no
+     * longer uses. Once per tick at most, and only after a large release: the trim walks
+     * the heap.
+     */
+    if (srv->trim_due) {
+        srv->trim_due = false;
+        malloc_trim(0);
+    }
     int64_t now = rj_mono_us();
     if (!rj_proc_stopping())
         for (push_conn_t *c = srv->conns; c != NULL; c = c->next)
@@ -484,8 +526,12 @@ metrics_init(push_metrics_t *m)
     m->protocol_closes =
         rj_metric_counter("ramjet_pusher_protocol_error_closes_total",
                           "graphql-transport-ws connections closed for a protocol error");
-    m->overflows = rj_metric_counter("ramjet_pusher_slow_client_closes_total",
-                                     "connections closed because their send queue was full");
+    m->overflows =
+        rj_metric_counter("ramjet_pusher_slow_client_closes_total",
+                          "connections closed because their send queue stayed over its bound");
+    m->coalesced = rj_metric_counter("ramjet_pusher_changes_coalesced_total",
+                                     "changes that replaced a waiting change of the same "
+                                     "subscription and row, unwritten");
     m->notify_dropped = rj_metric_counter("ramjet_pusher_changes_dropped_total",
                                           "changes dropped because the loop fell behind");
     m->fwd_in_flight = rj_metric_gauge("ramjet_pusher_operations_in_flight",
@@ -517,7 +563,9 @@ push_server_new(const push_server_conf_t *conf, rj_error_t *err)
     push_proto_opts_t po = {
         .app = conf->app,
         .schema = conf->schema,
-        .send_queue_max = conf->send_queue_max,
+        .send_queue_max_bytes = conf->send_queue_max_bytes,
+        .send_queue_grace_ms = conf->send_queue_grace_ms,
+        .coalesce_after_bytes = COALESCE_AFTER_BYTES,
         .max_subscriptions = conf->max_subscriptions,
         .init_timeout_ms = conf->init_timeout_ms,
         .wake = wake_session,

@@ -22,25 +22,26 @@ typedef struct push_server push_server_t;
 
 /** Everything the server needs. Strings are borrowed for push_server_new() only. */
 typedef struct push_server_conf {
-    const rj_app_t *app;      /* the application; borrowed, must outlive the server */
-    rj_gql_schema_t *schema;  /* the API schema; a reference is kept */
-    const char *redis_url;    /* where read-model changes are published */
-    const char *app_name;     /* channel prefix: changes arrive on "<app_name>:rm:*" */
-    const char *iface;        /* interface or address to listen on, or NULL for all */
-    int port;                 /* WebSocket port; 0 picks a free one (push_server_port) */
-    const char *path;         /* WebSocket path, e.g. "/websocket"; "/graphql" always works */
-    size_t max_message_bytes; /* largest client message; bigger ones close with 1009 */
-    int max_connections;      /* open connections at most; 0 = no limit */
-    size_t send_queue_max;    /* frames queued per connection before it is closed */
-    size_t max_subscriptions; /* subscriptions per connection; 0 = no limit */
-    int idle_timeout_s;       /* close a connection silent this long (pinged at half); 0 = off */
-    int keepalive_ms;         /* send graphql-ws `ka` this often; 0 = never (Booster) */
-    int init_timeout_ms;      /* graphql-transport-ws: close with 4408 without connection_init
-                                 this long after opening; 0 = never */
-    const char *gateway_url;  /* POST endpoint queries and mutations are forwarded to, or
-                                 NULL to refuse them */
-    int gateway_timeout_ms;   /* a forwarded request's budget; > 0 when gateway_url is set */
-    size_t max_operations;    /* forwarded operations in flight per connection; > 0 */
+    const rj_app_t *app;         /* the application; borrowed, must outlive the server */
+    rj_gql_schema_t *schema;     /* the API schema; a reference is kept */
+    const char *redis_url;       /* where read-model changes are published */
+    const char *app_name;        /* channel prefix: changes arrive on "<app_name>:rm:*" */
+    const char *iface;           /* interface or address to listen on, or NULL for all */
+    int port;                    /* WebSocket port; 0 picks a free one (push_server_port) */
+    const char *path;            /* WebSocket path, e.g. "/websocket"; "/graphql" always works */
+    size_t max_message_bytes;    /* largest client message; bigger ones close with 1009 */
+    int max_connections;         /* open connections at most; 0 = no limit */
+    size_t send_queue_max_bytes; /* bytes queued per connection before it is closed */
+    int send_queue_grace_ms;     /* how long a connection may stay over that; 0 = not at all */
+    size_t max_subscriptions;    /* subscriptions per connection; 0 = no limit */
+    int idle_timeout_s;          /* close a connection silent this long (pinged at half); 0 = off */
+    int keepalive_ms;            /* send graphql-ws `ka` this often; 0 = never (Booster) */
+    int init_timeout_ms;         /* graphql-transport-ws: close with 4408 without connection_init
+                                    this long after opening; 0 = never */
+    const char *gateway_url;     /* POST endpoint queries and mutations are forwarded to, or
+                                    NULL to refuse them */
+    int gateway_timeout_ms;      /* a forwarded request's budget; > 0 when gateway_url is set */
+    size_t max_operations;       /* forwarded operations in flight per connection; > 0 */
     size_t gateway_max_in_flight; /* forwarded requests in flight in total; > 0 */
 } push_server_conf_t;
 

@@ -177,6 +177,80 @@ itest('WebSocket: a bad token in connection_init is a connection_error with the 
   }
 });
 
+/** Resolves [code, reason] when @p client's socket closes, or rejects after 15 s. */
+function closeOf(client) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the socket did not close within 15 s')), 15000);
+    client.socket.once('close', (code, reason) => {
+      clearTimeout(timer);
+      resolve([code, String(reason)]);
+    });
+  });
+}
+
+itest('WebSocket: a refused token closes the socket (4403), a start before connection_init is refused (4401)', { timeout: 120000 }, async () => {
+  for (const protocol of ['graphql-ws', 'graphql-transport-ws']) {
+    const socket = new WebSocket(stack.urls.websocket, protocol);
+    await new Promise((resolve, reject) => {
+      socket.once('open', resolve);
+      socket.once('error', reject);
+    });
+    const client = new GqlWsClient(socket);
+    const closed = closeOf(client);
+    client.send({ type: 'connection_init', payload: { Authorization: 'Bearer not-a-token' } });
+    assert.deepStrictEqual(await closed, [4403, 'Forbidden'], protocol);
+    if (protocol === 'graphql-ws') {
+      assert.deepStrictEqual(client.received.map((r) => r.msg), [{ type: 'connection_error', payload: 'JsonWebTokenError: jwt malformed' }]);
+    }
+  }
+  // A token issued in the future (beyond the leeway) is refused, over HTTP too.
+  const future = token('Admin', { claims: { iat: Math.floor(Date.now() / 1000) + 3600 } });
+  const { client: f, answer } = await wsInit({ Authorization: `Bearer ${future}` });
+  f.close();
+  assert.deepStrictEqual(answer, { type: 'connection_error', payload: 'JsonWebTokenError: jwt issued in the future' });
+  const http = await stack.gql(CART_READ_MODEL, { id: 'x' }, bearer(future));
+  assert.match(http.text, /jwt issued in the future/);
+
+  const socket = new WebSocket(stack.urls.websocket, 'graphql-ws');
+  await new Promise((resolve, reject) => {
+    socket.once('open', resolve);
+    socket.once('error', reject);
+  });
+  const early = new GqlWsClient(socket);
+  const closed = closeOf(early);
+  early.start('1', 'subscription { CartReadModel(id: "x") { id } }');
+  assert.deepStrictEqual(await closed, [4401, 'Unauthorized']);
+  assert.equal(early.received[0]?.msg.type, 'error', JSON.stringify(early.received));
+  assert.equal(early.received[0].msg.id, '1');
+});
+
+itest('WebSocket: the token is taken from authorization, authToken, token, or the upgrade request header', { timeout: 120000 }, async () => {
+  const t = `Bearer ${token('UserWithPhone')}`;
+  for (const key of ['authorization', 'authToken', 'token']) {
+    const { client, answer } = await wsInit({ [key]: t });
+    client.close();
+    assert.deepStrictEqual(answer, { type: 'connection_ack' }, key);
+    const bad = await wsInit({ [key]: 'Bearer not-a-token' });
+    bad.client.close();
+    assert.deepStrictEqual(bad.answer, { type: 'connection_error', payload: 'JsonWebTokenError: jwt malformed' }, `${key}: the token is read`);
+  }
+  for (const [value, want] of [
+    [t, 'connection_ack'],
+    ['Bearer not-a-token', 'connection_error'],
+  ]) {
+    const socket = new WebSocket(stack.urls.websocket, 'graphql-ws', { headers: { Authorization: value } });
+    await new Promise((resolve, reject) => {
+      socket.once('open', resolve);
+      socket.once('error', reject);
+    });
+    const client = new GqlWsClient(socket);
+    client.send({ type: 'connection_init', payload: {} });
+    const answer = await client.next((m) => m.type === 'connection_ack' || m.type === 'connection_error', { timeoutMs: 10000 });
+    client.close();
+    assert.equal(answer.type, want, `header ${value.slice(0, 12)}...`);
+  }
+});
+
 itest('WebSocket: a good token is accepted, and before hooks apply to subscriptions', { timeout: 180000 }, async () => {
   const client = await stack.ws({ payload: { Authorization: `Bearer ${token('UserWithPhone')}` } });
   try {

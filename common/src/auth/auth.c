@@ -49,6 +49,9 @@
 #define R_BAD_EXP "JsonWebTokenError: invalid exp value"
 #define R_EXPIRED "TokenExpiredError: jwt expired"
 #define R_ISSUER "JsonWebTokenError: jwt issuer invalid. expected: "
+/* Ours: jsonwebtoken reads iat only for maxAge, so it has no texts for these. */
+#define R_BAD_IAT "JsonWebTokenError: invalid iat value"
+#define R_IAT_FUTURE "JsonWebTokenError: jwt issued in the future"
 /* Ours: jsonwebtoken has no size limit, so no text to copy. */
 #define R_TOO_LARGE "JsonWebTokenError: jwt too large"
 
@@ -61,11 +64,11 @@
 #define KID_SHOWN_MAX 64 /* kid characters echoed in a reason; it is attacker input */
 
 typedef struct auth_verifier {
-    char *issuer;       /* trusted `iss` */
-    char *roles_claim;  /* claim holding the roles */
-    EVP_PKEY *key;      /* the public key (NULL for a JWKS verifier); read-only */
-    rj__auth_alg_t alg; /* the one algorithm this key verifies */
-    rj__jwks_t *jwks;   /* a JWKS verifier's key cache, or NULL */
+    char *issuer;             /* trusted `iss` */
+    char *roles_claim;        /* claim holding the roles */
+    EVP_PKEY *key;            /* the public key (NULL for a JWKS verifier); read-only */
+    rj__auth_alg_t alg;       /* the one algorithm this key verifies */
+    rj__jwks_t *jwks;         /* a JWKS verifier's key cache, or NULL */
     rj_auth_custom_fn custom; /* an application's own verifier (no key, no jwks), or NULL */
     rj_auth_check_fn check;   /* an application's extra check, or NULL */
 } auth_verifier_t;
@@ -377,6 +380,23 @@ verifier_check(const rj_auth_t *a, const auth_verifier_t *v, const auth_token_t 
             return FAIL_EXPIRED;
         }
     }
+    /*
+     * A token issued later than now (beyond the clock leeway) was minted by a clock that
+     * is wrong or by someone choosing its claims; without this check such a token, with
+     * no exp, would be accepted for as long as its key is trusted. jsonwebtoken does not
+     * look at iat unless maxAge is set: this is a deliberate tightening.
+     */
+    json_t *iat = json_object_get(t->payload, "iat");
+    if (iat != NULL) {
+        if (!json_is_number(iat)) {
+            *reason = R_BAD_IAT;
+            return FAIL_OTHER;
+        }
+        if (json_number_value(iat) > now + leeway) {
+            *reason = R_IAT_FUTURE;
+            return FAIL_OTHER;
+        }
+    }
     const char *iss = json_string_value(json_object_get(t->payload, "iss"));
     if (iss == NULL || strcmp(iss, v->issuer) != 0) {
         snprintf(buf, bufsize, "%s%s", R_ISSUER, v->issuer);
@@ -423,8 +443,9 @@ custom_check(const auth_verifier_t *v, const char *token, size_t len, auth_token
     if (!json_is_object(claims)) {
         json_decref(header);
         json_decref(claims);
-        rj_warn("auth", "custom token verifier issuer=%s accepted a token without returning "
-                        "a claims object; refusing it",
+        rj_warn("auth",
+                "custom token verifier issuer=%s accepted a token without returning "
+                "a claims object; refusing it",
                 v->issuer);
         *reason = R_APP_REFUSED;
         return FAIL_OTHER;
@@ -615,8 +636,8 @@ rj_auth_new(const rj_auth_verifier_conf_t *confs, size_t n, int64_t leeway_s, rj
                 return NULL;
             }
             a->verifiers[a->n++] = (auth_verifier_t){
-                .issuer = rj_xstrdup(c->issuer != NULL && c->issuer[0] != '\0' ? c->issuer
-                                                                                : "custom"),
+                .issuer =
+                    rj_xstrdup(c->issuer != NULL && c->issuer[0] != '\0' ? c->issuer : "custom"),
                 .roles_claim = roles_claim_of(c),
                 .custom = c->custom,
             };

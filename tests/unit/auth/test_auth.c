@@ -236,6 +236,26 @@ Test(auth, leeway_tolerates_a_little_clock_skew)
     rj_auth_free(a);
 }
 
+/* iat in the future beyond the leeway is refused; within it, or in the past, accepted. */
+Test(auth, iat_in_the_future_is_refused_beyond_the_leeway)
+{
+    rj_auth_verifier_conf_t c = {.issuer = "booster", .pem = rsa1.pub};
+    rj_auth_t *a = auth_of(&c, 1, 30);
+    char *future = mint(JWT_ALG_RS256, rsa1.priv, NULL,
+                        "{\"iss\":\"booster\",\"sub\":\"u\",\"iat\":1700000031}");
+    expect_refused(a, future, "JsonWebTokenError: jwt issued in the future", "NotAuthorizedError");
+    char *skewed = mint(JWT_ALG_RS256, rsa1.priv, NULL,
+                        "{\"iss\":\"booster\",\"sub\":\"u\",\"iat\":1700000030}");
+    json_decref(expect_accepted(a, skewed));
+    char *past = mint(JWT_ALG_RS256, rsa1.priv, NULL,
+                      "{\"iss\":\"booster\",\"sub\":\"u\",\"iat\":1600000000}");
+    json_decref(expect_accepted(a, past));
+    free(future);
+    free(skewed);
+    free(past);
+    rj_auth_free(a);
+}
+
 Test(auth, wrong_issuer_bad_signature_and_tampered_payload)
 {
     rj_auth_t *a = booster_auth(rsa1.pub);
@@ -599,9 +619,10 @@ check_revocation(const json_t *header, const json_t *claims, rj_error_t *err)
 
 Test(auth, a_check_runs_after_the_standard_checks_and_can_refuse)
 {
-    rj_auth_verifier_conf_t c = {
-        .issuer = "booster", .pem = rsa1.pub, .roles_claim = "booster:role",
-        .check = check_revocation};
+    rj_auth_verifier_conf_t c = {.issuer = "booster",
+                                 .pem = rsa1.pub,
+                                 .roles_claim = "booster:role",
+                                 .check = check_revocation};
     rj_auth_t *a = auth_of(&c, 1, 0);
 
     char *good = mint(JWT_ALG_RS256, rsa1.priv, NULL, booster_claims);

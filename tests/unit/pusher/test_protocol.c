@@ -21,7 +21,8 @@
 static rj_app_t *app;
 static push_proto_t *proto;
 static int wakes;
-static char *private_pem; /* signs the tokens the test app trusts (issuer "ptest") */
+#define QUEUE_BYTES (1u << 20) /* the suite's send queue bound: nothing here comes near it */
+static char *private_pem;      /* signs the tokens the test app trusts (issuer "ptest") */
 
 /* A memory BIO's contents as a new string; frees the BIO. */
 static char *
@@ -87,12 +88,13 @@ count_wake(push_session_t *s, void *ud)
 
 /* A protocol context over the test app with these per-session limits. */
 static push_proto_t *
-proto_new(size_t queue_max, size_t max_subscriptions)
+proto_new(size_t queue_max_bytes, int grace_ms, size_t max_subscriptions)
 {
     push_proto_opts_t o = {
         .app = app,
         .schema = (rj_gql_schema_t *)(uintptr_t)rj_app_api_schema(app),
-        .send_queue_max = queue_max,
+        .send_queue_max_bytes = queue_max_bytes,
+        .send_queue_grace_ms = grace_ms,
         .max_subscriptions = max_subscriptions,
         .init_timeout_ms = 3000,
         .wake = count_wake,
@@ -110,16 +112,16 @@ setup(void)
     rj_error_t err;
     app = rj_app_load(PUSHER_TEST_APP, &err);
     cr_assert_not_null(app, "could not load the test app: %s", err.msg);
-    proto = proto_new(64, 0);
+    proto = proto_new(QUEUE_BYTES, 1000, 0);
     wakes = 0;
 }
 
 /* Replaces the suite's context by one with other limits. */
 static void
-use_limits(size_t queue_max, size_t max_subscriptions)
+use_limits(size_t queue_max_bytes, int grace_ms, size_t max_subscriptions)
 {
     push_proto_free(proto);
-    proto = proto_new(queue_max, max_subscriptions);
+    proto = proto_new(queue_max_bytes, grace_ms, max_subscriptions);
 }
 
 static void
@@ -171,6 +173,21 @@ first_error_message(const json_t *frame)
         "message"));
 }
 
+/*
+ * Opens a graphql-ws session the way every client does, with an anonymous connection_init
+ * (operations before it are refused), and drops the connection_ack.
+ */
+static void
+session_ready(push_session_t *s)
+{
+    push_session_init(s, NULL);
+    handle(s, "{\"type\":\"connection_init\"}");
+    push_frame_t *ack = push_session_pop(s);
+    cr_assert_not_null(ack);
+    cr_assert(strstr(push_frame_data(ack), "connection_ack") != NULL);
+    free(ack);
+}
+
 static const char cart_sub[] =
     "{\"type\":\"start\",\"id\":\"1\",\"payload\":{\"query\":"
     "\"subscription S($id: ID!) { CartReadModel(id: $id) { id cartItems { productId } } }\","
@@ -210,7 +227,7 @@ Test(pusher_protocol, connection_init_verifies_the_token_and_keeps_the_user)
 Test(pusher_protocol, unparseable_messages_are_ignored)
 {
     push_session_t s;
-    push_session_init(&s, NULL);
+    session_ready(&s);
     handle(&s, "{not json");
     handle(&s, "[1,2]");
     handle(&s, "");
@@ -223,7 +240,7 @@ Test(pusher_protocol, unparseable_messages_are_ignored)
 Test(pusher_protocol, unknown_type_is_a_connection_error)
 {
     push_session_t s;
-    push_session_init(&s, NULL);
+    session_ready(&s);
     handle(&s, "{\"type\":\"subscribe\",\"id\":\"1\"}");
     json_t *f = next_frame(&s);
     cr_assert_str_eq(json_string_value(json_object_get(f, "type")), "connection_error");
@@ -238,7 +255,7 @@ Test(pusher_protocol, unknown_type_is_a_connection_error)
 Test(pusher_protocol, start_without_id_is_a_connection_error)
 {
     push_session_t s;
-    push_session_init(&s, NULL);
+    session_ready(&s);
     handle(&s, "{\"type\":\"start\",\"payload\":{\"query\":\"{ __typename }\"}}");
     json_t *f = next_frame(&s);
     cr_assert_str_eq(json_string_value(json_object_get(f, "type")), "connection_error");
@@ -251,7 +268,7 @@ Test(pusher_protocol, start_without_id_is_a_connection_error)
 Test(pusher_protocol, start_without_query_is_an_error_frame)
 {
     push_session_t s;
-    push_session_init(&s, NULL);
+    session_ready(&s);
     handle(&s, "{\"type\":\"start\",\"id\":\"7\",\"payload\":{}}");
     json_t *f = next_frame(&s);
     cr_assert_str_eq(json_string_value(json_object_get(f, "type")), "error");
@@ -265,7 +282,7 @@ Test(pusher_protocol, start_without_query_is_an_error_frame)
 Test(pusher_protocol, syntax_errors_are_data_then_complete)
 {
     push_session_t s;
-    push_session_init(&s, NULL);
+    session_ready(&s);
     handle(&s, "{\"type\":\"start\",\"id\":\"1\",\"payload\":{\"query\":\"subscription {\"}}");
     json_t *f = next_frame(&s);
     cr_assert_str_eq(json_string_value(json_object_get(f, "type")), "data");
@@ -282,7 +299,7 @@ Test(pusher_protocol, syntax_errors_are_data_then_complete)
 Test(pusher_protocol, validation_errors_are_data_then_complete)
 {
     push_session_t s;
-    push_session_init(&s, NULL);
+    session_ready(&s);
     handle(&s, "{\"type\":\"start\",\"id\":\"1\",\"payload\":{\"query\":"
                "\"subscription { CartReadModel(id: \\\"c1\\\") { nope } }\"}}");
     json_t *f = next_frame(&s);
@@ -297,7 +314,7 @@ Test(pusher_protocol, validation_errors_are_data_then_complete)
 Test(pusher_protocol, queries_over_the_socket_point_to_the_gateway)
 {
     push_session_t s;
-    push_session_init(&s, NULL);
+    session_ready(&s);
     handle(&s, "{\"type\":\"start\",\"id\":\"q\",\"payload\":{\"query\":"
                "\"query { CartReadModel(id: \\\"c1\\\") { id } }\"}}");
     json_t *f = next_frame(&s);
@@ -350,7 +367,7 @@ Test(pusher_protocol, subscription_registers_silently_and_receives_shaped_change
 Test(pusher_protocol, aliases_name_the_response_key)
 {
     push_session_t s;
-    push_session_init(&s, NULL);
+    session_ready(&s);
     handle(&s, "{\"type\":\"start\",\"id\":\"a\",\"payload\":{\"query\":"
                "\"subscription { cart: CartReadModel(id: \\\"c1\\\") { note } }\"}}");
     cr_assert_null(next_frame(&s));
@@ -366,7 +383,7 @@ Test(pusher_protocol, aliases_name_the_response_key)
 Test(pusher_protocol, stop_unsubscribes_and_completes)
 {
     push_session_t s;
-    push_session_init(&s, NULL);
+    session_ready(&s);
     handle(&s, cart_sub);
     handle(&s, "{\"type\":\"stop\",\"id\":\"1\"}");
     expect_frame_type(&s, "complete", "1");
@@ -385,7 +402,7 @@ Test(pusher_protocol, stop_unsubscribes_and_completes)
 Test(pusher_protocol, terminate_drops_subscriptions_and_closes)
 {
     push_session_t s;
-    push_session_init(&s, NULL);
+    session_ready(&s);
     handle(&s, cart_sub);
     handle(&s, "{\"type\":\"connection_terminate\"}");
     cr_assert_eq(s.close_code, PUSH_CLOSE_NORMAL);
@@ -397,7 +414,7 @@ Test(pusher_protocol, terminate_drops_subscriptions_and_closes)
 Test(pusher_protocol, role_protected_read_models_deny_anonymous_sockets)
 {
     push_session_t s;
-    push_session_init(&s, NULL);
+    session_ready(&s);
     handle(&s, "{\"type\":\"start\",\"id\":\"s\",\"payload\":{\"query\":"
                "\"subscription { SecretReadModel(id: \\\"x\\\") { secret } }\"}}");
     json_t *f = next_frame(&s);
@@ -416,7 +433,7 @@ Test(pusher_protocol, role_protected_read_models_deny_anonymous_sockets)
 Test(pusher_protocol, sequenced_read_model_by_id_follows_every_row_of_that_id)
 {
     push_session_t s;
-    push_session_init(&s, NULL);
+    session_ready(&s);
     handle(&s, "{\"type\":\"start\",\"id\":\"p\",\"payload\":{\"query\":"
                "\"subscription { PriceHistoryReadModel(id: \\\"p1\\\") { at priceCents } }\"}}");
     cr_assert_null(next_frame(&s));
@@ -433,29 +450,289 @@ Test(pusher_protocol, sequenced_read_model_by_id_follows_every_row_of_that_id)
     push_session_deinit(proto, &s);
 }
 
-Test(pusher_protocol, slow_client_is_closed_when_its_queue_is_full)
+/* A change of cart c1 whose productId is @p product, at @p version. */
+static char *
+cart_change_of(const char *id, const char *product, int version)
 {
-    use_limits(2, 0);
+    return rj_xasprintf("{\"type\":\"CartReadModel\",\"id\":\"%s\",\"sequenceKey\":null,"
+                        "\"version\":%d,\"value\":{\"id\":\"%s\",\"cartItems\":[{\"productId\":"
+                        "\"%s\",\"quantity\":1}]},\"deleted\":false}",
+                        id, version, id, product);
+}
+
+static void
+deliver_text(const char *msg)
+{
+    push_proto_deliver(proto, msg, strlen(msg));
+}
+
+/* Subscribes @p s to cart @p cart as operation @p op_id (by id). */
+static void
+start_cart(push_session_t *s, const char *op_id, const char *cart)
+{
+    char *m = rj_xasprintf("{\"type\":\"start\",\"id\":\"%s\",\"payload\":{\"query\":"
+                           "\"subscription S($id: ID!) { CartReadModel(id: $id) { id cartItems "
+                           "{ productId } } }\",\"variables\":{\"id\":\"%s\"}}}",
+                           op_id, cart);
+    handle(s, m);
+    free(m);
+}
+
+/* The next frame's first cart item's productId (the frame must be a change). */
+static char *
+next_product(push_session_t *s, const char *op_id)
+{
+    json_t *f = next_frame(s);
+    cr_assert_not_null(f, "expected a change for %s", op_id);
+    cr_assert_str_eq(json_string_value(json_object_get(f, "id")), op_id);
+    /* data.CartReadModel or data.CartReadModels: the one root field. */
+    json_t *data = json_object_get(json_object_get(f, "payload"), "data");
+    json_t *cart = json_object_iter_value(json_object_iter(data));
+    const char *p = json_string_value(
+        json_object_get(json_array_get(json_object_get(cart, "cartItems"), 0), "productId"));
+    cr_assert_not_null(p, "not a cart change");
+    char *product = rj_xstrdup(p);
+    json_decref(f);
+    return product;
+}
+
+static void
+expect_product(push_session_t *s, const char *op_id, const char *want)
+{
+    char *got = next_product(s, op_id);
+    cr_expect_str_eq(got, want, "op %s", op_id);
+    free(got);
+}
+
+/* A client that keeps up (its queue under coalesce_after_bytes) gets every state. */
+Test(pusher_protocol, changes_do_not_coalesce_while_the_client_keeps_up)
+{
+    push_proto_free(proto);
+    push_proto_opts_t o = {
+        .app = app,
+        .schema = (rj_gql_schema_t *)(uintptr_t)rj_app_api_schema(app),
+        .send_queue_max_bytes = QUEUE_BYTES,
+        .send_queue_grace_ms = 1000,
+        .coalesce_after_bytes = 4096,
+    };
+    proto = push_proto_new(&o);
     push_session_t s;
-    push_session_init(&s, NULL);
-    handle(&s, cart_sub);
-    cr_assert_eq(push_proto_deliver(proto, cart_change, strlen(cart_change)), 1);
-    cr_assert_eq(push_proto_deliver(proto, cart_change, strlen(cart_change)), 1);
-    cr_assert_eq(push_proto_deliver(proto, cart_change, strlen(cart_change)), 0);
-    cr_assert_eq(s.close_code, PUSH_CLOSE_POLICY);
-    cr_assert_eq(s.out_count, 2);
-    cr_assert_eq(push_proto_stats_get(proto)->overflows, 1);
-    /* Closing sessions take nothing more. */
-    cr_assert_eq(push_proto_deliver(proto, cart_change, strlen(cart_change)), 0);
-    cr_assert_eq(s.out_count, 2);
+    session_ready(&s);
+    start_cart(&s, "1", "c1");
+    int v = 0;
+    while (s.out_bytes < 4096) {
+        char product[32];
+        snprintf(product, sizeof product, "p%d", ++v);
+        char *m = cart_change_of("c1", product, v);
+        deliver_text(m);
+        free(m);
+    }
+    cr_expect_eq(s.out_count, (size_t)v, "every state while under the threshold");
+    cr_expect_eq(push_proto_stats_get(proto)->coalesced, 0);
+    char *m = cart_change_of("c1", "last", ++v);
+    deliver_text(m);
+    free(m);
+    cr_expect_eq(s.out_count, (size_t)v - 1, "behind: the newest waiting entry took it");
+    for (int i = 1; i < v - 1; i++) {
+        char product[32];
+        snprintf(product, sizeof product, "p%d", i);
+        expect_product(&s, "1", product);
+    }
+    expect_product(&s, "1", "last");
+    cr_expect_null(next_frame(&s));
     push_session_deinit(proto, &s);
+}
+
+/* The burst of finding 6: a client that does not read gets one frame, the latest state. */
+Test(pusher_protocol, a_burst_of_changes_to_one_row_coalesces_into_its_latest_state)
+{
+    push_session_t s;
+    session_ready(&s);
+    start_cart(&s, "1", "c1");
+    for (int v = 1; v <= 5000; v++) {
+        char product[32];
+        snprintf(product, sizeof product, "p%d", v);
+        char *m = cart_change_of("c1", product, v);
+        deliver_text(m);
+        free(m);
+    }
+    cr_expect_eq(s.close_code, 0, "a burst to one subscription is not a reason to close");
+    cr_expect_eq(s.out_count, 1, "one waiting frame, not a queue");
+    cr_expect_lt(s.out_bytes, 512);
+    cr_expect_eq(push_proto_stats_get(proto)->coalesced, 4999);
+    expect_product(&s, "1", "p5000");
+    cr_expect_null(next_frame(&s));
+    cr_expect_eq(s.out_bytes, 0);
+
+    /* Once written, the next change is a new frame again. */
+    char *m = cart_change_of("c1", "after", 5001);
+    deliver_text(m);
+    free(m);
+    expect_product(&s, "1", "after");
+    push_session_deinit(proto, &s);
+}
+
+/* Coalescing keeps the last state of every row and the order of each subscription, and
+   never touches answers and protocol messages. */
+Test(pusher_protocol, coalescing_keeps_every_rows_last_state_and_leaves_answers_alone)
+{
+    push_session_t s;
+    session_ready(&s);
+    /* Op "f" follows every cart (a filter subscription), op "a" and "b" cart a by id. */
+    handle(&s, "{\"type\":\"start\",\"id\":\"f\",\"payload\":{\"query\":\"subscription { "
+               "CartReadModels { id cartItems { productId } } }\"}}");
+    start_cart(&s, "a", "a");
+    start_cart(&s, "b", "a");
+    cr_assert_null(next_frame(&s));
+    char *m;
+    m = cart_change_of("a", "a1", 1), deliver_text(m), free(m);
+    m = cart_change_of("b", "b1", 1), deliver_text(m), free(m);
+    /* A stop of "b": its waiting change goes, its `complete` is queued. */
+    handle(&s, "{\"type\":\"stop\",\"id\":\"b\"}");
+    m = cart_change_of("a", "a2", 2), deliver_text(m), free(m);
+    m = cart_change_of("a", "a3", 3), deliver_text(m), free(m);
+    /* By-id subscriptions are served before filters, so the first change queued
+       b(a1) (dropped by the stop), a(a1), f(a1); then f(b1), complete b. Later changes
+       of cart a replace a's entry in place; f's newest entry was for cart b, so f's next
+       change of cart a is a new entry (its a1 must not jump ahead of its b1), which a3
+       then replaces. */
+    cr_expect_eq(s.out_count, 5);
+    expect_product(&s, "a", "a3");
+    expect_product(&s, "f", "a1");
+    expect_product(&s, "f", "b1");
+    expect_frame_type(&s, "complete", "b");
+    expect_product(&s, "f", "a3");
+    cr_expect_null(next_frame(&s));
+    push_session_deinit(proto, &s);
+}
+
+/* A prompt reader with many subscriptions: a burst is one frame per subscription, and it
+   is not closed (the frame-counting queue closed it past 1,024 frames). */
+Test(pusher_protocol, many_subscriptions_on_one_connection_each_end_with_their_final_state)
+{
+    enum { NSUBS = 10000 };
+    push_session_t s;
+    session_ready(&s);
+    for (int i = 0; i < NSUBS; i++) {
+        char op[16];
+        snprintf(op, sizeof op, "%d", i);
+        start_cart(&s, op, "c1");
+    }
+    cr_assert_null(next_frame(&s));
+    uint64_t renders = push_proto_stats_get(proto)->renders;
+    for (int v = 1; v <= 3; v++) {
+        char product[16];
+        snprintf(product, sizeof product, "v%d", v);
+        char *m = cart_change_of("c1", product, v);
+        cr_expect_eq(push_proto_deliver(proto, m, strlen(m)), NSUBS);
+        free(m);
+    }
+    /* Equal operations on one row share the rendering: one per change, not one each. */
+    cr_expect_eq(push_proto_stats_get(proto)->renders - renders, 3);
+    cr_expect_eq(s.close_code, 0);
+    cr_expect_eq(s.out_count, NSUBS);
+    static bool seen[NSUBS];
+    memset(seen, 0, sizeof seen);
+    for (int i = 0; i < NSUBS; i++) {
+        json_t *f = next_frame(&s);
+        cr_assert_not_null(f);
+        int op = atoi(json_string_value(json_object_get(f, "id")));
+        cr_assert(op >= 0 && op < NSUBS && !seen[op], "op %d twice", op);
+        seen[op] = true;
+        json_t *cart = json_object_get(json_object_get(json_object_get(f, "payload"), "data"),
+                                       "CartReadModel");
+        cr_assert_str_eq(json_string_value(json_object_get(
+                             json_array_get(json_object_get(cart, "cartItems"), 0), "productId")),
+                         "v3");
+        json_decref(f);
+    }
+    cr_expect_null(next_frame(&s));
+    push_session_deinit(proto, &s);
+}
+
+/* The bound is in bytes; a client over it has a grace period, over twice it none. */
+Test(pusher_protocol, a_client_over_its_byte_bound_is_closed_after_the_grace_period)
+{
+    push_session_t s;
+    char *m = cart_change_of("c1", "p", 1);
+    /* Measure one change frame's cost, then bound the queue at 20 of them. */
+    use_limits(QUEUE_BYTES, 1000, 0);
+    session_ready(&s);
+    start_cart(&s, "0", "c1");
+    deliver_text(m);
+    size_t cost = s.out_bytes;
+    cr_assert_gt(cost, 50);
+    push_session_deinit(proto, &s);
+
+    use_limits(20 * cost, 1000, 0);
+    session_ready(&s);
+    for (int i = 0; i < 30; i++) {
+        char op[16];
+        snprintf(op, sizeof op, "%d", i);
+        start_cart(&s, op, "c1");
+    }
+    deliver_text(m);
+    cr_expect_eq(s.out_count, 30);
+    cr_expect_gt(s.out_bytes, 20 * cost);
+    cr_expect_eq(s.close_code, 0, "over the bound, within the grace period");
+    cr_assert_neq(s.over_since_us, 0);
+    int64_t since = s.over_since_us;
+    push_session_tick(proto, &s, since + 999 * 1000);
+    cr_expect_eq(s.close_code, 0);
+    /* It reads some: under the bound again, the grace starts over next time. */
+    for (int i = 0; i < 15; i++)
+        free(push_session_pop(&s));
+    push_session_tick(proto, &s, since + 999 * 1000);
+    cr_expect_eq(s.over_since_us, 0);
+    deliver_text(m); /* coalesces into the 15 waiting entries: still under */
+    for (int i = 0; i < 15; i++)
+        free(push_session_pop(&s));
+    deliver_text(m);
+    cr_assert_neq(s.over_since_us, 0);
+    since = s.over_since_us;
+    push_session_tick(proto, &s, since + 1000 * 1000);
+    cr_expect_eq(s.close_code, PUSH_CLOSE_POLICY);
+    cr_expect_str_eq(s.close_reason, "send queue over its limit: client too slow");
+    cr_expect_eq(push_proto_stats_get(proto)->overflows, 1);
+    /* Closing sessions take nothing more. */
+    size_t n = s.out_count, bytes = s.out_bytes;
+    char *m2 = cart_change_of("c1", "later", 2);
+    deliver_text(m2);
+    free(m2);
+    cr_expect_eq(s.out_count, n);
+    cr_expect_eq(s.out_bytes, bytes, "not even coalesced");
+    push_session_deinit(proto, &s);
+
+    /* Changes over twice the bound only start the grace: they coalesce, their values are
+       shared. Answers and protocol messages over twice it close at once. */
+    use_limits(10 * cost, 60000, 0);
+    session_ready(&s);
+    for (int i = 0; i < 30; i++) {
+        char op[16];
+        snprintf(op, sizeof op, "%d", i);
+        start_cart(&s, op, "c1");
+    }
+    deliver_text(m);
+    cr_expect_gt(s.out_bytes, 20 * cost);
+    cr_expect_eq(s.close_code, 0);
+    int stops = 0;
+    while (s.close_code == 0 && stops < 10000) {
+        char *stop = rj_xasprintf("{\"type\":\"stop\",\"id\":\"none-%d\"}", stops++);
+        handle(&s, stop);
+        free(stop);
+    }
+    cr_expect_eq(s.close_code, PUSH_CLOSE_POLICY);
+    cr_expect_gt(s.out_frame_bytes, 20 * cost);
+    cr_expect_leq(s.out_frame_bytes, 20 * cost + 64, "closed at the frame that went over");
+    push_session_deinit(proto, &s);
+    free(m);
 }
 
 Test(pusher_protocol, two_sessions_each_get_their_own_frame)
 {
     push_session_t a, b;
-    push_session_init(&a, NULL);
-    push_session_init(&b, NULL);
+    session_ready(&a);
+    session_ready(&b);
     handle(&a, cart_sub);
     handle(&b, cart_sub);
     cr_assert_eq(push_proto_deliver(proto, cart_change, strlen(cart_change)), 2);
@@ -469,9 +746,9 @@ Test(pusher_protocol, two_sessions_each_get_their_own_frame)
 
 Test(pusher_protocol, subscriptions_per_connection_are_capped)
 {
-    use_limits(64, 1);
+    use_limits(QUEUE_BYTES, 1000, 1);
     push_session_t s;
-    push_session_init(&s, NULL);
+    session_ready(&s);
     handle(&s, cart_sub);
     cr_assert_null(next_frame(&s));
     /* Reusing the id replaces the subscription: still within the cap. */
@@ -490,7 +767,7 @@ Test(pusher_protocol, subscriptions_per_connection_are_capped)
 Test(pusher_protocol, operation_name_and_variables_are_honoured)
 {
     push_session_t s;
-    push_session_init(&s, NULL);
+    session_ready(&s);
     const char two_ops[] = "{\"type\":\"start\",\"id\":\"o\",\"payload\":{\"query\":"
                            "\"subscription A($id: ID!) { CartReadModel(id: $id) { id } } "
                            "subscription B { CartReadModel(id: \\\"zz\\\") { note } }\","
@@ -526,10 +803,11 @@ next_connection_error(push_session_t *s)
     return msg;
 }
 
-Test(pusher_protocol, a_bad_token_is_a_connection_error_and_the_socket_stays_anonymous)
+/* A token that does not verify: connection_error with the reason, then 4403 (Booster left
+   the socket open and anonymous). */
+Test(pusher_protocol, a_bad_token_is_a_connection_error_then_the_socket_closes)
 {
     push_session_t s;
-    push_session_init(&s, NULL);
     static const struct {
         const char *claims;
         bool foreign;
@@ -538,8 +816,11 @@ Test(pusher_protocol, a_bad_token_is_a_connection_error_and_the_socket_stays_ano
         {"{\"iss\":\"ptest\",\"exp\":1000}", false, "TokenExpiredError: jwt expired"},
         {"{\"iss\":\"other\"}", false, "JsonWebTokenError: jwt issuer invalid. expected: ptest"},
         {"{\"iss\":\"ptest\"}", true, "JsonWebTokenError: invalid signature"},
+        {"{\"iss\":\"ptest\",\"iat\":99999999999}", false,
+         "JsonWebTokenError: jwt issued in the future"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        push_session_init(&s, NULL);
         char *pem = private_pem;
         EVP_PKEY *other = NULL;
         if (cases[i].foreign) {
@@ -555,6 +836,13 @@ Test(pusher_protocol, a_bad_token_is_a_connection_error_and_the_socket_stays_ano
         cr_expect_str_eq(msg, cases[i].message, "case %zu", i);
         cr_expect_null(s.user);
         cr_expect_null(next_frame(&s), "no connection_ack after a refusal");
+        cr_expect_eq(s.close_code, PUSH_CLOSE_FORBIDDEN, "case %zu", i);
+        cr_expect_str_eq(s.close_reason, "Forbidden");
+        cr_expect(s.close_flush, "the connection_error goes out before the close");
+        /* Nothing more is served on it. */
+        handle(&s, cart_sub);
+        cr_expect_null(next_frame(&s));
+        cr_expect_eq(s.subs.count, 0);
         free(msg);
         free(init);
         free(auth);
@@ -562,26 +850,84 @@ Test(pusher_protocol, a_bad_token_is_a_connection_error_and_the_socket_stays_ano
             free(pem);
             EVP_PKEY_free(other);
         }
+        push_session_deinit(proto, &s);
     }
-    handle(&s, "{\"type\":\"connection_init\",\"payload\":{\"Authorization\":\"Bearer x.y\"}}");
-    char *msg = next_connection_error(&s);
-    cr_expect_str_eq(msg, "JsonWebTokenError: jwt malformed");
-    free(msg);
+    push_session_init(&s, NULL);
     handle(&s, "{\"type\":\"connection_init\",\"payload\":{\"Authorization\":42}}");
-    msg = next_connection_error(&s);
+    char *msg = next_connection_error(&s);
     cr_expect_str_eq(msg, "JsonWebTokenError: jwt must be a string");
     free(msg);
-    cr_expect_eq(s.close_code, 0, "the socket stays open");
-
-    /* Still usable, as anonymous: a public subscription works, a protected one is denied. */
-    handle(&s, cart_sub);
-    cr_expect_null(next_frame(&s));
-    handle(&s, "{\"type\":\"start\",\"id\":\"2\",\"payload\":{\"query\":"
-               "\"subscription { SecretReadModel(id: \\\"x\\\") { secret } }\"}}");
-    json_t *f = next_frame(&s);
-    cr_expect_str_eq(first_error_message(f), "Access denied for this resource");
-    json_decref(f);
+    cr_expect_eq(s.close_code, PUSH_CLOSE_FORBIDDEN);
     push_session_deinit(proto, &s);
+}
+
+/* graphql-ws: a start before connection_init is refused and closes (Booster served it as
+   anonymous); graphql-transport-ws closes with 4401 too (tws_subscribe_before_ack_is_4401). */
+Test(pusher_protocol, graphql_ws_start_before_connection_init_is_an_error_and_closes)
+{
+    push_session_t s;
+    push_session_init(&s, NULL);
+    handle(&s, cart_sub);
+    json_t *f = next_frame(&s);
+    cr_assert_not_null(f);
+    cr_expect_str_eq(json_string_value(json_object_get(f, "type")), "error");
+    cr_expect_str_eq(json_string_value(json_object_get(f, "id")), "1");
+    cr_expect_str_eq(
+        json_string_value(json_object_get(
+            json_object_get(
+                json_array_get(json_object_get(json_object_get(f, "payload"), "errors"), 0),
+                "extensions"),
+            "code")),
+        "NotAuthorizedError");
+    json_decref(f);
+    cr_expect_eq(s.close_code, PUSH_CLOSE_UNAUTHORIZED);
+    cr_expect_str_eq(s.close_reason, "Unauthorized");
+    cr_expect(s.close_flush, "the error goes out before the close");
+    cr_expect_eq(s.subs.count, 0, "nothing was subscribed");
+    cr_expect_null(next_frame(&s));
+    push_session_deinit(proto, &s);
+}
+
+/* The token is taken where clients put it: the payload's Authorization, authorization,
+   authToken or token, or else the upgrade request's Authorization header. */
+Test(pusher_protocol, the_token_is_read_from_every_key_clients_use_and_from_the_header)
+{
+    char *auth = bearer(private_pem, "{\"iss\":\"ptest\",\"sub\":\"k\",\"roles\":[\"Admin\"]}");
+    static const char *const keys[] = {"Authorization", "authorization", "authToken", "token"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        for (int proto_i = 0; proto_i < 2; proto_i++) {
+            push_session_t s;
+            push_session_init_proto(
+                &s, NULL, proto_i ? PUSH_SUBPROTO_TRANSPORT_WS : PUSH_SUBPROTO_GRAPHQL_WS);
+            json_t *m =
+                json_pack("{s:s, s:{s:s}}", "type", "connection_init", "payload", keys[i], auth);
+            char *text = json_dumps(m, JSON_COMPACT);
+            handle(&s, text);
+            free(text);
+            json_decref(m);
+            expect_frame_type(&s, "connection_ack", NULL);
+            cr_assert_not_null(s.user, "key %s", keys[i]);
+            cr_expect_str_eq(json_string_value(json_object_get(s.user, "id")), "k");
+            push_session_deinit(proto, &s);
+        }
+    }
+    /* The header, when the payload has none; a bad one refuses like a bad payload token. */
+    push_session_t s;
+    push_session_init(&s, NULL);
+    push_session_set_upgrade_authorization(&s, auth, strlen(auth));
+    handle(&s, "{\"type\":\"connection_init\"}");
+    expect_frame_type(&s, "connection_ack", NULL);
+    cr_assert_not_null(s.user);
+    cr_expect_str_eq(s.authorization, auth, "what the gateway gets");
+    push_session_deinit(proto, &s);
+
+    push_session_init_proto(&s, NULL, PUSH_SUBPROTO_TRANSPORT_WS);
+    push_session_set_upgrade_authorization(&s, "Bearer x.y", 10);
+    handle(&s, "{\"type\":\"connection_init\"}");
+    cr_expect_eq(s.close_code, PUSH_CLOSE_FORBIDDEN);
+    cr_expect_null(s.user);
+    push_session_deinit(proto, &s);
+    free(auth);
 }
 
 /* Subscribes @p s to `<field>(id: <id>)` as operation "9"; returns the first frame or NULL. */
@@ -650,7 +996,7 @@ Test(pusher_protocol, the_connection_user_is_authorized_on_every_start)
 Test(pusher_protocol, before_hooks_reject_or_rewrite_what_a_subscription_follows)
 {
     push_session_t s;
-    push_session_init(&s, NULL);
+    session_ready(&s);
     json_t *f = subscribe(&s, "CartReadModel", "throw-1");
     cr_expect_str_eq(first_error_message(f), "Before hook throwing exception");
     json_t *err0 = json_array_get(json_object_get(json_object_get(f, "payload"), "errors"), 0);
@@ -765,7 +1111,7 @@ expect_frame(push_session_t *s, const char *want)
 Test(pusher_protocol, filter_subscriptions_evaluate_the_whole_filter_on_each_change)
 {
     push_session_t s;
-    push_session_init(&s, NULL);
+    session_ready(&s);
     start(&s, "f",
           "subscription { CartReadModels(filter: {or: [{id: {eq: \\\"c2\\\"}}, "
           "{note: {beginsWith: \\\"ye\\\"}, not: {id: {in: [\\\"c9\\\"]}}}]}) { id note } }");
@@ -802,7 +1148,7 @@ Test(pusher_protocol, filter_subscriptions_evaluate_the_whole_filter_on_each_cha
 Test(pusher_protocol, filter_subscription_without_filter_follows_every_row)
 {
     push_session_t s;
-    push_session_init(&s, NULL);
+    session_ready(&s);
     start(&s, "all", "subscription { CartReadModels { id } }");
     start(&s, "nul", "subscription { CartReadModels(filter: null) { id } }");
     cr_assert_null(next_frame(&s));
@@ -823,12 +1169,12 @@ Test(pusher_protocol, equal_filter_subscriptions_are_evaluated_and_rendered_once
         "subscription { CartReadModels(filter: {note: {eq: \\\"n\\\"}}) { id cartItems { "
         "quantity } } }";
     for (int i = 0; i < N; i++) {
-        push_session_init(&s[i], NULL);
+        session_ready(&s[i]);
         start(&s[i], "op", q);
     }
     /* Same filter, another selection: its own group. Another filter: its own group. */
     push_session_t t;
-    push_session_init(&t, NULL);
+    session_ready(&t);
     start(&t, "sel", "subscription { CartReadModels(filter: {note: {eq: \\\"n\\\"}}) { note } }");
     start(&t, "flt",
           "subscription { CartReadModels(filter: {note: {eq: \\\"m\\\"}}) { id "
@@ -863,8 +1209,8 @@ Test(pusher_protocol, equal_filter_subscriptions_are_evaluated_and_rendered_once
 Test(pusher_protocol, filter_variables_and_aliases_are_part_of_the_group)
 {
     push_session_t a, b;
-    push_session_init(&a, NULL);
-    push_session_init(&b, NULL);
+    session_ready(&a);
+    session_ready(&b);
     static const char fmt[] =
         "{\"type\":\"start\",\"id\":\"v\",\"payload\":{\"query\":\"subscription ($n: String) { "
         "c: CartReadModels(filter: {note: {eq: $n}}) { id } }\",\"variables\":{\"n\":\"%s\"}}}";
@@ -886,7 +1232,7 @@ Test(pusher_protocol, filter_variables_and_aliases_are_part_of_the_group)
 Test(pusher_protocol, filter_subscriptions_are_authorized_and_pass_the_before_hooks)
 {
     push_session_t anon, admin, special;
-    push_session_init(&anon, NULL);
+    session_ready(&anon);
     session_with(&admin, "{\"iss\":\"ptest\",\"sub\":\"a\",\"roles\":[\"Admin\"]}");
     session_with(&special, "{\"iss\":\"ptest\",\"sub\":\"s\",\"special\":true}");
 
@@ -1145,7 +1491,7 @@ Test(pusher_protocol, tws_connection_init_timeout_is_4408)
     push_session_t late, ok, legacy;
     tws_init(&late);
     tws_init(&ok);
-    push_session_init(&legacy, NULL);
+    session_ready(&legacy);
     handle(&ok, "{\"type\":\"connection_init\"}");
     expect_frame_type(&ok, "connection_ack", NULL);
 
@@ -1167,7 +1513,7 @@ Test(pusher_protocol, tws_connection_init_timeout_is_4408)
 Test(pusher_protocol, one_group_serves_both_protocols)
 {
     push_session_t legacy, tws;
-    push_session_init(&legacy, NULL);
+    session_ready(&legacy);
     tws_init(&tws);
     handle(&tws, "{\"type\":\"connection_init\"}");
     expect_frame_type(&tws, "connection_ack", NULL);
@@ -1193,7 +1539,7 @@ Test(pusher_protocol, one_group_serves_both_protocols)
 Test(pusher_protocol, graphql_ws_keepalive_is_sent_only_when_asked)
 {
     push_session_t s;
-    push_session_init(&s, NULL);
+    session_ready(&s);
     push_session_keepalive(proto, &s);
     expect_frame(&s, "{\"type\":\"ka\"}");
     push_session_deinit(proto, &s);
@@ -1242,7 +1588,7 @@ use_forwarding(size_t max_operations, size_t max_forwarded)
     push_proto_opts_t o = {
         .app = app,
         .schema = (rj_gql_schema_t *)(uintptr_t)rj_app_api_schema(app),
-        .send_queue_max = 64,
+        .send_queue_max_bytes = QUEUE_BYTES,
         .init_timeout_ms = 3000,
         .wake = count_wake,
         .forward = record_forward,
@@ -1490,7 +1836,7 @@ Test(pusher_protocol, a_gateway_that_does_not_answer_fails_that_operation_only,
 {
     use_forwarding(16, 16);
     push_session_t legacy, tws;
-    push_session_init(&legacy, NULL);
+    session_ready(&legacy);
     tws_init(&tws);
     handle(&tws, "{\"type\":\"connection_init\"}");
     expect_frame_type(&tws, "connection_ack", NULL);
@@ -1537,7 +1883,7 @@ Test(pusher_protocol, stop_or_complete_before_the_answer_cancels_its_delivery, .
 {
     use_forwarding(16, 16);
     push_session_t legacy, tws;
-    push_session_init(&legacy, NULL);
+    session_ready(&legacy);
     tws_init(&tws);
     handle(&tws, "{\"type\":\"connection_init\"}");
     expect_frame_type(&tws, "connection_ack", NULL);
@@ -1613,7 +1959,7 @@ Test(pusher_protocol, operation_ids_stay_unique_with_subscriptions, .fini = fwd_
 
     /* graphql-ws: the newer operation replaces the live one, whatever their kinds. */
     push_session_t c;
-    push_session_init(&c, NULL);
+    session_ready(&c);
     handle(&c, cart_sub); /* id "1" */
     cr_expect_eq(c.subs.count, 1);
     send_op(&c, "1", cart_query);
@@ -1633,7 +1979,7 @@ Test(pusher_protocol, operations_in_flight_are_bounded_per_connection_and_in_tot
 {
     use_forwarding(2, 3);
     push_session_t a, b;
-    push_session_init(&a, NULL);
+    session_ready(&a);
     tws_init(&b);
     handle(&b, "{\"type\":\"connection_init\"}");
     expect_frame_type(&b, "connection_ack", NULL);
@@ -1672,7 +2018,7 @@ Test(pusher_protocol, operations_in_flight_are_bounded_per_connection_and_in_tot
     push_session_deinit(proto, &b);
 }
 
-Test(pusher_protocol, a_refused_token_leaves_the_connection_anonymous_for_the_gateway,
+Test(pusher_protocol, a_refused_token_closes_the_connection_and_forwards_nothing_more,
      .fini = fwd_teardown)
 {
     use_forwarding(16, 16);
@@ -1687,14 +2033,16 @@ Test(pusher_protocol, a_refused_token_leaves_the_connection_anonymous_for_the_ga
     cr_assert_eq(ncalls, 1);
     cr_expect_str_eq(calls[0].authorization, good);
 
-    /* A second connection_init with a bad token: refused, and the connection is anonymous. */
+    /* A second connection_init with a bad token: refused, and the connection closes
+       rather than going on anonymous. */
     init = init_frame("Bearer not.a.token");
     handle(&s, init);
     free(init);
     expect_frame_type(&s, "connection_error", NULL);
+    cr_expect_eq(s.close_code, PUSH_CLOSE_FORBIDDEN);
+    cr_expect_null(s.authorization);
     send_op(&s, "2", cart_query);
-    cr_assert_eq(ncalls, 2);
-    cr_expect_null(calls[1].authorization);
+    cr_expect_eq(ncalls, 1, "nothing more is forwarded");
     free(good);
     push_session_deinit(proto, &s);
 }
