@@ -791,6 +791,8 @@ typedef struct op_text {
     size_t query_len;        /* its length */
     const char *op_name;     /* operationName, or NULL */
     const json_t *variables; /* the variables object, or NULL */
+    const json_t *extensions; /* the extensions object, or NULL (queries and mutations: the
+                                 gateway reads extensions.idempotencyKey from it) */
 } op_text_t;
 
 /*
@@ -1067,7 +1069,8 @@ forwards_invalid(push_proto_t *p, const op_text_t *text)
     return fwd;
 }
 
-/* The HTTP request body: {"query", "variables", "operationName"}, as a new string. */
+/* The HTTP request body: {"query", "variables", "operationName", "extensions"}, as a new
+   string. */
 static char *
 request_body(const op_text_t *text)
 {
@@ -1077,6 +1080,8 @@ request_body(const op_text_t *text)
         json_object_set(req, "variables", (json_t *)(uintptr_t)text->variables);
     if (text->op_name != NULL)
         json_object_set_new(req, "operationName", json_string(text->op_name));
+    if (text->extensions != NULL)
+        json_object_set(req, "extensions", (json_t *)(uintptr_t)text->extensions);
     char *body = json_dumps(req, JSON_COMPACT);
     RJ_ASSERT(body != NULL);
     json_decref(req);
@@ -1302,11 +1307,13 @@ on_start(push_proto_t *p, push_session_t *s, const json_t *m)
         return;
     }
     const json_t *op_name = json_object_get(payload, "operationName");
+    const json_t *extensions = json_object_get(payload, "extensions");
     const op_text_t text = {
         .query = json_string_value(query),
         .query_len = json_string_length(query),
         .op_name = json_is_string(op_name) ? json_string_value(op_name) : NULL,
         .variables = json_is_object(variables) ? variables : NULL,
+        .extensions = json_is_object(extensions) ? extensions : NULL,
     };
     start_operation(p, s, op_id, &text);
 }
@@ -1444,7 +1451,8 @@ on_tws_subscribe(push_proto_t *p, push_session_t *s, const json_t *m)
                     "be a string or nullish or missing");
         return;
     }
-    if (!nullish_or_object(json_object_get(payload, "extensions"))) {
+    const json_t *extensions = json_object_get(payload, "extensions");
+    if (!nullish_or_object(extensions)) {
         bad_request(p, s,
                     "\"subscribe\" message payload expects the 'extensions' property to "
                     "be an object or nullish or missing");
@@ -1467,6 +1475,7 @@ on_tws_subscribe(push_proto_t *p, push_session_t *s, const json_t *m)
         .query_len = json_string_length(query),
         .op_name = json_is_string(op_name) ? json_string_value(op_name) : NULL,
         .variables = json_is_object(variables) ? variables : NULL,
+        .extensions = json_is_object(extensions) ? extensions : NULL,
     };
     start_operation(p, s, op_id, &text);
 }

@@ -86,8 +86,9 @@ async function connect(url, protocol, authorization) {
 }
 
 /** Sends @p query as operation @p id: `start` on graphql-ws, `subscribe` on graphql-transport-ws. */
-function send(client, id, query, variables) {
-  client.send({ id, type: client.protocol === 'graphql-ws' ? 'start' : 'subscribe', payload: { query, variables } });
+function send(client, id, query, variables, extensions) {
+  const payload = extensions ? { query, variables, extensions } : { query, variables };
+  client.send({ id, type: client.protocol === 'graphql-ws' ? 'start' : 'subscribe', payload });
 }
 
 /**
@@ -95,9 +96,9 @@ function send(client, id, query, variables) {
  * data/next followed by complete (payload = the result), 'error' for a graphql-transport-ws
  * `error` (payload = the errors). Asserts nothing else arrives for that id.
  */
-async function run(client, id, query, variables, { timeoutMs = 30000 } = {}) {
+async function run(client, id, query, variables, { timeoutMs = 30000, extensions } = {}) {
   const from = client.received.length;
-  send(client, id, query, variables);
+  send(client, id, query, variables, extensions);
   const first = await client.next((m) => m.id === id, { from, timeoutMs });
   let out;
   if (first.type === 'error') {
@@ -116,6 +117,24 @@ async function run(client, id, query, variables, { timeoutMs = 30000 } = {}) {
 }
 
 for (const protocol of PROTOCOLS) {
+  itest(`${protocol}: a mutation retried with extensions.idempotencyKey is applied once`, { timeout: 120000 }, async () => {
+    const client = await connect(stack.urls.websocket, protocol);
+    try {
+      const cart = `ws-idem-${protocol}`;
+      const extensions = { idempotencyKey: `ws-key-${protocol}` };
+      for (const id of ['i1', 'i2']) {
+        const r = await run(client, id, CHANGE_CART_ITEM, { cartId: cart, productId: 'p1', quantity: 4 }, { extensions });
+        assert.deepStrictEqual(r, { kind: 'result', payload: MUTATION_OK });
+      }
+      const count = () => stack.sql(`SELECT count(*) FROM shop.events WHERE entity_type = 'Cart' AND entity_id = '${cart}'`);
+      await waitFor(async () => (await count()) === '1', { timeoutMs: 30000, what: `the event of ${cart}` });
+      await sleep(1500); // a second event would have been stored by now
+      assert.equal(await count(), '1', 'the retry over the socket was applied again');
+    } finally {
+      client.close();
+    }
+  });
+
   itest(`${protocol}: ChangeCartItem and a query by id answer as over HTTP`, { timeout: 120000 }, async () => {
     const client = await connect(stack.urls.websocket, protocol);
     try {
