@@ -31,6 +31,9 @@ const sourceDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..
 /** The build directory whose binaries are tested (absolute). */
 export const buildDir = path.resolve(sourceDir, process.env.RAMJET_BUILD_DIR || 'build');
 
+/** The binaries run under AddressSanitizer (build-asan/): slower, and more memory by design. */
+export const SANITIZED = path.basename(buildDir).includes('asan');
+
 /** The daemons and their offset from the health port base (tools/ramjet/dev.c's table). */
 export const DAEMONS = Object.freeze({
   gateway: 0,
