@@ -102,7 +102,7 @@ struct gw_exec {
     rj_kafka_producer_t *producer; /* command producer */
     gw_pgpool_t *pg;               /* read-model reads */
     int timeout_ms;                /* reply timeout */
-    size_t max_id_bytes;           /* longest ID argument or command key, in bytes */
+    size_t max_id_bytes;           /* lim.max_id_bytes, or RJ_ID_MAX_BYTES when 0 */
     gw_limits_t lim;               /* per-request bounds */
     uv_work_t trim;                /* malloc_trim on the thread pool */
     bool trimming;                 /* trim is queued or running */
@@ -1926,8 +1926,8 @@ gw_exec_new(const gw_exec_opts_t *opts, rj_error_t *err)
     x->producer = opts->producer;
     x->pg = opts->pg;
     x->timeout_ms = opts->timeout_ms;
-    x->max_id_bytes = opts->max_id_bytes != 0 ? opts->max_id_bytes : RJ_ID_MAX_BYTES;
     x->lim = opts->limits;
+    x->max_id_bytes = x->lim.max_id_bytes > 0 ? (size_t)x->lim.max_id_bytes : RJ_ID_MAX_BYTES;
     x->topic = rj_xasprintf("%s.commands", opts->app_name);
     x->reply_channel = rj_xasprintf("%s:reply:%s", opts->app_name, opts->instance_id);
     x->schema = schema;

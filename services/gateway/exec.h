@@ -79,6 +79,8 @@ typedef struct gw_limits {
     int max_response_bytes; /* stored rows an answer may be built from, in bytes */
     int budget_ms;          /* how long an operation may run before it is answered with an
                                error; what it started finishes unseen */
+    int max_id_bytes;       /* longest ID argument or command key, in bytes; 1 to
+                               RJ_ID_MAX_BYTES (0: RJ_ID_MAX_BYTES) */
 } gw_limits_t;
 
 /** What the executor works with. Pointers are borrowed and must outlive the executor. */
@@ -90,8 +92,6 @@ typedef struct gw_exec_opts {
     rj_kafka_producer_t *producer; /* produces to `<app>.commands` */
     gw_pgpool_t *pg;               /* reads read models */
     int timeout_ms;                /* how long a mutation waits for its reply */
-    size_t max_id_bytes;           /* longest ID argument and command key accepted, in
-                                      bytes; at most RJ_ID_MAX_BYTES */
     gw_limits_t limits;            /* per-request bounds */
 } gw_exec_opts_t;
 

@@ -49,7 +49,6 @@ typedef struct gw_conf {
     char *http_host;         /* address to bind */
     int request_timeout_ms;  /* how long a mutation waits for its reply */
     int max_body_bytes;      /* request body limit */
-    int max_id_bytes;        /* longest ID argument or command key */
     char *instance_id;       /* reply channel suffix; NULL: random */
     int pg_pool_size;        /* PostgreSQL connections (and libuv pool threads) */
     int connect_timeout_ms;  /* how long to wait for dependencies at start */
@@ -68,7 +67,7 @@ static const rj_conf_opt_t gw_opts[] = {
      "how long a mutation waits for the command processor's reply"},
     {"max-body-bytes", RJ_CONF_INT, "6291456", offsetof(gw_conf_t, max_body_bytes),
      "largest request body accepted (413 above it; Booster's 6 MB by default)"},
-    {"max-id-bytes", RJ_CONF_INT, "256", offsetof(gw_conf_t, max_id_bytes),
+    {"max-id-bytes", RJ_CONF_INT, "256", offsetof(gw_conf_t, limits.max_id_bytes),
      "longest ID argument or command key accepted, in bytes (1 to 1024); a longer one is "
      "refused with InvalidParameterError"},
     {"instance-id", RJ_CONF_STR, NULL, offsetof(gw_conf_t, instance_id),
@@ -239,9 +238,9 @@ check_conf(const gw_conf_t *c, rj_error_t *err)
                             c->request_timeout_ms);
     if (c->max_body_bytes <= 0)
         return rj_error_set(err, RJ_EINVAL, "invalid max-body-bytes: %d", c->max_body_bytes);
-    if (c->max_id_bytes < 1 || c->max_id_bytes > RJ_ID_MAX_BYTES)
-        return rj_error_set(err, RJ_EINVAL, "invalid max-id-bytes: %d (1 to %d)", c->max_id_bytes,
-                            RJ_ID_MAX_BYTES);
+    if (c->limits.max_id_bytes < 1 || c->limits.max_id_bytes > RJ_ID_MAX_BYTES)
+        return rj_error_set(err, RJ_EINVAL, "invalid max-id-bytes: %d (1 to %d)",
+                            c->limits.max_id_bytes, RJ_ID_MAX_BYTES);
     const struct {
         const char *name; /* option */
         int value;        /* its value */
@@ -367,7 +366,6 @@ start(gw_daemon_t *d, rj_error_t *err)
         .producer = d->producer,
         .pg = d->pg,
         .timeout_ms = c->request_timeout_ms,
-        .max_id_bytes = (size_t)c->max_id_bytes,
         .limits = c->limits,
     };
     if ((d->exec = gw_exec_new(&xo, err)) == NULL)
