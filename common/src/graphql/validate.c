@@ -1460,7 +1460,8 @@ typedef struct ptrset {
 
 /* One structural class: a representative field and the classes of its sub-selection. */
 typedef struct oclass {
-    const ofield_t *f; /* the first field seen of the class */
+    ofield_t f;        /* the first field seen of the class; its args owned (the field's
+                        * selection set's ofields_t may be gone before the class) */
     size_t *kids;      /* classes of its gathered sub-fields, in document order; owned */
     size_t nkids;      /* number of them */
     uint64_t hash;     /* hash of all of the above */
@@ -1724,7 +1725,7 @@ same_top(const ofield_t *a, const ofield_t *b)
 static bool
 class_eq(const oclass_t *k, const ofield_t *f, const size_t *kids, size_t nkids)
 {
-    return same_top(k->f, f) && k->nkids == nkids &&
+    return same_top(&k->f, f) && k->nkids == nkids &&
            (nkids == 0 || memcmp(k->kids, kids, nkids * sizeof(*kids)) == 0);
 }
 
@@ -1762,7 +1763,9 @@ class_intern(overlap_ctx_t *o, const ofield_t *f, size_t *kids, size_t nkids, bo
         o->capcls = o->capcls ? o->capcls * 2 : 64;
         o->cls = rj_xrealloc(o->cls, o->capcls * sizeof(*o->cls));
     }
-    o->cls[o->ncls++] = (oclass_t){.f = f, .kids = kids, .nkids = nkids, .hash = h};
+    oclass_t *k = &o->cls[o->ncls++];
+    *k = (oclass_t){.f = *f, .kids = kids, .nkids = nkids, .hash = h};
+    k->f.args = f->args != NULL ? rj_xstrdup(f->args) : NULL;
     if (o->ncls * 2 > o->nbuckets) {
         free(o->buckets);
         o->nbuckets = o->nbuckets ? o->nbuckets * 2 : 128;
@@ -2172,8 +2175,10 @@ overlapping_fields_can_be_merged(vctx_t *c)
     ptrset_deinit(&o.pairs);
     ptrset_deinit(&o.node_cls);
     ptrset_deinit(&o.dry);
-    for (size_t i = 0; i < o.ncls; i++)
+    for (size_t i = 0; i < o.ncls; i++) {
         free(o.cls[i].kids);
+        free(o.cls[i].f.args);
+    }
     free(o.cls);
     free(o.buckets);
 }
