@@ -13,7 +13,9 @@
 //
 // Time bounds are generous (the machine is shared). The memory bound is tight on purpose:
 // waiting changes share one copy of the value, so five thousand subscriptions behind cost
-// a few MB; queues of rendered frames cost about 150 MB at this scale.
+// a few MB; queues of rendered frames cost about 150 MB at this scale. Under ASan the
+// memory checks are left out: its quarantine holds freed blocks back (256 MB by default),
+// so RSS there says nothing about what the pusher keeps.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before } from 'node:test';
@@ -21,6 +23,7 @@ import {
   CHANGE_CART_ITEM,
   GqlWsClient,
   MUTATION_OK,
+  SANITIZED,
   itest,
   itestStopsCleanly,
   sleep,
@@ -153,7 +156,7 @@ itest('slow readers with many subscriptions are closed, memory stays bounded and
     assert.ok(worst < 10000, `a normal subscriber waited ${worst} ms for a change (${latencies.join(' ')})`);
     // Waiting changes share their value: five thousand subscriptions behind hold a few
     // MB (queues of rendered frames held about 150 MB here, 600 MB at the issue's scale).
-    assert.ok(peak - baseline < 40, `pusher RSS grew from ${baseline.toFixed(1)} to ${peak.toFixed(1)} MB`);
+    if (!SANITIZED) assert.ok(peak - baseline < 40, `pusher RSS grew from ${baseline.toFixed(1)} to ${peak.toFixed(1)} MB`);
   } catch (e) {
     canary.close();
     throw e;
@@ -164,7 +167,7 @@ itest('slow readers with many subscriptions are closed, memory stays bounded and
   // Memory goes back once they are gone.
   await waitSubscriptions(1, 'the slow readers gone');
   let now;
-  await waitFor(() => (now = rssMb()) < baseline + 16, {
+  if (!SANITIZED) await waitFor(() => (now = rssMb()) < baseline + 16, {
     timeoutMs: 30000,
     intervalMs: 500,
     what: `the pusher's RSS to come back near its baseline of ${baseline.toFixed(1)} MB (now ${now?.toFixed(1)})`,
