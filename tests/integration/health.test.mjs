@@ -2,7 +2,7 @@
 // stops everything cleanly on SIGTERM (every child exits 0 when asked).
 import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
-import { CHANGE_CART_ITEM, DAEMONS, MUTATION_OK, itest, startStack } from './lib/stack.mjs';
+import { CHANGE_CART_ITEM, DAEMONS, MUTATION_OK, TEST_KAFKA, itest, startStack } from './lib/stack.mjs';
 
 let stack;
 before(async () => {
@@ -41,6 +41,7 @@ itest('SIGTERM stops every child in order and cleanly', { timeout: 180000 }, asy
   const order = [];
   for (const m of log.matchAll(/\|dev: (\S+) stopped pid=/g)) order.push(m[1]);
   // Reverse start order: the gateway first, PostgreSQL last.
-  assert.deepStrictEqual(order, ['gateway', 'pusher', 'commands', 'projector', 'reducer', 'eventstore', 'devbroker', 'redis', 'postgres']);
+  const broker = { real: 'kafka', mock: 'devbroker' }[TEST_KAFKA];
+  assert.deepStrictEqual(order, ['gateway', 'pusher', 'commands', 'projector', 'reducer', 'eventstore', broker, 'redis', 'postgres']);
   assert.match(log, /everything stopped cleanly/);
 });

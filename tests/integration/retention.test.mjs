@@ -21,7 +21,8 @@ const UPDATE_ADDRESS = `mutation ($cartId: ID!, $address: AddressInput!) {
 
 let stack;
 before(async () => {
-  stack = await startStack({ name: 'retention', args: ['--partitions', '1'] });
+  // The mock on purpose: its retention is what drops the frozen consumers' offsets.
+  stack = await startStack({ name: 'retention', kafka: 'mock', args: ['--partitions', '1'] });
 });
 after(async () => {
   await stack?.stop();

@@ -13,7 +13,11 @@
  *   postgres    a private cluster under <data-dir>/pg (initdb'd once), run as an
  *               unprivileged user when we are root, since postgres refuses root
  *   redis       no persistence: nothing in Redis must survive a restart
- *   devbroker   librdkafka's mock cluster; tells us its address on stdout
+ *   kafka       a single-node Apache Kafka (KRaft) broker with its data under
+ *               <data-dir>/kafka (devkafka.c), ready when it answers ApiVersions;
+ *               or, with --kafka mock, devbroker: librdkafka's mock cluster,
+ *               which tells us its address on stdout; or nothing, with
+ *               --kafka-brokers
  *   daemons     the table below, consumers first and the gateway last, so no
  *               command is accepted before something can handle its events
  *
@@ -23,10 +27,11 @@
  * redis=...". Everything else, children's output included, goes to stderr or
  * to per-child log files (--log-dir), so a script can wait for that line.
  *
- * What it deliberately does not do: restart the dev broker. Its topics live in
- * its memory and its port is chosen when it starts, so a restarted broker is a
+ * What it deliberately does not do: restart the mock broker. Its topics live in
+ * its memory and its port is chosen when it starts, so a restarted mock is a
  * different, empty cluster that every daemon would have to be pointed at; the
- * supervisor stops the stack instead (use --kafka-brokers for a real Kafka).
+ * supervisor stops the stack instead. The real broker is restarted like
+ * PostgreSQL: its data and port outlive it.
  * Nor does it keep probing daemons once they are ready: a daemon that cannot
  * make progress exits, and an exit is what the supervisor acts on.
  */
@@ -54,7 +59,9 @@
 #include "cli.h"
 #include "config/config.h"
 #include "core/core.h"
+#include "devkafka.h"
 #include "log/log.h"
+#include "probe.h"
 #include "spawn.h"
 
 #define LOG_MOD "dev"
@@ -72,8 +79,12 @@ typedef struct dev_conf {
     int pg_port;           /* PostgreSQL's TCP port on 127.0.0.1 */
     int redis_port;        /* Redis's TCP port on 127.0.0.1 */
     int health_port_base;  /* first of six health ports, one per daemon */
-    int partitions;        /* partitions of each dev-broker topic */
-    char *kafka_brokers;   /* external Kafka; NULL/empty: start the dev broker */
+    int partitions;        /* partitions of each topic */
+    char *kafka;           /* "real": run an Apache Kafka broker; "mock": librdkafka's mock */
+    int kafka_port;        /* the real broker's listener; its controller's is the next port */
+    char *kafka_home;      /* the Kafka distribution scripts/deps installs */
+    char *kafka_java_opts; /* the broker's JVM options */
+    char *kafka_brokers;   /* external Kafka; NULL/empty: start a broker (--kafka) */
     char *daemons;         /* "all", "none" or a comma list of daemon names */
     char *pg_bin;          /* directory holding initdb and postgres; NULL: search */
     char *redis_server;    /* redis-server binary (PATH is searched) */
@@ -100,9 +111,21 @@ static const rj_conf_opt_t dev_opts[] = {
     {"health-port-base", RJ_CONF_INT, "9100", offsetof(dev_conf_t, health_port_base),
      "first of six consecutive ports for the daemons' /healthz, /readyz and /metrics"},
     {"partitions", RJ_CONF_INT, "8", offsetof(dev_conf_t, partitions),
-     "partitions of each topic of the dev broker"},
+     "partitions of each topic the daemons create"},
+    {"kafka", RJ_CONF_STR, "real", offsetof(dev_conf_t, kafka),
+     "the broker to start: real (a single-node Apache Kafka, data under <data-dir>/kafka) or "
+     "mock (librdkafka's in-memory mock cluster: quick, but no transactions coordinator, no "
+     "replication, about 5 MB kept per partition, and gone when it stops)"},
+    {"kafka-port", RJ_CONF_INT, "59092", offsetof(dev_conf_t, kafka_port),
+     "port of the real broker on 127.0.0.1; its KRaft controller takes the next one"},
+    {"kafka-home", RJ_CONF_STR, "/opt/ramjet/kafka-" RAMJET_KAFKA_VERSION,
+     offsetof(dev_conf_t, kafka_home),
+     "the Apache Kafka jars (<dir>/libs) that scripts/deps resolves through Maven"},
+    {"kafka-java-opts", RJ_CONF_STR, "-Xms128m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1",
+     offsetof(dev_conf_t, kafka_java_opts),
+     "JVM options of the real broker (small heap and quick start-up for one machine)"},
     {"kafka-brokers", RJ_CONF_STR, NULL, offsetof(dev_conf_t, kafka_brokers),
-     "use this Kafka cluster instead of starting the dev broker"},
+     "use this Kafka cluster instead of starting a broker"},
     {"daemons", RJ_CONF_STR, "all", offsetof(dev_conf_t, daemons),
      "daemons to run: all, none, or a comma list of gateway,commands,eventstore,reducer,"
      "projector,pusher"},
@@ -122,7 +145,7 @@ static const rj_conf_opt_t dev_opts[] = {
 #define DEV_NOPTS (sizeof dev_opts / sizeof dev_opts[0])
 
 static const char dev_summary[] =
-    "Runs PostgreSQL, Redis, a development Kafka broker and the six Ramjet daemons on this\n"
+    "Runs PostgreSQL, Redis, an Apache Kafka broker and the six Ramjet daemons on this\n"
     "machine, restarts children that crash, and stops everything on Ctrl-C. Prints one line\n"
     "'READY graphql=... websocket=... kafka=... postgres=... redis=...' on stdout once every\n"
     "daemon is ready; logs go to stderr.";
@@ -161,7 +184,8 @@ static const daemon_def_t daemon_defs[] = {
 typedef enum child_kind {
     CHILD_POSTGRES, /* ready when it accepts a connection and database ramjet exists */
     CHILD_REDIS,    /* ready when it answers PING */
-    CHILD_BROKER,   /* ready when it printed BOOTSTRAP <host:port> */
+    CHILD_BROKER,   /* the mock: ready when it printed BOOTSTRAP <host:port> */
+    CHILD_KAFKA,    /* the real broker: ready when it answers ApiVersions */
     CHILD_DAEMON,   /* live on /healthz 200, ready on /readyz 200 */
 } child_kind_t;
 
@@ -221,6 +245,8 @@ typedef struct supervisor {
     char *pg_admin;             /* conninfo of database postgres, for probes */
     char *redis_url;            /* what the daemons get */
     char *bootstrap;            /* Kafka bootstrap servers, once known */
+    bool mock;                  /* the broker is librdkafka's mock cluster */
+    dev_kafka_t kafka;          /* the real broker, when we run one */
     bool as_root;               /* we are root: postgres runs as conf.user */
     uid_t pg_uid;               /* conf.user's uid when as_root */
     gid_t pg_gid;               /* conf.user's gid when as_root */
@@ -273,35 +299,13 @@ signals_install(rj_error_t *err)
 /* Small helpers                                                             */
 /* ------------------------------------------------------------------------ */
 
-/* The absolute path of @p name, searched in PATH unless it contains a slash; NULL if not found. */
-static char *
-find_executable(const char *name)
-{
-    if (strchr(name, '/') != NULL)
-        return access(name, X_OK) == 0 ? realpath(name, NULL) : NULL;
-    const char *path = getenv("PATH");
-    char *copy = rj_xstrdup(path != NULL && *path != '\0' ? path : "/usr/local/bin:/usr/bin:/bin");
-    char *found = NULL;
-    char *save = NULL;
-    for (char *dir = strtok_r(copy, ":", &save); dir != NULL && found == NULL;
-         dir = strtok_r(NULL, ":", &save)) {
-        char *cand = rj_xasprintf("%s/%s", *dir ? dir : ".", name);
-        if (access(cand, X_OK) == 0)
-            found = cand;
-        else
-            free(cand);
-    }
-    free(copy);
-    return found;
-}
-
 /* The directory of initdb and postgres: --pg-bin, PATH, or the newest Debian layout. */
 static char *
 find_pg_bin(const char *configured)
 {
     if (configured != NULL && *configured != '\0')
         return rj_xstrdup(configured);
-    char *postgres = find_executable("postgres");
+    char *postgres = dev_find_executable("postgres");
     if (postgres != NULL) {
         char *dir = rj_xstrdup(dirname(postgres));
         free(postgres);
@@ -321,64 +325,12 @@ find_pg_bin(const char *configured)
     return best;
 }
 
-/*
- * Connects to 127.0.0.1:@p port, sends @p req and reads until a CRLF or the
- * peer closes, all within @p timeout_ms. Returns the bytes read into @p resp
- * (NUL-terminated), or -1. Blocking I/O on loopback costs microseconds when
- * the peer is healthy, and a hung peer costs at most the timeout.
- */
-static int
-tcp_exchange(int port, const char *req, char *resp, size_t resp_len, int timeout_ms)
+/* Redis's and HTTP's first line is whole at its CRLF. */
+static bool
+line_done(const char *resp, size_t len)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int64_t deadline = rj_mono_us() + (int64_t)timeout_ms * 1000;
-    size_t got = 0;
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 && errno != EINPROGRESS)
-        goto fail;
-    struct pollfd p = {.fd = fd, .events = POLLOUT};
-    if (poll(&p, 1, timeout_ms) != 1)
-        goto fail;
-    int soerr = 0;
-    socklen_t sl = sizeof soerr;
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 || soerr != 0)
-        goto fail;
-    size_t len = strlen(req), sent = 0;
-    while (sent < len) {
-        ssize_t w = send(fd, req + sent, len - sent, MSG_NOSIGNAL);
-        if (w < 0 && errno != EAGAIN && errno != EINTR)
-            goto fail;
-        if (w > 0)
-            sent += (size_t)w;
-        else if (poll(&p, 1, 50) < 0 && errno != EINTR)
-            goto fail;
-        if (rj_mono_us() > deadline)
-            goto fail;
-    }
-    p.events = POLLIN;
-    while (got + 1 < resp_len) {
-        int left = (int)((deadline - rj_mono_us()) / 1000);
-        if (left <= 0 || poll(&p, 1, left) <= 0)
-            break;
-        ssize_t r = recv(fd, resp + got, resp_len - 1 - got, 0);
-        if (r < 0 && (errno == EAGAIN || errno == EINTR))
-            continue;
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-        resp[got] = '\0';
-        if (strstr(resp, "\r\n") != NULL)
-            break;
-    }
-    close(fd);
-    resp[got] = '\0';
-    return got > 0 ? (int)got : -1;
-fail:
-    close(fd);
-    return -1;
+    (void)len;
+    return strstr(resp, "\r\n") != NULL;
 }
 
 /* The HTTP status of GET @p path on 127.0.0.1:@p port, or -1. */
@@ -388,7 +340,7 @@ http_status(int port, const char *path)
     char req[128], resp[256];
     snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
              path);
-    if (tcp_exchange(port, req, resp, sizeof resp, 1000) < 0)
+    if (dev_probe_exchange(port, req, strlen(req), resp, sizeof resp, 1000, line_done) < 0)
         return -1;
     int status;
     if (sscanf(resp, "HTTP/%*d.%*d %d", &status) != 1)
@@ -441,7 +393,7 @@ pg_resolve_user(supervisor_t *s, rj_error_t *err)
     if (pw == NULL) {
         rj_info(LOG_MOD, "creating system user %s to run PostgreSQL (it refuses to run as root)",
                 s->conf.user);
-        char *useradd = find_executable("useradd");
+        char *useradd = dev_find_executable("useradd");
         if (useradd == NULL)
             useradd = rj_xstrdup("/usr/sbin/useradd");
         char *argv[] = {useradd,        "--system", "--no-create-home", "--home-dir",
@@ -579,6 +531,7 @@ static void
 child_start(supervisor_t *s, child_t *c)
 {
     strv_t args = {.n = 0}, env = {.n = 0};
+    char **kafka_argv = NULL;
     int pipefd[2] = {-1, -1};
     dev_spawn_opts_t o = {.name = c->name, .stdout_fd = -1, .parent_death_sig = c->stop_sig};
     char *logpath = child_logfile(s, c);
@@ -586,6 +539,13 @@ child_start(supervisor_t *s, child_t *c)
 
     strv_add(&args, rj_xstrdup(c->binary));
     switch (c->kind) {
+    case CHILD_KAFKA:
+        /* The JVM's argv is longer than strv_t holds; its output is long too, so without
+           --log-dir it goes beside its data rather than to our stderr. */
+        kafka_argv = dev_kafka_argv(&s->kafka);
+        if (logpath == NULL)
+            logpath = rj_xasprintf("%s/broker.log", s->kafka.dir);
+        break;
     case CHILD_POSTGRES:
         if (s->as_root && dev_chown_tree(s->pg_dir, s->pg_uid, s->pg_gid, &err) != RJ_OK)
             rj_warn(LOG_MOD, "%s", err.msg);
@@ -646,11 +606,11 @@ child_start(supervisor_t *s, child_t *c)
          * Static membership: a child the supervisor restarts after a crash comes back
          * under the same id and gets its partitions at once, instead of after the
          * session timeout and a rebalance (6 s and more, all of it mutations timing out
-         * when the child is the command processor). Only on a real broker: librdkafka's
-         * mock cluster ignores instance ids. Unique per group, since every child here is
-         * the only member of its group.
+         * when the child is the command processor). Not on the mock: librdkafka's mock
+         * cluster ignores instance ids. Unique per group, since every child here is the
+         * only member of its group.
          */
-        if (c->def->consumer && s->conf.kafka_brokers != NULL && *s->conf.kafka_brokers != '\0')
+        if (c->def->consumer && !s->mock)
             strv_add(&env, rj_xasprintf("RAMJET_GROUP_INSTANCE_ID=ramjet-dev-%s", c->def->name));
         if (c->def->port_env != NULL)
             strv_add(&env, rj_xasprintf("%s=%d", c->def->port_env,
@@ -669,12 +629,13 @@ child_start(supervisor_t *s, child_t *c)
     }
 
     char **envp = dev_env_build(env.v);
-    o.argv = args.v;
+    o.argv = kafka_argv != NULL ? kafka_argv : args.v;
     o.envp = envp;
     o.log_path = logpath;
     pid_t pid = 0;
     rj_status_t st = dev_spawn(&o, &pid, &err);
     dev_strv_free(envp);
+    dev_strv_free(kafka_argv);
     if (pipefd[1] >= 0)
         close(pipefd[1]);
     if (st != RJ_OK) {
@@ -739,13 +700,16 @@ probe(supervisor_t *s, child_t *c)
         break;
     case CHILD_REDIS: {
         char resp[64];
-        c->live = c->ready = tcp_exchange(s->conf.redis_port, "PING\r\n", resp, sizeof resp,
-                                          1000) > 0 &&
+        c->live = c->ready = dev_probe_exchange(s->conf.redis_port, "PING\r\n", 6, resp,
+                                                sizeof resp, 1000, line_done) > 0 &&
                              strncmp(resp, "+PONG", 5) == 0;
         break;
     }
     case CHILD_BROKER:
         break; /* ready when its BOOTSTRAP line arrives (broker_read) */
+    case CHILD_KAFKA:
+        c->live = c->ready = dev_kafka_probe(s->kafka.port, 1000);
+        break;
     case CHILD_DAEMON:
         if (!c->live && http_status(c->health_port, "/healthz") == 200) {
             c->live = true;
@@ -759,6 +723,9 @@ probe(supervisor_t *s, child_t *c)
         if (c->kind == CHILD_DAEMON)
             rj_info(LOG_MOD, "%s is ready health=http://127.0.0.1:%d/readyz", c->name,
                     c->health_port);
+        else if (c->kind == CHILD_KAFKA)
+            rj_info(LOG_MOD, "%s is ready kafka=%s after %.1fs", c->name, s->bootstrap,
+                    (double)(rj_mono_us() - c->started_us) / 1e6);
         else
             rj_info(LOG_MOD, "%s is ready", c->name);
         c->ever_ready = true;
@@ -898,7 +865,9 @@ child_exited(supervisor_t *s, child_t *c, int status)
     c->pid = 0;
     c->live = c->ready = false;
     int64_t now = rj_mono_us();
-    bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    /* A JVM that ran its shutdown hooks on SIGTERM exits with 128 + 15. */
+    bool clean = WIFEXITED(status) && (WEXITSTATUS(status) == 0 ||
+                                       (c->kind == CHILD_KAFKA && WEXITSTATUS(status) == 143));
 
     if (s->stopping) {
         bool asked = c->state == CS_STOPPING;
@@ -1241,7 +1210,7 @@ setup(supervisor_t *s, rj_error_t *err)
         return rj_error_set(err, RJ_ENOTFOUND,
                             "could not find the PostgreSQL server (initdb, postgres): install "
                             "package postgresql or pass --pg-bin");
-    char *redis = find_executable(s->conf.redis_server);
+    char *redis = dev_find_executable(s->conf.redis_server);
     if (redis == NULL)
         return rj_error_set(err, RJ_ENOTFOUND,
                             "could not find %s: install package redis-server or pass "
@@ -1271,7 +1240,18 @@ setup(supervisor_t *s, rj_error_t *err)
     add_child(s, "redis", CHILD_REDIS, redis);
     if (s->conf.kafka_brokers != NULL && *s->conf.kafka_brokers != '\0') {
         s->bootstrap = rj_xstrdup(s->conf.kafka_brokers);
+    } else if (strcmp(s->conf.kafka, "real") == 0) {
+        if ((st = dev_kafka_init(&s->kafka, s->conf.kafka_home, s->conf.kafka_java_opts,
+                                 s->data_dir, s->conf.kafka_port, s->conf.partitions, err)) !=
+            RJ_OK)
+            return st;
+        s->bootstrap = rj_xasprintf("127.0.0.1:%d", s->conf.kafka_port);
+        add_child(s, "kafka", CHILD_KAFKA, rj_xstrdup(s->kafka.java));
+    } else if (strcmp(s->conf.kafka, "mock") != 0) {
+        return rj_error_set(err, RJ_EINVAL, "--kafka must be real or mock, not %s",
+                            s->conf.kafka);
     } else {
+        s->mock = true;
         char *broker = rj_xasprintf("%s/ramjet-devbroker", s->exe_dir);
         if (access(broker, X_OK) != 0) {
             st = rj_error_set(err, RJ_ENOTFOUND,
@@ -1330,6 +1310,7 @@ teardown(supervisor_t *s)
     free(s->pg_admin);
     free(s->redis_url);
     free(s->bootstrap);
+    dev_kafka_deinit(&s->kafka);
     rj_config_deinit(dev_opts, DEV_NOPTS, &s->conf);
 }
 
@@ -1357,7 +1338,8 @@ cli_dev_main(int argc, char **argv)
 
     int code = 1;
     if (signals_install(&err) != RJ_OK || setup(&s, &err) != RJ_OK ||
-        pg_initdb(&s, &err) != RJ_OK) {
+        pg_initdb(&s, &err) != RJ_OK ||
+        (s.kafka.dir != NULL && dev_kafka_format(&s.kafka, &sig_stop_requests, &err) != RJ_OK)) {
         rj_fatal(LOG_MOD, "%s", err.msg);
     } else if (sig_stop_requests != 0) {
         rj_info(LOG_MOD, "stop requested before start");

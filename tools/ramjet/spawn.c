@@ -300,3 +300,25 @@ dev_write_pidfile(const char *path, pid_t pid, rj_error_t *err)
     free(tmp);
     return RJ_OK;
 }
+
+/* The absolute path of @p name, searched in PATH unless it contains a slash; NULL if not found. */
+char *
+dev_find_executable(const char *name)
+{
+    if (strchr(name, '/') != NULL)
+        return access(name, X_OK) == 0 ? realpath(name, NULL) : NULL;
+    const char *path = getenv("PATH");
+    char *copy = rj_xstrdup(path != NULL && *path != '\0' ? path : "/usr/local/bin:/usr/bin:/bin");
+    char *found = NULL;
+    char *save = NULL;
+    for (char *dir = strtok_r(copy, ":", &save); dir != NULL && found == NULL;
+         dir = strtok_r(NULL, ":", &save)) {
+        char *cand = rj_xasprintf("%s/%s", *dir ? dir : ".", name);
+        if (access(cand, X_OK) == 0)
+            found = cand;
+        else
+            free(cand);
+    }
+    free(copy);
+    return found;
+}

@@ -101,4 +101,10 @@ rj_status_t dev_chown_tree(const char *path, uid_t uid, gid_t gid, rj_error_t *e
  */
 rj_status_t dev_write_pidfile(const char *path, pid_t pid, rj_error_t *err);
 
+/**
+ * The absolute path of executable @p name, searched in PATH unless it contains a slash.
+ * @return a heap string, or NULL when there is none
+ */
+char *dev_find_executable(const char *name);
+
 #endif

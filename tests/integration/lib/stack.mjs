@@ -300,10 +300,18 @@ export class GqlWsClient {
 }
 
 /**
- * Starts a stack. options.name labels the temp dir; options.env adds variables for
- * the supervisor (and so the daemons); options.args adds `ramjet dev` arguments.
+ * The broker startStack runs by default: `ramjet dev`'s own default, a real Apache Kafka
+ * broker (RAMJET_TEST_KAFKA=mock runs the suite on librdkafka's mock cluster instead).
  */
-export async function startStack({ name = 'stack', env = {}, args = [], readyTimeoutMs = 120000 } = {}) {
+export const TEST_KAFKA = process.env.RAMJET_TEST_KAFKA || 'real';
+
+/**
+ * Starts a stack. options.name labels the temp dir; options.env adds variables for
+ * the supervisor (and so the daemons); options.args adds `ramjet dev` arguments;
+ * options.kafka is 'real' or 'mock' (`ramjet dev --kafka`, default TEST_KAFKA) and is
+ * ignored when args name --kafka-brokers.
+ */
+export async function startStack({ name = 'stack', env = {}, args = [], kafka = TEST_KAFKA, readyTimeoutMs = 120000 } = {}) {
   const ramjet = path.join(buildDir, 'bin', 'ramjet');
   if (!existsSync(ramjet)) throw new Error(`${ramjet} does not exist: build first (scripts/build)`);
 
@@ -318,6 +326,9 @@ export async function startStack({ name = 'stack', env = {}, args = [], readyTim
   const ws = await freePortRange(1);
   const pg = await freePortRange(1);
   const redis = await freePortRange(1);
+  const kafkaArgs = args.includes('--kafka-brokers') ? [] : ['--kafka', kafka];
+  // The real broker's listener and, on the next port, its KRaft controller.
+  if (kafka === 'real' && kafkaArgs.length) kafkaArgs.push('--kafka-port', String(await freePortRange(2)));
   const childEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
     // Only the test's own choices reach the stack, not a developer's RAMJET_* settings.
@@ -333,6 +344,7 @@ export async function startStack({ name = 'stack', env = {}, args = [], readyTim
     '--pg-port', String(pg),
     '--redis-port', String(redis),
     '--health-port-base', String(healthBase),
+    ...kafkaArgs,
     ...args,
   ];
   const supervisorLog = path.join(logDir, 'supervisor.log');
