@@ -30,6 +30,7 @@
 
 #include "core/core.h"
 #include "log/log.h"
+#include "proc/proc.h"
 
 #define KAFKA_LOG "kafka"
 
@@ -444,6 +445,7 @@ struct rj_kafka_consumer {
     void *opaque;                     /* their argument */
     char *group;                      /* group.id */
     unsigned generation;              /* bumped by every rebalance callback */
+    int assigned;                     /* partitions assigned to us right now */
     bool fatal;                       /* the consumer cannot go on; see fatal_err */
     rj_error_t fatal_err;             /* why */
 };
@@ -506,6 +508,7 @@ consumer_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
             kerr = rd_kafka_incremental_assign(rk, parts);
         else
             aerr = rd_kafka_assign(rk, parts);
+        c->assigned = cooperative ? c->assigned + parts->cnt : parts->cnt;
     } else if (e == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
         log_partitions("partitions revoked", c->group, parts);
         if (c->hooks.on_revoke != NULL)
@@ -514,10 +517,16 @@ consumer_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
             kerr = rd_kafka_incremental_unassign(rk, parts);
         else
             aerr = rd_kafka_assign(rk, NULL);
+        c->assigned = cooperative ? c->assigned - parts->cnt : 0;
     } else {
         rj_error(KAFKA_LOG, "rebalance failed: %s group=%s", rd_kafka_err2str(e), c->group);
         aerr = rd_kafka_assign(rk, NULL);
+        c->assigned = 0;
     }
+    if (kerr != NULL || aerr != RD_KAFKA_RESP_ERR_NO_ERROR)
+        c->assigned = 0;
+    /* A member the group gave nothing has no work to take: /readyz says so. */
+    rj_proc_set_assigned(c->assigned > 0);
     if (kerr != NULL) {
         char msg[512];
         snprintf(msg, sizeof msg, "could not change assignment: %s", rd_kafka_error_string(kerr));
@@ -625,6 +634,7 @@ rj_kafka_consumer_new(const char *brokers, const char *group, const char *instan
     }
 
     rj_kafka_consumer_t *c = rj_xcalloc(1, sizeof *c);
+    rj_proc_set_assigned(false); /* not ready before the group's first assignment */
     if (hooks != NULL)
         c->hooks = *hooks;
     c->opaque = opaque;

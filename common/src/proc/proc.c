@@ -31,6 +31,7 @@ static char proc_name[64] = "ramjet";
 static atomic_int stop_flag; /* 1 once a stop was requested */
 static atomic_int proc_state = RJ_PROC_STARTING;
 static atomic_bool proc_ready;
+static atomic_int proc_assigned = -1; /* -1: not a group consumer; else 0 or 1 */
 static _Atomic int64_t heartbeat_us;  /* rj_mono_us of the last heartbeat, 0 before one */
 static atomic_int heartbeat_stall_ms; /* how old it may get */
 static int wake_pipe[2] = {-1, -1}; /* [0] polled by loops, [1] written on stop */
@@ -139,11 +140,19 @@ rj_proc_set_ready(bool ready)
         rj_debug(RJ_PROC_LOG, "ready=%s", ready ? "true" : "false");
 }
 
+void
+rj_proc_set_assigned(bool assigned)
+{
+    if (atomic_exchange(&proc_assigned, assigned ? 1 : 0) != (assigned ? 1 : 0))
+        rj_info(RJ_PROC_LOG, "%s", assigned ? "partitions assigned: ready for work"
+                                            : "no partitions assigned: not ready");
+}
+
 bool
 rj_proc_is_ready(void)
 {
     return atomic_load(&proc_state) == RJ_PROC_RUNNING && atomic_load(&proc_ready) &&
-           rj_proc_stalled_ms() == 0;
+           atomic_load(&proc_assigned) != 0 && rj_proc_stalled_ms() == 0;
 }
 
 void

@@ -93,7 +93,18 @@ const char *rj_proc_state_name(rj_proc_state_t state);
  */
 void rj_proc_set_ready(bool ready);
 
-/** True when the state is RUNNING and the daemon said ready: what /readyz answers. Thread-safe. */
+/**
+ * Says whether the group gave this consumer any partitions (the Kafka consumer calls it at
+ * every rebalance). Once called, the daemon is ready only while it holds partitions: a
+ * member with none, before its first assignment or after a revocation, has no work to take,
+ * and a replica beyond the partition count stays unready. Thread-safe.
+ */
+void rj_proc_set_assigned(bool assigned);
+
+/**
+ * True when the state is RUNNING, the daemon said ready, a consumer holds partitions and
+ * the loop is not stalled: what /readyz answers. Thread-safe.
+ */
 bool rj_proc_is_ready(void);
 
 /**

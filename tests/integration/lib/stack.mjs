@@ -104,65 +104,102 @@ export async function freePort() {
   return freePortRange(1);
 }
 
-const extraPushers = new Set();
+const extraDaemons = new Set();
 
 /**
- * Starts another ramjet-pusher on @p stack's Redis, on free ports, with extra environment
- * @p env (RAMJET_SEND_QUEUE_MAX, RAMJET_GATEWAY_URL...), logging to the stack's log
- * directory, and waits for its /readyz. Resolves {url, healthPort, child, stop()}; stop()
- * sends SIGTERM (SIGKILL after 30 s), is idempotent and resolves {code, signal}.
- * stopExtraPushers() stops those still running (call it before stack.stop()).
+ * Starts one more ramjet-<daemon> (a replica: reducer, projector, commands, eventstore,
+ * pusher...) on @p stack's PostgreSQL, Kafka and Redis, with its own health port, extra
+ * environment @p env, and its log in the stack's log directory (<daemon>-extra-<port>.log).
+ * Unless options.waitReady is false, waits for its /readyz. Resolves
+ * {healthPort, child, pid, stop(), kill(), ready()}; stop() sends SIGTERM (SIGKILL after 30 s),
+ * is idempotent and resolves {code, signal}; ready() is whether /readyz answers 200 now.
+ * stopExtraDaemons() stops those still running (call it before stack.stop()).
  */
-export async function startExtraPusher(stack, env = {}) {
-  const wsPort = await freePort();
+export async function startExtraDaemon(stack, daemon, env = {}, { waitReady = true } = {}) {
   const healthPort = await freePort();
   const childEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('RAMJET_')) childEnv[k] = v;
   Object.assign(childEnv, {
     RAMJET_APP: path.join(buildDir, 'lib', 'libshop.so'),
+    RAMJET_PG_URL: stack.urls.postgres,
+    RAMJET_KAFKA_BROKERS: stack.urls.kafka,
     RAMJET_REDIS_URL: stack.urls.redis,
-    RAMJET_WS_PORT: String(wsPort),
     RAMJET_HEALTH_PORT: String(healthPort),
     RAMJET_LOG_LEVEL: process.env.RAMJET_LOG_LEVEL || 'info',
     ...env,
   });
-  const log = createWriteStream(path.join(stack.logDir, `pusher-extra-${wsPort}.log`), { flags: 'a' });
-  const child = spawn(path.join(buildDir, 'bin', 'ramjet-pusher'), [], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const log = createWriteStream(path.join(stack.logDir, `${daemon}-extra-${healthPort}.log`), { flags: 'a' });
+  const child = spawn(path.join(buildDir, 'bin', `ramjet-${daemon}`), [], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout.pipe(log, { end: false });
   child.stderr.pipe(log, { end: false });
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   let exitStatus = null;
   exited.then((st) => (exitStatus = st));
-  const p = {
-    url: `ws://127.0.0.1:${wsPort}/websocket`,
+  const finish = async () => {
+    const st = await exited;
+    extraDaemons.delete(d);
+    log.end();
+    return st;
+  };
+  const d = {
+    daemon,
     healthPort,
     child,
+    pid: child.pid,
+    get exitStatus() {
+      return exitStatus;
+    },
+    async ready() {
+      try {
+        const res = await fetch(`http://127.0.0.1:${healthPort}/readyz`, { signal: AbortSignal.timeout(5000) });
+        return res.status === 200;
+      } catch {
+        return false;
+      }
+    },
     async stop() {
       if (exitStatus === null) child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 30000);
-      const st = await exited;
+      const st = await finish();
       clearTimeout(timer);
-      extraPushers.delete(p);
-      log.end();
       return st;
     },
-  };
-  extraPushers.add(p);
-  await waitFor(
-    async () => {
-      if (exitStatus !== null) throw new Error(`ramjet-pusher exited ${JSON.stringify(exitStatus)}`);
-      const res = await fetch(`http://127.0.0.1:${healthPort}/readyz`, { signal: AbortSignal.timeout(5000) });
-      return res.status === 200;
+    async kill() {
+      if (exitStatus === null) child.kill('SIGKILL');
+      return finish();
     },
-    { timeoutMs: 60000, what: `the extra pusher on port ${wsPort} to be ready` },
-  );
+  };
+  extraDaemons.add(d);
+  if (waitReady) {
+    await waitFor(
+      async () => {
+        if (exitStatus !== null) throw new Error(`ramjet-${daemon} exited ${JSON.stringify(exitStatus)}`);
+        return d.ready();
+      },
+      { timeoutMs: 60000, what: `the extra ${daemon} on health port ${healthPort} to be ready` },
+    );
+  }
+  return d;
+}
+
+/** Stops every daemon startExtraDaemon (or startExtraPusher) started that is still running. */
+export async function stopExtraDaemons() {
+  for (const d of [...extraDaemons]) await d.stop().catch(() => {});
+}
+
+/**
+ * Starts another ramjet-pusher (startExtraDaemon) on a free WebSocket port; resolves the
+ * same, plus its url.
+ */
+export async function startExtraPusher(stack, env = {}) {
+  const wsPort = await freePort();
+  const p = await startExtraDaemon(stack, 'pusher', { RAMJET_WS_PORT: String(wsPort), ...env });
+  p.url = `ws://127.0.0.1:${wsPort}/websocket`;
   return p;
 }
 
-/** Stops every pusher startExtraPusher started that is still running. */
-export async function stopExtraPushers() {
-  for (const p of [...extraPushers]) await p.stop().catch(() => {});
-}
+/** Stops every extra daemon still running (the pushers among them). */
+export const stopExtraPushers = stopExtraDaemons;
 
 function tail(file, lines) {
   try {
