@@ -141,13 +141,13 @@ redis_connect_retry(const char *url, int timeout_ms, rj_error_t *err)
 }
 
 static rj_status_t
-topics_ensure_retry(const char *brokers, const char *const *topics, size_t n, int partitions,
-                    int timeout_ms, rj_error_t *err)
+topics_ensure_retry(const char *brokers, const char *const *topics, size_t n,
+                    const rj_kafka_topic_spec_t *spec, int timeout_ms, rj_error_t *err)
 {
     rj_backoff_t bo;
     rj_backoff_init(&bo, timeout_ms);
     for (;;) {
-        rj_status_t st = rj_kafka_ensure_topics(brokers, topics, n, partitions, err);
+        rj_status_t st = rj_kafka_ensure_topics(brokers, topics, n, spec, err);
         if (st != RJ_ERETRY || !rj_backoff_wait(&bo))
             return st;
     }
@@ -224,8 +224,8 @@ run(cmd_conf_t *conf)
      * them up front, and the dev broker cannot create topics through the Admin API.
      * A topic that really is missing shows up as a consumer or delivery error.
      */
-    if (topics_ensure_retry(conf->common.kafka_brokers, topics, 3, conf->common.partitions, 5000,
-                            &err) != RJ_OK)
+    rj_kafka_topic_spec_t spec = rj_kafka_topic_spec(&conf->common);
+    if (topics_ensure_retry(conf->common.kafka_brokers, topics, 3, &spec, 5000, &err) != RJ_OK)
         rj_warn("kafka", "could not ensure topics exist, assuming they do: %s", err.msg);
     p.producer = rj_kafka_producer_new(conf->common.kafka_brokers, "ramjet-commands", &err);
     if (p.producer == NULL) {

@@ -211,13 +211,13 @@ on_tick(uv_timer_t *t)
 /* ---- start-up ------------------------------------------------------------------------ */
 
 static rj_status_t
-topics_ensure_retry(const char *brokers, const char *topic, int partitions, int timeout_ms,
-                    rj_error_t *err)
+topics_ensure_retry(const char *brokers, const char *topic, const rj_kafka_topic_spec_t *spec,
+                    int timeout_ms, rj_error_t *err)
 {
     int64_t deadline = rj_mono_us() + (int64_t)timeout_ms * 1000;
     const char *topics[] = {topic};
     for (int attempt = 0;; attempt++) {
-        rj_status_t st = rj_kafka_ensure_topics(brokers, topics, 1, partitions, err);
+        rj_status_t st = rj_kafka_ensure_topics(brokers, topics, 1, spec, err);
         if (st != RJ_ERETRY || rj_mono_us() > deadline)
             return st;
         if (rj_proc_sleep(100 << (attempt < 4 ? attempt : 4)))
@@ -345,8 +345,8 @@ start(gw_daemon_t *d, rj_error_t *err)
         return err->status;
 
     char *topic = rj_xasprintf("%s.commands", name);
-    st = topics_ensure_retry(c->common.kafka_brokers, topic, c->common.partitions,
-                             c->connect_timeout_ms, err);
+    rj_kafka_topic_spec_t spec = rj_kafka_topic_spec(&c->common);
+    st = topics_ensure_retry(c->common.kafka_brokers, topic, &spec, c->connect_timeout_ms, err);
     free(topic);
     if (st != RJ_OK)
         return st;

@@ -418,8 +418,9 @@ wk_worker_new(const wk_config_t *cfg, rj_error_t *errp)
     rj_backoff_init(&bo, w->opts.stall_timeout_ms);
     rj_status_t st;
     for (;;) {
+        rj_kafka_topic_spec_t spec = rj_kafka_topic_spec(&w->common);
         st = rj_kafka_ensure_topics(w->common.kafka_brokers, (const char *const *)names, n_names,
-                                    w->common.partitions, err);
+                                    &spec, err);
         if (st != RJ_ERETRY && st != RJ_ETIMEOUT)
             break;
         rj_warn("kafka", "could not create topics, retrying: %s brokers=%s", err->msg,

@@ -38,6 +38,9 @@ typedef struct rj_common_conf {
     char *redis_url;     /* redis://host:port */
     int health_port;     /* /healthz, /readyz, /metrics; 0 = off */
     int partitions;      /* partitions per topic when Ramjet creates them */
+    int topic_replication_factor;  /* replicas of those topics; -1: the broker's default */
+    int topic_min_insync_replicas; /* their min.insync.replicas; 0: the broker's default */
+    int topic_max_message_bytes;   /* their max.message.bytes */
     char *log_level;     /* debug|info|warn|error */
 } rj_common_conf_t;
 
@@ -60,6 +63,17 @@ typedef struct rj_common_conf {
          "port of /healthz, /readyz and /metrics (0: off)"},                                       \
         {"partitions", RJ_CONF_INT, "8", offsetof(type, field.partitions),                         \
          "partitions of each topic when Ramjet creates it"},                                       \
+        {"topic-replication-factor", RJ_CONF_INT, "-1",                                            \
+         offsetof(type, field.topic_replication_factor),                                           \
+         "replicas of each topic Ramjet creates (-1: the broker's default.replication.factor)"},   \
+        {"topic-min-insync-replicas", RJ_CONF_INT, "0",                                            \
+         offsetof(type, field.topic_min_insync_replicas),                                          \
+         "min.insync.replicas of each topic Ramjet creates (0: the broker's default; with 3 "      \
+         "replicas, 2 keeps acks=all writes durable through one broker's loss)"},                  \
+        {"topic-max-message-bytes", RJ_CONF_INT, "10485760",                                       \
+         offsetof(type, field.topic_max_message_bytes),                                            \
+         "max.message.bytes of each topic Ramjet creates: at least the largest envelope "          \
+         "(8 MiB; the gateway takes 6 MiB bodies)"},                                               \
         {"log-level", RJ_CONF_STR, "info", offsetof(type, field.log_level),                        \
          "debug, info, warn or error (RAMJET_LOG_DEBUG=mod1,mod2 for per-module debug)"}
 

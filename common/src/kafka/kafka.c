@@ -28,6 +28,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "config/config.h"
 #include "core/core.h"
 #include "log/log.h"
 #include "proc/proc.h"
@@ -945,9 +946,36 @@ topics_find_missing(rd_kafka_t *rk, const char *const *names, size_t n, bool *mi
     return RJ_OK;
 }
 
+rj_kafka_topic_spec_t
+rj_kafka_topic_spec(const rj_common_conf_t *c)
+{
+    return (rj_kafka_topic_spec_t){
+        .partitions = c->partitions,
+        .replication_factor = c->topic_replication_factor,
+        .min_insync_replicas = c->topic_min_insync_replicas,
+        .max_message_bytes = c->topic_max_message_bytes,
+    };
+}
+
+/* Sets topic config @p name to @p value on @p t when @p value is positive. */
+static rj_status_t
+topic_set_config(rd_kafka_NewTopic_t *t, const char *topic, const char *name, int value,
+                 rj_error_t *err)
+{
+    if (value <= 0)
+        return RJ_OK;
+    char v[16];
+    snprintf(v, sizeof v, "%d", value);
+    rd_kafka_resp_err_t e = rd_kafka_NewTopic_set_config(t, name, v);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return rj_error_set(err, RJ_EINVAL, "could not set %s=%s on topic %s: %s", name, v, topic,
+                            rd_kafka_err2str(e));
+    return RJ_OK;
+}
+
 rj_status_t
-rj_kafka_ensure_topics(const char *brokers, const char *const *names, size_t n, int partitions,
-                       rj_error_t *err)
+rj_kafka_ensure_topics(const char *brokers, const char *const *names, size_t n,
+                       const rj_kafka_topic_spec_t *spec, rj_error_t *err)
 {
     if (n == 0)
         return RJ_OK;
@@ -988,13 +1016,21 @@ rj_kafka_ensure_topics(const char *brokers, const char *const *names, size_t n, 
     for (size_t i = 0; i < n; i++) {
         if (!missing[i])
             continue;
-        topics[k] = rd_kafka_NewTopic_new(names[i], partitions, -1, errstr, sizeof errstr);
+        topics[k] = rd_kafka_NewTopic_new(names[i], spec->partitions,
+                                          spec->replication_factor > 0 ? spec->replication_factor
+                                                                       : -1,
+                                          errstr, sizeof errstr);
         if (topics[k] == NULL) {
             st = rj_error_set(err, RJ_EINVAL, "could not create Kafka topic: %s topic=%s", errstr,
                               names[i]);
             break;
         }
         k++;
+        if ((st = topic_set_config(topics[k - 1], names[i], "min.insync.replicas",
+                                   spec->min_insync_replicas, err)) != RJ_OK ||
+            (st = topic_set_config(topics[k - 1], names[i], "max.message.bytes",
+                                   spec->max_message_bytes, err)) != RJ_OK)
+            break;
     }
     if (st == RJ_OK) {
         rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
@@ -1028,7 +1064,11 @@ rj_kafka_ensure_topics(const char *brokers, const char *const *names, size_t n, 
                 rd_kafka_resp_err_t te = rd_kafka_topic_result_error(res[i]);
                 const char *name = rd_kafka_topic_result_name(res[i]);
                 if (te == RD_KAFKA_RESP_ERR_NO_ERROR)
-                    rj_info(KAFKA_LOG, "created topic topic=%s partitions=%d", name, partitions);
+                    rj_info(KAFKA_LOG,
+                            "created topic topic=%s partitions=%d replication-factor=%d "
+                            "min-insync-replicas=%d max-message-bytes=%d",
+                            name, spec->partitions, spec->replication_factor,
+                            spec->min_insync_replicas, spec->max_message_bytes);
                 else if (te != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
                     st = rj_error_set(err, rj_kafka_status(te),
                                       "could not create Kafka topic: %s topic=%s",

@@ -315,17 +315,30 @@ void rj_kafka_consumer_commit_async(rj_kafka_consumer_t *c, const rj_kafka_offse
 /* Topics                                                                    */
 /* ------------------------------------------------------------------------ */
 
+/** How Ramjet creates a topic that is missing (the common options topic-*). */
+typedef struct rj_kafka_topic_spec {
+    int partitions;          /* number of partitions */
+    int replication_factor;  /* replicas per partition; -1: the broker's default */
+    int min_insync_replicas; /* min.insync.replicas; 0: the broker's default */
+    int max_message_bytes;   /* max.message.bytes; 0: the broker's default (about 1 MiB) */
+} rj_kafka_topic_spec_t;
+
+struct rj_common_conf;
+
+/** The topic spec of a daemon's common options (--partitions, --topic-*). */
+rj_kafka_topic_spec_t rj_kafka_topic_spec(const struct rj_common_conf *c);
+
 /**
- * Creates the topics among @p names that do not exist yet, with @p partitions
- * partitions and the broker's default replication factor, and waits for the
- * result (10 s). Topics that already exist (even with another partition count)
- * are fine. Idempotent; safe when several daemons race.
+ * Creates the topics among @p names that do not exist yet, as @p spec says, and
+ * waits for the result (10 s). Topics that already exist (even with another
+ * partition count or configuration) are fine. Idempotent; safe when several
+ * daemons race.
  *
  * @return RJ_OK, RJ_ERETRY when the cluster is unreachable, or another error
  * Any thread; creates and destroys its own admin client.
  */
 rj_status_t rj_kafka_ensure_topics(const char *brokers, const char *const *names, size_t n,
-                                   int partitions, rj_error_t *err);
+                                   const rj_kafka_topic_spec_t *spec, rj_error_t *err);
 
 /**
  * Routes a librdkafka handle's logs into rj_log (module "kafka"). Done by every

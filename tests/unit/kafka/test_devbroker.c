@@ -49,8 +49,8 @@ broker_start(broker_t *b, const char *path)
         dup2(out[1], 1);
         close(out[0]);
         close(out[1]);
-        execl(path, path, "--brokers", "1", "--topics", "shop.commands,shop.events",
-              "--partitions", "3", "--log-level", "warn", (char *)NULL);
+        execl(path, path, "--brokers", "1", "--topics", "shop.commands,shop.events", "--partitions",
+              "3", "--log-level", "warn", (char *)NULL);
         _exit(127);
     }
     close(out[1]);
@@ -107,7 +107,9 @@ Test(devbroker, serves_produce_and_consume_and_exits_cleanly, .timeout = 60)
 
     rj_error_t err = {0};
     const char *topics[] = {"shop.events", "shop.commands"};
-    cr_assert_eq(rj_kafka_ensure_topics(b.bootstrap, topics, 2, 3, &err), RJ_OK, "%s", err.msg);
+    cr_assert_eq(rj_kafka_ensure_topics(b.bootstrap, topics, 2,
+                                        &(rj_kafka_topic_spec_t){.partitions = 3}, &err),
+                 RJ_OK, "%s", err.msg);
 
     rj_kafka_producer_t *p = rj_kafka_producer_new(b.bootstrap, "test", &err);
     cr_assert_not_null(p, "%s", err.msg);

@@ -363,11 +363,12 @@ Test(kafka, group_rebalances_between_two_members)
 Test(kafka, ensure_topics_accepts_existing_and_reports_unsupported_create)
 {
     rj_error_t err = {0};
+    const rj_kafka_topic_spec_t spec = {.partitions = 4, .max_message_bytes = 10485760};
     const char *existing[] = {"t4", "t1"};
-    cr_assert_eq(rj_kafka_ensure_topics(brokers, existing, 2, 4, &err), RJ_OK, "%s", err.msg);
+    cr_assert_eq(rj_kafka_ensure_topics(brokers, existing, 2, &spec, &err), RJ_OK, "%s", err.msg);
     /* The mock cluster has no CreateTopics: a missing topic is an error, not a hang. */
     const char *missing[] = {"t4", "brand-new"};
-    rj_status_t st = rj_kafka_ensure_topics(brokers, missing, 2, 4, &err);
+    rj_status_t st = rj_kafka_ensure_topics(brokers, missing, 2, &spec, &err);
     cr_assert_neq(st, RJ_OK);
     cr_assert(strstr(err.msg, "could not create Kafka topic") == err.msg, "%s", err.msg);
 }
