@@ -132,3 +132,56 @@ export async function startKafka({ name = 'kafka', config = {}, readyTimeoutMs =
   }
   return broker;
 }
+
+/**
+ * Runs one of the Kafka distribution's command-line tools (kafka-tools, fetched with the
+ * broker) as an external client would: `java -cp '<home>/libs/*' <mainClass> ...args`, logging
+ * warnings to stderr. Resolves { code, stdout, stderr }; kills it after timeoutMs.
+ */
+export function kafkaTool(mainClass, args, { timeoutMs = 60000 } = {}) {
+  const java = ['-XX:TieredStopAtLevel=1', '-Xmx256m', `-Dlog4j2.configurationFile=${path.join(kafkaHome, 'config/tools-log4j2.properties')}`,
+    '-cp', `${path.join(kafkaHome, 'libs')}/*`];
+  return new Promise((resolve, reject) => {
+    const child = spawn('java', [...java, mainClass, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? signal, stdout, stderr });
+    });
+  });
+}
+
+/**
+ * Reads @p topic from the beginning with the distribution's console consumer, exactly as
+ * docs/kafka-consumers.md tells users (read_committed, no group of Ramjet's), until no record
+ * came for idleMs. Resolves [{ key, value }] in the order read.
+ */
+export async function consoleConsume(bootstrap, topic, { idleMs = 5000, group } = {}) {
+  const args = ['--bootstrap-server', bootstrap, '--topic', topic, '--from-beginning', '--isolation-level', 'read_committed',
+    '--property', 'print.key=true', '--property', 'key.separator=\t', '--timeout-ms', String(idleMs)];
+  if (group) args.push('--group', group);
+  const r = await kafkaTool('org.apache.kafka.tools.consumer.ConsoleConsumer', args);
+  if (!/Processed a total of \d+ messages/.test(r.stderr)) throw new Error(`the console consumer failed (${r.code}): ${r.stderr.slice(-2000)}`);
+  return r.stdout.split('\n').filter(Boolean).map((line) => {
+    const tab = line.indexOf('\t');
+    return { key: line.slice(0, tab), value: line.slice(tab + 1) };
+  });
+}
+
+/** The configs and replication of @p topic as the distribution's kafka-topics --describe prints them. */
+export async function describeTopic(bootstrap, topic) {
+  const r = await kafkaTool('org.apache.kafka.tools.TopicCommand', ['--bootstrap-server', bootstrap, '--describe', '--topic', topic]);
+  if (r.code !== 0) throw new Error(`kafka-topics --describe failed (${r.code}): ${r.stderr.slice(-2000)}`);
+  const head = r.stdout.split('\n')[0];
+  const configs = Object.fromEntries((/Configs: (\S*)/.exec(head)?.[1] ?? '').split(',').filter(Boolean).map((kv) => kv.split('=')));
+  return {
+    partitions: Number(/PartitionCount: (\d+)/.exec(head)?.[1]),
+    replicationFactor: Number(/ReplicationFactor: (\d+)/.exec(head)?.[1]),
+    configs,
+  };
+}
