@@ -168,7 +168,7 @@ dev_kafka_argv(const dev_kafka_t *k)
     return v;
 }
 
-/* A cluster id as Kafka makes them: 16 random bytes in unpadded base64url. */
+/* A cluster id as Kafka writes them: 16 random bytes in unpadded base64url. */
 static void
 random_cluster_id(char out[23])
 {
@@ -206,8 +206,11 @@ dev_kafka_format(const dev_kafka_t *k, volatile const sig_atomic_t *stop_flag, r
     if (formatted)
         return RJ_OK;
 
+    /* As Kafka's own Uuid.randomUuid: not starting with '-', which reads as an option. */
     char id[23];
-    random_cluster_id(id);
+    do
+        random_cluster_id(id);
+    while (id[0] == '-');
     char **argv;
     size_t n;
     java_prefix(k, &argv, &n, 6);
