@@ -611,6 +611,12 @@ rj_kafka_consumer_new(const char *brokers, const char *group, const char *instan
          */
         {"session.timeout.ms", "6000"},
         {"heartbeat.interval.ms", "1000"},
+        /*
+         * Incremental rebalancing: a replica joining or leaving moves only the partitions
+         * that change hands, and the others keep consuming through it (eager assignment
+         * stops every member of the group at every change).
+         */
+        {"partition.assignment.strategy", "cooperative-sticky"},
         {"socket.keepalive.enable", "true"},
         /*
          * Nagle holds a small produce request until the broker's delayed ACK
