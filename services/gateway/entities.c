@@ -24,18 +24,30 @@ gw_entity_plan_refuse(gw_entity_plan_t *plan, size_t index, const char *message,
 
 /* The batch of @p rm, added at the end the first time it is asked for. */
 static gw_entity_batch_t *
-batch_of(gw_entity_plan_t *plan, const rj_app_read_model_t *rm, size_t max)
+batch_of(gw_entity_plan_t *plan, const rj_app_read_model_t *rm)
 {
     for (size_t i = 0; i < plan->n_batches; i++)
         if (plan->batches[i].rm == rm)
             return &plan->batches[i];
     gw_entity_batch_t *b = &plan->batches[plan->n_batches++];
-    /* A batch holds at most every representation; sized once, never grown. */
-    *b = (gw_entity_batch_t){.rm = rm,
-                             .slots = rj_xcalloc(max, sizeof *b->slots),
-                             .ids = rj_xcalloc(max, sizeof *b->ids),
-                             .seqs = rj_xcalloc(max, sizeof *b->seqs)};
+    *b = (gw_entity_batch_t){.rm = rm};
     return b;
+}
+
+/* Appends a key to @p b, taking @p id and @p seq. */
+static void
+batch_add_take(gw_entity_batch_t *b, size_t slot, char *id, char *seq)
+{
+    if (b->n == b->cap) {
+        b->cap = b->cap > 0 ? b->cap * 2 : 8;
+        b->slots = rj_xrealloc(b->slots, b->cap * sizeof *b->slots);
+        b->ids = rj_xrealloc(b->ids, b->cap * sizeof *b->ids);
+        b->seqs = rj_xrealloc(b->seqs, b->cap * sizeof *b->seqs);
+    }
+    b->slots[b->n] = slot;
+    b->ids[b->n] = id;
+    b->seqs[b->n] = seq;
+    b->n++;
 }
 
 /* True when @p v is an id of more than @p max bytes (a string; numbers are short). */
@@ -47,7 +59,7 @@ too_long(const json_t *v, size_t max)
 
 /* Decides representation @p index: into its batch, or into plan->errors. */
 static void
-decide(const rj_app_t *app, const json_t *rep, size_t index, size_t n, const json_t *user,
+decide(const rj_app_t *app, const json_t *rep, size_t index, const json_t *user,
        size_t max_id_bytes, gw_entity_plan_t *plan)
 {
     const char *type = json_string_value(json_object_get(rep, "__typename"));
@@ -104,11 +116,7 @@ decide(const rj_app_t *app, const json_t *rep, size_t index, size_t n, const jso
         gw_entity_plan_refuse(plan, index, err.msg, rj_error_code(&err));
         return;
     }
-    gw_entity_batch_t *b = batch_of(plan, rm, n);
-    b->slots[b->n] = index;
-    b->ids[b->n] = rid;
-    b->seqs[b->n] = rseq != NULL ? rseq : rj_xstrdup("");
-    b->n++;
+    batch_add_take(batch_of(plan, rm), index, rid, rseq != NULL ? rseq : rj_xstrdup(""));
 }
 
 void
@@ -120,7 +128,7 @@ gw_entity_plan_build(const rj_app_t *app, const json_t *representations, const j
     *out = (gw_entity_plan_t){.batches = rj_xcalloc(kinds > 0 ? kinds : 1, sizeof *out->batches),
                               .errors = json_array()};
     for (size_t i = 0; i < n; i++)
-        decide(app, json_array_get(representations, i), i, n, user, max_id_bytes, out);
+        decide(app, json_array_get(representations, i), i, user, max_id_bytes, out);
 }
 
 void

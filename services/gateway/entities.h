@@ -28,6 +28,7 @@
 typedef struct gw_entity_batch {
     const rj_app_read_model_t *rm; /* the read model (its typename) */
     size_t n;                      /* representations it answers */
+    size_t cap;                    /* room in the arrays below */
     size_t *slots;                 /* their indexes in the representations list */
     char **ids;                    /* their ids, as the before hooks left them */
     char **seqs;                   /* their sequence keys; "" for a read model that is not
