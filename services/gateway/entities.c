@@ -99,7 +99,8 @@ decide(const rj_app_t *app, const json_t *rep, size_t index, const json_t *user,
     }
 
     /* Exactly what T(id:) decides: the representation's key fields are its arguments. */
-    json_t *args = json_pack("{s:O}", "id", id);
+    json_t *args = json_object();
+    json_object_set_new(args, "id", json_deep_copy(id));
     if (seq != NULL)
         json_object_set_new(args, rm->sequenced_by, json_deep_copy(seq));
     char *rid = NULL, *rseq = NULL;
