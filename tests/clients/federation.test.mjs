@@ -194,6 +194,22 @@ itest('_entities answers in order, one statement per type, with an error per bad
     authorization: `Bearer ${shopToken('UserWithEmail')}`,
   });
   assert.deepStrictEqual(allowed.json, { data: { _entities: [null] } });
+
+  // A gateway's list of thousands: still one statement.
+  const before5000 = await reads();
+  const thousands = Array.from({ length: 5000 }, (_, i) => ({ __typename: 'CartReadModel', id: i === 4321 ? carts[0] : `none-${i}` }));
+  const big = await stack.gql(ENTITIES, { representations: thousands });
+  assert.equal(big.json.errors, undefined);
+  assert.equal(big.json.data._entities.length, 5000);
+  assert.deepStrictEqual(big.json.data._entities.filter((e) => e !== null), [cart(0)]);
+  assert.equal(big.json.data._entities[4321]?.id, carts[0]);
+  assert.equal((await reads()) - before5000, 1, '5000 representations, one statement');
+
+  // max-cost (20000 by default) counts one row per representation, not one per field.
+  const many = Array.from({ length: 20001 }, (_, i) => ({ __typename: 'CartReadModel', id: `c${i}` }));
+  const over = await stack.gql(ENTITIES, { representations: many });
+  assert.equal(over.json.data, undefined, over.text.slice(0, 300));
+  assert.match(over.json.errors[0].message, /may read 20001 rows, more than the limit of 20000/);
 });
 
 itest('the gateways start over the shop and the labels subgraph', { timeout: 60000 }, async () => {
