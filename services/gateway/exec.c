@@ -38,6 +38,7 @@
 
 #include "auth/auth.h"
 #include "core/core.h"
+#include "entities.h"
 #include "entity/entity.h"
 #include "json/envelope.h"
 #include "log/log.h"
@@ -65,11 +66,13 @@
     "GET /graphql needs a query parameter, e.g. /graphql?query=%7B__typename%7D; or POST the "     \
     "request as JSON"
 
-/* One read model's by-id statement. */
+/* One read model's by-id statement, and its batched one for federation's _entities. */
 typedef struct gw_rm_stmt {
     const rj_app_read_model_t *rm; /* the read model */
     char name[32];                 /* prepared statement name, "gw_rm_<index>" */
     char *sql;                     /* the statement */
+    char ent_name[32];             /* prepared statement name, "gw_ent_<index>" */
+    char *ent_sql;                 /* gw_entity_batch_sql() of its table */
 } gw_rm_stmt_t;
 
 /* What a Query root field of the generated schema resolves. */
@@ -171,6 +174,24 @@ typedef struct gw_rmq {
     size_t root;                   /* index of its root field */
     const rj_app_read_model_t *rm; /* the read model read */
 } gw_rmq_t;
+
+/* One `_entities` root field: its batches run on the pool at once, one statement each. */
+typedef struct gw_entq gw_entq_t;
+
+/* One batch of an `_entities` field on the pool; freed with its field. */
+typedef struct gw_entb {
+    gw_entq_t *q; /* the field */
+    size_t batch; /* index into q->plan.batches */
+} gw_entb_t;
+
+struct gw_entq {
+    gw_op_t *op;           /* the operation */
+    size_t root;           /* index of its root field */
+    gw_entity_plan_t plan; /* what is read, and what was refused before reading */
+    gw_entb_t *reads;      /* one per batch */
+    size_t outstanding;    /* batches not yet answered */
+    json_t *result;        /* one slot per representation, null until placed; owned */
+};
 
 typedef struct gw_rsq {
     gw_op_t *op;       /* the operation */
@@ -1021,6 +1042,109 @@ rs_start(gw_op_t *op, size_t root, const rj_gql_root_field_t *f, const gw_query_
     rj_buf_deinit(&sql);
 }
 
+/* ---- federation: Ramjet as a subgraph ----------------------------------------------- */
+
+/* The last batch answered: report the refused representations and resolve the field. */
+static void
+entq_finish(gw_entq_t *q)
+{
+    gw_op_t *op = q->op;
+    size_t i;
+    const json_t *e;
+    json_array_foreach (q->plan.errors, i, e) {
+        const char *code = json_string_value(json_object_get(e, "code"));
+        rj_gql_prepared_add_item_error(op->prep, q->root,
+                                       (size_t)json_integer_value(json_object_get(e, "index")),
+                                       json_string_value(json_object_get(e, "message")),
+                                       code != NULL && code[0] != '\0' ? code : NULL);
+    }
+    rj_gql_prepared_set_result_take(op->prep, q->root, q->result);
+    gw_entity_plan_deinit(&q->plan);
+    free(q->reads);
+    free(q);
+    root_done(op);
+}
+
+/* A failed batch costs its own representations only: each is null with an error. */
+static void
+entb_refuse(gw_entq_t *q, const gw_entity_batch_t *b, const char *code)
+{
+    char *msg = rj_xasprintf("could not read read model %s", b->rm->name);
+    for (size_t i = 0; i < b->n; i++)
+        gw_entity_plan_refuse(&q->plan, b->slots[i], msg, code);
+    free(msg);
+}
+
+static void
+entb_done(void *opaque, rj_status_t status, json_t *rows, size_t bytes, const rj_error_t *err)
+{
+    gw_entb_t *r = opaque;
+    gw_entq_t *q = r->q;
+    const gw_entity_batch_t *b = &q->plan.batches[r->batch];
+
+    /* rows over what the answer may still take were refused unparsed (bytes > 0) */
+    if ((status == RJ_OK || (status == RJ_ETOOBIG && bytes > 0)) && !op_take_bytes(q->op, bytes)) {
+        /* the operation is answered with that error alone; the rows are dropped */
+    } else if (status != RJ_OK || !json_is_array(rows)) {
+        rj_error("exec", "could not read read model %s for _entities: %s", b->rm->name,
+                 status != RJ_OK ? err->msg : "not a JSON array");
+        entb_refuse(q, b, status != RJ_OK ? rj_error_code(err) : "InternalError");
+    } else {
+        gw_entity_batch_place(b, rows, q->result);
+    }
+    json_decref(rows);
+    if (--q->outstanding == 0)
+        entq_finish(q);
+}
+
+/* The statements of @p rm (every read model has them once the executor is built). */
+static const gw_rm_stmt_t *
+rm_stmt_of(const gw_exec_t *x, const rj_app_read_model_t *rm)
+{
+    for (size_t i = 0; i < x->n_rm_stmts; i++)
+        if (x->rm_stmts[i].rm == rm)
+            return &x->rm_stmts[i];
+    RJ_ASSERT(!"a read model without statements");
+    return NULL;
+}
+
+/*
+ * _entities(representations:): the plan decides every representation as T(id:) would,
+ * then each read model's batch is read with one statement, all batches at once.
+ */
+static void
+entities_start(gw_op_t *op, size_t root, const rj_gql_root_field_t *f)
+{
+    gw_exec_t *x = op->x;
+    const json_t *reps = json_object_get(f->args, "representations");
+    gw_entq_t *q = rj_xcalloc(1, sizeof *q);
+    q->op = op;
+    q->root = root;
+    q->result = json_array();
+    for (size_t i = 0; i < json_array_size(reps); i++)
+        json_array_append_new(q->result, json_null());
+    gw_entity_plan_build(x->app, reps, op->user, x->max_id_bytes, &q->plan);
+    if (q->plan.n_batches == 0) {
+        entq_finish(q);
+        return;
+    }
+
+    q->reads = rj_xcalloc(q->plan.n_batches, sizeof *q->reads);
+    q->outstanding = q->plan.n_batches;
+    for (size_t i = 0; i < q->plan.n_batches; i++) {
+        const gw_entity_batch_t *b = &q->plan.batches[i];
+        const gw_rm_stmt_t *stmt = rm_stmt_of(x, b->rm);
+        char *params[2];
+        gw_entity_batch_params(b, &params[0], &params[1]);
+        q->reads[i] = (gw_entb_t){.q = q, .batch = i};
+        rj_metric_add(x->m.rm_reads, 1);
+        gw_pgpool_query_json(x->pg, stmt->ent_name, stmt->ent_sql, 2, (const char *const *)params,
+                             op_bytes_left(op), entb_done, &q->reads[i]);
+        free(params[0]);
+        free(params[1]);
+    }
+}
+
 /* ---- query handlers (Booster's @Query) ------------------------------------------------ */
 
 /*
@@ -1486,6 +1610,15 @@ root_start(gw_op_t *op, size_t i, const rj_gql_root_field_t *f)
         }
     } else if (!ids_within_limit(op, i, f, NULL)) {
         return;
+    } else if (strcmp(f->name, "_service") == 0) {
+        /* The subgraph's SDL, for a federation gateway composing this API. */
+        rj_gql_prepared_set_result_take(op->prep, i,
+                                        json_pack("{s:s}", "sdl", rj_app_subgraph_sdl(x->app)));
+        root_done(op);
+        return;
+    } else if (strcmp(f->name, "_entities") == 0) {
+        entities_start(op, i, f);
+        return;
     } else {
         const gw_query_field_t *qf = find_query(x, f->name);
         if (qf != NULL && qf->kind == GW_QUERY_BY_ID) {
@@ -1617,6 +1750,9 @@ operation_cost(const gw_exec_t *x, const rj_gql_prepared_t *prep)
         const rj_gql_root_field_t *f = rj_gql_prepared_root(prep, i);
         const gw_query_field_t *qf = query && !f->internal ? find_query(x, f->name) : NULL;
         long c = qf != NULL && qf->kind != GW_QUERY_BY_ID ? gw_list_cost(f->args) : 1;
+        /* _entities reads one row per representation, however few statements it takes. */
+        if (query && strcmp(f->name, "_entities") == 0)
+            c = (long)json_array_size(json_object_get(f->args, "representations"));
         cost = cost > LONG_MAX - c ? LONG_MAX : cost + c;
     }
     return cost;
@@ -1868,6 +2004,8 @@ prepare_read_models(void *opaque, rj_pg_t *pg, rj_error_t *err)
             s->sql = rj_xasprintf("SELECT coalesce(json_agg(value ORDER BY seq), '[]')::text "
                                   "FROM %s WHERE id = $1 AND ($2::text IS NULL OR seq = $2)",
                                   table);
+        snprintf(s->ent_name, sizeof s->ent_name, "gw_ent_%zu", i);
+        s->ent_sql = gw_entity_batch_sql(table);
         free(table);
     }
     return st;
@@ -1910,7 +2048,8 @@ build_queries(gw_exec_t *x)
 gw_exec_t *
 gw_exec_new(const gw_exec_opts_t *opts, rj_error_t *err)
 {
-    const char *sdl = rj_app_api_sdl(opts->app);
+    /* The API with what makes it a federation subgraph (_service, _entities). */
+    const char *sdl = rj_app_served_sdl(opts->app);
     rj_gql_schema_t *schema = rj_gql_schema_from_sdl(sdl, strlen(sdl), err);
     if (schema == NULL)
         return NULL;
@@ -2016,8 +2155,10 @@ gw_exec_free(gw_exec_t *x)
         free(m);
         m = next;
     }
-    for (size_t i = 0; i < x->n_rm_stmts; i++)
+    for (size_t i = 0; i < x->n_rm_stmts; i++) {
         free(x->rm_stmts[i].sql);
+        free(x->rm_stmts[i].ent_sql);
+    }
     free(x->rm_stmts);
     for (size_t i = 0; i < x->n_queries; i++)
         free(x->queries[i].name);

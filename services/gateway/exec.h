@@ -17,6 +17,12 @@
  *                                     a connection for its entity reads (rj_entity_get)
  *   mutation  <Command>(input)        produce the command envelope to `<app>.commands`,
  *                                     wait for the reply on Redis `<app>:reply:<instance>`
+ *   query     _service { sdl }        the API as a federation v1 subgraph
+ *                                     (rj_app_subgraph_sdl), for federation gateways
+ *   query     _entities(representations)
+ *                                     read models by key for a federation gateway: one
+ *                                     statement per read model for the whole list
+ *                                     (entities.h), authorized as <ReadModel>(id) is
  *
  * The read side's statements are built by readside/ (filters, sorts and pages compiled to
  * SQL with every value bound) on the loop thread and run unnamed on the pool; each

@@ -90,7 +90,8 @@ static const rj_conf_opt_t gw_opts[] = {
      "most values in one `in` list of a read-model filter (0: no limit)"},
     {"max-cost", RJ_CONF_INT, "20000", offsetof(gw_conf_t, limits.max_cost),
      "most rows one operation may read: the sum of its List and plural queries' limits "
-     "(100 where none is given) and 1 per other root field (0: no limit)"},
+     "(100 where none is given), 1 per representation of federation's _entities and 1 per "
+     "other root field (0: no limit)"},
     {"max-response-bytes", RJ_CONF_INT, "16777216", offsetof(gw_conf_t, limits.max_response_bytes),
      "most bytes of stored rows one answer is built from; above it the operation is answered "
      "with an error (0: no limit)"},

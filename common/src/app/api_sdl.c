@@ -21,6 +21,11 @@
  * their EntityType, EventType, EventQueryResponse and User types), and last the query
  * handlers (Booster's @Query): <Query>(input: <Query>Input!): <returns>.
  *
+ * The same generator prints the API as an Apollo Federation v1 subgraph (issue 11): read
+ * models become entities keyed by id, the roots are extended, and rj_app_served_sdl() adds
+ * what @apollo/subgraph adds to a subgraph's own schema (_service, _entities and their
+ * types). `ramjet schema print` and the pusher keep the plain API.
+ *
  * Not here: resolving anything. The gateway maps root fields back to the model by
  * name (a Mutation field is the command of that name, a Query field the read model).
  */
@@ -87,10 +92,13 @@ put_type_renamed(rj_buf_t *b, const rj_app_field_t *f, const char *suffix)
     rj_buf_puts(b, t + open + strlen(f->named_type));
 }
 
+/* `type <name>[ <directives>] { ... }`; @p directives is NULL or printed directives. */
 static void
-put_object(rj_buf_t *b, const char *name, const rj_app_field_t *fields, size_t n)
+put_object(rj_buf_t *b, const char *name, const char *directives, const rj_app_field_t *fields,
+           size_t n)
 {
-    rj_buf_printf(b, "type %s {\n", name);
+    rj_buf_printf(b, "type %s%s%s {\n", name, directives != NULL ? " " : "",
+                  directives != NULL ? directives : "");
     for (size_t i = 0; i < n; i++)
         rj_buf_printf(b, "  %s: %s\n", fields[i].name, fields[i].type);
     rj_buf_puts(b, "}\n\n");
@@ -532,22 +540,47 @@ static const root_gen_fn mutation_gens[] = {mutation_commands};
 static const root_gen_fn subscription_gens[] = {subscription_read_model_by_id,
                                                 subscription_read_model_plural};
 
-/* Appends `type <root> { ... }` unless its generators produce no field (Booster omits an
- * empty Mutation or Subscription root). */
+/*
+ * Appends `type <root> { ... }` unless its generators produce no field (Booster omits an
+ * empty Mutation or Subscription root). A subgraph extends the roots instead, as
+ * federation 1 services write them: @mercuriusjs/gateway joins every service's SDL into
+ * one document, where a second `type Query` would be dropped with its fields.
+ */
 static void
-put_root(const rj_app_t *app, rj_buf_t *b, const char *root, const root_gen_fn *gens, size_t n)
+put_root(const rj_app_t *app, rj_buf_t *b, bool extend, const char *root, const root_gen_fn *gens,
+         size_t n)
 {
     rj_buf_t fields;
     rj_buf_init(&fields);
     for (size_t i = 0; i < n; i++)
         gens[i](app, &fields);
     if (fields.len > 0)
-        rj_buf_printf(b, "type %s {\n%s}\n\n", root, fields.data);
+        rj_buf_printf(b, "%stype %s {\n%s}\n\n", extend ? "extend " : "", root, fields.data);
     rj_buf_deinit(&fields);
 }
 
+/*
+ * A read model's federation key: its id, which the by-id query reads by. A sequenced read
+ * model holds one row per (id, sequence key), so its key names both, as its by-id query's
+ * arguments do; `_entities` then resolves one row, never a list.
+ */
 static char *
-generate(const rj_app_t *app)
+entity_key(const rj_app_read_model_t *rm)
+{
+    if (rm->sequenced_by != NULL)
+        return rj_xasprintf("@key(fields: \"id %s\")", rm->sequenced_by);
+    return rj_xstrdup("@key(fields: \"id\")");
+}
+
+/* Which form of the API generate() prints. */
+typedef enum api_form {
+    API_PLAIN,    /* rj_app_api_sdl(): what clients see, `ramjet schema print` */
+    API_SUBGRAPH, /* rj_app_subgraph_sdl(): read models keyed, roots extended */
+    API_SERVED,   /* the start of rj_app_served_sdl(): read models keyed, roots defined */
+} api_form_t;
+
+static char *
+generate(const rj_app_t *app, api_form_t form)
 {
     rj_buf_t b;
     rj_buf_init(&b);
@@ -558,16 +591,19 @@ generate(const rj_app_t *app)
     }
 
     for (size_t i = 0; i < app->n_types; i++)
-        put_object(&b, app->types[i].name, app->types[i].fields, app->types[i].n_fields);
+        put_object(&b, app->types[i].name, NULL, app->types[i].fields, app->types[i].n_fields);
     bool *needed = needed_entities(app);
     for (size_t i = 0; i < app->n_entities; i++)
         if (needed[i])
-            put_object(&b, app->entities[i].name, app->entities[i].fields,
+            put_object(&b, app->entities[i].name, NULL, app->entities[i].fields,
                        app->entities[i].n_fields);
     free(needed);
-    for (size_t i = 0; i < app->n_read_models; i++)
-        put_object(&b, app->read_models[i].name, app->read_models[i].fields,
-                   app->read_models[i].n_fields);
+    for (size_t i = 0; i < app->n_read_models; i++) {
+        const rj_app_read_model_t *rm = &app->read_models[i];
+        char *key = form != API_PLAIN ? entity_key(rm) : NULL;
+        put_object(&b, rm->name, key, rm->fields, rm->n_fields);
+        free(key);
+    }
     put_read_side_types(app, &b);
 
     for (size_t i = 0; i < app->n_types; i++)
@@ -583,15 +619,68 @@ generate(const rj_app_t *app)
                       app->queries[i].n_fields);
     put_read_side_inputs(app, &b);
 
-    put_root(app, &b, "Query", query_gens, sizeof query_gens / sizeof query_gens[0]);
-    put_root(app, &b, "Mutation", mutation_gens, sizeof mutation_gens / sizeof mutation_gens[0]);
-    put_root(app, &b, "Subscription", subscription_gens,
+    bool extend = form == API_SUBGRAPH;
+    put_root(app, &b, extend, "Query", query_gens, sizeof query_gens / sizeof query_gens[0]);
+    put_root(app, &b, extend, "Mutation", mutation_gens,
+             sizeof mutation_gens / sizeof mutation_gens[0]);
+    put_root(app, &b, extend, "Subscription", subscription_gens,
              sizeof subscription_gens / sizeof subscription_gens[0]);
 
-    /* Drop the blank line after the last definition. */
+    /* Drop the blank line after the last definition; graphql-js's print(), which the
+       subgraph SDL follows, ends without a new line. */
     while (b.len > 0 && b.data[b.len - 1] == '\n')
         b.data[--b.len] = '\0';
-    rj_buf_putc(&b, '\n');
+    if (form != API_SUBGRAPH)
+        rj_buf_putc(&b, '\n');
+    return rj_buf_steal(&b);
+}
+
+/* qsort over names; byte order is JavaScript's sort() order for GraphQL names (ASCII). */
+static int
+name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * What @apollo/subgraph's buildSubgraphSchema adds to a federation 1 subgraph, in its
+ * order: the federation 1 definitions, then _Service, _Any, _Entity (its members sorted)
+ * and the two Query fields. None of it is in the SDL `_service` prints: federation 1
+ * composition fails when a subgraph declares the federation directives itself.
+ */
+static char *
+generate_served(const rj_app_t *app)
+{
+    rj_buf_t b;
+    rj_buf_init(&b);
+    char *api = generate(app, API_SERVED);
+    rj_buf_puts(&b, api);
+    free(api);
+    rj_buf_puts(&b, "\nscalar _FieldSet\n\n"
+                    "directive @key(fields: _FieldSet!) repeatable on OBJECT | INTERFACE\n\n"
+                    "directive @requires(fields: _FieldSet!) on FIELD_DEFINITION\n\n"
+                    "directive @provides(fields: _FieldSet!) on FIELD_DEFINITION\n\n"
+                    "directive @external on FIELD_DEFINITION\n\n"
+                    "directive @extends on OBJECT | INTERFACE\n\n"
+                    "directive @tag(name: String!) repeatable on FIELD_DEFINITION | INTERFACE | "
+                    "OBJECT | UNION | ARGUMENT_DEFINITION | SCALAR | ENUM | ENUM_VALUE | "
+                    "INPUT_OBJECT | INPUT_FIELD_DEFINITION\n\n"
+                    "type _Service {\n  sdl: String\n}\n");
+    if (app->n_read_models > 0) {
+        const char **names = rj_xcalloc(app->n_read_models, sizeof *names);
+        for (size_t i = 0; i < app->n_read_models; i++)
+            names[i] = app->read_models[i].name;
+        qsort(names, app->n_read_models, sizeof *names, name_cmp);
+        rj_buf_puts(&b, "\nscalar _Any\n\nunion _Entity =");
+        for (size_t i = 0; i < app->n_read_models; i++)
+            rj_buf_printf(&b, "%s %s", i == 0 ? "" : " |", names[i]);
+        free(names);
+        rj_buf_puts(&b, "\n\nextend type Query {\n"
+                        "  _entities(representations: [_Any!]!): [_Entity]!\n");
+    } else {
+        rj_buf_puts(&b, "\nextend type Query {\n");
+    }
+    rj_buf_puts(&b, "  _service: _Service!\n}\n");
     return rj_buf_steal(&b);
 }
 
@@ -626,7 +715,9 @@ rj_app_install_calculated(const rj_app_t *app, rj_gql_schema_t *schema, rj_error
 rj_status_t
 rj__app_api_build(rj_app_t *app, rj_error_t *err)
 {
-    app->api_sdl = generate(app);
+    app->api_sdl = generate(app, API_PLAIN);
+    app->subgraph_sdl = generate(app, API_SUBGRAPH);
+    app->served_sdl = generate_served(app);
     rj_error_t inner;
     rj_error_clear(&inner);
     app->api_schema = rj_gql_schema_from_sdl(app->api_sdl, strlen(app->api_sdl), &inner);
@@ -641,6 +732,18 @@ const char *
 rj_app_api_sdl(const rj_app_t *app)
 {
     return app->api_sdl;
+}
+
+const char *
+rj_app_subgraph_sdl(const rj_app_t *app)
+{
+    return app->subgraph_sdl;
+}
+
+const char *
+rj_app_served_sdl(const rj_app_t *app)
+{
+    return app->served_sdl;
 }
 
 const rj_gql_schema_t *

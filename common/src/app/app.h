@@ -483,6 +483,25 @@ rj_status_t rj_app_project(const rj_app_projection_t *proj, const json_t *entity
  */
 const char *rj_app_api_sdl(const rj_app_t *app);
 
+/**
+ * The API as an Apollo Federation v1 subgraph, what `{ _service { sdl } }` answers:
+ * rj_app_api_sdl() with every read model an entity keyed by its id, `@key(fields: "id")`
+ * (a sequenced read model by `"id <sequence field>"`: one id names many rows) and the
+ * roots extended (`extend type Query`, as federation 1 services write them), laid out as
+ * graphql-js's print() lays out a document, which is what @apollo/subgraph answers for a
+ * federation 1 schema: no federation definitions, no trailing new line. Borrowed.
+ */
+const char *rj_app_subgraph_sdl(const rj_app_t *app);
+
+/**
+ * The SDL of the schema the gateway serves: rj_app_subgraph_sdl() plus what
+ * @apollo/subgraph's buildSubgraphSchema adds to a federation 1 subgraph (`_FieldSet`, the
+ * federation directives, `_Service`, `_Any`, `_Entity` and the Query fields
+ * `_entities(representations: [_Any!]!): [_Entity]!` and `_service: _Service!`), so that
+ * they are in its introspection as in a subgraph's. Borrowed from @p app.
+ */
+const char *rj_app_served_sdl(const rj_app_t *app);
+
 /** rj_app_api_sdl() parsed by the GraphQL engine; borrowed from @p app. */
 const rj_gql_schema_t *rj_app_api_schema(const rj_app_t *app);
 

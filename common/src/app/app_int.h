@@ -134,6 +134,8 @@ struct rj_app {
 
     /* the generated API */
     char *api_sdl;                 /* rj_app_api_sdl() */
+    char *subgraph_sdl;            /* rj_app_subgraph_sdl() */
+    char *served_sdl;              /* rj_app_served_sdl() */
     rj_gql_schema_t *api_schema;   /* rj_app_api_schema() */
 };
 

@@ -551,6 +551,8 @@ rj_app_free(rj_app_t *app)
     free(app->calc_bindings);
     rj_auth_free(app->auth);
     free(app->api_sdl);
+    free(app->subgraph_sdl);
+    free(app->served_sdl);
     rj_gql_schema_free(app->api_schema);
     free(app->name);
     free(app->schema_file);

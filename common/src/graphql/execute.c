@@ -168,6 +168,7 @@ typedef struct root_slot {
     rj__gql_field_group_t group;    /* the field nodes of this response key (owned) */
     json_t *value;                  /* resolved value, or NULL while unset */
     json_t *error;                  /* field error object, or NULL */
+    json_t *item_errors;            /* errors of items of its list value, or NULL */
 } root_slot_t;
 
 struct rj_gql_prepared {
@@ -348,19 +349,42 @@ rj_gql_prepared_set_result_take(rj_gql_prepared_t *p, size_t i, json_t *value)
     p->roots[i].value = value;
 }
 
+/* An error object at the root field's nodes, path [response_key] and @p index if >= 0. */
+static json_t *
+root_error(const root_slot_t *slot, long index, const char *message, const char *code)
+{
+    json_t *err = json_pack("{s:s}", "message", message != NULL ? message : "Unknown error");
+    add_node_locations(err, &slot->group);
+    json_t *path = json_pack("[s]", slot->field.response_key);
+    if (index >= 0)
+        json_array_append_new(path, json_integer(index));
+    json_object_set_new(err, "path", path);
+    json_t *ext = json_object();
+    if (code != NULL && code[0] != '\0')
+        json_object_set_new(ext, "code", json_string(code));
+    json_object_set_new(err, "extensions", ext);
+    return err;
+}
+
+void
+rj_gql_prepared_add_item_error(rj_gql_prepared_t *p, size_t i, size_t index, const char *message,
+                               const char *code)
+{
+    if (i >= p->nroots)
+        return;
+    root_slot_t *slot = &p->roots[i];
+    if (slot->item_errors == NULL)
+        slot->item_errors = json_array();
+    json_array_append_new(slot->item_errors, root_error(slot, (long)index, message, code));
+}
+
 void
 rj_gql_prepared_set_error(rj_gql_prepared_t *p, size_t i, const char *message, const char *code)
 {
     if (i >= p->nroots)
         return;
     root_slot_t *slot = &p->roots[i];
-    json_t *err = json_pack("{s:s}", "message", message != NULL ? message : "Unknown error");
-    add_node_locations(err, &slot->group);
-    json_object_set_new(err, "path", json_pack("[s]", slot->field.response_key));
-    json_t *ext = json_object();
-    if (code != NULL && code[0] != '\0')
-        json_object_set_new(ext, "code", json_string(code));
-    json_object_set_new(err, "extensions", ext);
+    json_t *err = root_error(slot, -1, message, code);
     json_decref(slot->error);
     slot->error = err;
     json_decref(slot->value);
@@ -377,6 +401,7 @@ rj_gql_prepared_free(rj_gql_prepared_t *p)
         json_decref(p->roots[i].field.args);
         json_decref(p->roots[i].value);
         json_decref(p->roots[i].error);
+        json_decref(p->roots[i].item_errors);
     }
     free(p->roots);
     json_decref(p->variables);
@@ -691,6 +716,8 @@ complete(const rj_gql_prepared_t *p, size_t override_i, const json_t *override_v
             r = rj__gql_introspect(p->schema, p->doc, def, &slot->group, f->args, p->variables);
         } else {
             const json_t *v = i == override_i ? override_v : slot->value;
+            if (slot->item_errors != NULL && i != override_i)
+                json_array_extend(c.errors, slot->item_errors);
             json_array_append_new(c.path, json_string(f->response_key));
             r = complete_value(&c, p->root_type, def, def->type, &slot->group, v);
             json_array_clear(c.path);

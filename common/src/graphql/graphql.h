@@ -400,6 +400,15 @@ void rj_gql_prepared_set_error(rj_gql_prepared_t *p, size_t i, const char *messa
                                const char *code);
 
 /**
+ * Records that item @p index of root field @p i's list value failed: the response gets an
+ * error as rj_gql_prepared_set_error's, with path [response_key, index]. The value is the
+ * caller's to set, with null at @p index (a federation `_entities` entry that failed).
+ * Reported only while the root field has a value, not an error of its own.
+ */
+void rj_gql_prepared_add_item_error(rj_gql_prepared_t *p, size_t i, size_t index,
+                                    const char *message, const char *code);
+
+/**
  * Completes the operation: every root value (unset ones count as null) is shaped by its
  * selection set and field type into {"data": {...}} or {"errors": [...], "data": ...}.
  * Introspection fields are answered here. May be called more than once.

@@ -266,3 +266,85 @@ Test(api, list_query_validates)
     rj_gql_doc_free(bad_doc);
     rj_gql_doc_free(doc);
 }
+
+/* ---- the API as a federation v1 subgraph ---- */
+
+/* Replaces the first @p from in @p s (a heap string) by @p to; fails the test without one. */
+static char *
+replace_once(char *s, const char *from, const char *to)
+{
+    char *at = strstr(s, from);
+    cr_assert_not_null(at, "missing %s", from);
+    char *out = rj_xasprintf("%.*s%s%s", (int)(at - s), s, to, at + strlen(from));
+    free(s);
+    return out;
+}
+
+Test(api, subgraph_sdl_is_the_api_with_keys_and_extended_roots)
+{
+    /* Built by hand from the plain API, so that any other difference fails: read models
+     * gain their @key, the roots are extended, and print() leaves no final new line. */
+    char *want = rj_xstrdup(rj_app_api_sdl(shop));
+    for (size_t i = 0; i < rj_app_read_model_count(shop); i++) {
+        const rj_app_read_model_t *rm = rj_app_read_model_at(shop, i);
+        char *from = rj_xasprintf("\ntype %s {\n", rm->name);
+        char *to =
+            rm->sequenced_by != NULL
+                ? rj_xasprintf("\ntype %s @key(fields: \"id %s\") {\n", rm->name, rm->sequenced_by)
+                : rj_xasprintf("\ntype %s @key(fields: \"id\") {\n", rm->name);
+        want = replace_once(want, from, to);
+        free(from);
+        free(to);
+    }
+    want = replace_once(want, "\ntype Query {\n", "\nextend type Query {\n");
+    want = replace_once(want, "\ntype Mutation {\n", "\nextend type Mutation {\n");
+    want = replace_once(want, "\ntype Subscription {\n", "\nextend type Subscription {\n");
+    want[strlen(want) - 1] = '\0';
+    cr_expect_str_eq(rj_app_subgraph_sdl(shop), want);
+    free(want);
+
+    const char *sdl = rj_app_subgraph_sdl(shop);
+    cr_expect(strstr(sdl, "type PriceHistoryReadModel @key(fields: \"id priceChangedAt\") {") !=
+              NULL);
+    static const char *const internals[] = {"_service", "_entities", "_Any",
+                                            "_Entity",  "_Service",  "_FieldSet"};
+    for (size_t i = 0; i < sizeof internals / sizeof internals[0]; i++) {
+        cr_expect_null(strstr(sdl, internals[i]), "the subgraph SDL mentions %s", internals[i]);
+        /* `ramjet schema print` shows the API clients use, without federation. */
+        cr_expect_null(strstr(rj_app_api_sdl(shop), internals[i]));
+    }
+    cr_expect_null(strstr(rj_app_api_sdl(shop), "@key"));
+}
+
+Test(api, served_schema_has_the_subgraph_fields)
+{
+    const char *sdl = rj_app_served_sdl(shop);
+    rj_error_t err;
+    rj_error_clear(&err);
+    rj_gql_schema_t *s = rj_gql_schema_from_sdl(sdl, strlen(sdl), &err);
+    cr_assert_not_null(s, "%s", err.msg);
+
+    const rj_gql_type_t *q = rj_gql_schema_root_type(s, RJ_GQL_OP_QUERY);
+    const rj_gql_field_def_t *ent = rj_gql_type_find_field(q, "_entities");
+    cr_assert_not_null(ent);
+    cr_expect_str_eq(ent->type_str, "[_Entity]!");
+    cr_assert_eq(ent->nargs, 1);
+    cr_expect_str_eq(ent->args[0].name, "representations");
+    cr_expect_str_eq(ent->args[0].type_str, "[_Any!]!");
+    const rj_gql_field_def_t *svc = rj_gql_type_find_field(q, "_service");
+    cr_assert_not_null(svc);
+    cr_expect_str_eq(svc->type_str, "_Service!");
+    cr_expect_not_null(rj_gql_type_find_field(q, "ListCartReadModels"));
+    cr_expect_not_null(rj_gql_schema_find_directive(s, "key"));
+
+    /* _Entity: every read model, sorted by name as @apollo/subgraph sorts them. */
+    const rj_gql_type_t *u = rj_gql_schema_find_type(s, "_Entity");
+    cr_assert_not_null(u);
+    cr_assert_eq(u->npossible_types, rj_app_read_model_count(shop));
+    for (size_t i = 1; i < u->npossible_types; i++)
+        cr_expect_lt(strcmp(u->possible_types[i - 1]->name, u->possible_types[i]->name), 0);
+    for (size_t i = 0; i < rj_app_read_model_count(shop); i++)
+        cr_expect(rj_gql_type_is_possible(
+            u, rj_gql_schema_find_type(s, rj_app_read_model_at(shop, i)->name)));
+    rj_gql_schema_free(s);
+}

@@ -2,7 +2,9 @@
  * test_exec.c - the pure steps of the gateway's GraphQL handling (services/gateway/exec.c):
  * reading a POST body the way Booster does, choosing the operation, building a command's
  * Kafka key and envelope, verifying the Authorization header, and deciding by-id read-model
- * queries (authorization and before hooks) against the real examples/shop.
+ * queries (authorization and before hooks), and federation's `_entities` (representations
+ * decided as the by-id query decides its id, grouped into one batch per read model, the
+ * rows put back in representation order), against the real examples/shop.
  *
  * Needs RAMJET_BUILD_DIR and RAMJET_SOURCE_DIR (set by CTest) for libshop.so and the shop's
  * development private key, which signs the tokens.
@@ -15,6 +17,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "gateway/entities.h"
 #include "gateway/exec.h"
 #include "graphql/graphql.h"
 #include "json/envelope.h"
@@ -981,4 +984,170 @@ Test(gw_limits, list_cost_is_the_limit_or_a_page)
     json_object_set_new(args, "limit", json_null());
     cr_expect_eq(gw_list_cost(args), RJ_RS_PAGE_SIZE);
     json_decref(args);
+}
+
+/* ---- federation: _entities ---- */
+
+TestSuite(entities, .init = load_shop, .fini = free_shop);
+
+/* The plan of @p reps_json (a JSON array) for @p user, ids of at most 64 bytes. */
+static void
+plan(const char *reps_json, const json_t *user, gw_entity_plan_t *out)
+{
+    json_error_t jerr;
+    json_t *reps = json_loads(reps_json, 0, &jerr);
+    cr_assert_not_null(reps, "%s", jerr.text);
+    gw_entity_plan_build(shop, reps, user, 64, out);
+    json_decref(reps);
+}
+
+/* Batch @p b holds, in order, the slots and ids given as "slot:id" pairs. */
+static void
+expect_batch(const gw_entity_batch_t *b, const char *rm, size_t n, const char *const *pairs)
+{
+    cr_assert_str_eq(b->rm->name, rm);
+    cr_assert_eq(b->n, n, "%s: %zu representations, not %zu", rm, b->n, n);
+    for (size_t i = 0; i < n; i++) {
+        char *got = rj_xasprintf("%zu:%s", b->slots[i], b->ids[i]);
+        cr_expect_str_eq(got, pairs[i]);
+        free(got);
+    }
+}
+
+/* plan->errors[i] is at @p index with @p code. */
+static void
+expect_refused(const gw_entity_plan_t *p, size_t i, size_t index, const char *code)
+{
+    json_t *e = json_array_get(p->errors, i);
+    cr_assert_not_null(e, "no error %zu", i);
+    cr_expect_eq(json_integer_value(json_object_get(e, "index")), (json_int_t)index);
+    cr_expect_str_eq(json_string_value(json_object_get(e, "code")), code, "%s",
+                     json_string_value(json_object_get(e, "message")));
+}
+
+Test(entities, one_batch_per_read_model_in_representation_order)
+{
+    gw_entity_plan_t p;
+    plan("[{\"__typename\": \"CartReadModel\", \"id\": \"c2\"},"
+         " {\"__typename\": \"CustomerReadModel\", \"id\": \"u1\"},"
+         " {\"__typename\": \"CartReadModel\", \"id\": 7},"
+         " {\"__typename\": \"CartReadModel\", \"id\": \"c2\"},"
+         " {\"__typename\": \"CartReadModel\", \"id\": \"before-fn-x\"}]",
+         NULL, &p);
+    cr_assert_eq(p.n_batches, 2);
+    /* Numbers are ids too, and the before hook's rewrite is what is read. */
+    expect_batch(&p.batches[0], "CartReadModel", 4,
+                 (const char *const[]){"0:c2", "2:7", "3:c2", "4:before-fn-x-modified"});
+    expect_batch(&p.batches[1], "CustomerReadModel", 1, (const char *const[]){"1:u1"});
+    cr_expect_str_eq(p.batches[0].seqs[0], "");
+    cr_expect_eq(json_array_size(p.errors), 0);
+    gw_entity_plan_deinit(&p);
+}
+
+Test(entities, bad_representations_fail_alone)
+{
+    char *reps = rj_xasprintf("[{\"__typename\": \"Nope\", \"id\": \"x\"},"
+                              " {\"__typename\": \"CartReadModel\"},"
+                              " \"not an object\","
+                              " {\"__typename\": \"CartReadModel\", \"id\": \"%0*d\"},"
+                              " {\"__typename\": \"CartReadModel\", \"id\": \"ok\"},"
+                              " {\"__typename\": \"CartReadModel\", \"id\": \"throw-1\"},"
+                              " {\"__typename\": \"CartItem\", \"id\": \"x\"},"
+                              " {\"__typename\": \"PriceHistoryReadModel\", \"id\": \"p\"}]",
+                              65, 0);
+    gw_entity_plan_t p;
+    plan(reps, NULL, &p);
+    free(reps);
+    cr_assert_eq(p.n_batches, 1);
+    expect_batch(&p.batches[0], "CartReadModel", 1, (const char *const[]){"4:ok"});
+    cr_assert_eq(json_array_size(p.errors), 7);
+    expect_refused(&p, 0, 0, "InvalidParameterError"); /* unknown type */
+    cr_expect(strstr(json_string_value(json_object_get(json_array_get(p.errors, 0), "message")),
+                     "\"Nope\"") != NULL);
+    expect_refused(&p, 1, 1, "InvalidParameterError"); /* no id */
+    expect_refused(&p, 2, 2, "InvalidParameterError"); /* not an object */
+    expect_refused(&p, 3, 3, "InvalidParameterError"); /* 65 bytes: over the limit */
+    cr_expect_str_eq(json_string_value(json_object_get(json_array_get(p.errors, 4), "message")),
+                     "Before hook throwing exception");
+    cr_expect_eq(json_integer_value(json_object_get(json_array_get(p.errors, 4), "index")), 5);
+    expect_refused(&p, 5, 6, "InvalidParameterError"); /* a value type is no entity */
+    expect_refused(&p, 6, 7, "InvalidParameterError"); /* no sequence key */
+    gw_entity_plan_deinit(&p);
+}
+
+Test(entities, authorized_as_the_by_id_query)
+{
+    static const char reps[] = "[{\"__typename\": \"ProductReadModel\", \"id\": \"p1\"},"
+                               " {\"__typename\": \"CartReadModel\", \"id\": \"c1\"}]";
+    gw_entity_plan_t p;
+    plan(reps, NULL, &p);
+    cr_assert_eq(p.n_batches, 1);
+    expect_batch(&p.batches[0], "CartReadModel", 1, (const char *const[]){"1:c1"});
+    expect_refused(&p, 0, 0, "NotAuthorizedError");
+    gw_entity_plan_deinit(&p);
+
+    json_t *user = json_pack("{s:s, s:[s]}", "id", "e", "roles", "UserWithEmail");
+    plan(reps, user, &p);
+    cr_assert_eq(p.n_batches, 2);
+    expect_batch(&p.batches[0], "ProductReadModel", 1, (const char *const[]){"0:p1"});
+    cr_expect_eq(json_array_size(p.errors), 0);
+    gw_entity_plan_deinit(&p);
+    json_decref(user);
+}
+
+Test(entities, sequenced_read_models_are_keyed_by_id_and_sequence)
+{
+    gw_entity_plan_t p;
+    plan(
+        "[{\"__typename\": \"PriceHistoryReadModel\", \"id\": \"p1\", \"priceChangedAt\": \"t2\"},"
+        " {\"__typename\": \"PriceHistoryReadModel\", \"id\": \"p1\", \"priceChangedAt\": \"t1\"}]",
+        NULL, &p);
+    cr_assert_eq(p.n_batches, 1);
+    const gw_entity_batch_t *b = &p.batches[0];
+    cr_assert_eq(b->n, 2);
+    cr_expect_str_eq(b->seqs[0], "t2");
+    cr_expect_str_eq(b->seqs[1], "t1");
+
+    /* One statement's two parameters: every key of the batch. */
+    char *ids, *seqs;
+    gw_entity_batch_params(b, &ids, &seqs);
+    cr_expect_str_eq(ids, "{\"p1\",\"p1\"}");
+    cr_expect_str_eq(seqs, "{\"t2\",\"t1\"}");
+    free(ids);
+    free(seqs);
+    gw_entity_plan_deinit(&p);
+}
+
+Test(entities, rows_go_back_in_representation_order)
+{
+    gw_entity_plan_t p;
+    plan("[{\"__typename\": \"CartReadModel\", \"id\": \"a\"},"
+         " {\"__typename\": \"CartReadModel\", \"id\": \"missing\"},"
+         " {\"__typename\": \"CartReadModel\", \"id\": \"b\"},"
+         " {\"__typename\": \"CartReadModel\", \"id\": \"a\"}]",
+         NULL, &p);
+    json_t *result = json_pack("[n, n, n, n]");
+    /* The database answers in its own order, once per key, maybe with rows of no key. */
+    json_t *rows = json_pack("[[s, s, {s:s, s:i}], [s, s, {s:s}], [s, s, {s:s}], [s, s, s]]", "b",
+                             "", "id", "b", "n", 2, "a", "", "id", "a", "zzz", "", "id", "zzz", "a",
+                             "", "not an object");
+    gw_entity_batch_place(&p.batches[0], rows, result);
+    char *got = json_dumps(result, JSON_COMPACT);
+    cr_expect_str_eq(got, "[{\"id\":\"a\",\"__typename\":\"CartReadModel\"},null,"
+                          "{\"id\":\"b\",\"n\":2,\"__typename\":\"CartReadModel\"},"
+                          "{\"id\":\"a\",\"__typename\":\"CartReadModel\"}]");
+    free(got);
+    /* The rows are copied, not changed. */
+    cr_expect_null(json_object_get(json_array_get(json_array_get(rows, 0), 2), "__typename"));
+    json_decref(rows);
+    json_decref(result);
+    gw_entity_plan_deinit(&p);
+}
+
+Test(entities, statement_binds_the_whole_batch)
+{
+    char *sql = gw_entity_batch_sql("shop.rm_cart");
+    cr_expect(strstr(sql, "FROM shop.rm_cart WHERE (id, seq) IN") != NULL, "%s", sql);
+    cr_expect(strstr(sql, "unnest($1::text[], $2::text[])") != NULL, "%s", sql);
+    free(sql);
 }

@@ -109,6 +109,28 @@ Test(execute, mutation_root_fields_and_coerced_args)
     rj_gql_schema_free(s);
 }
 
+Test(execute, item_errors_carry_the_item_path)
+{
+    /* A federation `_entities` list: some entries failed, the rest are data. */
+    rj_gql_schema_t *s = shop_schema();
+    rj_gql_prepared_t *p = prepare_ok(s, "{ carts: CartReadModels { id } }", NULL, NULL);
+    rj_gql_prepared_set_result_take(p, 0, json_pack("[{s:s}, n, {s:s}]", "id", "a", "id", "c"));
+    rj_gql_prepared_add_item_error(p, 0, 1, "gone", "NotFoundError");
+    assert_json_take(rj_gql_complete(p),
+                     "{\"errors\":[{\"message\":\"gone\",\"locations\":[{\"line\":1,"
+                     "\"column\":3}],\"path\":[\"carts\",1],\"extensions\":{\"code\":"
+                     "\"NotFoundError\"}}],\"data\":{\"carts\":[{\"id\":\"a\"},null,{\"id\":"
+                     "\"c\"}]}}");
+    /* A root field that failed as a whole reports only its own error. */
+    rj_gql_prepared_set_error(p, 0, "down", NULL);
+    assert_json_take(rj_gql_complete(p),
+                     "{\"errors\":[{\"message\":\"down\",\"locations\":[{\"line\":1,"
+                     "\"column\":3}],\"path\":[\"carts\"],\"extensions\":{}}],\"data\":"
+                     "{\"carts\":null}}");
+    rj_gql_prepared_free(p);
+    rj_gql_schema_free(s);
+}
+
 Test(execute, defaults_enums_lists_and_custom_scalars)
 {
     rj_gql_schema_t *s = shop_schema();
