@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+// references.mjs - the two reference gateways, over the same services:
+//   mercurius: fastify + mercurius + @mercuriusjs/gateway (subscriptions on, products' wsUrl)
+//   apollo:    @apollo/server + @apollo/gateway with IntrospectAndCompose
+// Both on 127.0.0.1, free ports, POST <url> with a JSON body.
+//
+//   startReferences(services) -> {gateways: {mercurius: {url, close}, apollo: {url, close}}, close}
+//     `services`: [{name, url, wsUrl?}] (what subgraphs/index.mjs startAll() returns, or a
+//     gateway config's "services").
+//
+// As a program: node references.mjs [CONFIG_PATH]  - with a config file, fronts those
+// services; without one, starts the test subgraphs first. Prints one JSON line with the URLs.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import Fastify from 'fastify';
+import mercuriusGateway from '@mercuriusjs/gateway';
+import { ApolloServer } from '@apollo/server';
+import { startStandaloneServer } from '@apollo/server/standalone';
+import { ApolloGateway, IntrospectAndCompose } from '@apollo/gateway';
+
+const HOST = '127.0.0.1';
+
+export async function startMercurius(services) {
+  const app = Fastify({ logger: false });
+  await app.register(mercuriusGateway, {
+    graphiql: false,
+    subscription: true,
+    gateway: { services: services.map((s) => ({ name: s.name, url: s.url, ...(s.wsUrl ? { wsUrl: s.wsUrl } : {}) })) },
+  });
+  await app.listen({ port: 0, host: HOST });
+  return { name: 'mercurius', url: `http://${HOST}:${app.server.address().port}/graphql`, close: () => app.close() };
+}
+
+export async function startApollo(services) {
+  const gateway = new ApolloGateway({
+    supergraphSdl: new IntrospectAndCompose({ subgraphs: services.map((s) => ({ name: s.name, url: s.url })) }),
+    logger: { debug() {}, info() {}, warn() {}, error: (m) => console.error('[apollo gateway]', m) },
+  });
+  const server = new ApolloServer({ gateway, includeStacktraceInErrorResponses: false, introspection: true });
+  const { url } = await startStandaloneServer(server, { listen: { port: 0, host: HOST } });
+  return { name: 'apollo', url, close: () => server.stop() };
+}
+
+export async function startReferences(services) {
+  const gateways = { mercurius: await startMercurius(services), apollo: await startApollo(services) };
+  return { gateways, close: () => Promise.all(Object.values(gateways).map((g) => g.close())) };
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const cfg = process.argv[2];
+  let services;
+  let subgraphs = null;
+  if (cfg) services = JSON.parse(readFileSync(cfg, 'utf8')).services;
+  else {
+    const { startAll } = await import('./subgraphs/index.mjs');
+    subgraphs = await startAll();
+    services = subgraphs.services;
+  }
+  const refs = await startReferences(services);
+  process.stdout.write(`${JSON.stringify(Object.fromEntries(Object.entries(refs.gateways).map(([k, g]) => [k, g.url])))}\n`);
+  const stop = async () => { await refs.close(); if (subgraphs) await subgraphs.close(); process.exit(0); };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
