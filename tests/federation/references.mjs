@@ -20,6 +20,13 @@ import { ApolloGateway, IntrospectAndCompose } from '@apollo/gateway';
 
 const HOST = '127.0.0.1';
 
+// @mercuriusjs/gateway 5 lets some TypeErrors escape as unhandled rejections (the request
+// then never gets an answer). Count them instead of dying: the oracle reports them.
+export const escaped = { count: 0, last: null };
+export function keepAliveOnEscapes() {
+  process.on('unhandledRejection', (e) => { escaped.count += 1; escaped.last = String(e?.stack ?? e).split('\n').slice(0, 3).join(' | '); });
+}
+
 export async function startMercurius(services) {
   const app = Fastify({ logger: false });
   await app.register(mercuriusGateway, {
@@ -32,6 +39,9 @@ export async function startMercurius(services) {
 }
 
 export async function startApollo(services) {
+  // @apollo/gateway otherwise sends usage metrics to Apollo (an OTLP exporter) and probes
+  // cloud metadata endpoints: no traffic leaves this machine.
+  process.env.APOLLO_TELEMETRY_DISABLED = 'true';
   const gateway = new ApolloGateway({
     supergraphSdl: new IntrospectAndCompose({ subgraphs: services.map((s) => ({ name: s.name, url: s.url })) }),
     logger: { debug() {}, info() {}, warn() {}, error: (m) => console.error('[apollo gateway]', m) },
@@ -47,6 +57,7 @@ export async function startReferences(services) {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  keepAliveOnEscapes();
   const cfg = process.argv[2];
   let services;
   let subgraphs = null;

@@ -11,12 +11,13 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { gatewayConfig, startAll } from './subgraphs/index.mjs';
-import { startReferences } from './references.mjs';
+import { keepAliveOnEscapes, startReferences } from './references.mjs';
 
 const args = process.argv.slice(2);
 const withRefs = args.includes('--with-references');
 const configPath = args.find((a) => !a.startsWith('--'));
 
+if (withRefs) keepAliveOnEscapes();
 const all = await startAll();
 let refs = null;
 if (configPath) writeFileSync(resolve(configPath), `${JSON.stringify(gatewayConfig(all.services), null, 2)}\n`);

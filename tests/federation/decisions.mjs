@@ -1,0 +1,278 @@
+// decisions.mjs - where the reference gateways disagree, which answer is right and why.
+//
+// Every difference the oracle finds between @apollo/gateway ("a") and @mercuriusjs/gateway
+// ("b") must be explained by one entry here, or the run fails. Each entry names the right
+// side: "apollo", "mercurius", or "neither" (both are wrong; the GraphQL and federation
+// specs decide, and Ramjet's answer is then not compared on the items this entry explains).
+// This table is the source of the "Where the references differ" part of docs/federation.md.
+//
+// An entry: {id, right, why, explains(item, ctx)}; `item` is one difference from
+// compare.mjs's diff(apollo, mercurius), `ctx` = {case, apollo, mercurius, schema}.
+// Entries are tried in order; the first that explains an item wins.
+
+// A response key's field name: the generator aliases a field `name` as `name_N`.
+const fieldOf = (key) => (typeof key === 'string' ? key.replace(/_\d+$/, '') : key);
+const fieldsOnPath = (path) => (path ?? []).filter((k) => typeof k === 'string' && !/^\d+$/.test(k)).map(fieldOf);
+const samePath = (p, q) => p.length === q.length && p.every((k, i) => String(k) === String(q[i]));
+const isPrefix = (p, q) => p.length <= q.length && p.every((k, i) => String(k) === String(q[i]));
+// Whether an error's path reaches the data at `path`: Apollo's mangled paths ("@" for any
+// list index, then "_entities" and a batch index) match any index, and anything after
+// "_entities".
+function covers(errPath, path) {
+  if (!errPath) return false;
+  for (let i = 0; i < path.length; i += 1) {
+    const e = errPath[i];
+    if (e === undefined) return false;
+    if (e === '_entities') return true;
+    if (e === '@') { if (typeof path[i] !== 'number') return false; continue; }
+    if (String(e) !== String(path[i])) return false;
+  }
+  return true;
+}
+const mErrors = (ctx, re) => ctx.mercurius.errors.filter((e) => re.test(e.message ?? ''));
+
+// A data item under (or at) the path of one of these errors: the null the error propagated.
+const underErrors = (item, errs) => item.kind === 'data' && errs.some((e) => e.path && isPrefix(item.path, e.path));
+
+// Inventory's fields, which Mercurius resolves with the wrong key (see mercurius-wrong-key).
+// The type of the field at a response path (aliases undone), or null past an abstract type.
+import { getNamedType, isAbstractType, isNonNullType, isObjectType } from 'graphql';
+
+function fieldOfType(schema, t, name) {
+  if (!t) return null;
+  if (isObjectType(t)) return t.getFields()[name] ?? null;
+  if (isAbstractType(t)) {
+    if (t.getFields && t.getFields()[name]) return t.getFields()[name];
+    for (const m of schema.getPossibleTypes(t)) if (m.getFields()[name]) return m.getFields()[name];
+  }
+  return null;
+}
+
+function typeAt(schema, path, mutation) {
+  let t = mutation ? schema.getMutationType() : schema.getQueryType();
+  for (const k of path) {
+    if (typeof k === 'number' || /^\d+$/.test(k)) continue;
+    const f = fieldOfType(schema, t, fieldOf(k));
+    if (!f) return null;
+    t = getNamedType(f.type);
+  }
+  return t;
+}
+
+// The field definition at a response path, or null.
+function fieldAt(schema, path, mutation) {
+  const names = path.filter((k) => typeof k === 'string' && !/^\d+$/.test(k));
+  if (!names.length) return null;
+  const parent = typeAt(schema, path.slice(0, path.lastIndexOf(names.at(-1))), mutation);
+  return fieldOfType(schema, parent, fieldOf(names.at(-1)));
+}
+
+// Per entity: the fields a gateway can answer without the owning service - key fields and
+// fields other services add. Anything else comes from the owner.
+const NOT_FROM_OWNER = {
+  User: new Set(['__typename', 'id', 'username', 'reviews', 'reviewCount', 'products']),
+  Product: new Set(['__typename', 'upc', 'sku', 'brand', 'vendor', 'reviews', 'averageStars', 'inStock', 'quantity', 'warehouse', 'shippingEstimate', 'localPrice', 'curator']),
+};
+
+const INVENTORY_FIELDS = new Set(['inStock', 'quantity', 'warehouse', 'shippingEstimate', 'localPrice']);
+
+export const DECISIONS = [
+  {
+    id: 'mercurius-undefined-variable',
+    right: 'apollo',
+    why: 'Mercurius forwards a variable used in a fragment or a directive to a service without declaring it in the subgraph operation ("Variable \\"$x\\" is not defined by operation \\"Query_...\\""), so the whole request fails. The spec: a gateway forwards, with their definitions, the variables each subgraph operation uses.',
+    explains: (_, ctx) => mErrors(ctx, /^Variable "\$\w+" is not defined by operation /).length > 0,
+  },
+  {
+    id: 'mercurius-invalid-subgraph-query',
+    right: 'apollo',
+    why: 'Mercurius asks a service for a key field that service does not declare (e.g. Product.upc of inventory, which extends Product by @key(fields: "sku brand")); the service rejects the subgraph query and the request fails. Federation v1: an entity is fetched from a service with a key that service declares.',
+    explains: (_, ctx) => mErrors(ctx, /^Cannot query field "\w+" on type "\w+"\.$/).some((e) => !e.path),
+  },
+  {
+    id: 'mercurius-crash',
+    right: 'apollo',
+    why: 'Mercurius throws a TypeError while building a plan or merging answers (e.g. an inline fragment without a type condition on an entity, abstract types spanning services): "Cannot read properties of undefined". A valid document must get an answer.',
+    explains: (_, ctx) => mErrors(ctx, /^Cannot read properties of (undefined|null)/).length > 0,
+  },
+  {
+    id: 'mercurius-no-answer',
+    right: 'apollo',
+    why: 'Mercurius lets a TypeError escape its resolver ("Cannot read properties of undefined (reading \'name\')" in make-resolver.js collectServiceTypeFields, for an entity field under a union member) as an unhandled promise rejection; the request never gets an answer (the oracle times out after 5 s). A gateway must always answer.',
+    explains: (item) => item.kind === 'malformed' && item.side === 'b',
+  },
+  {
+    id: 'apollo-mangled-error-path',
+    right: 'neither',
+    why: 'For an error inside a nested entity fetch, @apollo/gateway sometimes reports the planner\'s path ("@" for a list, "_entities" and the index in the batch) instead of the client\'s path. The spec (GraphQL §7.1.2, federation: errors are merged with the client\'s path): the path of the field in the client\'s response.',
+    explains: (item) => item.kind === 'error' && item.side === 'a' && (item.error.path ?? []).some((k) => k === '@' || k === '_entities'),
+  },
+  {
+    id: 'mercurius-entities-error-path',
+    right: 'apollo',
+    why: 'Mercurius reports errors raised inside an _entities call with the subgraph\'s path (["_entities", "0", "field"]) instead of the client\'s path, and with string indices. The spec: the client\'s path, list indices as integers. Apollo reports the same error at the client\'s path.',
+    explains: (item, ctx) => {
+      if (item.kind !== 'error') return false;
+      if (item.side === 'b') return (item.error.path ?? [])[0] === '_entities';
+      return mErrors(ctx, /./).some((e) => e.message === item.error.message && (e.path ?? [])[0] === '_entities');
+    },
+  },
+  {
+    id: 'mercurius-wrong-key',
+    right: 'apollo',
+    why: 'Mercurius fetches a Product from inventory with the owner\'s first key ({__typename, upc}) instead of the key inventory declares ("sku brand"), and without the @requires fields (weight, price), so inventory\'s fields come back wrong (inStock false, quantity 0, warehouse null) or fail ("weight was not sent (@requires)"). Federation v1: representations carry the key the receiving service declares and the fields its @requires names.',
+    explains: (item, ctx) => {
+      if (item.kind === 'data') {
+        if (fieldsOnPath(item.path).some((f) => INVENTORY_FIELDS.has(f))) return true;
+        // Apollo's null propagated from inventory's failing Product.quantity (Int!), which
+        // Mercurius never sees fail (it asks inventory for a product it cannot identify).
+        return item.b !== null && ctx.apollo.errors.some((e) => /^stock of /.test(e.message) && covers(e.path, item.path));
+      }
+      if (item.kind === 'error') {
+        const f = fieldOf((item.error.path ?? []).at(-1));
+        if (INVENTORY_FIELDS.has(f)) return true;
+        return /\(@requires\)$|^stock of /.test(item.error.message ?? '');
+      }
+      return false;
+    },
+  },
+  {
+    id: 'mercurius-nested-key',
+    right: 'apollo',
+    why: 'Mercurius does not resolve an entity through a nested-selection key: Product.curator (accounts extends Product by @key(fields: "vendor { id } sku")) is null, silently. Federation v1 allows a key with nested selections; the representation is {__typename, vendor: {id}, sku}.',
+    explains: (item) => (item.kind === 'data' && fieldsOnPath(item.path).includes('curator'))
+      || (item.kind === 'error' && item.side === 'a' && fieldsOnPath(item.error.path).includes('curator')),
+  },
+  {
+    id: 'mercurius-aliased-entity-field',
+    right: 'apollo',
+    why: 'Mercurius returns null for an aliased field of an object fetched through _entities ("Cannot return null for non-nullable field Money.currency." at the alias), and the null propagates. The spec: an alias renames the response key, never the value.',
+    explains: (item, ctx) => {
+      const errs = mErrors(ctx, /^Cannot return null for non-nullable field /).filter((e) => /_\d+$/.test(String((e.path ?? []).at(-1))));
+      if (item.kind === 'error') return item.side === 'b' && errs.some((e) => samePath(e.path, item.error.path) && e.message === item.error.message);
+      if (underErrors(item, errs)) return true;
+      // Without an error: an aliased field whose value comes from another service is null.
+      return item.kind === 'data' && item.b === null && item.a !== null && /_\d+$/.test(String(item.path.at(-1)));
+    },
+  },
+];
+
+DECISIONS.push(
+  {
+    id: 'mercurius-error-path-field-name',
+    right: 'apollo',
+    why: 'Mercurius reports an error of an aliased field with the field\'s name instead of the alias in "path" (["users", 0, "karma"] for `u: users { karma }`). The spec: a path is made of response keys, i.e. aliases.',
+    explains: (item, ctx) => {
+      if (item.kind !== 'error') return false;
+      const other = item.side === 'a' ? ctx.mercurius.errors : ctx.apollo.errors;
+      const deAlias = (p) => (p ?? []).map((k) => String(fieldOf(k)));
+      return other.some((e) => e.message === item.error.message && samePath(deAlias(e.path), deAlias(item.error.path))
+        && !samePath((e.path ?? []).map(String), (item.error.path ?? []).map(String)));
+    },
+  },
+  {
+    id: 'mercurius-spurious-non-null',
+    right: 'apollo',
+    why: 'Mercurius reports "Cannot return null for non-nullable field T.f." for values the services did return - seen when one response key is selected twice in a selection set (`products { a } products { b }`), which the spec merges (CollectFields) - and the null propagates. Apollo returns the values.',
+    explains: (item, ctx) => {
+      const errs = mErrors(ctx, /^Cannot return null for non-nullable field \w+\.\w+\.$/)
+        .filter((e) => !ctx.apollo.errors.some((x) => x.message === e.message && samePath((x.path ?? []).map(String), (e.path ?? []).map(String))));
+      if (item.kind === 'error') return item.side === 'b' && errs.some((e) => e.message === item.error.message && samePath(e.path ?? [], item.error.path ?? []));
+      return underErrors(item, errs);
+    },
+  },
+);
+
+// The response keys a root field of the chosen operation is selected under more than once.
+import { Kind, parse } from 'graphql';
+
+function repeatedRootKeys(c) {
+  let doc;
+  try { doc = parse(c.query); } catch { return new Set(); }
+  const ops = doc.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION);
+  const op = c.operationName ? ops.find((o) => o.name?.value === c.operationName) : ops[0];
+  const seen = new Map();
+  for (const s of op?.selectionSet.selections ?? []) {
+    if (s.kind !== Kind.FIELD) continue;
+    const k = s.alias?.value ?? s.name.value;
+    seen.set(k, (seen.get(k) ?? 0) + 1);
+  }
+  return new Set([...seen].filter(([, n]) => n > 1).map(([k]) => k));
+}
+
+// Whether a response key occurs as more than one selection in the document text.
+const selectedTwice = (query, key) => (query.match(new RegExp(`(?<![\\w$])${key}(?![\\w:])`, 'g')) ?? []).length > 1;
+
+DECISIONS.push({
+  id: 'mercurius-repeated-root-field',
+  right: 'apollo',
+  why: 'A root field selected twice under one response key (`me { name } me { karma }`) must be merged (GraphQL CollectFields): one field, both sub-selections. Mercurius keeps one of them: the other\'s fields are null (or, for non-null ones, "Cannot return null for non-nullable field" and the null propagates).',
+  explains: (item, ctx) => {
+    const keys = repeatedRootKeys(ctx.case);
+    if (!keys.size) return false;
+    const p = item.kind === 'error' ? item.error.path : item.path;
+    return Boolean(p?.length) && keys.has(String(p[0])) && (item.kind === 'data' || item.side === 'b');
+  },
+}, {
+  id: 'mercurius-nested-field-merge',
+  right: 'apollo',
+  why: 'The same as mercurius-repeated-root-field below the root: a field selected twice in one selection set, directly and through a fragment (`reviews { a } ... on Product { reviews { author { b } } }`), must be merged; Mercurius answers the entity fields of one of the two as null.',
+  explains: (item, ctx) => item.kind === 'data' && item.b === null
+    && item.path.some((k) => typeof k === 'string' && selectedTwice(ctx.case.query, k)),
+}, {
+  id: 'apollo-fragment-of-other-operation',
+  right: 'mercurius',
+  why: 'With several operations in a document, @apollo/gateway also plans the fragments only another operation uses, and fails with HTTP 500 ("Invalid value $v for argument ...") when such a fragment uses that other operation\'s variable. The spec: only the operation named by operationName is executed; its fragments are those it spreads.',
+  explains: (item, ctx) => (item.kind === 'status' || (item.kind === 'data' && item.path.length === 0))
+    && ctx.apollo.errors.some((e) => /^Invalid value \$\w+ for argument /.test(e.message ?? '')),
+}, {
+  id: 'mercurius-null-unknown-entity',
+  right: 'apollo',
+  why: 'A reference to an entity its owning service does not know (User u9, Product p7: the owner\'s _entities answers null for it). Apollo keeps the object: key fields from the representation, other services\' fields from them, the owner\'s fields null (and, for a non-null one, the object null by the GraphQL rules). Mercurius answers null for the whole object, with no error, even when nothing from the owner was selected. Federation leaves the merge of a null entity to the gateway; Apollo\'s is field-by-field completion as GraphQL defines it, and a service that is not asked cannot null an object.',
+  explains: (item, ctx) => {
+    if (item.kind !== 'data' || item.b !== null || !item.a || typeof item.a !== 'object' || Array.isArray(item.a)) return false;
+    const t = typeAt(ctx.schema, item.path, ctx.case.mutation);
+    const allowed = t && NOT_FROM_OWNER[t.name];
+    return Boolean(allowed) && Object.entries(item.a).every(([k, v]) => allowed.has(fieldOf(k)) || v === null);
+  },
+}, {
+  id: 'mercurius-error-path-string-index',
+  right: 'apollo',
+  why: 'Mercurius writes list indices in error paths as strings (["users", "3", "email"]). The spec (GraphQL §7.1.2): path segments that are list indices are integers.',
+  explains: (item, ctx) => {
+    if (item.kind !== 'error') return false;
+    const other = item.side === 'a' ? ctx.mercurius.errors : ctx.apollo.errors;
+    return other.some((e) => e.message === item.error.message && samePath((e.path ?? []).map(String), (item.error.path ?? []).map(String)));
+  },
+}, {
+  id: 'mercurius-drops-entity-errors',
+  right: 'apollo',
+  why: 'Mercurius drops some errors raised inside nested _entities calls (an entity fetched for an entity fetched for a root field): the null arrives without its error. The spec: every field error is in "errors".',
+  explains: (item, ctx) => item.kind === 'error' && item.side === 'a' && !ctx.mercurius.errors.some((e) => e.message === item.error.message),
+}, {
+  id: 'apollo-silent-null',
+  right: 'neither',
+  why: '@apollo/gateway sometimes answers null for a nullable field whose object the services did return, with no error at all (seen with a @requires field under @include(if: false) next to other inventory fields). The spec: a field is null only when it resolved to null or an error propagated to it, and that error is in "errors".',
+  explains: (item, ctx) => item.kind === 'data' && item.a === null && item.b !== null
+    && !ctx.apollo.errors.some((e) => {
+      if (!covers(e.path, item.path)) return false;
+      if ((e.path ?? []).length === item.path.length) return true;
+      // An error deeper down nulls this field only if it propagates: a non-null field's.
+      const f = e.path.includes('_entities') || e.path.includes('@') ? null : fieldAt(ctx.schema, e.path, ctx.case.mutation);
+      return !f || isNonNullType(f.type);
+    }),
+}, {
+  id: 'mercurius-abstract-member-entity-fields',
+  right: 'apollo',
+  why: 'On the members of a union or interface returned by a root field (search: SearchResult, catalogue: Catalogued), Mercurius answers fields that other services add to the member entity (Product.reviews, Product.warehouse) as empty or null, without fetching them. Federation: a type condition inside an abstract type plans the same entity fetches as the concrete type would.',
+  explains: (item, ctx) => {
+    if (item.kind !== 'data' || item.path.length < 3) return false;
+    const root = typeAt(ctx.schema, item.path.slice(0, 1), ctx.case.mutation);
+    return Boolean(root) && isAbstractType(root);
+  },
+});
+
+export function explain(item, ctx) {
+  for (const d of DECISIONS) if (d.explains(item, ctx)) return d;
+  return null;
+}
