@@ -1,1 +1,42 @@
-export default [];
+// corpus.mjs - hand-written cases for the oracle: one or more per federation feature of
+// issue 11, named so that a failure says what broke. {id, query, variables?,
+// operationName?, mutation?}. The generated documents (generate.mjs) come after these.
+import { BENCH_QUERIES } from './bench-queries.mjs';
+
+export default [
+  ...BENCH_QUERIES.map((b) => ({ id: `bench-${b.name}`, query: b.query })),
+  { id: 'root-fields-of-four-services', query: '{ me { name } product(upc: "p2") { name } review(id: "r1") { body } lowStock { sku brand } }' },
+  { id: 'typename-everywhere', query: '{ __typename me { __typename reviews { __typename product { __typename price { __typename currency } } } } }' },
+  { id: 'several-keys-username', query: '{ userByName(username: "brian") { id name reviews { stars } } }' },
+  { id: 'compound-key-root-list', query: '{ lowStock(threshold: 10) { sku brand name quantity warehouse } }' },
+  { id: 'nested-key', query: '{ product(upc: "p3") { name curator { name role } } }' },
+  { id: 'requires', query: '{ products(first: 6) { upc weight shippingEstimate } }' },
+  { id: 'requires-nested-selection', query: '{ product(upc: "p2") { price { amount currency } localPrice { amount currency } eur: localPrice(currency: EUR) { amount } } }' },
+  { id: 'provides', query: '{ latestReviews(first: 4) { id author { username } } }' },
+  { id: 'provides-and-more', query: '{ latestReviews(first: 4) { id author { username name } } }' },
+  { id: 'value-types-from-two-services', query: '{ product(upc: "p1") { price { amount currency } localPrice(currency: USD) { amount currency } } }' },
+  { id: 'enum-argument-and-result', query: '{ users(role: STAFF) { name role } products(category: TOOLS, first: 2) { name category } }' },
+  { id: 'input-object-with-default', query: 'mutation { rateProduct(input: {upc: "p2", authorId: "u3", stars: 4}) { id stars body } }', mutation: true },
+  { id: 'interface-spanning-services', query: '{ catalogue { __typename upc name ... on Product { reviews { stars } inStock } ... on Bundle { products { name averageStars } } } }' },
+  { id: 'union-spanning-services', query: '{ search(term: "a") { __typename ... on User { name userReviews: reviews { stars } } ... on Product { name reviews { body } } ... on Bundle { name } } }' },
+  { id: 'aliased-entity-fields', query: '{ latestReviews(first: 3) { who: author { n: name un: username } what: product { called: name p: price { a: amount } } } }' },
+  { id: 'same-field-two-aliases', query: '{ product(upc: "p1") { usd: localPrice(currency: USD) { amount } eur: localPrice(currency: EUR) { amount } } }' },
+  { id: 'named-fragments-across-services', query: 'query { topProducts(first: 2) { ...P } } fragment P on Product { name reviews { ...R } } fragment R on Review { body author { ...U } } fragment U on User { name }' },
+  { id: 'inline-fragment-without-type-condition', query: '{ product(upc: "p1") { ... { name inStock } ... @include(if: true) { reviews { stars } } } }' },
+  { id: 'variables-with-defaults', query: 'query($first: Int = 2, $upc: String! = "p2", $cur: Currency = EUR) { topProducts(first: $first) { name } product(upc: $upc) { localPrice(currency: $cur) { amount } } }' },
+  { id: 'variables-given', query: 'query($first: Int = 2, $cur: Currency = EUR) { topProducts(first: $first) { name localPrice(currency: $cur) { amount currency } } }', variables: { first: 3, cur: 'USD' } },
+  { id: 'skip-include-variables', query: 'query($yes: Boolean!, $no: Boolean = false) { me { name reviews @include(if: $yes) { body } products @include(if: $no) { name } karma @skip(if: $yes) } }', variables: { yes: true } },
+  { id: 'operation-name-chooses', query: 'query A { me { name } } query B { topProducts(first: 1) { name reviews { stars } } } query C { lowStock { sku } }', operationName: 'B' },
+  { id: 'cycle', query: '{ user(id: "u1") { name reviews { product { name reviews { author { name reviews { stars product { name } } } } } } } }' },
+  { id: 'nullable-field-fails', query: '{ users { id karma } }' },
+  { id: 'non-null-field-fails-in-list', query: '{ users(first: 5) { id email } }' },
+  { id: 'non-null-field-fails-in-entities', query: '{ products(first: 6) { upc quantity } }' },
+  { id: 'nullable-field-fails-in-entities', query: '{ topProducts(first: 6) { upc averageStars } }' },
+  { id: 'non-null-in-entity-list', query: '{ latestReviews(first: 13) { id author { username reviewCount } } }' },
+  { id: 'unknown-entity-references', query: '{ review(id: "r7") { author { id username reviews { id } } } r13: review(id: "r13") { product { upc reviews { id } } } }' },
+  { id: 'mutations-run-serially', query: 'mutation { a: setNickname(id: "u2", nickname: "one") { nickname } b: setNickname(id: "u2", nickname: "two") { nickname } c: rateProduct(input: {upc: "p1", authorId: "u2", stars: 5, body: "again"}) { stars body author { nickname } } }', mutation: true },
+  { id: 'mutation-with-entity-fields', query: 'mutation($p: MoneyInput!) { setPrice(upc: "p1", price: $p) { name price { amount currency } shippingEstimate reviews { stars } } }', variables: { p: { amount: 42 } }, mutation: true },
+  { id: 'mutation-fails', query: 'mutation { setNickname(id: "u9", nickname: "x") { id } rateProduct(input: {upc: "p1", authorId: "u1", stars: 9}) { id } }', mutation: true },
+  { id: 'introspection-type', query: '{ __type(name: "Product") { name kind interfaces { name } } }' },
+  { id: 'introspection-root-fields', query: '{ __schema { queryType { fields { name } } } }' },
+];

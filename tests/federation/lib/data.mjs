@@ -3,7 +3,8 @@
 //
 //   accounts   User.karma (nullable) throws for u3; User.email (String!) throws for u4, so a
 //              u4 fetched with email is null (and its non-null parents by the GraphQL rules);
-//              u9 does not exist (review r7's author): its reference resolves to null.
+//              u9 does not exist (review r7's author, p5's creator): its reference
+//              resolves to null. p7 does not exist either (review r13's product).
 //   products   Product.rating (nullable) throws for p3; __resolveReference throws for p6's
 //              reference only when asked by key "sku brand" (not: it is simply absent, p6
 //              exists only in products).
@@ -43,13 +44,16 @@ function initial() {
       { id: 'r4', upc: 'p2', authorId: 'u4', stars: 4, body: 'Keys stick a bit.' },
       { id: 'r5', upc: 'p3', authorId: 'u5', stars: 5, body: 'Beautiful grain.' },
       { id: 'r6', upc: 'p4', authorId: 'u1', stars: 5, body: 'Read it twice.' },
-      { id: 'r7', upc: 'p4', authorId: 'u9', stars: 3, body: 'Dense.' },
+      { id: 'r7', upc: 'p3', authorId: 'u9', stars: 3, body: 'Dense.' },
       { id: 'r8', upc: 'p5', authorId: 'u6', stars: 4, body: 'Nice colours.' },
       { id: 'r9', upc: 'p2', authorId: 'u6', stars: 3, body: 'Too heavy for travel.' },
       { id: 'r10', upc: 'p1', authorId: 'u1', stars: 5, body: 'My second one.' },
       { id: 'r11', upc: 'p4', authorId: 'u2', stars: 4, body: 'Classic.' },
       { id: 'r12', upc: 'p3', authorId: 'u6', stars: 1, body: 'Missing two stones.' },
       { id: 'r13', upc: 'p7', authorId: 'u2', stars: 2, body: 'Product withdrawn.' },
+      { id: 'r14', upc: 'p5', authorId: 'u3', stars: 5, body: 'Exactly the blue I wanted.' },
+      { id: 'r15', upc: 'p6', authorId: 'u2', stars: 4, body: 'Old rules, new box.' },
+      { id: 'r16', upc: 'p1', authorId: 'u5', stars: 4, body: 'Warm light.' },
     ],
     // inventory, keyed by "sku brand"
     stock: {
