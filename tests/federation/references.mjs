@@ -8,8 +8,10 @@
 //     `services`: [{name, url, wsUrl?}] (what subgraphs/index.mjs startAll() returns, or a
 //     gateway config's "services").
 //
-// As a program: node references.mjs [CONFIG_PATH]  - with a config file, fronts those
-// services; without one, starts the test subgraphs first. Prints one JSON line with the URLs.
+// As a program: node references.mjs [CONFIG_PATH] [--ready apollo|mercurius] - with a config
+// file, fronts those services; without one, starts the test subgraphs first. Prints one
+// JSON line with the URLs; with --ready, starts that one gateway and prints
+// "READY graphql=URL" as `ramjet dev` does (a stand-in for testing the oracle's Ramjet path).
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
@@ -58,7 +60,10 @@ export async function startReferences(services) {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   keepAliveOnEscapes();
-  const cfg = process.argv[2];
+  const argv = process.argv.slice(2);
+  const readyAt = argv.indexOf('--ready');
+  const ready = readyAt >= 0 ? argv[readyAt + 1] : null;
+  const cfg = argv.find((a, i) => !a.startsWith('--') && i !== readyAt + 1);
   let services;
   let subgraphs = null;
   if (cfg) services = JSON.parse(readFileSync(cfg, 'utf8')).services;
@@ -67,9 +72,21 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     subgraphs = await startAll();
     services = subgraphs.services;
   }
-  const refs = await startReferences(services);
-  process.stdout.write(`${JSON.stringify(Object.fromEntries(Object.entries(refs.gateways).map(([k, g]) => [k, g.url])))}\n`);
-  const stop = async () => { await refs.close(); if (subgraphs) await subgraphs.close(); process.exit(0); };
+  let gateways;
+  let close;
+  if (ready) {
+    // One gateway only, announced as Ramjet announces itself: a stand-in that tests the
+    // oracle's Ramjet path (RAMJET_GATEWAY_CMD='node references.mjs {config} --ready apollo').
+    const g = ready === 'mercurius' ? await startMercurius(services) : await startApollo(services);
+    process.stdout.write(`READY graphql=${g.url} websocket=-\n`);
+    close = g.close;
+  } else {
+    const refs = await startReferences(services);
+    gateways = refs.gateways;
+    close = refs.close;
+    process.stdout.write(`${JSON.stringify(Object.fromEntries(Object.entries(gateways).map(([k, g]) => [k, g.url])))}\n`);
+  }
+  const stop = async () => { await close(); if (subgraphs) await subgraphs.close(); process.exit(0); };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 }
