@@ -265,8 +265,13 @@ DECISIONS.push({
 }, {
   id: 'mercurius-drops-entity-errors',
   right: 'apollo',
-  why: 'Mercurius drops some errors raised inside nested _entities calls (an entity fetched for an entity fetched for a root field): the null arrives without its error. The spec: every field error is in "errors".',
-  explains: (item, ctx) => item.kind === 'error' && item.side === 'a' && !ctx.mercurius.errors.some((e) => e.message === item.error.message),
+  why: 'Mercurius drops some errors raised inside nested _entities calls (an entity fetched for an entity fetched for a root field), also when the same message is reported at another path: the null arrives without its error. The spec: every field error is in "errors", at its path.',
+  explains: (item, ctx) => {
+    if (item.kind !== 'error' || item.side !== 'a') return false;
+    // No Mercurius error with this message at this path, aliases undone and indices as text.
+    const key = (p) => (p ?? []).map((k) => String(fieldOf(k))).join('/');
+    return !ctx.mercurius.errors.some((e) => e.message === item.error.message && key(e.path) === key(item.error.path));
+  },
 }, {
   id: 'apollo-silent-null',
   right: 'neither',
@@ -290,7 +295,21 @@ DECISIONS.push({
   },
 });
 
+// Whether a response key is selected (somewhere) under a literal @include(if: false) or
+// @skip(if: true).
+const excludedLiterally = (query, key) => new RegExp(`(?<![\\w$])${key}\\s*@(include\\(if:\\s*false\\)|skip\\(if:\\s*true\\))`).test(query);
+
 DECISIONS.push({
+  id: 'apollo-fetches-excluded-field',
+  right: 'mercurius',
+  why: 'When a root field carries @include/@skip with a variable, @apollo/gateway drops the literal @include(if: false) / @skip(if: true) of a field below it from the subgraph query: the excluded field is fetched, and if it fails (User.email of u4, non-null) its error and null reach the client. The spec: an excluded field is not executed at all.',
+  explains: (item, ctx) => {
+    const bad = ctx.apollo.errors.filter((e) => e.path && excludedLiterally(ctx.case.query, String(e.path.at(-1))));
+    if (!bad.length) return false;
+    if (item.kind === 'error') return item.side === 'a' && bad.some((e) => e.message === item.error.message && samePath(e.path, item.error.path ?? []));
+    return item.kind === 'data' && item.a === null && bad.some((e) => covers(e.path, item.path));
+  },
+}, {
   id: 'mercurius-leaks-federation-internals',
   right: 'apollo',
   why: 'Mercurius\'s composed schema shows the federation internals a subgraph\'s SDL declares (Query._entities and Query._service as @apollo/subgraph 2 prints them) in introspection. Issue 11 and the federation spec: _service, _entities, _Service, _Entity, _Any, _FieldSet and the federation directives never appear in the public schema.',

@@ -242,10 +242,14 @@ for (const [id, b] of Object.entries(report.byDecision)) console.log(`  decision
 if (report.ramjet) console.log(`  ramjet: ${report.ramjet.agree} right, ${report.ramjet.wrong.length} wrong, ${report.ramjet.unjudged.length} unjudged`);
 for (const p of report.plans) console.log(`  plan ${p.id}: ${Object.entries(p.gateways).map(([g, r]) => `${g} ${r.ok ? 'ok' : 'not met'}`).join(', ')}`);
 console.log(`  report: ${join(reportDir, 'report.md')}`);
+// The last line, as scripts/test counts a plain suite: "N passed, N failed" - one per case,
+// plus one per plan check when Ramjet is tested.
+const failedIds = new Set(failures.map((f) => f.split(':')[0]));
+const total = cases.length + (ramjetUrl ? PLAN_CHECKS.length : 0);
 if (failures.length) {
   console.log(`FAIL (${failures.length}):`);
   for (const f of failures.slice(0, 30)) console.log(`  ${f}`);
   if (failures.length > 30) console.log(`  ... and ${failures.length - 30} more`);
-  process.exit(1);
-}
-console.log('PASS');
+} else console.log('PASS');
+console.log(`${total - failedIds.size} passed, ${failedIds.size} failed`);
+process.exit(failures.length ? 1 : 0);

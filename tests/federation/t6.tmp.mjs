@@ -1,0 +1,10 @@
+import { startAll } from './subgraphs/index.mjs';
+import { startApollo } from './references.mjs';
+const all = await startAll();
+const g = await startApollo(all.services);
+const [q, v] = [process.argv[2], JSON.parse(process.argv[3] ?? '{}')];
+all.resetCounts();
+const r = await fetch(g.url, {method:'POST', headers:{'content-type':'application/json'}, body: JSON.stringify({query:q, variables: v})});
+console.log(JSON.stringify(await r.json()).slice(0, 800));
+for (const [n, c] of Object.entries(all.counts())) for (const e of c.log) console.log('  ', n, e.query.replace(/\s+/g,' ').slice(0, 400), JSON.stringify(e.variables)?.slice(0, 200));
+await g.close(); await all.close();
