@@ -106,7 +106,7 @@ export const DECISIONS = [
   {
     id: 'mercurius-crash',
     right: 'apollo',
-    why: 'Mercurius throws a TypeError while building a plan or merging answers (e.g. an inline fragment without a type condition on an entity, abstract types spanning services): "Cannot read properties of undefined". A valid document must get an answer.',
+    why: 'Mercurius throws a TypeError ("Cannot read properties of undefined (reading \'name\')") for an inline fragment without a type condition (`product(upc: "p1") { ... { name } }`, reproduced alone) and the field holding it is null. An inline fragment without a type condition is plain GraphQL (spec §2.8.2): its fields belong to the enclosing type.',
     explains: (_, ctx) => mErrors(ctx, /^Cannot read properties of (undefined|null)/).length > 0,
   },
   {
