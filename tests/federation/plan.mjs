@@ -98,6 +98,25 @@ export const PLAN_CHECKS = [
     },
   },
   {
+    id: 'variables-where-used',
+    what: 'variables are forwarded only to the services whose fields use them, with their definitions',
+    query: 'query($u: ID!, $n: Int = 2, $c: Currency) { user(id: $u) { name } topProducts(first: $n) { name localPrice(currency: $c) { amount } } }',
+    variables: { u: 'u2', c: 'EUR' },
+    check: (c) => {
+      const p = [];
+      const seen = (s) => c[s].log.filter((e) => e.kind !== 'service');
+      for (const e of seen('accounts')) {
+        if (/\$(n|c)\b/.test(e.query) || 'n' in (e.variables ?? {}) || 'c' in (e.variables ?? {})) p.push(`accounts got $n or $c: ${e.query.replace(/\s+/g, ' ').slice(0, 120)} ${JSON.stringify(e.variables)}`);
+      }
+      for (const e of seen('products')) {
+        if (/\$u\b/.test(e.query) || 'u' in (e.variables ?? {})) p.push(`products got $u: ${JSON.stringify(e.variables)}`);
+      }
+      if (!seen('accounts').length) p.push('accounts got no request');
+      if (!seen('inventory').some((e) => Object.values(e.variables ?? {}).includes('EUR') || /EUR/.test(e.query))) p.push('inventory never got $c (localPrice(currency: $c))');
+      return p;
+    },
+  },
+  {
     id: 'cycle',
     what: 'user -> reviews -> product -> reviews -> author: Product.reviews stays in the reviews fetch, one accounts call at the end',
     query: '{ user(id: "u1") { name reviews { product { reviews { author { name } } } } } }',
