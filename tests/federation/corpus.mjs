@@ -39,4 +39,5 @@ export default [
   { id: 'mutation-fails', query: 'mutation { setNickname(id: "u9", nickname: "x") { id } rateProduct(input: {upc: "p1", authorId: "u1", stars: 9}) { id } }', mutation: true },
   { id: 'introspection-type', query: '{ __type(name: "Product") { name kind interfaces { name } } }' },
   { id: 'introspection-root-fields', query: '{ __schema { queryType { fields { name } } } }' },
+  { id: 'introspection-mutation-fields', query: '{ __schema { mutationType { name fields { name args { name } } } } }' },
 ];

@@ -6,13 +6,17 @@
 // specs decide, and Ramjet's answer is then not compared on the items this entry explains).
 // This table is the source of the "Where the references differ" part of docs/federation.md.
 //
-// An entry: {id, right, why, explains(item, ctx)}; `item` is one difference from
+// An entry: {id, right, why, explains(item, ctx)[, tolerates(item, ctx)][, fix(answer)]}:
+// `fix` turns the side named right into the spec's answer where both are wrong in a way
+// that can be put right (root field order); `tolerates` says which differences of a tested
+// gateway from that answer are not held against it. `item` is one difference from
 // compare.mjs's diff(apollo, mercurius), `ctx` = {case, apollo, mercurius, schema}.
 // Entries are tried in order; the first that explains an item wins.
 
 // Response keys: the aliases of the case being judged (alias -> field name), from its
 // document; and the generator's convention, `name_N` for an alias of `name`.
 import { Kind, parse, visit } from 'graphql';
+import { SUBGRAPHS } from './subgraphs/index.mjs';
 
 let ALIASES = new Map();
 let aliasesOf = null;
@@ -89,6 +93,22 @@ const NOT_FROM_OWNER = {
 };
 
 const INVENTORY_FIELDS = new Set(['inStock', 'quantity', 'warehouse', 'shippingEstimate', 'localPrice']);
+
+// Root fields in configuration order (issue 11: "root types merged with fields in
+// configuration order"): services in the order of subgraphs/index.mjs, each one's fields in
+// its SDL's order.
+function configurationOrder(root) {
+  const names = [];
+  for (const mod of Object.values(SUBGRAPHS)) {
+    const doc = typeof mod.typeDefs === 'string' ? parse(mod.typeDefs) : mod.typeDefs;
+    for (const d of doc.definitions) {
+      if (d.name?.value === root && d.fields) for (const f of d.fields) names.push(f.name.value);
+    }
+  }
+  return names;
+}
+const INTERNAL = /^_(entities|service)$/;
+const namesOf = (v) => (Array.isArray(v) ? v.map((x) => x?.name).filter((n) => !INTERNAL.test(n ?? '')) : null);
 
 export const DECISIONS = [
   {
@@ -308,6 +328,33 @@ DECISIONS.push({
     if (!bad.length) return false;
     if (item.kind === 'error') return item.side === 'a' && bad.some((e) => e.message === item.error.message && samePath(e.path, item.error.path ?? []));
     return item.kind === 'data' && item.a === null && bad.some((e) => covers(e.path, item.path));
+  },
+}, {
+  id: 'root-fields-in-configuration-order',
+  right: 'neither',
+  why: 'Introspection lists the root fields of the composed schema: @apollo/gateway orders the services by name (accounts, inventory, products, reviews), @mercuriusjs/gateway in configuration order (and adds _entities and _service, see mercurius-leaks-federation-internals). Issue 11 asks for configuration order: services as listed in the gateway config, each one\'s fields in its SDL\'s order, and no internals.',
+  explains: (item) => {
+    if (item.kind !== 'data' || item.path.at(-1) !== 'fields' || !item.path.some((k) => k === 'queryType' || k === 'mutationType')) return false;
+    const a = namesOf(item.a);
+    const b = namesOf(item.b);
+    return Boolean(a && b) && [...a].sort().join() === [...b].sort().join();
+  },
+  // The right answer: Apollo's, with the root fields in configuration order.
+  fix: (answer) => {
+    const out = structuredClone(answer);
+    for (const [key, root] of [['queryType', 'Query'], ['mutationType', 'Mutation']]) {
+      const t = out.data?.__schema?.[key];
+      if (!Array.isArray(t?.fields)) continue;
+      const order = configurationOrder(root);
+      t.fields.sort((x, y) => order.indexOf(x.name) - order.indexOf(y.name));
+    }
+    return out;
+  },
+  // A gateway under test must list them in configuration order, without internals.
+  tolerates: (item) => {
+    if (item.kind !== 'data' || item.path.at(-1) !== 'fields') return false;
+    const root = item.path.includes('mutationType') ? 'Mutation' : item.path.includes('queryType') ? 'Query' : null;
+    return Boolean(root) && Array.isArray(item.b) && item.b.map((x) => x?.name).join() === configurationOrder(root).join();
   },
 }, {
   id: 'mercurius-leaks-federation-internals',

@@ -138,9 +138,11 @@ for (const c of cases) {
     const unexplainedItems = [];
     const sides = new Set();
     const used = new Set();
+    const fixes = [];
     for (const it of items) {
       const d = explain(it, ctx);
       if (!d) { unexplainedItems.push(it); continue; }
+      if (d.fix && !used.has(d.id)) fixes.push(d.fix);
       used.add(d.id);
       sides.add(d.right);
     }
@@ -161,6 +163,7 @@ for (const c of cases) {
       if (sides.size === 0 || (sides.size === 1 && sides.has('apollo'))) right = a;
       else if (sides.size === 1 && sides.has('mercurius')) right = m;
       else unjudged = true;
+      for (const fix of fixes) if (right) right = fix(right);
     }
   }
   if (ramjetUrl) {
