@@ -71,6 +71,10 @@ async function post(url, payload, timeoutMs = 5000) {
 
 // ---- set-up -------------------------------------------------------------------------------
 
+if (ramjetUrl && !configPath) {
+  console.error('--ramjet / RAMJET_GATEWAY_URL needs --config FILE: the gateway config of the subgraphs that gateway fronts (node serve.mjs FILE); or use ./run with RAMJET_GATEWAY_CMD');
+  process.exit(2);
+}
 let subgraphs = null;
 let services;
 if (configPath) services = JSON.parse(readFileSync(configPath, 'utf8')).services;
