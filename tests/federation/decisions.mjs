@@ -85,6 +85,21 @@ function fieldAt(schema, path, mutation) {
   return fieldOfType(schema, parent, fieldOf(names.at(-1)));
 }
 
+// Where a field error's null lands by the GraphQL rules: the path of the nearest field, from
+// the failing one up, whose type is nullable (list item types are not considered: a
+// non-null item moves the null to the list's field, which this then finds). Null when the
+// path leaves the schema.
+function landing(schema, errPath, mutation) {
+  for (let i = errPath.length; i > 0; i -= 1) {
+    const k = errPath[i - 1];
+    if (typeof k === 'number' || /^\d+$/.test(String(k))) continue;
+    const f = fieldAt(schema, errPath.slice(0, i), mutation);
+    if (!f) return null;
+    if (!isNonNullType(f.type)) return errPath.slice(0, i);
+  }
+  return [];
+}
+
 // Per entity: the fields a gateway can answer without the owning service - key fields and
 // fields other services add. Anything else comes from the owner.
 const NOT_FROM_OWNER = {
@@ -295,7 +310,7 @@ DECISIONS.push({
 }, {
   id: 'apollo-silent-null',
   right: 'neither',
-  why: '@apollo/gateway sometimes answers null for a nullable field whose object the services did return, with no error at all (seen with a @requires field under @include(if: false) next to other inventory fields). The spec: a field is null only when it resolved to null or an error propagated to it, and that error is in "errors".',
+  why: 'When a field that @requires something is excluded by @skip/@include, @apollo/gateway drops the whole fetch to that service: the service\'s other fields come back missing and their parent is nulled, with the error only in extensions.valueCompletion ("Cannot return null for non-nullable field Product.quantity."), i.e. no error at all for the client. Reproduced alone: `{ product(upc: "p1") { quantity shippingEstimate @include(if: false) } }` gives product: null (right: {quantity: 12}). The spec: a field is null only when it resolved to null or an error propagated to it, and that error is in "errors".',
   explains: (item, ctx) => item.kind === 'data' && item.a === null && item.b !== null
     && !ctx.apollo.errors.some((e) => {
       if (!covers(e.path, item.path)) return false;
@@ -305,11 +320,24 @@ DECISIONS.push({
       return !f || isNonNullType(f.type);
     }),
 }, {
+  id: 'apollo-null-propagates-too-far',
+  right: 'neither',
+  why: 'The same Apollo bug as apollo-silent-null (an excluded @requires field drops the fetch of the other inventory fields and nulls the product), when another error happens to cover the path: e.g. User.reviewCount of u5 (Int!) fails under Product.curator (nullable), which by the GraphQL rules (spec §6.4.4) nulls curator only, yet the product is null. Reproduced: `{ products(category: GAMES) { quantity curator { reviewCount } localPrice @skip(if: true) { amount } } }`. Mercurius is no reference here (it loses curator, see mercurius-nested-key).',
+  explains: (item, ctx) => {
+    if (item.kind !== 'data' || item.a !== null || item.b === null) return false;
+    const errs = ctx.apollo.errors.filter((e) => covers(e.path, item.path) && !e.path.includes('@') && !e.path.includes('_entities'));
+    return errs.length > 0 && errs.every((e) => {
+      const land = landing(ctx.schema, e.path, ctx.case.mutation);
+      return land !== null && land.length > item.path.length;
+    });
+  },
+}, {
   id: 'mercurius-abstract-member-entity-fields',
   right: 'apollo',
   why: 'On the members of a union or interface returned by a root field (search: SearchResult, catalogue: Catalogued), Mercurius answers fields that other services add to the member entity (Product.reviews, Product.warehouse) as empty or null, without fetching them. Federation: a type condition inside an abstract type plans the same entity fetches as the concrete type would.',
   explains: (item, ctx) => {
     if (item.kind !== 'data' || item.path.length < 3) return false;
+    if (!(item.b === null || (Array.isArray(item.b) && item.b.length === 0))) return false;
     const root = typeAt(ctx.schema, item.path.slice(0, 1), ctx.case.mutation);
     return Boolean(root) && isAbstractType(root);
   },
@@ -363,6 +391,11 @@ DECISIONS.push({
   explains: (item) => item.kind === 'data' && item.path.some((k) => k === '__schema' || k === '__type')
     && /"_(entities|service|Service|Entity|Any|FieldSet)"/.test(JSON.stringify(item.b ?? null)),
 });
+
+// Apollo's own mistakes are specific (a message or a condition only Apollo produces), and
+// must win over the broad Mercurius entries that would otherwise claim the same item (an
+// error only Apollo reports looks like one Mercurius dropped): they are tried first.
+DECISIONS.sort((x, y) => Number(!x.id.startsWith('apollo-')) - Number(!y.id.startsWith('apollo-')));
 
 export function explain(item, ctx) {
   useCase(ctx.case);
