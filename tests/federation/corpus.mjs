@@ -37,6 +37,13 @@ export default [
   { id: 'mutations-run-serially', query: 'mutation { a: setNickname(id: "u2", nickname: "one") { nickname } b: setNickname(id: "u2", nickname: "two") { nickname } c: rateProduct(input: {upc: "p1", authorId: "u2", stars: 5, body: "again"}) { stars body author { nickname } } }', mutation: true },
   { id: 'mutation-with-entity-fields', query: 'mutation($p: MoneyInput!) { setPrice(upc: "p1", price: $p) { name price { amount currency } shippingEstimate reviews { stars } } }', variables: { p: { amount: 42 } }, mutation: true },
   { id: 'mutation-fails', query: 'mutation { setNickname(id: "u9", nickname: "x") { id } rateProduct(input: {upc: "p1", authorId: "u1", stars: 9}) { id } }', mutation: true },
+  // The smallest documents that show a reference's mistake (decisions.mjs).
+  { id: 'repro-inline-fragment-no-type-condition', query: '{ product(upc: "p1") { ... { name } } }' },
+  { id: 'repro-repeated-root-field', query: '{ me { name } me { karma } }' },
+  { id: 'repro-skipped-requires-field', query: '{ product(upc: "p1") { quantity shippingEstimate @include(if: false) } }' },
+  { id: 'repro-excluded-field-under-variable-include', query: 'query($s: Boolean = false, $i: Boolean!) { user(id: "u4") @include(if: $i) { id @skip(if: $s) reviewCount nickname email @include(if: false) } }', variables: { i: true } },
+  { id: 'repro-fragment-of-other-operation', query: 'query A($c: Currency) { product(upc: "p1") { ...L } } query B { me { name } } fragment L on Product { localPrice(currency: $c) { amount } }', operationName: 'B' },
+  { id: 'repro-variable-in-fragment', query: 'query($b: Boolean!) { me { ...U } } fragment U on User { name karma @include(if: $b) }', variables: { b: true } },
   { id: 'introspection-type', query: '{ __type(name: "Product") { name kind interfaces { name } } }' },
   { id: 'introspection-root-fields', query: '{ __schema { queryType { fields { name } } } }' },
   { id: 'introspection-mutation-fields', query: '{ __schema { mutationType { name fields { name args { name } } } } }' },

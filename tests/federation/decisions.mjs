@@ -276,7 +276,8 @@ DECISIONS.push({
   id: 'apollo-fragment-of-other-operation',
   right: 'mercurius',
   why: 'With several operations in a document, @apollo/gateway also plans the fragments only another operation uses, and fails with HTTP 500 ("Invalid value $v for argument ...") when such a fragment uses that other operation\'s variable. The spec: only the operation named by operationName is executed; its fragments are those it spreads.',
-  explains: (item, ctx) => (item.kind === 'status' || (item.kind === 'data' && item.path.length === 0))
+  explains: (item, ctx) => (item.kind === 'status' || (item.kind === 'data' && item.path.length === 0)
+    || (item.kind === 'error' && item.side === 'a'))
     && ctx.apollo.errors.some((e) => /^Invalid value \$\w+ for argument /.test(e.message ?? '')),
 }, {
   id: 'mercurius-null-unknown-entity',
