@@ -86,7 +86,12 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     close = refs.close;
     process.stdout.write(`${JSON.stringify(Object.fromEntries(Object.entries(gateways).map(([k, g]) => [k, g.url])))}\n`);
   }
-  const stop = async () => { await close(); if (subgraphs) await subgraphs.close(); process.exit(0); };
+  const stop = async () => {
+    setTimeout(() => process.exit(0), 2000).unref(); // see serve.mjs
+    await close();
+    if (subgraphs) await subgraphs.close();
+    process.exit(0);
+  };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 }

@@ -30,6 +30,9 @@ let stopping = false;
 const stop = async () => {
   if (stopping) return;
   stopping = true;
+  // A server that will not close (a client keeping a connection open) must not keep the
+  // process alive: give the orderly close two seconds.
+  setTimeout(() => process.exit(0), 2000).unref();
   if (refs) await refs.close();
   await all.close();
   process.exit(0);
