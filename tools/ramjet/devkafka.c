@@ -102,9 +102,7 @@ dev_kafka_init(dev_kafka_t *k, const char *home, const char *java_opts, const ch
     k->controller_port = port + 1;
     if (port < 1 || port > 65534)
         return rj_error_set(err, RJ_EINVAL,
-                            "--kafka-port out of range: %d (it and the next "
-                            "port are used)",
-                            port);
+                            "--kafka-port out of range: %d (it and the next port are used)", port);
     k->home = rj_xstrdup(home);
     char *complete = rj_xasprintf("%s/.complete", home);
     bool have = access(complete, F_OK) == 0;

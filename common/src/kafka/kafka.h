@@ -164,7 +164,9 @@ typedef struct rj_kafka_consumer rj_kafka_consumer_t;
 /** What a consuming daemon does when its partition set changes. */
 typedef struct rj_kafka_consumer_hooks {
     /*
-     * Partitions were assigned to this member. Set each element's .offset to the
+     * Partitions were assigned to this member: only those added now, since the
+     * consumer rebalances incrementally (cooperative-sticky); the ones it already
+     * holds keep going. Set each element's .offset to the
      * next offset to read (usually rj_pg_offsets_load; RD_KAFKA_OFFSET_BEGINNING
      * when none is stored) and do recovery work (e.g. re-produce an outbox).
      * Anything but RJ_OK makes the consumer fatal: rj_kafka_consume_batch then
@@ -175,7 +177,7 @@ typedef struct rj_kafka_consumer_hooks {
     rj_status_t (*on_assign)(void *opaque, rd_kafka_topic_partition_list_t *parts,
                              rj_error_t *err);
     /*
-     * Partitions are being taken away (rebalance or close). Drop any state kept
+     * Partitions are being taken away (rebalance or close): only those. Drop any state kept
      * for them; offsets already stored in PostgreSQL stay valid. May be NULL.
      * @p parts is borrowed. Runs inside rj_kafka_consume_batch or _free.
      */

@@ -219,7 +219,7 @@ on_assign(void *opaque, rd_kafka_topic_partition_list_t *parts, rj_error_t *err)
 {
     assign_state_t *s = opaque;
     s->assigned++;
-    s->partitions = parts->cnt;
+    s->partitions += parts->cnt; /* incremental: the consumer is cooperative-sticky */
     if (s->fail)
         return rj_error_set(err, RJ_ERETRY, "could not load offsets: test");
     for (int i = 0; i < parts->cnt; i++)
@@ -233,6 +233,7 @@ on_revoke(void *opaque, const rd_kafka_topic_partition_list_t *parts)
 {
     assign_state_t *s = opaque;
     s->revoked++;
+    s->partitions -= parts->cnt;
 }
 
 Test(kafka, on_assign_sets_start_offset)
