@@ -30,6 +30,7 @@
 #include "config/config.h"
 #include "core/core.h"
 #include "exec.h"
+#include "federation/federation.h"
 #include "http.h"
 #include "json/envelope.h"
 #include "kafka/kafka.h"
@@ -55,6 +56,7 @@ typedef struct gw_conf {
     char *graphiql_assets_dir; /* GraphiQL's vendored files; NULL: ../share/graphiql */
     char *graphiql_ws_url;     /* subscriptions URL GraphiQL uses; NULL: derived */
     gw_limits_t limits;        /* per-request bounds */
+    char *gateway_config;      /* federation: the services' JSON file, or NULL */
 } gw_conf_t;
 
 static const rj_conf_opt_t gw_opts[] = {
@@ -96,6 +98,9 @@ static const rj_conf_opt_t gw_opts[] = {
      "with an error (0: no limit)"},
     {"budget-ms", RJ_CONF_INT, "15000", offsetof(gw_conf_t, limits.budget_ms),
      "how long one operation may run before it is answered with a TimeoutError (0: no limit)"},
+    {"gateway-config", RJ_CONF_STR, NULL, offsetof(gw_conf_t, gateway_config),
+     "JSON file of the Apollo Federation v1 services to compose, with @mercuriusjs/gateway's "
+     "option names (docs/federation.md)"},
 };
 #define GW_NOPTS (sizeof gw_opts / sizeof gw_opts[0])
 
@@ -108,6 +113,7 @@ typedef struct gw_daemon {
     gw_conf_t *conf;                 /* configuration */
     uv_loop_t loop;                  /* the one loop */
     rj_app_t *app;                   /* the application */
+    const rj_fed_conf_t *fed;        /* federation: the services (nservices 0: none) */
     gw_pgpool_t *pg;                 /* read-model reads */
     rj_kafka_producer_t *producer;   /* command producer */
     gw_exec_t *exec;                 /* GraphQL execution */
@@ -464,9 +470,9 @@ teardown(gw_daemon_t *d)
 }
 
 static int
-run(gw_conf_t *conf)
+run(gw_conf_t *conf, const rj_fed_conf_t *fed)
 {
-    gw_daemon_t d = {.conf = conf};
+    gw_daemon_t d = {.conf = conf, .fed = fed};
     rj_error_t err = {0};
     int rc = 0;
 
@@ -504,7 +510,21 @@ main(int argc, char **argv)
     }
     size_thread_pool(conf.pg_pool_size);
 
-    int rc = run(&conf);
+    /*
+     * The federation file is read before anything starts: a misspelt key or a duplicate
+     * service is an operator's mistake that no restart will fix, so it refuses the start
+     * (exit 2, like a bad flag) instead of becoming a crash loop under a supervisor.
+     */
+    rj_fed_conf_t fed = {0};
+    if (conf.gateway_config != NULL && conf.gateway_config[0] != '\0' &&
+        rj_fed_conf_load(conf.gateway_config, &fed, &err) != RJ_OK) {
+        fprintf(stderr, "ramjet-gateway: %s\n", err.msg);
+        rj_config_deinit(gw_opts, GW_NOPTS, &conf);
+        return 2;
+    }
+
+    int rc = run(&conf, &fed);
+    rj_fed_conf_deinit(&fed);
 
     rj_metrics_free_all();
     rj_config_deinit(gw_opts, GW_NOPTS, &conf);
