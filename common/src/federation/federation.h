@@ -21,6 +21,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "graphql/graphql.h"
@@ -81,5 +82,85 @@ void rj_fed_conf_deinit(rj_fed_conf_t *conf);
 
 /** Prints the file's keys as Markdown tables (docs/federation.md is built from them). */
 void rj_fed_conf_print_markdown(FILE *out);
+
+/* ---- composition ---------------------------------------------------------------------- */
+
+/** Most services one composition takes (service sets are 64-bit masks). */
+#define RJ_FED_MAX_SERVICES 64
+
+/** A field's owner when any service that returns its parent also resolves it (value types). */
+#define RJ_FED_SHARED (-1)
+
+/** One service's SDL, the input of composition. */
+typedef struct rj_fed_sdl {
+    const char *name; /* the service's name; borrowed */
+    const char *sdl;  /* its federation SDL (`_service { sdl }`); borrowed */
+    size_t len;       /* length of sdl */
+} rj_fed_sdl_t;
+
+/** A field set of @key, @requires or @provides: as written and parsed. */
+typedef struct rj_fed_fieldset {
+    int service;                              /* the service whose SDL declares it */
+    const char *text;                         /* as written: "id organization { id }" */
+    const rj_gql_ast_selection_t *selections; /* parsed; fields only, nested as written */
+} rj_fed_fieldset_t;
+
+/** Where one field of the composed schema is resolved. Lives as long as its graph. */
+typedef struct rj_fed_field {
+    const char *name;           /* field name */
+    int owner;                  /* the service that resolves it, or RJ_FED_SHARED */
+    uint64_t external;          /* services that declare it @external */
+    rj_fed_fieldset_t requires; /* @requires of the owner (selections NULL: none): fields of
+                                   the parent to fetch first and send in representations */
+    rj_fed_fieldset_t provides; /* @provides of the owner (selections NULL: none): fields of
+                                   the returned entity the owner answers itself */
+} rj_fed_field_t;
+
+/** A named type of the composition. Lives as long as its graph. */
+typedef struct rj_fed_type {
+    const char *name;        /* type name (root types renamed to Query/Mutation/Subscription) */
+    rj_gql_type_kind_t kind; /* its kind */
+    int origin;              /* the service defining (not extending) it; -1 for root types
+                                and value types defined by several services */
+    uint64_t services;       /* services that declare the type at all */
+    rj_fed_fieldset_t *keys; /* every @key of every service, in configuration order */
+    size_t nkeys;            /* number of keys; 0: not an entity */
+    rj_fed_field_t *fields;  /* OBJECT, INTERFACE: fields of the public schema */
+    size_t nfields;          /* number of fields */
+} rj_fed_type_t;
+
+/** A composition: the public schema and the routing facts of every type. Immutable. */
+typedef struct rj_fed_graph rj_fed_graph_t;
+
+/**
+ * Composes services' SDL as Apollo Federation v1 does.
+ *
+ * @param sdls  the services, in configuration order (root fields merge in this order)
+ * @param n     how many (1 to RJ_FED_MAX_SERVICES)
+ * @param err   on failure the first composition error, naming service, type and field
+ * @return a new graph, or NULL with RJ_ESCHEMA (invalid SDL or composition) or RJ_EINVAL
+ *
+ * Ownership: copies what it needs from @p sdls; release with rj_fed_graph_free().
+ */
+rj_fed_graph_t *rj_fed_compose(const rj_fed_sdl_t *sdls, size_t n, rj_error_t *err);
+
+/** Frees a graph. NULL is a no-op. Its schema lives on while someone holds a reference. */
+void rj_fed_graph_free(rj_fed_graph_t *g);
+
+/** The composed public schema. Borrowed; rj_gql_schema_ref() it to keep it longer. */
+rj_gql_schema_t *rj_fed_graph_schema(const rj_fed_graph_t *g);
+
+/** The composed schema as the SDL it was built from. Borrowed. */
+const char *rj_fed_graph_sdl(const rj_fed_graph_t *g);
+
+/** Number of services, and the i-th one's name. Borrowed. */
+size_t rj_fed_graph_nservices(const rj_fed_graph_t *g);
+const char *rj_fed_graph_service_name(const rj_fed_graph_t *g, size_t i);
+
+/** A type's routing facts by name, or NULL (built-in scalars, introspection types). */
+const rj_fed_type_t *rj_fed_graph_type(const rj_fed_graph_t *g, const char *name);
+
+/** A field's routing facts by name, or NULL. */
+const rj_fed_field_t *rj_fed_type_field(const rj_fed_type_t *t, const char *name);
 
 #endif

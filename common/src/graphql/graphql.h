@@ -105,6 +105,20 @@ json_t *rj_gql_value_to_json(const rj_gql_ast_value_t *value, const json_t *vari
  */
 char *rj_gql_type_ref_to_string(const rj_gql_type_ref_t *ref);
 
+/**
+ * Prints a value literal as GraphQL writes it (`{a: [1, "x"]}`, `$v`), block strings kept.
+ *
+ * Ownership: returns a new string; free() it.
+ */
+char *rj_gql_value_to_string(const rj_gql_ast_value_t *value);
+
+/**
+ * Quotes @p n bytes of UTF-8 as a GraphQL string literal, escaping as graphql-js does.
+ *
+ * Ownership: returns a new string; free() it.
+ */
+char *rj_gql_string_quote(const char *s, size_t n);
+
 /** The name of the named type inside any list/non-null wrappers. Borrowed. */
 const char *rj_gql_type_ref_named(const rj_gql_type_ref_t *ref);
 
