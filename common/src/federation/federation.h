@@ -163,4 +163,120 @@ const rj_fed_type_t *rj_fed_graph_type(const rj_fed_graph_t *g, const char *name
 /** A field's routing facts by name, or NULL. */
 const rj_fed_field_t *rj_fed_type_field(const rj_fed_type_t *t, const char *name);
 
+/* ---- planning -------------------------------------------------------------------------- */
+
+/**
+ * One request of a plan to one service. A root fetch asks the service for its root
+ * fields; an entity fetch asks `_entities(representations:)` for the fields it owns of
+ * the objects a parent fetch returned at `path`, all of them in one call.
+ *
+ * The subgraph documents use the client's response keys, so answers merge into one tree
+ * keyed as the client asked; what the gateway adds for itself (key and @requires fields)
+ * is aliased `_rj_<field>`, so it never collides with a client's alias, and __typename is
+ * added plainly where an entity boundary or an abstract type needs it.
+ */
+typedef struct rj_fed_fetch rj_fed_fetch_t;
+struct rj_fed_fetch {
+    int service;                         /* the service asked */
+    bool entities;                       /* an _entities fetch (else a root fetch) */
+    char *query;                         /* the document sent */
+    char **variables;                    /* the client's variables the document uses */
+    size_t nvariables;                   /* number of variables */
+    char **path;                         /* entities: response keys from the root to the objects,
+                                            lists crossed implicitly */
+    size_t npath;                        /* length of path */
+    const char *type;                    /* entities: the objects' type (others are skipped) */
+    const rj_gql_ast_selection_t **reps; /* entities: field sets a representation carries
+                                            (the key, then each @requires) */
+    size_t nreps;                        /* number of field sets */
+    rj_fed_fetch_t **children;           /* fetches that need this one's answer */
+    size_t nchildren;                    /* number of children */
+    size_t id;                           /* index in the plan's flat list */
+};
+
+/** The fetches of one operation. Immutable after rj_fed_plan_new(); cache and share it. */
+typedef struct rj_fed_plan {
+    rj_fed_fetch_t **roots; /* root fetches, in order */
+    size_t nroots;          /* number of root fetches */
+    bool serial;            /* a mutation: root fetches run one after another */
+    rj_fed_fetch_t **all;   /* every fetch, parents before children */
+    size_t nall;            /* number of fetches */
+} rj_fed_plan_t;
+
+/** Most fetches one plan may hold, and most selections it may print. */
+#define RJ_FED_PLAN_MAX_FETCHES 256
+#define RJ_FED_PLAN_MAX_SELECTIONS 20000
+
+/**
+ * Plans an operation of a document validated against rj_fed_graph_schema(@p g).
+ *
+ * @param op   the operation to plan (one of @p doc's definitions); borrowed
+ * @return a new plan, or NULL with @p err set (RJ_ETOOBIG past the bounds above,
+ *         RJ_EINVAL for what the planner cannot route)
+ *
+ * Ownership: the plan points into @p g and @p doc: keep both alive while it lives.
+ */
+rj_fed_plan_t *rj_fed_plan_new(const rj_fed_graph_t *g, const rj_gql_doc_t *doc,
+                               const rj_gql_ast_definition_t *op, rj_error_t *err);
+
+/** Frees a plan. NULL is a no-op. */
+void rj_fed_plan_free(rj_fed_plan_t *plan);
+
+/* ---- running a plan --------------------------------------------------------------------- */
+
+/**
+ * One plan being run for one request: which fetches are due, what they send, and the
+ * tree their answers merge into. Transport-free: the caller sends the requests it is
+ * given, however it likes, and delivers the answers back; so the same run serves the
+ * gateway's HTTP client and the unit tests.
+ */
+typedef struct rj_fed_run rj_fed_run_t;
+
+/** A request the caller must send, as POST body {"query", "variables"}. */
+typedef struct rj_fed_request {
+    size_t fetch; /* the fetch's id, to deliver the answer with */
+    int service;  /* the service to send it to */
+    json_t *body; /* the JSON body; owned by the request (rj_fed_request_deinit) */
+} rj_fed_request_t;
+
+/**
+ * Starts running @p plan with the request's coerced @p variables (borrowed; copied as
+ * needed). The plan must outlive the run.
+ */
+rj_fed_run_t *rj_fed_run_new(const rj_fed_plan_t *plan, const rj_fed_graph_t *g,
+                             const json_t *variables);
+
+/**
+ * Moves the requests that are due now into @p out (up to @p max). Fetches with nothing
+ * to ask (no objects at their path) complete at once, without a request.
+ *
+ * @return how many were stored
+ */
+size_t rj_fed_run_next(rj_fed_run_t *run, rj_fed_request_t *out, size_t max);
+
+/** Releases a request's body. */
+void rj_fed_request_deinit(rj_fed_request_t *r);
+
+/**
+ * Delivers a fetch's answer: its data merged into the tree, its errors kept with the
+ * client's paths and extensions.serviceName.
+ *
+ * @param answer   the service's JSON answer, or NULL when the request failed; taken
+ * @param failure  when @p answer is NULL, why (e.g. "timeout after 5000 ms")
+ */
+void rj_fed_run_deliver_take(rj_fed_run_t *run, size_t fetch, json_t *answer, const char *failure);
+
+/** True when no fetch is due or in flight any more. */
+bool rj_fed_run_done(const rj_fed_run_t *run);
+
+/**
+ * The merged answers: data (an object keyed by the client's response keys) and the
+ * errors collected, a JSON array. Borrowed from the run.
+ */
+const json_t *rj_fed_run_data_get(const rj_fed_run_t *run);
+const json_t *rj_fed_run_errors_get(const rj_fed_run_t *run);
+
+/** Frees a run (done or not). NULL is a no-op. */
+void rj_fed_run_free(rj_fed_run_t *run);
+
 #endif

@@ -178,6 +178,9 @@ struct rj_gql_prepared {
     json_t *variables;                     /* coerced variables (object) */
     root_slot_t *roots;                    /* root fields in response order */
     size_t nroots;                         /* number of root fields */
+    bool keyed;                            /* values below the root are keyed by response
+                                              key, not field name (a federation gateway) */
+    json_t *errors_before;                 /* errors listed before completion's, or NULL */
 };
 
 static void
@@ -379,10 +382,25 @@ rj_gql_prepared_free(rj_gql_prepared_t *p)
         json_decref(p->roots[i].error);
     }
     free(p->roots);
+    json_decref(p->errors_before);
     json_decref(p->variables);
     rj_gql_doc_free(p->doc);
     rj_gql_schema_free(p->schema);
     free(p);
+}
+
+void
+rj_gql_prepared_set_keyed(rj_gql_prepared_t *p)
+{
+    p->keyed = true;
+}
+
+void
+rj_gql_prepared_add_error_take(rj_gql_prepared_t *p, json_t *error)
+{
+    if (p->errors_before == NULL)
+        p->errors_before = json_array();
+    json_array_append_new(p->errors_before, error);
 }
 
 /* ---- completion --------------------------------------------------------------------------- */
@@ -560,10 +578,12 @@ complete_object(complete_ctx_t *c, const rj_gql_type_t *t, const rj__gql_field_g
         if (fd == NULL)
             continue;
         json_array_append_new(c->path, json_string(sg->key));
-        json_t *r = fd->resolve != NULL ? complete_resolved(c, t, fd, sg, v)
-                                        : complete_value(c, t, fd, fd->type, sg,
-                                                         json_is_object(v) ? json_object_get(v, fname)
-                                                                           : NULL);
+        json_t *r =
+            fd->resolve != NULL
+                ? complete_resolved(c, t, fd, sg, v)
+                : complete_value(c, t, fd, fd->type, sg,
+                                 json_is_object(v) ? json_object_get(v, p->keyed ? sg->key : fname)
+                                                   : NULL);
         json_array_remove(c->path, json_array_size(c->path) - 1);
         if (r == NULL) {
             if (fd->type->kind == RJ_GQL_TYPE_NON_NULL)
@@ -675,6 +695,8 @@ static json_t *
 complete(const rj_gql_prepared_t *p, size_t override_i, const json_t *override_v)
 {
     complete_ctx_t c = {.p = p, .errors = json_array(), .path = json_array()};
+    if (p->errors_before != NULL)
+        json_array_extend(c.errors, p->errors_before);
     json_t *data = json_object();
     bool data_null = false;
     for (size_t i = 0; i < p->nroots && !data_null; i++) {

@@ -414,6 +414,20 @@ void rj_gql_prepared_set_error(rj_gql_prepared_t *p, size_t i, const char *messa
                                const char *code);
 
 /**
+ * Makes completion read the values below the root by response key (alias) instead of by
+ * field name: a federation gateway merges its services' answers, which carry the
+ * client's aliases, and two aliases of one field may hold different values.
+ */
+void rj_gql_prepared_set_keyed(rj_gql_prepared_t *p);
+
+/**
+ * Adds an error that completion lists before its own (a federated service's).
+ *
+ * Ownership: takes @p error.
+ */
+void rj_gql_prepared_add_error_take(rj_gql_prepared_t *p, json_t *error);
+
+/**
  * Completes the operation: every root value (unset ones count as null) is shaped by its
  * selection set and field type into {"data": {...}} or {"errors": [...], "data": ...}.
  * Introspection fields are answered here. May be called more than once.

@@ -1,0 +1,417 @@
+/*
+ * federation/run.c - running a plan for one request: due fetches become request bodies,
+ * answers merge into one data tree keyed by the client's response keys, and the
+ * services' errors are kept with the client's paths.
+ *
+ * An entity fetch becomes due when its parent's answer is in. Its representations are
+ * gathered then, from the merged tree at the fetch's path: every object of the fetch's
+ * type, through lists, gives one; identical representations are sent once and their
+ * answer merged into every object that gave them. A fetch that finds no object (all
+ * skipped, null or failed) is not sent, nor are its children.
+ *
+ * This file does no I/O: the caller sends the requests (services/gateway does it with
+ * libcurl on its loop) and delivers the answers, so the unit tests can play services.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "federation/federation.h"
+
+#define ALIAS_PREFIX "_rj_" /* as in plan.c */
+
+typedef enum fstate {
+    F_WAITING, /* its parent has not answered */
+    F_READY,   /* due: to be turned into a request */
+    F_SENT,    /* handed to the caller, answer pending */
+    F_DONE,    /* answered, failed or skipped */
+} fstate_t;
+
+/* One object an entity fetch's answer merges into. */
+typedef struct target {
+    json_t *obj;  /* the object in the tree (a reference) */
+    json_t *path; /* its response path, for errors (a reference) */
+    size_t rep;   /* the representation it gave */
+} target_t;
+
+typedef struct fetch_run {
+    fstate_t state;    /* where it is */
+    target_t *targets; /* entities: objects its answer merges into */
+    size_t ntargets;   /* count */
+    size_t nreps;      /* distinct representations sent */
+} fetch_run_t;
+
+struct rj_fed_run {
+    const rj_fed_plan_t *plan; /* borrowed */
+    const rj_fed_graph_t *g;   /* borrowed */
+    json_t *variables;         /* the request's coerced variables (a reference) */
+    json_t *data;              /* the merged answers */
+    json_t *errors;            /* the errors, client paths */
+    fetch_run_t *fs;           /* per fetch, by id */
+    size_t next_root;          /* serial plans: the next root fetch to make ready */
+    size_t pending;            /* fetches not F_DONE */
+};
+
+rj_fed_run_t *
+rj_fed_run_new(const rj_fed_plan_t *plan, const rj_fed_graph_t *g, const json_t *variables)
+{
+    rj_fed_run_t *r = rj_xcalloc(1, sizeof(*r));
+    r->plan = plan;
+    r->g = g;
+    r->variables = variables != NULL ? json_incref((json_t *)variables) : json_object();
+    r->data = json_object();
+    r->errors = json_array();
+    r->fs = rj_xcalloc(plan->nall + 1, sizeof(*r->fs));
+    r->pending = plan->nall;
+    for (size_t i = 0; i < plan->nroots; i++)
+        if (!plan->serial || i == 0)
+            r->fs[plan->roots[i]->id].state = F_READY;
+    r->next_root = 1;
+    return r;
+}
+
+static void
+free_targets(fetch_run_t *f)
+{
+    for (size_t i = 0; i < f->ntargets; i++) {
+        json_decref(f->targets[i].obj);
+        json_decref(f->targets[i].path);
+    }
+    free(f->targets);
+    f->targets = NULL;
+    f->ntargets = 0;
+}
+
+void
+rj_fed_run_free(rj_fed_run_t *r)
+{
+    if (r == NULL)
+        return;
+    for (size_t i = 0; i < r->plan->nall; i++)
+        free_targets(&r->fs[i]);
+    free(r->fs);
+    json_decref(r->variables);
+    json_decref(r->data);
+    json_decref(r->errors);
+    free(r);
+}
+
+bool
+rj_fed_run_done(const rj_fed_run_t *r)
+{
+    return r->pending == 0;
+}
+
+const json_t *
+rj_fed_run_data_get(const rj_fed_run_t *r)
+{
+    return r->data;
+}
+
+const json_t *
+rj_fed_run_errors_get(const rj_fed_run_t *r)
+{
+    return r->errors;
+}
+
+void
+rj_fed_request_deinit(rj_fed_request_t *q)
+{
+    json_decref(q->body);
+    q->body = NULL;
+}
+
+/* ---- representations ------------------------------------------------------------------- */
+
+/*
+ * Copies a field set's values from an object as the parent fetch returned it (under the
+ * gateway's aliases) into a representation (under the fields' names). False when a value
+ * is missing: the parent did not deliver, and the object cannot be represented.
+ */
+static bool
+copy_fieldset(const json_t *obj, const rj_gql_ast_selection_t *fs, json_t *out)
+{
+    for (; fs != NULL; fs = fs->next) {
+        char alias[256];
+        snprintf(alias, sizeof alias, ALIAS_PREFIX "%s", fs->name);
+        const json_t *v = json_object_get(obj, alias);
+        if (v == NULL)
+            return false;
+        if (fs->selections == NULL || json_is_null(v)) {
+            json_object_set(out, fs->name, (json_t *)v);
+        } else if (json_is_object(v)) {
+            json_t *sub = json_object();
+            json_object_set_new(out, fs->name, sub);
+            if (!copy_fieldset(v, fs->selections, sub))
+                return false;
+        } else if (json_is_array(v)) {
+            json_t *arr = json_array();
+            json_object_set_new(out, fs->name, arr);
+            for (size_t i = 0; i < json_array_size(v); i++) {
+                json_t *sub = json_object();
+                json_array_append_new(arr, sub);
+                if (!copy_fieldset(json_array_get(v, i), fs->selections, sub))
+                    return false;
+            }
+        } else {
+            return false;
+        }
+    }
+    return true;
+}
+
+typedef struct gather {
+    const rj_fed_fetch_t *fetch; /* the entity fetch */
+    fetch_run_t *fr;             /* its state */
+    size_t cap;                  /* capacity of fr->targets */
+    json_t *reps;                /* distinct representations, in first-seen order */
+    json_t *seen;                /* serialised representation -> index */
+} gather_t;
+
+static void
+gather(gather_t *g, json_t *node, size_t depth, json_t *path)
+{
+    if (json_is_array(node)) {
+        for (size_t i = 0; i < json_array_size(node); i++) {
+            json_array_append_new(path, json_integer((json_int_t)i));
+            gather(g, json_array_get(node, i), depth, path);
+            json_array_remove(path, json_array_size(path) - 1);
+        }
+        return;
+    }
+    if (!json_is_object(node))
+        return;
+    if (depth < g->fetch->npath) {
+        json_t *child = json_object_get(node, g->fetch->path[depth]);
+        if (child == NULL)
+            return;
+        json_array_append_new(path, json_string(g->fetch->path[depth]));
+        gather(g, child, depth + 1, path);
+        json_array_remove(path, json_array_size(path) - 1);
+        return;
+    }
+    const char *tn = json_string_value(json_object_get(node, "__typename"));
+    if (tn == NULL || strcmp(tn, g->fetch->type) != 0)
+        return;
+    json_t *rep = json_pack("{s:s}", "__typename", tn);
+    bool ok = true;
+    for (size_t i = 0; i < g->fetch->nreps && ok; i++)
+        ok = copy_fieldset(node, g->fetch->reps[i], rep);
+    if (!ok) {
+        json_decref(rep);
+        return;
+    }
+    char *key = json_dumps(rep, JSON_COMPACT | JSON_SORT_KEYS);
+    json_t *idx = json_object_get(g->seen, key);
+    size_t rep_i;
+    if (idx != NULL) {
+        rep_i = (size_t)json_integer_value(idx);
+        json_decref(rep);
+    } else {
+        rep_i = json_array_size(g->reps);
+        json_object_set_new(g->seen, key, json_integer((json_int_t)rep_i));
+        json_array_append_new(g->reps, rep);
+    }
+    free(key);
+    fetch_run_t *fr = g->fr;
+    if (fr->ntargets == g->cap) {
+        g->cap = g->cap != 0 ? 2 * g->cap : 8;
+        fr->targets = rj_xrealloc(fr->targets, g->cap * sizeof(*fr->targets));
+    }
+    fr->targets[fr->ntargets++] = (target_t){
+        .obj = json_incref(node),
+        .path = json_deep_copy(path),
+        .rep = rep_i,
+    };
+}
+
+/* ---- scheduling ------------------------------------------------------------------------ */
+
+static void
+finish(rj_fed_run_t *r, const rj_fed_fetch_t *f, bool answered)
+{
+    r->fs[f->id].state = F_DONE;
+    r->pending--;
+    for (size_t i = 0; i < f->nchildren; i++) {
+        if (answered)
+            r->fs[f->children[i]->id].state = F_READY;
+        else
+            finish(r, f->children[i], false); /* nothing to represent */
+    }
+    if (r->plan->serial && !f->entities && r->next_root < r->plan->nroots)
+        r->fs[r->plan->roots[r->next_root++]->id].state = F_READY;
+}
+
+static json_t *
+request_variables(const rj_fed_run_t *r, const rj_fed_fetch_t *f)
+{
+    json_t *vars = json_object();
+    for (size_t i = 0; i < f->nvariables; i++) {
+        json_t *v = json_object_get(r->variables, f->variables[i]);
+        if (v != NULL)
+            json_object_set(vars, f->variables[i], v);
+    }
+    return vars;
+}
+
+size_t
+rj_fed_run_next(rj_fed_run_t *r, rj_fed_request_t *out, size_t max)
+{
+    size_t n = 0;
+    /* Parents come before children in plan->all, so one pass sees cascades of skips. */
+    for (size_t i = 0; i < r->plan->nall && n < max; i++) {
+        const rj_fed_fetch_t *f = r->plan->all[i];
+        fetch_run_t *fr = &r->fs[i];
+        if (fr->state != F_READY)
+            continue;
+        json_t *vars = request_variables(r, f);
+        if (f->entities) {
+            gather_t g = {.fetch = f, .fr = fr, .reps = json_array(), .seen = json_object()};
+            json_t *path = json_array();
+            gather(&g, r->data, 0, path);
+            json_decref(path);
+            json_decref(g.seen);
+            fr->nreps = json_array_size(g.reps);
+            if (fr->nreps == 0) {
+                json_decref(g.reps);
+                json_decref(vars);
+                finish(r, f, false);
+                continue;
+            }
+            json_object_set_new(vars, "representations", g.reps);
+        }
+        fr->state = F_SENT;
+        out[n++] = (rj_fed_request_t){
+            .fetch = f->id,
+            .service = f->service,
+            .body = json_pack("{s:s, s:o}", "query", f->query, "variables", vars),
+        };
+    }
+    return n;
+}
+
+/* ---- answers ---------------------------------------------------------------------------- */
+
+/* Merges @p src into @p dst: objects key by key, lists item by item, the rest replaced. */
+static void
+merge(json_t *dst, const json_t *src)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach ((json_t *)src, k, v) {
+        json_t *d = json_object_get(dst, k);
+        if (json_is_object(d) && json_is_object(v)) {
+            merge(d, v);
+        } else if (json_is_array(d) && json_is_array(v) &&
+                   json_array_size(d) == json_array_size(v)) {
+            for (size_t i = 0; i < json_array_size(v); i++) {
+                json_t *di = json_array_get(d, i), *si = json_array_get(v, i);
+                if (json_is_object(di) && json_is_object(si))
+                    merge(di, si);
+                else
+                    json_array_set(d, i, si);
+            }
+        } else {
+            json_object_set(dst, k, v);
+        }
+    }
+}
+
+static void
+add_error(rj_fed_run_t *r, const rj_fed_fetch_t *f, json_t *e, const json_t *path)
+{
+    const char *svc = rj_fed_graph_service_name(r->g, (size_t)f->service);
+    if (!json_is_object(e)) {
+        json_decref(e);
+        e = json_pack("{s:s}", "message", "a service answered an error that is not an object");
+    }
+    json_object_del(e, "locations"); /* they point into the service's document, not ours */
+    if (path != NULL)
+        json_object_set(e, "path", (json_t *)path);
+    else
+        json_object_del(e, "path");
+    json_t *ext = json_object_get(e, "extensions");
+    if (!json_is_object(ext)) {
+        ext = json_object();
+        json_object_set_new(e, "extensions", ext);
+    }
+    json_object_set_new(ext, "serviceName", json_string(svc));
+    json_array_append_new(r->errors, e);
+}
+
+static void
+fail_fetch(rj_fed_run_t *r, const rj_fed_fetch_t *f, const char *why)
+{
+    const fetch_run_t *fr = &r->fs[f->id];
+    json_t *e = json_pack("{s:s, s:{s:s}}", "message", why, "extensions", "code",
+                          "DOWNSTREAM_SERVICE_ERROR");
+    add_error(r, f, e, fr->ntargets > 0 ? fr->targets[0].path : NULL);
+}
+
+/* An entity error's path, ["_entities", i, rest...], as the client's: target i's + rest. */
+static json_t *
+client_path(const fetch_run_t *fr, const json_t *path)
+{
+    const json_t *i = json_array_get(path, 1);
+    if (!json_is_integer(i))
+        return NULL;
+    json_int_t rep = json_integer_value(i);
+    for (size_t t = 0; t < fr->ntargets; t++) {
+        if ((json_int_t)fr->targets[t].rep != rep)
+            continue;
+        json_t *p = json_deep_copy(fr->targets[t].path);
+        for (size_t k = 2; k < json_array_size(path); k++)
+            json_array_append(p, json_array_get(path, k));
+        return p;
+    }
+    return NULL;
+}
+
+void
+rj_fed_run_deliver_take(rj_fed_run_t *r, size_t id, json_t *answer, const char *failure)
+{
+    if (id >= r->plan->nall || r->fs[id].state != F_SENT) {
+        json_decref(answer);
+        return;
+    }
+    const rj_fed_fetch_t *f = r->plan->all[id];
+    fetch_run_t *fr = &r->fs[id];
+    const json_t *data = json_object_get(answer, "data");
+    if (answer == NULL || !json_is_object(answer)) {
+        fail_fetch(r, f, failure != NULL ? failure : "the service's answer is not a JSON object");
+        json_decref(answer);
+        free_targets(fr);
+        finish(r, f, false);
+        return;
+    }
+    const json_t *errors = json_object_get(answer, "errors");
+    for (size_t i = 0; i < json_array_size(errors); i++) {
+        const json_t *e = json_array_get(errors, i);
+        const json_t *path = json_object_get(e, "path");
+        json_t *cp = NULL;
+        if (f->entities && json_is_array(path))
+            cp = client_path(fr, path);
+        add_error(r, f, json_deep_copy(e), f->entities ? cp : path);
+        json_decref(cp);
+    }
+    bool answered = json_is_object(data);
+    if (answered && !f->entities) {
+        merge(r->data, data);
+    } else if (answered) {
+        const json_t *ents = json_object_get(data, "_entities");
+        answered = json_is_array(ents) && json_array_size(ents) == fr->nreps;
+        for (size_t t = 0; answered && t < fr->ntargets; t++) {
+            const json_t *e = json_array_get(ents, fr->targets[t].rep);
+            if (json_is_object(e))
+                merge(fr->targets[t].obj, e);
+        }
+        if (!answered && json_array_size(errors) == 0)
+            fail_fetch(r, f, "the service's _entities answer does not match the representations");
+    } else if (json_array_size(errors) == 0) {
+        fail_fetch(r, f, "the service answered without data");
+    }
+    json_decref(answer);
+    free_targets(fr);
+    finish(r, f, answered);
+}

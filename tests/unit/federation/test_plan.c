@@ -1,0 +1,306 @@
+/*
+ * test_plan.c - planning and running operations over the demo composition, the services
+ * played by canned answers: the documents each service receives, one _entities call per
+ * service and path with deduplicated representations, @provides honoured, @requires
+ * fields fetched and sent, variables forwarded only where used, answers merged under the
+ * client's aliases and completed, errors moved to the client's paths.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "fixtures.h"
+
+enum { ACCOUNTS, PRODUCTS, INVENTORY, REVIEWS };
+
+typedef struct fixture {
+    rj_fed_graph_t *g;   /* the demo composition */
+    rj_gql_doc_t *doc;   /* the client's document */
+    rj_fed_plan_t *plan; /* its plan */
+} fixture_t;
+
+static void
+setup(fixture_t *fx, const char *query)
+{
+    const rj_fed_sdl_t s[] = DEMO_SERVICES;
+    rj_error_t err;
+    rj_error_clear(&err);
+    fx->g = rj_fed_compose(s, 4, &err);
+    cr_assert_not_null(fx->g, "%s", err.msg);
+    json_t *perr = NULL;
+    fx->doc = rj_gql_parse(query, strlen(query), NULL, &perr);
+    cr_assert_not_null(fx->doc);
+    json_t *verr = rj_gql_validate(rj_fed_graph_schema(fx->g), fx->doc);
+    cr_assert_null(verr, "invalid test query");
+    fx->plan = rj_fed_plan_new(fx->g, fx->doc, rj_gql_doc_definitions(fx->doc), &err);
+    cr_assert_not_null(fx->plan, "%s", err.msg);
+}
+
+static void
+teardown_fx(fixture_t *fx)
+{
+    rj_fed_plan_free(fx->plan);
+    rj_gql_doc_free(fx->doc);
+    rj_fed_graph_free(fx->g);
+}
+
+static json_t *
+js(const char *text)
+{
+    json_error_t e;
+    json_t *v = json_loads(text, 0, &e);
+    cr_assert_not_null(v, "bad test JSON: %s: %s", e.text, text);
+    return v;
+}
+
+static void
+expect_json(const json_t *v, const char *expected)
+{
+    char *got = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+    json_t *e = js(expected);
+    char *want = json_dumps(e, JSON_COMPACT | JSON_SORT_KEYS);
+    cr_expect_str_eq(got, want);
+    free(got);
+    free(want);
+    json_decref(e);
+}
+
+/* Takes the only due request, checks where it goes and what it sends. */
+static size_t
+expect_request(rj_fed_run_t *run, int service, const char *query, const char *variables)
+{
+    rj_fed_request_t q[4];
+    size_t n = rj_fed_run_next(run, q, 4);
+    cr_assert_eq(n, 1, "expected one request, got %zu", n);
+    cr_expect_eq(q[0].service, service);
+    cr_expect_str_eq(json_string_value(json_object_get(q[0].body, "query")), query);
+    expect_json(json_object_get(q[0].body, "variables"), variables);
+    size_t id = q[0].fetch;
+    rj_fed_request_deinit(&q[0]);
+    return id;
+}
+
+static json_t *
+complete(fixture_t *fx, rj_fed_run_t *run, const json_t *variables)
+{
+    rj_gql_prepared_t *p = NULL;
+    json_t *errs = NULL;
+    cr_assert_eq(rj_gql_prepare(rj_fed_graph_schema(fx->g), fx->doc, NULL, variables, &p, &errs),
+                 RJ_OK);
+    rj_gql_prepared_set_keyed(p);
+    const json_t *data = rj_fed_run_data_get(run);
+    for (size_t i = 0; i < rj_gql_prepared_nroots(p); i++) {
+        const rj_gql_root_field_t *f = rj_gql_prepared_root(p, i);
+        json_t *v = json_object_get(data, f->response_key);
+        rj_gql_prepared_set_result_take(p, i, v != NULL ? json_incref(v) : json_null());
+    }
+    const json_t *errors = rj_fed_run_errors_get(run);
+    for (size_t i = 0; i < json_array_size(errors); i++)
+        rj_gql_prepared_add_error_take(p, json_incref(json_array_get(errors, i)));
+    json_t *resp = rj_gql_complete(p);
+    rj_gql_prepared_free(p);
+    return resp;
+}
+
+Test(fed_plan, three_levels_batched_and_provides)
+{
+    fixture_t fx;
+    setup(&fx, "{ topProducts { name reviews { body author { name username } } } }");
+    cr_expect_eq(fx.plan->nroots, 1);
+    cr_expect_eq(fx.plan->nall, 3);
+    rj_fed_run_t *run = rj_fed_run_new(fx.plan, fx.g, NULL);
+
+    size_t id = expect_request(
+        run, PRODUCTS, "query { topProducts { __typename name __typename _rj_upc: upc } }", "{}");
+    cr_expect_not(rj_fed_run_done(run));
+    rj_fed_run_deliver_take(
+        run, id,
+        js("{\"data\":{\"topProducts\":[{\"__typename\":\"Product\",\"name\":\"Table\","
+           "\"_rj_upc\":\"1\"},{\"__typename\":\"Product\",\"name\":\"Couch\",\"_rj_upc\":\"2\"},"
+           "{\"__typename\":\"Product\",\"name\":\"Table again\",\"_rj_upc\":\"1\"}]}}"),
+        NULL);
+
+    /* One call for the three products, two distinct representations. */
+    id = expect_request(run, REVIEWS,
+                        "query($representations: [_Any!]!) { _entities(representations: "
+                        "$representations) { ... on Product { reviews { __typename body author "
+                        "{ __typename __typename _rj_id: id username } } } } }",
+                        "{\"representations\":[{\"__typename\":\"Product\",\"upc\":\"1\"},"
+                        "{\"__typename\":\"Product\",\"upc\":\"2\"}]}");
+    rj_fed_run_deliver_take(
+        run, id,
+        js("{\"data\":{\"_entities\":["
+           "{\"reviews\":[{\"__typename\":\"Review\",\"body\":\"Love it\",\"author\":"
+           "{\"__typename\":\"User\",\"_rj_id\":\"u1\",\"username\":\"@ada\"}},"
+           "{\"__typename\":\"Review\",\"body\":\"Meh\",\"author\":"
+           "{\"__typename\":\"User\",\"_rj_id\":\"u2\",\"username\":\"@alan\"}}]},"
+           "{\"reviews\":[{\"__typename\":\"Review\",\"body\":\"Soft\",\"author\":"
+           "{\"__typename\":\"User\",\"_rj_id\":\"u1\",\"username\":\"@ada\"}}]}]}}"),
+        NULL);
+
+    /* Five authors over three products, two distinct users, one call; username provided. */
+    id = expect_request(run, ACCOUNTS,
+                        "query($representations: [_Any!]!) { _entities(representations: "
+                        "$representations) { ... on User { name } } }",
+                        "{\"representations\":[{\"__typename\":\"User\",\"id\":\"u1\"},"
+                        "{\"__typename\":\"User\",\"id\":\"u2\"}]}");
+    rj_fed_run_deliver_take(
+        run, id, js("{\"data\":{\"_entities\":[{\"name\":\"Ada\"},{\"name\":\"Alan\"}]}}"), NULL);
+    cr_expect(rj_fed_run_done(run));
+    rj_fed_request_t none[1];
+    cr_expect_eq(rj_fed_run_next(run, none, 1), 0);
+
+    json_t *resp = complete(&fx, run, NULL);
+    expect_json(resp,
+                "{\"data\":{\"topProducts\":["
+                "{\"name\":\"Table\",\"reviews\":[{\"body\":\"Love it\",\"author\":{\"name\":"
+                "\"Ada\",\"username\":\"@ada\"}},{\"body\":\"Meh\",\"author\":{\"name\":\"Alan\","
+                "\"username\":\"@alan\"}}]},"
+                "{\"name\":\"Couch\",\"reviews\":[{\"body\":\"Soft\",\"author\":{\"name\":\"Ada\","
+                "\"username\":\"@ada\"}}]},"
+                "{\"name\":\"Table again\",\"reviews\":[{\"body\":\"Love it\",\"author\":{\"name\":"
+                "\"Ada\",\"username\":\"@ada\"}},{\"body\":\"Meh\",\"author\":{\"name\":\"Alan\","
+                "\"username\":\"@alan\"}}]}]}}");
+    json_decref(resp);
+    rj_fed_run_free(run);
+    teardown_fx(&fx);
+}
+
+/*
+ * Root fields of two services in parallel, aliases, fragments, @skip with a variable that
+ * only the service evaluating it receives, __typename, and @requires fields fetched from
+ * the parent and sent in the representation.
+ */
+Test(fed_plan, parallel_roots_variables_requires)
+{
+    fixture_t fx;
+    setup(&fx, "query Q($n: Int = 2, $noName: Boolean!) {"
+               "  me { ...U }"
+               "  top: topProducts(first: $n) { __typename title: name @skip(if: $noName)"
+               "    ... on Product { shippingEstimate inStock } } }"
+               "fragment U on User { id first: name }");
+    json_t *vars = js("{\"n\": 1, \"noName\": false}");
+    rj_fed_run_t *run = rj_fed_run_new(fx.plan, fx.g, vars);
+    rj_fed_request_t q[4];
+    cr_assert_eq(rj_fed_run_next(run, q, 4), 2);
+    cr_expect_eq(q[0].service, ACCOUNTS);
+    cr_expect_str_eq(json_string_value(json_object_get(q[0].body, "query")),
+                     "query { me { __typename ... on User { id first: name } } }");
+    expect_json(json_object_get(q[0].body, "variables"), "{}");
+    cr_expect_eq(q[1].service, PRODUCTS);
+    cr_expect_str_eq(json_string_value(json_object_get(q[1].body, "query")),
+                     "query($n: Int = 2, $noName: Boolean!) { top: topProducts(first: $n) { "
+                     "__typename __typename title: name @skip(if: $noName) ... on Product { "
+                     "__typename _rj_upc: upc _rj_price: price _rj_weight: weight __typename "
+                     "_rj_upc: upc } } }");
+    expect_json(json_object_get(q[1].body, "variables"), "{\"n\": 1, \"noName\": false}");
+    size_t me = q[0].fetch, top = q[1].fetch;
+    rj_fed_request_deinit(&q[0]);
+    rj_fed_request_deinit(&q[1]);
+    rj_fed_run_deliver_take(run, top,
+                            js("{\"data\":{\"top\":[{\"__typename\":\"Product\",\"title\":\"T\","
+                               "\"_rj_upc\":\"1\",\"_rj_price\":10,\"_rj_weight\":5}]}}"),
+                            NULL);
+    size_t inv = expect_request(
+        run, INVENTORY,
+        "query($representations: [_Any!]!) { _entities(representations: $representations) { "
+        "... on Product { shippingEstimate inStock } } }",
+        "{\"representations\":[{\"__typename\":\"Product\",\"upc\":\"1\",\"price\":10,"
+        "\"weight\":5}]}");
+    rj_fed_run_deliver_take(run, me, js("{\"data\":{\"me\":{\"id\":\"u1\",\"first\":\"Ada\"}}}"),
+                            NULL);
+    rj_fed_run_deliver_take(
+        run, inv, js("{\"data\":{\"_entities\":[{\"shippingEstimate\":3,\"inStock\":true}]}}"),
+        NULL);
+    cr_expect(rj_fed_run_done(run));
+    json_t *resp = complete(&fx, run, vars);
+    expect_json(resp, "{\"data\":{\"me\":{\"id\":\"u1\",\"first\":\"Ada\"},\"top\":[{"
+                      "\"__typename\":\"Product\",\"title\":\"T\",\"shippingEstimate\":3,"
+                      "\"inStock\":true}]}}");
+    json_decref(resp);
+    json_decref(vars);
+    rj_fed_run_free(run);
+    teardown_fx(&fx);
+}
+
+/*
+ * A failing service costs only its fields: the entity fetch's errors come back with the
+ * client's path and serviceName, a service that cannot be reached gives one error, and
+ * the fetches below a failed one are never sent.
+ */
+Test(fed_plan, failures_cost_only_their_fields)
+{
+    fixture_t fx;
+    setup(&fx, "{ topProducts { name inStock reviews { author { name } } } }");
+    rj_fed_run_t *run = rj_fed_run_new(fx.plan, fx.g, NULL);
+    rj_fed_request_t q[4];
+    cr_assert_eq(rj_fed_run_next(run, q, 4), 1);
+    size_t id = q[0].fetch;
+    rj_fed_request_deinit(&q[0]);
+    rj_fed_run_deliver_take(
+        run, id,
+        js("{\"data\":{\"topProducts\":[{\"__typename\":\"Product\",\"name\":\"A\",\"_rj_upc\":"
+           "\"1\"},{\"__typename\":\"Product\",\"name\":\"B\",\"_rj_upc\":\"2\"}]}}"),
+        NULL);
+    cr_assert_eq(rj_fed_run_next(run, q, 4), 2);
+    cr_expect_eq(q[0].service, INVENTORY);
+    cr_expect_eq(q[1].service, REVIEWS);
+    size_t inv = q[0].fetch, rev = q[1].fetch;
+    rj_fed_request_deinit(&q[0]);
+    rj_fed_request_deinit(&q[1]);
+    rj_fed_run_deliver_take(
+        run, inv,
+        js("{\"data\":{\"_entities\":[{\"inStock\":true},null]},\"errors\":[{\"message\":"
+           "\"no stock\",\"path\":[\"_entities\",1,\"inStock\"],\"locations\":[{\"line\":1,"
+           "\"column\":2}]}]}"),
+        NULL);
+    rj_fed_run_deliver_take(run, rev, NULL, "could not reach service reviews: timeout");
+    cr_expect(rj_fed_run_done(run));
+    cr_expect_eq(rj_fed_run_next(run, q, 4), 0); /* accounts is never asked */
+    json_t *resp = complete(&fx, run, NULL);
+    expect_json(resp,
+                "{\"errors\":[{\"message\":\"no stock\",\"path\":[\"topProducts\",1,\"inStock\"],"
+                "\"extensions\":{\"serviceName\":\"inventory\"}},"
+                "{\"message\":\"could not reach service reviews: timeout\",\"path\":["
+                "\"topProducts\",0],\"extensions\":{\"code\":\"DOWNSTREAM_SERVICE_ERROR\","
+                "\"serviceName\":\"reviews\"}}],"
+                "\"data\":{\"topProducts\":[{\"name\":\"A\",\"inStock\":true,\"reviews\":null},"
+                "{\"name\":\"B\",\"inStock\":null,\"reviews\":null}]}}");
+    json_decref(resp);
+    rj_fed_run_free(run);
+    teardown_fx(&fx);
+}
+
+/* Mutations run one after another, in document order. */
+Test(fed_plan, mutations_are_serial)
+{
+    static const char a[] = "type Query { a: Int }\ntype Mutation { setA(v: Int!): Int }\n";
+    static const char b[] = "type Query { b: Int }\ntype Mutation { setB(v: Int!): Int }\n";
+    const rj_fed_sdl_t s[] = {{"a", a, sizeof a - 1}, {"b", b, sizeof b - 1}};
+    rj_error_t err;
+    rj_error_clear(&err);
+    rj_fed_graph_t *g = rj_fed_compose(s, 2, &err);
+    cr_assert_not_null(g, "%s", err.msg);
+    static const char query[] = "mutation { x: setB(v: 1) setA(v: 2) y: setB(v: 3) }";
+    rj_gql_doc_t *doc = rj_gql_parse(query, sizeof query - 1, NULL, NULL);
+    rj_fed_plan_t *plan = rj_fed_plan_new(g, doc, rj_gql_doc_definitions(doc), &err);
+    cr_assert_not_null(plan, "%s", err.msg);
+    cr_expect(plan->serial);
+    rj_fed_run_t *run = rj_fed_run_new(plan, g, NULL);
+    static const char *const expect[][2] = {{"1", "mutation { x: setB(v: 1) }"},
+                                            {"0", "mutation { setA(v: 2) }"},
+                                            {"1", "mutation { y: setB(v: 3) }"}};
+    for (size_t i = 0; i < 3; i++) {
+        rj_fed_request_t q[4];
+        cr_assert_eq(rj_fed_run_next(run, q, 4), 1, "step %zu", i);
+        cr_expect_eq(q[0].service, atoi(expect[i][0]));
+        cr_expect_str_eq(json_string_value(json_object_get(q[0].body, "query")), expect[i][1]);
+        size_t id = q[0].fetch;
+        rj_fed_request_deinit(&q[0]);
+        rj_fed_run_deliver_take(run, id, js("{\"data\":{}}"), NULL);
+    }
+    cr_expect(rj_fed_run_done(run));
+    rj_fed_run_free(run);
+    rj_fed_plan_free(plan);
+    rj_gql_doc_free(doc);
+    rj_fed_graph_free(g);
+}
