@@ -163,6 +163,39 @@ const rj_fed_type_t *rj_fed_graph_type(const rj_fed_graph_t *g, const char *name
 /** A field's routing facts by name, or NULL. */
 const rj_fed_field_t *rj_fed_type_field(const rj_fed_type_t *t, const char *name);
 
+/* ---- reading the services ------------------------------------------------------------- */
+
+/**
+ * A service's SDL: its configured `schema`, or asked with `{ _service { sdl } }` of each of
+ * its URLs in turn until one answers. Blocks up to @p timeout_ms per URL.
+ *
+ * @param sdl  on RJ_OK a new string (free() it)
+ * @return RJ_OK; RJ_ERETRY (unreachable), RJ_EPROTO (not a GraphQL answer with an SDL),
+ *         RJ_ETOOBIG (an answer above 16 MiB)
+ */
+rj_status_t rj_fed_fetch_sdl(const rj_fed_service_conf_t *svc, int timeout_ms, char **sdl,
+                             rj_error_t *err);
+
+struct curl_slist;
+
+/**
+ * The headers of every request to @p svc: Content-Type: application/json and its
+ * `initHeaders`. Ownership: a new list; curl_slist_free_all() it.
+ */
+struct curl_slist *rj_fed_service_headers(const rj_fed_service_conf_t *svc);
+
+/**
+ * Reads every service's SDL (with the configuration's retries) and composes them. A
+ * service that stays unreadable stops the start when mandatory, else is left out.
+ *
+ * @param present  if not NULL, on success a new array (free() it): for each configured
+ *                 service, whether it is in the composition. Service indexes of the graph
+ *                 count only those present, in configuration order.
+ * @return a new graph, or NULL with @p err set
+ */
+rj_fed_graph_t *rj_fed_load(const rj_fed_conf_t *conf, int timeout_ms, bool **present,
+                            rj_error_t *err);
+
 /* ---- planning -------------------------------------------------------------------------- */
 
 /**

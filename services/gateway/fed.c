@@ -1,0 +1,527 @@
+/*
+ * fed.c - federated execution (fed.h): request -> cached document -> prepared operation
+ * -> cached plan -> requests to the services over pooled libcurl connections -> merged
+ * answers completed by the engine against the composed schema.
+ *
+ * What a service does wrong costs only its fields: a transfer that fails, times out
+ * (the per-request timeout), answers more than max_answer_bytes, or answers something
+ * that is not a GraphQL JSON answer is delivered to the run as a failure, which nulls its
+ * fields with an error and skips what depended on it; the client still gets HTTP 200
+ * with the rest. Every transfer has a timeout, so every operation ends.
+ *
+ * Not done here yet: pollingInterval (the composition is read once at start), a client
+ * that disconnects does not cancel its transfers (their timeouts bound them), and the
+ * hooks of DESIGN.md section 7.
+ */
+#include "fed.h"
+
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "exec.h"
+#include "json/envelope.h"
+#include "log/log.h"
+
+#define GW_FED_DOCS 1024 /* parsed documents cached */
+#define GW_FED_PLANS 256 /* plans cached (direct-mapped by hash) */
+#define GW_FED_BATCH 16  /* requests taken from a run at a time */
+
+/* A cached plan with the document it points into. Reference-counted: an operation in
+ * flight keeps its plan when the cache evicts it. */
+typedef struct plan_ref {
+    int refs;            /* the cache's and each operation's */
+    uint64_t hash;       /* of key */
+    char *key;           /* query text, NUL, operation name */
+    size_t key_len;      /* length of key, both parts */
+    rj_gql_doc_t *doc;   /* a reference */
+    rj_fed_plan_t *plan; /* the plan */
+} plan_ref_t;
+
+/* A socket libcurl asked the loop to watch. */
+typedef struct sock {
+    uv_poll_t poll;   /* the watcher */
+    curl_socket_t fd; /* the socket */
+    gw_fed_t *f;      /* the executor */
+} sock_t;
+
+struct gw_fed {
+    uv_loop_t *loop;                   /* the gateway's loop */
+    const rj_fed_conf_t *conf;         /* the configuration */
+    rj_fed_graph_t *graph;             /* the composition */
+    const rj_fed_service_conf_t **svc; /* per graph service: its configuration */
+    struct curl_slist **headers;       /* per graph service: request headers */
+    size_t *next_url;                  /* per graph service: round robin over its URLs */
+    CURLM *multi;                      /* the transfers and the connection pool */
+    uv_timer_t timer;                  /* libcurl's timeouts */
+    bool timer_open;                   /* timer was initialised */
+    rj_gql_cache_t *docs;              /* parsed, validated documents */
+    plan_ref_t *plans[GW_FED_PLANS];   /* the plan cache */
+    int timeout_ms;                    /* per transfer */
+    size_t max_answer;                 /* bytes per answer */
+    size_t busy;                       /* operations in flight */
+};
+
+/* One GraphQL request being answered. */
+typedef struct fed_op {
+    gw_fed_t *f;             /* the executor */
+    gw_responder_t *r;       /* the way back */
+    rj_gql_prepared_t *prep; /* the prepared operation */
+    plan_ref_t *plan;        /* its plan (a reference) */
+    rj_fed_run_t *run;       /* the run */
+    size_t transfers;        /* transfers in flight */
+} fed_op_t;
+
+/* One HTTP request to a service. */
+typedef struct transfer {
+    fed_op_t *op;                /* whose */
+    size_t fetch;                /* the fetch it answers */
+    int service;                 /* graph service index */
+    CURL *easy;                  /* the transfer */
+    char *payload;               /* the request body */
+    rj_buf_t answer;             /* the answer so far */
+    bool too_large;              /* the answer passed max_answer */
+    char error[CURL_ERROR_SIZE]; /* libcurl's message */
+} transfer_t;
+
+static void pump(fed_op_t *op);
+
+/* ---- plan cache ------------------------------------------------------------------------- */
+
+static void
+plan_unref(plan_ref_t *p)
+{
+    if (p == NULL || --p->refs > 0)
+        return;
+    rj_fed_plan_free(p->plan);
+    rj_gql_doc_free(p->doc);
+    free(p->key);
+    free(p);
+}
+
+/* The plan of (@p query, @p op_name), planned on a miss. A new reference, or NULL. */
+static plan_ref_t *
+plan_get(gw_fed_t *f, const char *query, const char *op_name, rj_gql_doc_t *doc,
+         const rj_gql_ast_definition_t *op, rj_error_t *err)
+{
+    rj_buf_t key;
+    rj_buf_init(&key);
+    rj_buf_puts(&key, query);
+    rj_buf_putc(&key, '\0');
+    rj_buf_puts(&key, op_name != NULL ? op_name : "");
+    uint64_t h = rj_hash(key.data, key.len);
+    plan_ref_t **slot = &f->plans[h % GW_FED_PLANS];
+    if (*slot != NULL && (*slot)->hash == h && (*slot)->key_len == key.len &&
+        memcmp((*slot)->key, key.data, key.len) == 0) {
+        rj_buf_deinit(&key);
+        (*slot)->refs++;
+        return *slot;
+    }
+    rj_fed_plan_t *plan = rj_fed_plan_new(f->graph, doc, op, err);
+    if (plan == NULL) {
+        rj_buf_deinit(&key);
+        return NULL;
+    }
+    plan_ref_t *p = rj_xcalloc(1, sizeof(*p));
+    p->refs = 2; /* the cache's and the caller's */
+    p->hash = h;
+    p->key_len = key.len;
+    p->key = rj_buf_steal(&key);
+    p->doc = rj_gql_doc_ref(doc);
+    p->plan = plan;
+    plan_unref(*slot);
+    *slot = p;
+    return p;
+}
+
+/* ---- libcurl on the loop ---------------------------------------------------------------- */
+
+static void check_done(gw_fed_t *f);
+
+static void
+on_poll(uv_poll_t *h, int status, int events)
+{
+    sock_t *s = h->data;
+    int flags = 0;
+    if (status < 0)
+        flags = CURL_CSELECT_ERR;
+    if (events & UV_READABLE)
+        flags |= CURL_CSELECT_IN;
+    if (events & UV_WRITABLE)
+        flags |= CURL_CSELECT_OUT;
+    int running;
+    gw_fed_t *f = s->f;
+    curl_multi_socket_action(f->multi, s->fd, flags, &running);
+    check_done(f);
+}
+
+static void
+sock_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static int
+on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+    (void)easy;
+    gw_fed_t *f = userp;
+    sock_t *s = socketp;
+    if (what == CURL_POLL_REMOVE) {
+        if (s != NULL) {
+            uv_poll_stop(&s->poll);
+            uv_close((uv_handle_t *)&s->poll, sock_closed);
+            curl_multi_assign(f->multi, fd, NULL);
+        }
+        return 0;
+    }
+    if (s == NULL) {
+        s = rj_xcalloc(1, sizeof(*s));
+        s->fd = fd;
+        s->f = f;
+        uv_poll_init_socket(f->loop, &s->poll, fd);
+        s->poll.data = s;
+        curl_multi_assign(f->multi, fd, s);
+    }
+    int events = 0;
+    if (what & CURL_POLL_IN)
+        events |= UV_READABLE;
+    if (what & CURL_POLL_OUT)
+        events |= UV_WRITABLE;
+    uv_poll_start(&s->poll, events, on_poll);
+    return 0;
+}
+
+static void
+on_timer(uv_timer_t *t)
+{
+    gw_fed_t *f = t->data;
+    int running;
+    curl_multi_socket_action(f->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    check_done(f);
+}
+
+static int
+on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+    (void)multi;
+    gw_fed_t *f = userp;
+    /* Never act from inside libcurl: a zero timeout runs on the next loop iteration. */
+    if (timeout_ms < 0)
+        uv_timer_stop(&f->timer);
+    else
+        uv_timer_start(&f->timer, on_timer, (uint64_t)timeout_ms, 0);
+    return 0;
+}
+
+static size_t
+on_write(char *data, size_t size, size_t nmemb, void *userdata)
+{
+    transfer_t *t = userdata;
+    size_t n = size * nmemb;
+    if (t->answer.len + n > t->op->f->max_answer) {
+        t->too_large = true;
+        return 0; /* aborts the transfer */
+    }
+    rj_buf_append(&t->answer, data, n);
+    return n;
+}
+
+/* A finished transfer's answer, or NULL with @p why set. */
+static json_t *
+transfer_answer(gw_fed_t *f, transfer_t *t, CURLcode rc, long status, char *why, size_t n)
+{
+    const char *name = rj_fed_graph_service_name(f->graph, (size_t)t->service);
+    if (t->too_large) {
+        snprintf(why, n, "service %s answered more than %zu bytes", name, f->max_answer);
+        return NULL;
+    }
+    if (rc == CURLE_OPERATION_TIMEDOUT) {
+        snprintf(why, n, "service %s did not answer within %d ms", name, f->timeout_ms);
+        return NULL;
+    }
+    if (rc != CURLE_OK) {
+        snprintf(why, n, "could not reach service %.64s: %.256s", name,
+                 t->error[0] != '\0' ? t->error : curl_easy_strerror(rc));
+        return NULL;
+    }
+    json_t *answer =
+        json_loadb(t->answer.data != NULL ? t->answer.data : "", t->answer.len, 0, NULL);
+    if (!json_is_object(answer) ||
+        (json_object_get(answer, "data") == NULL && json_object_get(answer, "errors") == NULL)) {
+        json_decref(answer);
+        snprintf(why, n, "service %s answered HTTP %ld without a GraphQL answer", name, status);
+        return NULL;
+    }
+    return answer;
+}
+
+static void
+transfer_free(transfer_t *t)
+{
+    free(t->payload);
+    rj_buf_deinit(&t->answer);
+    free(t);
+}
+
+static void
+check_done(gw_fed_t *f)
+{
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(f->multi, &left)) != NULL) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        CURL *easy = m->easy_handle;
+        CURLcode rc = m->data.result;
+        transfer_t *t = NULL;
+        long status = 0;
+        curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&t);
+        curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+        curl_multi_remove_handle(f->multi, easy);
+        curl_easy_cleanup(easy);
+        char why[RJ_ERROR_MSG_MAX] = "";
+        json_t *answer = transfer_answer(f, t, rc, status, why, sizeof why);
+        if (answer == NULL)
+            rj_warn("federation", "%s", why);
+        fed_op_t *op = t->op;
+        rj_fed_run_deliver_take(op->run, t->fetch, answer, why);
+        op->transfers--;
+        transfer_free(t);
+        pump(op);
+    }
+}
+
+static void
+transfer_start(fed_op_t *op, rj_fed_request_t *q)
+{
+    gw_fed_t *f = op->f;
+    const rj_fed_service_conf_t *svc = f->svc[q->service];
+    const char *url = svc->urls[f->next_url[q->service]++ % svc->nurls];
+    transfer_t *t = rj_xcalloc(1, sizeof(*t));
+    t->op = op;
+    t->fetch = q->fetch;
+    t->service = q->service;
+    t->payload = json_dumps(q->body, JSON_COMPACT);
+    rj_buf_init(&t->answer);
+    CURL *c = t->easy = curl_easy_init();
+    RJ_ASSERT(c != NULL);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)f->timeout_ms);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, f->headers[q->service]);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, t->payload);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, t);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, t->error);
+    curl_easy_setopt(c, CURLOPT_PRIVATE, t);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "ramjet-gateway/1");
+    /* An idle pooled connection older than keepAlive is not reused (closed instead). */
+    int idle_ms = svc->keep_alive_ms > svc->keep_alive_timeout_ms ? svc->keep_alive_ms
+                                                                  : svc->keep_alive_timeout_ms;
+    curl_easy_setopt(c, CURLOPT_MAXAGE_CONN, (long)(idle_ms + 999) / 1000);
+    if (idle_ms == 0)
+        curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+    op->transfers++;
+    if (curl_multi_add_handle(f->multi, c) != CURLM_OK) {
+        curl_easy_cleanup(c);
+        op->transfers--;
+        rj_fed_run_deliver_take(op->run, t->fetch, NULL, "could not start a request");
+        transfer_free(t);
+    }
+}
+
+/* ---- operations ------------------------------------------------------------------------- */
+
+static void
+op_free(fed_op_t *op)
+{
+    op->f->busy--;
+    rj_fed_run_free(op->run);
+    plan_unref(op->plan);
+    rj_gql_prepared_free(op->prep);
+    free(op);
+}
+
+static void
+op_finish(fed_op_t *op)
+{
+    rj_gql_prepared_set_keyed(op->prep);
+    const json_t *data = rj_fed_run_data_get(op->run);
+    for (size_t i = 0; i < rj_gql_prepared_nroots(op->prep); i++) {
+        const rj_gql_root_field_t *rf = rj_gql_prepared_root(op->prep, i);
+        if (rf->internal)
+            continue;
+        json_t *v = json_object_get(data, rf->response_key);
+        rj_gql_prepared_set_result_take(op->prep, i, v != NULL ? json_incref(v) : json_null());
+    }
+    const json_t *errors = rj_fed_run_errors_get(op->run);
+    for (size_t i = 0; i < json_array_size(errors); i++)
+        rj_gql_prepared_add_error_take(op->prep, json_incref(json_array_get(errors, i)));
+    json_t *resp = rj_gql_complete(op->prep);
+    gw_errors_decorate(json_object_get(resp, "errors"));
+    gw_responder_send_json_take(op->r, 200, resp);
+    op_free(op);
+}
+
+static void
+pump(fed_op_t *op)
+{
+    rj_fed_request_t q[GW_FED_BATCH];
+    size_t n;
+    while ((n = rj_fed_run_next(op->run, q, GW_FED_BATCH)) > 0)
+        for (size_t i = 0; i < n; i++) {
+            transfer_start(op, &q[i]);
+            rj_fed_request_deinit(&q[i]);
+        }
+    if (op->transfers == 0 && rj_fed_run_done(op->run))
+        op_finish(op);
+}
+
+static void
+send_errors(gw_responder_t *r, json_t *errors)
+{
+    gw_errors_decorate(errors);
+    gw_responder_send_json_take(r, 200, json_pack("{s:o}", "errors", errors));
+}
+
+void
+gw_fed_handle(void *opaque, gw_responder_t *r, const gw_http_request_t *in)
+{
+    gw_fed_t *f = opaque;
+    gw_gql_request_t req;
+    json_t *resp = NULL;
+    int status = gw_request_parse(in, &req, &resp);
+    if (status != 0) {
+        gw_responder_send_json_take(r, status, resp);
+        return;
+    }
+    json_t *errors = NULL;
+    rj_gql_doc_t *doc = rj_gql_cache_get(f->docs, req.query, strlen(req.query), &errors);
+    if (doc == NULL) {
+        send_errors(r, errors);
+        gw_request_deinit(&req);
+        return;
+    }
+    rj_gql_prepared_t *prep = NULL;
+    if (rj_gql_prepare(rj_fed_graph_schema(f->graph), doc, req.operation_name, req.variables, &prep,
+                       &errors) != RJ_OK) {
+        send_errors(r, errors);
+    } else if (rj_gql_prepared_op(prep) == RJ_GQL_OP_SUBSCRIPTION) {
+        rj_gql_prepared_free(prep);
+        gw_responder_send_json_take(r, 200,
+                                    gw_error_body("subscriptions are served over WebSocket", NULL));
+    } else {
+        rj_error_t err;
+        rj_error_clear(&err);
+        const rj_gql_ast_definition_t *def =
+            gw_select_operation(rj_gql_doc_definitions(doc), req.operation_name);
+        plan_ref_t *plan = plan_get(f, req.query, req.operation_name, doc, def, &err);
+        if (plan == NULL) {
+            rj_gql_prepared_free(prep);
+            gw_responder_send_json_take(r, 200, gw_error_body(err.msg, rj_error_code(&err)));
+        } else {
+            fed_op_t *op = rj_xcalloc(1, sizeof(*op));
+            op->f = f;
+            op->r = r;
+            op->prep = prep;
+            op->plan = plan;
+            op->run = rj_fed_run_new(plan->plan, f->graph, rj_gql_prepared_variables_get(prep));
+            f->busy++;
+            pump(op);
+        }
+    }
+    rj_gql_doc_free(doc);
+    gw_request_deinit(&req);
+}
+
+/* ---- life ------------------------------------------------------------------------------- */
+
+gw_fed_t *
+gw_fed_new(const gw_fed_opts_t *o, rj_error_t *err)
+{
+    gw_fed_t *f = rj_xcalloc(1, sizeof(*f));
+    f->loop = o->loop;
+    f->conf = o->conf;
+    f->graph = o->graph;
+    f->timeout_ms = o->timeout_ms;
+    f->max_answer = o->max_answer_bytes;
+    size_t n = rj_fed_graph_nservices(f->graph);
+    f->svc = rj_xcalloc(n, sizeof(*f->svc));
+    f->headers = rj_xcalloc(n, sizeof(*f->headers));
+    f->next_url = rj_xcalloc(n, sizeof(*f->next_url));
+    long max_host = 1, total = 0;
+    for (size_t i = 0, gi = 0; i < o->conf->nservices; i++) {
+        const rj_fed_service_conf_t *s = &o->conf->services[i];
+        if (!o->present[i])
+            continue;
+        f->svc[gi] = s;
+        f->headers[gi++] = rj_fed_service_headers(s);
+        max_host = s->connections > max_host ? s->connections : max_host;
+        total += (long)s->connections * (long)s->nurls;
+    }
+    f->multi = curl_multi_init();
+    if (f->multi == NULL) {
+        gw_fed_free(f);
+        rj_error_set(err, RJ_EIO, "could not initialise libcurl's multi interface");
+        return NULL;
+    }
+    curl_multi_setopt(f->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+    curl_multi_setopt(f->multi, CURLMOPT_SOCKETDATA, f);
+    curl_multi_setopt(f->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+    curl_multi_setopt(f->multi, CURLMOPT_TIMERDATA, f);
+    /* `connections` bounds each host; the pool keeps that many idle connections each. */
+    curl_multi_setopt(f->multi, CURLMOPT_MAX_HOST_CONNECTIONS, max_host);
+    curl_multi_setopt(f->multi, CURLMOPT_MAXCONNECTS, total);
+    uv_timer_init(f->loop, &f->timer);
+    f->timer.data = f;
+    f->timer_open = true;
+    rj_gql_limits_t lim = rj_gql_default_limits;
+    lim.max_fields = o->max_fields;
+    lim.max_aliases = o->max_aliases;
+    f->docs = rj_gql_cache_new(rj_fed_graph_schema(f->graph), GW_FED_DOCS, &lim);
+    return f;
+}
+
+size_t
+gw_fed_busy(const gw_fed_t *f)
+{
+    return f != NULL ? f->busy : 0;
+}
+
+void
+gw_fed_stop(gw_fed_t *f)
+{
+    if (f == NULL)
+        return;
+    if (f->multi != NULL) {
+        /* Closes the pooled connections, which unregisters their sockets. */
+        curl_multi_cleanup(f->multi);
+        f->multi = NULL;
+    }
+    if (f->timer_open) {
+        uv_close((uv_handle_t *)&f->timer, NULL);
+        f->timer_open = false;
+    }
+}
+
+void
+gw_fed_free(gw_fed_t *f)
+{
+    if (f == NULL)
+        return;
+    if (f->multi != NULL)
+        curl_multi_cleanup(f->multi);
+    for (size_t i = 0; i < GW_FED_PLANS; i++)
+        plan_unref(f->plans[i]);
+    rj_gql_cache_free(f->docs);
+    for (size_t i = 0; f->graph != NULL && i < rj_fed_graph_nservices(f->graph); i++)
+        curl_slist_free_all(f->headers[i]);
+    free(f->headers);
+    free(f->svc);
+    free(f->next_url);
+    rj_fed_graph_free(f->graph);
+    free(f);
+}

@@ -1,0 +1,237 @@
+// A pure federation gateway (ramjet-gateway --app none --gateway-config) over four real
+// @apollo/subgraph services (federation/subgraphs.mjs): the answers, and the requests each
+// service received - one _entities call per service and path whatever the list lengths,
+// representations deduplicated, @requires fields sent, @provides honoured, variables only
+// where used - plus a failing service costing only its fields, and refusals at start.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+
+import { startSubgraph } from './federation/subgraphs.mjs';
+import { buildDir, freePort, waitFor } from './lib/stack.mjs';
+
+const gatewayBin = path.join(buildDir, 'bin', 'ramjet-gateway');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rj-fed-'));
+const subs = {};
+let gw;
+
+function writeConfig(name, config) {
+  const file = path.join(tmp, name);
+  fs.writeFileSync(file, JSON.stringify(config));
+  return file;
+}
+
+/** Starts the gateway; resolves {url, child, log(), stop()} once it answers. */
+async function startGateway(configFile, extraArgs = []) {
+  const port = await freePort();
+  const logFile = path.join(tmp, `gateway-${port}.log`);
+  const out = fs.openSync(logFile, 'w');
+  const child = spawn(
+    gatewayBin,
+    ['--app', 'none', '--gateway-config', configFile, '--http-host', '127.0.0.1',
+     '--http-port', String(port), '--health-port', '0', ...extraArgs],
+    { stdio: ['ignore', out, out] },
+  );
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const url = `http://127.0.0.1:${port}/graphql`;
+  const log = () => fs.readFileSync(logFile, 'utf8');
+  await waitFor(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`gateway exited: ${log()}`);
+      try {
+        return (await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{__typename}"}' })).ok;
+      } catch {
+        return false;
+      }
+    },
+    { timeoutMs: 20000, what: 'the gateway to answer' },
+  );
+  return {
+    url,
+    child,
+    log,
+    stop: async () => {
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+async function query(q, variables) {
+  const res = await fetch(gw.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query: q, variables }),
+  });
+  assert.equal(res.status, 200);
+  return res.json();
+}
+
+function resetCounts() {
+  for (const s of Object.values(subs)) s.requests.length = 0;
+}
+
+function counts() {
+  return Object.fromEntries(Object.values(subs).map((s) => [s.name, s.requests.length]));
+}
+
+before(async () => {
+  for (const n of ['accounts', 'products', 'inventory', 'reviews']) subs[n] = await startSubgraph(n);
+  const config = writeConfig('gateway.json', {
+    services: Object.values(subs).map((s) => ({ name: s.name, url: s.url, mandatory: true })),
+  });
+  gw = await startGateway(config);
+});
+
+after(async () => {
+  if (gw) {
+    const { code } = await gw.stop();
+    assert.equal(code, 0, gw.log());
+    assert.doesNotMatch(gw.log(), /open handles/);
+  }
+  for (const s of Object.values(subs)) await s.close();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+test('the composed schema hides federation and answers introspection', async () => {
+  resetCounts();
+  const r = await query('{ __schema { types { name } } __type(name: "Query") { fields { name } } }');
+  const names = r.data.__schema.types.map((t) => t.name);
+  for (const hidden of ['_Service', '_Any', '_Entity', '_FieldSet']) assert.ok(!names.includes(hidden), hidden);
+  assert.deepEqual(r.data.__type.fields.map((f) => f.name), ['me', 'users', 'failing', 'slow', 'topProducts']);
+  assert.deepEqual(counts(), { accounts: 0, products: 0, inventory: 0, reviews: 0 });
+});
+
+test('three levels: one call per service and path, deduplicated, @requires sent, @provides honoured', async () => {
+  resetCounts();
+  const r = await query(`{ topProducts { name shippingEstimate reviews { body author { name username } } } }`);
+  assert.equal(r.errors, undefined);
+  assert.deepEqual(r.data.topProducts[0], {
+    name: 'Table',
+    shippingEstimate: 50,
+    reviews: [
+      { body: 'Love it!', author: { name: 'Ada Lovelace', username: '@ada' } },
+      { body: 'Prefer something else.', author: { name: 'Alan Turing', username: '@alan' } },
+    ],
+  });
+  assert.equal(r.data.topProducts[1].shippingEstimate, 0); // price > 1000: price was sent
+  assert.deepEqual(counts(), { accounts: 1, products: 1, inventory: 1, reviews: 1 });
+  // Four reviews by two authors: two representations in the one accounts call.
+  assert.deepEqual(subs.accounts.requests[0].variables.representations, [
+    { __typename: 'User', id: 'u1' },
+    { __typename: 'User', id: 'u2' },
+  ]);
+  assert.deepEqual(subs.inventory.requests[0].variables.representations[0], {
+    __typename: 'Product', upc: '1', price: 899, weight: 100,
+  });
+  // username came with the review (@provides): accounts is asked for name only.
+  assert.match(subs.accounts.requests[0].query, /\.\.\. on User \{ name \}/);
+});
+
+test('root fields of two services, aliases, fragments, variables only where used', async () => {
+  resetCounts();
+  const r = await query(
+    `query ($n: Int, $noBody: Boolean!) {
+       first: me { ...who }
+       top: topProducts(first: $n) { title: name ... on Product { reviews { body @skip(if: $noBody) } } }
+     }
+     fragment who on User { id handle: username }`,
+    { n: 1, noBody: false },
+  );
+  assert.deepEqual(r, {
+    data: {
+      first: { id: 'u1', handle: '@ada' },
+      top: [{ title: 'Table', reviews: [{ body: 'Love it!' }, { body: 'Prefer something else.' }] }],
+    },
+  });
+  assert.deepEqual(counts(), { accounts: 1, products: 1, inventory: 0, reviews: 1 });
+  assert.deepEqual(subs.accounts.requests[0].variables, {});
+  assert.deepEqual(subs.products.requests[0].variables, { n: 1 });
+  assert.equal(subs.reviews.requests[0].variables.noBody, false);
+});
+
+test('a failing field costs only itself', async () => {
+  resetCounts();
+  const r = await query('{ me { name } failing }');
+  assert.deepEqual(r.data, { me: { name: 'Ada Lovelace' }, failing: null });
+  assert.equal(r.errors.length, 1);
+  assert.equal(r.errors[0].message, 'accounts failed on purpose');
+  assert.deepEqual(r.errors[0].path, ['failing']);
+  assert.equal(r.errors[0].extensions.serviceName, 'accounts');
+});
+
+test('a service answering HTML with 500 costs only its fields; HTTP 200', async () => {
+  const down = await startSubgraph('inventory', { down: true });
+  const config = writeConfig('down.json', {
+    services: [
+      { name: 'products', url: subs.products.url },
+      { name: 'inventory', url: down.url, schema: fs.readFileSync(new URL('./federation/subgraphs.mjs', import.meta.url), 'utf8').match(/inventory: \{\n\s+typeDefs: `([^`]*)`/)[1] },
+    ],
+  });
+  const g2 = await startGateway(config);
+  try {
+    const res = await fetch(g2.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ topProducts(first: 2) { name inStock } }' }),
+    });
+    assert.equal(res.status, 200);
+    const r = await res.json();
+    assert.deepEqual(r.data, { topProducts: [{ name: 'Table', inStock: null }, { name: 'Couch', inStock: null }] });
+    assert.equal(r.errors.length, 1);
+    assert.equal(r.errors[0].extensions.serviceName, 'inventory');
+    assert.deepEqual(r.errors[0].path, ['topProducts', 0]);
+    assert.equal(down.requests.length, 1); // the schema came from the configuration
+  } finally {
+    await g2.stop();
+    await down.close();
+  }
+});
+
+test('a service slower than federation-timeout-ms costs only its fields; no hang', async () => {
+  const config = writeConfig('slow.json', {
+    services: [
+      { name: 'accounts', url: subs.accounts.url },
+      { name: 'products', url: subs.products.url },
+    ],
+  });
+  const g2 = await startGateway(config, ['--federation-timeout-ms', '500']);
+  try {
+    const t0 = Date.now();
+    const res = await fetch(g2.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ slow topProducts(first: 1) { name } }' }),
+    });
+    const r = await res.json();
+    assert.ok(Date.now() - t0 < 2500, 'answered before the slow service');
+    assert.deepEqual(r.data, { slow: null, topProducts: [{ name: 'Table' }] });
+    assert.equal(r.errors[0].message, 'service accounts did not answer within 500 ms');
+    assert.equal(r.errors[0].extensions.serviceName, 'accounts');
+  } finally {
+    await g2.stop();
+  }
+});
+
+test('a bad configuration or composition refuses the start, naming the culprit', async () => {
+  const cases = [
+    [{ services: [{ name: 'a', url: subs.accounts.url, mandatroy: true }] }, /services\[0\]\.mandatroy: unknown key/],
+    [{ services: [{ name: 'a', url: subs.accounts.url }, { name: 'a', url: subs.products.url }] }, /duplicate service name "a"/],
+    [
+      { services: [{ name: 'a', url: subs.accounts.url }, { name: 'b', url: subs.products.url, schema: 'extend type Query { me: Int }' }] },
+      /Query\.me is resolved by both service a and service b/,
+    ],
+  ];
+  for (const [config, message] of cases) {
+    const file = writeConfig('bad.json', config);
+    const child = spawn(gatewayBin, ['--app', 'none', '--gateway-config', file, '--http-port', '0', '--health-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    assert.notEqual(code, 0);
+    assert.match(err, message);
+  }
+});
