@@ -216,6 +216,40 @@ test('a service slower than federation-timeout-ms costs only its fields; no hang
   }
 });
 
+test('ramjet dev --app none runs only the gateway and prints the READY line', async () => {
+  const config = writeConfig('dev.json', {
+    services: Object.values(subs).map((s) => ({ name: s.name, url: s.url })),
+  });
+  const [httpPort, healthBase] = [await freePort(), await freePort()];
+  const child = spawn(
+    path.join(buildDir, 'bin', 'ramjet'),
+    ['dev', '--app', 'none', '--gateway-config', config, '--http-port', String(httpPort),
+     '--health-port-base', String(healthBase), '--data-dir', path.join(tmp, 'dev')],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+  try {
+    await waitFor(() => out.includes('\n'), { timeoutMs: 20000, what: 'the READY line' });
+    assert.equal(out, `READY graphql=http://127.0.0.1:${httpPort}/graphql websocket=none graphiql=http://127.0.0.1:${httpPort}/graphiql\n`);
+    assert.doesNotMatch(err, /postgres|redis|devbroker/i);
+    const res = await fetch(`http://127.0.0.1:${httpPort}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ me { name reviews { body } } }' }),
+    });
+    assert.deepEqual(await res.json(), {
+      data: { me: { name: 'Ada Lovelace', reviews: [{ body: 'Love it!' }, { body: 'Too expensive.' }] } },
+    });
+  } finally {
+    child.kill('SIGTERM');
+  }
+  assert.equal(await exited, 0, err);
+});
+
 test('a bad configuration or composition refuses the start, naming the culprit', async () => {
   const cases = [
     [{ services: [{ name: 'a', url: subs.accounts.url, mandatroy: true }] }, /services\[0\]\.mandatroy: unknown key/],
