@@ -1191,6 +1191,36 @@ app_name_from_path(const char *path)
 }
 
 /*
+ * Directories, and the lock on the data directory. The data directory is made absolute
+ * once, so children that change directory (postgres) and pid files agree on every path.
+ */
+static rj_status_t
+setup_dirs(supervisor_t *s, bool with_pg, rj_error_t *err)
+{
+    rj_status_t st;
+    if ((st = dev_mkdirs(s->conf.data_dir, 0755, err)) != RJ_OK)
+        return st;
+    s->data_dir = realpath(s->conf.data_dir, NULL);
+    if (s->data_dir == NULL)
+        return rj_error_set(err, RJ_EIO, "could not resolve %s: %s", s->conf.data_dir,
+                            strerror(errno));
+    s->run_dir = rj_xasprintf("%s/run", s->data_dir);
+    if ((st = dev_mkdirs(s->run_dir, 0755, err)) != RJ_OK)
+        return st;
+    if (with_pg) {
+        s->pg_dir = rj_xasprintf("%s/pg", s->data_dir);
+        if ((st = dev_mkdirs(s->pg_dir, 0700, err)) != RJ_OK)
+            return st;
+    }
+    if (s->conf.log_dir != NULL && *s->conf.log_dir != '\0') {
+        if ((st = dev_mkdirs(s->conf.log_dir, 0755, err)) != RJ_OK)
+            return st;
+        s->log_dir = realpath(s->conf.log_dir, NULL);
+    }
+    return lock_data_dir(s, err);
+}
+
+/*
  * --app none: a pure federation gateway. Only the gateway runs; it needs neither
  * PostgreSQL, Kafka nor Redis, so none of them is started (or even looked for).
  */
@@ -1207,21 +1237,7 @@ setup_pure(supervisor_t *s, rj_error_t *err)
     s->app_name = rj_xstrdup("none");
     if (s->conf.stop_timeout < 1)
         s->conf.stop_timeout = 1;
-    if ((st = dev_mkdirs(s->conf.data_dir, 0755, err)) != RJ_OK)
-        return st;
-    s->data_dir = realpath(s->conf.data_dir, NULL);
-    if (s->data_dir == NULL)
-        return rj_error_set(err, RJ_EIO, "could not resolve %s: %s", s->conf.data_dir,
-                            strerror(errno));
-    s->run_dir = rj_xasprintf("%s/run", s->data_dir);
-    if ((st = dev_mkdirs(s->run_dir, 0755, err)) != RJ_OK)
-        return st;
-    if (s->conf.log_dir != NULL && *s->conf.log_dir != '\0') {
-        if ((st = dev_mkdirs(s->conf.log_dir, 0755, err)) != RJ_OK)
-            return st;
-        s->log_dir = realpath(s->conf.log_dir, NULL);
-    }
-    if ((st = lock_data_dir(s, err)) != RJ_OK)
+    if ((st = setup_dirs(s, false, err)) != RJ_OK)
         return st;
     const daemon_def_t *gw = &daemon_defs[N_DAEMONS - 1];
     RJ_ASSERT(strcmp(gw->name, "gateway") == 0);
@@ -1289,25 +1305,7 @@ setup(supervisor_t *s, rj_error_t *err)
         if (ports[i] < 1 || ports[i] > 65535)
             return rj_error_set(err, RJ_EINVAL, "port out of range: %d", ports[i]);
 
-    /* Directories. The data directory is made absolute once, so children that
-     * change directory (postgres) and pid files agree on every path. */
-    if ((st = dev_mkdirs(s->conf.data_dir, 0755, err)) != RJ_OK)
-        return st;
-    s->data_dir = realpath(s->conf.data_dir, NULL);
-    if (s->data_dir == NULL)
-        return rj_error_set(err, RJ_EIO, "could not resolve %s: %s", s->conf.data_dir,
-                            strerror(errno));
-    s->run_dir = rj_xasprintf("%s/run", s->data_dir);
-    s->pg_dir = rj_xasprintf("%s/pg", s->data_dir);
-    if ((st = dev_mkdirs(s->run_dir, 0755, err)) != RJ_OK ||
-        (st = dev_mkdirs(s->pg_dir, 0700, err)) != RJ_OK)
-        return st;
-    if (s->conf.log_dir != NULL && *s->conf.log_dir != '\0') {
-        if ((st = dev_mkdirs(s->conf.log_dir, 0755, err)) != RJ_OK)
-            return st;
-        s->log_dir = realpath(s->conf.log_dir, NULL);
-    }
-    if ((st = lock_data_dir(s, err)) != RJ_OK)
+    if ((st = setup_dirs(s, true, err)) != RJ_OK)
         return st;
 
     /* Binaries. */
