@@ -917,7 +917,8 @@ rj_fed_compose(const rj_fed_sdl_t *sdls, size_t n, rj_error_t *err)
         return NULL;
     }
     g->sorted = rj_xmalloc(g->ntypes * sizeof(*g->sorted) + 1);
-    memcpy(g->sorted, g->types, g->ntypes * sizeof(*g->sorted));
+    if (g->ntypes > 0)
+        memcpy(g->sorted, g->types, g->ntypes * sizeof(*g->sorted));
     qsort(g->sorted, g->ntypes, sizeof(*g->sorted), cmp_type);
     return g;
 }

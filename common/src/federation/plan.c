@@ -275,7 +275,8 @@ walk_subselection(planner_t *p, const walk_t *w, const rj_gql_ast_selection_t *s
     if (sub->kind != RJ_GQL_KIND_OBJECT || (ft != NULL && ft->nkeys > 0))
         rj_buf_puts(&w->fetch->body, " __typename");
     char **path = rj_xmalloc((w->npath + 1) * sizeof(char *));
-    memcpy(path, w->path, w->npath * sizeof(char *));
+    if (w->npath > 0)
+        memcpy(path, w->path, w->npath * sizeof(char *));
     path[w->npath] = (char *)key;
     walk_t in = {
         .fetch = w->fetch,
