@@ -131,6 +131,19 @@ test('three levels: one call per service and path, deduplicated, @requires sent,
   assert.match(subs.accounts.requests[0].query, /\.\.\. on User \{ name \}/);
 });
 
+test('@requires fields another service must give are fetched first, then sent', async () => {
+  resetCounts();
+  const r = await query('{ me { reviews { product { name shippingEstimate } } } }');
+  assert.deepEqual(r, {
+    data: { me: { reviews: [{ product: { name: 'Table', shippingEstimate: 50 } }, { product: { name: 'Couch', shippingEstimate: 0 } }] } },
+  });
+  assert.deepEqual(counts(), { accounts: 1, products: 1, inventory: 1, reviews: 1 });
+  assert.deepEqual(subs.inventory.requests[0].variables.representations, [
+    { __typename: 'Product', upc: '1', price: 899, weight: 100 },
+    { __typename: 'Product', upc: '2', price: 1299, weight: 1000 },
+  ]);
+});
+
 test('root fields of two services, aliases, fragments, variables only where used', async () => {
   resetCounts();
   const r = await query(

@@ -15,8 +15,8 @@
  * fields one service resolves at one path share one child, hence one `_entities` call
  * for every object at that path, however many there are.
  *
- * Deliberately not done yet: @requires fields that the parent's service cannot resolve
- * itself (a third service) are refused at planning; fields of interfaces are resolved
+ * Deliberately not done yet: @requires fields that several services other than the
+ * parent's would have to give are refused at planning; fields of interfaces are resolved
  * by the service that returned the object, which Federation v1 value-type interfaces
  * allow; named fragments are inlined (`... on T`) rather than forwarded.
  */
@@ -134,18 +134,25 @@ print_directives(fetch_build_t *b, const rj_gql_ast_directive_t *d)
     }
 }
 
-/* Prints a field set (key, requires) under the gateway's own aliases. */
+/* Prints one field of a field set (key, requires) under the gateway's own alias. */
+static void
+print_fieldset_one(fetch_build_t *b, const rj_gql_ast_selection_t *s)
+{
+    rj_buf_printf(&b->body, " " ALIAS_PREFIX "%s: %s", s->name, s->name);
+    if (s->selections != NULL) {
+        rj_buf_puts(&b->body, " {");
+        for (const rj_gql_ast_selection_t *c = s->selections; c != NULL; c = c->next)
+            print_fieldset_one(b, c);
+        rj_buf_puts(&b->body, " }");
+    }
+}
+
+/* Prints a whole field set. */
 static void
 print_fieldset(fetch_build_t *b, const rj_gql_ast_selection_t *s)
 {
-    for (; s != NULL; s = s->next) {
-        rj_buf_printf(&b->body, " " ALIAS_PREFIX "%s: %s", s->name, s->name);
-        if (s->selections != NULL) {
-            rj_buf_puts(&b->body, " {");
-            print_fieldset(b, s->selections);
-            rj_buf_puts(&b->body, " }");
-        }
-    }
+    for (; s != NULL; s = s->next)
+        print_fieldset_one(b, s);
 }
 
 static bool
@@ -338,23 +345,38 @@ walk_field(planner_t *p, const walk_t *w, const rj_gql_ast_selection_t *s)
                     t->name, f->name,
                     owner >= 0 ? rj_fed_graph_service_name(p->g, (size_t)owner) : "(none)",
                     t->name);
-    /* What the representation needs, asked of the parent's service. */
+    /*
+     * What the representation needs, asked of the parent's service: the owner's key, and
+     * the @requires fields the parent can give. Those it cannot give come first from
+     * their own owner, in an entity fetch that the requiring fetch then follows, so that
+     * their values are in the tree when its representations are gathered.
+     */
     rj_buf_puts(&w->fetch->body, " __typename");
     print_fieldset(w->fetch, k->selections);
-    if (f->requires.selections != NULL) {
-        for (const rj_gql_ast_selection_t *r = f->requires.selections; r != NULL; r = r->next) {
-            const rj_fed_field_t *rf = rj_fed_type_field(t, r->name);
-            const rj_gql_ast_selection_t *ignored;
-            if (rf == NULL || !resolvable(t, rf, w->service, w->provided, &ignored))
-                return fail(p, RJ_EINVAL,
-                            "could not plan the operation: %s.%s requires %s, which service %s "
-                            "cannot give here (not supported yet)",
-                            t->name, f->name, r->name,
-                            rj_fed_graph_service_name(p->g, (size_t)w->service));
+    fetch_build_t *after = w->fetch;
+    for (const rj_gql_ast_selection_t *r = f->requires.selections; r != NULL; r = r->next) {
+        const rj_fed_field_t *rf = rj_fed_type_field(t, r->name);
+        const rj_gql_ast_selection_t *ignored;
+        if (rf != NULL && resolvable(t, rf, w->service, w->provided, &ignored)) {
+            print_fieldset_one(w->fetch, r);
+            continue;
         }
-        print_fieldset(w->fetch, f->requires.selections);
+        int ro = rf == NULL ? -1 : rf->owner != RJ_FED_SHARED ? rf->owner : t->origin;
+        const rj_fed_fieldset_t *rk = ro >= 0 ? key_of(t, ro) : NULL;
+        if (rk == NULL || (after != w->fetch && after->f.service != ro))
+            return fail(p, RJ_EINVAL,
+                        "could not plan the operation: %s.%s requires %s, which no single "
+                        "service can give after service %s (not supported yet)",
+                        t->name, f->name, r->name,
+                        rj_fed_graph_service_name(p->g, (size_t)w->service));
+        print_fieldset(w->fetch, rk->selections);
+        after = child_fetch(p, w->fetch, ro, t->name, w->path, w->npath);
+        if (after == NULL)
+            return false;
+        fetch_add_rep(after, rk->selections);
+        print_fieldset_one(after, r);
     }
-    fetch_build_t *c = child_fetch(p, w->fetch, owner, t->name, w->path, w->npath);
+    fetch_build_t *c = child_fetch(p, after, owner, t->name, w->path, w->npath);
     if (c == NULL)
         return false;
     fetch_add_rep(c, k->selections);

@@ -304,3 +304,30 @@ Test(fed_plan, mutations_are_serial)
     rj_gql_doc_free(doc);
     rj_fed_graph_free(g);
 }
+
+/*
+ * @requires fields the parent's service cannot give (reviews knows a product by its upc
+ * only) come first from their owner, and the requiring fetch follows that one.
+ */
+Test(fed_plan, requires_from_a_third_service)
+{
+    fixture_t fx;
+    setup(&fx, "{ me { reviews { product { name shippingEstimate } } } }");
+    cr_assert_eq(fx.plan->nall, 4);
+    const rj_fed_fetch_t *me = fx.plan->roots[0], *rev = me->children[0];
+    cr_expect_eq(me->service, ACCOUNTS);
+    cr_expect_eq(rev->service, REVIEWS);
+    cr_assert_eq(rev->nchildren, 1);
+    const rj_fed_fetch_t *prod = rev->children[0];
+    cr_expect_eq(prod->service, PRODUCTS);
+    cr_expect_str_eq(prod->query, "query($representations: [_Any!]!) { _entities(representations: "
+                                  "$representations) { ... on Product { name _rj_price: price "
+                                  "_rj_weight: weight } } }");
+    cr_assert_eq(prod->nchildren, 1);
+    const rj_fed_fetch_t *inv = prod->children[0];
+    cr_expect_eq(inv->service, INVENTORY);
+    cr_expect_eq(inv->npath, 3);
+    cr_expect_str_eq(inv->path[2], "product");
+    cr_expect_eq(inv->nreps, 2); /* the key, then the @requires field set */
+    teardown_fx(&fx);
+}
