@@ -574,6 +574,11 @@ run(gw_conf_t *conf, const rj_fed_conf_t *fed)
 int
 main(int argc, char **argv)
 {
+    /* scripts/gen-docs builds docs/federation.md's key tables from this. */
+    if (argc == 2 && strcmp(argv[1], "--gateway-config-markdown") == 0) {
+        rj_fed_conf_print_markdown(stdout);
+        return 0;
+    }
     gw_conf_t conf = {0};
     rj_proc_init_daemon("ramjet-gateway", gw_opts, GW_NOPTS, &conf, &conf.common.log_level, argc,
                         argv, gw_summary);

@@ -49,7 +49,7 @@ static const conf_key_t service_keys[] = {
     {"url", KEY_URLS, SVC(urls), SVC(nurls), true, NULL,
      "the service's GraphQL endpoint, or an array of equivalent endpoints used round robin"},
     {"wsUrl", KEY_URL, SVC(ws_url), 0, false, NULL,
-     "the service's WebSocket endpoint for subscriptions"},
+     "the service's WebSocket endpoint for subscriptions (for the pusher; not used yet)"},
     {"mandatory", KEY_BOOL, SVC(mandatory), 0, false, "false",
      "refuse to start when this service's schema cannot be read (otherwise the gateway "
      "starts without it)"},
@@ -61,9 +61,10 @@ static const conf_key_t service_keys[] = {
     {"keepAliveTimeout", KEY_MS, SVC(keep_alive_timeout_ms), 0, false, "0",
      "as keepAlive (undici's name); the larger of the two applies"},
     {"connections", KEY_POSITIVE, SVC(connections), 0, false, "10",
-     "most connections open to the service at once; further requests queue"},
+     "most connections open to the service's host at once (the largest value of all services "
+     "applies to every host); further requests queue"},
     {"allowBatchedQueries", KEY_BOOL, SVC(allow_batched_queries), 0, false, "false",
-     "the service accepts a JSON array of operations in one request"},
+     "the service accepts a JSON array of operations in one request; accepted, not used yet"},
     {"schema", KEY_STRING, SVC(schema), 0, false, NULL,
      "the service's federation SDL, used instead of asking it for `_service { sdl }`"},
 };
@@ -72,13 +73,14 @@ static const conf_key_t top_keys[] = {
     {"services", KEY_SERVICES, TOP(services), TOP(nservices), true, NULL,
      "the federated services, in composition order (root fields are merged in this order)"},
     {"pollingInterval", KEY_MS, TOP(polling_interval_ms), 0, false, "0",
-     "milliseconds between re-reads of the services' schemas (0: read once at start)"},
+     "milliseconds between re-reads of the services' schemas (0: never); accepted, not applied "
+     "yet: schemas are read once, at start"},
     {"retryServicesCount", KEY_MS, TOP(retry_services_count), 0, false, "10",
      "how many times a service whose schema could not be read is asked again at start"},
     {"retryServicesInterval", KEY_MS, TOP(retry_services_interval_ms), 0, false, "3000",
      "milliseconds between those attempts"},
     {"subscription", KEY_ANY, TOP(subscription), 0, false, NULL,
-     "federated subscriptions' options (read by the pusher)"},
+     "federated subscriptions' options (for the pusher; not used yet)"},
 };
 
 #define NKEYS(t) (sizeof(t) / sizeof((t)[0]))
