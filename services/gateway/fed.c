@@ -76,7 +76,7 @@ typedef struct fed_op {
 /* One HTTP request to a service. */
 typedef struct transfer {
     fed_op_t *op;                /* whose */
-    size_t fetch;                /* the fetch it answers */
+    size_t id;                   /* the run's request it answers */
     int service;                 /* graph service index */
     CURL *easy;                  /* the transfer */
     char *payload;               /* the request body */
@@ -286,7 +286,7 @@ check_done(gw_fed_t *f)
         if (answer == NULL)
             rj_warn("federation", "%s", why);
         fed_op_t *op = t->op;
-        rj_fed_run_deliver_take(op->run, t->fetch, answer, why);
+        rj_fed_run_deliver_take(op->run, t->id, answer, why);
         op->transfers--;
         transfer_free(t);
         pump(op);
@@ -301,7 +301,7 @@ transfer_start(fed_op_t *op, rj_fed_request_t *q)
     const char *url = svc->urls[f->next_url[q->service]++ % svc->nurls];
     transfer_t *t = rj_xcalloc(1, sizeof(*t));
     t->op = op;
-    t->fetch = q->fetch;
+    t->id = q->id;
     t->service = q->service;
     t->payload = json_dumps(q->body, JSON_COMPACT);
     rj_buf_init(&t->answer);
@@ -328,7 +328,7 @@ transfer_start(fed_op_t *op, rj_fed_request_t *q)
     if (curl_multi_add_handle(f->multi, c) != CURLM_OK) {
         curl_easy_cleanup(c);
         op->transfers--;
-        rj_fed_run_deliver_take(op->run, t->fetch, NULL, "could not start a request");
+        rj_fed_run_deliver_take(op->run, t->id, NULL, "could not start a request");
         transfer_free(t);
     }
 }

@@ -144,6 +144,16 @@ test('@requires fields another service must give are fetched first, then sent', 
   ]);
 });
 
+test('two paths to one service at one level: one request', async () => {
+  resetCounts();
+  const r = await query('{ me { reviews { body } } topProducts(first: 2) { reviews { author { name } } } }');
+  assert.equal(r.errors, undefined);
+  assert.deepEqual(r.data.me.reviews, [{ body: 'Love it!' }, { body: 'Too expensive.' }]);
+  assert.deepEqual(r.data.topProducts[1].reviews, [{ author: { name: 'Ada Lovelace' } }]);
+  assert.deepEqual(counts(), { accounts: 2, products: 1, inventory: 0, reviews: 1 }); // accounts: me, then authors
+  assert.match(subs.reviews.requests[0].query, /e0: _entities.*e1: _entities/);
+});
+
 test('root fields of two services, aliases, fragments, variables only where used', async () => {
   resetCounts();
   const r = await query(

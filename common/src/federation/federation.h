@@ -214,7 +214,10 @@ struct rj_fed_fetch {
     bool entities;                       /* an _entities fetch (else a root fetch) */
     char *query;                         /* the document sent */
     char **variables;                    /* the client's variables the document uses */
+    char **variable_defs;                /* each one's definition: "$n: Int = 2" */
     size_t nvariables;                   /* number of variables */
+    char *selection;                     /* entities: "... on T { ... }", what _entities asks */
+    size_t depth;                        /* 0 for root fetches, parent's + 1 for children */
     char **path;                         /* entities: response keys from the root to the objects,
                                             lists crossed implicitly */
     size_t npath;                        /* length of path */
@@ -265,9 +268,13 @@ void rj_fed_plan_free(rj_fed_plan_t *plan);
  */
 typedef struct rj_fed_run rj_fed_run_t;
 
-/** A request the caller must send, as POST body {"query", "variables"}. */
+/**
+ * A request the caller must send, as POST body {"query", "variables"}. The entity fetches
+ * of one service at one level (depth) go out together in one request, each under its own
+ * alias of `_entities`, so a service is asked once per level however many paths lead to it.
+ */
 typedef struct rj_fed_request {
-    size_t fetch; /* the fetch's id, to deliver the answer with */
+    size_t id;    /* what to deliver the answer with */
     int service;  /* the service to send it to */
     json_t *body; /* the JSON body; owned by the request (rj_fed_request_deinit) */
 } rj_fed_request_t;
@@ -291,13 +298,13 @@ size_t rj_fed_run_next(rj_fed_run_t *run, rj_fed_request_t *out, size_t max);
 void rj_fed_request_deinit(rj_fed_request_t *r);
 
 /**
- * Delivers a fetch's answer: its data merged into the tree, its errors kept with the
+ * Delivers a request's answer: its data merged into the tree, its errors kept with the
  * client's paths and extensions.serviceName.
  *
  * @param answer   the service's JSON answer, or NULL when the request failed; taken
  * @param failure  when @p answer is NULL, why (e.g. "timeout after 5000 ms")
  */
-void rj_fed_run_deliver_take(rj_fed_run_t *run, size_t fetch, json_t *answer, const char *failure);
+void rj_fed_run_deliver_take(rj_fed_run_t *run, size_t id, json_t *answer, const char *failure);
 
 /** True when no fetch is due or in flight any more. */
 bool rj_fed_run_done(const rj_fed_run_t *run);

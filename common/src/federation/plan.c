@@ -13,7 +13,8 @@
  * service at the same response path, and the parent fetch asks for what a representation
  * needs: __typename, the owner's @key fields and the field's @requires fields. All the
  * fields one service resolves at one path share one child, hence one `_entities` call
- * for every object at that path, however many there are.
+ * for every object at that path, however many there are; and the run (run.c) joins the
+ * children of one service at one depth into one request.
  *
  * Deliberately not done yet: @requires fields that several services other than the
  * parent's would have to give are refused at planning; fields of interfaces are resolved
@@ -228,6 +229,7 @@ child_fetch(planner_t *p, fetch_build_t *parent, int service, const char *type, 
     if (c == NULL)
         return NULL;
     c->f.type = type;
+    c->f.depth = parent->f.depth + 1;
     c->f.npath = npath;
     c->f.path = rj_xcalloc(npath + 1, sizeof(char *));
     for (size_t j = 0; j < npath; j++)
@@ -442,10 +444,35 @@ walk_selections(planner_t *p, const walk_t *w, const rj_gql_ast_selection_t *s)
     return !p->failed;
 }
 
-/* Prints the fetch's document around its selections, with the variables it uses. */
+/*
+ * Prints the fetch's document around its selections, with the variables it uses; and,
+ * for an entity fetch, the pieces a run needs to join it with others of the same service
+ * and level into one request: the `... on T { }` selection and each variable's definition.
+ */
 static void
 finish_fetch(planner_t *p, fetch_build_t *b)
 {
+    b->f.variable_defs = rj_xcalloc(b->f.nvariables + 1, sizeof(char *));
+    for (size_t i = 0; i < b->f.nvariables; i++) {
+        rj_buf_t d;
+        rj_buf_init(&d);
+        for (const rj_gql_ast_variable_t *v = p->op->variables; v != NULL; v = v->next) {
+            if (strcmp(v->name, b->f.variables[i]) != 0)
+                continue;
+            char *ty = rj_gql_type_ref_to_string(v->type);
+            rj_buf_printf(&d, "$%s: %s", v->name, ty);
+            free(ty);
+            if (v->default_value != NULL) {
+                char *dv = rj_gql_value_to_string(v->default_value);
+                rj_buf_printf(&d, " = %s", dv);
+                free(dv);
+            }
+        }
+        b->f.variable_defs[i] = rj_buf_steal(&d);
+    }
+    const char *body = b->body.data != NULL ? b->body.data : "";
+    if (b->f.entities)
+        b->f.selection = rj_xasprintf("... on %s {%s }", b->f.type, body);
     rj_buf_t q;
     rj_buf_init(&q);
     static const char *const words[] = {"query", "mutation", "subscription"};
@@ -455,29 +482,15 @@ finish_fetch(planner_t *p, fetch_build_t *b)
         rj_buf_putc(&q, '(');
     if (b->f.entities)
         rj_buf_printf(&q, "$representations: [_Any!]!%s", b->f.nvariables > 0 ? ", " : "");
-    for (size_t i = 0; i < b->f.nvariables; i++) {
-        for (const rj_gql_ast_variable_t *v = p->op->variables; v != NULL; v = v->next) {
-            if (strcmp(v->name, b->f.variables[i]) != 0)
-                continue;
-            char *ty = rj_gql_type_ref_to_string(v->type);
-            rj_buf_printf(&q, "$%s: %s", v->name, ty);
-            free(ty);
-            if (v->default_value != NULL) {
-                char *dv = rj_gql_value_to_string(v->default_value);
-                rj_buf_printf(&q, " = %s", dv);
-                free(dv);
-            }
-        }
-        if (i + 1 < b->f.nvariables)
-            rj_buf_puts(&q, ", ");
-    }
+    for (size_t i = 0; i < b->f.nvariables; i++)
+        rj_buf_printf(&q, "%s%s", b->f.variable_defs[i], i + 1 < b->f.nvariables ? ", " : "");
     if (any)
         rj_buf_putc(&q, ')');
     if (b->f.entities)
-        rj_buf_printf(&q, " { _entities(representations: $representations) { ... on %s {%s } } }",
-                      b->f.type, b->body.data != NULL ? b->body.data : "");
+        rj_buf_printf(&q, " { _entities(representations: $representations) { %s } }",
+                      b->f.selection);
     else
-        rj_buf_printf(&q, " {%s }", b->body.data != NULL ? b->body.data : "");
+        rj_buf_printf(&q, " {%s }", body);
     b->f.query = rj_buf_steal(&q);
     rj_buf_deinit(&b->body);
 }
@@ -564,9 +577,13 @@ rj_fed_plan_free(rj_fed_plan_t *plan)
     for (size_t i = 0; i < plan->nall; i++) {
         fetch_build_t *b = (fetch_build_t *)plan->all[i];
         free(b->f.query);
-        for (size_t j = 0; j < b->f.nvariables; j++)
+        for (size_t j = 0; j < b->f.nvariables; j++) {
             free(b->f.variables[j]);
+            free(b->f.variable_defs[j]);
+        }
         free(b->f.variables);
+        free(b->f.variable_defs);
+        free(b->f.selection);
         for (size_t j = 0; j < b->f.npath; j++)
             free(b->f.path[j]);
         free(b->f.path);

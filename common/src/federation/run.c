@@ -42,6 +42,12 @@ typedef struct fetch_run {
     size_t nreps;      /* distinct representations sent */
 } fetch_run_t;
 
+/* One request handed out: the fetches it carries (several: aliased _entities calls). */
+typedef struct batch {
+    size_t *fetches; /* fetch ids, in alias order e0, e1, ... */
+    size_t n;        /* how many */
+} batch_t;
+
 struct rj_fed_run {
     const rj_fed_plan_t *plan; /* borrowed */
     const rj_fed_graph_t *g;   /* borrowed */
@@ -51,6 +57,8 @@ struct rj_fed_run {
     fetch_run_t *fs;           /* per fetch, by id */
     size_t next_root;          /* serial plans: the next root fetch to make ready */
     size_t pending;            /* fetches not F_DONE */
+    batch_t *batches;          /* requests handed out, by id */
+    size_t nbatches, cap;      /* count and capacity */
 };
 
 rj_fed_run_t *
@@ -91,6 +99,9 @@ rj_fed_run_free(rj_fed_run_t *r)
     for (size_t i = 0; i < r->plan->nall; i++)
         free_targets(&r->fs[i]);
     free(r->fs);
+    for (size_t i = 0; i < r->nbatches; i++)
+        free(r->batches[i].fetches);
+    free(r->batches);
     json_decref(r->variables);
     json_decref(r->data);
     json_decref(r->errors);
@@ -255,40 +266,161 @@ request_variables(const rj_fed_run_t *r, const rj_fed_fetch_t *f)
     return vars;
 }
 
+/* The smallest depth of a fetch not done yet; SIZE_MAX when all are. */
+static size_t
+pending_depth(const rj_fed_run_t *r)
+{
+    size_t d = SIZE_MAX;
+    for (size_t i = 0; i < r->plan->nall; i++)
+        if (r->fs[i].state != F_DONE && r->plan->all[i]->depth < d)
+            d = r->plan->all[i]->depth;
+    return d;
+}
+
+/* Gathers an entity fetch's representations; NULL (and the fetch finished) when none. */
+static json_t *
+gather_reps(rj_fed_run_t *r, const rj_fed_fetch_t *f)
+{
+    fetch_run_t *fr = &r->fs[f->id];
+    gather_t g = {.fetch = f, .fr = fr, .reps = json_array(), .seen = json_object()};
+    json_t *path = json_array();
+    gather(&g, r->data, 0, path);
+    json_decref(path);
+    json_decref(g.seen);
+    fr->nreps = json_array_size(g.reps);
+    if (fr->nreps > 0)
+        return g.reps;
+    json_decref(g.reps);
+    finish(r, f, false);
+    return NULL;
+}
+
+/*
+ * The body of a request carrying several entity fetches of one service: each under its
+ * own alias e<i> of _entities with its own representations $r<i>, the variables of all.
+ */
+static json_t *
+joined_body(const rj_fed_run_t *r, const batch_t *b, json_t **reps)
+{
+    rj_buf_t q, sel;
+    rj_buf_init(&q);
+    rj_buf_init(&sel);
+    json_t *vars = json_object();
+    json_t *defined = json_object(); /* variable names already declared */
+    rj_buf_puts(&q, "query(");
+    for (size_t j = 0; j < b->n; j++) {
+        const rj_fed_fetch_t *f = r->plan->all[b->fetches[j]];
+        rj_buf_printf(&q, "%s$r%zu: [_Any!]!", j > 0 ? ", " : "", j);
+        for (size_t v = 0; v < f->nvariables; v++) {
+            if (json_object_get(defined, f->variables[v]) != NULL)
+                continue;
+            json_object_set_new(defined, f->variables[v], json_true());
+            rj_buf_printf(&q, ", %s", f->variable_defs[v]);
+            json_t *value = json_object_get(r->variables, f->variables[v]);
+            if (value != NULL)
+                json_object_set(vars, f->variables[v], value);
+        }
+        rj_buf_printf(&sel, " e%zu: _entities(representations: $r%zu) { %s }", j, j, f->selection);
+        char name[32];
+        snprintf(name, sizeof name, "r%zu", j);
+        json_object_set_new(vars, name, reps[j]);
+    }
+    rj_buf_printf(&q, ") {%s }", sel.data);
+    json_t *body = json_pack("{s:s, s:o}", "query", q.data, "variables", vars);
+    json_decref(defined);
+    rj_buf_deinit(&q);
+    rj_buf_deinit(&sel);
+    return body;
+}
+
+static batch_t *
+batch_add(rj_fed_run_t *r)
+{
+    if (r->nbatches == r->cap) {
+        r->cap = r->cap != 0 ? 2 * r->cap : 8;
+        r->batches = rj_xrealloc(r->batches, r->cap * sizeof(*r->batches));
+    }
+    batch_t *b = &r->batches[r->nbatches++];
+    *b = (batch_t){.fetches = rj_xcalloc(r->plan->nall, sizeof(size_t))};
+    return b;
+}
+
+/*
+ * Level by level: fetches of one depth go out only when everything above is done, so
+ * all the entity fetches of a service at that depth are due together and leave as one
+ * request. This costs the latency of waiting for a level's slowest service, and saves a
+ * request per path: a service is asked once per level.
+ */
 size_t
 rj_fed_run_next(rj_fed_run_t *r, rj_fed_request_t *out, size_t max)
 {
     size_t n = 0;
-    /* Parents come before children in plan->all, so one pass sees cascades of skips. */
-    for (size_t i = 0; i < r->plan->nall && n < max; i++) {
-        const rj_fed_fetch_t *f = r->plan->all[i];
-        fetch_run_t *fr = &r->fs[i];
-        if (fr->state != F_READY)
-            continue;
-        json_t *vars = request_variables(r, f);
-        if (f->entities) {
-            gather_t g = {.fetch = f, .fr = fr, .reps = json_array(), .seen = json_object()};
-            json_t *path = json_array();
-            gather(&g, r->data, 0, path);
-            json_decref(path);
-            json_decref(g.seen);
-            fr->nreps = json_array_size(g.reps);
-            if (fr->nreps == 0) {
-                json_decref(g.reps);
-                json_decref(vars);
-                finish(r, f, false);
+    for (;;) {
+        size_t depth = pending_depth(r);
+        if (depth == SIZE_MAX)
+            return n;
+        /* Representations first: fetches finding none finish, maybe ending the level. */
+        json_t **reps = rj_xcalloc(r->plan->nall, sizeof(json_t *));
+        bool any = false;
+        for (size_t i = 0; i < r->plan->nall; i++) {
+            const rj_fed_fetch_t *f = r->plan->all[i];
+            if (r->fs[i].state != F_READY || f->depth != depth)
                 continue;
-            }
-            json_object_set_new(vars, "representations", g.reps);
+            if (f->entities && (reps[i] = gather_reps(r, f)) == NULL)
+                continue;
+            any = true;
         }
-        fr->state = F_SENT;
-        out[n++] = (rj_fed_request_t){
-            .fetch = f->id,
-            .service = f->service,
-            .body = json_pack("{s:s, s:o}", "query", f->query, "variables", vars),
-        };
+        if (!any) {
+            free(reps);
+            if (pending_depth(r) != depth)
+                continue; /* the level ended by skips: on to the next one */
+            return n;
+        }
+        for (size_t i = 0; i < r->plan->nall && n < max; i++) {
+            const rj_fed_fetch_t *f = r->plan->all[i];
+            if (r->fs[i].state != F_READY || f->depth != depth)
+                continue;
+            batch_t *b = batch_add(r);
+            b->fetches[b->n++] = i;
+            r->fs[i].state = F_SENT;
+            /* Root fetches are one per service already; entity fetches join theirs. */
+            for (size_t j = i + 1; f->entities && j < r->plan->nall; j++) {
+                const rj_fed_fetch_t *o = r->plan->all[j];
+                if (r->fs[j].state == F_READY && o->depth == depth && o->entities &&
+                    o->service == f->service) {
+                    b->fetches[b->n++] = j;
+                    r->fs[j].state = F_SENT;
+                }
+            }
+            json_t *body;
+            if (b->n > 1) {
+                json_t **breps = rj_xcalloc(b->n, sizeof(json_t *));
+                for (size_t j = 0; j < b->n; j++)
+                    breps[j] = reps[b->fetches[j]];
+                body = joined_body(r, b, breps);
+                free(breps);
+            } else {
+                json_t *vars = request_variables(r, f);
+                if (f->entities)
+                    json_object_set_new(vars, "representations", reps[i]);
+                body = json_pack("{s:s, s:o}", "query", f->query, "variables", vars);
+            }
+            out[n++] = (rj_fed_request_t){
+                .id = r->nbatches - 1,
+                .service = f->service,
+                .body = body,
+            };
+        }
+        /* Representations of fetches left for a later call (max reached) are gathered
+           again then; the tree they come from does not change meanwhile. */
+        for (size_t i = 0; i < r->plan->nall; i++)
+            if (r->fs[i].state == F_READY && reps[i] != NULL) {
+                json_decref(reps[i]);
+                free_targets(&r->fs[i]);
+            }
+        free(reps);
+        return n;
     }
-    return n;
 }
 
 /* ---- answers ---------------------------------------------------------------------------- */
@@ -368,10 +500,10 @@ client_path(const fetch_run_t *fr, const json_t *path)
     return NULL;
 }
 
-void
-rj_fed_run_deliver_take(rj_fed_run_t *r, size_t id, json_t *answer, const char *failure)
+static void
+deliver_one(rj_fed_run_t *r, size_t id, json_t *answer, const char *failure)
 {
-    if (id >= r->plan->nall || r->fs[id].state != F_SENT) {
+    if (r->fs[id].state != F_SENT) {
         json_decref(answer);
         return;
     }
@@ -414,4 +546,56 @@ rj_fed_run_deliver_take(rj_fed_run_t *r, size_t id, json_t *answer, const char *
     json_decref(answer);
     free_targets(fr);
     finish(r, f, answered);
+}
+
+/* The part of a joined answer for alias e<j>, as if its fetch had been sent alone. */
+static json_t *
+split_answer(const json_t *answer, size_t j)
+{
+    char alias[32];
+    snprintf(alias, sizeof alias, "e%zu", j);
+    json_t *part = json_object();
+    const json_t *data = json_object_get(answer, "data");
+    if (json_is_object(data))
+        json_object_set_new(part, "data",
+                            json_pack("{s:O?}", "_entities", json_object_get(data, alias)));
+    else if (data != NULL)
+        json_object_set(part, "data", (json_t *)data);
+    json_t *errors = json_array();
+    const json_t *e;
+    size_t i;
+    json_array_foreach (json_object_get(answer, "errors"), i, e) {
+        const json_t *path = json_object_get(e, "path");
+        const char *head = json_string_value(json_array_get(path, 0));
+        if (head != NULL && strcmp(head, alias) == 0) {
+            json_t *copy = json_deep_copy(e);
+            json_array_set_new(json_object_get(copy, "path"), 0, json_string("_entities"));
+            json_array_append_new(errors, copy);
+        } else if ((head == NULL || head[0] != 'e') && j == 0) {
+            json_array_append(errors, (json_t *)e); /* not a fetch's own: the first takes it */
+        }
+    }
+    if (json_array_size(errors) > 0)
+        json_object_set(part, "errors", errors);
+    json_decref(errors);
+    return part;
+}
+
+void
+rj_fed_run_deliver_take(rj_fed_run_t *r, size_t id, json_t *answer, const char *failure)
+{
+    if (id >= r->nbatches || r->batches[id].n == 0) {
+        json_decref(answer);
+        return;
+    }
+    batch_t *b = &r->batches[id];
+    if (b->n == 1) {
+        deliver_one(r, b->fetches[0], answer, failure);
+    } else {
+        for (size_t j = 0; j < b->n; j++)
+            deliver_one(r, b->fetches[j], json_is_object(answer) ? split_answer(answer, j) : NULL,
+                        failure);
+        json_decref(answer);
+    }
+    b->n = 0; /* delivered: a second delivery is ignored */
 }

@@ -74,7 +74,7 @@ expect_request(rj_fed_run_t *run, int service, const char *query, const char *va
     cr_expect_eq(q[0].service, service);
     cr_expect_str_eq(json_string_value(json_object_get(q[0].body, "query")), query);
     expect_json(json_object_get(q[0].body, "variables"), variables);
-    size_t id = q[0].fetch;
+    size_t id = q[0].id;
     rj_fed_request_deinit(&q[0]);
     return id;
 }
@@ -193,12 +193,17 @@ Test(fed_plan, parallel_roots_variables_requires)
                      "__typename _rj_upc: upc _rj_price: price _rj_weight: weight __typename "
                      "_rj_upc: upc } } }");
     expect_json(json_object_get(q[1].body, "variables"), "{\"n\": 1, \"noName\": false}");
-    size_t me = q[0].fetch, top = q[1].fetch;
+    size_t me = q[0].id, top = q[1].id;
     rj_fed_request_deinit(&q[0]);
     rj_fed_request_deinit(&q[1]);
     rj_fed_run_deliver_take(run, top,
                             js("{\"data\":{\"top\":[{\"__typename\":\"Product\",\"title\":\"T\","
                                "\"_rj_upc\":\"1\",\"_rj_price\":10,\"_rj_weight\":5}]}}"),
+                            NULL);
+    /* Level by level: nothing of depth 1 leaves while accounts is still answering. */
+    rj_fed_request_t none[1];
+    cr_expect_eq(rj_fed_run_next(run, none, 1), 0);
+    rj_fed_run_deliver_take(run, me, js("{\"data\":{\"me\":{\"id\":\"u1\",\"first\":\"Ada\"}}}"),
                             NULL);
     size_t inv = expect_request(
         run, INVENTORY,
@@ -206,8 +211,6 @@ Test(fed_plan, parallel_roots_variables_requires)
         "... on Product { shippingEstimate inStock } } }",
         "{\"representations\":[{\"__typename\":\"Product\",\"upc\":\"1\",\"price\":10,"
         "\"weight\":5}]}");
-    rj_fed_run_deliver_take(run, me, js("{\"data\":{\"me\":{\"id\":\"u1\",\"first\":\"Ada\"}}}"),
-                            NULL);
     rj_fed_run_deliver_take(
         run, inv, js("{\"data\":{\"_entities\":[{\"shippingEstimate\":3,\"inStock\":true}]}}"),
         NULL);
@@ -234,7 +237,7 @@ Test(fed_plan, failures_cost_only_their_fields)
     rj_fed_run_t *run = rj_fed_run_new(fx.plan, fx.g, NULL);
     rj_fed_request_t q[4];
     cr_assert_eq(rj_fed_run_next(run, q, 4), 1);
-    size_t id = q[0].fetch;
+    size_t id = q[0].id;
     rj_fed_request_deinit(&q[0]);
     rj_fed_run_deliver_take(
         run, id,
@@ -244,7 +247,7 @@ Test(fed_plan, failures_cost_only_their_fields)
     cr_assert_eq(rj_fed_run_next(run, q, 4), 2);
     cr_expect_eq(q[0].service, INVENTORY);
     cr_expect_eq(q[1].service, REVIEWS);
-    size_t inv = q[0].fetch, rev = q[1].fetch;
+    size_t inv = q[0].id, rev = q[1].id;
     rj_fed_request_deinit(&q[0]);
     rj_fed_request_deinit(&q[1]);
     rj_fed_run_deliver_take(
@@ -294,7 +297,7 @@ Test(fed_plan, mutations_are_serial)
         cr_assert_eq(rj_fed_run_next(run, q, 4), 1, "step %zu", i);
         cr_expect_eq(q[0].service, atoi(expect[i][0]));
         cr_expect_str_eq(json_string_value(json_object_get(q[0].body, "query")), expect[i][1]);
-        size_t id = q[0].fetch;
+        size_t id = q[0].id;
         rj_fed_request_deinit(&q[0]);
         rj_fed_run_deliver_take(run, id, js("{\"data\":{}}"), NULL);
     }
@@ -329,5 +332,48 @@ Test(fed_plan, requires_from_a_third_service)
     cr_expect_eq(inv->npath, 3);
     cr_expect_str_eq(inv->path[2], "product");
     cr_expect_eq(inv->nreps, 2); /* the key, then the @requires field set */
+    teardown_fx(&fx);
+}
+
+/*
+ * Two paths lead to reviews at the same level: one request, each path under its own
+ * alias of _entities, the answer split back and errors moved to their own paths.
+ */
+Test(fed_plan, one_request_per_service_and_level)
+{
+    fixture_t fx;
+    setup(&fx, "{ me { reviews { body } } topProducts(first: 1) { reviews { body } } }");
+    rj_fed_run_t *run = rj_fed_run_new(fx.plan, fx.g, NULL);
+    rj_fed_request_t q[4];
+    cr_assert_eq(rj_fed_run_next(run, q, 4), 2);
+    size_t me = q[0].id, top = q[1].id;
+    rj_fed_request_deinit(&q[0]);
+    rj_fed_request_deinit(&q[1]);
+    rj_fed_run_deliver_take(
+        run, top,
+        js("{\"data\":{\"topProducts\":[{\"__typename\":\"Product\",\"_rj_upc\":\"1\"}]}}"), NULL);
+    cr_expect_eq(rj_fed_run_next(run, q, 4), 0);
+    rj_fed_run_deliver_take(
+        run, me, js("{\"data\":{\"me\":{\"__typename\":\"User\",\"_rj_id\":\"u1\"}}}"), NULL);
+    size_t id = expect_request(
+        run, REVIEWS,
+        "query($r0: [_Any!]!, $r1: [_Any!]!) { e0: _entities(representations: $r0) { ... on "
+        "User { reviews { __typename body } } } e1: _entities(representations: $r1) { ... on "
+        "Product { reviews { __typename body } } } }",
+        "{\"r0\":[{\"__typename\":\"User\",\"id\":\"u1\"}],"
+        "\"r1\":[{\"__typename\":\"Product\",\"upc\":\"1\"}]}");
+    rj_fed_run_deliver_take(
+        run, id,
+        js("{\"data\":{\"e0\":[{\"reviews\":[{\"body\":\"mine\"}]}],\"e1\":[{\"reviews\":null}]},"
+           "\"errors\":[{\"message\":\"no reviews\",\"path\":[\"e1\",0,\"reviews\"]}]}"),
+        NULL);
+    cr_expect(rj_fed_run_done(run));
+    json_t *resp = complete(&fx, run, NULL);
+    expect_json(resp, "{\"errors\":[{\"message\":\"no reviews\",\"path\":[\"topProducts\",0,"
+                      "\"reviews\"],\"extensions\":{\"serviceName\":\"reviews\"}}],"
+                      "\"data\":{\"me\":{\"reviews\":[{\"body\":\"mine\"}]},"
+                      "\"topProducts\":[{\"reviews\":null}]}}");
+    json_decref(resp);
+    rj_fed_run_free(run);
     teardown_fx(&fx);
 }
