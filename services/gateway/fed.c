@@ -4,7 +4,8 @@
  * answers completed by the engine against the composed schema.
  *
  * What a service does wrong costs only its fields: a transfer that fails, times out
- * (the per-request timeout), answers more than max_answer_bytes, or answers something
+ * (the per-request timeout), makes the operation's answers pass max_answer_bytes, or
+ * answers something
  * that is not a GraphQL JSON answer is delivered to the run as a failure, which nulls its
  * fields with an error and skips what depended on it; the client still gets HTTP 200
  * with the rest. Every transfer has a timeout, so every operation ends.
@@ -59,7 +60,7 @@ struct gw_fed {
     rj_gql_cache_t *docs;              /* parsed, validated documents */
     plan_ref_t *plans[GW_FED_PLANS];   /* the plan cache */
     int timeout_ms;                    /* per transfer */
-    size_t max_answer;                 /* bytes per answer */
+    size_t max_answer;                 /* bytes of all answers to one operation */
     size_t busy;                       /* operations in flight */
 };
 
@@ -71,6 +72,7 @@ typedef struct fed_op {
     plan_ref_t *plan;        /* its plan (a reference) */
     rj_fed_run_t *run;       /* the run */
     size_t transfers;        /* transfers in flight */
+    size_t answer_bytes;     /* bytes the services answered so far, all transfers */
 } fed_op_t;
 
 /* One HTTP request to a service. */
@@ -220,10 +222,12 @@ on_write(char *data, size_t size, size_t nmemb, void *userdata)
 {
     transfer_t *t = userdata;
     size_t n = size * nmemb;
-    if (t->answer.len + n > t->op->f->max_answer) {
+    /* The bound is on the operation: the merged tree holds every answer at once. */
+    if (t->op->answer_bytes + n > t->op->f->max_answer) {
         t->too_large = true;
         return 0; /* aborts the transfer */
     }
+    t->op->answer_bytes += n;
     rj_buf_append(&t->answer, data, n);
     return n;
 }
@@ -234,7 +238,8 @@ transfer_answer(gw_fed_t *f, transfer_t *t, CURLcode rc, long status, char *why,
 {
     const char *name = rj_fed_graph_service_name(f->graph, (size_t)t->service);
     if (t->too_large) {
-        snprintf(why, n, "service %s answered more than %zu bytes", name, f->max_answer);
+        snprintf(why, n, "service %s: the services' answers to this operation passed %zu bytes",
+                 name, f->max_answer);
         return NULL;
     }
     if (rc == CURLE_OPERATION_TIMEDOUT) {

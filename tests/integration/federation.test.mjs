@@ -101,7 +101,7 @@ test('the composed schema hides federation and answers introspection', async () 
   const r = await query('{ __schema { types { name } } __type(name: "Query") { fields { name } } }');
   const names = r.data.__schema.types.map((t) => t.name);
   for (const hidden of ['_Service', '_Any', '_Entity', '_FieldSet']) assert.ok(!names.includes(hidden), hidden);
-  assert.deepEqual(r.data.__type.fields.map((f) => f.name), ['me', 'users', 'failing', 'slow', 'topProducts']);
+  assert.deepEqual(r.data.__type.fields.map((f) => f.name), ['me', 'users', 'failing', 'slow', 'big', 'topProducts']);
   assert.deepEqual(counts(), { accounts: 0, products: 0, inventory: 0, reviews: 0 });
 });
 
@@ -234,6 +234,28 @@ test('a service slower than federation-timeout-ms costs only its fields; no hang
     assert.deepEqual(r.data, { slow: null, topProducts: [{ name: 'Table' }] });
     assert.equal(r.errors[0].message, 'service accounts did not answer within 500 ms');
     assert.equal(r.errors[0].extensions.serviceName, 'accounts');
+  } finally {
+    await g2.stop();
+  }
+});
+
+test('answers past max-response-bytes cost their service\'s fields', async () => {
+  const config = writeConfig('big.json', {
+    services: [
+      { name: 'accounts', url: subs.accounts.url },
+      { name: 'products', url: subs.products.url },
+    ],
+  });
+  const g2 = await startGateway(config, ['--max-response-bytes', '50000']);
+  try {
+    const res = await fetch(g2.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ big topProducts(first: 1) { name } }' }),
+    });
+    const r = await res.json();
+    assert.deepEqual(r.data, { big: null, topProducts: [{ name: 'Table' }] });
+    assert.match(r.errors[0].message, /answers to this operation passed 50000 bytes/);
   } finally {
     await g2.stop();
   }

@@ -30,7 +30,7 @@ const reviews = [
 export const services = {
   accounts: {
     typeDefs: `
-      extend type Query { me: User  users: [User]  failing: String  slow: String }
+      extend type Query { me: User  users: [User]  failing: String  slow: String  big: String }
       type User @key(fields: "id") { id: ID!  name: String  username: String }`,
     resolvers: {
       Query: {
@@ -40,6 +40,7 @@ export const services = {
           throw new Error('accounts failed on purpose');
         },
         slow: () => new Promise((resolve) => setTimeout(() => resolve('late'), 3000)),
+        big: () => 'x'.repeat(100000),
       },
       User: { __resolveReference: (ref) => users.find((u) => u.id === ref.id) },
     },
