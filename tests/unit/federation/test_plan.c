@@ -377,3 +377,44 @@ Test(fed_plan, one_request_per_service_and_level)
     rj_fed_run_free(run);
     teardown_fx(&fx);
 }
+
+/* A union whose members live in different services: only the Book is represented. */
+Test(fed_plan, union_members_across_services)
+{
+    static const char a[] = "type Query { search: [Result] }\nunion Result = Book | Film\n"
+                            "type Book @key(fields: \"id\") { id: ID!  title: String }\n"
+                            "type Film { id: ID!  name: String }\n";
+    static const char b[] = "extend type Book @key(fields: \"id\") { id: ID! @external  "
+                            "stock: Int }\n";
+    const rj_fed_sdl_t s[] = {{"catalog", a, sizeof a - 1}, {"stock", b, sizeof b - 1}};
+    rj_error_t err;
+    rj_error_clear(&err);
+    fixture_t fx = {.g = rj_fed_compose(s, 2, &err)};
+    cr_assert_not_null(fx.g, "%s", err.msg);
+    static const char query[] =
+        "{ search { __typename ... on Book { title stock } ... on Film { name } } }";
+    fx.doc = rj_gql_parse(query, sizeof query - 1, NULL, NULL);
+    cr_assert_null(rj_gql_validate(rj_fed_graph_schema(fx.g), fx.doc));
+    fx.plan = rj_fed_plan_new(fx.g, fx.doc, rj_gql_doc_definitions(fx.doc), &err);
+    cr_assert_not_null(fx.plan, "%s", err.msg);
+    rj_fed_run_t *run = rj_fed_run_new(fx.plan, fx.g, NULL);
+    size_t id = expect_request(run, 0,
+                               "query { search { __typename __typename ... on Book { title "
+                               "__typename _rj_id: id } ... on Film { name } } }",
+                               "{}");
+    rj_fed_run_deliver_take(run, id,
+                            js("{\"data\":{\"search\":[{\"__typename\":\"Film\",\"name\":\"F\"},"
+                               "{\"__typename\":\"Book\",\"title\":\"B\",\"_rj_id\":\"b1\"}]}}"),
+                            NULL);
+    id = expect_request(run, 1,
+                        "query($representations: [_Any!]!) { _entities(representations: "
+                        "$representations) { ... on Book { stock } } }",
+                        "{\"representations\":[{\"__typename\":\"Book\",\"id\":\"b1\"}]}");
+    rj_fed_run_deliver_take(run, id, js("{\"data\":{\"_entities\":[{\"stock\":3}]}}"), NULL);
+    json_t *resp = complete(&fx, run, NULL);
+    expect_json(resp, "{\"data\":{\"search\":[{\"__typename\":\"Film\",\"name\":\"F\"},"
+                      "{\"__typename\":\"Book\",\"title\":\"B\",\"stock\":3}]}}");
+    json_decref(resp);
+    rj_fed_run_free(run);
+    teardown_fx(&fx);
+}
