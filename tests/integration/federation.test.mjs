@@ -203,7 +203,7 @@ test('a service answering HTML with 500 costs only its fields; HTTP 200', async 
     assert.deepEqual(r.errors[0].path, ['topProducts', 0]);
     assert.equal(down.requests.length, 1); // the schema came from the configuration
   } finally {
-    await g2.stop();
+    assert.equal((await g2.stop()).code, 0, g2.log()); // LeakSanitizer, under ASan
     await down.close();
   }
 });
@@ -224,7 +224,7 @@ test('a service slower than federation-timeout-ms costs only its fields; no hang
     assert.equal(r.errors[0].message, 'service accounts did not answer within 500 ms');
     assert.equal(r.errors[0].extensions.serviceName, 'accounts');
   } finally {
-    await g2.stop();
+    assert.equal((await g2.stop()).code, 0, g2.log()); // LeakSanitizer, under ASan
   }
 });
 
@@ -241,7 +241,7 @@ test('answers past max-response-bytes cost their service\'s fields', async () =>
     assert.deepEqual(r.data, { big: null, topProducts: [{ name: 'Table' }] });
     assert.match(r.errors[0].message, /answers to this operation passed 50000 bytes/);
   } finally {
-    await g2.stop();
+    assert.equal((await g2.stop()).code, 0, g2.log()); // LeakSanitizer, under ASan
   }
 });
 
