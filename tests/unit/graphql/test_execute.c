@@ -606,3 +606,23 @@ Test(execute, float_extremes_are_finite_doubles_in_one_encoding)
     rj_gql_doc_free(d);
     rj_gql_schema_free(s);
 }
+
+/*
+ * A federation gateway's completion: values below the root keyed by response key, so two
+ * aliases of one field hold their own values, and errors given beforehand listed first.
+ */
+Test(execute, keyed_values_and_errors_before)
+{
+    rj_gql_schema_t *s = shop_schema();
+    rj_gql_prepared_t *p =
+        prepare_ok(s, "{ c: CartReadModel(id: \"1\") { a: note b: note id count } }", NULL, NULL);
+    rj_gql_prepared_set_keyed(p);
+    rj_gql_prepared_set_result_take(
+        p, 0, json_loads("{\"a\":\"x\",\"b\":\"y\",\"id\":\"1\",\"note\":\"z\"}", 0, NULL));
+    rj_gql_prepared_add_error_take(p, json_pack("{s:s}", "message", "from a service"));
+    assert_json_take(rj_gql_complete(p),
+                     "{\"errors\":[{\"message\":\"from a service\"}],"
+                     "\"data\":{\"c\":{\"a\":\"x\",\"b\":\"y\",\"id\":\"1\",\"count\":null}}}");
+    rj_gql_prepared_free(p);
+    rj_gql_schema_free(s);
+}
