@@ -25,9 +25,10 @@
 #include "json/envelope.h"
 #include "log/log.h"
 
-#define GW_FED_DOCS 1024 /* parsed documents cached */
-#define GW_FED_PLANS 256 /* plans cached (direct-mapped by hash) */
-#define GW_FED_BATCH 16  /* requests taken from a run at a time */
+#define GW_FED_DOCS 1024        /* parsed documents cached */
+#define GW_FED_PLANS 256        /* plans cached (direct-mapped by hash) */
+#define GW_FED_BATCH 16         /* requests taken from a run at a time */
+#define GW_FED_URL_REST_MS 5000 /* a URL that refused a connection is skipped this long */
 
 /* A cached plan with the document it points into. Reference-counted: an operation in
  * flight keeps its plan when the cache evicts it. */
@@ -54,6 +55,7 @@ struct gw_fed {
     const rj_fed_service_conf_t **svc; /* per graph service: its configuration */
     struct curl_slist **headers;       /* per graph service: request headers */
     size_t *next_url;                  /* per graph service: round robin over its URLs */
+    uint64_t **url_rest;               /* per graph service and URL: skipped until (loop ms) */
     CURLM *multi;                      /* the transfers and the connection pool */
     uv_timer_t timer;                  /* libcurl's timeouts */
     bool timer_open;                   /* timer was initialised */
@@ -85,9 +87,12 @@ typedef struct transfer {
     rj_buf_t answer;             /* the answer so far */
     bool too_large;              /* the answer passed max_answer */
     char error[CURL_ERROR_SIZE]; /* libcurl's message */
+    size_t url;                  /* index of the URL it went to */
+    size_t attempts;             /* URLs tried */
 } transfer_t;
 
 static void pump(fed_op_t *op);
+static void transfer_send(transfer_t *t);
 
 /* ---- plan cache ------------------------------------------------------------------------- */
 
@@ -286,6 +291,23 @@ check_done(gw_fed_t *f)
         curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
         curl_multi_remove_handle(f->multi, easy);
         curl_easy_cleanup(easy);
+        /*
+         * A URL that refuses connections rests a while, and the request goes to the next
+         * URL of the service: nothing was sent, so even a mutation may be sent again.
+         */
+        if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST) {
+            const rj_fed_service_conf_t *svc = f->svc[t->service];
+            f->url_rest[t->service][t->url] = uv_now(f->loop) + GW_FED_URL_REST_MS;
+            if (t->attempts < svc->nurls) {
+                rj_warn("federation", "service %s url=%s: %s; trying its next URL",
+                        rj_fed_graph_service_name(f->graph, (size_t)t->service), svc->urls[t->url],
+                        t->error);
+                t->error[0] = '\0';
+                t->op->transfers--;
+                transfer_send(t);
+                continue;
+            }
+        }
         char why[RJ_ERROR_MSG_MAX] = "";
         json_t *answer = transfer_answer(f, t, rc, status, why, sizeof why);
         if (answer == NULL)
@@ -298,25 +320,39 @@ check_done(gw_fed_t *f)
     }
 }
 
-static void
-transfer_start(fed_op_t *op, rj_fed_request_t *q)
+/* The next URL of a service, round robin, skipping resting ones while others are not. */
+static size_t
+pick_url(gw_fed_t *f, int service)
 {
+    const rj_fed_service_conf_t *svc = f->svc[service];
+    uint64_t now = uv_now(f->loop);
+    size_t first = f->next_url[service]++ % svc->nurls;
+    for (size_t k = 0; k < svc->nurls; k++) {
+        size_t i = (first + k) % svc->nurls;
+        if (f->url_rest[service][i] <= now) {
+            f->next_url[service] = i + 1;
+            return i;
+        }
+    }
+    return first;
+}
+
+/* Sends (or sends again) a transfer to its service's next URL. */
+static void
+transfer_send(transfer_t *t)
+{
+    fed_op_t *op = t->op;
     gw_fed_t *f = op->f;
-    const rj_fed_service_conf_t *svc = f->svc[q->service];
-    const char *url = svc->urls[f->next_url[q->service]++ % svc->nurls];
-    transfer_t *t = rj_xcalloc(1, sizeof(*t));
-    t->op = op;
-    t->id = q->id;
-    t->service = q->service;
-    t->payload = json_dumps(q->body, JSON_COMPACT);
-    rj_buf_init(&t->answer);
+    const rj_fed_service_conf_t *svc = f->svc[t->service];
+    t->url = pick_url(f, t->service);
+    t->attempts++;
     CURL *c = t->easy = curl_easy_init();
     RJ_ASSERT(c != NULL);
-    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_URL, svc->urls[t->url]);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)f->timeout_ms);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, f->headers[q->service]);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, f->headers[t->service]);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, t->payload);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, t);
@@ -336,6 +372,18 @@ transfer_start(fed_op_t *op, rj_fed_request_t *q)
         rj_fed_run_deliver_take(op->run, t->id, NULL, "could not start a request");
         transfer_free(t);
     }
+}
+
+static void
+transfer_start(fed_op_t *op, rj_fed_request_t *q)
+{
+    transfer_t *t = rj_xcalloc(1, sizeof(*t));
+    t->op = op;
+    t->id = q->id;
+    t->service = q->service;
+    t->payload = json_dumps(q->body, JSON_COMPACT);
+    rj_buf_init(&t->answer);
+    transfer_send(t);
 }
 
 /* ---- operations ------------------------------------------------------------------------- */
@@ -457,12 +505,14 @@ gw_fed_new(const gw_fed_opts_t *o, rj_error_t *err)
     f->svc = rj_xcalloc(n, sizeof(*f->svc));
     f->headers = rj_xcalloc(n, sizeof(*f->headers));
     f->next_url = rj_xcalloc(n, sizeof(*f->next_url));
+    f->url_rest = rj_xcalloc(n, sizeof(*f->url_rest));
     long max_host = 1, total = 0;
     for (size_t i = 0, gi = 0; i < o->conf->nservices; i++) {
         const rj_fed_service_conf_t *s = &o->conf->services[i];
         if (!o->present[i])
             continue;
         f->svc[gi] = s;
+        f->url_rest[gi] = rj_xcalloc(s->nurls, sizeof(uint64_t));
         f->headers[gi++] = rj_fed_service_headers(s);
         max_host = s->connections > max_host ? s->connections : max_host;
         total += (long)s->connections * (long)s->nurls;
@@ -527,6 +577,9 @@ gw_fed_free(gw_fed_t *f)
     free(f->headers);
     free(f->svc);
     free(f->next_url);
+    for (size_t i = 0; f->url_rest != NULL && i < rj_fed_graph_nservices(f->graph); i++)
+        free(f->url_rest[i]);
+    free(f->url_rest);
     rj_fed_graph_free(f->graph);
     free(f);
 }

@@ -228,6 +228,23 @@ test('a service slower than federation-timeout-ms costs only its fields; no hang
   }
 });
 
+test('a url array is used round robin, a URL refusing connections skipped', async () => {
+  const dead = `http://127.0.0.1:${await freePort()}/graphql`; // nothing listens there
+  const config = writeConfig('urls.json', {
+    services: [{ name: 'accounts', url: [dead, subs.accounts.url], schema: 'extend type Query { me: User }\ntype User @key(fields: "id") { id: ID!  name: String }' }],
+  });
+  const g2 = await startGateway(config);
+  try {
+    resetCounts();
+    for (let i = 0; i < 4; i++) assert.deepEqual(await query('{ me { name } }', undefined, g2.url), { data: { me: { name: 'Ada Lovelace' } } });
+    assert.equal(subs.accounts.requests.length, 4);
+    // Refused once, then rested: round robin alone would have tried it twice in four.
+    assert.equal(g2.log().match(/trying its next URL/g).length, 1);
+  } finally {
+    assert.equal((await g2.stop()).code, 0, g2.log()); // LeakSanitizer, under ASan
+  }
+});
+
 test('answers past max-response-bytes cost their service\'s fields', async () => {
   const config = writeConfig('big.json', {
     services: [

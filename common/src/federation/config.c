@@ -47,7 +47,8 @@ static const conf_key_t service_keys[] = {
     {"name", KEY_STRING, SVC(name), 0, true, NULL,
      "the service's name, unique in the file; errors and logs name services by it"},
     {"url", KEY_URLS, SVC(urls), SVC(nurls), true, NULL,
-     "the service's GraphQL endpoint, or an array of equivalent endpoints used round robin"},
+     "the service's GraphQL endpoint, or an array of equivalent endpoints used round robin "
+     "(one that refuses a connection is skipped for 5 s, the request sent to the next)"},
     {"wsUrl", KEY_URL, SVC(ws_url), 0, false, NULL,
      "the service's WebSocket endpoint for subscriptions (for the pusher; not used yet)"},
     {"mandatory", KEY_BOOL, SVC(mandatory), 0, false, "false",
