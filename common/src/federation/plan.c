@@ -306,6 +306,11 @@ static bool
 walk_field(planner_t *p, const walk_t *w, const rj_gql_ast_selection_t *s)
 {
     const char *key = s->alias != NULL ? s->alias : s->name;
+    if (s->alias != NULL && strncmp(s->alias, ALIAS_PREFIX, strlen(ALIAS_PREFIX)) == 0)
+        return fail(p, RJ_EINVAL,
+                    "could not plan the operation: aliases beginning with " ALIAS_PREFIX
+                    " are the gateway's own (alias %s)",
+                    s->alias);
     if (s->name[0] == '_' && s->name[1] == '_') {
         /* __typename is anyone's; __schema and __type are the gateway's own (engine). */
         if (!w->root && strcmp(s->name, "__typename") == 0) {
@@ -495,6 +500,57 @@ finish_fetch(planner_t *p, fetch_build_t *b)
     rj_buf_deinit(&b->body);
 }
 
+/*
+ * A mutation's root fields, each its own fetch in document order. A field inside root
+ * fragments keeps them around it as `... @dirs { }`, so that their @skip/@include still
+ * apply, evaluated by the service.
+ */
+static void
+plan_mutation_fields(planner_t *p, const rj_gql_type_t *root, const rj_gql_ast_selection_t *sel,
+                     const rj_gql_ast_selection_t **wrappers, size_t nwrappers)
+{
+    const rj_fed_type_t *t = rj_fed_graph_type(p->g, root->name);
+    for (const rj_gql_ast_selection_t *s = sel; s != NULL && !p->failed; s = s->next) {
+        if (s->kind != RJ_GQL_SEL_FIELD) {
+            const rj_gql_ast_selection_t *inner = s->selections;
+            if (s->kind == RJ_GQL_SEL_FRAGMENT_SPREAD) {
+                const rj_gql_ast_definition_t *fd = find_fragment(p->doc, s->name);
+                inner = fd != NULL ? fd->selections : NULL;
+            }
+            if (nwrappers == 64) {
+                fail(p, RJ_ETOOBIG, "could not plan the operation: fragments nested too deeply");
+                return;
+            }
+            wrappers[nwrappers] = s;
+            plan_mutation_fields(p, root, inner, wrappers, nwrappers + 1);
+            continue;
+        }
+        const rj_fed_field_t *f = t != NULL ? rj_fed_type_field(t, s->name) : NULL;
+        if (f == NULL)
+            continue; /* __typename: the engine's */
+        if (p->plan->nroots == RJ_FED_MAX_SERVICES) {
+            fail(p, RJ_ETOOBIG, "could not plan the operation: more than %d mutations",
+                 RJ_FED_MAX_SERVICES);
+            return;
+        }
+        fetch_build_t *b = fetch_add(p, f->owner, false);
+        if (b == NULL)
+            return;
+        for (size_t i = 0; i < nwrappers; i++) {
+            rj_buf_puts(&b->body, " ...");
+            print_directives(b, wrappers[i]->directives);
+            rj_buf_puts(&b->body, " {");
+        }
+        walk_t w = {.fetch = b, .service = f->owner, .type = root, .root = true};
+        rj_gql_ast_selection_t copy = *s; /* the one field, without its siblings */
+        copy.next = NULL;
+        walk_selections(p, &w, &copy);
+        for (size_t i = 0; i < nwrappers; i++)
+            rj_buf_puts(&b->body, " }");
+        p->plan->roots[p->plan->nroots++] = &b->f;
+    }
+}
+
 rj_fed_plan_t *
 rj_fed_plan_new(const rj_fed_graph_t *g, const rj_gql_doc_t *doc, const rj_gql_ast_definition_t *op,
                 rj_error_t *err)
@@ -535,30 +591,8 @@ rj_fed_plan_new(const rj_fed_graph_t *g, const rj_gql_doc_t *doc, const rj_gql_a
             }
         }
     } else if (!p.failed) {
-        for (const rj_gql_ast_selection_t *s = op->selections; s != NULL && !p.failed;
-             s = s->next) {
-            const rj_fed_type_t *t = rj_fed_graph_type(g, root->name);
-            const rj_fed_field_t *f =
-                s->kind == RJ_GQL_SEL_FIELD && t != NULL ? rj_fed_type_field(t, s->name) : NULL;
-            if (f == NULL) {
-                if (s->kind != RJ_GQL_SEL_FIELD)
-                    fail(&p, RJ_EINVAL,
-                         "could not plan the operation: fragments on the "
-                         "mutation root are not supported yet");
-                continue;
-            }
-            fetch_build_t *b = fetch_add(&p, f->owner, false);
-            if (b == NULL)
-                break;
-            walk_t w = {.fetch = b, .service = f->owner, .type = root, .root = true};
-            rj_gql_ast_selection_t copy = *s; /* the one field, without its siblings */
-            copy.next = NULL;
-            walk_selections(&p, &w, &copy);
-            p.plan->roots[p.plan->nroots++] = &b->f;
-            if (p.plan->nroots > RJ_FED_MAX_SERVICES)
-                fail(&p, RJ_ETOOBIG, "could not plan the operation: more than %d mutations",
-                     RJ_FED_MAX_SERVICES);
-        }
+        const rj_gql_ast_selection_t *wrappers[64];
+        plan_mutation_fields(&p, root, op->selections, wrappers, 0);
     }
     for (size_t i = 0; i < p.plan->nall; i++)
         finish_fetch(&p, (fetch_build_t *)p.plan->all[i]);

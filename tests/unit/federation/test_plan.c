@@ -283,15 +283,19 @@ Test(fed_plan, mutations_are_serial)
     rj_error_clear(&err);
     rj_fed_graph_t *g = rj_fed_compose(s, 2, &err);
     cr_assert_not_null(g, "%s", err.msg);
-    static const char query[] = "mutation { x: setB(v: 1) setA(v: 2) y: setB(v: 3) }";
+    static const char query[] = "mutation ($no: Boolean!) { x: setB(v: 1) ...M @skip(if: $no) "
+                                "y: setB(v: 3) }\nfragment M on Mutation { setA(v: 2) }";
     rj_gql_doc_t *doc = rj_gql_parse(query, sizeof query - 1, NULL, NULL);
     rj_fed_plan_t *plan = rj_fed_plan_new(g, doc, rj_gql_doc_definitions(doc), &err);
     cr_assert_not_null(plan, "%s", err.msg);
     cr_expect(plan->serial);
-    rj_fed_run_t *run = rj_fed_run_new(plan, g, NULL);
-    static const char *const expect[][2] = {{"1", "mutation { x: setB(v: 1) }"},
-                                            {"0", "mutation { setA(v: 2) }"},
-                                            {"1", "mutation { y: setB(v: 3) }"}};
+    json_t *vars = json_pack("{s:b}", "no", 0);
+    rj_fed_run_t *run = rj_fed_run_new(plan, g, vars);
+    json_decref(vars);
+    static const char *const expect[][2] = {
+        {"1", "mutation { x: setB(v: 1) }"},
+        {"0", "mutation($no: Boolean!) { ... @skip(if: $no) { setA(v: 2) } }"},
+        {"1", "mutation { y: setB(v: 3) }"}};
     for (size_t i = 0; i < 3; i++) {
         rj_fed_request_t q[4];
         cr_assert_eq(rj_fed_run_next(run, q, 4), 1, "step %zu", i);
@@ -417,4 +421,21 @@ Test(fed_plan, union_members_across_services)
     json_decref(resp);
     rj_fed_run_free(run);
     teardown_fx(&fx);
+}
+
+Test(fed_plan, gateway_aliases_are_reserved)
+{
+    const rj_fed_sdl_t s[] = DEMO_SERVICES;
+    rj_error_t err;
+    rj_error_clear(&err);
+    rj_fed_graph_t *g = rj_fed_compose(s, 4, &err);
+    cr_assert_not_null(g);
+    static const char query[] = "{ topProducts { _rj_upc: name } }";
+    rj_gql_doc_t *doc = rj_gql_parse(query, sizeof query - 1, NULL, NULL);
+    cr_expect_null(rj_fed_plan_new(g, doc, rj_gql_doc_definitions(doc), &err));
+    cr_expect_eq(err.status, RJ_EINVAL);
+    cr_expect_str_eq(err.msg, "could not plan the operation: aliases beginning with _rj_ are the "
+                              "gateway's own (alias _rj_upc)");
+    rj_gql_doc_free(doc);
+    rj_fed_graph_free(g);
 }
