@@ -176,6 +176,22 @@ test('root fields of two services, aliases, fragments, variables only where used
   assert.equal(subs.reviews.requests[0].variables.noBody, false);
 });
 
+test('mutations run one after another, in document order, then their entities', async () => {
+  resetCounts();
+  const r = await query(
+    `mutation ($body: String!) {
+       a: addReview(upc: "3", body: $body) { body product { name } }
+       b: setPrice(upc: "3", price: 60) { price }
+     }`,
+    { body: 'New!' },
+  );
+  assert.deepEqual(r, { data: { a: { body: 'New!', product: { name: 'Chair' } }, b: { price: 60 } } });
+  assert.deepEqual(counts(), { accounts: 0, products: 2, inventory: 0, reviews: 1 });
+  assert.match(subs.reviews.requests[0].query, /^mutation\(\$body: String!\) \{ a: addReview/);
+  assert.match(subs.products.requests[0].query, /^mutation \{ b: setPrice/);
+  assert.match(subs.products.requests[1].query, /_entities/);
+});
+
 test('a failing field costs only itself', async () => {
   resetCounts();
   const r = await query('{ me { name } failing }');

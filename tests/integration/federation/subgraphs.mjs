@@ -48,9 +48,12 @@ export const services = {
   products: {
     typeDefs: `
       extend type Query { topProducts(first: Int = 5): [Product] }
+      extend type Mutation { setPrice(upc: String!, price: Int!): Product }
       type Product @key(fields: "upc") { upc: String!  name: String  price: Int  weight: Int }`,
     resolvers: {
       Query: { topProducts: (_, { first }) => products.slice(0, first) },
+      // Mutations answer without storing: the tests share these services.
+      Mutation: { setPrice: (_, { upc, price }) => ({ ...products.find((p) => p.upc === upc), price }) },
       Product: { __resolveReference: (ref) => products.find((p) => p.upc === ref.upc) },
     },
   },
@@ -84,8 +87,10 @@ export const services = {
         username: String @external
         reviews: [Review]
       }
-      extend type Product @key(fields: "upc") { upc: String! @external  reviews: [Review] }`,
+      extend type Product @key(fields: "upc") { upc: String! @external  reviews: [Review] }
+      extend type Mutation { addReview(upc: String!, body: String!): Review }`,
     resolvers: {
+      Mutation: { addReview: (_, { upc, body }) => ({ id: 'r-new', authorId: 'u2', upc, body }) },
       Review: {
         author: (r) => ({ __typename: 'User', id: r.authorId, username: users.find((u) => u.id === r.authorId).username }),
         product: (r) => ({ __typename: 'Product', upc: r.upc }),
