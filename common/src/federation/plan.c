@@ -270,6 +270,26 @@ typedef struct walk {
 
 static bool walk_selections(planner_t *p, const walk_t *w, const rj_gql_ast_selection_t *s);
 
+/* The first @key of @p t declared by @p service whose fields the walk's service can give. */
+static const rj_fed_fieldset_t *
+usable_key(const rj_fed_type_t *t, int service, const walk_t *w)
+{
+    for (size_t i = 0; i < t->nkeys; i++) {
+        if (t->keys[i].service != service)
+            continue;
+        bool ok = true;
+        for (const rj_gql_ast_selection_t *s = t->keys[i].selections; s != NULL && ok;
+             s = s->next) {
+            const rj_fed_field_t *f = rj_fed_type_field(t, s->name);
+            const rj_gql_ast_selection_t *sub;
+            ok = f != NULL && resolvable(t, f, w->service, w->provided, &sub);
+        }
+        if (ok)
+            return &t->keys[i];
+    }
+    return NULL;
+}
+
 static bool
 walk_subselection(planner_t *p, const walk_t *w, const rj_gql_ast_selection_t *s,
                   const rj_gql_field_def_t *def, const rj_gql_ast_selection_t *provided)
@@ -344,23 +364,37 @@ walk_field(planner_t *p, const walk_t *w, const rj_gql_ast_selection_t *s)
                     "the one returning the %s",
                     t->name, f->name, t->name);
     int owner = f->owner != RJ_FED_SHARED ? f->owner : t->origin;
-    const rj_fed_fieldset_t *k = owner >= 0 ? key_of(t, owner) : NULL;
-    if (k == NULL)
-        return fail(p, RJ_EINVAL,
-                    "could not plan the operation: %s.%s belongs to service %s, which declares "
-                    "no @key on %s",
-                    t->name, f->name,
-                    owner >= 0 ? rj_fed_graph_service_name(p->g, (size_t)owner) : "(none)",
-                    t->name);
+    const char *parent_name = rj_fed_graph_service_name(p->g, (size_t)w->service);
     /*
-     * What the representation needs, asked of the parent's service: the owner's key, and
-     * the @requires fields the parent can give. Those it cannot give come first from
-     * their own owner, in an entity fetch that the requiring fetch then follows, so that
-     * their values are in the tree when its representations are gathered.
+     * What the representation needs, asked of the parent's service: a key of the owner
+     * that the parent can give (of several, the first), and the @requires fields the
+     * parent can give. What it cannot give comes first from a service that can - the
+     * type's origin for a key, the field's owner for a required field - in an entity
+     * fetch that the owner's fetch then follows, so that the values are in the tree when
+     * its representations are gathered.
      */
     rj_buf_puts(&w->fetch->body, " __typename");
-    print_fieldset(w->fetch, k->selections);
     fetch_build_t *after = w->fetch;
+    const rj_fed_fieldset_t *k = owner >= 0 ? usable_key(t, owner, w) : NULL;
+    if (k != NULL) {
+        print_fieldset(w->fetch, k->selections);
+    } else {
+        const rj_fed_fieldset_t *ok = t->origin >= 0 ? usable_key(t, t->origin, w) : NULL;
+        k = owner >= 0 ? key_of(t, owner) : NULL;
+        if (ok == NULL || k == NULL)
+            return fail(p, RJ_EINVAL,
+                        "could not plan the operation: %s.%s belongs to service %s, and service "
+                        "%s can give no @key of %s that leads there",
+                        t->name, f->name,
+                        owner >= 0 ? rj_fed_graph_service_name(p->g, (size_t)owner) : "(none)",
+                        parent_name, t->name);
+        print_fieldset(w->fetch, ok->selections);
+        after = child_fetch(p, w->fetch, t->origin, t->name, w->path, w->npath);
+        if (after == NULL)
+            return false;
+        fetch_add_rep(after, ok->selections);
+        print_fieldset(after, k->selections);
+    }
     for (const rj_gql_ast_selection_t *r = f->requires.selections; r != NULL; r = r->next) {
         const rj_fed_field_t *rf = rj_fed_type_field(t, r->name);
         const rj_gql_ast_selection_t *ignored;
@@ -369,18 +403,24 @@ walk_field(planner_t *p, const walk_t *w, const rj_gql_ast_selection_t *s)
             continue;
         }
         int ro = rf == NULL ? -1 : rf->owner != RJ_FED_SHARED ? rf->owner : t->origin;
-        const rj_fed_fieldset_t *rk = ro >= 0 ? key_of(t, ro) : NULL;
-        if (rk == NULL || (after != w->fetch && after->f.service != ro))
+        if (after == w->fetch) {
+            const rj_fed_fieldset_t *rk = ro >= 0 ? usable_key(t, ro, w) : NULL;
+            if (rk == NULL)
+                return fail(p, RJ_EINVAL,
+                            "could not plan the operation: %s.%s requires %s, and service %s "
+                            "can give no @key of %s that leads to it",
+                            t->name, f->name, r->name, parent_name, t->name);
+            print_fieldset(w->fetch, rk->selections);
+            after = child_fetch(p, w->fetch, ro, t->name, w->path, w->npath);
+            if (after == NULL)
+                return false;
+            fetch_add_rep(after, rk->selections);
+        } else if (after->f.service != ro) {
             return fail(p, RJ_EINVAL,
-                        "could not plan the operation: %s.%s requires %s, which no single "
-                        "service can give after service %s (not supported yet)",
-                        t->name, f->name, r->name,
-                        rj_fed_graph_service_name(p->g, (size_t)w->service));
-        print_fieldset(w->fetch, rk->selections);
-        after = child_fetch(p, w->fetch, ro, t->name, w->path, w->npath);
-        if (after == NULL)
-            return false;
-        fetch_add_rep(after, rk->selections);
+                        "could not plan the operation: %s.%s needs fields of %s from more than "
+                        "one other service than %s (not supported yet)",
+                        t->name, f->name, t->name, parent_name);
+        }
         print_fieldset_one(after, r);
     }
     fetch_build_t *c = child_fetch(p, after, owner, t->name, w->path, w->npath);

@@ -439,3 +439,69 @@ Test(fed_plan, gateway_aliases_are_reserved)
     rj_gql_doc_free(doc);
     rj_fed_graph_free(g);
 }
+
+/*
+ * Several keys: the parent's service gives the first key of the owner it can (budget:
+ * D's second key, id); when it can give none (staff: B knows Org by slug only), the
+ * type's origin is asked for the owner's key first, and the owner's fetch follows.
+ */
+Test(fed_plan, several_keys_and_keys_from_the_origin)
+{
+    static const char a[] = "type Query { orgs: [Org] }\n"
+                            "type Org @key(fields: \"id\") @key(fields: \"slug\") {\n"
+                            "  id: ID!  slug: String!  name: String }\n";
+    static const char b[] = "extend type Org @key(fields: \"slug\") { slug: String! @external  "
+                            "staff: Int }\n";
+    static const char c[] = "type Query { myOrg: Org }\n"
+                            "extend type Org @key(fields: \"id\") { id: ID! @external }\n";
+    static const char d[] = "extend type Org @key(fields: \"slug\") @key(fields: \"id\") {\n"
+                            "  id: ID! @external  slug: String! @external  budget: Int }\n";
+    const rj_fed_sdl_t s[] = {{"a", a, sizeof a - 1},
+                              {"b", b, sizeof b - 1},
+                              {"c", c, sizeof c - 1},
+                              {"d", d, sizeof d - 1}};
+    rj_error_t err;
+    rj_error_clear(&err);
+    fixture_t fx = {.g = rj_fed_compose(s, 4, &err)};
+    cr_assert_not_null(fx.g, "%s", err.msg);
+    static const char query[] = "{ myOrg { name staff budget } }";
+    fx.doc = rj_gql_parse(query, sizeof query - 1, NULL, NULL);
+    fx.plan = rj_fed_plan_new(fx.g, fx.doc, rj_gql_doc_definitions(fx.doc), &err);
+    cr_assert_not_null(fx.plan, "%s", err.msg);
+    rj_fed_run_t *run = rj_fed_run_new(fx.plan, fx.g, NULL);
+    size_t id = expect_request(run, 2,
+                               "query { myOrg { __typename __typename _rj_id: id __typename "
+                               "_rj_id: id __typename _rj_id: id } }",
+                               "{}");
+    rj_fed_run_deliver_take(
+        run, id, js("{\"data\":{\"myOrg\":{\"__typename\":\"Org\",\"_rj_id\":\"o1\"}}}"), NULL);
+    rj_fed_request_t q[4];
+    cr_assert_eq(rj_fed_run_next(run, q, 4), 2);
+    cr_expect_eq(q[0].service, 0);
+    cr_expect_str_eq(json_string_value(json_object_get(q[0].body, "query")),
+                     "query($representations: [_Any!]!) { _entities(representations: "
+                     "$representations) { ... on Org { name _rj_slug: slug } } }");
+    cr_expect_eq(q[1].service, 3);
+    cr_expect_str_eq(json_string_value(json_object_get(q[1].body, "query")),
+                     "query($representations: [_Any!]!) { _entities(representations: "
+                     "$representations) { ... on Org { budget } } }");
+    expect_json(json_object_get(q[1].body, "variables"),
+                "{\"representations\":[{\"__typename\":\"Org\",\"id\":\"o1\"}]}");
+    size_t ida = q[0].id, idd = q[1].id;
+    rj_fed_request_deinit(&q[0]);
+    rj_fed_request_deinit(&q[1]);
+    rj_fed_run_deliver_take(
+        run, ida, js("{\"data\":{\"_entities\":[{\"name\":\"Org 1\",\"_rj_slug\":\"s1\"}]}}"),
+        NULL);
+    rj_fed_run_deliver_take(run, idd, js("{\"data\":{\"_entities\":[{\"budget\":7}]}}"), NULL);
+    id = expect_request(run, 1,
+                        "query($representations: [_Any!]!) { _entities(representations: "
+                        "$representations) { ... on Org { staff } } }",
+                        "{\"representations\":[{\"__typename\":\"Org\",\"slug\":\"s1\"}]}");
+    rj_fed_run_deliver_take(run, id, js("{\"data\":{\"_entities\":[{\"staff\":3}]}}"), NULL);
+    json_t *resp = complete(&fx, run, NULL);
+    expect_json(resp, "{\"data\":{\"myOrg\":{\"name\":\"Org 1\",\"staff\":3,\"budget\":7}}}");
+    json_decref(resp);
+    rj_fed_run_free(run);
+    teardown_fx(&fx);
+}
