@@ -18,13 +18,13 @@ typedef struct fixture {
     rj_fed_plan_t *plan; /* its plan */
 } fixture_t;
 
+/* Composes @p s, parses and validates @p query and plans it. */
 static void
-setup(fixture_t *fx, const char *query)
+setup_with(fixture_t *fx, const rj_fed_sdl_t *s, size_t n, const char *query)
 {
-    const rj_fed_sdl_t s[] = DEMO_SERVICES;
     rj_error_t err;
     rj_error_clear(&err);
-    fx->g = rj_fed_compose(s, 4, &err);
+    fx->g = rj_fed_compose(s, n, &err);
     cr_assert_not_null(fx->g, "%s", err.msg);
     json_t *perr = NULL;
     fx->doc = rj_gql_parse(query, strlen(query), NULL, &perr);
@@ -33,6 +33,14 @@ setup(fixture_t *fx, const char *query)
     cr_assert_null(verr, "invalid test query");
     fx->plan = rj_fed_plan_new(fx->g, fx->doc, rj_gql_doc_definitions(fx->doc), &err);
     cr_assert_not_null(fx->plan, "%s", err.msg);
+}
+
+/* The same over the demo services. */
+static void
+setup(fixture_t *fx, const char *query)
+{
+    const rj_fed_sdl_t s[] = DEMO_SERVICES;
+    setup_with(fx, s, 4, query);
 }
 
 static void
@@ -391,16 +399,9 @@ Test(fed_plan, union_members_across_services)
     static const char b[] = "extend type Book @key(fields: \"id\") { id: ID! @external  "
                             "stock: Int }\n";
     const rj_fed_sdl_t s[] = {{"catalog", a, sizeof a - 1}, {"stock", b, sizeof b - 1}};
-    rj_error_t err;
-    rj_error_clear(&err);
-    fixture_t fx = {.g = rj_fed_compose(s, 2, &err)};
-    cr_assert_not_null(fx.g, "%s", err.msg);
-    static const char query[] =
-        "{ search { __typename ... on Book { title stock } ... on Film { name } } }";
-    fx.doc = rj_gql_parse(query, sizeof query - 1, NULL, NULL);
-    cr_assert_null(rj_gql_validate(rj_fed_graph_schema(fx.g), fx.doc));
-    fx.plan = rj_fed_plan_new(fx.g, fx.doc, rj_gql_doc_definitions(fx.doc), &err);
-    cr_assert_not_null(fx.plan, "%s", err.msg);
+    fixture_t fx;
+    setup_with(&fx, s, 2,
+               "{ search { __typename ... on Book { title stock } ... on Film { name } } }");
     rj_fed_run_t *run = rj_fed_run_new(fx.plan, fx.g, NULL);
     size_t id = expect_request(run, 0,
                                "query { search { __typename __typename ... on Book { title "
@@ -460,14 +461,8 @@ Test(fed_plan, several_keys_and_keys_from_the_origin)
                               {"b", b, sizeof b - 1},
                               {"c", c, sizeof c - 1},
                               {"d", d, sizeof d - 1}};
-    rj_error_t err;
-    rj_error_clear(&err);
-    fixture_t fx = {.g = rj_fed_compose(s, 4, &err)};
-    cr_assert_not_null(fx.g, "%s", err.msg);
-    static const char query[] = "{ myOrg { name staff budget } }";
-    fx.doc = rj_gql_parse(query, sizeof query - 1, NULL, NULL);
-    fx.plan = rj_fed_plan_new(fx.g, fx.doc, rj_gql_doc_definitions(fx.doc), &err);
-    cr_assert_not_null(fx.plan, "%s", err.msg);
+    fixture_t fx;
+    setup_with(&fx, s, 4, "{ myOrg { name staff budget } }");
     rj_fed_run_t *run = rj_fed_run_new(fx.plan, fx.g, NULL);
     size_t id = expect_request(run, 2,
                                "query { myOrg { __typename __typename _rj_id: id __typename "
