@@ -266,6 +266,8 @@ typedef struct walk {
     size_t npath;                           /* length of path */
     size_t depth;                           /* nesting, bounded */
     bool root;                              /* root selections: only the service's fields */
+    bool requires_sent;                     /* the field walked is one whose @requires the
+                                               fetch's representations carry */
 } walk_t;
 
 static bool walk_selections(planner_t *p, const walk_t *w, const rj_gql_ast_selection_t *s);
@@ -347,7 +349,19 @@ walk_field(planner_t *p, const walk_t *w, const rj_gql_ast_selection_t *s)
         return fail(p, RJ_EINVAL, "could not plan the operation: no route to %s.%s", w->type->name,
                     s->name);
     const rj_gql_ast_selection_t *sub = NULL;
-    if (w->root ? f->owner == w->service : resolvable(t, f, w->service, w->provided, &sub)) {
+    bool here = w->root ? f->owner == w->service : resolvable(t, f, w->service, w->provided, &sub);
+    /*
+     * A field with @requires resolves only in an _entities call that carries the required
+     * fields, even in its own service's fetch, when that service cannot give them itself
+     * (they are @external there): then it takes the entity route below, to itself.
+     */
+    for (const rj_gql_ast_selection_t *r = f->requires.selections;
+         here && !w->root && !w->requires_sent && r != NULL; r = r->next) {
+        const rj_fed_field_t *rf = rj_fed_type_field(t, r->name);
+        const rj_gql_ast_selection_t *ignored;
+        here = rf != NULL && resolvable(t, rf, w->service, w->provided, &ignored);
+    }
+    if (here) {
         rj_buf_printf(&w->fetch->body, " %s%s%s", s->alias != NULL ? s->alias : "",
                       s->alias != NULL ? ": " : "", s->name);
         print_arguments(w->fetch, s->args);
@@ -433,6 +447,7 @@ walk_field(planner_t *p, const walk_t *w, const rj_gql_ast_selection_t *s)
     in.fetch = c;
     in.service = owner;
     in.provided = NULL;
+    in.requires_sent = true;
     return walk_field(p, &in, s);
 }
 

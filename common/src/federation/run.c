@@ -481,23 +481,72 @@ fail_fetch(rj_fed_run_t *r, const rj_fed_fetch_t *f, const char *why)
     add_error(r, f, e, fr->ntargets > 0 ? fr->targets[0].path : NULL);
 }
 
-/* An entity error's path, ["_entities", i, rest...], as the client's: target i's + rest. */
+/*
+ * A service's error path with list indexes as integers: some servers (Mercurius) write
+ * them as strings ("3"), and field names never start with a digit.
+ */
 static json_t *
-client_path(const fetch_run_t *fr, const json_t *path)
+normal_path(const json_t *path)
 {
-    const json_t *i = json_array_get(path, 1);
-    if (!json_is_integer(i))
-        return NULL;
-    json_int_t rep = json_integer_value(i);
-    for (size_t t = 0; t < fr->ntargets; t++) {
-        if ((json_int_t)fr->targets[t].rep != rep)
-            continue;
-        json_t *p = json_deep_copy(fr->targets[t].path);
-        for (size_t k = 2; k < json_array_size(path); k++)
-            json_array_append(p, json_array_get(path, k));
-        return p;
+    json_t *p = json_array();
+    for (size_t k = 0; k < json_array_size(path); k++) {
+        const json_t *seg = json_array_get(path, k);
+        const char *str = json_string_value(seg);
+        char *end = NULL;
+        long long n = str != NULL && str[0] >= '0' && str[0] <= '9' ? strtoll(str, &end, 10) : 0;
+        if (end != NULL && *end == '\0')
+            json_array_append_new(p, json_integer(n));
+        else
+            json_array_append(p, (json_t *)seg);
     }
-    return NULL;
+    return p;
+}
+
+/*
+ * A service's error path as the client's. A root fetch's already is (it used the
+ * client's response keys); an entity fetch's, ["_entities", i, rest...], becomes the
+ * path of the first object that gave representation i, then rest. NULL when unknown.
+ */
+static json_t *
+client_path(const rj_fed_fetch_t *f, const fetch_run_t *fr, const json_t *service_path)
+{
+    if (!json_is_array(service_path))
+        return NULL;
+    json_t *path = normal_path(service_path);
+    if (!f->entities)
+        return path;
+    json_t *out = NULL;
+    const json_t *i = json_array_get(path, 1);
+    for (size_t t = 0; json_is_integer(i) && t < fr->ntargets && out == NULL; t++) {
+        if ((json_int_t)fr->targets[t].rep != json_integer_value(i))
+            continue;
+        out = json_deep_copy(fr->targets[t].path);
+        for (size_t k = 2; k < json_array_size(path); k++)
+            json_array_append(out, json_array_get(path, k));
+    }
+    json_decref(path);
+    return out;
+}
+
+/*
+ * An entity the service answered null for (it does not know it, or a non-null field of
+ * it failed): the object becomes null where it stands, as the client will see it.
+ */
+static void
+null_at(json_t *root, const json_t *path)
+{
+    size_t n = json_array_size(path);
+    json_t *holder = root;
+    for (size_t k = 0; k + 1 < n && holder != NULL; k++) {
+        const json_t *seg = json_array_get(path, k);
+        holder = json_is_integer(seg) ? json_array_get(holder, (size_t)json_integer_value(seg))
+                                      : json_object_get(holder, json_string_value(seg));
+    }
+    const json_t *last = json_array_get(path, n - 1);
+    if (json_is_array(holder) && json_is_integer(last))
+        json_array_set_new(holder, (size_t)json_integer_value(last), json_null());
+    else if (json_is_object(holder) && json_is_string(last))
+        json_object_set_new(holder, json_string_value(last), json_null());
 }
 
 static void
@@ -520,11 +569,8 @@ deliver_one(rj_fed_run_t *r, size_t id, json_t *answer, const char *failure)
     const json_t *errors = json_object_get(answer, "errors");
     for (size_t i = 0; i < json_array_size(errors); i++) {
         const json_t *e = json_array_get(errors, i);
-        const json_t *path = json_object_get(e, "path");
-        json_t *cp = NULL;
-        if (f->entities && json_is_array(path))
-            cp = client_path(fr, path);
-        add_error(r, f, json_deep_copy(e), f->entities ? cp : path);
+        json_t *cp = client_path(f, fr, json_object_get(e, "path"));
+        add_error(r, f, json_deep_copy(e), cp);
         json_decref(cp);
     }
     bool answered = json_is_object(data);
@@ -537,6 +583,8 @@ deliver_one(rj_fed_run_t *r, size_t id, json_t *answer, const char *failure)
             const json_t *e = json_array_get(ents, fr->targets[t].rep);
             if (json_is_object(e))
                 merge(fr->targets[t].obj, e);
+            else if (json_is_null(e))
+                null_at(r->data, fr->targets[t].path);
         }
         if (!answered && json_array_size(errors) == 0)
             fail_fetch(r, f, "the service's _entities answer does not match the representations");

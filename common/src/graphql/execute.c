@@ -530,6 +530,30 @@ static json_t *complete_value(complete_ctx_t *c, const rj_gql_type_t *parent,
                               const rj__gql_field_group_t *g, const json_t *v);
 
 /*
+ * True when an error given beforehand (rj_gql_prepared_add_error_take: a federated
+ * service's) lies at the current path or below it: the service already reported why the
+ * value is null there, and the spec propagates a null raised with an error without
+ * adding a second one.
+ */
+static bool
+reported_at_or_below(const complete_ctx_t *c)
+{
+    const json_t *errors = c->p->errors_before;
+    size_t depth = json_array_size(c->path);
+    for (size_t i = 0; i < json_array_size(errors); i++) {
+        const json_t *path = json_object_get(json_array_get(errors, i), "path");
+        if (json_array_size(path) < depth)
+            continue;
+        bool prefix = true;
+        for (size_t k = 0; k < depth && prefix; k++)
+            prefix = json_equal(json_array_get(path, k), json_array_get(c->path, k));
+        if (prefix)
+            return true;
+    }
+    return false;
+}
+
+/*
  * A field with a resolver (rj_gql_schema_set_field_resolver): its value is computed from
  * the parent, here, so only selected fields cost anything; the resolver's failure is a
  * field error at the current path, which the caller nulls or propagates.
@@ -616,6 +640,8 @@ complete_value(complete_ctx_t *c, const rj_gql_type_t *parent, const rj_gql_fiel
             return NULL;
         if (json_is_null(r)) {
             json_decref(r);
+            if (reported_at_or_below(c))
+                return NULL;
             return field_error(c, g, "Cannot return null for non-nullable field %s.%s.",
                                parent->name, def->name);
         }

@@ -260,7 +260,8 @@ Test(fed_plan, failures_cost_only_their_fields)
     rj_fed_request_deinit(&q[1]);
     rj_fed_run_deliver_take(
         run, inv,
-        js("{\"data\":{\"_entities\":[{\"inStock\":true},null]},\"errors\":[{\"message\":"
+        js("{\"data\":{\"_entities\":[{\"inStock\":true},{\"inStock\":null}]},\"errors\":[{"
+           "\"message\":"
            "\"no stock\",\"path\":[\"_entities\",1,\"inStock\"],\"locations\":[{\"line\":1,"
            "\"column\":2}]}]}"),
         NULL);
@@ -496,6 +497,33 @@ Test(fed_plan, several_keys_and_keys_from_the_origin)
     rj_fed_run_deliver_take(run, id, js("{\"data\":{\"_entities\":[{\"staff\":3}]}}"), NULL);
     json_t *resp = complete(&fx, run, NULL);
     expect_json(resp, "{\"data\":{\"myOrg\":{\"name\":\"Org 1\",\"staff\":3,\"budget\":7}}}");
+    json_decref(resp);
+    rj_fed_run_free(run);
+    teardown_fx(&fx);
+}
+
+/* An entity its service answers null for (unknown there) is null where it stands. */
+Test(fed_plan, null_entity_nulls_its_object)
+{
+    fixture_t fx;
+    setup(&fx, "{ topProducts { name inStock } }");
+    rj_fed_run_t *run = rj_fed_run_new(fx.plan, fx.g, NULL);
+    rj_fed_request_t q[2];
+    cr_assert_eq(rj_fed_run_next(run, q, 2), 1);
+    size_t id = q[0].id;
+    rj_fed_request_deinit(&q[0]);
+    rj_fed_run_deliver_take(
+        run, id,
+        js("{\"data\":{\"topProducts\":[{\"__typename\":\"Product\",\"name\":\"A\",\"_rj_upc\":"
+           "\"1\"},{\"__typename\":\"Product\",\"name\":\"B\",\"_rj_upc\":\"9\"}]}}"),
+        NULL);
+    cr_assert_eq(rj_fed_run_next(run, q, 2), 1);
+    id = q[0].id;
+    rj_fed_request_deinit(&q[0]);
+    rj_fed_run_deliver_take(run, id, js("{\"data\":{\"_entities\":[{\"inStock\":true},null]}}"),
+                            NULL);
+    json_t *resp = complete(&fx, run, NULL);
+    expect_json(resp, "{\"data\":{\"topProducts\":[{\"name\":\"A\",\"inStock\":true},null]}}");
     json_decref(resp);
     rj_fed_run_free(run);
     teardown_fx(&fx);

@@ -626,3 +626,19 @@ Test(execute, keyed_values_and_errors_before)
     rj_gql_prepared_free(p);
     rj_gql_schema_free(s);
 }
+
+/* A null a service already reported an error for propagates without a second error. */
+Test(execute, null_reported_before_propagates_silently)
+{
+    rj_gql_schema_t *s = shop_schema();
+    rj_gql_prepared_t *p = prepare_ok(s, "{ c: CartReadModel(id: \"1\") { id } }", NULL, NULL);
+    rj_gql_prepared_set_keyed(p);
+    rj_gql_prepared_set_result_take(p, 0, json_object());
+    rj_gql_prepared_add_error_take(
+        p, json_pack("{s:s, s:[s,s]}", "message", "no id", "path", "c", "id"));
+    assert_json_take(rj_gql_complete(p),
+                     "{\"errors\":[{\"message\":\"no id\",\"path\":[\"c\",\"id\"]}],"
+                     "\"data\":{\"c\":null}}");
+    rj_gql_prepared_free(p);
+    rj_gql_schema_free(s);
+}
