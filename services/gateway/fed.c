@@ -413,6 +413,9 @@ op_finish(fed_op_t *op)
     const json_t *errors = rj_fed_run_errors_get(op->run);
     for (size_t i = 0; i < json_array_size(errors); i++)
         rj_gql_prepared_add_error_take(op->prep, json_incref(json_array_get(errors, i)));
+    const json_t *lost = rj_fed_run_lost_get(op->run);
+    for (size_t i = 0; i < json_array_size(lost); i++)
+        rj_gql_prepared_add_lost_take(op->prep, json_incref(json_array_get(lost, i)));
     json_t *resp = rj_gql_complete(op->prep);
     gw_errors_decorate(json_object_get(resp, "errors"));
     gw_responder_send_json_take(op->r, 200, resp);

@@ -316,6 +316,14 @@ bool rj_fed_run_done(const rj_fed_run_t *run);
 const json_t *rj_fed_run_data_get(const rj_fed_run_t *run);
 const json_t *rj_fed_run_errors_get(const rj_fed_run_t *run);
 
+/**
+ * The paths of the entities their services answered null for (unknown to them): the
+ * objects stay, their fields the service did not give are null, and a non-null one among
+ * them nulls its parent without an error (rj_gql_prepared_add_lost_take), as
+ * @apollo/gateway and @mercuriusjs/gateway answer. Borrowed from the run.
+ */
+const json_t *rj_fed_run_lost_get(const rj_fed_run_t *run);
+
 /** Frees a run (done or not). NULL is a no-op. */
 void rj_fed_run_free(rj_fed_run_t *run);
 

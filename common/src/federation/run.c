@@ -54,6 +54,7 @@ struct rj_fed_run {
     json_t *variables;         /* the request's coerced variables (a reference) */
     json_t *data;              /* the merged answers */
     json_t *errors;            /* the errors, client paths */
+    json_t *lost;              /* paths of entities their service answered null for */
     fetch_run_t *fs;           /* per fetch, by id */
     size_t next_root;          /* serial plans: the next root fetch to make ready */
     size_t pending;            /* fetches not F_DONE */
@@ -70,6 +71,7 @@ rj_fed_run_new(const rj_fed_plan_t *plan, const rj_fed_graph_t *g, const json_t 
     r->variables = variables != NULL ? json_incref((json_t *)variables) : json_object();
     r->data = json_object();
     r->errors = json_array();
+    r->lost = json_array();
     r->fs = rj_xcalloc(plan->nall + 1, sizeof(*r->fs));
     r->pending = plan->nall;
     for (size_t i = 0; i < plan->nroots; i++)
@@ -105,6 +107,7 @@ rj_fed_run_free(rj_fed_run_t *r)
     json_decref(r->variables);
     json_decref(r->data);
     json_decref(r->errors);
+    json_decref(r->lost);
     free(r);
 }
 
@@ -124,6 +127,12 @@ const json_t *
 rj_fed_run_errors_get(const rj_fed_run_t *r)
 {
     return r->errors;
+}
+
+const json_t *
+rj_fed_run_lost_get(const rj_fed_run_t *r)
+{
+    return r->lost;
 }
 
 void
@@ -528,27 +537,6 @@ client_path(const rj_fed_fetch_t *f, const fetch_run_t *fr, const json_t *servic
     return out;
 }
 
-/*
- * An entity the service answered null for (it does not know it, or a non-null field of
- * it failed): the object becomes null where it stands, as the client will see it.
- */
-static void
-null_at(json_t *root, const json_t *path)
-{
-    size_t n = json_array_size(path);
-    json_t *holder = root;
-    for (size_t k = 0; k + 1 < n && holder != NULL; k++) {
-        const json_t *seg = json_array_get(path, k);
-        holder = json_is_integer(seg) ? json_array_get(holder, (size_t)json_integer_value(seg))
-                                      : json_object_get(holder, json_string_value(seg));
-    }
-    const json_t *last = json_array_get(path, n - 1);
-    if (json_is_array(holder) && json_is_integer(last))
-        json_array_set_new(holder, (size_t)json_integer_value(last), json_null());
-    else if (json_is_object(holder) && json_is_string(last))
-        json_object_set_new(holder, json_string_value(last), json_null());
-}
-
 static void
 deliver_one(rj_fed_run_t *r, size_t id, json_t *answer, const char *failure)
 {
@@ -584,7 +572,7 @@ deliver_one(rj_fed_run_t *r, size_t id, json_t *answer, const char *failure)
             if (json_is_object(e))
                 merge(fr->targets[t].obj, e);
             else if (json_is_null(e))
-                null_at(r->data, fr->targets[t].path);
+                json_array_append(r->lost, fr->targets[t].path);
         }
         if (!answered && json_array_size(errors) == 0)
             fail_fetch(r, f, "the service's _entities answer does not match the representations");

@@ -181,6 +181,7 @@ struct rj_gql_prepared {
     bool keyed;                            /* values below the root are keyed by response
                                               key, not field name (a federation gateway) */
     json_t *errors_before;                 /* errors listed before completion's, or NULL */
+    json_t *lost;                          /* paths of values lost upstream, or NULL */
 };
 
 static void
@@ -383,6 +384,7 @@ rj_gql_prepared_free(rj_gql_prepared_t *p)
     }
     free(p->roots);
     json_decref(p->errors_before);
+    json_decref(p->lost);
     json_decref(p->variables);
     rj_gql_doc_free(p->doc);
     rj_gql_schema_free(p->schema);
@@ -393,6 +395,14 @@ void
 rj_gql_prepared_set_keyed(rj_gql_prepared_t *p)
 {
     p->keyed = true;
+}
+
+void
+rj_gql_prepared_add_lost_take(rj_gql_prepared_t *p, json_t *path)
+{
+    if (p->lost == NULL)
+        p->lost = json_array();
+    json_array_append_new(p->lost, path);
 }
 
 void
@@ -535,6 +545,29 @@ static json_t *complete_value(complete_ctx_t *c, const rj_gql_type_t *parent,
  * value is null there, and the spec propagates a null raised with an error without
  * adding a second one.
  */
+/* True when @p prefix is a prefix of (or equal to) @p path. */
+static bool
+path_prefix(const json_t *prefix, const json_t *path)
+{
+    size_t n = json_array_size(prefix);
+    if (json_array_size(path) < n)
+        return false;
+    for (size_t k = 0; k < n; k++)
+        if (!json_equal(json_array_get(prefix, k), json_array_get(path, k)))
+            return false;
+    return true;
+}
+
+/* True when the current path is at or below a value lost upstream. */
+static bool
+lost_at_or_above(const complete_ctx_t *c)
+{
+    for (size_t i = 0; i < json_array_size(c->p->lost); i++)
+        if (path_prefix(json_array_get(c->p->lost, i), c->path))
+            return true;
+    return false;
+}
+
 static bool
 reported_at_or_below(const complete_ctx_t *c)
 {
@@ -640,7 +673,7 @@ complete_value(complete_ctx_t *c, const rj_gql_type_t *parent, const rj_gql_fiel
             return NULL;
         if (json_is_null(r)) {
             json_decref(r);
-            if (reported_at_or_below(c))
+            if (reported_at_or_below(c) || lost_at_or_above(c))
                 return NULL;
             return field_error(c, g, "Cannot return null for non-nullable field %s.%s.",
                                parent->name, def->name);

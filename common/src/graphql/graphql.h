@@ -421,6 +421,15 @@ void rj_gql_prepared_set_error(rj_gql_prepared_t *p, size_t i, const char *messa
 void rj_gql_prepared_set_keyed(rj_gql_prepared_t *p);
 
 /**
+ * Marks a value as lost upstream (a federated entity its service could not resolve):
+ * non-null fields missing at or below @p path complete to null and propagate it without
+ * an error of their own, as federation gateways do.
+ *
+ * Ownership: takes @p path (a JSON array of response keys and indexes).
+ */
+void rj_gql_prepared_add_lost_take(rj_gql_prepared_t *p, json_t *path);
+
+/**
  * Adds an error that completion lists before its own (a federated service's).
  *
  * Ownership: takes @p error.

@@ -104,6 +104,9 @@ complete(fixture_t *fx, rj_fed_run_t *run, const json_t *variables)
     const json_t *errors = rj_fed_run_errors_get(run);
     for (size_t i = 0; i < json_array_size(errors); i++)
         rj_gql_prepared_add_error_take(p, json_incref(json_array_get(errors, i)));
+    const json_t *lost = rj_fed_run_lost_get(run);
+    for (size_t i = 0; i < json_array_size(lost); i++)
+        rj_gql_prepared_add_lost_take(p, json_incref(json_array_get(lost, i)));
     json_t *resp = rj_gql_complete(p);
     rj_gql_prepared_free(p);
     return resp;
@@ -502,8 +505,11 @@ Test(fed_plan, several_keys_and_keys_from_the_origin)
     teardown_fx(&fx);
 }
 
-/* An entity its service answers null for (unknown there) is null where it stands. */
-Test(fed_plan, null_entity_nulls_its_object)
+/*
+ * An entity its service answers null for (unknown there) keeps its object; the fields it
+ * would have given are null, and a non-null one nulls the object without an error.
+ */
+Test(fed_plan, null_entity_loses_its_fields)
 {
     fixture_t fx;
     setup(&fx, "{ topProducts { name inStock } }");
@@ -523,7 +529,8 @@ Test(fed_plan, null_entity_nulls_its_object)
     rj_fed_run_deliver_take(run, id, js("{\"data\":{\"_entities\":[{\"inStock\":true},null]}}"),
                             NULL);
     json_t *resp = complete(&fx, run, NULL);
-    expect_json(resp, "{\"data\":{\"topProducts\":[{\"name\":\"A\",\"inStock\":true},null]}}");
+    expect_json(resp, "{\"data\":{\"topProducts\":[{\"name\":\"A\",\"inStock\":true},"
+                      "{\"name\":\"B\",\"inStock\":null}]}}");
     json_decref(resp);
     rj_fed_run_free(run);
     teardown_fx(&fx);

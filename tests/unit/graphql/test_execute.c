@@ -642,3 +642,22 @@ Test(execute, null_reported_before_propagates_silently)
     rj_gql_prepared_free(p);
     rj_gql_schema_free(s);
 }
+
+/* Below a value lost upstream, a missing non-null field nulls its parent without error. */
+Test(execute, lost_values_propagate_silently)
+{
+    rj_gql_schema_t *s = shop_schema();
+    rj_gql_prepared_t *p = prepare_ok(
+        s, "{ c: CartReadModel(id: \"1\") { note id } d: CartReadModel(id: \"2\") { id } }", NULL,
+        NULL);
+    rj_gql_prepared_set_keyed(p);
+    rj_gql_prepared_set_result_take(p, 0, json_object());
+    rj_gql_prepared_set_result_take(p, 1, json_object());
+    rj_gql_prepared_add_lost_take(p, json_pack("[s]", "c"));
+    assert_json_take(rj_gql_complete(p),
+                     "{\"errors\":[{\"message\":\"Cannot return null for non-nullable field "
+                     "CartReadModel.id.\",\"locations\":[{\"line\":1,\"column\":69}],\"path\":"
+                     "[\"d\",\"id\"]}],\"data\":{\"c\":null,\"d\":null}}");
+    rj_gql_prepared_free(p);
+    rj_gql_schema_free(s);
+}
