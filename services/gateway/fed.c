@@ -256,8 +256,9 @@ transfer_answer(gw_fed_t *f, transfer_t *t, CURLcode rc, long status, char *why,
                  t->error[0] != '\0' ? t->error : curl_easy_strerror(rc));
         return NULL;
     }
+    /* The one decoder of every daemon: numbers in Ramjet's single encoding. */
     json_t *answer =
-        json_loadb(t->answer.data != NULL ? t->answer.data : "", t->answer.len, 0, NULL);
+        rj_json_loadb(t->answer.data != NULL ? t->answer.data : "", t->answer.len, 0, NULL);
     if (!json_is_object(answer) ||
         (json_object_get(answer, "data") == NULL && json_object_get(answer, "errors") == NULL)) {
         json_decref(answer);

@@ -57,6 +57,8 @@ struct rj_fed_run {
     json_t *lost;              /* paths of entities their service answered null for */
     fetch_run_t *fs;           /* per fetch, by id */
     size_t next_root;          /* serial plans: the next root fetch to make ready */
+    size_t *parent;            /* per fetch: its parent's id, SIZE_MAX for roots */
+    size_t *root_of;           /* per fetch: the index in plan->roots of its root */
     size_t pending;            /* fetches not F_DONE */
     batch_t *batches;          /* requests handed out, by id */
     size_t nbatches, cap;      /* count and capacity */
@@ -78,6 +80,19 @@ rj_fed_run_new(const rj_fed_plan_t *plan, const rj_fed_graph_t *g, const json_t 
         if (!plan->serial || i == 0)
             r->fs[plan->roots[i]->id].state = F_READY;
     r->next_root = 1;
+    r->parent = rj_xmalloc((plan->nall + 1) * sizeof(size_t));
+    r->root_of = rj_xmalloc((plan->nall + 1) * sizeof(size_t));
+    for (size_t i = 0; i < plan->nall; i++)
+        r->parent[i] = SIZE_MAX;
+    /* Parents come before children in plan->all: one pass gives every fetch its root. */
+    for (size_t i = 0; i < plan->nroots; i++)
+        r->root_of[plan->roots[i]->id] = i;
+    for (size_t i = 0; i < plan->nall; i++)
+        for (size_t c = 0; c < plan->all[i]->nchildren; c++) {
+            size_t id = plan->all[i]->children[c]->id;
+            r->parent[id] = i;
+            r->root_of[id] = r->root_of[i];
+        }
     return r;
 }
 
@@ -101,6 +116,8 @@ rj_fed_run_free(rj_fed_run_t *r)
     for (size_t i = 0; i < r->plan->nall; i++)
         free_targets(&r->fs[i]);
     free(r->fs);
+    free(r->parent);
+    free(r->root_of);
     for (size_t i = 0; i < r->nbatches; i++)
         free(r->batches[i].fetches);
     free(r->batches);
@@ -259,8 +276,23 @@ finish(rj_fed_run_t *r, const rj_fed_fetch_t *f, bool answered)
         else
             finish(r, f->children[i], false); /* nothing to represent */
     }
-    if (r->plan->serial && !f->entities && r->next_root < r->plan->nroots)
-        r->fs[r->plan->roots[r->next_root++]->id].state = F_READY;
+}
+
+/*
+ * Serial plans (mutations): the next root field starts when everything of the previous
+ * one is done, its entity fetches included, so each mutation's answer is complete before
+ * the next one runs, as the spec's serial execution asks.
+ */
+static void
+start_next_root(rj_fed_run_t *r)
+{
+    if (!r->plan->serial || r->next_root >= r->plan->nroots)
+        return;
+    size_t prev = r->next_root - 1;
+    for (size_t i = 0; i < r->plan->nall; i++)
+        if (r->root_of[i] == prev && r->fs[i].state != F_DONE)
+            return;
+    r->fs[r->plan->roots[r->next_root++]->id].state = F_READY;
 }
 
 static json_t *
@@ -280,9 +312,15 @@ static size_t
 pending_depth(const rj_fed_run_t *r)
 {
     size_t d = SIZE_MAX;
-    for (size_t i = 0; i < r->plan->nall; i++)
+    for (size_t i = 0; i < r->plan->nall; i++) {
+        /* A fetch waiting for a root that has not started (serial plans) is not pending
+           at any level yet. */
+        if (r->fs[i].state == F_WAITING &&
+            (r->parent[i] == SIZE_MAX || r->fs[r->parent[i]].state == F_DONE))
+            continue;
         if (r->fs[i].state != F_DONE && r->plan->all[i]->depth < d)
             d = r->plan->all[i]->depth;
+    }
     return d;
 }
 
@@ -365,6 +403,7 @@ rj_fed_run_next(rj_fed_run_t *r, rj_fed_request_t *out, size_t max)
 {
     size_t n = 0;
     for (;;) {
+        start_next_root(r);
         size_t depth = pending_depth(r);
         if (depth == SIZE_MAX)
             return n;
