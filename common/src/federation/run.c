@@ -313,10 +313,11 @@ pending_depth(const rj_fed_run_t *r)
 {
     size_t d = SIZE_MAX;
     for (size_t i = 0; i < r->plan->nall; i++) {
-        /* A fetch waiting for a root that has not started (serial plans) is not pending
-           at any level yet. */
+        /* A fetch whose parent has not started (below a later root of a serial plan) is
+           not pending at any level yet. */
         if (r->fs[i].state == F_WAITING &&
-            (r->parent[i] == SIZE_MAX || r->fs[r->parent[i]].state == F_DONE))
+            (r->parent[i] == SIZE_MAX || r->fs[r->parent[i]].state == F_WAITING ||
+             r->fs[r->parent[i]].state == F_DONE))
             continue;
         if (r->fs[i].state != F_DONE && r->plan->all[i]->depth < d)
             d = r->plan->all[i]->depth;

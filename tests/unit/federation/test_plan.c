@@ -535,3 +535,35 @@ Test(fed_plan, null_entity_loses_its_fields)
     rj_fed_run_free(run);
     teardown_fx(&fx);
 }
+
+/*
+ * A mutation whose answer leaves its entity fetches nothing to ask must not hold the next
+ * mutation back: the later root's own children are not pending before it starts.
+ */
+Test(fed_plan, serial_roots_after_skipped_children)
+{
+    static const char a[] = "type Query { a: Int }\ntype Mutation { m1: T  m2: T }\n"
+                            "type T @key(fields: \"id\") { id: ID! }\n";
+    static const char b[] = "extend type T @key(fields: \"id\") { id: ID! @external  x: Int }\n";
+    const rj_fed_sdl_t s[] = {{"a", a, sizeof a - 1}, {"b", b, sizeof b - 1}};
+    fixture_t fx;
+    setup_with(&fx, s, 2, "mutation { m1 { x } m2 { x } }");
+    rj_fed_run_t *run = rj_fed_run_new(fx.plan, fx.g, NULL);
+    size_t id =
+        expect_request(run, 0, "mutation { m1 { __typename __typename _rj_id: id } }", "{}");
+    rj_fed_run_deliver_take(run, id, js("{\"data\":{\"m1\":null}}"), NULL);
+    id = expect_request(run, 0, "mutation { m2 { __typename __typename _rj_id: id } }", "{}");
+    rj_fed_run_deliver_take(
+        run, id, js("{\"data\":{\"m2\":{\"__typename\":\"T\",\"_rj_id\":\"1\"}}}"), NULL);
+    id = expect_request(run, 1,
+                        "query($representations: [_Any!]!) { _entities(representations: "
+                        "$representations) { ... on T { x } } }",
+                        "{\"representations\":[{\"__typename\":\"T\",\"id\":\"1\"}]}");
+    rj_fed_run_deliver_take(run, id, js("{\"data\":{\"_entities\":[{\"x\":5}]}}"), NULL);
+    cr_expect(rj_fed_run_done(run));
+    json_t *resp = complete(&fx, run, NULL);
+    expect_json(resp, "{\"data\":{\"m1\":null,\"m2\":{\"x\":5}}}");
+    json_decref(resp);
+    rj_fed_run_free(run);
+    teardown_fx(&fx);
+}
