@@ -433,8 +433,21 @@ pump(fed_op_t *op)
             transfer_start(op, &q[i]);
             rj_fed_request_deinit(&q[i]);
         }
-    if (op->transfers == 0 && rj_fed_run_done(op->run))
-        op_finish(op);
+    if (op->transfers != 0)
+        return;
+    /*
+     * Nothing in flight and nothing due: the run is done - or it is stuck, which is a bug
+     * in the run's scheduling; then the client gets what there is and an error, never a
+     * request that hangs.
+     */
+    if (!rj_fed_run_done(op->run)) {
+        rj_error("federation", "a plan's run stopped before its end; answering what it has");
+        rj_gql_prepared_add_error_take(
+            op->prep, json_pack("{s:s, s:{s:s}}", "message",
+                                "the gateway could not finish the operation's plan", "extensions",
+                                "code", "InternalError"));
+    }
+    op_finish(op);
 }
 
 static void
