@@ -552,26 +552,31 @@ normal_path(const json_t *path)
 }
 
 /*
- * A service's error path as the client's. A root fetch's already is (it used the
- * client's response keys); an entity fetch's, ["_entities", i, rest...], becomes the
- * path of the first object that gave representation i, then rest. NULL when unknown.
+ * A service's error path as the client's: a JSON array of paths. A root fetch's already
+ * is one (it used the client's response keys); an entity fetch's, ["_entities", i,
+ * rest...], is one per object that gave representation i (deduplication sent it once
+ * for all of them, and each of them has the failed field), each followed by rest.
+ * Empty when unknown.
  */
 static json_t *
-client_path(const rj_fed_fetch_t *f, const fetch_run_t *fr, const json_t *service_path)
+client_paths(const rj_fed_fetch_t *f, const fetch_run_t *fr, const json_t *service_path)
 {
+    json_t *out = json_array();
     if (!json_is_array(service_path))
-        return NULL;
+        return out;
     json_t *path = normal_path(service_path);
-    if (!f->entities)
-        return path;
-    json_t *out = NULL;
+    if (!f->entities) {
+        json_array_append_new(out, path);
+        return out;
+    }
     const json_t *i = json_array_get(path, 1);
-    for (size_t t = 0; json_is_integer(i) && t < fr->ntargets && out == NULL; t++) {
+    for (size_t t = 0; json_is_integer(i) && t < fr->ntargets; t++) {
         if ((json_int_t)fr->targets[t].rep != json_integer_value(i))
             continue;
-        out = json_deep_copy(fr->targets[t].path);
+        json_t *p = json_deep_copy(fr->targets[t].path);
         for (size_t k = 2; k < json_array_size(path); k++)
-            json_array_append(out, json_array_get(path, k));
+            json_array_append(p, json_array_get(path, k));
+        json_array_append_new(out, p);
     }
     json_decref(path);
     return out;
@@ -597,9 +602,12 @@ deliver_one(rj_fed_run_t *r, size_t id, json_t *answer, const char *failure)
     const json_t *errors = json_object_get(answer, "errors");
     for (size_t i = 0; i < json_array_size(errors); i++) {
         const json_t *e = json_array_get(errors, i);
-        json_t *cp = client_path(f, fr, json_object_get(e, "path"));
-        add_error(r, f, json_deep_copy(e), cp);
-        json_decref(cp);
+        json_t *paths = client_paths(f, fr, json_object_get(e, "path"));
+        if (json_array_size(paths) == 0)
+            add_error(r, f, json_deep_copy(e), NULL);
+        for (size_t k = 0; k < json_array_size(paths); k++)
+            add_error(r, f, json_deep_copy(e), json_array_get(paths, k));
+        json_decref(paths);
     }
     bool answered = json_is_object(data);
     if (answered && !f->entities) {

@@ -567,3 +567,47 @@ Test(fed_plan, serial_roots_after_skipped_children)
     rj_fed_run_free(run);
     teardown_fx(&fx);
 }
+
+/* A deduplicated representation's error is every object's that gave it. */
+Test(fed_plan, deduplicated_errors_reach_every_object)
+{
+    fixture_t fx;
+    setup(&fx, "{ topProducts { reviews { author { name } } } }");
+    rj_fed_run_t *run = rj_fed_run_new(fx.plan, fx.g, NULL);
+    rj_fed_request_t q[2];
+    cr_assert_eq(rj_fed_run_next(run, q, 2), 1);
+    size_t id = q[0].id;
+    rj_fed_request_deinit(&q[0]);
+    rj_fed_run_deliver_take(
+        run, id,
+        js("{\"data\":{\"topProducts\":[{\"__typename\":\"Product\",\"_rj_upc\":\"1\"}]}}"), NULL);
+    cr_assert_eq(rj_fed_run_next(run, q, 2), 1);
+    id = q[0].id;
+    rj_fed_request_deinit(&q[0]);
+    rj_fed_run_deliver_take(
+        run, id,
+        js("{\"data\":{\"_entities\":[{\"reviews\":["
+           "{\"__typename\":\"Review\",\"author\":{\"__typename\":\"User\",\"_rj_id\":\"u1\"}},"
+           "{\"__typename\":\"Review\",\"author\":{\"__typename\":\"User\",\"_rj_id\":\"u1\"}}]}]}"
+           "}"),
+        NULL);
+    id = expect_request(run, ACCOUNTS,
+                        "query($representations: [_Any!]!) { _entities(representations: "
+                        "$representations) { ... on User { name } } }",
+                        "{\"representations\":[{\"__typename\":\"User\",\"id\":\"u1\"}]}");
+    rj_fed_run_deliver_take(run, id,
+                            js("{\"data\":{\"_entities\":[{\"name\":null}]},\"errors\":[{"
+                               "\"message\":\"hidden\",\"path\":[\"_entities\",\"0\",\"name\"]}]}"),
+                            NULL);
+    json_t *resp = complete(&fx, run, NULL);
+    expect_json(resp,
+                "{\"errors\":[{\"message\":\"hidden\",\"path\":[\"topProducts\",0,\"reviews\",0,"
+                "\"author\",\"name\"],\"extensions\":{\"serviceName\":\"accounts\"}},"
+                "{\"message\":\"hidden\",\"path\":[\"topProducts\",0,\"reviews\",1,\"author\","
+                "\"name\"],\"extensions\":{\"serviceName\":\"accounts\"}}],"
+                "\"data\":{\"topProducts\":[{\"reviews\":[{\"author\":{\"name\":null}},"
+                "{\"author\":{\"name\":null}}]}]}}");
+    json_decref(resp);
+    rj_fed_run_free(run);
+    teardown_fx(&fx);
+}
