@@ -256,6 +256,12 @@ fetch_add_rep(fetch_build_t *c, const rj_gql_ast_selection_t *fs)
     c->f.reps[c->f.nreps++] = fs;
 }
 
+/* A fragment with directives around the selections being walked, innermost first. */
+typedef struct frag_ctx {
+    const rj_gql_ast_selection_t *sel; /* the spread or inline fragment */
+    const struct frag_ctx *outer;      /* the one around it, or NULL */
+} frag_ctx_t;
+
 /* A walk position: the fetch printed into, its service, the type and response path. */
 typedef struct walk {
     fetch_build_t *fetch;                   /* where selections are printed */
@@ -268,9 +274,24 @@ typedef struct walk {
     bool root;                              /* root selections: only the service's fields */
     bool requires_sent;                     /* the field walked is one whose @requires the
                                                fetch's representations carry */
+    const frag_ctx_t *frags;                /* fragments with directives around the current
+                                               selections, within this selection set */
 } walk_t;
 
 static bool walk_selections(planner_t *p, const walk_t *w, const rj_gql_ast_selection_t *s);
+
+/* Prints `... @dirs {` for each fragment of @p f, outermost first; returns how many. */
+static size_t
+print_frag_wrappers(fetch_build_t *b, const frag_ctx_t *f)
+{
+    if (f == NULL)
+        return 0;
+    size_t n = print_frag_wrappers(b, f->outer);
+    rj_buf_puts(&b->body, " ...");
+    print_directives(b, f->sel->directives);
+    rj_buf_puts(&b->body, " {");
+    return n + 1;
+}
 
 /* The first @key of @p t declared by @p service whose fields the walk's service can give. */
 static const rj_fed_fieldset_t *
@@ -448,7 +469,16 @@ walk_field(planner_t *p, const walk_t *w, const rj_gql_ast_selection_t *s)
     in.service = owner;
     in.provided = NULL;
     in.requires_sent = true;
-    return walk_field(p, &in, s);
+    in.frags = NULL;
+    /*
+     * The fragments around the field here carry @skip/@include that apply to it in the
+     * child too: printed around it there (their type condition is the child's own).
+     */
+    size_t nwrap = print_frag_wrappers(c, w->frags);
+    bool ok = walk_field(p, &in, s);
+    for (size_t i = 0; i < nwrap; i++)
+        rj_buf_puts(&c->body, " }");
+    return ok;
 }
 
 static bool
@@ -491,6 +521,9 @@ walk_selections(planner_t *p, const walk_t *w, const rj_gql_ast_selection_t *s)
         size_t inner = w->fetch->body.len;
         walk_t in = *w;
         in.type = ct;
+        frag_ctx_t frag = {.sel = s, .outer = w->frags};
+        if (s->directives != NULL)
+            in.frags = &frag;
         if (!walk_selections(p, &in, sel))
             return false;
         if (w->fetch->body.len == inner) {

@@ -611,3 +611,20 @@ Test(fed_plan, deduplicated_errors_reach_every_object)
     rj_fed_run_free(run);
     teardown_fx(&fx);
 }
+
+/* A fragment's @skip applies to its fields that another service resolves, there too. */
+Test(fed_plan, fragment_directives_follow_fields_to_other_services)
+{
+    fixture_t fx;
+    setup(&fx, "query ($s: Boolean!) { me { name ...F @skip(if: $s) } }\n"
+               "fragment F on User { reviews { body } }");
+    cr_assert_eq(fx.plan->nall, 2);
+    const rj_fed_fetch_t *me = fx.plan->roots[0], *rev = me->children[0];
+    cr_expect_str_eq(me->query,
+                     "query($s: Boolean!) { me { __typename name ... on User @skip(if: $s) { "
+                     "__typename _rj_id: id } } }");
+    cr_expect_str_eq(rev->query, "query($representations: [_Any!]!, $s: Boolean!) { _entities("
+                                 "representations: $representations) { ... on User { ... "
+                                 "@skip(if: $s) { reviews { __typename body } } } } }");
+    teardown_fx(&fx);
+}
