@@ -130,6 +130,20 @@ plan_get(gw_fed_t *f, const char *query, const char *op_name, rj_gql_doc_t *doc,
         rj_buf_deinit(&key);
         return NULL;
     }
+    if (rj_log_enabled(RJ_LOG_DEBUG, "federation"))
+        for (size_t i = 0; i < plan->nall; i++) {
+            const rj_fed_fetch_t *ft = plan->all[i];
+            char *path = NULL;
+            rj_buf_t b;
+            rj_buf_init(&b);
+            for (size_t k = 0; k < ft->npath; k++)
+                rj_buf_printf(&b, "%s%s", k > 0 ? "." : "", ft->path[k]);
+            path = rj_buf_steal(&b);
+            rj_debug("federation", "plan fetch=%zu service=%s depth=%zu path=%s query=%s", ft->id,
+                     rj_fed_graph_service_name(f->graph, (size_t)ft->service), ft->depth, path,
+                     ft->query);
+            free(path);
+        }
     plan_ref_t *p = rj_xcalloc(1, sizeof(*p));
     p->refs = 2; /* the cache's and the caller's */
     p->hash = h;

@@ -231,13 +231,21 @@ gather(gather_t *g, json_t *node, size_t depth, json_t *path)
     const char *tn = json_string_value(json_object_get(node, "__typename"));
     if (tn == NULL || strcmp(tn, g->fetch->type) != 0)
         return;
+    /*
+     * The key (reps[0]) must be there. The @requires field sets after it may not be: the
+     * parent asked for them where the requiring field stands, perhaps inside a fragment
+     * the client's @skip/@include left out, and then that field is not asked either.
+     */
     json_t *rep = json_pack("{s:s}", "__typename", tn);
-    bool ok = true;
-    for (size_t i = 0; i < g->fetch->nreps && ok; i++)
-        ok = copy_fieldset(node, g->fetch->reps[i], rep);
-    if (!ok) {
+    if (g->fetch->nreps == 0 || !copy_fieldset(node, g->fetch->reps[0], rep)) {
         json_decref(rep);
         return;
+    }
+    for (size_t i = 1; i < g->fetch->nreps; i++) {
+        json_t *extra = json_object();
+        if (copy_fieldset(node, g->fetch->reps[i], extra))
+            json_object_update(rep, extra);
+        json_decref(extra);
     }
     char *key = json_dumps(rep, JSON_COMPACT | JSON_SORT_KEYS);
     json_t *idx = json_object_get(g->seen, key);

@@ -628,3 +628,38 @@ Test(fed_plan, fragment_directives_follow_fields_to_other_services)
                                  "@skip(if: $s) { reviews { __typename body } } } } }");
     teardown_fx(&fx);
 }
+
+/*
+ * @requires fields asked inside a fragment the client skipped are missing from the
+ * parent's answer: the representation goes without them, and the service still gives
+ * the fields that did not require them.
+ */
+Test(fed_plan, skipped_requires_leave_the_key)
+{
+    fixture_t fx;
+    setup(&fx, "query ($x: Boolean!) { topProducts { ... @include(if: $x) { shippingEstimate } "
+               "inStock } }");
+    json_t *vars = js("{\"x\": false}");
+    rj_fed_run_t *run = rj_fed_run_new(fx.plan, fx.g, vars);
+    size_t id = expect_request(run, PRODUCTS,
+                               "query($x: Boolean!) { topProducts { __typename ... @include(if: "
+                               "$x) { __typename _rj_upc: upc _rj_price: price _rj_weight: weight "
+                               "} __typename _rj_upc: upc } }",
+                               "{\"x\": false}");
+    rj_fed_run_deliver_take(
+        run, id,
+        js("{\"data\":{\"topProducts\":[{\"__typename\":\"Product\",\"_rj_upc\":\"1\"}]}}"), NULL);
+    id = expect_request(run, INVENTORY,
+                        "query($representations: [_Any!]!, $x: Boolean!) { _entities("
+                        "representations: $representations) { ... on Product { ... @include(if: "
+                        "$x) { shippingEstimate } inStock } } }",
+                        "{\"x\": false, \"representations\":[{\"__typename\":\"Product\","
+                        "\"upc\":\"1\"}]}");
+    rj_fed_run_deliver_take(run, id, js("{\"data\":{\"_entities\":[{\"inStock\":true}]}}"), NULL);
+    json_t *resp = complete(&fx, run, vars);
+    expect_json(resp, "{\"data\":{\"topProducts\":[{\"inStock\":true}]}}");
+    json_decref(resp);
+    json_decref(vars);
+    rj_fed_run_free(run);
+    teardown_fx(&fx);
+}
