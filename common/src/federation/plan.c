@@ -256,9 +256,12 @@ fetch_add_rep(fetch_build_t *c, const rj_gql_ast_selection_t *fs)
     c->f.reps[c->f.nreps++] = fs;
 }
 
-/* A fragment with directives around the selections being walked, innermost first. */
+/*
+ * A selection with @skip/@include around the selections being walked (a fragment, or a
+ * field above them), innermost first: the conditions under which they are asked.
+ */
 typedef struct frag_ctx {
-    const rj_gql_ast_selection_t *sel; /* the spread or inline fragment */
+    const rj_gql_ast_selection_t *sel; /* the fragment or field carrying the conditions */
     const struct frag_ctx *outer;      /* the one around it, or NULL */
 } frag_ctx_t;
 
@@ -274,13 +277,31 @@ typedef struct walk {
     bool root;                              /* root selections: only the service's fields */
     bool requires_sent;                     /* the field walked is one whose @requires the
                                                fetch's representations carry */
-    const frag_ctx_t *frags;                /* fragments with directives around the current
-                                               selections, within this selection set */
+    const frag_ctx_t *frags;                /* conditions (@skip/@include) of the fragments
+                                               and fields around the current selections */
 } walk_t;
 
 static bool walk_selections(planner_t *p, const walk_t *w, const rj_gql_ast_selection_t *s);
 
-/* Prints `... @dirs {` for each fragment of @p f, outermost first; returns how many. */
+static bool
+is_condition(const rj_gql_ast_directive_t *d)
+{
+    return strcmp(d->name, "skip") == 0 || strcmp(d->name, "include") == 0;
+}
+
+static bool
+has_conditions(const rj_gql_ast_directive_t *d)
+{
+    for (; d != NULL; d = d->next)
+        if (is_condition(d))
+            return true;
+    return false;
+}
+
+/*
+ * Prints `... @skip(...) @include(...) {` for each selection of @p f, outermost first;
+ * returns how many braces to close.
+ */
 static size_t
 print_frag_wrappers(fetch_build_t *b, const frag_ctx_t *f)
 {
@@ -288,7 +309,12 @@ print_frag_wrappers(fetch_build_t *b, const frag_ctx_t *f)
         return 0;
     size_t n = print_frag_wrappers(b, f->outer);
     rj_buf_puts(&b->body, " ...");
-    print_directives(b, f->sel->directives);
+    for (const rj_gql_ast_directive_t *d = f->sel->directives; d != NULL; d = d->next) {
+        if (!is_condition(d))
+            continue;
+        rj_buf_printf(&b->body, " @%s", d->name);
+        print_arguments(b, d->args);
+    }
     rj_buf_puts(&b->body, " {");
     return n + 1;
 }
@@ -330,6 +356,12 @@ walk_subselection(planner_t *p, const walk_t *w, const rj_gql_ast_selection_t *s
     if (w->npath > 0)
         memcpy(path, w->path, w->npath * sizeof(char *));
     path[w->npath] = (char *)key;
+    /*
+     * The field's own conditions hold for everything below it: a child fetch of what is
+     * below must ask only under them, since another occurrence of this response key
+     * without them may bring the objects anyway.
+     */
+    frag_ctx_t cond = {.sel = s, .outer = w->frags};
     walk_t in = {
         .fetch = w->fetch,
         .service = w->service,
@@ -338,6 +370,7 @@ walk_subselection(planner_t *p, const walk_t *w, const rj_gql_ast_selection_t *s
         .path = path,
         .npath = w->npath + 1,
         .depth = w->depth + 1,
+        .frags = has_conditions(s->directives) ? &cond : w->frags,
     };
     bool ok = walk_selections(p, &in, s->selections);
     free(path);
@@ -469,7 +502,6 @@ walk_field(planner_t *p, const walk_t *w, const rj_gql_ast_selection_t *s)
     in.service = owner;
     in.provided = NULL;
     in.requires_sent = true;
-    in.frags = NULL;
     /*
      * The fragments around the field here carry @skip/@include that apply to it in the
      * child too: printed around it there (their type condition is the child's own).
@@ -522,7 +554,7 @@ walk_selections(planner_t *p, const walk_t *w, const rj_gql_ast_selection_t *s)
         walk_t in = *w;
         in.type = ct;
         frag_ctx_t frag = {.sel = s, .outer = w->frags};
-        if (s->directives != NULL)
+        if (has_conditions(s->directives))
             in.frags = &frag;
         if (!walk_selections(p, &in, sel))
             return false;

@@ -663,3 +663,20 @@ Test(fed_plan, skipped_requires_leave_the_key)
     rj_fed_run_free(run);
     teardown_fx(&fx);
 }
+
+/*
+ * One response key asked twice under different conditions: what the conditioned
+ * occurrence asks of another service is asked there under its condition.
+ */
+Test(fed_plan, field_conditions_follow_to_other_services)
+{
+    fixture_t fx;
+    setup(&fx, "query ($b: Boolean!) { topProducts { name } topProducts @include(if: $b) { "
+               "inStock } }");
+    cr_assert_eq(fx.plan->nall, 2);
+    cr_expect_str_eq(fx.plan->all[1]->query,
+                     "query($representations: [_Any!]!, $b: Boolean!) { _entities("
+                     "representations: $representations) { ... on Product { ... @include(if: "
+                     "$b) { inStock } } } }");
+    teardown_fx(&fx);
+}
