@@ -72,6 +72,17 @@ expect_json(const json_t *v, const char *expected)
     json_decref(e);
 }
 
+/* Takes the only due request, wherever it goes; returns its id. */
+static size_t
+take_one(rj_fed_run_t *run)
+{
+    rj_fed_request_t q[2];
+    cr_assert_eq(rj_fed_run_next(run, q, 2), 1);
+    size_t id = q[0].id;
+    rj_fed_request_deinit(&q[0]);
+    return id;
+}
+
 /* Takes the only due request, checks where it goes and what it sends. */
 static size_t
 expect_request(rj_fed_run_t *run, int service, const char *query, const char *variables)
@@ -246,15 +257,13 @@ Test(fed_plan, failures_cost_only_their_fields)
     fixture_t fx;
     setup(&fx, "{ topProducts { name inStock reviews { author { name } } } }");
     rj_fed_run_t *run = rj_fed_run_new(fx.plan, fx.g, NULL);
-    rj_fed_request_t q[4];
-    cr_assert_eq(rj_fed_run_next(run, q, 4), 1);
-    size_t id = q[0].id;
-    rj_fed_request_deinit(&q[0]);
+    size_t id = take_one(run);
     rj_fed_run_deliver_take(
         run, id,
         js("{\"data\":{\"topProducts\":[{\"__typename\":\"Product\",\"name\":\"A\",\"_rj_upc\":"
            "\"1\"},{\"__typename\":\"Product\",\"name\":\"B\",\"_rj_upc\":\"2\"}]}}"),
         NULL);
+    rj_fed_request_t q[4];
     cr_assert_eq(rj_fed_run_next(run, q, 4), 2);
     cr_expect_eq(q[0].service, INVENTORY);
     cr_expect_eq(q[1].service, REVIEWS);
@@ -514,18 +523,13 @@ Test(fed_plan, null_entity_loses_its_fields)
     fixture_t fx;
     setup(&fx, "{ topProducts { name inStock } }");
     rj_fed_run_t *run = rj_fed_run_new(fx.plan, fx.g, NULL);
-    rj_fed_request_t q[2];
-    cr_assert_eq(rj_fed_run_next(run, q, 2), 1);
-    size_t id = q[0].id;
-    rj_fed_request_deinit(&q[0]);
+    size_t id = take_one(run);
     rj_fed_run_deliver_take(
         run, id,
         js("{\"data\":{\"topProducts\":[{\"__typename\":\"Product\",\"name\":\"A\",\"_rj_upc\":"
            "\"1\"},{\"__typename\":\"Product\",\"name\":\"B\",\"_rj_upc\":\"9\"}]}}"),
         NULL);
-    cr_assert_eq(rj_fed_run_next(run, q, 2), 1);
-    id = q[0].id;
-    rj_fed_request_deinit(&q[0]);
+    id = take_one(run);
     rj_fed_run_deliver_take(run, id, js("{\"data\":{\"_entities\":[{\"inStock\":true},null]}}"),
                             NULL);
     json_t *resp = complete(&fx, run, NULL);
@@ -574,16 +578,11 @@ Test(fed_plan, deduplicated_errors_reach_every_object)
     fixture_t fx;
     setup(&fx, "{ topProducts { reviews { author { name } } } }");
     rj_fed_run_t *run = rj_fed_run_new(fx.plan, fx.g, NULL);
-    rj_fed_request_t q[2];
-    cr_assert_eq(rj_fed_run_next(run, q, 2), 1);
-    size_t id = q[0].id;
-    rj_fed_request_deinit(&q[0]);
+    size_t id = take_one(run);
     rj_fed_run_deliver_take(
         run, id,
         js("{\"data\":{\"topProducts\":[{\"__typename\":\"Product\",\"_rj_upc\":\"1\"}]}}"), NULL);
-    cr_assert_eq(rj_fed_run_next(run, q, 2), 1);
-    id = q[0].id;
-    rj_fed_request_deinit(&q[0]);
+    id = take_one(run);
     rj_fed_run_deliver_take(
         run, id,
         js("{\"data\":{\"_entities\":[{\"reviews\":["
