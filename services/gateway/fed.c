@@ -62,6 +62,7 @@ struct gw_fed {
     rj_gql_cache_t *docs;              /* parsed, validated documents */
     plan_ref_t *plans[GW_FED_PLANS];   /* the plan cache */
     int timeout_ms;                    /* per transfer */
+    int budget_ms;                     /* per operation; 0: none */
     size_t max_answer;                 /* bytes of all answers to one operation */
     size_t busy;                       /* operations in flight */
 };
@@ -75,6 +76,9 @@ typedef struct fed_op {
     rj_fed_run_t *run;       /* the run */
     size_t transfers;        /* transfers in flight */
     size_t answer_bytes;     /* bytes the services answered so far, all transfers */
+    uv_timer_t budget;       /* budget-ms: answers with what there is when it fires */
+    bool budget_open;        /* budget was initialised (closed before the op is freed) */
+    bool answered;           /* the client has its answer; transfers may still finish */
 } fed_op_t;
 
 /* One HTTP request to a service. */
@@ -404,7 +408,7 @@ transfer_start(fed_op_t *op, rj_fed_request_t *q)
 /* ---- operations ------------------------------------------------------------------------- */
 
 static void
-op_free(fed_op_t *op)
+op_release(fed_op_t *op)
 {
     op->f->busy--;
     rj_fed_run_free(op->run);
@@ -414,8 +418,34 @@ op_free(fed_op_t *op)
 }
 
 static void
-op_finish(fed_op_t *op)
+op_closed(uv_handle_t *h)
 {
+    op_release(h->data);
+}
+
+/* Frees the operation once it is answered and no transfer of it is left. */
+static void
+op_maybe_free(fed_op_t *op)
+{
+    if (!op->answered || op->transfers != 0)
+        return;
+    if (op->budget_open) {
+        op->budget_open = false;
+        uv_close((uv_handle_t *)&op->budget, op_closed);
+    } else {
+        op_release(op);
+    }
+}
+
+/* Answers the client with what the run has merged so far (once). */
+static void
+op_answer(fed_op_t *op)
+{
+    if (op->answered)
+        return;
+    op->answered = true;
+    if (op->budget_open)
+        uv_timer_stop(&op->budget);
     rj_gql_prepared_set_keyed(op->prep);
     const json_t *data = rj_fed_run_data_get(op->run);
     for (size_t i = 0; i < rj_gql_prepared_nroots(op->prep); i++) {
@@ -434,7 +464,23 @@ op_finish(fed_op_t *op)
     json_t *resp = rj_gql_complete(op->prep);
     gw_errors_decorate(json_object_get(resp, "errors"));
     gw_responder_send_json_take(op->r, 200, resp);
-    op_free(op);
+    op->r = NULL;
+}
+
+/*
+ * The operation's budget (budget-ms) ran out: the client gets what there is with a
+ * TimeoutError now; transfers in flight finish under their own timeouts, unseen.
+ */
+static void
+on_budget(uv_timer_t *t)
+{
+    fed_op_t *op = t->data;
+    rj_gql_prepared_add_error_take(
+        op->prep, json_pack("{s:s, s:{s:s}}", "message",
+                            "the operation did not finish within its time budget", "extensions",
+                            "code", "TimeoutError"));
+    op_answer(op);
+    op_maybe_free(op);
 }
 
 static void
@@ -442,7 +488,8 @@ pump(fed_op_t *op)
 {
     rj_fed_request_t q[GW_FED_BATCH];
     size_t n;
-    while ((n = rj_fed_run_next(op->run, q, GW_FED_BATCH)) > 0)
+    /* Once answered (budget spent), nothing new is asked. */
+    while (!op->answered && (n = rj_fed_run_next(op->run, q, GW_FED_BATCH)) > 0)
         for (size_t i = 0; i < n; i++) {
             transfer_start(op, &q[i]);
             rj_fed_request_deinit(&q[i]);
@@ -454,14 +501,15 @@ pump(fed_op_t *op)
      * in the run's scheduling; then the client gets what there is and an error, never a
      * request that hangs.
      */
-    if (!rj_fed_run_done(op->run)) {
+    if (!op->answered && !rj_fed_run_done(op->run)) {
         rj_error("federation", "a plan's run stopped before its end; answering what it has");
         rj_gql_prepared_add_error_take(
             op->prep, json_pack("{s:s, s:{s:s}}", "message",
                                 "the gateway could not finish the operation's plan", "extensions",
                                 "code", "InternalError"));
     }
-    op_finish(op);
+    op_answer(op);
+    op_maybe_free(op);
 }
 
 static void
@@ -514,6 +562,12 @@ gw_fed_handle(void *opaque, gw_responder_t *r, const gw_http_request_t *in)
             op->plan = plan;
             op->run = rj_fed_run_new(plan->plan, f->graph, rj_gql_prepared_variables_get(prep));
             f->busy++;
+            if (f->budget_ms > 0) {
+                uv_timer_init(f->loop, &op->budget);
+                op->budget.data = op;
+                op->budget_open = true;
+                uv_timer_start(&op->budget, on_budget, (uint64_t)f->budget_ms, 0);
+            }
             pump(op);
         }
     }
@@ -531,6 +585,7 @@ gw_fed_new(const gw_fed_opts_t *o, rj_error_t *err)
     f->conf = o->conf;
     f->graph = o->graph;
     f->timeout_ms = o->timeout_ms;
+    f->budget_ms = o->budget_ms;
     f->max_answer = o->max_answer_bytes;
     size_t n = rj_fed_graph_nservices(f->graph);
     f->svc = rj_xcalloc(n, sizeof(*f->svc));

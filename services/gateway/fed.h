@@ -28,6 +28,7 @@ typedef struct gw_fed_opts {
     rj_fed_graph_t *graph;     /* the composition; taken */
     const bool *present;       /* per configured service: in the composition */
     int timeout_ms;            /* per request to a service */
+    int budget_ms;             /* per operation, then answered as it is; 0: none */
     size_t max_answer_bytes;   /* most bytes the services may answer one operation */
     size_t max_fields;         /* document bounds (0: none), as the app's executor */
     size_t max_aliases;        /* likewise */

@@ -469,6 +469,7 @@ start_federation(gw_daemon_t *d, rj_error_t *err)
         .graph = g,
         .present = present,
         .timeout_ms = c->federation_timeout_ms,
+        .budget_ms = c->limits.budget_ms,
         .max_answer_bytes =
             c->limits.max_response_bytes > 0 ? (size_t)c->limits.max_response_bytes : SIZE_MAX,
         .max_fields = c->limits.max_fields > 0 ? (size_t)c->limits.max_fields : 0,

@@ -245,6 +245,25 @@ test('a service slower than federation-timeout-ms costs only its fields; no hang
   }
 });
 
+test('budget-ms bounds the whole operation: what there is, with a TimeoutError', async () => {
+  const config = writeConfig('budget.json', {
+    services: [
+      { name: 'accounts', url: subs.accounts.url },
+      { name: 'products', url: subs.products.url },
+    ],
+  });
+  const g2 = await startGateway(config, ['--budget-ms', '300']);
+  try {
+    const t0 = Date.now();
+    const r = await query('{ slow topProducts(first: 1) { name } }', undefined, g2.url);
+    assert.ok(Date.now() - t0 < 2000, 'answered at the budget, not after the slow service');
+    assert.deepEqual(r.data, { slow: null, topProducts: [{ name: 'Table' }] });
+    assert.deepEqual(r.errors.map((e) => e.extensions.code), ['TimeoutError']);
+  } finally {
+    assert.equal((await g2.stop()).code, 0, g2.log()); // LeakSanitizer, under ASan
+  }
+});
+
 test('a url array is used round robin, a URL refusing connections skipped', async () => {
   const dead = `http://127.0.0.1:${await freePort()}/graphql`; // nothing listens there
   const config = writeConfig('urls.json', {
