@@ -60,6 +60,24 @@ async function startGateway(configFile, extraArgs = []) {
   };
 }
 
+/**
+ * Runs @p fn with a second gateway over @p services (config entries) started with @p args,
+ * then stops it and checks it exited 0 (LeakSanitizer's verdict, under ASan).
+ */
+async function withGateway(name, services, args, fn) {
+  const g = await startGateway(writeConfig(`${name}.json`, { services }), args);
+  try {
+    await fn(g);
+  } finally {
+    assert.equal((await g.stop()).code, 0, g.log());
+  }
+}
+
+const ACCOUNTS_AND_PRODUCTS = () => [
+  { name: 'accounts', url: subs.accounts.url },
+  { name: 'products', url: subs.products.url },
+];
+
 async function query(q, variables, url = gw.url) {
   const res = await fetch(url, {
     method: 'POST',
@@ -205,98 +223,62 @@ test('a failing field costs only itself', async () => {
 
 test('a service answering HTML with 500 costs only its fields; HTTP 200', async () => {
   const down = await startSubgraph('inventory', { down: true });
-  const config = writeConfig('down.json', {
-    services: [
-      { name: 'products', url: subs.products.url },
-      { name: 'inventory', url: down.url, schema: fs.readFileSync(new URL('./federation/subgraphs.mjs', import.meta.url), 'utf8').match(/inventory: \{\n\s+typeDefs: `([^`]*)`/)[1] },
-    ],
-  });
-  const g2 = await startGateway(config);
+  const inventorySdl = fs.readFileSync(new URL('./federation/subgraphs.mjs', import.meta.url), 'utf8').match(/inventory: \{\n\s+typeDefs: `([^`]*)`/)[1];
+  const services = [
+    { name: 'products', url: subs.products.url },
+    { name: 'inventory', url: down.url, schema: inventorySdl },
+  ];
   try {
-    const r = await query('{ topProducts(first: 2) { name inStock } }', undefined, g2.url); // HTTP 200 checked there
-    assert.deepEqual(r.data, { topProducts: [{ name: 'Table', inStock: null }, { name: 'Couch', inStock: null }] });
-    assert.equal(r.errors.length, 1);
-    assert.equal(r.errors[0].extensions.serviceName, 'inventory');
-    assert.deepEqual(r.errors[0].path, ['topProducts', 0]);
-    assert.equal(down.requests.length, 1); // the schema came from the configuration
+    await withGateway('down', services, [], async (g2) => {
+      const r = await query('{ topProducts(first: 2) { name inStock } }', undefined, g2.url); // HTTP 200 checked there
+      assert.deepEqual(r.data, { topProducts: [{ name: 'Table', inStock: null }, { name: 'Couch', inStock: null }] });
+      assert.equal(r.errors.length, 1);
+      assert.equal(r.errors[0].extensions.serviceName, 'inventory');
+      assert.deepEqual(r.errors[0].path, ['topProducts', 0]);
+      assert.equal(down.requests.length, 1); // the schema came from the configuration
+    });
   } finally {
-    assert.equal((await g2.stop()).code, 0, g2.log()); // LeakSanitizer, under ASan
     await down.close();
   }
 });
 
-test('a service slower than federation-timeout-ms costs only its fields; no hang', async () => {
-  const config = writeConfig('slow.json', {
-    services: [
-      { name: 'accounts', url: subs.accounts.url },
-      { name: 'products', url: subs.products.url },
-    ],
-  });
-  const g2 = await startGateway(config, ['--federation-timeout-ms', '500']);
-  try {
+test('a service slower than federation-timeout-ms costs only its fields; no hang', () =>
+  withGateway('slow', ACCOUNTS_AND_PRODUCTS(), ['--federation-timeout-ms', '500'], async (g2) => {
     const t0 = Date.now();
     const r = await query('{ slow topProducts(first: 1) { name } }', undefined, g2.url); // HTTP 200 checked there
     assert.ok(Date.now() - t0 < 2500, 'answered before the slow service');
     assert.deepEqual(r.data, { slow: null, topProducts: [{ name: 'Table' }] });
     assert.equal(r.errors[0].message, 'service accounts did not answer within 500 ms');
     assert.equal(r.errors[0].extensions.serviceName, 'accounts');
-  } finally {
-    assert.equal((await g2.stop()).code, 0, g2.log()); // LeakSanitizer, under ASan
-  }
-});
+  }));
 
-test('budget-ms bounds the whole operation: what there is, with a TimeoutError', async () => {
-  const config = writeConfig('budget.json', {
-    services: [
-      { name: 'accounts', url: subs.accounts.url },
-      { name: 'products', url: subs.products.url },
-    ],
-  });
-  const g2 = await startGateway(config, ['--budget-ms', '300']);
-  try {
+test('budget-ms bounds the whole operation: what there is, with a TimeoutError', () =>
+  withGateway('budget', ACCOUNTS_AND_PRODUCTS(), ['--budget-ms', '300'], async (g2) => {
     const t0 = Date.now();
     const r = await query('{ slow topProducts(first: 1) { name } }', undefined, g2.url);
     assert.ok(Date.now() - t0 < 2000, 'answered at the budget, not after the slow service');
     assert.deepEqual(r.data, { slow: null, topProducts: [{ name: 'Table' }] });
     assert.deepEqual(r.errors.map((e) => e.extensions.code), ['TimeoutError']);
-  } finally {
-    assert.equal((await g2.stop()).code, 0, g2.log()); // LeakSanitizer, under ASan
-  }
-});
+  }));
 
 test('a url array is used round robin, a URL refusing connections skipped', async () => {
   const dead = `http://127.0.0.1:${await freePort()}/graphql`; // nothing listens there
-  const config = writeConfig('urls.json', {
-    services: [{ name: 'accounts', url: [dead, subs.accounts.url], schema: 'extend type Query { me: User }\ntype User @key(fields: "id") { id: ID!  name: String }' }],
-  });
-  const g2 = await startGateway(config);
-  try {
+  const services = [{ name: 'accounts', url: [dead, subs.accounts.url], schema: 'extend type Query { me: User }\ntype User @key(fields: "id") { id: ID!  name: String }' }];
+  await withGateway('urls', services, [], async (g2) => {
     resetCounts();
     for (let i = 0; i < 4; i++) assert.deepEqual(await query('{ me { name } }', undefined, g2.url), { data: { me: { name: 'Ada Lovelace' } } });
     assert.equal(subs.accounts.requests.length, 4);
     // Refused once, then rested: round robin alone would have tried it twice in four.
     assert.equal(g2.log().match(/trying its next URL/g).length, 1);
-  } finally {
-    assert.equal((await g2.stop()).code, 0, g2.log()); // LeakSanitizer, under ASan
-  }
+  });
 });
 
-test('answers past max-response-bytes cost their service\'s fields', async () => {
-  const config = writeConfig('big.json', {
-    services: [
-      { name: 'accounts', url: subs.accounts.url },
-      { name: 'products', url: subs.products.url },
-    ],
-  });
-  const g2 = await startGateway(config, ['--max-response-bytes', '50000']);
-  try {
+test('answers past max-response-bytes cost their service\'s fields', () =>
+  withGateway('big', ACCOUNTS_AND_PRODUCTS(), ['--max-response-bytes', '50000'], async (g2) => {
     const r = await query('{ big topProducts(first: 1) { name } }', undefined, g2.url); // HTTP 200 checked there
     assert.deepEqual(r.data, { big: null, topProducts: [{ name: 'Table' }] });
     assert.match(r.errors[0].message, /answers to this operation passed 50000 bytes/);
-  } finally {
-    assert.equal((await g2.stop()).code, 0, g2.log()); // LeakSanitizer, under ASan
-  }
-});
+  }));
 
 test('ramjet dev --app none runs only the gateway and prints the READY line', async () => {
   const config = writeConfig('dev.json', {
