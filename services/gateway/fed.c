@@ -475,10 +475,10 @@ static void
 on_budget(uv_timer_t *t)
 {
     fed_op_t *op = t->data;
-    rj_gql_prepared_add_error_take(
-        op->prep, json_pack("{s:s, s:{s:s}}", "message",
-                            "the operation did not finish within its time budget", "extensions",
-                            "code", "TimeoutError"));
+    rj_gql_prepared_add_error_take(op->prep,
+                                   json_pack("{s:s, s:{s:s}}", "message",
+                                             "the operation did not finish within its time budget",
+                                             "extensions", "code", "TimeoutError"));
     op_answer(op);
     op_maybe_free(op);
 }
@@ -544,7 +544,13 @@ gw_fed_handle(void *opaque, gw_responder_t *r, const gw_http_request_t *in)
     } else if (rj_gql_prepared_op(prep) == RJ_GQL_OP_SUBSCRIPTION) {
         rj_gql_prepared_free(prep);
         gw_responder_send_json_take(r, 200,
-                                    gw_error_body("subscriptions are served over WebSocket", NULL));
+                                    gw_error_body(GW_MSG_SUBSCRIPTION, "InvalidProtocolError"));
+    } else if (rj_gql_prepared_op(prep) == RJ_GQL_OP_MUTATION && req.get) {
+        /* GET must not change anything (caches and crawlers follow links): 405. */
+        rj_gql_prepared_free(prep);
+        gw_responder_add_header(r, "Allow", "POST");
+        gw_responder_send_json_take(r, 405,
+                                    gw_error_body(GW_MSG_GET_MUTATION, "InvalidProtocolError"));
     } else {
         rj_error_t err;
         rj_error_clear(&err);

@@ -211,6 +211,15 @@ test('mutations run one after another, each with its entities before the next', 
   assert.match(subs.products.requests[1].query, /^mutation \{ b: setPrice/);
 });
 
+test('a mutation over GET is a 405 naming POST, and reaches no service', async () => {
+  resetCounts();
+  const get = await fetch(`${gw.url}?query=${encodeURIComponent('mutation { b: setPrice(upc: "3", price: 1) { price } }')}`);
+  assert.equal(get.status, 405);
+  assert.equal(get.headers.get('allow'), 'POST');
+  assert.equal((await get.json()).errors[0].extensions.code, 'InvalidProtocolError');
+  assert.deepEqual(counts(), { accounts: 0, products: 0, inventory: 0, reviews: 0 });
+});
+
 test('a failing field costs only itself', async () => {
   resetCounts();
   const r = await query('{ me { name } failing }');
