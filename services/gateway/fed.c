@@ -5,10 +5,10 @@
  *
  * What a service does wrong costs only its fields: a transfer that fails, times out
  * (the per-request timeout), makes the operation's answers pass max_answer_bytes, or
- * answers something
- * that is not a GraphQL JSON answer is delivered to the run as a failure, which nulls its
- * fields with an error and skips what depended on it; the client still gets HTTP 200
- * with the rest. Every transfer has a timeout, so every operation ends.
+ * answers something that is not a GraphQL JSON answer is delivered to the run as a
+ * failure, which nulls its fields with an error and skips what depended on it; the
+ * client still gets HTTP 200 with the rest. Every transfer has a timeout and every
+ * operation a budget (budget-ms), so every request ends.
  *
  * Not done here yet: pollingInterval (the composition is read once at start), a client
  * that disconnects does not cancel its transfers (their timeouts bound them), and the
@@ -322,8 +322,10 @@ check_done(gw_fed_t *f)
                         rj_fed_graph_service_name(f->graph, (size_t)t->service), svc->urls[t->url],
                         t->error);
                 t->error[0] = '\0';
-                t->op->transfers--;
-                transfer_send(t);
+                fed_op_t *op = t->op;
+                op->transfers--;
+                transfer_send(t); /* may fail and deliver at once: pump either way */
+                pump(op);
                 continue;
             }
         }
