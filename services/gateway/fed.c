@@ -24,6 +24,7 @@
 #include "exec.h"
 #include "json/envelope.h"
 #include "log/log.h"
+#include "proc/proc.h"
 
 #define GW_FED_DOCS 1024        /* parsed documents cached */
 #define GW_FED_PLANS 256        /* plans cached (direct-mapped by hash) */
@@ -65,6 +66,13 @@ struct gw_fed {
     int budget_ms;                     /* per operation; 0: none */
     size_t max_answer;                 /* bytes of all answers to one operation */
     size_t busy;                       /* operations in flight */
+    struct {
+        rj_metric_t *requests; /* GraphQL requests received (shared with the app's) */
+        rj_metric_t *plans;    /* plans made (plan cache misses) */
+        rj_metric_t *fetches;  /* requests sent to services */
+        rj_metric_t *failures; /* of them: failed, timed out, too large, not GraphQL */
+        rj_metric_t *duration; /* time to answer a federated operation */
+    } m;                       /* /metrics */
 };
 
 /* One GraphQL request being answered. */
@@ -76,6 +84,7 @@ typedef struct fed_op {
     rj_fed_run_t *run;       /* the run */
     size_t transfers;        /* transfers in flight */
     size_t answer_bytes;     /* bytes the services answered so far, all transfers */
+    int64_t started_us;      /* when it was accepted */
     uv_timer_t budget;       /* budget-ms: answers with what there is when it fires */
     bool budget_open;        /* budget was initialised (closed before the op is freed) */
     bool answered;           /* the client has its answer; transfers may still finish */
@@ -130,6 +139,7 @@ plan_get(gw_fed_t *f, const char *query, const char *op_name, rj_gql_doc_t *doc,
         return *slot;
     }
     rj_fed_plan_t *plan = rj_fed_plan_new(f->graph, doc, op, err);
+    rj_metric_add(f->m.plans, 1);
     if (plan == NULL) {
         rj_buf_deinit(&key);
         return NULL;
@@ -331,8 +341,10 @@ check_done(gw_fed_t *f)
         }
         char why[RJ_ERROR_MSG_MAX] = "";
         json_t *answer = transfer_answer(f, t, rc, status, why, sizeof why);
-        if (answer == NULL)
+        if (answer == NULL) {
+            rj_metric_add(f->m.failures, 1);
             rj_warn("federation", "%s", why);
+        }
         fed_op_t *op = t->op;
         rj_fed_run_deliver_take(op->run, t->id, answer, why);
         op->transfers--;
@@ -387,6 +399,7 @@ transfer_send(transfer_t *t)
     if (idle_ms == 0)
         curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
     op->transfers++;
+    rj_metric_add(f->m.fetches, 1);
     if (curl_multi_add_handle(f->multi, c) != CURLM_OK) {
         curl_easy_cleanup(c);
         op->transfers--;
@@ -467,6 +480,7 @@ op_answer(fed_op_t *op)
     gw_errors_decorate(json_object_get(resp, "errors"));
     gw_responder_send_json_take(op->r, 200, resp);
     op->r = NULL;
+    rj_metric_observe_us(op->f->m.duration, rj_mono_us() - op->started_us);
 }
 
 /*
@@ -525,6 +539,7 @@ void
 gw_fed_handle(void *opaque, gw_responder_t *r, const gw_http_request_t *in)
 {
     gw_fed_t *f = opaque;
+    rj_metric_add(f->m.requests, 1);
     gw_gql_request_t req;
     json_t *resp = NULL;
     int status = gw_request_parse(in, &req, &resp);
@@ -568,6 +583,7 @@ gw_fed_handle(void *opaque, gw_responder_t *r, const gw_http_request_t *in)
             op->r = r;
             op->prep = prep;
             op->plan = plan;
+            op->started_us = rj_mono_us();
             op->run = rj_fed_run_new(plan->plan, f->graph, rj_gql_prepared_variables_get(prep));
             f->busy++;
             if (f->budget_ms > 0) {
@@ -631,6 +647,17 @@ gw_fed_new(const gw_fed_opts_t *o, rj_error_t *err)
     lim.max_fields = o->max_fields;
     lim.max_aliases = o->max_aliases;
     f->docs = rj_gql_cache_new(rj_fed_graph_schema(f->graph), GW_FED_DOCS, &lim);
+    f->m.requests =
+        rj_metric_counter("ramjet_gateway_requests_total", "GraphQL requests received over HTTP");
+    f->m.plans = rj_metric_counter("ramjet_federation_plans_total",
+                                   "federated query plans made (plan cache misses)");
+    f->m.fetches =
+        rj_metric_counter("ramjet_federation_fetches_total", "requests sent to federated services");
+    f->m.failures = rj_metric_counter("ramjet_federation_fetch_failures_total",
+                                      "requests to federated services that failed, timed out, "
+                                      "answered too much or answered no GraphQL");
+    f->m.duration = rj_metric_histogram("ramjet_federation_operation_seconds",
+                                        "time to answer a federated operation");
     return f;
 }
 

@@ -270,6 +270,21 @@ test('budget-ms bounds the whole operation: what there is, with a TimeoutError',
     assert.deepEqual(r.errors.map((e) => e.extensions.code), ['TimeoutError']);
   }));
 
+test('one plan per document and operation name, cached; /metrics counts them', async () => {
+  const health = await freePort();
+  await withGateway('plans', ACCOUNTS_AND_PRODUCTS(), ['--health-port', String(health)], async (g2) => {
+    const doc = 'query A { me { name } } query B { topProducts(first: 1) { name } }';
+    for (let i = 0; i < 3; i++) {
+      await fetch(g2.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: doc, operationName: 'A' }) });
+      await fetch(g2.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: doc, operationName: 'B' }) });
+    }
+    const metrics = await (await fetch(`http://127.0.0.1:${health}/metrics`)).text();
+    assert.match(metrics, /^ramjet_federation_plans_total 3$/m); // A, B and startGateway's probe
+    assert.match(metrics, /^ramjet_federation_fetches_total 6$/m);
+    assert.match(metrics, /^ramjet_federation_fetch_failures_total 0$/m);
+  });
+});
+
 test('a url array is used round robin, a URL refusing connections skipped', async () => {
   const dead = `http://127.0.0.1:${await freePort()}/graphql`; // nothing listens there
   const services = [{ name: 'accounts', url: [dead, subs.accounts.url], schema: 'extend type Query { me: User }\ntype User @key(fields: "id") { id: ID!  name: String }' }];
