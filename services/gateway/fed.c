@@ -10,9 +10,9 @@
  * client still gets HTTP 200 with the rest. Every transfer has a timeout and every
  * operation a budget (budget-ms), so every request ends.
  *
- * Not done here yet: pollingInterval (the composition is read once at start), a client
- * that disconnects does not cancel its transfers (their timeouts bound them), and the
- * hooks of DESIGN.md section 7.
+ * One executor serves one composition; fedpoll.c replaces it whole when the services'
+ * schemas change. Not done here yet: a client that disconnects does not cancel its
+ * transfers (their timeouts bound them), and the hooks of DESIGN.md section 7.
  */
 #include "fed.h"
 
@@ -659,6 +659,12 @@ gw_fed_new(const gw_fed_opts_t *o, rj_error_t *err)
     f->m.duration = rj_metric_histogram("ramjet_federation_operation_seconds",
                                         "time to answer a federated operation");
     return f;
+}
+
+const rj_fed_graph_t *
+gw_fed_graph(const gw_fed_t *f)
+{
+    return f->graph;
 }
 
 size_t

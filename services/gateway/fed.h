@@ -40,6 +40,9 @@ gw_fed_t *gw_fed_new(const gw_fed_opts_t *opts, rj_error_t *err);
 /** Handles one GraphQL request (gw_http_graphql_cb); @p opaque is the gw_fed_t. */
 void gw_fed_handle(void *opaque, gw_responder_t *r, const gw_http_request_t *req);
 
+/** The composition it serves. Borrowed. */
+const rj_fed_graph_t *gw_fed_graph(const gw_fed_t *f);
+
 /** Operations in flight. */
 size_t gw_fed_busy(const gw_fed_t *f);
 

@@ -31,6 +31,7 @@
 #include "core/core.h"
 #include "exec.h"
 #include "fed.h"
+#include "fedpoll.h"
 #include "federation/federation.h"
 #include "http.h"
 #include "json/envelope.h"
@@ -119,7 +120,7 @@ typedef struct gw_daemon {
     uv_loop_t loop;                  /* the one loop */
     rj_app_t *app;                   /* the application */
     const rj_fed_conf_t *fed;        /* federation: the services (nservices 0: none) */
-    gw_fed_t *fedx;                  /* federation: the executor (pure gateway), or NULL */
+    gw_fedpoll_t *fedpoll;           /* federation: the executors (pure gateway), or NULL */
     gw_pgpool_t *pg;                 /* read-model reads */
     rj_kafka_producer_t *producer;   /* command producer */
     gw_exec_t *exec;                 /* GraphQL execution */
@@ -190,7 +191,7 @@ drain_step(gw_daemon_t *d)
     if (!d->closing) {
         bool requests_done = gw_http_inflight(d->http) == 0 &&
                              (d->pg == NULL || gw_pgpool_busy(d->pg) == 0) &&
-                             gw_fed_busy(d->fedx) == 0;
+                             gw_fedpoll_busy(d->fedpoll) == 0;
         bool commands_done = d->exec == NULL || gw_exec_busy(d->exec) == 0;
         if (requests_done && (commands_done || d->aborted)) {
             d->closing = true;
@@ -220,7 +221,7 @@ on_tick(uv_timer_t *t)
     if (d->producer != NULL)
         rj_kafka_producer_poll(d->producer, 0);
     if (rj_proc_state() == RJ_PROC_RUNNING)
-        rj_proc_set_ready(d->fedx != NULL || rj_redis_sub_is_connected(d->sub));
+        rj_proc_set_ready(d->fedpoll != NULL || rj_redis_sub_is_connected(d->sub));
     else if (rj_proc_state() == RJ_PROC_DRAINING)
         drain_step(d);
 }
@@ -475,17 +476,18 @@ start_federation(gw_daemon_t *d, rj_error_t *err)
         .max_fields = c->limits.max_fields > 0 ? (size_t)c->limits.max_fields : 0,
         .max_aliases = c->limits.max_aliases > 0 ? (size_t)c->limits.max_aliases : 0,
     };
-    d->fedx = gw_fed_new(&fo, err);
+    gw_fed_t *first = gw_fed_new(&fo, err);
     free(present);
-    if (d->fedx == NULL)
+    if (first == NULL)
         return err->status;
+    d->fedpoll = gw_fedpoll_new(&fo, first, d->fed->polling_interval_ms);
     const gw_http_opts_t ho = {
         .loop = &d->loop,
         .host = c->http_host,
         .port = c->http_port,
         .max_body_bytes = (size_t)c->max_body_bytes,
-        .on_graphql = gw_fed_handle,
-        .opaque = d->fedx,
+        .on_graphql = gw_fedpoll_handle,
+        .opaque = d->fedpoll,
         .graphiql_assets_dir = c->graphiql_assets_dir,
         .graphiql_ws_url = c->graphiql_ws_url,
     };
@@ -536,13 +538,13 @@ teardown(gw_daemon_t *d)
     d->producer = NULL;
     if (d->exec != NULL)
         gw_exec_stop(d->exec);
-    gw_fed_stop(d->fedx);
+    gw_fedpoll_stop(d->fedpoll);
 
     if (http_clean) {
         uv_run(&d->loop, UV_RUN_DEFAULT);
         gw_http_free(d->http);
         gw_exec_free(d->exec);
-        gw_fed_free(d->fedx);
+        gw_fedpoll_free(d->fedpoll);
         gw_pgpool_free(d->pg);
         if (uv_loop_close(&d->loop) != 0)
             rj_warn("main", "the event loop still has open handles");

@@ -304,6 +304,28 @@ test('answers past max-response-bytes cost their service\'s fields', () =>
     assert.match(r.errors[0].message, /answers to this operation passed 50000 bytes/);
   }));
 
+test('pollingInterval: a changed schema replaces the composition for new requests', async () => {
+  const sub = await startSubgraph('versions', {
+    typeDefs: 'extend type Query { v1: Int }',
+    resolvers: { Query: { v1: () => 1 } },
+  });
+  try {
+    const config = writeConfig('polling.json', { services: [{ name: 'versions', url: sub.url }], pollingInterval: 100 });
+    const g = await startGateway(config);
+    try {
+      assert.deepEqual(await query('{ v1 }', undefined, g.url), { data: { v1: 1 } });
+      assert.match((await query('{ v2 }', undefined, g.url)).errors[0].message, /Cannot query field "v2"/);
+      sub.replace('extend type Query { v1: Int  v2: String }', { Query: { v1: () => 1, v2: () => 'two' } });
+      await waitFor(async () => (await query('{ v2 }', undefined, g.url)).data?.v2 === 'two', { timeoutMs: 5000, what: 'the new composition' });
+      assert.match(g.log(), /composition replaced/);
+    } finally {
+      assert.equal((await g.stop()).code, 0, g.log()); // LeakSanitizer, under ASan
+    }
+  } finally {
+    await sub.close();
+  }
+});
+
 test('ramjet dev --app none runs only the gateway and prints the READY line', async () => {
   const config = writeConfig('dev.json', {
     services: Object.values(subs).map((s) => ({ name: s.name, url: s.url })),

@@ -74,8 +74,8 @@ static const conf_key_t top_keys[] = {
     {"services", KEY_SERVICES, TOP(services), TOP(nservices), true, NULL,
      "the federated services, in composition order (root fields are merged in this order)"},
     {"pollingInterval", KEY_MS, TOP(polling_interval_ms), 0, false, "0",
-     "milliseconds between re-reads of the services' schemas (0: never); accepted, not applied "
-     "yet: schemas are read once, at start"},
+     "milliseconds between re-reads of the services' schemas (0: never); a changed "
+     "composition replaces the current one for new requests"},
     {"retryServicesCount", KEY_MS, TOP(retry_services_count), 0, false, "10",
      "how many times a service whose schema could not be read is asked again at start"},
     {"retryServicesInterval", KEY_MS, TOP(retry_services_interval_ms), 0, false, "3000",

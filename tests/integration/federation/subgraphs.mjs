@@ -102,13 +102,14 @@ export const services = {
 };
 
 /**
- * Starts one subgraph on a free port. Resolves {name, url, requests, close()}: `requests`
- * is the list of parsed request bodies received, in order. A service started with
- * `{ down: true }` answers every request with HTTP 500 and an HTML page.
+ * Starts one subgraph on a free port. Resolves {name, url, requests, replace(), close()}:
+ * `requests` is the list of parsed request bodies received, in order; replace(typeDefs,
+ * resolvers) swaps the schema it serves (its _service { sdl } included). A service
+ * started with `{ down: true }` answers every request with HTTP 500 and an HTML page.
  */
-export async function startSubgraph(name, { down = false } = {}) {
-  const { typeDefs, resolvers } = services[name];
-  const schema = buildSubgraphSchema([{ typeDefs: parse(typeDefs), resolvers }]);
+export async function startSubgraph(name, { down = false, typeDefs, resolvers } = {}) {
+  const build = (t, r) => buildSubgraphSchema([{ typeDefs: parse(t), resolvers: r }]);
+  let schema = typeDefs !== undefined ? build(typeDefs, resolvers ?? {}) : build(services[name].typeDefs, services[name].resolvers);
   const requests = [];
   const server = http.createServer((req, res) => {
     let body = '';
@@ -138,6 +139,9 @@ export async function startSubgraph(name, { down = false } = {}) {
     name,
     url,
     requests,
+    replace: (t, r) => {
+      schema = build(t, r);
+    },
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();
