@@ -220,6 +220,10 @@ struct rj_fed_fetch {
     size_t depth;                        /* 0 for root fetches, parent's + 1 for children */
     char **path;                         /* entities: response keys from the root to the objects,
                                             lists crossed implicitly */
+    const char **path_types;             /* entities: per path key, the object type whose
+                                            field it is, when objects of other types may
+                                            stand there too (union/interface members);
+                                            else NULL. Borrowed from the schema */
     size_t npath;                        /* length of path */
     const char *type;                    /* entities: the objects' type (others are skipped) */
     const rj_gql_ast_selection_t **reps; /* entities: field sets a representation carries

@@ -215,13 +215,15 @@ find_fragment(const rj_gql_doc_t *doc, const char *name)
 /* The entity fetch of @p service at the current path for @p type, made on first use. */
 static fetch_build_t *
 child_fetch(planner_t *p, fetch_build_t *parent, int service, const char *type, char **path,
-            size_t npath)
+            const char *const *path_types, size_t npath)
 {
     for (size_t i = 0; i < parent->f.nchildren; i++) {
         rj_fed_fetch_t *c = parent->f.children[i];
         bool same = c->service == service && strcmp(c->type, type) == 0 && c->npath == npath;
         for (size_t j = 0; same && j < npath; j++)
-            same = strcmp(c->path[j], path[j]) == 0;
+            same = strcmp(c->path[j], path[j]) == 0 &&
+                   (c->path_types[j] == NULL) == (path_types[j] == NULL) &&
+                   (c->path_types[j] == NULL || strcmp(c->path_types[j], path_types[j]) == 0);
         if (same)
             return (fetch_build_t *)c;
     }
@@ -232,6 +234,9 @@ child_fetch(planner_t *p, fetch_build_t *parent, int service, const char *type, 
     c->f.depth = parent->f.depth + 1;
     c->f.npath = npath;
     c->f.path = rj_xcalloc(npath + 1, sizeof(char *));
+    c->f.path_types = rj_xcalloc(npath + 1, sizeof(char *));
+    if (npath > 0)
+        memcpy(c->f.path_types, path_types, npath * sizeof(char *));
     for (size_t j = 0; j < npath; j++)
         c->f.path[j] = rj_xstrdup(path[j]);
     if (parent->f.nchildren == parent->cap_kids) {
@@ -272,11 +277,16 @@ typedef struct walk {
     const rj_gql_type_t *type;              /* the parent type of the selections */
     const rj_gql_ast_selection_t *provided; /* fields the service provides here, or NULL */
     char **path;                            /* response keys from the root */
+    const char **path_types;                /* per path key: the object type it is a field
+                                               of, when it has to be checked (a member of
+                                               an abstract type), else NULL */
     size_t npath;                           /* length of path */
     size_t depth;                           /* nesting, bounded */
     bool root;                              /* root selections: only the service's fields */
     bool requires_sent;                     /* the field walked is one whose @requires the
                                                fetch's representations carry */
+    bool narrowed;                          /* type is an object a fragment narrowed an
+                                               abstract type to */
     const frag_ctx_t *frags;                /* conditions (@skip/@include) of the fragments
                                                and fields around the current selections */
 } walk_t;
@@ -353,9 +363,19 @@ walk_subselection(planner_t *p, const walk_t *w, const rj_gql_ast_selection_t *s
     if (sub->kind != RJ_GQL_KIND_OBJECT || (ft != NULL && ft->nkeys > 0))
         rj_buf_puts(&w->fetch->body, " __typename");
     char **path = rj_xmalloc((w->npath + 1) * sizeof(char *));
-    if (w->npath > 0)
+    const char **path_types = rj_xmalloc((w->npath + 1) * sizeof(char *));
+    if (w->npath > 0) {
         memcpy(path, w->path, w->npath * sizeof(char *));
+        memcpy(path_types, w->path_types, w->npath * sizeof(char *));
+    }
     path[w->npath] = (char *)key;
+    /*
+     * Where the walk narrowed an abstract type to one of its objects (... on Bundle), the
+     * same response path may lead through other members too (User.products beside
+     * Bundle.products): a child fetch's path remembers the object type, so that it only
+     * represents the objects it was planned for.
+     */
+    path_types[w->npath] = w->narrowed ? w->type->name : NULL;
     /*
      * The field's own conditions hold for everything below it: a child fetch of what is
      * below must ask only under them, since another occurrence of this response key
@@ -368,12 +388,14 @@ walk_subselection(planner_t *p, const walk_t *w, const rj_gql_ast_selection_t *s
         .type = sub,
         .provided = provided,
         .path = path,
+        .path_types = path_types,
         .npath = w->npath + 1,
         .depth = w->depth + 1,
         .frags = has_conditions(s->directives) ? &cond : w->frags,
     };
     bool ok = walk_selections(p, &in, s->selections);
     free(path);
+    free(path_types);
     rj_buf_puts(&w->fetch->body, " }");
     return ok;
 }
@@ -457,7 +479,7 @@ walk_field(planner_t *p, const walk_t *w, const rj_gql_ast_selection_t *s)
                         owner >= 0 ? rj_fed_graph_service_name(p->g, (size_t)owner) : "(none)",
                         parent_name, t->name);
         print_fieldset(w->fetch, ok->selections);
-        after = child_fetch(p, w->fetch, t->origin, t->name, w->path, w->npath);
+        after = child_fetch(p, w->fetch, t->origin, t->name, w->path, w->path_types, w->npath);
         if (after == NULL)
             return false;
         fetch_add_rep(after, ok->selections);
@@ -479,7 +501,7 @@ walk_field(planner_t *p, const walk_t *w, const rj_gql_ast_selection_t *s)
                             "can give no @key of %s that leads to it",
                             t->name, f->name, r->name, parent_name, t->name);
             print_fieldset(w->fetch, rk->selections);
-            after = child_fetch(p, w->fetch, ro, t->name, w->path, w->npath);
+            after = child_fetch(p, w->fetch, ro, t->name, w->path, w->path_types, w->npath);
             if (after == NULL)
                 return false;
             fetch_add_rep(after, rk->selections);
@@ -491,7 +513,7 @@ walk_field(planner_t *p, const walk_t *w, const rj_gql_ast_selection_t *s)
         }
         print_fieldset_one(after, r);
     }
-    fetch_build_t *c = child_fetch(p, after, owner, t->name, w->path, w->npath);
+    fetch_build_t *c = child_fetch(p, after, owner, t->name, w->path, w->path_types, w->npath);
     if (c == NULL)
         return false;
     fetch_add_rep(c, k->selections);
@@ -552,6 +574,8 @@ walk_selections(planner_t *p, const walk_t *w, const rj_gql_ast_selection_t *s)
         rj_buf_puts(&w->fetch->body, " {");
         size_t inner = w->fetch->body.len;
         walk_t in = *w;
+        in.narrowed = w->narrowed || (ct != w->type && w->type->kind != RJ_GQL_KIND_OBJECT &&
+                                      ct->kind == RJ_GQL_KIND_OBJECT);
         in.type = ct;
         frag_ctx_t frag = {.sel = s, .outer = w->frags};
         if (has_conditions(s->directives))
@@ -741,6 +765,7 @@ rj_fed_plan_free(rj_fed_plan_t *plan)
         for (size_t j = 0; j < b->f.npath; j++)
             free(b->f.path[j]);
         free(b->f.path);
+        free(b->f.path_types);
         free(b->f.reps);
         free(b->f.children);
         rj_buf_deinit(&b->body);

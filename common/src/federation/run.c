@@ -220,6 +220,11 @@ gather(gather_t *g, json_t *node, size_t depth, json_t *path)
     if (!json_is_object(node))
         return;
     if (depth < g->fetch->npath) {
+        /* Only through the member type the fetch was planned for (... on Bundle). */
+        const char *want = g->fetch->path_types[depth];
+        const char *is = json_string_value(json_object_get(node, "__typename"));
+        if (want != NULL && is != NULL && strcmp(want, is) != 0)
+            return;
         json_t *child = json_object_get(node, g->fetch->path[depth]);
         if (child == NULL)
             return;

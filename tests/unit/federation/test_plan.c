@@ -679,3 +679,43 @@ Test(fed_plan, field_conditions_follow_to_other_services)
                      "$b) { inStock } } } }");
     teardown_fx(&fx);
 }
+
+/*
+ * One response path through two members of a union (Box.items, Crate.items): a fetch
+ * per member, each representing only its member's objects, so the @requires of one
+ * never goes missing in the other's representations.
+ */
+Test(fed_plan, union_members_sharing_a_path)
+{
+    static const char a[] = "type Query { search: [R] }\nunion R = Box | Crate\n"
+                            "type Box { items: [P] }\ntype Crate { items: [P] }\n"
+                            "type P @key(fields: \"id\") { id: ID!  price: Int }\n";
+    static const char b[] = "extend type P @key(fields: \"id\") { id: ID! @external  price: Int "
+                            "@external  tax: Int @requires(fields: \"price\")  stock: Int }\n";
+    const rj_fed_sdl_t s[] = {{"a", a, sizeof a - 1}, {"b", b, sizeof b - 1}};
+    fixture_t fx;
+    setup_with(&fx, s, 2,
+               "{ search { ... on Box { items { tax } } ... on Crate { items { stock } } } }");
+    rj_fed_run_t *run = rj_fed_run_new(fx.plan, fx.g, NULL);
+    size_t id = take_one(run);
+    rj_fed_run_deliver_take(
+        run, id,
+        js("{\"data\":{\"search\":[{\"__typename\":\"Box\",\"items\":[{\"__typename\":\"P\","
+           "\"_rj_id\":\"1\",\"_rj_price\":5}]},{\"__typename\":\"Crate\",\"items\":[{"
+           "\"__typename\":\"P\",\"_rj_id\":\"2\"}]}]}}"),
+        NULL);
+    id = expect_request(run, 1,
+                        "query($r0: [_Any!]!, $r1: [_Any!]!) { e0: _entities(representations: "
+                        "$r0) { ... on P { tax } } e1: _entities(representations: $r1) { ... on "
+                        "P { stock } } }",
+                        "{\"r0\":[{\"__typename\":\"P\",\"id\":\"1\",\"price\":5}],"
+                        "\"r1\":[{\"__typename\":\"P\",\"id\":\"2\"}]}");
+    rj_fed_run_deliver_take(run, id, js("{\"data\":{\"e0\":[{\"tax\":1}],\"e1\":[{\"stock\":7}]}}"),
+                            NULL);
+    json_t *resp = complete(&fx, run, NULL);
+    expect_json(resp, "{\"data\":{\"search\":[{\"items\":[{\"tax\":1}]},{\"items\":[{\"stock\":"
+                      "7}]}]}}");
+    json_decref(resp);
+    rj_fed_run_free(run);
+    teardown_fx(&fx);
+}
