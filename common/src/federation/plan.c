@@ -11,10 +11,13 @@
  * knows; or the field is in one of its @key field sets or in what its parent field
  * @provides). A field it cannot resolve goes to a child entity fetch of the owning
  * service at the same response path, and the parent fetch asks for what a representation
- * needs: __typename, the owner's @key fields and the field's @requires fields. All the
- * fields one service resolves at one path share one child, hence one `_entities` call
- * for every object at that path, however many there are; and the run (run.c) joins the
- * children of one service at one depth into one request.
+ * needs: __typename, a key of the owner it can give and the field's @requires fields;
+ * what it cannot give is asked first of a service that can (a pre-fetch the owner's
+ * fetch follows). All the fields one service resolves at one path share one child,
+ * hence one `_entities` call for every object at that path, however many there are; and
+ * the run (run.c) joins the children of one service at one depth into one request. The
+ * @skip/@include of the fields and fragments above a selection go with it into child
+ * fetches, and a path through a union or interface member remembers that member.
  *
  * Deliberately not done yet: @requires fields that several services other than the
  * parent's would have to give are refused at planning; fields of interfaces are resolved

@@ -3,7 +3,9 @@
  * answers merge into one data tree keyed by the client's response keys, and the
  * services' errors are kept with the client's paths.
  *
- * An entity fetch becomes due when its parent's answer is in. Its representations are
+ * Fetches go out level by level (depth in the fetch tree), a mutation's whole subtree
+ * before the next mutation. An entity fetch becomes due when its level comes and its
+ * parent's answer is in. Its representations are
  * gathered then, from the merged tree at the fetch's path: every object of the fetch's
  * type, through lists, gives one; identical representations are sent once and their
  * answer merged into every object that gave them. A fetch that finds no object (all
