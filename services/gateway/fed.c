@@ -42,11 +42,22 @@ typedef struct plan_ref {
     rj_fed_plan_t *plan; /* the plan */
 } plan_ref_t;
 
+/*
+ * One service's connections: a libcurl multi handle of its own, so that its
+ * `connections` bounds it alone and its idle connections are its own.
+ */
+typedef struct pool {
+    gw_fed_t *f;      /* the executor */
+    CURLM *multi;     /* the transfers and the keep-alive connections */
+    uv_timer_t timer; /* libcurl's timeouts */
+    bool timer_open;  /* timer was initialised */
+} pool_t;
+
 /* A socket libcurl asked the loop to watch. */
 typedef struct sock {
     uv_poll_t poll;   /* the watcher */
     curl_socket_t fd; /* the socket */
-    gw_fed_t *f;      /* the executor */
+    pool_t *pool;     /* whose */
 } sock_t;
 
 struct gw_fed {
@@ -57,9 +68,7 @@ struct gw_fed {
     struct curl_slist **headers;       /* per graph service: request headers */
     size_t *next_url;                  /* per graph service: round robin over its URLs */
     uint64_t **url_rest;               /* per graph service and URL: skipped until (loop ms) */
-    CURLM *multi;                      /* the transfers and the connection pool */
-    uv_timer_t timer;                  /* libcurl's timeouts */
-    bool timer_open;                   /* timer was initialised */
+    pool_t *pools;                     /* per graph service: its connections */
     rj_gql_cache_t *docs;              /* parsed, validated documents */
     plan_ref_t *plans[GW_FED_PLANS];   /* the plan cache */
     int timeout_ms;                    /* per transfer */
@@ -172,7 +181,7 @@ plan_get(gw_fed_t *f, const char *query, const char *op_name, rj_gql_doc_t *doc,
 
 /* ---- libcurl on the loop ---------------------------------------------------------------- */
 
-static void check_done(gw_fed_t *f);
+static void check_done(pool_t *pl);
 
 static void
 on_poll(uv_poll_t *h, int status, int events)
@@ -186,9 +195,9 @@ on_poll(uv_poll_t *h, int status, int events)
     if (events & UV_WRITABLE)
         flags |= CURL_CSELECT_OUT;
     int running;
-    gw_fed_t *f = s->f;
-    curl_multi_socket_action(f->multi, s->fd, flags, &running);
-    check_done(f);
+    pool_t *pl = s->pool;
+    curl_multi_socket_action(pl->multi, s->fd, flags, &running);
+    check_done(pl);
 }
 
 static void
@@ -201,23 +210,23 @@ static int
 on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
     (void)easy;
-    gw_fed_t *f = userp;
+    pool_t *pl = userp;
     sock_t *s = socketp;
     if (what == CURL_POLL_REMOVE) {
         if (s != NULL) {
             uv_poll_stop(&s->poll);
             uv_close((uv_handle_t *)&s->poll, sock_closed);
-            curl_multi_assign(f->multi, fd, NULL);
+            curl_multi_assign(pl->multi, fd, NULL);
         }
         return 0;
     }
     if (s == NULL) {
         s = rj_xcalloc(1, sizeof(*s));
         s->fd = fd;
-        s->f = f;
-        uv_poll_init_socket(f->loop, &s->poll, fd);
+        s->pool = pl;
+        uv_poll_init_socket(pl->f->loop, &s->poll, fd);
         s->poll.data = s;
-        curl_multi_assign(f->multi, fd, s);
+        curl_multi_assign(pl->multi, fd, s);
     }
     int events = 0;
     if (what & CURL_POLL_IN)
@@ -231,22 +240,22 @@ on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socket
 static void
 on_timer(uv_timer_t *t)
 {
-    gw_fed_t *f = t->data;
+    pool_t *pl = t->data;
     int running;
-    curl_multi_socket_action(f->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    check_done(f);
+    curl_multi_socket_action(pl->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    check_done(pl);
 }
 
 static int
 on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 {
     (void)multi;
-    gw_fed_t *f = userp;
+    pool_t *pl = userp;
     /* Never act from inside libcurl: a zero timeout runs on the next loop iteration. */
     if (timeout_ms < 0)
-        uv_timer_stop(&f->timer);
+        uv_timer_stop(&pl->timer);
     else
-        uv_timer_start(&f->timer, on_timer, (uint64_t)timeout_ms, 0);
+        uv_timer_start(&pl->timer, on_timer, (uint64_t)timeout_ms, 0);
     return 0;
 }
 
@@ -305,11 +314,12 @@ transfer_free(transfer_t *t)
 }
 
 static void
-check_done(gw_fed_t *f)
+check_done(pool_t *pl)
 {
+    gw_fed_t *f = pl->f;
     CURLMsg *m;
     int left;
-    while ((m = curl_multi_info_read(f->multi, &left)) != NULL) {
+    while ((m = curl_multi_info_read(pl->multi, &left)) != NULL) {
         if (m->msg != CURLMSG_DONE)
             continue;
         CURL *easy = m->easy_handle;
@@ -318,7 +328,7 @@ check_done(gw_fed_t *f)
         long status = 0;
         curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&t);
         curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-        curl_multi_remove_handle(f->multi, easy);
+        curl_multi_remove_handle(pl->multi, easy);
         curl_easy_cleanup(easy);
         /*
          * A URL that refuses connections rests a while, and the request goes to the next
@@ -400,7 +410,7 @@ transfer_send(transfer_t *t)
         curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
     op->transfers++;
     rj_metric_add(f->m.fetches, 1);
-    if (curl_multi_add_handle(f->multi, c) != CURLM_OK) {
+    if (curl_multi_add_handle(f->pools[t->service].multi, c) != CURLM_OK) {
         curl_easy_cleanup(c);
         op->transfers--;
         rj_fed_run_deliver_take(op->run, t->id, NULL, "could not start a request");
@@ -602,7 +612,7 @@ gw_fed_handle(void *opaque, gw_responder_t *r, const gw_http_request_t *in)
 /* ---- life ------------------------------------------------------------------------------- */
 
 gw_fed_t *
-gw_fed_new(const gw_fed_opts_t *o, rj_error_t *err)
+gw_fed_new(const gw_fed_opts_t *o)
 {
     gw_fed_t *f = rj_xcalloc(1, sizeof(*f));
     f->loop = o->loop;
@@ -616,33 +626,31 @@ gw_fed_new(const gw_fed_opts_t *o, rj_error_t *err)
     f->headers = rj_xcalloc(n, sizeof(*f->headers));
     f->next_url = rj_xcalloc(n, sizeof(*f->next_url));
     f->url_rest = rj_xcalloc(n, sizeof(*f->url_rest));
-    long max_host = 1, total = 0;
+    f->pools = rj_xcalloc(n, sizeof(*f->pools));
     for (size_t i = 0, gi = 0; i < o->conf->nservices; i++) {
         const rj_fed_service_conf_t *s = &o->conf->services[i];
         if (!o->present[i])
             continue;
         f->svc[gi] = s;
         f->url_rest[gi] = rj_xcalloc(s->nurls, sizeof(uint64_t));
-        f->headers[gi++] = rj_fed_service_headers(s);
-        max_host = s->connections > max_host ? s->connections : max_host;
-        total += (long)s->connections * (long)s->nurls;
+        f->headers[gi] = rj_fed_service_headers(s);
+        pool_t *pl = &f->pools[gi++];
+        pl->f = f;
+        /* NULL only when memory is exhausted: abort, as every allocation in Ramjet does. */
+        pl->multi = curl_multi_init();
+        RJ_ASSERT(pl->multi != NULL);
+        curl_multi_setopt(pl->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+        curl_multi_setopt(pl->multi, CURLMOPT_SOCKETDATA, pl);
+        curl_multi_setopt(pl->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+        curl_multi_setopt(pl->multi, CURLMOPT_TIMERDATA, pl);
+        /* `connections` bounds the service's hosts (one, or its url array's); further
+           requests queue. Idle connections are kept for each of them. */
+        curl_multi_setopt(pl->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)s->connections);
+        curl_multi_setopt(pl->multi, CURLMOPT_MAXCONNECTS, (long)s->connections * (long)s->nurls);
+        uv_timer_init(f->loop, &pl->timer);
+        pl->timer.data = pl;
+        pl->timer_open = true;
     }
-    f->multi = curl_multi_init();
-    if (f->multi == NULL) {
-        gw_fed_free(f);
-        rj_error_set(err, RJ_EIO, "could not initialise libcurl's multi interface");
-        return NULL;
-    }
-    curl_multi_setopt(f->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-    curl_multi_setopt(f->multi, CURLMOPT_SOCKETDATA, f);
-    curl_multi_setopt(f->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-    curl_multi_setopt(f->multi, CURLMOPT_TIMERDATA, f);
-    /* `connections` bounds each host; the pool keeps that many idle connections each. */
-    curl_multi_setopt(f->multi, CURLMOPT_MAX_HOST_CONNECTIONS, max_host);
-    curl_multi_setopt(f->multi, CURLMOPT_MAXCONNECTS, total);
-    uv_timer_init(f->loop, &f->timer);
-    f->timer.data = f;
-    f->timer_open = true;
     rj_gql_limits_t lim = rj_gql_default_limits;
     lim.max_fields = o->max_fields;
     lim.max_aliases = o->max_aliases;
@@ -678,14 +686,17 @@ gw_fed_stop(gw_fed_t *f)
 {
     if (f == NULL)
         return;
-    if (f->multi != NULL) {
-        /* Closes the pooled connections, which unregisters their sockets. */
-        curl_multi_cleanup(f->multi);
-        f->multi = NULL;
-    }
-    if (f->timer_open) {
-        uv_close((uv_handle_t *)&f->timer, NULL);
-        f->timer_open = false;
+    for (size_t i = 0; f->pools != NULL && i < rj_fed_graph_nservices(f->graph); i++) {
+        pool_t *pl = &f->pools[i];
+        if (pl->multi != NULL) {
+            /* Closes the pooled connections, which unregisters their sockets. */
+            curl_multi_cleanup(pl->multi);
+            pl->multi = NULL;
+        }
+        if (pl->timer_open) {
+            uv_close((uv_handle_t *)&pl->timer, NULL);
+            pl->timer_open = false;
+        }
     }
 }
 
@@ -694,8 +705,10 @@ gw_fed_free(gw_fed_t *f)
 {
     if (f == NULL)
         return;
-    if (f->multi != NULL)
-        curl_multi_cleanup(f->multi);
+    for (size_t i = 0; f->pools != NULL && i < rj_fed_graph_nservices(f->graph); i++)
+        if (f->pools[i].multi != NULL)
+            curl_multi_cleanup(f->pools[i].multi);
+    free(f->pools);
     for (size_t i = 0; i < GW_FED_PLANS; i++)
         plan_unref(f->plans[i]);
     rj_gql_cache_free(f->docs);

@@ -34,8 +34,8 @@ typedef struct gw_fed_opts {
     size_t max_aliases;        /* likewise */
 } gw_fed_opts_t;
 
-/** Builds the executor. @return it, or NULL with @p err set. Loop thread. */
-gw_fed_t *gw_fed_new(const gw_fed_opts_t *opts, rj_error_t *err);
+/** Builds the executor; takes opts->graph. Loop thread. */
+gw_fed_t *gw_fed_new(const gw_fed_opts_t *opts);
 
 /** Handles one GraphQL request (gw_http_graphql_cb); @p opaque is the gw_fed_t. */
 void gw_fed_handle(void *opaque, gw_responder_t *r, const gw_http_request_t *req);

@@ -82,18 +82,10 @@ poll_done(uv_work_t *w, int status)
         gw_fed_opts_t o = p->opts;
         o.graph = g;
         o.present = p->present;
-        rj_error_t err = {0};
-        gw_fed_t *next = gw_fed_new(&o, &err);
-        if (next == NULL) {
-            rj_warn("federation", "polling: %s; keeping the current composition", err.msg);
-        } else {
-            rj_info("federation",
-                    "the services' schemas changed: composition replaced "
-                    "services=%zu",
-                    rj_fed_graph_nservices(g));
-            p->retired[p->nretired++] = p->current;
-            p->current = next;
-        }
+        rj_info("federation", "the services' schemas changed: composition replaced services=%zu",
+                rj_fed_graph_nservices(g));
+        p->retired[p->nretired++] = p->current;
+        p->current = gw_fed_new(&o);
     }
     free(p->present);
     p->present = NULL;

@@ -476,10 +476,8 @@ start_federation(gw_daemon_t *d, rj_error_t *err)
         .max_fields = c->limits.max_fields > 0 ? (size_t)c->limits.max_fields : 0,
         .max_aliases = c->limits.max_aliases > 0 ? (size_t)c->limits.max_aliases : 0,
     };
-    gw_fed_t *first = gw_fed_new(&fo, err);
+    gw_fed_t *first = gw_fed_new(&fo);
     free(present);
-    if (first == NULL)
-        return err->status;
     d->fedpoll = gw_fedpoll_new(&fo, first, d->fed->polling_interval_ms);
     const gw_http_opts_t ho = {
         .loop = &d->loop,

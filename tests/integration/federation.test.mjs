@@ -326,6 +326,23 @@ test('pollingInterval: a changed schema replaces the composition for new request
   }
 });
 
+test('connections bounds a service\'s pool; keep-alive connections are reused', async () => {
+  const sub = await startSubgraph('pool', {
+    typeDefs: 'extend type Query { wait: Int }',
+    resolvers: { Query: { wait: () => new Promise((resolve) => setTimeout(() => resolve(1), 50)) } },
+  });
+  try {
+    await withGateway('pool', [{ name: 'pool', url: sub.url, connections: 1 }], [], async (g2) => {
+      const answers = await Promise.all([1, 2, 3, 4, 5, 6].map(() => query('{ wait }', undefined, g2.url)));
+      for (const a of answers) assert.deepEqual(a, { data: { wait: 1 } });
+      assert.equal(sub.sockets.peak, 1); // six requests, one connection at a time
+      assert.equal(sub.sockets.total, 2); // the schema read at start, then one kept alive
+    });
+  } finally {
+    await sub.close();
+  }
+});
+
 test('ramjet dev --app none runs only the gateway and prints the READY line', async () => {
   const config = writeConfig('dev.json', {
     services: Object.values(subs).map((s) => ({ name: s.name, url: s.url })),

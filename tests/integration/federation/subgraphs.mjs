@@ -102,8 +102,9 @@ export const services = {
 };
 
 /**
- * Starts one subgraph on a free port. Resolves {name, url, requests, replace(), close()}:
- * `requests` is the list of parsed request bodies received, in order; replace(typeDefs,
+ * Starts one subgraph on a free port. Resolves {name, url, requests, sockets, replace(),
+ * close()}: `requests` is the list of parsed request bodies received, in order; `sockets`
+ * counts the TCP connections made to it ({open, peak, total}); replace(typeDefs,
  * resolvers) swaps the schema it serves (its _service { sdl } included). A service
  * started with `{ down: true }` answers every request with HTTP 500 and an HTML page.
  */
@@ -133,12 +134,20 @@ export async function startSubgraph(name, { down = false, typeDefs, resolvers } 
     });
   });
   server.keepAliveTimeout = 30000;
+  const sockets = { open: 0, peak: 0, total: 0 }; // TCP connections from the gateway
+  server.on('connection', (socket) => {
+    sockets.open += 1;
+    sockets.total += 1;
+    sockets.peak = Math.max(sockets.peak, sockets.open);
+    socket.on('close', () => (sockets.open -= 1));
+  });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${server.address().port}/graphql`;
   return {
     name,
     url,
     requests,
+    sockets,
     replace: (t, r) => {
       schema = build(t, r);
     },
