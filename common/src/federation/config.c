@@ -62,8 +62,8 @@ static const conf_key_t service_keys[] = {
     {"keepAliveTimeout", KEY_MS, SVC(keep_alive_timeout_ms), 0, false, "0",
      "as keepAlive (undici's name); the larger of the two applies"},
     {"connections", KEY_POSITIVE, SVC(connections), 0, false, "10",
-     "most connections open to the service's host at once (the largest value of all services "
-     "applies to every host); further requests queue"},
+     "most connections open to the service at once (to each of its URLs); further requests "
+     "queue"},
     {"allowBatchedQueries", KEY_BOOL, SVC(allow_batched_queries), 0, false, "false",
      "the service accepts a JSON array of operations in one request; accepted, not used yet"},
     {"schema", KEY_STRING, SVC(schema), 0, false, NULL,
