@@ -51,17 +51,13 @@
 /* Booster's messages, word for word (booster-graphql-dispatcher.ts, booster-authorizer.ts). */
 #define MSG_EMPTY_QUERY "Received an empty GraphQL query"
 #define MSG_NO_OPERATION                                                                           \
-    "Could not extract GraphQL operation. Be sure to either send only one query, mutation, or "  \
+    "Could not extract GraphQL operation. Be sure to either send only one query, mutation, or "    \
     "subscription, or, in case you send several operations, include the \"operationName\" field"
-#define MSG_SUBSCRIPTION                                                                           \
-    "This API and protocol does not support \"subscription\" operations, only \"query\" and "    \
-    "\"mutation\". Use the socket API for \"subscription\""
 #define MSG_BAD_VARIABLES                                                                          \
     "Variables must be provided as an Object where each property is a variable value. Perhaps "  \
     "look to see if an unparsed JSON string was provided."
 
 /* Ours, for GET (express-graphql's wording for the mutation). */
-#define MSG_GET_MUTATION "Can only perform a mutation operation from a POST request."
 #define MSG_GET_NO_QUERY                                                                           \
     "GET /graphql needs a query parameter, e.g. /graphql?query=%7B__typename%7D; or POST the "     \
     "request as JSON"
@@ -1812,13 +1808,13 @@ front(gw_exec_t *x, const gw_http_request_t *in, rj_gql_cache_t *cache, gw_front
     if (op_def == NULL) {
         response = request_error(MSG_NO_OPERATION, "InvalidParameterError");
     } else if (op_def->op == RJ_GQL_OP_SUBSCRIPTION) {
-        response = request_error(MSG_SUBSCRIPTION, "InvalidProtocolError");
+        response = request_error(GW_MSG_SUBSCRIPTION, "InvalidProtocolError");
     } else if (op_def->op == RJ_GQL_OP_MUTATION && req.get) {
         /*
          * GraphQL over HTTP: GET must not change anything (caches, prefetchers and crawlers
          * follow links), so a mutation over GET is a 405 naming the method that works.
          */
-        response = request_error(MSG_GET_MUTATION, "InvalidProtocolError");
+        response = request_error(GW_MSG_GET_MUTATION, "InvalidProtocolError");
         status = 405;
         f->allow_post = true;
     } else if (req.variables != NULL && !json_is_object(req.variables)) {

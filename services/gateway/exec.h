@@ -70,6 +70,12 @@
 #include "readside/readside.h"
 #include "rj/status.h"
 
+/* Refusals every GraphQL endpoint of the gateway answers alike (the app's and federation's). */
+#define GW_MSG_SUBSCRIPTION                                                                        \
+    "This API and protocol does not support \"subscription\" operations, only \"query\" and "      \
+    "\"mutation\". Use the socket API for \"subscription\""
+#define GW_MSG_GET_MUTATION "Can only perform a mutation operation from a POST request."
+
 typedef struct gw_exec gw_exec_t;
 
 /**

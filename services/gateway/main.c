@@ -31,6 +31,9 @@
 #include "config/config.h"
 #include "core/core.h"
 #include "exec.h"
+#include "fed.h"
+#include "fedpoll.h"
+#include "federation/federation.h"
 #include "http.h"
 #include "json/envelope.h"
 #include "kafka/kafka.h"
@@ -56,6 +59,8 @@ typedef struct gw_conf {
     char *graphiql_assets_dir; /* GraphiQL's vendored files; NULL: ../share/graphiql */
     char *graphiql_ws_url;     /* subscriptions URL GraphiQL uses; NULL: derived */
     gw_limits_t limits;        /* per-request bounds */
+    char *gateway_config;      /* federation: the services' JSON file, or NULL */
+    int federation_timeout_ms; /* federation: per request to a service */
 } gw_conf_t;
 
 static const rj_conf_opt_t gw_opts[] = {
@@ -98,6 +103,12 @@ static const rj_conf_opt_t gw_opts[] = {
      "with an error (0: no limit)"},
     {"budget-ms", RJ_CONF_INT, "15000", offsetof(gw_conf_t, limits.budget_ms),
      "how long one operation may run before it is answered with a TimeoutError (0: no limit)"},
+    {"gateway-config", RJ_CONF_STR, NULL, offsetof(gw_conf_t, gateway_config),
+     "JSON file of the Apollo Federation v1 services to compose, with @mercuriusjs/gateway's "
+     "option names (docs/federation.md); with --app none the gateway serves only them"},
+    {"federation-timeout-ms", RJ_CONF_INT, "10000", offsetof(gw_conf_t, federation_timeout_ms),
+     "how long the gateway waits for one federated service's answer before that service's "
+     "fields become null with an error"},
 };
 #define GW_NOPTS (sizeof gw_opts / sizeof gw_opts[0])
 
@@ -110,6 +121,8 @@ typedef struct gw_daemon {
     gw_conf_t *conf;                 /* configuration */
     uv_loop_t loop;                  /* the one loop */
     rj_app_t *app;                   /* the application */
+    const rj_fed_conf_t *fed;        /* federation: the services (nservices 0: none) */
+    gw_fedpoll_t *fedpoll;           /* federation: the executors (pure gateway), or NULL */
     gw_pgpool_t *pg;                 /* read-model reads */
     rj_kafka_producer_t *producer;   /* command producer */
     gw_exec_t *exec;                 /* GraphQL execution */
@@ -178,16 +191,20 @@ drain_step(gw_daemon_t *d)
     uint64_t now = uv_now(&d->loop);
 
     if (!d->closing) {
-        bool requests_done = gw_http_inflight(d->http) == 0 && gw_pgpool_busy(d->pg) == 0;
-        bool commands_done = gw_exec_busy(d->exec) == 0;
+        bool requests_done = gw_http_inflight(d->http) == 0 &&
+                             (d->pg == NULL || gw_pgpool_busy(d->pg) == 0) &&
+                             gw_fedpoll_busy(d->fedpoll) == 0;
+        bool commands_done = d->exec == NULL || gw_exec_busy(d->exec) == 0;
         if (requests_done && (commands_done || d->aborted)) {
             d->closing = true;
             d->close_deadline = now + GW_CLOSE_GRACE_MS;
             gw_http_close_connections(d->http);
         } else if (now >= d->drain_deadline && !d->aborted) {
-            rj_warn("main", "drain deadline reached: failing %zu waiting requests",
-                    gw_exec_busy(d->exec));
-            gw_exec_abort_waiting(d->exec);
+            if (d->exec != NULL) {
+                rj_warn("main", "drain deadline reached: failing %zu waiting requests",
+                        gw_exec_busy(d->exec));
+                gw_exec_abort_waiting(d->exec);
+            }
             d->aborted = true;
         }
     }
@@ -203,9 +220,10 @@ on_tick(uv_timer_t *t)
     /* /healthz turns 503 when the loop stops turning (rj_proc_heartbeat). */
     rj_proc_heartbeat(GW_STALL_MS);
     /* Delivery reports also wake producer_poll; polling here too costs nothing. */
-    rj_kafka_producer_poll(d->producer, 0);
+    if (d->producer != NULL)
+        rj_kafka_producer_poll(d->producer, 0);
     if (rj_proc_state() == RJ_PROC_RUNNING)
-        rj_proc_set_ready(rj_redis_sub_is_connected(d->sub));
+        rj_proc_set_ready(d->fedpoll != NULL || rj_redis_sub_is_connected(d->sub));
     else if (rj_proc_state() == RJ_PROC_DRAINING)
         drain_step(d);
 }
@@ -233,6 +251,18 @@ check_conf(const gw_conf_t *c, rj_error_t *err)
     if (c->common.app == NULL)
         return rj_error_set(err, RJ_EINVAL,
                             "no application: set RAMJET_APP or --app to the application library");
+    bool federated = c->gateway_config != NULL && c->gateway_config[0] != '\0';
+    if (strcmp(c->common.app, "none") == 0 && !federated)
+        return rj_error_set(err, RJ_EINVAL,
+                            "--app none needs --gateway-config (a pure "
+                            "federation gateway)");
+    if (strcmp(c->common.app, "none") != 0 && federated)
+        return rj_error_set(err, RJ_EINVAL,
+                            "an application composed with federated services "
+                            "is not supported yet: run with --app none");
+    if (c->federation_timeout_ms <= 0)
+        return rj_error_set(err, RJ_EINVAL, "invalid federation-timeout-ms: %d",
+                            c->federation_timeout_ms);
     if (c->http_port < 0 || c->http_port > 65535)
         return rj_error_set(err, RJ_EINVAL, "invalid http-port: %d", c->http_port);
     if (c->request_timeout_ms <= 0)
@@ -328,6 +358,9 @@ ensure_read_side_indexes(void *opaque, rj_pg_t *pg, rj_error_t *err)
     return st;
 }
 
+static void start_loop_handles(gw_daemon_t *d);
+static rj_status_t start_federation(gw_daemon_t *d, rj_error_t *err);
+
 /* Builds everything in dependency order; on failure returns with what was built. */
 static rj_status_t
 start(gw_daemon_t *d, rj_error_t *err)
@@ -337,6 +370,8 @@ start(gw_daemon_t *d, rj_error_t *err)
 
     if ((st = rj_health_start(c->common.health_port, err)) != RJ_OK)
         return st;
+    if (strcmp(c->common.app, "none") == 0)
+        return start_federation(d, err);
     if ((d->app = rj_app_load(c->common.app, err)) == NULL)
         return err->status;
     const char *name = c->common.app_name != NULL ? c->common.app_name : rj_app_name_get(d->app);
@@ -396,7 +431,16 @@ start(gw_daemon_t *d, rj_error_t *err)
     };
     if ((d->http = gw_http_new(&ho, err)) == NULL)
         return err->status;
+    start_loop_handles(d);
+    rj_info("main", "app=%s instance=%s replies=%s", name, c->instance_id, channel);
+    rj_info("http", "listening on http://%s:%d/graphql", c->http_host, gw_http_port(d->http));
+    return RJ_OK;
+}
 
+/* The signal watcher and the housekeeping tick, once everything else stands. */
+static void
+start_loop_handles(gw_daemon_t *d)
+{
     uv_poll_init(&d->loop, &d->signal_poll, rj_proc_wake_fd());
     d->signal_poll.data = d;
     d->signal_poll_open = true;
@@ -406,8 +450,50 @@ start(gw_daemon_t *d, rj_error_t *err)
     d->tick.data = d;
     d->tick_open = true;
     uv_timer_start(&d->tick, on_tick, GW_TICK_MS, GW_TICK_MS);
+}
 
-    rj_info("main", "app=%s instance=%s replies=%s", name, c->instance_id, channel);
+/*
+ * A pure federation gateway (--app none): no application, so no PostgreSQL, Kafka or
+ * Redis; the services' SDL is read and composed, and every request is planned over them.
+ */
+static rj_status_t
+start_federation(gw_daemon_t *d, rj_error_t *err)
+{
+    gw_conf_t *c = d->conf;
+    bool *present = NULL;
+    rj_fed_graph_t *g = rj_fed_load(d->fed, c->federation_timeout_ms, &present, err);
+    if (g == NULL)
+        return err->status;
+    rj_info("federation", "composed services=%zu of %zu types=%zu", rj_fed_graph_nservices(g),
+            d->fed->nservices, rj_gql_schema_ntypes(rj_fed_graph_schema(g)));
+    const gw_fed_opts_t fo = {
+        .loop = &d->loop,
+        .conf = d->fed,
+        .graph = g,
+        .present = present,
+        .timeout_ms = c->federation_timeout_ms,
+        .budget_ms = c->limits.budget_ms,
+        .max_answer_bytes =
+            c->limits.max_response_bytes > 0 ? (size_t)c->limits.max_response_bytes : SIZE_MAX,
+        .max_fields = c->limits.max_fields > 0 ? (size_t)c->limits.max_fields : 0,
+        .max_aliases = c->limits.max_aliases > 0 ? (size_t)c->limits.max_aliases : 0,
+    };
+    gw_fed_t *first = gw_fed_new(&fo);
+    free(present);
+    d->fedpoll = gw_fedpoll_new(&fo, first, d->fed->polling_interval_ms);
+    const gw_http_opts_t ho = {
+        .loop = &d->loop,
+        .host = c->http_host,
+        .port = c->http_port,
+        .max_body_bytes = (size_t)c->max_body_bytes,
+        .on_graphql = gw_fedpoll_handle,
+        .opaque = d->fedpoll,
+        .graphiql_assets_dir = c->graphiql_assets_dir,
+        .graphiql_ws_url = c->graphiql_ws_url,
+    };
+    if ((d->http = gw_http_new(&ho, err)) == NULL)
+        return err->status;
+    start_loop_handles(d);
     rj_info("http", "listening on http://%s:%d/graphql", c->http_host, gw_http_port(d->http));
     return RJ_OK;
 }
@@ -452,11 +538,13 @@ teardown(gw_daemon_t *d)
     d->producer = NULL;
     if (d->exec != NULL)
         gw_exec_stop(d->exec);
+    gw_fedpoll_stop(d->fedpoll);
 
     if (http_clean) {
         uv_run(&d->loop, UV_RUN_DEFAULT);
         gw_http_free(d->http);
         gw_exec_free(d->exec);
+        gw_fedpoll_free(d->fedpoll);
         gw_pgpool_free(d->pg);
         if (uv_loop_close(&d->loop) != 0)
             rj_warn("main", "the event loop still has open handles");
@@ -466,9 +554,9 @@ teardown(gw_daemon_t *d)
 }
 
 static int
-run(gw_conf_t *conf)
+run(gw_conf_t *conf, const rj_fed_conf_t *fed)
 {
-    gw_daemon_t d = {.conf = conf};
+    gw_daemon_t d = {.conf = conf, .fed = fed};
     rj_error_t err = {0};
     int rc = 0;
 
@@ -489,6 +577,11 @@ run(gw_conf_t *conf)
 int
 main(int argc, char **argv)
 {
+    /* scripts/gen-docs builds docs/federation.md's key tables from this. */
+    if (argc == 2 && strcmp(argv[1], "--gateway-config-markdown") == 0) {
+        rj_fed_conf_print_markdown(stdout);
+        return 0;
+    }
     /*
      * Bodies, answers and Kafka produce buffers of megabytes come and go. glibc raises its
      * mmap threshold each time such a block is freed (up to 32 MB), after which they come
@@ -514,7 +607,21 @@ main(int argc, char **argv)
     }
     size_thread_pool(conf.pg_pool_size);
 
-    int rc = run(&conf);
+    /*
+     * The federation file is read before anything starts: a misspelt key or a duplicate
+     * service is an operator's mistake that no restart will fix, so it refuses the start
+     * (exit 2, like a bad flag) instead of becoming a crash loop under a supervisor.
+     */
+    rj_fed_conf_t fed = {0};
+    if (conf.gateway_config != NULL && conf.gateway_config[0] != '\0' &&
+        rj_fed_conf_load(conf.gateway_config, &fed, &err) != RJ_OK) {
+        fprintf(stderr, "ramjet-gateway: %s\n", err.msg);
+        rj_config_deinit(gw_opts, GW_NOPTS, &conf);
+        return 2;
+    }
+
+    int rc = run(&conf, &fed);
+    rj_fed_conf_deinit(&fed);
 
     rj_metrics_free_all();
     rj_config_deinit(gw_opts, GW_NOPTS, &conf);

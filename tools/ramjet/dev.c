@@ -92,6 +92,7 @@ typedef struct dev_conf {
     char *log_level;       /* ours and the daemons' */
     int stop_timeout;      /* seconds between a child's stop signal and SIGKILL */
     char *user;            /* who runs PostgreSQL when we are root */
+    char *gateway_config;  /* federation: the gateway's services file, or NULL */
 } dev_conf_t;
 
 static const rj_conf_opt_t dev_opts[] = {
@@ -141,6 +142,9 @@ static const rj_conf_opt_t dev_opts[] = {
      "seconds a child gets to exit after its stop signal before SIGKILL"},
     {"user", RJ_CONF_STR, "ramjet", offsetof(dev_conf_t, user),
      "unprivileged user that runs PostgreSQL when started as root (created if missing)"},
+    {"gateway-config", RJ_CONF_STR, NULL, offsetof(dev_conf_t, gateway_config),
+     "federation: the gateway's JSON file of services (docs/federation.md); with --app none "
+     "only the gateway runs, as a pure federation gateway, without PostgreSQL, Kafka or Redis"},
 };
 #define DEV_NOPTS (sizeof dev_opts / sizeof dev_opts[0])
 
@@ -234,7 +238,9 @@ typedef struct child {
 typedef struct supervisor {
     dev_conf_t conf;            /* parsed options */
     char *exe_dir;              /* directory of the ramjet binary (and the daemons) */
-    char *app;                  /* absolute path of the application library */
+    char *app;                  /* absolute path of the application library, or "none" */
+    char *gateway_config;       /* absolute path of the gateway's services file, or NULL */
+    bool pure;                  /* --app none: a pure federation gateway, nothing else */
     char *app_name;             /* topic/table prefix */
     char *data_dir;             /* absolute data directory */
     char *run_dir;              /* <data-dir>/run: pid files */
@@ -594,9 +600,13 @@ child_start(supervisor_t *s, child_t *c)
     }
     case CHILD_DAEMON:
         strv_add(&env, rj_xasprintf("RAMJET_APP=%s", s->app));
-        strv_add(&env, rj_xasprintf("RAMJET_KAFKA_BROKERS=%s", s->bootstrap));
-        strv_add(&env, rj_xasprintf("RAMJET_PG_URL=%s", s->pg_url));
-        strv_add(&env, rj_xasprintf("RAMJET_REDIS_URL=%s", s->redis_url));
+        if (!s->pure) {
+            strv_add(&env, rj_xasprintf("RAMJET_KAFKA_BROKERS=%s", s->bootstrap));
+            strv_add(&env, rj_xasprintf("RAMJET_PG_URL=%s", s->pg_url));
+            strv_add(&env, rj_xasprintf("RAMJET_REDIS_URL=%s", s->redis_url));
+        }
+        if (s->gateway_config != NULL && strcmp(c->def->name, "gateway") == 0)
+            strv_add(&env, rj_xasprintf("RAMJET_GATEWAY_CONFIG=%s", s->gateway_config));
         strv_add(&env, rj_xasprintf("RAMJET_HEALTH_PORT=%d", c->health_port));
         strv_add(&env, rj_xasprintf("RAMJET_LOG_LEVEL=%s", s->conf.log_level));
         strv_add(&env, rj_xasprintf("RAMJET_PARTITIONS=%d", s->conf.partitions));
@@ -782,6 +792,15 @@ maybe_announce(supervisor_t *s)
         if (s->children[i].state != CS_RUNNING || !s->children[i].ready)
             return;
     s->announced = true;
+    if (s->pure) {
+        /* No pusher yet: federated subscriptions are the next step (DESIGN.md section 7). */
+        printf("READY graphql=http://127.0.0.1:%d/graphql websocket=none "
+               "graphiql=http://127.0.0.1:%d/graphiql\n",
+               s->conf.http_port, s->conf.http_port);
+        fflush(stdout);
+        rj_info(LOG_MOD, "the federation gateway is ready; Ctrl-C stops it");
+        return;
+    }
     printf("READY graphql=http://127.0.0.1:%d/graphql websocket=ws://127.0.0.1:%d/websocket "
            "graphiql=http://127.0.0.1:%d/graphiql kafka=%s postgres=%s redis=%s\n",
            s->conf.http_port, s->conf.ws_port, s->conf.http_port, s->bootstrap, s->pg_url,
@@ -1140,6 +1159,70 @@ app_name_from_path(const char *path)
     return rj_xstrndup(base, len);
 }
 
+/*
+ * Directories, and the lock on the data directory. The data directory is made absolute
+ * once, so children that change directory (postgres) and pid files agree on every path.
+ */
+static rj_status_t
+setup_dirs(supervisor_t *s, bool with_pg, rj_error_t *err)
+{
+    rj_status_t st;
+    if ((st = dev_mkdirs(s->conf.data_dir, 0755, err)) != RJ_OK)
+        return st;
+    s->data_dir = realpath(s->conf.data_dir, NULL);
+    if (s->data_dir == NULL)
+        return rj_error_set(err, RJ_EIO, "could not resolve %s: %s", s->conf.data_dir,
+                            strerror(errno));
+    s->run_dir = rj_xasprintf("%s/run", s->data_dir);
+    if ((st = dev_mkdirs(s->run_dir, 0755, err)) != RJ_OK)
+        return st;
+    if (with_pg) {
+        s->pg_dir = rj_xasprintf("%s/pg", s->data_dir);
+        if ((st = dev_mkdirs(s->pg_dir, 0700, err)) != RJ_OK)
+            return st;
+    }
+    if (s->conf.log_dir != NULL && *s->conf.log_dir != '\0') {
+        if ((st = dev_mkdirs(s->conf.log_dir, 0755, err)) != RJ_OK)
+            return st;
+        s->log_dir = realpath(s->conf.log_dir, NULL);
+    }
+    return lock_data_dir(s, err);
+}
+
+/*
+ * --app none: a pure federation gateway. Only the gateway runs; it needs neither
+ * PostgreSQL, Kafka nor Redis, so none of them is started (or even looked for).
+ */
+static rj_status_t
+setup_pure(supervisor_t *s, rj_error_t *err)
+{
+    rj_status_t st;
+    if (s->gateway_config == NULL)
+        return rj_error_set(err, RJ_EINVAL,
+                            "--app none needs --gateway-config (a pure "
+                            "federation gateway)");
+    s->pure = true;
+    s->app = rj_xstrdup("none");
+    s->app_name = rj_xstrdup("none");
+    if (s->conf.stop_timeout < 1)
+        s->conf.stop_timeout = 1;
+    if ((st = setup_dirs(s, false, err)) != RJ_OK)
+        return st;
+    const daemon_def_t *gw = &daemon_defs[N_DAEMONS - 1];
+    RJ_ASSERT(strcmp(gw->name, "gateway") == 0);
+    char *bin = rj_xasprintf("%s/%s", s->exe_dir, gw->binary);
+    if (access(bin, X_OK) != 0) {
+        st = rj_error_set(err, RJ_ENOTFOUND, "could not find daemon %s: %s", bin, strerror(errno));
+        free(bin);
+        return st;
+    }
+    add_child(s, gw->name, CHILD_DAEMON, bin);
+    child_t *c = &s->children[s->n - 1];
+    c->def = gw;
+    c->health_port = s->conf.health_port_base + gw->health_offset;
+    return RJ_OK;
+}
+
 static rj_status_t
 setup(supervisor_t *s, rj_error_t *err)
 {
@@ -1159,6 +1242,14 @@ setup(supervisor_t *s, rj_error_t *err)
         n_selected += selected[i];
 
     const char *app = s->conf.app != NULL && *s->conf.app != '\0' ? s->conf.app : NULL;
+    if (s->conf.gateway_config != NULL && *s->conf.gateway_config != '\0') {
+        s->gateway_config = realpath(s->conf.gateway_config, NULL);
+        if (s->gateway_config == NULL)
+            return rj_error_set(err, RJ_ENOTFOUND, "could not find gateway config %s: %s",
+                                s->conf.gateway_config, strerror(errno));
+    }
+    if (app != NULL && strcmp(app, "none") == 0)
+        return setup_pure(s, err);
     char *default_app = rj_xasprintf("%s/../lib/libshop.so", s->exe_dir);
     s->app = realpath(app != NULL ? app : default_app, NULL);
     if (s->app == NULL) {
@@ -1183,25 +1274,7 @@ setup(supervisor_t *s, rj_error_t *err)
         if (ports[i] < 1 || ports[i] > 65535)
             return rj_error_set(err, RJ_EINVAL, "port out of range: %d", ports[i]);
 
-    /* Directories. The data directory is made absolute once, so children that
-     * change directory (postgres) and pid files agree on every path. */
-    if ((st = dev_mkdirs(s->conf.data_dir, 0755, err)) != RJ_OK)
-        return st;
-    s->data_dir = realpath(s->conf.data_dir, NULL);
-    if (s->data_dir == NULL)
-        return rj_error_set(err, RJ_EIO, "could not resolve %s: %s", s->conf.data_dir,
-                            strerror(errno));
-    s->run_dir = rj_xasprintf("%s/run", s->data_dir);
-    s->pg_dir = rj_xasprintf("%s/pg", s->data_dir);
-    if ((st = dev_mkdirs(s->run_dir, 0755, err)) != RJ_OK ||
-        (st = dev_mkdirs(s->pg_dir, 0700, err)) != RJ_OK)
-        return st;
-    if (s->conf.log_dir != NULL && *s->conf.log_dir != '\0') {
-        if ((st = dev_mkdirs(s->conf.log_dir, 0755, err)) != RJ_OK)
-            return st;
-        s->log_dir = realpath(s->conf.log_dir, NULL);
-    }
-    if ((st = lock_data_dir(s, err)) != RJ_OK)
+    if ((st = setup_dirs(s, true, err)) != RJ_OK)
         return st;
 
     /* Binaries. */
@@ -1311,6 +1384,7 @@ teardown(supervisor_t *s)
     free(s->redis_url);
     free(s->bootstrap);
     dev_kafka_deinit(&s->kafka);
+    free(s->gateway_config);
     rj_config_deinit(dev_opts, DEV_NOPTS, &s->conf);
 }
 
@@ -1338,7 +1412,7 @@ cli_dev_main(int argc, char **argv)
 
     int code = 1;
     if (signals_install(&err) != RJ_OK || setup(&s, &err) != RJ_OK ||
-        pg_initdb(&s, &err) != RJ_OK ||
+        (!s.pure && pg_initdb(&s, &err) != RJ_OK) ||
         (s.kafka.dir != NULL && dev_kafka_format(&s.kafka, &sig_stop_requests, &err) != RJ_OK)) {
         rj_fatal(LOG_MOD, "%s", err.msg);
     } else if (sig_stop_requests != 0) {

@@ -179,6 +179,10 @@ struct rj_gql_prepared {
     json_t *variables;                     /* coerced variables (object) */
     root_slot_t *roots;                    /* root fields in response order */
     size_t nroots;                         /* number of root fields */
+    bool keyed;                            /* values below the root are keyed by response
+                                              key, not field name (a federation gateway) */
+    json_t *errors_before;                 /* errors listed before completion's, or NULL */
+    json_t *lost;                          /* paths of values lost upstream, or NULL */
 };
 
 static void
@@ -404,10 +408,34 @@ rj_gql_prepared_free(rj_gql_prepared_t *p)
         json_decref(p->roots[i].item_errors);
     }
     free(p->roots);
+    json_decref(p->errors_before);
+    json_decref(p->lost);
     json_decref(p->variables);
     rj_gql_doc_free(p->doc);
     rj_gql_schema_free(p->schema);
     free(p);
+}
+
+void
+rj_gql_prepared_set_keyed(rj_gql_prepared_t *p)
+{
+    p->keyed = true;
+}
+
+void
+rj_gql_prepared_add_lost_take(rj_gql_prepared_t *p, json_t *path)
+{
+    if (p->lost == NULL)
+        p->lost = json_array();
+    json_array_append_new(p->lost, path);
+}
+
+void
+rj_gql_prepared_add_error_take(rj_gql_prepared_t *p, json_t *error)
+{
+    if (p->errors_before == NULL)
+        p->errors_before = json_array();
+    json_array_append_new(p->errors_before, error);
 }
 
 /* ---- completion --------------------------------------------------------------------------- */
@@ -537,6 +565,53 @@ static json_t *complete_value(complete_ctx_t *c, const rj_gql_type_t *parent,
                               const rj__gql_field_group_t *g, const json_t *v);
 
 /*
+ * True when an error given beforehand (rj_gql_prepared_add_error_take: a federated
+ * service's) lies at the current path or below it: the service already reported why the
+ * value is null there, and the spec propagates a null raised with an error without
+ * adding a second one.
+ */
+/* True when @p prefix is a prefix of (or equal to) @p path. */
+static bool
+path_prefix(const json_t *prefix, const json_t *path)
+{
+    size_t n = json_array_size(prefix);
+    if (json_array_size(path) < n)
+        return false;
+    for (size_t k = 0; k < n; k++)
+        if (!json_equal(json_array_get(prefix, k), json_array_get(path, k)))
+            return false;
+    return true;
+}
+
+/* True when the current path is at or below a value lost upstream. */
+static bool
+lost_at_or_above(const complete_ctx_t *c)
+{
+    for (size_t i = 0; i < json_array_size(c->p->lost); i++)
+        if (path_prefix(json_array_get(c->p->lost, i), c->path))
+            return true;
+    return false;
+}
+
+static bool
+reported_at_or_below(const complete_ctx_t *c)
+{
+    const json_t *errors = c->p->errors_before;
+    size_t depth = json_array_size(c->path);
+    for (size_t i = 0; i < json_array_size(errors); i++) {
+        const json_t *path = json_object_get(json_array_get(errors, i), "path");
+        if (json_array_size(path) < depth)
+            continue;
+        bool prefix = true;
+        for (size_t k = 0; k < depth && prefix; k++)
+            prefix = json_equal(json_array_get(path, k), json_array_get(c->path, k));
+        if (prefix)
+            return true;
+    }
+    return false;
+}
+
+/*
  * A field with a resolver (rj_gql_schema_set_field_resolver): its value is computed from
  * the parent, here, so only selected fields cost anything; the resolver's failure is a
  * field error at the current path, which the caller nulls or propagates.
@@ -585,10 +660,12 @@ complete_object(complete_ctx_t *c, const rj_gql_type_t *t, const rj__gql_field_g
         if (fd == NULL)
             continue;
         json_array_append_new(c->path, json_string(sg->key));
-        json_t *r = fd->resolve != NULL ? complete_resolved(c, t, fd, sg, v)
-                                        : complete_value(c, t, fd, fd->type, sg,
-                                                         json_is_object(v) ? json_object_get(v, fname)
-                                                                           : NULL);
+        json_t *r =
+            fd->resolve != NULL
+                ? complete_resolved(c, t, fd, sg, v)
+                : complete_value(c, t, fd, fd->type, sg,
+                                 json_is_object(v) ? json_object_get(v, p->keyed ? sg->key : fname)
+                                                   : NULL);
         json_array_remove(c->path, json_array_size(c->path) - 1);
         if (r == NULL) {
             if (fd->type->kind == RJ_GQL_TYPE_NON_NULL)
@@ -621,6 +698,8 @@ complete_value(complete_ctx_t *c, const rj_gql_type_t *parent, const rj_gql_fiel
             return NULL;
         if (json_is_null(r)) {
             json_decref(r);
+            if (reported_at_or_below(c) || lost_at_or_above(c))
+                return NULL;
             return field_error(c, g, "Cannot return null for non-nullable field %s.%s.",
                                parent->name, def->name);
         }
@@ -700,6 +779,8 @@ static json_t *
 complete(const rj_gql_prepared_t *p, size_t override_i, const json_t *override_v)
 {
     complete_ctx_t c = {.p = p, .errors = json_array(), .path = json_array()};
+    if (p->errors_before != NULL)
+        json_array_extend(c.errors, p->errors_before);
     json_t *data = json_object();
     bool data_null = false;
     for (size_t i = 0; i < p->nroots && !data_null; i++) {

@@ -105,6 +105,20 @@ json_t *rj_gql_value_to_json(const rj_gql_ast_value_t *value, const json_t *vari
  */
 char *rj_gql_type_ref_to_string(const rj_gql_type_ref_t *ref);
 
+/**
+ * Prints a value literal as GraphQL writes it (`{a: [1, "x"]}`, `$v`), block strings kept.
+ *
+ * Ownership: returns a new string; free() it.
+ */
+char *rj_gql_value_to_string(const rj_gql_ast_value_t *value);
+
+/**
+ * Quotes @p n bytes of UTF-8 as a GraphQL string literal, escaping as graphql-js does.
+ *
+ * Ownership: returns a new string; free() it.
+ */
+char *rj_gql_string_quote(const char *s, size_t n);
+
 /** The name of the named type inside any list/non-null wrappers. Borrowed. */
 const char *rj_gql_type_ref_named(const rj_gql_type_ref_t *ref);
 
@@ -407,6 +421,29 @@ void rj_gql_prepared_set_error(rj_gql_prepared_t *p, size_t i, const char *messa
  */
 void rj_gql_prepared_add_item_error(rj_gql_prepared_t *p, size_t i, size_t index,
                                     const char *message, const char *code);
+
+/**
+ * Makes completion read the values below the root by response key (alias) instead of by
+ * field name: a federation gateway merges its services' answers, which carry the
+ * client's aliases, and two aliases of one field may hold different values.
+ */
+void rj_gql_prepared_set_keyed(rj_gql_prepared_t *p);
+
+/**
+ * Marks a value as lost upstream (a federated entity its service could not resolve):
+ * non-null fields missing at or below @p path complete to null and propagate it without
+ * an error of their own, as federation gateways do.
+ *
+ * Ownership: takes @p path (a JSON array of response keys and indexes).
+ */
+void rj_gql_prepared_add_lost_take(rj_gql_prepared_t *p, json_t *path);
+
+/**
+ * Adds an error that completion lists before its own (a federated service's).
+ *
+ * Ownership: takes @p error.
+ */
+void rj_gql_prepared_add_error_take(rj_gql_prepared_t *p, json_t *error);
 
 /**
  * Completes the operation: every root value (unset ones count as null) is shaped by its

@@ -45,6 +45,24 @@ rj_gql_type_ref_to_string(const rj_gql_type_ref_t *ref)
     return rj_buf_steal(&b);
 }
 
+char *
+rj_gql_value_to_string(const rj_gql_ast_value_t *value)
+{
+    rj_buf_t b;
+    rj_buf_init(&b);
+    rj__gql_print_value(&b, value);
+    return rj_buf_steal(&b);
+}
+
+char *
+rj_gql_string_quote(const char *s, size_t n)
+{
+    rj_buf_t b;
+    rj_buf_init(&b);
+    rj__gql_print_string(&b, s, n);
+    return rj_buf_steal(&b);
+}
+
 const char *
 rj_gql_type_ref_named(const rj_gql_type_ref_t *ref)
 {

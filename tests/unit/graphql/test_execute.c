@@ -628,3 +628,58 @@ Test(execute, float_extremes_are_finite_doubles_in_one_encoding)
     rj_gql_doc_free(d);
     rj_gql_schema_free(s);
 }
+
+/*
+ * A federation gateway's completion: values below the root keyed by response key, so two
+ * aliases of one field hold their own values, and errors given beforehand listed first.
+ */
+Test(execute, keyed_values_and_errors_before)
+{
+    rj_gql_schema_t *s = shop_schema();
+    rj_gql_prepared_t *p =
+        prepare_ok(s, "{ c: CartReadModel(id: \"1\") { a: note b: note id count } }", NULL, NULL);
+    rj_gql_prepared_set_keyed(p);
+    rj_gql_prepared_set_result_take(
+        p, 0, json_loads("{\"a\":\"x\",\"b\":\"y\",\"id\":\"1\",\"note\":\"z\"}", 0, NULL));
+    rj_gql_prepared_add_error_take(p, json_pack("{s:s}", "message", "from a service"));
+    assert_json_take(rj_gql_complete(p),
+                     "{\"errors\":[{\"message\":\"from a service\"}],"
+                     "\"data\":{\"c\":{\"a\":\"x\",\"b\":\"y\",\"id\":\"1\",\"count\":null}}}");
+    rj_gql_prepared_free(p);
+    rj_gql_schema_free(s);
+}
+
+/* A null a service already reported an error for propagates without a second error. */
+Test(execute, null_reported_before_propagates_silently)
+{
+    rj_gql_schema_t *s = shop_schema();
+    rj_gql_prepared_t *p = prepare_ok(s, "{ c: CartReadModel(id: \"1\") { id } }", NULL, NULL);
+    rj_gql_prepared_set_keyed(p);
+    rj_gql_prepared_set_result_take(p, 0, json_object());
+    rj_gql_prepared_add_error_take(
+        p, json_pack("{s:s, s:[s,s]}", "message", "no id", "path", "c", "id"));
+    assert_json_take(rj_gql_complete(p),
+                     "{\"errors\":[{\"message\":\"no id\",\"path\":[\"c\",\"id\"]}],"
+                     "\"data\":{\"c\":null}}");
+    rj_gql_prepared_free(p);
+    rj_gql_schema_free(s);
+}
+
+/* Below a value lost upstream, a missing non-null field nulls its parent without error. */
+Test(execute, lost_values_propagate_silently)
+{
+    rj_gql_schema_t *s = shop_schema();
+    rj_gql_prepared_t *p = prepare_ok(
+        s, "{ c: CartReadModel(id: \"1\") { note id } d: CartReadModel(id: \"2\") { id } }", NULL,
+        NULL);
+    rj_gql_prepared_set_keyed(p);
+    rj_gql_prepared_set_result_take(p, 0, json_object());
+    rj_gql_prepared_set_result_take(p, 1, json_object());
+    rj_gql_prepared_add_lost_take(p, json_pack("[s]", "c"));
+    assert_json_take(rj_gql_complete(p),
+                     "{\"errors\":[{\"message\":\"Cannot return null for non-nullable field "
+                     "CartReadModel.id.\",\"locations\":[{\"line\":1,\"column\":69}],\"path\":"
+                     "[\"d\",\"id\"]}],\"data\":{\"c\":null,\"d\":null}}");
+    rj_gql_prepared_free(p);
+    rj_gql_schema_free(s);
+}
