@@ -192,18 +192,27 @@ itest('a prompt reader with 10,000 subscriptions on one connection is not closed
     // Every subscription's last frame holds the final state.
     const last = new Map();
     let seen = 0;
-    await waitFor(
-      () => {
-        for (; seen < reader.received.length; seen++) {
-          const { msg } = reader.received[seen];
-          if (msg.type === 'data') last.set(msg.id, cartOf(msg));
-        }
-        let final = 0;
-        for (const c of last.values()) if (quantityOf(c, 'final') === 1) final++;
-        return final === n;
-      },
-      { timeoutMs: 120000, intervalMs: 500, what: 'the final state on all 10,000 subscriptions' },
-    );
+    let final = 0;
+    try {
+      await waitFor(
+        () => {
+          for (; seen < reader.received.length; seen++) {
+            const { msg } = reader.received[seen];
+            if (msg.type === 'data') last.set(msg.id, cartOf(msg));
+          }
+          final = 0;
+          for (const c of last.values()) if (quantityOf(c, 'final') === 1) final++;
+          return final === n;
+        },
+        { timeoutMs: 120000, intervalMs: 500, what: 'the final state on all 10,000 subscriptions' },
+      );
+    } catch (e) {
+      // Say where it stopped: the client's view and the pusher's.
+      const m = await fetch(`http://127.0.0.1:${pusher.healthPort}/metrics`).then((r) => r.text()).catch(() => '');
+      const pusherSays = m.split('\n').filter((l) => /^ramjet_pusher_(frames|changes|send_queue|slow|subscriptions|notify)/.test(l)).join('; ');
+      e.message += ` — ${final} of ${n} final, ${last.size} subscriptions with data, ${reader.received.length} messages, closed=${JSON.stringify(reader.closed)}; pusher: ${pusherSays}`;
+      throw e;
+    }
     assert.equal(reader.closed, undefined, 'the prompt reader is still connected');
     assert.equal(await metric(pusher.healthPort, 'ramjet_pusher_slow_client_closes_total'), closesBefore);
     for (const { msg } of reader.received) assert.ok(['connection_ack', 'data'].includes(msg.type), JSON.stringify(msg).slice(0, 300));
