@@ -375,6 +375,13 @@ start(gw_daemon_t *d, rj_error_t *err)
     if ((d->app = rj_app_load(c->common.app, err)) == NULL)
         return err->status;
     const char *name = c->common.app_name != NULL ? c->common.app_name : rj_app_name_get(d->app);
+    /* Before anything connects: a clash is the operator's to fix, not a retry's. */
+    for (size_t i = 0; i < d->fed->nservices; i++)
+        if (strcmp(d->fed->services[i].name, name) == 0)
+            return rj_error_set(err, RJ_EINVAL,
+                                "gateway config: services[%zu].name: %s is the application's "
+                                "own name (its API is composed in-process under it)",
+                                i, name);
 
     d->pg = gw_pgpool_new(&d->loop, c->common.pg_url, name, c->pg_pool_size,
                           c->connect_timeout_ms, c->request_timeout_ms, err);
@@ -493,12 +500,6 @@ start_composition(gw_daemon_t *d, const char *name, rj_error_t *err)
         .sdl = d->app != NULL ? rj_app_subgraph_sdl(d->app) : NULL,
         .len = d->app != NULL ? strlen(rj_app_subgraph_sdl(d->app)) : 0,
     };
-    for (size_t i = 0; name != NULL && i < d->fed->nservices; i++)
-        if (strcmp(d->fed->services[i].name, name) == 0)
-            return rj_error_set(err, RJ_EINVAL,
-                                "gateway config: services[%zu].name: %s is the application's "
-                                "own name (its API is composed in-process under it)",
-                                i, name);
     bool *present = NULL;
     rj_fed_graph_t *g =
         rj_fed_load(d->fed, name != NULL ? &local : NULL, c->federation_timeout_ms, &present, err);

@@ -6,6 +6,7 @@
 // client's requests only, and the in-process fetches apart), and that mutations,
 // authorization and introspection behave as on the shop's own API.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -13,7 +14,7 @@ import path from 'node:path';
 import { after, before } from 'node:test';
 
 import { startSubgraph } from './federation/subgraphs.mjs';
-import { CART_LABELS_SDL, CHANGE_CART_ITEM, MUTATION_OK, itest, itestStopsCleanly, shopToken, startStack, waitFor } from './lib/stack.mjs';
+import { CART_LABELS_SDL, CHANGE_CART_ITEM, MUTATION_OK, buildDir, itest, itestStopsCleanly, shopToken, startStack, waitFor } from './lib/stack.mjs';
 
 const carts = [`fa-${randomUUID()}`, `fa-${randomUUID()}`];
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rj-fedapp-'));
@@ -131,6 +132,20 @@ itest('introspection shows the composed schema without federation internals', { 
   assert.ok(query.indexOf('CartReadModel') < query.indexOf('featuredCarts'), r.text);
   assert.ok(r.json.data.m.fields.some((f) => f.name === 'ChangeCartItem'), r.text);
   assert.ok(r.json.data.c.fields.some((f) => f.name === 'label'), r.text);
+});
+
+itest('a service named like the application is refused at start', { timeout: 30000 }, async () => {
+  const config = path.join(tmp, 'clash.json');
+  fs.writeFileSync(config, JSON.stringify({ services: [{ name: 'shop', url: labels.url }] }));
+  const child = spawn(path.join(buildDir, 'bin', 'ramjet-gateway'), ['--gateway-config', config, '--health-port', '0', '--http-port', '0'], {
+    env: { ...process.env, RAMJET_APP: path.join(buildDir, 'lib', 'libshop.so') },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (c) => (stderr += c));
+  const code = await new Promise((resolve) => child.on('exit', resolve));
+  assert.notEqual(code, 0);
+  assert.match(stderr, /services\[0\]\.name: shop is the application's own name/);
 });
 
 itestStopsCleanly(() => stack);
