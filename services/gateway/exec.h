@@ -150,6 +150,15 @@ const char *gw_exec_reply_channel(const gw_exec_t *x);
 void gw_exec_handle(void *opaque, gw_responder_t *r, const gw_http_request_t *in);
 
 /**
+ * Handles a request the federation executor makes of the application's API in-process
+ * (fed.h), with a local responder (gw_responder_new_local(), whose user is verified
+ * already): exactly what gw_exec_handle() does for a client - limits, authorization,
+ * read models, `_entities`, commands through Kafka - without counting it as a request.
+ * Loop thread; may answer before it returns.
+ */
+void gw_exec_handle_local(gw_exec_t *x, gw_responder_t *r, const gw_http_request_t *in);
+
+/**
  * Queues a reply received on Redis for the loop thread. Replies for unknown request ids
  * (timed out, or for a previous process with the same instance id) are dropped there.
  *

@@ -75,11 +75,14 @@ struct gw_fed {
     int budget_ms;                     /* per operation; 0: none */
     size_t max_answer;                 /* bytes of all answers to one operation */
     size_t busy;                       /* operations in flight */
+    gw_exec_t *local;                  /* the application's executor (service 0), or NULL */
+    const rj_auth_t *auth;             /* with local: verifies the client's token */
     struct {
         rj_metric_t *requests; /* GraphQL requests received (shared with the app's) */
         rj_metric_t *plans;    /* plans made (plan cache misses) */
         rj_metric_t *fetches;  /* requests sent to services */
         rj_metric_t *failures; /* of them: failed, timed out, too large, not GraphQL */
+        rj_metric_t *local;    /* fetches answered in-process by the application's API */
         rj_metric_t *duration; /* time to answer a federated operation */
     } m;                       /* /metrics */
 };
@@ -97,7 +100,17 @@ typedef struct fed_op {
     uv_timer_t budget;       /* budget-ms: answers with what there is when it fires */
     bool budget_open;        /* budget was initialised (closed before the op is freed) */
     bool answered;           /* the client has its answer; transfers may still finish */
+    json_t *user;            /* with an application: the client's verified user, or NULL */
+    char *idempotency_key;   /* with an application: the client's Idempotency-Key, or NULL */
 } fed_op_t;
+
+/* One fetch asked of the application's API in-process. */
+typedef struct local_call {
+    fed_op_t *op;  /* whose */
+    size_t id;     /* the run's request it answers */
+    bool starting; /* inside gw_exec_handle_local(): an answer must not pump yet */
+    bool done;     /* answered while starting */
+} local_call_t;
 
 /* One HTTP request to a service. */
 typedef struct transfer {
@@ -418,9 +431,71 @@ transfer_send(transfer_t *t)
     }
 }
 
+/* The application's answer to a local fetch (gw_local_answer_cb). */
+static void
+on_local_answer(void *data, int status, json_t *body)
+{
+    local_call_t *lc = data;
+    fed_op_t *op = lc->op;
+    char why[RJ_ERROR_MSG_MAX] = "";
+    if (!json_is_object(body) ||
+        (json_object_get(body, "data") == NULL && json_object_get(body, "errors") == NULL)) {
+        /* Not expected of our own executor; treated as any service's broken answer. */
+        json_decref(body);
+        body = NULL;
+        snprintf(why, sizeof why, "service %s answered HTTP %d without a GraphQL answer",
+                 rj_fed_graph_service_name(op->f->graph, 0), status);
+        rj_metric_add(op->f->m.failures, 1);
+        rj_warn("federation", "%s", why);
+    }
+    rj_fed_run_deliver_take(op->run, lc->id, body, why);
+    op->transfers--;
+    if (lc->starting) {
+        /* Answered before gw_exec_handle_local() returned: pump() is on the stack already
+           and takes what this answer made due. */
+        lc->done = true;
+        return;
+    }
+    free(lc);
+    pump(op);
+}
+
+/*
+ * Hands a fetch of service 0 to the application's executor. The body is what an HTTP
+ * request would carry, so the executor's one front door (parsing, the document cache,
+ * limits) serves it; only the token is not verified again.
+ */
+static void
+local_start(fed_op_t *op, rj_fed_request_t *q)
+{
+    gw_fed_t *f = op->f;
+    local_call_t *lc = rj_xmalloc(sizeof(*lc));
+    *lc = (local_call_t){.op = op, .id = q->id, .starting = true};
+    char *payload = json_dumps(q->body, JSON_COMPACT);
+    const gw_http_request_t in = {
+        .method = GW_HTTP_POST,
+        .body = payload,
+        .body_len = strlen(payload),
+        .content = GW_CONTENT_JSON,
+    };
+    op->transfers++;
+    rj_metric_add(f->m.local, 1);
+    gw_exec_handle_local(
+        f->local, gw_responder_new_local(op->user, op->idempotency_key, on_local_answer, lc), &in);
+    free(payload);
+    if (lc->done)
+        free(lc);
+    else
+        lc->starting = false;
+}
+
 static void
 transfer_start(fed_op_t *op, rj_fed_request_t *q)
 {
+    if (op->f->local != NULL && q->service == 0) {
+        local_start(op, q);
+        return;
+    }
     transfer_t *t = rj_xcalloc(1, sizeof(*t));
     t->op = op;
     t->id = q->id;
@@ -439,6 +514,8 @@ op_release(fed_op_t *op)
     rj_fed_run_free(op->run);
     plan_unref(op->plan);
     rj_gql_prepared_free(op->prep);
+    json_decref(op->user);
+    free(op->idempotency_key);
     free(op);
 }
 
@@ -545,6 +622,25 @@ send_errors(gw_responder_t *r, json_t *errors)
     gw_responder_send_json_take(r, 200, json_pack("{s:o}", "errors", errors));
 }
 
+/*
+ * With an application: the client's token, verified once per operation where the app's
+ * own endpoint verifies it (the operation known, nothing run yet). A token that is
+ * present and invalid fails the whole request, the services' fields included, exactly as
+ * it fails a request of the app's own API; no token is anonymous. False when answered.
+ */
+static bool
+verify_user(gw_fed_t *f, gw_responder_t *r, json_t **user)
+{
+    size_t len = 0;
+    const char *authorization = gw_responder_header(r, "authorization", &len);
+    json_t *response = NULL;
+    int status = gw_request_user(f->auth, authorization, len, rj_now_ms() / 1000, user, &response);
+    if (status == 0)
+        return true;
+    gw_responder_send_json_take(r, status, response);
+    return false;
+}
+
 void
 gw_fed_handle(void *opaque, gw_responder_t *r, const gw_http_request_t *in)
 {
@@ -557,7 +653,7 @@ gw_fed_handle(void *opaque, gw_responder_t *r, const gw_http_request_t *in)
         gw_responder_send_json_take(r, status, resp);
         return;
     }
-    json_t *errors = NULL;
+    json_t *errors = NULL, *user = NULL;
     rj_gql_doc_t *doc = rj_gql_cache_get(f->docs, req.query, strlen(req.query), &errors);
     if (doc == NULL) {
         send_errors(r, errors);
@@ -578,6 +674,8 @@ gw_fed_handle(void *opaque, gw_responder_t *r, const gw_http_request_t *in)
         gw_responder_add_header(r, "Allow", "POST");
         gw_responder_send_json_take(r, 405,
                                     gw_error_body(GW_MSG_GET_MUTATION, "InvalidProtocolError"));
+    } else if (f->local != NULL && !verify_user(f, r, &user)) {
+        rj_gql_prepared_free(prep); /* answered */
     } else {
         rj_error_t err;
         rj_error_clear(&err);
@@ -586,6 +684,7 @@ gw_fed_handle(void *opaque, gw_responder_t *r, const gw_http_request_t *in)
         plan_ref_t *plan = plan_get(f, req.query, req.operation_name, doc, def, &err);
         if (plan == NULL) {
             rj_gql_prepared_free(prep);
+            json_decref(user);
             gw_responder_send_json_take(r, 200, gw_error_body(err.msg, rj_error_code(&err)));
         } else {
             fed_op_t *op = rj_xcalloc(1, sizeof(*op));
@@ -594,6 +693,13 @@ gw_fed_handle(void *opaque, gw_responder_t *r, const gw_http_request_t *in)
             op->prep = prep;
             op->plan = plan;
             op->started_us = rj_mono_us();
+            op->user = user;
+            if (f->local != NULL) {
+                size_t len = 0;
+                const char *key = gw_responder_header(r, "idempotency-key", &len);
+                if (key != NULL)
+                    op->idempotency_key = rj_xstrndup(key, len);
+            }
             op->run = rj_fed_run_new(plan->plan, f->graph, rj_gql_prepared_variables_get(prep));
             f->busy++;
             if (f->budget_ms > 0) {
@@ -621,13 +727,16 @@ gw_fed_new(const gw_fed_opts_t *o)
     f->timeout_ms = o->timeout_ms;
     f->budget_ms = o->budget_ms;
     f->max_answer = o->max_answer_bytes;
+    f->local = o->local;
+    f->auth = o->auth;
     size_t n = rj_fed_graph_nservices(f->graph);
     f->svc = rj_xcalloc(n, sizeof(*f->svc));
     f->headers = rj_xcalloc(n, sizeof(*f->headers));
     f->next_url = rj_xcalloc(n, sizeof(*f->next_url));
     f->url_rest = rj_xcalloc(n, sizeof(*f->url_rest));
     f->pools = rj_xcalloc(n, sizeof(*f->pools));
-    for (size_t i = 0, gi = 0; i < o->conf->nservices; i++) {
+    /* Service 0 of an application's composition has no configuration and no pool. */
+    for (size_t i = 0, gi = o->local != NULL; i < o->conf->nservices; i++) {
         const rj_fed_service_conf_t *s = &o->conf->services[i];
         if (!o->present[i])
             continue;
@@ -664,6 +773,9 @@ gw_fed_new(const gw_fed_opts_t *o)
     f->m.failures = rj_metric_counter("ramjet_federation_fetch_failures_total",
                                       "requests to federated services that failed, timed out, "
                                       "answered too much or answered no GraphQL");
+    f->m.local = rj_metric_counter("ramjet_federation_local_fetches_total",
+                                   "fetches answered in-process by the application's own API "
+                                   "(never sent over HTTP)");
     f->m.duration = rj_metric_histogram("ramjet_federation_operation_seconds",
                                         "time to answer a federated operation");
     return f;

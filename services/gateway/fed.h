@@ -8,6 +8,13 @@
  * of its own and its API changed in every release since, while curl's multi handle keeps
  * a bounded cache of keep-alive connections per host, does HTTPS and per-transfer
  * timeouts, and is already a dependency (JWKS). Everything runs on the loop thread.
+ *
+ * With an application, its generated API is one more service of the composition (the
+ * first), and its fetches never leave the process: each is handed to the application's
+ * executor (exec.h) with a local responder carrying the user the client's Authorization
+ * header was verified as, so the app's fields are authorized, limited and resolved
+ * exactly as without federation (`_entities` by entities.c, one statement per read
+ * model), and its mutations are still commands through Kafka whose replies are awaited.
  */
 #ifndef GW_FED_H
 #define GW_FED_H
@@ -16,6 +23,8 @@
 #include <stddef.h>
 #include <uv.h>
 
+#include "auth/auth.h"
+#include "exec.h"
 #include "federation/federation.h"
 #include "http.h"
 
@@ -32,6 +41,11 @@ typedef struct gw_fed_opts {
     size_t max_answer_bytes;   /* most bytes the services may answer one operation */
     size_t max_fields;         /* document bounds (0: none), as the app's executor */
     size_t max_aliases;        /* likewise */
+    gw_exec_t *local;          /* the application's executor, whose API is the graph's service
+                                  0 and is asked in-process; NULL for a pure gateway */
+    const char *local_name;    /* with local: its service name (the application's) */
+    const char *local_sdl;     /* with local: its subgraph SDL; must outlive the executor */
+    const rj_auth_t *auth;     /* with local: the application's token verifiers */
 } gw_fed_opts_t;
 
 /** Builds the executor; takes opts->graph. Loop thread. */

@@ -59,7 +59,13 @@ poll_work(uv_work_t *w)
 {
     gw_fedpoll_t *p = w->data;
     rj_error_clear(&p->err);
-    p->graph = rj_fed_load(&p->conf, p->opts.timeout_ms, &p->present, &p->err);
+    const rj_fed_sdl_t local = {
+        .name = p->opts.local_name,
+        .sdl = p->opts.local_sdl,
+        .len = p->opts.local_sdl != NULL ? strlen(p->opts.local_sdl) : 0,
+    };
+    p->graph = rj_fed_load(&p->conf, p->opts.local != NULL ? &local : NULL, p->opts.timeout_ms,
+                           &p->present, &p->err);
 }
 
 /* Loop thread: a different composition replaces the current one. */

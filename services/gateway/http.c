@@ -57,9 +57,13 @@ typedef struct gw_anchor {
 } gw_anchor_t;
 
 struct gw_responder {
-    gw_http_t *http;     /* for the in-flight count and the drain flag */
+    gw_http_t *http;     /* for the in-flight count and the drain flag; NULL: local */
     h2o_req_t *req;      /* the request, or NULL once the client is gone */
     gw_anchor_t *anchor; /* our anchor in req->pool, or NULL once the pool was freed */
+    gw_local_answer_cb local; /* local: where the answer goes */
+    void *local_data;         /* local: its argument */
+    json_t *user;             /* local: the verified user envelope, or NULL (anonymous) */
+    char *idempotency_key;    /* local: the client's Idempotency-Key header, or NULL */
 };
 
 struct gw_http {
@@ -214,15 +218,54 @@ responder_new(gw_http_t *h, h2o_req_t *req)
     return r;
 }
 
+gw_responder_t *
+gw_responder_new_local(const json_t *user, const char *idempotency_key, gw_local_answer_cb cb,
+                       void *data)
+{
+    gw_responder_t *r = rj_xmalloc(sizeof *r);
+    *r = (gw_responder_t){
+        .local = cb,
+        .local_data = data,
+        .user = user != NULL ? json_incref((json_t *)user) : NULL,
+        .idempotency_key = idempotency_key != NULL ? rj_xstrdup(idempotency_key) : NULL,
+    };
+    return r;
+}
+
+bool
+gw_responder_user(const gw_responder_t *r, json_t **user)
+{
+    if (r->local == NULL)
+        return false;
+    *user = r->user != NULL ? json_incref(r->user) : NULL;
+    return true;
+}
+
+/* A local responder's end: the answer to its caller, then the responder's memory. */
+static void
+local_answer_take(gw_responder_t *r, int status, json_t *body)
+{
+    r->local(r->local_data, status, body);
+    json_decref(r->user);
+    free(r->idempotency_key);
+    free(r);
+}
+
 bool
 gw_responder_connected(const gw_responder_t *r)
 {
-    return r->req != NULL;
+    return r->req != NULL || r->local != NULL;
 }
 
 const char *
 gw_responder_header(const gw_responder_t *r, const char *name, size_t *len)
 {
+    /* A local request carries no headers but these; its user is verified already. */
+    if (r->local != NULL && r->idempotency_key != NULL &&
+        strcasecmp(name, "idempotency-key") == 0) {
+        *len = strlen(r->idempotency_key);
+        return r->idempotency_key;
+    }
     if (r->req == NULL)
         return NULL;
     ssize_t i = h2o_find_header_by_str(&r->req->headers, name, strlen(name), -1);
@@ -249,6 +292,10 @@ gw_responder_send_json_take(gw_responder_t *r, int status, json_t *body)
 {
     h2o_req_t *req = r->req;
 
+    if (r->local != NULL) {
+        local_answer_take(r, status, body);
+        return;
+    }
     /*
      * Detach before sending: h2o may complete the response, and free the pool holding the
      * anchor, inside h2o_send_inline().
@@ -270,6 +317,13 @@ gw_responder_send_text_take(gw_responder_t *r, int status, char *text)
 {
     h2o_req_t *req = r->req;
 
+    if (r->local != NULL) {
+        /* Built off the loop as text (a large answer): decoded once more, as a service's. */
+        json_t *body = rj_json_loadb(text, strlen(text), 0, NULL);
+        free(text);
+        local_answer_take(r, status, body);
+        return;
+    }
     /* As gw_responder_send_json_take: detach before sending. */
     if (r->anchor != NULL)
         r->anchor->r = NULL;

@@ -131,7 +131,41 @@ void gw_http_stop(gw_http_t *h);
 /** Frees the server after gw_http_stop() and a loop run. NULL is a no-op. Consumes @p h. */
 void gw_http_free(gw_http_t *h);
 
-/** True while the client behind @p r is still connected. */
+/**
+ * Receives a local responder's answer.
+ *
+ * @param data    gw_responder_new_local()'s @p data
+ * @param status  the HTTP status the answer would have had
+ * @param body    the answer, a new reference; NULL when an answer built as text did not
+ *                decode (never expected)
+ *
+ * Loop thread; may be called from inside the handler the responder was given to.
+ */
+typedef void (*gw_local_answer_cb)(void *data, int status, json_t *body);
+
+/**
+ * A responder for a request made inside the gateway (the federation executor asking the
+ * application's API in-process): no HTTP client, no connection; its answer goes to @p cb.
+ * The user was verified by whoever made the request, so no Authorization header is
+ * looked at again (gw_responder_user()).
+ *
+ * @param user             the verified user envelope, or NULL for anonymous; borrowed
+ * @param idempotency_key  the client's Idempotency-Key header, or NULL; copied
+ *
+ * Ownership: consumed like any responder, by one _send call, which calls @p cb.
+ */
+gw_responder_t *gw_responder_new_local(const json_t *user, const char *idempotency_key,
+                                       gw_local_answer_cb cb, void *data);
+
+/**
+ * The user a local responder was made for.
+ *
+ * @param user  for a local responder, the user envelope (a new reference) or NULL
+ * @return true for a local responder, false for an HTTP client's (verify its header)
+ */
+bool gw_responder_user(const gw_responder_t *r, json_t **user);
+
+/** True while the client behind @p r is still connected (always, for a local one). */
 bool gw_responder_connected(const gw_responder_t *r);
 
 /**

@@ -105,7 +105,8 @@ static const rj_conf_opt_t gw_opts[] = {
      "how long one operation may run before it is answered with a TimeoutError (0: no limit)"},
     {"gateway-config", RJ_CONF_STR, NULL, offsetof(gw_conf_t, gateway_config),
      "JSON file of the Apollo Federation v1 services to compose, with @mercuriusjs/gateway's "
-     "option names (docs/federation.md); with --app none the gateway serves only them"},
+     "option names (docs/federation.md), composed after the application's own API, which is "
+     "answered in-process; with --app none the gateway serves only them"},
     {"federation-timeout-ms", RJ_CONF_INT, "10000", offsetof(gw_conf_t, federation_timeout_ms),
      "how long the gateway waits for one federated service's answer before that service's "
      "fields become null with an error"},
@@ -122,7 +123,7 @@ typedef struct gw_daemon {
     uv_loop_t loop;                  /* the one loop */
     rj_app_t *app;                   /* the application */
     const rj_fed_conf_t *fed;        /* federation: the services (nservices 0: none) */
-    gw_fedpoll_t *fedpoll;           /* federation: the executors (pure gateway), or NULL */
+    gw_fedpoll_t *fedpoll;           /* federation: the executors, or NULL without services */
     gw_pgpool_t *pg;                 /* read-model reads */
     rj_kafka_producer_t *producer;   /* command producer */
     gw_exec_t *exec;                 /* GraphQL execution */
@@ -223,7 +224,7 @@ on_tick(uv_timer_t *t)
     if (d->producer != NULL)
         rj_kafka_producer_poll(d->producer, 0);
     if (rj_proc_state() == RJ_PROC_RUNNING)
-        rj_proc_set_ready(d->fedpoll != NULL || rj_redis_sub_is_connected(d->sub));
+        rj_proc_set_ready(d->app == NULL || rj_redis_sub_is_connected(d->sub));
     else if (rj_proc_state() == RJ_PROC_DRAINING)
         drain_step(d);
 }
@@ -256,10 +257,6 @@ check_conf(const gw_conf_t *c, rj_error_t *err)
         return rj_error_set(err, RJ_EINVAL,
                             "--app none needs --gateway-config (a pure "
                             "federation gateway)");
-    if (strcmp(c->common.app, "none") != 0 && federated)
-        return rj_error_set(err, RJ_EINVAL,
-                            "an application composed with federated services "
-                            "is not supported yet: run with --app none");
     if (c->federation_timeout_ms <= 0)
         return rj_error_set(err, RJ_EINVAL, "invalid federation-timeout-ms: %d",
                             c->federation_timeout_ms);
@@ -360,6 +357,9 @@ ensure_read_side_indexes(void *opaque, rj_pg_t *pg, rj_error_t *err)
 
 static void start_loop_handles(gw_daemon_t *d);
 static rj_status_t start_federation(gw_daemon_t *d, rj_error_t *err);
+static rj_status_t start_composition(gw_daemon_t *d, const char *name, rj_error_t *err);
+static rj_status_t start_http(gw_daemon_t *d, gw_http_graphql_cb on_graphql, void *opaque,
+                              rj_error_t *err);
 
 /* Builds everything in dependency order; on failure returns with what was built. */
 static rj_status_t
@@ -375,6 +375,13 @@ start(gw_daemon_t *d, rj_error_t *err)
     if ((d->app = rj_app_load(c->common.app, err)) == NULL)
         return err->status;
     const char *name = c->common.app_name != NULL ? c->common.app_name : rj_app_name_get(d->app);
+    /* Before anything connects: a clash is the operator's to fix, not a retry's. */
+    for (size_t i = 0; i < d->fed->nservices; i++)
+        if (strcmp(d->fed->services[i].name, name) == 0)
+            return rj_error_set(err, RJ_EINVAL,
+                                "gateway config: services[%zu].name: %s is the application's "
+                                "own name (its API is composed in-process under it)",
+                                i, name);
 
     d->pg = gw_pgpool_new(&d->loop, c->common.pg_url, name, c->pg_pool_size,
                           c->connect_timeout_ms, c->request_timeout_ms, err);
@@ -419,21 +426,13 @@ start(gw_daemon_t *d, rj_error_t *err)
         return rj_error_set(err, RJ_ERETRY, "could not subscribe to %s at %s within %d ms",
                             channel, c->common.redis_url, c->connect_timeout_ms);
 
-    const gw_http_opts_t ho = {
-        .loop = &d->loop,
-        .host = c->http_host,
-        .port = c->http_port,
-        .max_body_bytes = (size_t)c->max_body_bytes,
-        .on_graphql = gw_exec_handle,
-        .opaque = d->exec,
-        .graphiql_assets_dir = c->graphiql_assets_dir,
-        .graphiql_ws_url = c->graphiql_ws_url,
-    };
-    if ((d->http = gw_http_new(&ho, err)) == NULL)
-        return err->status;
-    start_loop_handles(d);
+    /* With services, every request is planned over the composition, the app's included. */
+    if (d->fed->nservices > 0 && (st = start_composition(d, name, err)) != RJ_OK)
+        return st;
     rj_info("main", "app=%s instance=%s replies=%s", name, c->instance_id, channel);
-    rj_info("http", "listening on http://%s:%d/graphql", c->http_host, gw_http_port(d->http));
+    if (d->fedpoll != NULL)
+        return start_http(d, gw_fedpoll_handle, d->fedpoll, err);
+    return start_http(d, gw_exec_handle, d->exec, err);
     return RJ_OK;
 }
 
@@ -459,13 +458,55 @@ start_loop_handles(gw_daemon_t *d)
 static rj_status_t
 start_federation(gw_daemon_t *d, rj_error_t *err)
 {
+    rj_status_t st = start_composition(d, NULL, err);
+    if (st != RJ_OK)
+        return st;
+    return start_http(d, gw_fedpoll_handle, d->fedpoll, err);
+}
+
+/* The HTTP server, handing GraphQL requests to @p on_graphql, then the loop's own handles. */
+static rj_status_t
+start_http(gw_daemon_t *d, gw_http_graphql_cb on_graphql, void *opaque, rj_error_t *err)
+{
     gw_conf_t *c = d->conf;
+    const gw_http_opts_t ho = {
+        .loop = &d->loop,
+        .host = c->http_host,
+        .port = c->http_port,
+        .max_body_bytes = (size_t)c->max_body_bytes,
+        .on_graphql = on_graphql,
+        .opaque = opaque,
+        .graphiql_assets_dir = c->graphiql_assets_dir,
+        .graphiql_ws_url = c->graphiql_ws_url,
+    };
+    if ((d->http = gw_http_new(&ho, err)) == NULL)
+        return err->status;
+    start_loop_handles(d);
+    rj_info("http", "listening on http://%s:%d/graphql", c->http_host, gw_http_port(d->http));
+    return RJ_OK;
+}
+
+/*
+ * The services' SDL read and composed, and the executors that plan over them. With an
+ * application (@p name, d->exec built), its own API is composed first, under its name,
+ * and answered in-process: the gateway never asks itself over HTTP.
+ */
+static rj_status_t
+start_composition(gw_daemon_t *d, const char *name, rj_error_t *err)
+{
+    gw_conf_t *c = d->conf;
+    const rj_fed_sdl_t local = {
+        .name = name,
+        .sdl = d->app != NULL ? rj_app_subgraph_sdl(d->app) : NULL,
+        .len = d->app != NULL ? strlen(rj_app_subgraph_sdl(d->app)) : 0,
+    };
     bool *present = NULL;
-    rj_fed_graph_t *g = rj_fed_load(d->fed, c->federation_timeout_ms, &present, err);
+    rj_fed_graph_t *g =
+        rj_fed_load(d->fed, name != NULL ? &local : NULL, c->federation_timeout_ms, &present, err);
     if (g == NULL)
         return err->status;
     rj_info("federation", "composed services=%zu of %zu types=%zu", rj_fed_graph_nservices(g),
-            d->fed->nservices, rj_gql_schema_ntypes(rj_fed_graph_schema(g)));
+            d->fed->nservices + (name != NULL), rj_gql_schema_ntypes(rj_fed_graph_schema(g)));
     const gw_fed_opts_t fo = {
         .loop = &d->loop,
         .conf = d->fed,
@@ -477,24 +518,14 @@ start_federation(gw_daemon_t *d, rj_error_t *err)
             c->limits.max_response_bytes > 0 ? (size_t)c->limits.max_response_bytes : SIZE_MAX,
         .max_fields = c->limits.max_fields > 0 ? (size_t)c->limits.max_fields : 0,
         .max_aliases = c->limits.max_aliases > 0 ? (size_t)c->limits.max_aliases : 0,
+        .local = name != NULL ? d->exec : NULL,
+        .local_name = name,
+        .local_sdl = local.sdl,
+        .auth = d->app != NULL ? rj_app_token_auth(d->app) : NULL,
     };
     gw_fed_t *first = gw_fed_new(&fo);
     free(present);
     d->fedpoll = gw_fedpoll_new(&fo, first, d->fed->polling_interval_ms);
-    const gw_http_opts_t ho = {
-        .loop = &d->loop,
-        .host = c->http_host,
-        .port = c->http_port,
-        .max_body_bytes = (size_t)c->max_body_bytes,
-        .on_graphql = gw_fedpoll_handle,
-        .opaque = d->fedpoll,
-        .graphiql_assets_dir = c->graphiql_assets_dir,
-        .graphiql_ws_url = c->graphiql_ws_url,
-    };
-    if ((d->http = gw_http_new(&ho, err)) == NULL)
-        return err->status;
-    start_loop_handles(d);
-    rj_info("http", "listening on http://%s:%d/graphql", c->http_host, gw_http_port(d->http));
     return RJ_OK;
 }
 

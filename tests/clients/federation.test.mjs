@@ -31,6 +31,7 @@ import Fastify from 'fastify';
 import { graphql, parse, print } from 'graphql';
 
 import {
+  CART_LABELS_SDL,
   CHANGE_CART_ITEM,
   itest,
   itestStopsCleanly,
@@ -46,19 +47,7 @@ let mercurius; // the Fastify app
 const carts = [`cart-${randomUUID()}`, `cart-${randomUUID()}`];
 const missing = `cart-${randomUUID()}`;
 
-// @extends rather than `extend type`: for an `extend type` of a type it does not define,
-// @apollo/subgraph 2.15 adds a bare `type CartReadModel` to its _service SDL, which
-// @mercuriusjs/gateway 5 takes for the type's definition, losing the shop's fields.
-const LABELS_SDL = `
-  type CartReadModel @key(fields: "id") @extends {
-    id: ID! @external
-    label: String
-  }
-
-  extend type Query {
-    featuredCarts: [CartReadModel]
-  }
-`;
+const LABELS_SDL = CART_LABELS_SDL;
 
 /** The labels subgraph on a free port, counting the requests it serves. */
 async function startLabels() {

@@ -143,8 +143,9 @@ static const rj_conf_opt_t dev_opts[] = {
     {"user", RJ_CONF_STR, "ramjet", offsetof(dev_conf_t, user),
      "unprivileged user that runs PostgreSQL when started as root (created if missing)"},
     {"gateway-config", RJ_CONF_STR, NULL, offsetof(dev_conf_t, gateway_config),
-     "federation: the gateway's JSON file of services (docs/federation.md); with --app none "
-     "only the gateway runs, as a pure federation gateway, without PostgreSQL, Kafka or Redis"},
+     "federation: the gateway's JSON file of services (docs/federation.md), composed with the "
+     "application's API; with --app none only the gateway runs, as a pure federation gateway, "
+     "without PostgreSQL, Kafka or Redis"},
 };
 #define DEV_NOPTS (sizeof dev_opts / sizeof dev_opts[0])
 

@@ -188,13 +188,16 @@ struct curl_slist *rj_fed_service_headers(const rj_fed_service_conf_t *svc);
  * Reads every service's SDL (with the configuration's retries) and composes them. A
  * service that stays unreadable stops the start when mandatory, else is left out.
  *
+ * @param local    a service answered in-process (the gateway's application), composed
+ *                 first, as service 0 of the graph, or NULL; borrowed. Its SDL is given,
+ *                 never fetched
  * @param present  if not NULL, on success a new array (free() it): for each configured
  *                 service, whether it is in the composition. Service indexes of the graph
- *                 count only those present, in configuration order.
+ *                 count @p local, then only those present, in configuration order.
  * @return a new graph, or NULL with @p err set
  */
-rj_fed_graph_t *rj_fed_load(const rj_fed_conf_t *conf, int timeout_ms, bool **present,
-                            rj_error_t *err);
+rj_fed_graph_t *rj_fed_load(const rj_fed_conf_t *conf, const rj_fed_sdl_t *local, int timeout_ms,
+                            bool **present, rj_error_t *err);
 
 /* ---- planning -------------------------------------------------------------------------- */
 

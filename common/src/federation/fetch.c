@@ -143,13 +143,16 @@ rj_fed_fetch_sdl(const rj_fed_service_conf_t *svc, int timeout_ms, char **sdl, r
 }
 
 rj_fed_graph_t *
-rj_fed_load(const rj_fed_conf_t *conf, int timeout_ms, bool **present, rj_error_t *err)
+rj_fed_load(const rj_fed_conf_t *conf, const rj_fed_sdl_t *local, int timeout_ms, bool **present,
+            rj_error_t *err)
 {
     size_t n = conf->nservices;
     char **sdls = rj_xcalloc(n, sizeof(char *));
-    rj_fed_sdl_t *in = rj_xcalloc(n, sizeof(*in));
+    rj_fed_sdl_t *in = rj_xcalloc(n + 1, sizeof(*in));
     bool *have = rj_xcalloc(n, sizeof(bool));
     size_t nin = 0;
+    if (local != NULL)
+        in[nin++] = *local;
     rj_status_t st = RJ_OK;
     for (size_t i = 0; i < n && st == RJ_OK; i++) {
         const rj_fed_service_conf_t *svc = &conf->services[i];

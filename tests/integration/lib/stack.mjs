@@ -613,6 +613,24 @@ export const CHANGE_CART_ITEM = `mutation ($cartId: ID!, $productId: ID!, $quant
 export const CART_READ_MODEL = `query ($id: ID!) { CartReadModel(id: $id) { id cartItems { productId quantity } } }`;
 
 /**
+ * The SDL of a federation 1 service that extends the shop's CartReadModel by id with a
+ * `label` and owns `featuredCarts` (references only). @extends rather than `extend type`:
+ * for an `extend type` of a type it does not define, @apollo/subgraph 2.15 adds a bare
+ * `type CartReadModel` to its _service SDL, which @mercuriusjs/gateway 5 takes for the
+ * type's definition, losing the shop's fields.
+ */
+export const CART_LABELS_SDL = `
+  type CartReadModel @key(fields: "id") @extends {
+    id: ID! @external
+    label: String
+  }
+
+  extend type Query {
+    featuredCarts: [CartReadModel]
+  }
+`;
+
+/**
  * What a Cart's cartItems are after its CartItemChanged events, in version order
  * (examples/shop: add to an existing product's quantity, else append).
  */

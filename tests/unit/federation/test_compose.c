@@ -6,6 +6,7 @@
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fixtures.h"
@@ -328,4 +329,42 @@ Test(fed_compose, bounds)
     rj_error_clear(&err);
     cr_expect_null(rj_fed_compose(NULL, 0, &err));
     cr_expect_eq(err.status, RJ_EINVAL);
+}
+
+/*
+ * An application's own API composed with configured services (rj_fed_load's local
+ * service): service 0 under its name, before the configured ones, whose root fields
+ * follow its own; a configured `schema` is used as given, so nothing is fetched.
+ */
+Test(fed_compose, a_local_service_is_composed_first)
+{
+    json_t *file = json_pack("{s:[{s:s, s:s, s:s}]}", "services", "name", "products", "url",
+                             "http://127.0.0.1:1/graphql", "schema", products_sdl);
+    char *text = json_dumps(file, JSON_COMPACT);
+    json_decref(file);
+    rj_fed_conf_t conf;
+    rj_error_t err;
+    rj_error_clear(&err);
+    cr_assert_eq(rj_fed_conf_parse(text, strlen(text), "gw.json", &conf, &err), RJ_OK, "%s",
+                 err.msg);
+    free(text);
+
+    const rj_fed_sdl_t local = {"shop", accounts_sdl, sizeof accounts_sdl - 1};
+    bool *present = NULL;
+    rj_fed_graph_t *g = rj_fed_load(&conf, &local, 1000, &present, &err);
+    cr_assert_not_null(g, "%s", err.msg);
+    cr_expect_eq(rj_fed_graph_nservices(g), 2);
+    cr_expect_str_eq(rj_fed_graph_service_name(g, 0), "shop");
+    cr_expect_str_eq(rj_fed_graph_service_name(g, 1), "products");
+    cr_expect(present[0]);
+    const rj_fed_type_t *q = rj_fed_graph_type(g, "Query");
+    cr_assert_not_null(q);
+    cr_assert_eq(q->nfields, 3);
+    cr_expect_str_eq(q->fields[0].name, "me");
+    cr_expect_eq(q->fields[0].owner, 0);
+    cr_expect_str_eq(q->fields[2].name, "topProducts");
+    cr_expect_eq(q->fields[2].owner, 1);
+    free(present);
+    rj_fed_graph_free(g);
+    rj_fed_conf_deinit(&conf);
 }

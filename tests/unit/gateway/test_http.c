@@ -1,7 +1,8 @@
 /*
  * test_http.c - the gateway's HTTP layer (services/gateway/http.c) against real sockets:
  * routing (POST and GET /graphql, GraphiQL for browsers), content types, the JSON 413 and 414
- * limits, CORS, a responder that outlives its client, and query-string decoding.
+ * limits, CORS, a responder that outlives its client, query-string decoding, and local
+ * responders (the federation executor's in-process requests).
  *
  * The server runs on the test's thread in its own uv loop; each request is made by a
  * client thread with blocking sockets, which stops the loop when it has its answer.
@@ -401,4 +402,62 @@ Test(gw_query_param, absent_malformed_and_duplicate)
     free(v);
     /* Presence only. */
     cr_assert_eq(gw_query_param("query=%7B", 9, "query", NULL, NULL), GW_PARAM_FOUND);
+}
+
+/* What a local responder's callback received. */
+typedef struct local_seen {
+    int calls;    /* callback calls */
+    int status;   /* the status given */
+    json_t *body; /* the body given (a reference) */
+} local_seen_t;
+
+static void
+on_local_answer(void *data, int status, json_t *body)
+{
+    local_seen_t *s = data;
+    s->calls++;
+    s->status = status;
+    s->body = body;
+}
+
+Test(gw_http, a_local_responder_answers_its_callback_with_its_user)
+{
+    json_t *user = json_pack("{s:s}", "id", "ada@example.com");
+    local_seen_t seen = {0};
+    gw_responder_t *r = gw_responder_new_local(user, "key-1", on_local_answer, &seen);
+    cr_assert_eq(user->refcount, 2); /* kept by the responder */
+
+    /* Its user is given; no Authorization header is looked at. */
+    json_t *u = NULL;
+    cr_assert(gw_responder_user(r, &u));
+    cr_assert_eq(u, user);
+    json_decref(u);
+    size_t len = 0;
+    cr_assert_null(gw_responder_header(r, "authorization", &len));
+    const char *key = gw_responder_header(r, "Idempotency-Key", &len);
+    cr_assert_not_null(key);
+    cr_assert_eq(len, 5);
+    cr_assert(memcmp(key, "key-1", 5) == 0);
+    cr_assert(gw_responder_connected(r));
+    gw_responder_add_header(r, "allow", "POST"); /* a no-op */
+
+    gw_responder_send_json_take(r, 200, json_pack("{s:{s:b}}", "data", "ok", 1));
+    cr_assert_eq(seen.calls, 1);
+    cr_assert_eq(seen.status, 200);
+    cr_assert(json_is_true(json_object_get(json_object_get(seen.body, "data"), "ok")));
+    json_decref(seen.body);
+    cr_assert_eq(user->refcount, 1); /* released with the responder */
+    json_decref(user);
+
+    /* An answer built as text is decoded for the callback; anonymous has no user. */
+    seen = (local_seen_t){0};
+    r = gw_responder_new_local(NULL, NULL, on_local_answer, &seen);
+    cr_assert(gw_responder_user(r, &u));
+    cr_assert_null(u);
+    cr_assert_null(gw_responder_header(r, "idempotency-key", &len));
+    gw_responder_send_text_take(r, 400, rj_xstrdup("{\"errors\":[{\"message\":\"no\"}]}"));
+    cr_assert_eq(seen.calls, 1);
+    cr_assert_eq(seen.status, 400);
+    cr_assert_eq(json_array_size(json_object_get(seen.body, "errors")), 1);
+    json_decref(seen.body);
 }
