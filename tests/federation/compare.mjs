@@ -78,3 +78,55 @@ export function requestFailed(n) {
   return n.malformed || n.data === undefined || n.data === null && n.errors.some((e) => !e.path)
     || (n.errors.length > 0 && n.errors.every((e) => !e.path));
 }
+
+// ---- judging a tested gateway's errors by the spec -----------------------------------------
+
+// Whether @p path is written as the spec writes one — response keys as strings, list
+// indexes as integers (no "2", no Apollo's "@" or "_entities") — and points at a null of
+// @p data: the failed field itself, or a null it propagated to on the way.
+export function specPath(path, data) {
+  return pathReach(path, data) !== 'none';
+}
+
+// How a spec-shaped @p path meets @p data: 'field' (it ends at a null: the failed field),
+// 'propagated' (a null above it: the failed field's null went further up, and the data no
+// longer shows which list item failed), or 'none' (not spec-shaped, or no null there).
+function pathReach(path, data) {
+  if (!Array.isArray(path) || path.length === 0) return 'none';
+  const shaped = (k) => (typeof k === 'number' ? Number.isInteger(k) && k >= 0 : typeof k === 'string' && !/^\d+$/.test(k) && k !== '@' && k !== '_entities');
+  if (!path.every(shaped)) return 'none';
+  let v = data;
+  for (const k of path) {
+    if (v === null) return 'propagated';
+    if (typeof k === 'number' ? !Array.isArray(v) || k >= v.length : v === undefined || typeof v !== 'object' || Array.isArray(v)) return 'none';
+    v = v[k];
+  }
+  return v === null ? 'field' : 'none';
+}
+
+/**
+ * Differences between the right answer @p right and a tested gateway's @p got, like
+ * diff(right, got), except for errors whose path the right answer's own data does not bear
+ * out: not written as the spec writes paths (Mercurius's string indexes, Apollo's "@" and
+ * "_entities"), pointing at no null, or at a null propagated above it, where the references
+ * are known to name the wrong list item (the item's index in their _entities batch). Such an
+ * error is matched by message, and the tested gateway's must have a spec path over its own
+ * data. Every other error must be there with its exact path.
+ */
+export function diffBySpec(right, got) {
+  const items = diff({ ...right, errors: [] }, { ...got, errors: [] });
+  if (right.malformed || got.malformed) return items;
+  const left = [...got.errors];
+  const take = (pred) => {
+    const i = left.findIndex(pred);
+    return i < 0 ? null : left.splice(i, 1)[0];
+  };
+  for (const e of right.errors) {
+    const found = pathReach(e.path, right.data) === 'field' || e.path === null
+      ? take((g) => g.message === e.message && JSON.stringify(g.path) === JSON.stringify(e.path))
+      : take((g) => g.message === e.message && specPath(g.path, got.data));
+    if (!found) items.push({ kind: 'error', side: 'a', error: e });
+  }
+  for (const g of left) items.push({ kind: 'error', side: 'b', error: g });
+  return items;
+}
