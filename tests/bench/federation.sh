@@ -113,8 +113,9 @@ for gw in ramjet mercurius apollo; do
         eval "${line#BENCH }"
         awk -v gw="$gw" -v q="$q" -v n="$requests" -v e="$errors" -v s="$seconds" -v p50="$p50_us" -v p99="$p99_us" \
             -v ticks=$((after - before)) -v hz="$hz" 'BEGIN {
-                printf "%-10s %-28s %10.0f %9.2f %9.2f %14.3f%s\n", gw, q, n / s, p50 / 1000, p99 / 1000,
-                    n > 0 ? ticks * 1000 / hz / n : 0, e > 0 ? "  (" e " errors)" : "" }'
+                cpu = n > 0 ? ticks * 1000 / hz / n : 0
+                note = e > 0 ? "  (" e " errors)" : ""
+                printf "%-10s %-28s %10.0f %9.2f %9.2f %14.3f%s\n", gw, q, n / s, p50 / 1000, p99 / 1000, cpu, note }'
     done
     kill "$gw_pid" 2>/dev/null || true
     wait "$gw_pid" 2>/dev/null || true
