@@ -14,9 +14,10 @@
 // does not start or answers wrongly (a benchmark of a broken system means nothing).
 //
 //   node tests/bench/bench.mjs [--clients 32] [--mutations 5000] [--carts 500] [--queries 5000]
+import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { readFileSync } from 'node:fs';
-import { CART_READ_MODEL, CHANGE_CART_ITEM, MUTATION_OK, startStack, sleep } from '../integration/lib/stack.mjs';
+import { CART_READ_MODEL, CHANGE_CART_ITEM, MUTATION_OK, TEST_KAFKA, startStack, sleep } from '../integration/lib/stack.mjs';
 
 function options(argv) {
   const o = { clients: 32, mutations: 5000, carts: 500, queries: 5000 };
@@ -84,9 +85,39 @@ function machine() {
   return `${os.cpus().length} CPUs (${cpu}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${os.release()}, Node ${process.version}`;
 }
 
+// CPU time (utime + stime, and that of reaped children) of each of the stack's processes, in
+// seconds, from /proc: PostgreSQL's backends are its children but live on, so its figure
+// counts the postmaster and finished backends only.
+const CHILDREN = ['kafka', 'devbroker', 'postgres', 'redis', 'gateway', 'commands', 'eventstore', 'reducer', 'projector', 'pusher'];
+const HZ = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+async function cpuSeconds(stack) {
+  const out = {};
+  for (const c of CHILDREN) {
+    const pid = await stack.pidOf(c);
+    if (!pid) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out[c] = (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / HZ;
+    } catch {}
+  }
+  return out;
+}
+function cpuLine(before, after, seconds, n) {
+  const parts = [];
+  let total = 0;
+  for (const c of CHILDREN) {
+    if (!(c in after)) continue;
+    const s = after[c] - (before[c] ?? 0);
+    total += s;
+    parts.push(`${c} ${((s * 1000) / n).toFixed(3)}`);
+  }
+  return `cpu       ms per mutation: ${parts.join(', ')}; all ${((total * 1000) / n).toFixed(3)} ms, ${(total / seconds).toFixed(2)} cores busy`;
+}
+
 const o = options(process.argv.slice(2));
 console.log(`machine: ${machine()}`);
-console.log(`build:   ${process.env.RAMJET_BUILD_DIR || 'build'}`);
+console.log(`build:   ${process.env.RAMJET_BUILD_DIR || 'build'}; broker: ${TEST_KAFKA} (RAMJET_TEST_KAFKA=real|mock)`);
 console.log(`load:    ${o.mutations} mutations over ${o.carts} carts, ${o.queries} queries, ${o.clients} clients`);
 
 const stack = await startStack({ name: 'bench', env: { RAMJET_LOG_LEVEL: process.env.RAMJET_LOG_LEVEL || 'warn' } });
@@ -100,6 +131,7 @@ try {
 
   const expected = new Map(); // cartId -> total quantity of acknowledged mutations
   let lastAck = 0;
+  const cpuBefore = await cpuSeconds(stack);
   const m = await load(o.mutations, o.clients, async (i) => {
     const cartId = `bench-c${i % o.carts}`;
     const quantity = 1 + (i % 3);
@@ -112,6 +144,7 @@ try {
     return ok;
   });
   console.log(summary('mutations', m.latencies, m.seconds, m.errors));
+  console.log(cpuLine(cpuBefore, await cpuSeconds(stack), m.seconds, o.mutations));
 
   // Convergence: every read model's total quantity equals what was acknowledged.
   let converged = null;
