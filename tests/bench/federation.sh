@@ -7,8 +7,10 @@
 # with nested lists. For each gateway and query: requests/s, p50 and p99 latency, and the
 # gateway process's CPU milliseconds per request (utime + stime from /proc, before and
 # after), which is what the gateway costs apart from the subgraphs. Gateways: Ramjet's
-# (ramjet-gateway --app none), @mercuriusjs/gateway and @apollo/gateway, each alone in its
-# process, one after the other. Prints a table; never fails on timing.
+# (ramjet-gateway --app none), @mercuriusjs/gateway, @apollo/gateway and @graphql-hive/gateway
+# (tests/bench/hive, installed on first use), each alone in its process, one after the other.
+# Before timing, each gateway's answer to each query must equal Ramjet's (keys sorted), so
+# that every gateway is measured doing the same work. Prints a table; never fails on timing.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 seconds=10
@@ -22,9 +24,15 @@ while [ $# -gt 0 ]; do
 done
 build=${RAMJET_BUILD_DIR:-$root/build}
 fed=$root/tests/federation
-command -v wrk >/dev/null || { echo "wrk not found: apt-get install wrk" >&2; exit 2; }
+for tool in wrk jq; do
+    command -v $tool >/dev/null || { echo "$tool not found: apt-get install $tool" >&2; exit 2; }
+done
 if [ ! -d "$fed/node_modules/@apollo/gateway" ] || [ "$fed/package-lock.json" -nt "$fed/node_modules/.package-lock.json" ]; then
     (cd "$fed" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+hive=$root/tests/bench/hive
+if [ ! -d "$hive/node_modules/@graphql-hive/gateway-runtime" ] || [ "$hive/package-lock.json" -nt "$hive/node_modules/.package-lock.json" ]; then
+    (cd "$hive" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 tmp=$(mktemp -d)
@@ -93,6 +101,11 @@ start_gateway() {
                 sleep 0.1
             done
             gw_url=http://127.0.0.1:57300/graphql ;;
+        hive)
+            node "$hive/hive.mjs" "$config" >"$out" 2>&1 &
+            gw_pid=$!
+            pids+=("$gw_pid")
+            gw_url=$(wait_line "$out" 'READY graphql=' | sed -E 's/.*READY graphql=([^ ]+).*/\1/') ;;
         *)
             node "$fed/references.mjs" "$config" --ready "$name" >"$out" 2>&1 &
             gw_pid=$!
@@ -103,9 +116,21 @@ start_gateway() {
 
 printf '%s\n' "federation bench: ${seconds} s per run, ${connections} connections, wrk 2 threads; $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))"
 printf '%-10s %-28s %10s %9s %9s %14s\n' gateway query 'req/s' 'p50 ms' 'p99 ms' 'gw CPU ms/req'
-for gw in ramjet mercurius apollo; do
+# The answer of gateway $1 to query $2, keys sorted, in $tmp/$1.$2.answer.
+answer() {
+    curl -fsS -H 'Content-Type: application/json' --data-binary "@$tmp/$2.json" "$gw_url" |
+        jq -S . >"$tmp/$1.$2.answer"
+}
+
+for gw in ramjet mercurius apollo hive; do
     start_gateway "$gw"
     for q in "${queries[@]}"; do
+        answer "$gw" "$q"
+        if ! cmp -s "$tmp/ramjet.$q.answer" "$tmp/$gw.$q.answer"; then
+            printf '%-10s %-28s answers differently from ramjet; not timed:\n' "$gw" "$q"
+            diff "$tmp/ramjet.$q.answer" "$tmp/$gw.$q.answer" | head -20
+            continue
+        fi
         BENCH_BODY=$tmp/$q.json wrk -t1 -c4 -d2s -s "$tmp/post.lua" "$gw_url" >/dev/null # warm-up
         before=$(cpu_ticks "$gw_pid")
         line=$(BENCH_BODY=$tmp/$q.json wrk -t2 -c"$connections" -d"${seconds}s" -s "$tmp/post.lua" "$gw_url" | grep '^BENCH')
