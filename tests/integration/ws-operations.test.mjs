@@ -117,6 +117,26 @@ async function run(client, id, query, variables, { timeoutMs = 30000, extensions
 }
 
 for (const protocol of PROTOCOLS) {
+  itest(`${protocol}: federation's _service and _entities answer as over HTTP`, { timeout: 60000 }, async () => {
+    // A gateway federating this app may reach it over the WebSocket endpoint too: the
+    // pusher's own schema has no federation fields, so it must hand them to the gateway.
+    const client = await connect(stack.urls.websocket, protocol);
+    try {
+      const SDL = '{ _service { sdl } }';
+      const ENTITIES = 'query ($r: [_Any!]!) { _entities(representations: $r) { __typename ... on CartReadModel { id } } }';
+      const reps = { r: [{ __typename: 'CartReadModel', id: `ws-fed-${protocol}` }] };
+      for (const [id, query, variables] of [['sdl', SDL, undefined], ['ent', ENTITIES, reps]]) {
+        const http = await stack.gql(query, variables);
+        assert.equal(http.status, 200, http.text);
+        assert.ok(id === 'sdl' ? /type CartReadModel @key\(fields: "id"\)/.test(http.json.data?._service?.sdl) : Array.isArray(http.json.data?._entities), http.text);
+        const ws = await run(client, id, query, variables);
+        assert.deepStrictEqual(ws, { kind: 'result', payload: http.json });
+      }
+    } finally {
+      client.close();
+    }
+  });
+
   itest(`${protocol}: a mutation retried with extensions.idempotencyKey is applied once`, { timeout: 120000 }, async () => {
     const client = await connect(stack.urls.websocket, protocol);
     try {
