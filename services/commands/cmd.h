@@ -49,7 +49,7 @@ typedef struct cmd_processor {
     rj_pg_t *pg;                   /* the processor's connection */
     rj_kafka_producer_t *producer; /* events and dead letters */
     rj_redis_t *redis;             /* reply publisher */
-    const char *group;             /* consumer group, for the offset store */
+    char *group;                   /* consumer group, for the offset store; owned */
     char *events_topic;            /* "<app>.events" */
     char *deadletters_topic;       /* "<app>.deadletters" */
     int produce_timeout_ms;        /* how long a delivery may take before we retry */

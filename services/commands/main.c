@@ -1,7 +1,7 @@
 /*
  * ramjet-commands - the command processor.
  *
- * Consumes <app>.commands in the ramjet-commands group, runs the application's
+ * Consumes <app>.commands in the <app>.ramjet-commands group, runs the application's
  * before hooks and handlers, and turns each command into events on <app>.events
  * and a reply on the gateway's Redis channel, exactly once in effect
  * (processor.c). This file is the daemon around it: configuration, connecting
@@ -176,7 +176,7 @@ run(cmd_conf_t *conf)
     const char *name = conf->common.app_name ? conf->common.app_name : rj_app_name_get(app);
     commands_topic = rj_xasprintf("%s.commands", name);
     p.app = app;
-    p.group = "ramjet-commands";
+    p.group = rj_kafka_group_name(name, "ramjet-commands");
     p.events_topic = rj_xasprintf("%s.events", name);
     p.deadletters_topic = rj_xasprintf("%s.deadletters", name);
     p.produce_timeout_ms = conf->produce_timeout_ms;
@@ -209,7 +209,8 @@ run(cmd_conf_t *conf)
         goto out;
     }
     p.pg = rj_pg_connect_retry(conf->common.pg_url, name, conf->connect_timeout_ms, &err);
-    if (p.pg == NULL || rj_pg_migrate(p.pg, &err) != RJ_OK) {
+    if (p.pg == NULL || rj_pg_migrate(p.pg, &err) != RJ_OK ||
+        rj_pg_offsets_adopt(p.pg, "ramjet-commands", p.group, NULL, &err) != RJ_OK) {
         rj_fatal("pg", "%s", err.msg);
         goto out;
     }
@@ -290,6 +291,7 @@ out:
     free(p.expect);
     free(p.events_topic);
     free(p.deadletters_topic);
+    free(p.group);
     free(commands_topic);
     rj_app_free(app);
     rj_proc_set_state(RJ_PROC_STOPPED);

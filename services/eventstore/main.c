@@ -1,6 +1,6 @@
 /*
  * eventstore/main.c - ramjet-eventstore, the event-store writer: consumes
- * `<app>.events` (group ramjet-eventstore) and appends every event to the PostgreSQL
+ * `<app>.events` (group <app>.ramjet-eventstore) and appends every event to the PostgreSQL
  * `events` table, exactly once, in batches of one statement and one transaction each.
  *
  * Per batch (docs/architecture.md, "Event-store writer"): decode; malformed messages

@@ -1,6 +1,6 @@
 /*
  * projector/main.c - ramjet-projector: consumes `<app>.snapshots` (group
- * ramjet-projector), runs the application's projections, keeps the read-model tables
+ * <app>.ramjet-projector), runs the application's projections, keeps the read-model tables
  * (rm_<name>) in PostgreSQL, and announces every change on `<app>.readmodels` and on
  * Redis (`<app>:rm:<ReadModel>`, which the pushers fan out to subscriptions).
  *

@@ -1,5 +1,5 @@
 /*
- * reducer/main.c - ramjet-reducer: consumes `<app>.events` (group ramjet-reducer),
+ * reducer/main.c - ramjet-reducer: consumes `<app>.events` (group <app>.ramjet-reducer),
  * folds each entity's events into its snapshot with the application's reducers,
  * produces the new snapshots to `<app>.snapshots` and keeps the latest one per
  * entity in the PostgreSQL `snapshots` table.

@@ -346,7 +346,7 @@ wk_worker_new(const wk_config_t *cfg, rj_error_t *errp)
     RJ_ASSERT(cfg->opts.batch_max > 0);
     wk_worker_t *w = rj_xcalloc(1, sizeof *w);
     w->daemon = rj_xstrdup(cfg->daemon);
-    w->group = rj_xstrdup(cfg->group);
+    w->group = rj_kafka_group_name(cfg->app_name, cfg->group);
     w->app_name = rj_xstrdup(cfg->app_name);
     w->topic = wk_worker_topic(w, cfg->topic_suffix);
     w->deadletter_topic = wk_worker_topic(w, "deadletters");
@@ -395,6 +395,8 @@ wk_worker_new(const wk_config_t *cfg, rj_error_t *errp)
     rj_backoff_init(&bo, w->opts.stall_timeout_ms);
     for (;;) {
         rj_status_t st = rj_pg_migrate(w->pg, err);
+        if (st == RJ_OK)
+            st = rj_pg_offsets_adopt(w->pg, cfg->group, w->group, NULL, err);
         if (st == RJ_OK)
             break;
         rj_warn("pg", "could not migrate, retrying: %s", err->msg);

@@ -125,7 +125,7 @@ typedef struct wk_ops {
 /** Everything wk_worker_new needs; all borrowed for the call (copied). */
 typedef struct wk_config {
     const char *daemon;              /* process name, e.g. "ramjet-reducer" */
-    const char *group;               /* consumer group, e.g. "ramjet-reducer" */
+    const char *group;               /* consumer group after "<app>.", e.g. "ramjet-reducer" */
     const char *app_name;            /* topic/table/channel prefix, e.g. "shop" */
     const char *topic_suffix;        /* consumed topic after "<app>.", e.g. "events" */
     const char *const *out_suffixes; /* produced topics after "<app>." (created at start) */

@@ -122,7 +122,7 @@ itest('an entity whose events or snapshot PostgreSQL refuses is dead-lettered an
       assert.equal(JSON.parse(dls[1].envelope.value).version, 2, 'the second event is parked, not applied');
     }
     const parked = await stack.sqlRows(`SELECT consumer_group FROM shop.parked_keys WHERE key = '${key}' ORDER BY 1`);
-    assert.deepStrictEqual(parked.map((r) => r.consumer_group), ['ramjet-eventstore', 'ramjet-reducer']);
+    assert.deepStrictEqual(parked.map((r) => r.consumer_group), ['shop.ramjet-eventstore', 'shop.ramjet-reducer']);
     assert.equal(await counter('eventstore', 'ramjet_deadletters_total{topic="shop.events",reason="unwritable"}'), before.eventstore + 1);
     assert.equal(await counter('reducer', 'ramjet_deadletters_total{topic="shop.events",reason="unwritable"}'), before.reducer + 1);
     assert.ok((await counter('reducer', 'ramjet_deadletters_total{topic="shop.events",reason="parked"}')) >= 1);

@@ -1,7 +1,8 @@
 // Consumer groups on the real broker (issue 10): a consumer's /readyz is 200 only while
 // the group has given it partitions — not before its first assignment, not after its
 // partitions went to another member, and never for a replica beyond the partition count —
-// as docs/running.md and deploy/README.md promise to whoever routes or rolls out by it.
+// as docs/running.md and deploy/README.md promise to whoever routes or rolls out by it;
+// and the groups are named after the application.
 import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
 import {
@@ -15,6 +16,7 @@ import {
   stopExtraDaemons,
   waitFor,
 } from './lib/stack.mjs';
+import { kafkaTool } from './lib/kafka.mjs';
 
 let stack;
 
@@ -68,6 +70,15 @@ itest('a reducer is ready only while it holds partitions', { timeout: 180000 }, 
   // And the other way: one more leaves, the stack's reducer takes everything.
   for (const e of extras) if (e !== leaver) await e.stop();
   await waitFor(async () => own.ready(), { timeoutMs: 60000, what: 'the stack’s reducer ready with both partitions' });
+});
+
+itest('every consumer group carries the application name', { timeout: 120000 }, async () => {
+  // Two applications on one cluster must never share a group (issue 15): the groups are
+  // "<app>.ramjet-<daemon>", as the distribution's own kafka-consumer-groups lists them.
+  const r = await kafkaTool('org.apache.kafka.tools.consumer.group.ConsumerGroupCommand', ['--bootstrap-server', stack.urls.kafka, '--list']);
+  assert.equal(r.code, 0, r.stderr);
+  const groups = r.stdout.split('\n').filter(Boolean).sort();
+  assert.deepStrictEqual(groups, ['shop.ramjet-commands', 'shop.ramjet-eventstore', 'shop.ramjet-projector', 'shop.ramjet-reducer']);
 });
 
 itestStopsCleanly(() => stack);

@@ -847,6 +847,12 @@ rj_kafka_consumer_assignment(rj_kafka_consumer_t *c)
     return l;
 }
 
+char *
+rj_kafka_group_name(const char *app, const char *daemon)
+{
+    return rj_xasprintf("%s.%s", app, daemon);
+}
+
 const char *
 rj_kafka_consumer_group(const rj_kafka_consumer_t *c)
 {

@@ -196,6 +196,13 @@ typedef struct rj_kafka_consumer_hooks {
      "membership"}
 
 /**
+ * The consumer group of daemon @p daemon ("ramjet-reducer") of application @p app:
+ * "<app>.<daemon>", so two applications on one cluster never share a group, and one
+ * prefix ACL ("<app>.") covers an application's topics and groups. A new string.
+ */
+char *rj_kafka_group_name(const char *app, const char *daemon);
+
+/**
  * Creates a group consumer subscribed to @p topics with enable.auto.commit=false,
  * enable.auto.offset.store=false, auto.offset.reset=earliest,
  * fetch.wait.max.ms=5, isolation.level=read_committed, session.timeout.ms=6000
@@ -203,7 +210,7 @@ typedef struct rj_kafka_consumer_hooks {
  * that calls @p hooks (above) then assigns or unassigns.
  *
  * @param brokers  bootstrap servers; borrowed
- * @param group    group.id, e.g. "ramjet-eventstore"; borrowed
+ * @param group    group.id, e.g. "shop.ramjet-eventstore" (rj_kafka_group_name); borrowed
  * @param instance_id  group.instance.id for static membership, "@hostname" for this host's
  *                 name, or NULL or "" for dynamic membership; borrowed. A static member
  *                 killed and restarted with the same id resumes its partitions without a

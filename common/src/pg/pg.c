@@ -546,3 +546,31 @@ rj_pg_offsets_store(rj_pg_t *pg, const char *group, const rj_kafka_offset_t *off
     rj_buf_deinit(&offsets);
     return st;
 }
+
+rj_status_t
+rj_pg_offsets_adopt(rj_pg_t *pg, const char *legacy, const char *group, int *moved,
+                    rj_error_t *err)
+{
+    const char *params[] = {legacy, group};
+    PGresult *res = NULL;
+    rj_status_t st = rj_pg_exec(
+        pg,
+        "WITH fresh AS (SELECT NOT EXISTS (SELECT 1 FROM consumer_offsets"
+        "                                  WHERE consumer_group = $2) AS yes),"
+        " o AS (UPDATE consumer_offsets SET consumer_group = $2"
+        "       WHERE consumer_group = $1 AND (SELECT yes FROM fresh) RETURNING 1),"
+        " k AS (UPDATE parked_keys SET consumer_group = $2"
+        "       WHERE consumer_group = $1 AND (SELECT yes FROM fresh) RETURNING 1)"
+        " SELECT (SELECT count(*) FROM o), (SELECT count(*) FROM k)",
+        2, params, &res, err);
+    if (st != RJ_OK)
+        return st;
+    int offsets = atoi(PQgetvalue(res, 0, 0)), parked = atoi(PQgetvalue(res, 0, 1));
+    PQclear(res);
+    if (offsets > 0 || parked > 0)
+        rj_info(RJ_PG_LOG, "consumer group renamed from=%s to=%s offsets=%d parked_keys=%d",
+                legacy, group, offsets, parked);
+    if (moved != NULL)
+        *moved = offsets;
+    return RJ_OK;
+}

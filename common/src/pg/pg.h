@@ -160,6 +160,21 @@ rj_status_t rj_pg_offsets_load(rj_pg_t *pg, const char *group,
  */
 rj_status_t rj_pg_offsets_store(rj_pg_t *pg, const char *group, const rj_kafka_offset_t *offs,
                                 size_t n, rj_error_t *err);
+/**
+ * Moves the stored offsets and parked keys of consumer group @p legacy to @p group, once:
+ * only while @p group has no offsets of its own, so a later call (another replica, the
+ * next start) changes nothing. One statement: replicas starting together cannot both
+ * move the rows. Sets *@p moved (may be NULL) to the number of offset rows moved.
+ *
+ * For a group renamed between releases (groups were named "ramjet-<daemon>" before they
+ * took the application's name, rj_kafka_group_name): the consumer resumes where the old
+ * name stopped instead of reading its topic from the beginning. A replica of the old release still running after
+ * the move stores offsets under the old name, which nothing reads again; what it
+ * processed meanwhile is processed again by the new group, and every writer dedupes.
+ */
+rj_status_t rj_pg_offsets_adopt(rj_pg_t *pg, const char *legacy, const char *group, int *moved,
+                                rj_error_t *err);
+
 /** Where a dead letter came from and what it is; every pointer borrowed for the call. */
 typedef struct rj_pg_deadletter {
     const char *daemon;   /* e.g. "ramjet-reducer" */

@@ -364,6 +364,50 @@ Test(pg, offsets_store_and_load)
     rj_pg_free(pg);
 }
 
+Test(pg, offsets_adopt_moves_a_renamed_group_once)
+{
+    rj_pg_t *pg = migrated();
+    rj_error_t err = {0};
+    rj_kafka_offset_t offs[] = {
+        {.topic = "shop.events", .partition = 0, .next_offset = 41},
+        {.topic = "shop.events", .partition = 1, .next_offset = 7},
+    };
+    cr_assert_eq(rj_pg_offsets_store(pg, "ramjet-reducer", offs, 2, &err), RJ_OK, "%s", err.msg);
+    cr_assert_eq(rj_pg_exec(pg,
+                            "INSERT INTO parked_keys (consumer_group, topic, key_md5, key,"
+                            " dead_letter_id) VALUES ('ramjet-reducer', 'shop.events',"
+                            " md5('Cart/x'), 'Cart/x', 1)",
+                            0, NULL, NULL, &err),
+                 RJ_OK, "%s", err.msg);
+
+    int moved = -1;
+    cr_assert_eq(rj_pg_offsets_adopt(pg, "ramjet-reducer", "shop.ramjet-reducer", &moved, &err),
+                 RJ_OK, "%s", err.msg);
+    cr_assert_eq(moved, 2);
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(2);
+    rd_kafka_topic_partition_list_add(parts, "shop.events", 0);
+    rd_kafka_topic_partition_list_add(parts, "shop.events", 1);
+    cr_assert_eq(rj_pg_offsets_load(pg, "shop.ramjet-reducer", parts, &err), RJ_OK, "%s",
+                 err.msg);
+    cr_assert_eq(parts->elems[0].offset, 41);
+    cr_assert_eq(parts->elems[1].offset, 7);
+    char *n = scalar(pg, "SELECT consumer_group FROM parked_keys WHERE key = 'Cart/x'");
+    cr_assert_str_eq(n, "shop.ramjet-reducer");
+    free(n);
+
+    /* An old replica still storing under the old name afterwards: never adopted again,
+       the new group's own offsets win. */
+    offs[0].next_offset = 3;
+    cr_assert_eq(rj_pg_offsets_store(pg, "ramjet-reducer", offs, 1, &err), RJ_OK, "%s", err.msg);
+    cr_assert_eq(rj_pg_offsets_adopt(pg, "ramjet-reducer", "shop.ramjet-reducer", &moved, &err),
+                 RJ_OK, "%s", err.msg);
+    cr_assert_eq(moved, 0);
+    cr_assert_eq(rj_pg_offsets_load(pg, "shop.ramjet-reducer", parts, &err), RJ_OK);
+    cr_assert_eq(parts->elems[0].offset, 41);
+    rd_kafka_topic_partition_list_destroy(parts);
+    rj_pg_free(pg);
+}
+
 Test(pg, read_model_table)
 {
     rj_pg_t *pg = migrated();
