@@ -248,6 +248,7 @@ run(cmd_conf_t *conf)
     int64_t next_prune = rj_mono_us() + 60 * 1000000LL;
     rc = 0;
     while (!rj_proc_stopping()) {
+        rj_proc_heartbeat(conf->common.liveness_timeout_ms);
         ssize_t n = rj_kafka_consume_batch(consumer, msgs, (size_t)conf->batch_max,
                                            conf->batch_wait_ms, &err);
         if (n < 0) {

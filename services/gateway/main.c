@@ -45,7 +45,6 @@
 
 #define GW_TICK_MS 100          /* housekeeping period: producer poll, readiness, drain */
 #define GW_CLOSE_GRACE_MS 2000  /* how long closing connections may take at the end */
-#define GW_STALL_MS 10000       /* a loop that has not ticked for this long is unhealthy */
 
 typedef struct gw_conf {
     rj_common_conf_t common; /* RAMJET_APP, brokers, PostgreSQL, Redis, health, ... */
@@ -219,7 +218,7 @@ on_tick(uv_timer_t *t)
     gw_daemon_t *d = t->data;
 
     /* /healthz turns 503 when the loop stops turning (rj_proc_heartbeat). */
-    rj_proc_heartbeat(GW_STALL_MS);
+    rj_proc_heartbeat(d->conf->common.liveness_timeout_ms);
     /* Delivery reports also wake producer_poll; polling here too costs nothing. */
     if (d->producer != NULL)
         rj_kafka_producer_poll(d->producer, 0);

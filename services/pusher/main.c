@@ -184,6 +184,7 @@ main(int argc, char **argv)
         .gateway_timeout_ms = conf.gateway_timeout_ms,
         .max_operations = (size_t)conf.max_operations,
         .gateway_max_in_flight = (size_t)conf.gateway_max_in_flight,
+        .liveness_timeout_ms = conf.common.liveness_timeout_ms,
     };
     srv = push_server_new(&sc, &err);
     if (srv == NULL) {

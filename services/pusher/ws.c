@@ -108,6 +108,7 @@ struct push_server {
     int max_connections;         /* 0 = unlimited */
     int64_t keepalive_us;        /* 0 = off */
     int64_t last_keepalive_us;   /* when keep-alives last went out */
+    int liveness_timeout_ms;     /* the heartbeat's stall bound */
     push_conn_t *conns;          /* open connections */
     size_t nconns;               /* their number */
     bool ready;                  /* last readiness published */
@@ -472,6 +473,7 @@ static void
 tick_cb(lws_sorted_usec_list_t *sul)
 {
     push_server_t *srv = lws_container_of(sul, push_server_t, tick);
+    rj_proc_heartbeat(srv->liveness_timeout_ms); /* /healthz: 503 when the loop is held */
     publish_state(srv);
     /*
      * glibc keeps freed memory in its arenas, and a pusher that held many subscriptions
@@ -557,6 +559,7 @@ push_server_new(const push_server_conf_t *conf, rj_error_t *err)
     srv->iface = conf->iface != NULL ? rj_xstrdup(conf->iface) : NULL;
     srv->max_message_bytes = conf->max_message_bytes;
     srv->max_connections = conf->max_connections;
+    srv->liveness_timeout_ms = conf->liveness_timeout_ms;
     srv->keepalive_us = (int64_t)conf->keepalive_ms * 1000;
     metrics_init(&srv->m);
 

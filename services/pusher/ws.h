@@ -43,6 +43,7 @@ typedef struct push_server_conf {
     int gateway_timeout_ms;      /* a forwarded request's budget; > 0 when gateway_url is set */
     size_t max_operations;       /* forwarded operations in flight per connection; > 0 */
     size_t gateway_max_in_flight; /* forwarded requests in flight in total; > 0 */
+    int liveness_timeout_ms;      /* rj_proc_heartbeat's stall bound, beaten every tick */
 } push_server_conf_t;
 
 /**

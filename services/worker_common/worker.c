@@ -744,6 +744,7 @@ wk_worker_run(wk_worker_t *w, const wk_ops_t *ops, void *opaque)
     size_t max = (size_t)w->opts.batch_max;
     rd_kafka_message_t **msgs = rj_xmalloc(max * sizeof *msgs);
     while (!rj_proc_stopping()) {
+        rj_proc_heartbeat(w->common.liveness_timeout_ms);
         ssize_t got = rj_kafka_consume_batch(w->consumer, msgs, max, w->opts.poll_timeout_ms, &err);
         if (got < 0) {
             if (!rj_proc_stopping()) {

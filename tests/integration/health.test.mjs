@@ -2,13 +2,14 @@
 // stops everything cleanly on SIGTERM (every child exits 0 when asked).
 import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
-import { CHANGE_CART_ITEM, DAEMONS, MUTATION_OK, TEST_KAFKA, itest, startStack } from './lib/stack.mjs';
+import { CHANGE_CART_ITEM, DAEMONS, MUTATION_OK, TEST_KAFKA, itest, startExtraDaemon, startStack, stopExtraDaemons, waitFor } from './lib/stack.mjs';
 
 let stack;
 before(async () => {
   stack = await startStack({ name: 'health' });
 });
 after(async () => {
+  await stopExtraDaemons();
   await stack?.stop();
 });
 
@@ -32,6 +33,39 @@ itest('a daemon killed with SIGKILL is restarted and serves again', { timeout: 1
   assert.notEqual(pid, old);
   const r = await stack.gql(CHANGE_CART_ITEM, { cartId: 'health-c1', productId: 'p1', quantity: 1 });
   assert.deepStrictEqual(r.json, MUTATION_OK, r.text);
+});
+
+itest('a daemon whose loop is held answers /healthz 503 until it turns again', { timeout: 180000 }, async () => {
+  // Issue 15: /healthz answered 200 from its own thread while the loop was wedged, so an
+  // orchestrator never restarted it. Here an event-store writer's INSERT waits on a lock
+  // held by another session (nothing times it out); with a 3 s liveness bound its
+  // /healthz must turn 503, and back to 200 once the lock goes.
+  const extra = await startExtraDaemon(stack, 'eventstore', { RAMJET_LIVENESS_TIMEOUT_MS: '3000' });
+  const healthz = async () => {
+    try {
+      const r = await fetch(`http://127.0.0.1:${extra.healthPort}/healthz`, { signal: AbortSignal.timeout(5000) });
+      return { status: r.status, text: await r.text() };
+    } catch (e) {
+      return { status: 0, text: String(e) };
+    }
+  };
+  try {
+    await waitFor(() => extra.ready(), { timeoutMs: 60000, what: 'the second event-store writer to hold partitions' });
+    const held = stack.sql('BEGIN; LOCK TABLE shop.events IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(15); COMMIT;');
+    // Events for many carts, so some reach the partitions of the second writer.
+    for (let i = 0; i < 16; i++) {
+      const r = await stack.gql(CHANGE_CART_ITEM, { cartId: `held-${i}-${Date.now()}`, productId: 'p', quantity: 1 });
+      assert.deepStrictEqual(r.json, MUTATION_OK, r.text);
+    }
+    let h;
+    await waitFor(async () => (h = await healthz()).status === 503, { timeoutMs: 12000, intervalMs: 250, what: `/healthz 503 while the lock is held (last: ${JSON.stringify(h)})` });
+    assert.match(h.text, /^stalled: the loop has not turned for \d+ ms/);
+    await held;
+    await waitFor(async () => (h = await healthz()).status === 200, { timeoutMs: 30000, intervalMs: 250, what: `/healthz 200 once the lock is gone (last: ${JSON.stringify(h)})` });
+    assert.equal(extra.exitStatus, null, 'the writer kept running: a held loop is for the orchestrator to judge');
+  } finally {
+    await extra.stop();
+  }
 });
 
 itest('SIGTERM stops every child in order and cleanly', { timeout: 180000 }, async () => {

@@ -42,6 +42,7 @@ typedef struct rj_common_conf {
     int topic_min_insync_replicas; /* their min.insync.replicas; 0: the broker's default */
     int topic_max_message_bytes;   /* their max.message.bytes */
     char *log_level;     /* debug|info|warn|error */
+    int liveness_timeout_ms;       /* /healthz turns 503 when the loop is held this long */
 } rj_common_conf_t;
 
 /*
@@ -75,7 +76,10 @@ typedef struct rj_common_conf {
          "max.message.bytes of each topic Ramjet creates: at least the largest envelope "          \
          "(8 MiB; the gateway takes 6 MiB bodies)"},                                               \
         {"log-level", RJ_CONF_STR, "info", offsetof(type, field.log_level),                        \
-         "debug, info, warn or error (RAMJET_LOG_DEBUG=mod1,mod2 for per-module debug)"}
+         "debug, info, warn or error (RAMJET_LOG_DEBUG=mod1,mod2 for per-module debug)"},          \
+        {"liveness-timeout-ms", RJ_CONF_INT, "30000", offsetof(type, field.liveness_timeout_ms),   \
+         "/healthz answers 503 once the daemon's loop has not turned for this long (a wedged "     \
+         "daemon, for the orchestrator to restart; 0: never); bounded retries count as turning"}
 
 /**
  * Fills @p conf from defaults, the environment and argv. On --help prints the

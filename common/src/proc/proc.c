@@ -34,6 +34,7 @@ static atomic_bool proc_ready;
 static atomic_int proc_assigned = -1; /* -1: not a group consumer; else 0 or 1 */
 static _Atomic int64_t heartbeat_us;  /* rj_mono_us of the last heartbeat, 0 before one */
 static atomic_int heartbeat_stall_ms; /* how old it may get */
+static _Thread_local bool heartbeat_thread; /* this thread's loop is the one that beats */
 static int wake_pipe[2] = {-1, -1}; /* [0] polled by loops, [1] written on stop */
 
 static void
@@ -158,6 +159,9 @@ rj_proc_is_ready(void)
 void
 rj_proc_heartbeat(int stall_ms)
 {
+    if (stall_ms <= 0)
+        return;
+    heartbeat_thread = true;
     atomic_store(&heartbeat_stall_ms, stall_ms);
     atomic_store(&heartbeat_us, rj_mono_us());
 }
@@ -220,6 +224,10 @@ rj_backoff_wait(rj_backoff_t *b)
         return false;
     if (rj_proc_sleep(b->delay_ms))
         return false;
+    /* A loop retrying within its budget is alive (it ends in success or an exit), but only
+       the beating loop's own retries say so: another thread's would hide a wedged loop. */
+    if (heartbeat_thread)
+        atomic_store(&heartbeat_us, rj_mono_us());
     b->delay_ms = b->delay_ms * 2 > 2000 ? 2000 : b->delay_ms * 2;
     return true;
 }

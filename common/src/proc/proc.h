@@ -112,7 +112,9 @@ bool rj_proc_is_ready(void);
  * 503 "stalled" (and /readyz is not ready) while the last call is more than @p stall_ms
  * old: a loop held by one request makes every other wait, and the health server, on a
  * thread of its own, would otherwise keep saying all is well. A supervisor then restarts
- * the daemon, as for one that cannot make progress. Thread-safe.
+ * the daemon, as for one that cannot make progress. Thread-safe. rj_backoff_wait on the
+ * thread that last called this counts as a heartbeat too: a bounded retry is progress.
+ * @p stall_ms <= 0 does nothing (liveness checks off).
  */
 void rj_proc_heartbeat(int stall_ms);
 

@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -248,4 +249,36 @@ Test(proc, a_stalled_loop_is_unhealthy)
     cr_assert(rj_health_render("/healthz", &status, &body));
     cr_expect_eq(status, 200, "%s", body);
     free(body);
+}
+
+/* Backs off for about 150 ms on a thread that never beats. */
+static void *
+backoff_elsewhere(void *arg)
+{
+    (void)arg;
+    rj_backoff_t b;
+    rj_backoff_init(&b, 150);
+    while (rj_backoff_wait(&b))
+        ;
+    return NULL;
+}
+
+/* A bounded retry of the beating loop is progress; another thread's retries are not. */
+Test(proc, only_the_beating_loop_s_retries_count_as_heartbeats)
+{
+    rj_proc_heartbeat(60);
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, backoff_elsewhere, NULL), 0);
+    pthread_join(t, NULL);
+    cr_expect_gt(rj_proc_stalled_ms(), 60, "another thread's backoff hid a held loop");
+
+    rj_backoff_t b;
+    rj_backoff_init(&b, 1000);
+    cr_assert(rj_backoff_wait(&b));
+    cr_expect_eq(rj_proc_stalled_ms(), 0, "the loop's own retry did not count");
+
+    rj_proc_heartbeat(0); /* off: changes nothing */
+    usleep(100 * 1000);
+    cr_expect_gt(rj_proc_stalled_ms(), 60);
+    rj_proc_heartbeat(60);
 }
