@@ -19,10 +19,19 @@
  * @skip/@include of the fields and fragments above a selection go with it into child
  * fetches, and a path through a union or interface member remembers that member.
  *
+ * A field of an interface stays on the interface when the parent's service resolves it
+ * for every implementation it knows; otherwise (another service added it with `extend
+ * interface`, or some implementation gets it elsewhere) it is exploded into `... on T`
+ * for each implementation and planned as T's field, so each type is represented by its
+ * owner's key for it, and the owner's fetches for the several types at one path leave in
+ * its one request of the level. Only implementations the parent's service knows are
+ * asked: it cannot return the others.
+ *
  * Deliberately not done yet: @requires fields that several services other than the
- * parent's would have to give are refused at planning; fields of interfaces are resolved
- * by the service that returned the object, which Federation v1 value-type interfaces
- * allow; named fragments are inlined (`... on T`) rather than forwarded.
+ * parent's would have to give are refused at planning; the fetches of one service for
+ * several implementations are aliased `_entities` fields of one request rather than one
+ * `_entities` field with a `... on T` per type (as @apollo/gateway sends); named
+ * fragments are inlined (`... on T`) rather than forwarded.
  */
 #include <stdarg.h>
 #include <stdlib.h>
