@@ -18,6 +18,13 @@ export default [
   { id: 'enum-argument-and-result', query: '{ users(role: STAFF) { name role } products(category: TOOLS, first: 2) { name category } }' },
   { id: 'input-object-with-default', query: 'mutation { rateProduct(input: {upc: "p2", authorId: "u3", stars: 4}) { id stars body } }', mutation: true },
   { id: 'interface-spanning-services', query: '{ catalogue { __typename upc name ... on Product { reviews { stars } inStock } ... on Bundle { products { name averageStars } } } }' },
+  // Merchandise: an interface of products whose implementations (Book by isbn, Furniture by
+  // id) reviews extends with `reviews`, which it also adds to the interface.
+  { id: 'interface-field-of-another-service', query: '{ merchandise { title reviews { body } } }' },
+  { id: 'interface-field-deeper', query: '{ merchandise(first: 4) { __typename id reviews { stars author { name } product { name } } } }' },
+  { id: 'interface-field-in-member-fragments', query: '{ merchandise { ... on Book { isbn reviews { id } } ... on Furniture { material } } }' },
+  { id: 'interface-field-two-paths-deduplicated', query: '{ a: merchandise(first: 2) { reviews { id } } b: merchandise { ... on Book { pages } reviews { body } } }' },
+  { id: 'interface-field-skip-include', query: 'query($r: Boolean!) { merchandise(first: 3) { title reviews @include(if: $r) { id } ... on Book @skip(if: $r) { pages } } }', variables: { r: true } },
   { id: 'union-spanning-services', query: '{ search(term: "a") { __typename ... on User { name userReviews: reviews { stars } } ... on Product { name reviews { body } } ... on Bundle { name } } }' },
   { id: 'aliased-entity-fields', query: '{ latestReviews(first: 3) { who: author { n: name un: username } what: product { called: name p: price { a: amount } } } }' },
   { id: 'same-field-two-aliases', query: '{ product(upc: "p1") { usd: localPrice(currency: USD) { amount } eur: localPrice(currency: EUR) { amount } } }' },

@@ -320,6 +320,10 @@ DECISIONS.push({
       const f = e.path.includes('_entities') || e.path.includes('@') ? null : fieldAt(ctx.schema, e.path, ctx.case.mutation);
       return !f || isNonNullType(f.type);
     }),
+  // A tested gateway's error for the field whose failure nulled what Apollo nulls silently.
+  tolerates: (item, ctx) => (item.kind === 'error' && item.side === 'b'
+    ? silentNullAbove(ctx.apollo, item.error.path)
+    : DECISIONS.find((d) => d.id === 'apollo-silent-null').explains(item, ctx)),
 }, {
   id: 'apollo-null-propagates-too-far',
   right: 'neither',
@@ -335,7 +339,7 @@ DECISIONS.push({
 }, {
   id: 'mercurius-abstract-member-entity-fields',
   right: 'apollo',
-  why: 'On the members of a union or interface returned by a root field (search: SearchResult, catalogue: Catalogued), Mercurius answers fields that other services add to the member entity (Product.reviews, Product.warehouse) as empty or null, without fetching them. Federation: a type condition inside an abstract type plans the same entity fetches as the concrete type would.',
+  why: 'On the members of a union or interface returned by a root field (search: SearchResult, catalogue: Catalogued, merchandise: Merchandise), Mercurius answers fields that other services add to the member entity (Product.reviews, Product.warehouse) or to the interface itself (Merchandise.reviews, which reviews adds with `extend interface` and on Book and Furniture) as empty or null, without fetching them. Federation: a type condition inside an abstract type plans the same entity fetches as the concrete type would, and an interface field another service resolves is fetched from it for each implementation (Apollo: one _entities call with the Book and Furniture representations together).',
   explains: (item, ctx) => {
     if (item.kind !== 'data' || item.path.length < 3) return false;
     if (!(item.b === null || (Array.isArray(item.b) && item.b.length === 0))) return false;
@@ -346,9 +350,44 @@ DECISIONS.push({
 
 // Whether a response key is selected (somewhere) under a literal @include(if: false) or
 // @skip(if: true).
+// Whether an answer's data holds a null above @p path that none of its errors accounts for.
+function silentNullAbove(answer, path) {
+  let v = answer.data;
+  for (let i = 0; i < (path ?? []).length; i += 1) {
+    if (v === null) return !answer.errors.some((e) => covers(e.path, path.slice(0, i)));
+    if (v === undefined || typeof v !== 'object') return false;
+    v = v[path[i]];
+  }
+  return false;
+}
+
+// Whether an error's path leads to a key its answer's data does not have (an object
+// without it, not a null): an error for a field the client did not select there.
+function pathOutsideData(data, path) {
+  let v = data;
+  for (const k of path ?? []) {
+    if (v === null || v === undefined || typeof v !== 'object') return false;
+    if (Array.isArray(v) !== (typeof k === 'number')) return false;
+    if (!(k in v)) return !Array.isArray(v);
+    v = v[k];
+  }
+  return false;
+}
+
 const excludedLiterally = (query, key) => new RegExp(`(?<![\\w$])${key}\\s*@(include\\(if:\\s*false\\)|skip\\(if:\\s*true\\))`).test(query);
 
 DECISIONS.push({
+  id: 'apollo-error-for-unselected-field',
+  right: 'neither',
+  why: 'Below an abstract type, @apollo/gateway reports errors of fields the client selected only for other objects, or under a fragment @skip(if: true) left out: e.g. User.karma selected under `... on Book { reviews { author { karma } } }` fails for u3, the author of a Furniture review, and the error comes at merchandise[3].reviews[0].author.karma, where the answer has no karma (Apollo fetched it for every author of the level). The spec (§6.4.4, §7.1.2): field errors come from the fields executed, at a path that is in the response.',
+  explains: (item, ctx) => item.kind === 'error' && item.side === 'a' && pathOutsideData(ctx.apollo.data, item.error.path),
+}, {
+  id: 'apollo-repeated-root-field-order',
+  right: 'neither',
+  why: 'A root field selected twice (`me { reviews { a } ... } me { reviews { b } }`) is one field whose selections are merged in document order (CollectFields, spec §6.3.2): @apollo/gateway orders the keys of the merged objects otherwise (the second selection\'s keys before some of the first\'s). The keys and values are the same.',
+  explains: (item, ctx) => item.kind === 'order' && repeatedRootKeys(ctx.case).has(String(item.path[0]))
+    && [...item.a].sort().join() === [...item.b].sort().join(),
+}, {
   id: 'apollo-fetches-excluded-field',
   right: 'mercurius',
   why: 'When a root field carries @include/@skip with a variable, @apollo/gateway drops the literal @include(if: false) / @skip(if: true) of a field below it from the subgraph query: the excluded field is fetched, and if it fails (User.email of u4, non-null) its error and null reach the client. The spec: an excluded field is not executed at all.',

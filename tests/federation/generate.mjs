@@ -9,7 +9,7 @@
 // two to four services (up to depth 5, through the User -> reviews -> product -> reviews
 // cycle), aliases (of entity fields and of fields resolved by other services), named
 // fragments and inline fragments with and without a type condition, abstract types
-// (Catalogued, SearchResult) with per-type fragments, variables (some with defaults that the
+// (Catalogued, SearchResult, Merchandise) with per-type fragments, variables (some with defaults that the
 // request omits), @skip/@include with literals and variables, __typename at every level,
 // several operations in one document with operationName choosing one, fields that fail
 // (the argument pools hold the failing and the missing ids of lib/data.mjs), mutations.
@@ -52,6 +52,7 @@ const ARGS = {
   'Query.topProducts.first': (r) => r.int(0, 6),
   'Query.search.term': (r) => r.pick(POOLS.term),
   'Query.bundle.id': (r) => r.pick(POOLS.bundleId),
+  'Query.merchandise.first': (r) => r.pick(POOLS.merchandiseFirst),
   'Query.review.id': (r) => r.pick(POOLS.reviewId),
   'Query.latestReviews.first': (r) => r.int(0, 13),
   'Query.latestReviews.minStars': (r) => r.int(1, 5),

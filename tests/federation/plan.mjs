@@ -117,6 +117,24 @@ export const PLAN_CHECKS = [
     },
   },
   {
+    id: 'interface-field',
+    what: 'Merchandise.reviews, added to products\' interface by reviews: one reviews _entities call for Book and Furniture together, each represented by its own key',
+    query: '{ merchandise { title reviews { body } } }',
+    check: (c) => {
+      const p = [];
+      expectEq(p, 'products requests', c.products.total, 1);
+      expectEq(p, 'reviews _entities calls', ent(c, 'reviews').calls, 1);
+      const books = state.merchandise.filter((m) => m.__typename === 'Book').length;
+      expectEq(p, 'Book representations', ent(c, 'reviews').byType.Book?.representations ?? 0, books);
+      expectEq(p, 'Furniture representations', ent(c, 'reviews').byType.Furniture?.representations ?? 0, state.merchandise.length - books);
+      for (const r of reps(c, 'reviews')) {
+        if (r.__typename === 'Book' && !('isbn' in r)) p.push(`Book representation without its key isbn: ${JSON.stringify(r)}`);
+        if (r.__typename === 'Furniture' && !('id' in r)) p.push(`Furniture representation without its key id: ${JSON.stringify(r)}`);
+      }
+      return p;
+    },
+  },
+  {
     id: 'cycle',
     what: 'user -> reviews -> product -> reviews -> author: Product.reviews stays in the reviews fetch, one accounts call at the end',
     query: '{ user(id: "u1") { name reviews { product { reviews { author { name } } } } } }',

@@ -194,6 +194,84 @@ test('root fields of two services, aliases, fragments, variables only where used
   assert.equal(subs.reviews.requests[0].variables.noBody, false);
 });
 
+// An interface of one service (shelf) whose implementations, two entities keyed
+// differently, get a field from another (critics: `extend interface Item { reviews }`).
+const SHELF = {
+  typeDefs: `
+    extend type Query { items: [Item] }
+    interface Item { id: ID!  title: String }
+    type Book implements Item @key(fields: "isbn") { isbn: String!  id: ID!  title: String }
+    type Desk implements Item @key(fields: "id") { id: ID!  title: String }`,
+  resolvers: {
+    Query: {
+      items: () => [
+        { __typename: 'Book', id: 'b1', isbn: 'i1', title: 'SICP' },
+        { __typename: 'Desk', id: 'd1', title: 'Oak desk' },
+        { __typename: 'Book', id: 'b2', isbn: 'i2', title: 'K&R' },
+        { __typename: 'Book', id: 'b1', isbn: 'i1', title: 'SICP' },
+      ],
+    },
+    Item: { __resolveType: (o) => o.__typename },
+  },
+};
+const CRITICS = {
+  typeDefs: `
+    type Critique { body: String }
+    extend interface Item { reviews: [Critique] }
+    extend type Book implements Item @key(fields: "isbn") { isbn: String! @external  reviews: [Critique] }
+    extend type Desk implements Item @key(fields: "id") { id: ID! @external  reviews: [Critique] }`,
+  resolvers: {
+    Book: { reviews: (b) => [{ body: `about book ${b.isbn}` }] },
+    Desk: { reviews: (d) => [{ body: `about desk ${d.id}` }] },
+  },
+};
+
+test('an interface field of another service: one _entities request for all implementations', async () => {
+  const shelf = await startSubgraph('shelf', SHELF);
+  const critics = await startSubgraph('critics', CRITICS);
+  try {
+    const services = [{ name: 'shelf', url: shelf.url }, { name: 'critics', url: critics.url }];
+    await withGateway('iface', services, [], async (g) => {
+      const r = await query('{ items { title reviews { body } } }', undefined, g.url);
+      assert.deepEqual(r, {
+        data: {
+          items: [
+            { title: 'SICP', reviews: [{ body: 'about book i1' }] },
+            { title: 'Oak desk', reviews: [{ body: 'about desk d1' }] },
+            { title: 'K&R', reviews: [{ body: 'about book i2' }] },
+            { title: 'SICP', reviews: [{ body: 'about book i1' }] },
+          ],
+        },
+      });
+      assert.equal(shelf.requests.length, 2); // _service, then the root fetch
+      assert.equal(critics.requests.length, 2); // _service, then one _entities request
+      assert.match(shelf.requests[1].query, /\.\.\. on Book \{ __typename _rj_isbn: isbn \} \.\.\. on Desk \{ __typename _rj_id: id \}/);
+      // Each type under its own key; the repeated book once.
+      const sent = Object.entries(critics.requests[1].variables).flatMap(([, v]) => v);
+      assert.deepEqual(sent, [
+        { __typename: 'Book', isbn: 'i1' },
+        { __typename: 'Book', isbn: 'i2' },
+        { __typename: 'Desk', id: 'd1' },
+      ]);
+    });
+    // The same services, critics leaving Desk without the field: refused at start.
+    const file = writeConfig('iface-bad.json', {
+      services: [
+        { name: 'shelf', url: shelf.url },
+        { name: 'critics', url: critics.url, schema: CRITICS.typeDefs.replace(/extend type Desk.*/, '') },
+      ],
+    });
+    const child = spawn(gatewayBin, ['--app', 'none', '--gateway-config', file, '--http-port', '0', '--health-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    assert.notEqual(await new Promise((resolve) => child.on('exit', resolve)), 0);
+    assert.match(err, /interface field Item\.reviews is declared by service critics, but type Desk, which implements Item in service shelf, does not have field reviews/);
+  } finally {
+    await shelf.close();
+    await critics.close();
+  }
+});
+
 test('mutations run one after another, each with its entities before the next', async () => {
   resetCounts();
   const r = await query(

@@ -619,10 +619,52 @@ check_external(const rj_fed_graph_t *g, const ftype_t *t, const rj_fed_fieldset_
     return RJ_OK;
 }
 
+/* The first service whose declaration of @p t lists interface @p iface, or -1. */
+static int
+implements_in(const ftype_t *t, const char *iface)
+{
+    for (size_t i = 0; i < t->ndecls; i++)
+        for (const rj_gql_ast_name_t *m = t->decls[i].def->interfaces; m != NULL; m = m->next)
+            if (strcmp(m->name, iface) == 0)
+                return t->decls[i].service;
+    return -1;
+}
+
+/*
+ * Every object implementing interface @p t has each of its fields. A service adding a
+ * field to an interface (`extend interface Item { reviews }`) must add it to every
+ * implementation, as @apollo/composition demands (INTERFACE_FIELD_NO_IMPLEM): the planner
+ * asks it per implementation, and an implementation without it would have no answer.
+ */
+static rj_status_t
+check_implementations(const rj_fed_graph_t *g, const ftype_t *t, rj_error_t *err)
+{
+    for (size_t i = 0; i < g->ntypes; i++) {
+        const ftype_t *o = g->types[i];
+        int in = o->pub.kind == RJ_GQL_KIND_OBJECT ? implements_in(o, t->pub.name) : -1;
+        for (size_t j = 0; in >= 0 && j < t->pub.nfields; j++) {
+            const rj_fed_field_t *f = &t->pub.fields[j];
+            if (find_field(&o->pub, f->name) < 0)
+                return compose_error(err,
+                                     "interface field %s.%s is declared by service %s, but "
+                                     "type %s, which implements %s in service %s, does not "
+                                     "have field %s",
+                                     t->pub.name, f->name, svc(g, f->owner), o->pub.name,
+                                     t->pub.name, g->names[in], f->name);
+        }
+    }
+    return RJ_OK;
+}
+
 static rj_status_t
 check_type(const rj_fed_graph_t *g, const ftype_t *t, rj_error_t *err)
 {
     const char *tn = t->pub.name;
+    if (t->pub.kind == RJ_GQL_KIND_INTERFACE) {
+        rj_status_t st = check_implementations(g, t, err);
+        if (st != RJ_OK)
+            return st;
+    }
     for (size_t i = 0; i < t->pub.nkeys; i++) {
         rj_status_t st =
             check_fieldset(g, t, &t->pub.keys[i], t->pub.keys[i].selections, tn, "key", err);

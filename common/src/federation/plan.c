@@ -19,10 +19,19 @@
  * @skip/@include of the fields and fragments above a selection go with it into child
  * fetches, and a path through a union or interface member remembers that member.
  *
+ * A field of an interface stays on the interface when the parent's service resolves it
+ * for every implementation it knows; otherwise (another service added it with `extend
+ * interface`, or some implementation gets it elsewhere) it is exploded into `... on T`
+ * for each implementation and planned as T's field, so each type is represented by its
+ * owner's key for it, and the owner's fetches for the several types at one path leave in
+ * its one request of the level. Only implementations the parent's service knows are
+ * asked: it cannot return the others.
+ *
  * Deliberately not done yet: @requires fields that several services other than the
- * parent's would have to give are refused at planning; fields of interfaces are resolved
- * by the service that returned the object, which Federation v1 value-type interfaces
- * allow; named fragments are inlined (`... on T`) rather than forwarded.
+ * parent's would have to give are refused at planning; the fetches of one service for
+ * several implementations are aliased `_entities` fields of one request rather than one
+ * `_entities` field with a `... on T` per type (as @apollo/gateway sends); named
+ * fragments are inlined (`... on T`) rather than forwarded.
  */
 #include <stdarg.h>
 #include <stdlib.h>
@@ -295,6 +304,7 @@ typedef struct walk {
 } walk_t;
 
 static bool walk_selections(planner_t *p, const walk_t *w, const rj_gql_ast_selection_t *s);
+static bool walk_field(planner_t *p, const walk_t *w, const rj_gql_ast_selection_t *s);
 
 static bool
 is_condition(const rj_gql_ast_directive_t *d)
@@ -403,6 +413,92 @@ walk_subselection(planner_t *p, const walk_t *w, const rj_gql_ast_selection_t *s
     return ok;
 }
 
+/*
+ * True when the walk's service resolves field @p f of @p t in its own fetch: the root
+ * fields it owns; below them, what resolvable() says, and then only with the @requires
+ * fields at hand. A field with @requires resolves only in an _entities call that carries
+ * the required fields, even in its own service's fetch, when that service cannot give
+ * them itself (they are @external there): then it takes the entity route, to itself.
+ */
+static bool
+resolves_here(const walk_t *w, const rj_fed_type_t *t, const rj_fed_field_t *f,
+              const rj_gql_ast_selection_t **sub)
+{
+    *sub = NULL;
+    if (w->root)
+        return f->owner == w->service;
+    if (!resolvable(t, f, w->service, w->provided, sub))
+        return false;
+    for (const rj_gql_ast_selection_t *r = f->requires.selections; !w->requires_sent && r != NULL;
+         r = r->next) {
+        const rj_fed_field_t *rf = rj_fed_type_field(t, r->name);
+        const rj_gql_ast_selection_t *ignored;
+        if (rf == NULL || !resolvable(t, rf, w->service, w->provided, &ignored))
+            return false;
+    }
+    return true;
+}
+
+/* The routing facts of @p obj when the walk's service knows the type, else NULL. */
+static const rj_fed_type_t *
+known_type(const planner_t *p, const walk_t *w, const rj_gql_type_t *obj)
+{
+    const rj_fed_type_t *t = rj_fed_graph_type(p->g, obj->name);
+    return t != NULL && (t->services & bit(w->service)) != 0 ? t : NULL;
+}
+
+/*
+ * True when the walk's service resolves field @p name of every implementation of the
+ * interface w->type that it knows (the only objects it can return there); @p known says
+ * how many it knows.
+ */
+static bool
+every_implementation_here(const planner_t *p, const walk_t *w, const char *name, size_t *known)
+{
+    bool all = true;
+    *known = 0;
+    for (size_t i = 0; i < w->type->npossible_types; i++) {
+        const rj_fed_type_t *t = known_type(p, w, w->type->possible_types[i]);
+        if (t == NULL)
+            continue;
+        (*known)++;
+        const rj_fed_field_t *f = rj_fed_type_field(t, name);
+        const rj_gql_ast_selection_t *sub;
+        all = all && f != NULL && resolves_here(w, t, f, &sub);
+    }
+    return all;
+}
+
+/*
+ * A field of an interface that the walk's service does not resolve for every one of its
+ * implementations: asked as `... on T { field }` for each implementation T the service
+ * knows, each planned as the object's field it is. Where T's field belongs to another
+ * service, the fetch asks T's __typename and key and the owner's entity fetch for T at
+ * this path answers it; the owner's fetches for the several implementations leave in one
+ * request (the run joins a service's fetches of one level).
+ */
+static bool
+walk_implementations(planner_t *p, const walk_t *w, const rj_gql_ast_selection_t *s)
+{
+    for (size_t i = 0; i < w->type->npossible_types && !p->failed; i++) {
+        const rj_gql_type_t *obj = w->type->possible_types[i];
+        if (known_type(p, w, obj) == NULL)
+            continue;
+        if (++p->selections > RJ_FED_PLAN_MAX_SELECTIONS)
+            return fail(p, RJ_ETOOBIG, "could not plan the operation: more than %d selections",
+                        RJ_FED_PLAN_MAX_SELECTIONS);
+        rj_buf_printf(&w->fetch->body, " ... on %s {", obj->name);
+        walk_t in = *w;
+        in.type = obj;
+        in.narrowed = true;
+        bool ok = walk_field(p, &in, s);
+        rj_buf_puts(&w->fetch->body, " }");
+        if (!ok)
+            return false;
+    }
+    return !p->failed;
+}
+
 static bool
 walk_field(planner_t *p, const walk_t *w, const rj_gql_ast_selection_t *s)
 {
@@ -428,17 +524,12 @@ walk_field(planner_t *p, const walk_t *w, const rj_gql_ast_selection_t *s)
         return fail(p, RJ_EINVAL, "could not plan the operation: no route to %s.%s", w->type->name,
                     s->name);
     const rj_gql_ast_selection_t *sub = NULL;
-    bool here = w->root ? f->owner == w->service : resolvable(t, f, w->service, w->provided, &sub);
-    /*
-     * A field with @requires resolves only in an _entities call that carries the required
-     * fields, even in its own service's fetch, when that service cannot give them itself
-     * (they are @external there): then it takes the entity route below, to itself.
-     */
-    for (const rj_gql_ast_selection_t *r = f->requires.selections;
-         here && !w->root && !w->requires_sent && r != NULL; r = r->next) {
-        const rj_fed_field_t *rf = rj_fed_type_field(t, r->name);
-        const rj_gql_ast_selection_t *ignored;
-        here = rf != NULL && resolvable(t, rf, w->service, w->provided, &ignored);
+    bool here = resolves_here(w, t, f, &sub);
+    if (w->type->kind == RJ_GQL_KIND_INTERFACE && !w->root) {
+        size_t known = 0;
+        bool all = every_implementation_here(p, w, s->name, &known);
+        if (known > 0 ? !all : !here)
+            return walk_implementations(p, w, s);
     }
     if (here) {
         rj_buf_printf(&w->fetch->body, " %s%s%s", s->alias != NULL ? s->alias : "",

@@ -55,6 +55,17 @@ function initial() {
       { id: 'r15', upc: 'p6', authorId: 'u2', stars: 4, body: 'Old rules, new box.' },
       { id: 'r16', upc: 'p1', authorId: 'u5', stars: 4, body: 'Warm light.' },
     ],
+    // products: the Merchandise interface's implementations, two entities keyed differently
+    // (Book by isbn, Furniture by id); reviews adds Merchandise.reviews (extend interface)
+    merchandise: [
+      { __typename: 'Book', id: 'm1', isbn: '978-0262510875', title: 'SICP, second edition', pages: 657 },
+      { __typename: 'Furniture', id: 'm2', title: 'Standing desk', material: 'oak' },
+      { __typename: 'Book', id: 'm3', isbn: '978-0131103627', title: 'The C Programming Language', pages: 272 },
+      { __typename: 'Furniture', id: 'm4', title: 'Lamp stand', material: 'steel' },
+      { __typename: 'Book', id: 'm5', isbn: '978-0201633610', title: 'Design Patterns', pages: 395 },
+    ],
+    // reviews: which reviews are about which merchandise, by "<type>:<key>"
+    merchandiseReviews: { 'Book:978-0262510875': ['r6', 'r11'], 'Furniture:m2': ['r1', 'r16'], 'Furniture:m4': ['r2'] },
     // inventory, keyed by "sku brand"
     stock: {
       'LMP-01|Lumen': { quantity: 12, warehouse: 'BER' },
@@ -87,4 +98,5 @@ export const POOLS = {
   reviewId: ['r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7', 'r8', 'r12', 'r13', 'r99'],
   bundleId: ['b1', 'b2', 'b3'],
   term: ['k', 'a', 'lamp', 'e', 'zzz'],
+  merchandiseFirst: [0, 1, 2, 5],
 };

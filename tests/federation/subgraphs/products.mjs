@@ -3,7 +3,9 @@
 // "vendor { id } sku" (used by accounts); the Catalogued interface (Product, Bundle); the
 // SearchResult union, which spans services (Product and Bundle from here, User from
 // accounts); the value types Money (also in inventory) and Vendor (also in accounts) and
-// the enums Category and Currency (Currency also in inventory). Extends User with the
+// the enums Category and Currency (Currency also in inventory); the Merchandise interface,
+// implemented by the entities Book (@key "isbn") and Furniture (@key "id"), which reviews
+// extends with a field (`extend interface`). Extends User with the
 // products it created. Mutation.setPrice, and Subscription.priceChanged served over
 // WebSocket (for the federated-subscriptions issue).
 // Failing on purpose: Product.rating (nullable) for p3.
@@ -19,6 +21,7 @@ export const typeDefs = `
     catalogue(kinds: [Kind!] = [PRODUCT, BUNDLE]): [Catalogued!]!
     search(term: String!): [SearchResult!]!
     bundle(id: ID!): Bundle
+    merchandise(first: Int = 5): [Merchandise!]!
   }
 
   extend type Mutation {
@@ -76,6 +79,24 @@ export const typeDefs = `
     discount: Money
   }
 
+  interface Merchandise {
+    id: ID!
+    title: String!
+  }
+
+  type Book implements Merchandise @key(fields: "isbn") {
+    isbn: String!
+    id: ID!
+    title: String!
+    pages: Int!
+  }
+
+  type Furniture implements Merchandise @key(fields: "id") {
+    id: ID!
+    title: String!
+    material: String!
+  }
+
   extend type User @key(fields: "id") {
     id: ID! @external
     products: [Product!]!
@@ -112,6 +133,7 @@ export const resolvers = {
       ];
     },
     bundle: (_, { id }) => asBundle(state.bundles.find((b) => b.id === id)),
+    merchandise: (_, { first }) => state.merchandise.slice(0, Math.max(0, first ?? 5)),
   },
   Mutation: {
     setPrice: (_, { upc, price }, { pubsub }) => {
@@ -129,6 +151,9 @@ export const resolvers = {
   },
   Catalogued: { resolveType: (o) => o.__typename },
   SearchResult: { resolveType: (o) => o.__typename },
+  Merchandise: { resolveType: (o) => o.__typename },
+  Book: { __resolveReference: (ref) => state.merchandise.find((m) => m.isbn === ref.isbn) ?? null },
+  Furniture: { __resolveReference: (ref) => state.merchandise.find((m) => m.__typename === 'Furniture' && m.id === ref.id) ?? null },
   Product: {
     __resolveReference: (ref) => asProduct(resolveProduct(ref)),
     rating: (p) => {

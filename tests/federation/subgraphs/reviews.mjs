@@ -1,6 +1,10 @@
 // reviews - @apollo/subgraph. Owns Review (@key "id"), extends User and Product by "id"
 // and "upc", closes the cycle User.reviews -> Review.product -> Product.reviews ->
 // Review.author -> ..., and @provides the author's username (the @external User.username).
+// Adds Merchandise.reviews to products' interface (`extend interface`), and so to each
+// implementation, the entities Book (by "isbn") and Furniture (by "id"), extended without
+// repeating `implements Merchandise` (@mercuriusjs/gateway refuses a type implementing an
+// interface twice: "Type Book can only implement Merchandise once").
 // Root fields: review, latestReviews; Mutation.rateProduct(input: RatingInput!).
 // Failing on purpose: Review.verdict (nullable) for r3, Product.averageStars (nullable) for
 // p3, User.reviewCount (Int!) for u5. r7's author (u9) and r13's product (p7) exist nowhere.
@@ -50,12 +54,27 @@ export const typeDefs = gql`
     "Throws for p3."
     averageStars: Float
   }
+
+  extend interface Merchandise {
+    reviews: [Review!]!
+  }
+
+  extend type Book @key(fields: "isbn") {
+    isbn: String! @external
+    reviews: [Review!]!
+  }
+
+  extend type Furniture @key(fields: "id") {
+    id: ID! @external
+    reviews: [Review!]!
+  }
 `;
 
 // The usernames this service knows without asking accounts (what @provides promises).
 const USERNAMES = { u1: 'ada', u2: 'brian', u3: 'cleo', u4: 'dmitri', u5: 'eve', u6: 'farid', u9: 'ghost' };
 
 const reviewsOf = (pred) => state.reviews.filter(pred);
+const merchandiseReviews = (key) => (state.merchandiseReviews[key] ?? []).map(reviewById);
 
 export const resolvers = {
   Query: {
@@ -102,6 +121,14 @@ export const resolvers = {
       const rs = reviewsOf((r) => r.upc === p.upc);
       return rs.length ? Math.round((rs.reduce((a, r) => a + r.stars, 0) / rs.length) * 100) / 100 : null;
     },
+  },
+  Book: {
+    __resolveReference: (ref) => ({ isbn: ref.isbn }),
+    reviews: (b) => merchandiseReviews(`Book:${b.isbn}`),
+  },
+  Furniture: {
+    __resolveReference: (ref) => ({ id: ref.id }),
+    reviews: (f) => merchandiseReviews(`Furniture:${f.id}`),
   },
 };
 

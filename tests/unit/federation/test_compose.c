@@ -368,3 +368,44 @@ Test(fed_compose, a_local_service_is_composed_first)
     rj_fed_graph_free(g);
     rj_fed_conf_deinit(&conf);
 }
+
+/*
+ * `extend interface` in another service adds the field to the interface, owned by that
+ * service, and that service must add it to every implementation too: the public schema
+ * shows it everywhere; an implementation left without it is an error naming both
+ * services, the type and the field (@apollo/composition's INTERFACE_FIELD_NO_IMPLEM).
+ */
+Test(fed_compose, interface_extended_by_another_service)
+{
+    static const char shelf[] = "type Query { items: [Item] }\ninterface Item { id: ID! }\n"
+                                "type Book implements Item @key(fields: \"id\") { id: ID! }\n"
+                                "type Desk implements Item @key(fields: \"id\") { id: ID! }\n";
+    static const char all[] = "extend interface Item { rating: Float }\n"
+                              "extend type Book implements Item @key(fields: \"id\") { id: ID! "
+                              "@external  rating: Float }\n"
+                              "extend type Desk implements Item @key(fields: \"id\") { id: ID! "
+                              "@external  rating: Float }\n";
+    static const char some[] = "extend interface Item { rating: Float }\n"
+                               "extend type Book implements Item @key(fields: \"id\") { id: ID! "
+                               "@external  rating: Float }\n";
+    const rj_fed_sdl_t ok[] = {{"shelf", shelf, sizeof shelf - 1},
+                               {"critics", all, sizeof all - 1}};
+    rj_fed_graph_t *g = compose_ok(ok, 2);
+    const rj_fed_type_t *item = rj_fed_graph_type(g, "Item");
+    cr_assert_not_null(item);
+    cr_expect_eq(item->kind, RJ_GQL_KIND_INTERFACE);
+    cr_expect_eq(item->origin, 0);
+    cr_expect_eq(rj_fed_type_field(item, "id")->owner, 0);
+    cr_expect_eq(rj_fed_type_field(item, "rating")->owner, 1);
+    cr_expect_eq(rj_fed_type_field(rj_fed_graph_type(g, "Desk"), "rating")->owner, 1);
+    cr_expect_not_null(
+        strstr(rj_fed_graph_sdl(g), "interface Item {\n  id: ID!\n  rating: Float\n}"));
+    rj_fed_graph_free(g);
+
+    const rj_fed_sdl_t bad[] = {{"shelf", shelf, sizeof shelf - 1},
+                                {"critics", some, sizeof some - 1}};
+    expect_error(bad, 2,
+                 "could not compose the services: interface field Item.rating is declared by "
+                 "service critics, but type Desk, which implements Item in service shelf, does "
+                 "not have field rating");
+}

@@ -719,3 +719,59 @@ Test(fed_plan, union_members_sharing_a_path)
     rj_fed_run_free(run);
     teardown_fx(&fx);
 }
+
+/*
+ * An interface whose implementations are entities of the parent's service, with a field
+ * another service adds to the interface (`extend interface`): the parent asks each
+ * implementation's __typename and key, the fields it resolves for all of them on the
+ * interface itself; the other service is asked once for both types, each object once.
+ */
+static const char shelf_sdl[] =
+    "type Query { items: [Item] }\n"
+    "interface Item { id: ID!  title: String }\n"
+    "type Book implements Item @key(fields: \"isbn\") { isbn: String!  id: ID!  title: String }\n"
+    "type Desk implements Item @key(fields: \"id\") { id: ID!  title: String }\n";
+static const char critics_sdl[] =
+    "type Review { body: String }\n"
+    "extend interface Item { reviews: [Review] }\n"
+    "extend type Book implements Item @key(fields: \"isbn\") { isbn: String! @external  "
+    "reviews: [Review] }\n"
+    "extend type Desk implements Item @key(fields: \"id\") { id: ID! @external  "
+    "reviews: [Review] }\n";
+
+Test(fed_plan, interface_field_of_another_service)
+{
+    const rj_fed_sdl_t s[] = {{"shelf", shelf_sdl, sizeof shelf_sdl - 1},
+                              {"critics", critics_sdl, sizeof critics_sdl - 1}};
+    fixture_t fx;
+    setup_with(&fx, s, 2, "{ items { title reviews { body } } }");
+    rj_fed_run_t *run = rj_fed_run_new(fx.plan, fx.g, NULL);
+    size_t id = expect_request(run, 0,
+                               "query { items { __typename title ... on Book { __typename "
+                               "_rj_isbn: isbn } ... on Desk { __typename _rj_id: id } } }",
+                               "{}");
+    rj_fed_run_deliver_take(
+        run, id,
+        js("{\"data\":{\"items\":[{\"__typename\":\"Book\",\"title\":\"B\",\"_rj_isbn\":\"i1\"},"
+           "{\"__typename\":\"Desk\",\"title\":\"D\",\"_rj_id\":\"d1\"},"
+           "{\"__typename\":\"Book\",\"title\":\"B\",\"_rj_isbn\":\"i1\"}]}}"),
+        NULL);
+    id = expect_request(run, 1,
+                        "query($r0: [_Any!]!, $r1: [_Any!]!) { e0: _entities(representations: "
+                        "$r0) { ... on Book { reviews { body } } } e1: _entities("
+                        "representations: $r1) { ... on Desk { reviews { body } } } }",
+                        "{\"r0\":[{\"__typename\":\"Book\",\"isbn\":\"i1\"}],"
+                        "\"r1\":[{\"__typename\":\"Desk\",\"id\":\"d1\"}]}");
+    rj_fed_run_deliver_take(run, id,
+                            js("{\"data\":{\"e0\":[{\"reviews\":[{\"body\":\"good\"}]}],"
+                               "\"e1\":[{\"reviews\":[]}]}}"),
+                            NULL);
+    cr_expect(rj_fed_run_done(run));
+    json_t *resp = complete(&fx, run, NULL);
+    expect_json(resp, "{\"data\":{\"items\":[{\"title\":\"B\",\"reviews\":[{\"body\":\"good\"}]},"
+                      "{\"title\":\"D\",\"reviews\":[]},"
+                      "{\"title\":\"B\",\"reviews\":[{\"body\":\"good\"}]}]}}");
+    json_decref(resp);
+    rj_fed_run_free(run);
+    teardown_fx(&fx);
+}
