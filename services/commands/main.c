@@ -304,7 +304,7 @@ int
 main(int argc, char **argv)
 {
     cmd_conf_t conf = {0};
-    rj_proc_init_daemon("ramjet-commands", cmd_opts, CMD_NOPTS, &conf, &conf.common.log_level, argc,
+    rj_proc_init_daemon("ramjet-commands", cmd_opts, CMD_NOPTS, &conf, &conf.common, argc,
                         argv, cmd_summary);
     int rc = run(&conf);
     rj_config_deinit(cmd_opts, CMD_NOPTS, &conf);

@@ -119,8 +119,11 @@ int
 main(int argc, char **argv)
 {
     devbroker_conf_t conf = {0};
-    rj_proc_init_daemon(PROG, options, NOPTIONS, &conf, &conf.log_level, argc, argv,
+    rj_proc_init_daemon(PROG, options, NOPTIONS, &conf, NULL, argc, argv,
                         "an in-memory Kafka broker (librdkafka's mock cluster) for development");
+    rj_log_level_t level;
+    if (conf.log_level != NULL && rj_log_parse_level(conf.log_level, &level))
+        rj_log_set_level(level);
     rj_error_t err = {0};
     if (conf.brokers < 1 || conf.partitions < 1) {
         fprintf(stderr, "%s: --brokers and --partitions must be at least 1\n", PROG);

@@ -146,7 +146,7 @@ int
 main(int argc, char **argv)
 {
     es_conf_t conf = {0};
-    rj_proc_init_daemon(DAEMON, es_opts, ES_NOPTS, &conf, &conf.common.log_level, argc, argv,
+    rj_proc_init_daemon(DAEMON, es_opts, ES_NOPTS, &conf, &conf.common, argc, argv,
                         "Appends every event of <app>.events to the PostgreSQL event store.");
     rj_error_t err = {0};
 

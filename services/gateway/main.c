@@ -621,7 +621,7 @@ main(int argc, char **argv)
      */
     mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
     gw_conf_t conf = {0};
-    rj_proc_init_daemon("ramjet-gateway", gw_opts, GW_NOPTS, &conf, &conf.common.log_level, argc,
+    rj_proc_init_daemon("ramjet-gateway", gw_opts, GW_NOPTS, &conf, &conf.common, argc,
                         argv, gw_summary);
     rj_error_t err = {0};
     if (check_conf(&conf, &err) != RJ_OK) {

@@ -929,7 +929,7 @@ int
 main(int argc, char **argv)
 {
     proj_conf_t conf = {0};
-    rj_proc_init_daemon(DAEMON, proj_opts, PROJ_NOPTS, &conf, &conf.common.log_level, argc, argv,
+    rj_proc_init_daemon(DAEMON, proj_opts, PROJ_NOPTS, &conf, &conf.common, argc, argv,
                         "Projects <app>.snapshots into read models (PostgreSQL rm_* tables, "
                         "<app>.readmodels and Redis notifications).");
     rj_error_t err = {0};

@@ -131,7 +131,7 @@ int
 main(int argc, char **argv)
 {
     push_conf_t conf = {0};
-    rj_proc_init_daemon(DAEMON, push_opts, PUSH_NOPTS, &conf, &conf.common.log_level, argc, argv,
+    rj_proc_init_daemon(DAEMON, push_opts, PUSH_NOPTS, &conf, &conf.common, argc, argv,
                         SUMMARY);
     if (!conf_check(&conf)) {
         rj_config_deinit(push_opts, PUSH_NOPTS, &conf);

@@ -439,7 +439,7 @@ int
 main(int argc, char **argv)
 {
     red_conf_t conf = {0};
-    rj_proc_init_daemon(DAEMON, red_opts, RED_NOPTS, &conf, &conf.common.log_level, argc, argv,
+    rj_proc_init_daemon(DAEMON, red_opts, RED_NOPTS, &conf, &conf.common, argc, argv,
                         "Folds <app>.events into entity snapshots (PostgreSQL snapshots table "
                         "and <app>.snapshots).");
     rj_error_t err = {0};

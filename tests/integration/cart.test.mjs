@@ -1,13 +1,14 @@
 // The cart flow end to end: a mutation over HTTP is acknowledged only once its
 // event is durable, lands in the event store with the next per-entity version,
-// is folded into the CartReadModel, and is pushed to graphql-ws subscribers.
+// is folded into the CartReadModel, and is pushed to graphql-ws subscribers. The stack
+// runs with --log-format json, and every line its daemons write must be one JSON object.
 import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
 import { CART_READ_MODEL, CHANGE_CART_ITEM, MUTATION_OK, itest, itestStopsCleanly, sleep, startStack, waitFor } from './lib/stack.mjs';
 
 let stack;
 before(async () => {
-  stack = await startStack({ name: 'cart' });
+  stack = await startStack({ name: 'cart', args: ['--log-format', 'json'] });
 });
 after(async () => {
   await stack?.stop();
@@ -105,6 +106,23 @@ itest('a graphql-ws subscriber gets the new state after each change, and nothing
     assert.deepStrictEqual(late, [], 'no data after stop');
   } finally {
     client.close();
+  }
+});
+
+itest('with --log-format json every daemon writes one JSON object per line', async () => {
+  const daemons = ['gateway', 'commands', 'eventstore', 'reducer', 'projector', 'pusher'];
+  for (const name of [...daemons, 'supervisor']) {
+    const lines = stack.log(name).split('\n').filter(Boolean);
+    assert.ok(lines.length > 0, `${name} wrote nothing`);
+    for (const line of lines) {
+      let o;
+      assert.doesNotThrow(() => (o = JSON.parse(line)), `${name}: not JSON: ${line}`);
+      assert.match(o.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, line);
+      assert.ok(['debug', 'info', 'warn', 'error', 'fatal'].includes(o.level), line);
+      assert.equal(o.daemon, name === 'supervisor' ? 'ramjet-dev' : `ramjet-${name}`, line);
+      assert.equal(typeof o.module, 'string', line);
+      assert.equal(typeof o.msg, 'string', line);
+    }
   }
 });
 

@@ -90,6 +90,7 @@ typedef struct dev_conf {
     char *redis_server;    /* redis-server binary (PATH is searched) */
     char *log_dir;         /* per-child log files here; NULL/empty: our stderr */
     char *log_level;       /* ours and the daemons' */
+    char *log_format;      /* ours and the daemons': text or json */
     int stop_timeout;      /* seconds between a child's stop signal and SIGKILL */
     char *user;            /* who runs PostgreSQL when we are root */
     char *gateway_config;  /* federation: the gateway's services file, or NULL */
@@ -138,6 +139,8 @@ static const rj_conf_opt_t dev_opts[] = {
      "write each child's output to <dir>/<name>.log instead of stderr"},
     {"log-level", RJ_CONF_STR, "info", offsetof(dev_conf_t, log_level),
      "debug, info, warn or error; also passed to the daemons"},
+    {"log-format", RJ_CONF_STR, "text", offsetof(dev_conf_t, log_format),
+     "text or json (one object per line); also passed to the daemons"},
     {"stop-timeout", RJ_CONF_INT, "10", offsetof(dev_conf_t, stop_timeout),
      "seconds a child gets to exit after its stop signal before SIGKILL"},
     {"user", RJ_CONF_STR, "ramjet", offsetof(dev_conf_t, user),
@@ -610,6 +613,7 @@ child_start(supervisor_t *s, child_t *c)
             strv_add(&env, rj_xasprintf("RAMJET_GATEWAY_CONFIG=%s", s->gateway_config));
         strv_add(&env, rj_xasprintf("RAMJET_HEALTH_PORT=%d", c->health_port));
         strv_add(&env, rj_xasprintf("RAMJET_LOG_LEVEL=%s", s->conf.log_level));
+        strv_add(&env, rj_xasprintf("RAMJET_LOG_FORMAT=%s", s->conf.log_format));
         strv_add(&env, rj_xasprintf("RAMJET_PARTITIONS=%d", s->conf.partitions));
         if (s->conf.app_name != NULL && *s->conf.app_name != '\0')
             strv_add(&env, rj_xasprintf("RAMJET_APP_NAME=%s", s->conf.app_name));
@@ -1408,6 +1412,13 @@ cli_dev_main(int argc, char **argv)
         return 2;
     }
     rj_log_set_level(level);
+    rj_log_format_t format;
+    if (!rj_log_parse_format(s.conf.log_format, &format)) {
+        fprintf(stderr, "ramjet dev: invalid --log-format %s (text or json)\n", s.conf.log_format);
+        rj_config_deinit(dev_opts, DEV_NOPTS, &s.conf);
+        return 2;
+    }
+    rj_log_set_format(format);
     s.begun_us = rj_mono_us();
     s.wait_report_us = s.begun_us + WAIT_REPORT_US;
 

@@ -42,6 +42,7 @@ typedef struct rj_common_conf {
     int topic_min_insync_replicas; /* their min.insync.replicas; 0: the broker's default */
     int topic_max_message_bytes;   /* their max.message.bytes */
     char *log_level;     /* debug|info|warn|error */
+    char *log_format;    /* text|json */
     int liveness_timeout_ms;       /* /healthz turns 503 when the loop is held this long */
 } rj_common_conf_t;
 
@@ -77,6 +78,9 @@ typedef struct rj_common_conf {
          "(8 MiB; the gateway takes 6 MiB bodies)"},                                               \
         {"log-level", RJ_CONF_STR, "info", offsetof(type, field.log_level),                        \
          "debug, info, warn or error (RAMJET_LOG_DEBUG=mod1,mod2 for per-module debug)"},          \
+        {"log-format", RJ_CONF_STR, "text", offsetof(type, field.log_format),                      \
+         "text (one line as Booster prints it) or json (one object per line: time, level, "        \
+         "daemon, module, msg, and the message's key=value pairs as fields)"},                     \
         {"liveness-timeout-ms", RJ_CONF_INT, "30000", offsetof(type, field.liveness_timeout_ms),   \
          "/healthz answers 503 once the daemon's loop has not turned for this long (a wedged "     \
          "daemon, for the orchestrator to restart; 0: never); bounded retries count as turning"}

@@ -5,7 +5,15 @@
  *
  * The level is checked before the arguments are evaluated (the macros), debug
  * output is enabled per module (RAMJET_LOG_DEBUG=kafka,pg or =all), and the
- * threshold comes from RAMJET_LOG_LEVEL (debug|info|warn|error). Thread-safe:
+ * threshold comes from RAMJET_LOG_LEVEL (debug|info|warn|error). With
+ * RAMJET_LOG_FORMAT=json (or rj_log_set_format) each line is one JSON object instead,
+ * for log pipelines (Loki, Elasticsearch, Cloud Logging):
+ *
+ *   {"time":"2026-11-22T10:00:00.123Z","level":"info","daemon":"ramjet-gateway",
+ *    "module":"kafka","msg":"could not connect: reason","key":"value"}
+ *
+ * The message's trailing key=value pairs (the convention every message follows) become
+ * fields, "req" as "request_id"; invalid UTF-8 is replaced, so every line parses. Thread-safe:
  * each line is formatted into one buffer and written with a single write(2).
  * Never log secrets or whole tokens.
  */
@@ -22,6 +30,11 @@ typedef enum rj_log_level {
     RJ_LOG_ERROR, /* something was wrong and work was lost or refused */
     RJ_LOG_FATAL, /* the process is about to exit */
 } rj_log_level_t;
+
+typedef enum rj_log_format {
+    RJ_LOG_FORMAT_TEXT, /* the line above */
+    RJ_LOG_FORMAT_JSON, /* one JSON object per line */
+} rj_log_format_t;
 
 /**
  * Receives every line instead of stderr once installed (an application's logger).
@@ -45,6 +58,11 @@ void rj_log_set_app_prefix(const char *prefix);
 bool rj_log_level_from_env(void);
 /** Sends every line to @p fn instead of stderr; NULL restores stderr. Set before threads start. */
 void rj_log_set_sink(rj_log_sink_fn fn);
+/** Parses "text|json"; returns false when unknown. */
+bool rj_log_parse_format(const char *s, rj_log_format_t *out);
+/** Sets the line format (--log-format; RAMJET_LOG_FORMAT is read by rj_log_init). Set before
+ * threads start. */
+void rj_log_set_format(rj_log_format_t format);
 /** Overrides the threshold (tests and --log-level). */
 void rj_log_set_level(rj_log_level_t level);
 /** Parses "debug|info|warn|error"; returns false when unknown. */

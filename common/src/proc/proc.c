@@ -193,7 +193,7 @@ rj_proc_sleep(int timeout_ms)
 
 void
 rj_proc_init_daemon(const char *name, const rj_conf_opt_t *opts, size_t n, void *conf,
-                    char *const *log_level, int argc, char **argv, const char *summary)
+                    const rj_common_conf_t *common, int argc, char **argv, const char *summary)
 {
     rj_core_init();
     rj_log_init(name);
@@ -204,8 +204,18 @@ rj_proc_init_daemon(const char *name, const rj_conf_opt_t *opts, size_t n, void 
         exit(2);
     }
     rj_log_level_t level;
-    if (log_level != NULL && *log_level != NULL && rj_log_parse_level(*log_level, &level))
+    if (common != NULL && common->log_level != NULL &&
+        rj_log_parse_level(common->log_level, &level))
         rj_log_set_level(level);
+    rj_log_format_t format;
+    if (common != NULL && common->log_format != NULL) {
+        if (!rj_log_parse_format(common->log_format, &format)) {
+            fprintf(stderr, "%s: invalid log-format: %s (text or json)\n", name,
+                    common->log_format);
+            exit(2);
+        }
+        rj_log_set_format(format);
+    }
     rj_proc_init(name);
 }
 

@@ -44,18 +44,19 @@ void rj_proc_init(const char *name);
  * The first lines of every daemon's main(): installs the aborting allocators
  * (rj_core_init), starts the logger as @p name, loads the configuration table
  * into @p conf (--help prints it and exits 0; a bad flag or value prints the
- * error and exits 2), applies the level the table stored in @p *log_level, and
- * calls rj_proc_init. The daemon is then STARTING.
+ * error and exits 2), applies the log level and format the table stored in
+ * @p common, and calls rj_proc_init. The daemon is then STARTING.
  *
  * @param opts, n, conf, argc, argv, summary  as for rj_config_load
- * @param log_level  the conf field holding --log-level (e.g. &conf.common.log_level),
- *                   read after loading; may be NULL
+ * @param common  the common part of @p conf (e.g. &conf.common), read after loading;
+ *                NULL for a program without one
  *
  * Ownership: the strings rj_config_load stored in @p conf are the caller's (free
  * them with rj_config_deinit). Call once, from main(), before starting threads.
  */
 void rj_proc_init_daemon(const char *name, const rj_conf_opt_t *opts, size_t n, void *conf,
-                         char *const *log_level, int argc, char **argv, const char *summary);
+                         const rj_common_conf_t *common, int argc, char **argv,
+                         const char *summary);
 
 /** The name given to rj_proc_init ("ramjet" before). Borrowed. Thread-safe. */
 const char *rj_proc_name(void);
