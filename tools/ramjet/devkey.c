@@ -43,8 +43,9 @@ dev_key_supply(const char *app)
     bool ok = access(key, R_OK) == 0;
     if (ok) {
         setenv("SHOP_BOOSTER_PUBLIC_KEY_FILE", key, 1);
-        rj_warn(LOG_MOD, "trusting the shop's DEVELOPMENT token key %s (examples/shop/keys): "
-                         "never outside development",
+        rj_warn(LOG_MOD,
+                "trusting the shop's DEVELOPMENT token key %s (examples/shop/keys): "
+                "never outside development",
                 key);
     }
     free(key);
