@@ -13,8 +13,12 @@
 #   /opt/ramjet/bin/ramjet                 the CLI
 #   /opt/ramjet/lib/libshop.so             the example app (RAMJET_APP)
 #   /opt/ramjet/lib/shop.graphql           its SDL, resolved next to the library
-#   /opt/ramjet/lib/shop-keys/             its DEVELOPMENT token key pair (see
-#                                          examples/shop/keys/README.md)
+#   /opt/ramjet/share/graphiql/            GraphiQL's assets, served by the gateway
+#
+# No token key is in the image: the shop refuses to start until one is named
+# (SHOP_BOOSTER_PUBLIC_KEY_FILE, a mounted file, or SHOP_JWKS_URI; README.md,
+# "Tokens"), and the development key's private half is not even in the build
+# context (.dockerignore), so an image can never help anyone mint tokens.
 #
 # Everything under /opt/ramjet is owned by root and read-only to the runtime
 # user (uid/gid 10001), so the root filesystem can be mounted read-only.
@@ -24,13 +28,19 @@
 # (`FROM ramjet:0.1.0` + `COPY libmyapp.so myapp.graphql /opt/ramjet/lib/`)
 # or mount it, then point RAMJET_APP at it.
 
-ARG DEBIAN_IMAGE=debian:12-slim
+# An exact point-release tag, so a rebuild does not silently move to another base.
+# For bit-for-bit reproducible images, pin the digest your registry serves for it
+# (--build-arg DEBIAN_IMAGE=debian:12.11-slim@sha256:...).
+ARG DEBIAN_IMAGE=debian:12.11-slim
 
 # ---------------------------------------------------------------------------
 # Build stage: compilers and the -dev packages; the result is staged under
 # /staging so the runtime stage copies one tree.
 # ---------------------------------------------------------------------------
 FROM ${DEBIAN_IMAGE} AS build
+
+# Every RUN below that pipes fails when any command of the pipe fails.
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 
 RUN set -eux; \
     apt-get update; \
@@ -42,41 +52,52 @@ RUN set -eux; \
     rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
+
+# Dependencies before sources: the npm packages the build vendors GraphiQL from
+# (web/vendor.cmake) are installed from the lock file alone, so editing a .c file
+# reuses this layer. npm is only in this stage; the runtime image has no Node.
+# The stamp is what web/vendor.cmake checks before running npm again.
+COPY web/package.json web/package-lock.json web/
+RUN set -eux; \
+    cd web; \
+    npm ci --no-audit --no-fund --loglevel=error; \
+    touch node_modules/.package-lock.json
+
 COPY . .
 
 # Warnings fail the build (RAMJET_WERROR, as in CI). The unit tests are left out:
-# they need Criterion and run under scripts/test, not in the image. npm is here
-# because the build vendors GraphiQL's assets from web/ into share/graphiql, which
-# the gateway serves from ../share/graphiql next to its binary.
+# they need Criterion and run under scripts/test, not in the image.
 RUN set -eux; \
     cmake -S . -B build -DRAMJET_TESTS=OFF -DRAMJET_WERROR=ON; \
     cmake --build build -j"$(nproc)"
 
 # Stage exactly what the runtime needs, and fail the build (not the first pod)
-# when an expected artifact is missing. The build lays the app's SDL and key
-# pair out next to libshop.so (lib/shop.graphql, lib/shop-keys/) as the daemons
-# expect them; the source tree (examples/shop) is the fallback so the image does
-# not depend on that copy step.
+# when an expected artifact is missing. The development key pair stays out
+# (.dockerignore keeps private.pem out of the context; lib/shop-keys is not copied).
+# runtime-packages.txt: the Debian packages that own every shared library the
+# binaries and the app resolve (ldd), so the runtime stage installs exactly those.
 RUN set -eux; \
     dest=/staging/opt/ramjet; \
-    install -d -m 0755 "$dest/bin" "$dest/lib"; \
+    install -d -m 0755 "$dest/bin" "$dest/lib" "$dest/share/graphiql"; \
     for d in gateway commands eventstore reducer projector pusher; do \
         test -x "build/bin/ramjet-$d"; \
     done; \
     test -x build/bin/ramjet; \
     install -m 0755 build/bin/ramjet build/bin/ramjet-* "$dest/bin/"; \
     test -f build/lib/libshop.so; \
-    install -m 0644 build/lib/libshop.so "$dest/lib/"; \
-    if [ -f build/lib/shop.graphql ]; then sdl=build/lib/shop.graphql; \
-    else sdl=examples/shop/shop.graphql; fi; \
-    install -m 0644 "$sdl" "$dest/lib/shop.graphql"; \
-    if [ -d build/lib/shop-keys ]; then keys=build/lib/shop-keys; else keys=examples/shop/keys; fi; \
-    install -d -m 0755 "$dest/lib/shop-keys"; \
-    install -m 0644 "$keys/public.pem" "$keys/private.pem" "$dest/lib/shop-keys/"; \
+    install -m 0644 build/lib/libshop.so build/lib/shop.graphql "$dest/lib/"; \
     test -d build/share/graphiql; \
-    install -d -m 0755 "$dest/share/graphiql"; \
     install -m 0644 build/share/graphiql/* "$dest/share/graphiql/"; \
-    ls -lR /staging
+    if find /staging -name '*.pem' | grep -q .; then echo 'a key in the image' >&2; exit 1; fi; \
+    ldd "$dest"/bin/* "$dest/lib/libshop.so" \
+        | awk '$2 == "=>" && $3 ~ /^\// {print $3}' | sort -u \
+        | while read -r lib; do \
+            real=$(readlink -f "$lib"); \
+            dpkg -S "$real" 2>/dev/null || dpkg -S "${real#/usr}"; \
+          done \
+        | cut -d: -f1 | sort -u > /staging/runtime-packages.txt; \
+    cat /staging/runtime-packages.txt; \
+    ls -lR /staging/opt
 
 # ---------------------------------------------------------------------------
 # Runtime stage: shared libraries only, plus curl for health checks and tini
@@ -84,22 +105,24 @@ RUN set -eux; \
 # ---------------------------------------------------------------------------
 FROM ${DEBIAN_IMAGE} AS runtime
 
-# Package names are Debian 12 (bookworm) runtime packages of the -dev packages
-# above: libh2o0.13 / libh2o-evloop0.13 (libh2o-dev / libh2o-evloop-dev),
-# libwebsockets17, libjwt0 (the OpenSSL flavour, which libjwt-dev links),
-# libhiredis0.14, libssl3. The ldd check below fails the build if one is missing.
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+
+# Only the packages that own a library the binaries link (runtime-packages.txt,
+# from ldd in the build stage), plus curl for the health check and tini as PID 1
+# (it forwards SIGTERM to the daemon, which drains, and reaps zombies). The list
+# is copied alone, so this layer is rebuilt only when the set of libraries changes.
+COPY --from=build /staging/runtime-packages.txt /tmp/runtime-packages.txt
 RUN set -eux; \
     apt-get update; \
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        librdkafka1 libpq5 libh2o0.13 libh2o-evloop0.13 libuv1 \
-        libwebsockets17 libjansson4 libjwt0 libhiredis0.14 \
-        libssl3 libcurl4 ca-certificates curl tini; \
-    rm -rf /var/lib/apt/lists/*; \
+    xargs -a /tmp/runtime-packages.txt \
+        env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+        ca-certificates curl tini; \
+    rm -rf /var/lib/apt/lists/* /tmp/runtime-packages.txt; \
     groupadd --system --gid 10001 ramjet; \
     useradd --system --uid 10001 --gid ramjet --home-dir /opt/ramjet --no-create-home \
         --shell /usr/sbin/nologin ramjet
 
-COPY --from=build /staging/ /
+COPY --from=build /staging/opt/ /opt/
 
 # Every binary and the app must resolve all their shared libraries here.
 RUN set -eux; \
@@ -110,7 +133,7 @@ RUN set -eux; \
 LABEL org.opencontainers.image.title="ramjet" \
       org.opencontainers.image.description="Ramjet event-sourced CQRS daemons, CLI and the shop example app" \
       org.opencontainers.image.version="0.1.0" \
-      org.opencontainers.image.base.name="debian:12-slim"
+      org.opencontainers.image.base.name="debian:12.11-slim"
 
 # RAMJET_HEALTH_PORT: one health port for every daemon inside a container (each
 # container has its own network namespace), so probes need no per-daemon port.

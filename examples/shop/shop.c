@@ -11,9 +11,11 @@
  * and API keys, see below). PlaceOrder and InspectCart read entities (rj_entity_get),
  * and so does the CartTotalQuantity query handler. OrderReadModel is projected from
  * Order by id and from Customer by a read-model-query join key; CartReadModel's
- * cartItemsSize is a calculated field. The JWKS verifier is configured when
- * SHOP_JWKS_URI is set (shop-domain.md, "Tokens the example app must trust"), and a
- * global error handler when SHOP_ERROR_HANDLER=1 (off by default, as shop-domain.md asks).
+ * cartItemsSize is a calculated field. Tokens of issuer "booster" are verified with the
+ * key of SHOP_BOOSTER_PUBLIC_KEY_FILE and/or the JWKS of SHOP_JWKS_URI (shop-domain.md,
+ * "Tokens the example app must trust"); with neither the app refuses to load, since the
+ * committed development key must never be trusted by default. A global error handler is
+ * installed when SHOP_ERROR_HANDLER=1 (off by default, as shop-domain.md asks).
  *
  * Every handler follows ramjet.h's ownership rules: inputs are borrowed, outputs are
  * new references, and rj_command_register_take consumes its value. Errors a client
@@ -28,7 +30,6 @@
 #include <unistd.h>
 
 #include "ramjet.h"
-#include "shop_dev_key.h" /* SHOP_DEV_PUBLIC_KEY, generated from keys/public.pem */
 
 /* ---- small helpers ---- */
 
@@ -718,34 +719,71 @@ project_customer_order(const json_t *customer, const char *id, const json_t *cur
 /* ---- token verifier ---- */
 
 /*
- * The PEM of issuer "booster": the file named by SHOP_BOOSTER_PUBLIC_KEY_FILE, else the
- * development key compiled in. A named file that cannot be read is an error, not a
- * reason to fall back to the development key: the caller gets NULL.
+ * The PEM of issuer "booster", read from the file named by SHOP_BOOSTER_PUBLIC_KEY_FILE.
+ * There is no built-in key: a shop that trusted the committed development key by default
+ * would accept tokens anyone with the repository can mint. `ramjet dev` names that key's
+ * file itself (tools/ramjet/devkey.c); everywhere else the operator names one.
+ *
+ * Returns the PEM (malloc'd), or NULL with @p why set when the file cannot be read or
+ * holds no PEM block: the caller refuses to start rather than trust nothing or anything.
  */
 static char *
-booster_public_key(void)
+booster_public_key(const char *path, const char **why)
 {
-    const char *path = getenv("SHOP_BOOSTER_PUBLIC_KEY_FILE");
-    if (path == NULL || path[0] == '\0') {
-        char *pem = malloc(sizeof SHOP_DEV_PUBLIC_KEY);
-        if (pem == NULL)
-            abort();
-        memcpy(pem, SHOP_DEV_PUBLIC_KEY, sizeof SHOP_DEV_PUBLIC_KEY);
-        return pem;
-    }
     FILE *f = fopen(path, "rb");
-    if (f == NULL)
+    if (f == NULL) {
+        *why = strerror(errno);
         return NULL;
+    }
     char *pem = calloc(1, 64 * 1024);
     if (pem == NULL)
         abort();
     size_t n = fread(pem, 1, 64 * 1024 - 1, f);
     fclose(f);
-    if (n == 0) {
+    if (n == 0 || strstr(pem, "-----BEGIN ") == NULL) {
+        *why = "the file holds no PEM key (a placeholder left in place?)";
         free(pem);
         return NULL;
     }
     return pem;
+}
+
+/*
+ * Issuer "booster"'s verifiers: the PEM key of SHOP_BOOSTER_PUBLIC_KEY_FILE and/or the
+ * JWKS at SHOP_JWKS_URI (Booster's tokenVerifiers: a token is accepted when any verifier
+ * accepts it; the JWKS is tried second). False, after logging why, when neither is
+ * configured or the key cannot be read: the caller then makes the loader refuse the app.
+ */
+static bool
+declare_booster_verifiers(rj_app_t *app)
+{
+    const char *path = getenv("SHOP_BOOSTER_PUBLIC_KEY_FILE");
+    const char *jwks_uri = getenv("SHOP_JWKS_URI");
+    bool has_path = path != NULL && path[0] != '\0';
+    bool has_jwks = jwks_uri != NULL && jwks_uri[0] != '\0';
+
+    if (!has_path && !has_jwks) {
+        rj_log_write(RJ_APP_LOG_ERROR, "app",
+                     "no token key configured: set SHOP_BOOSTER_PUBLIC_KEY_FILE (a PEM public "
+                     "key file) or SHOP_JWKS_URI (a JWKS URL); refusing to start. Only `ramjet "
+                     "dev` trusts the development key of examples/shop/keys by itself");
+        return false;
+    }
+    if (has_path) {
+        const char *why = NULL;
+        char *pem = booster_public_key(path, &why);
+        if (pem == NULL) {
+            rj_log_write(RJ_APP_LOG_ERROR, "app",
+                         "could not read SHOP_BOOSTER_PUBLIC_KEY_FILE=%s: %s; refusing to start",
+                         path, why);
+            return false;
+        }
+        rj_app_token_verifier_public_key(app, "booster", pem, "booster:role");
+        free(pem);
+    }
+    if (has_jwks)
+        rj_app_token_verifier_jwks(app, "booster", jwks_uri, "booster:role");
+    return true;
 }
 
 /*
@@ -941,23 +979,11 @@ RJ_APP_DEFINE(app)
                             project_customer_order);
     rj_app_calculated_field(app, "CartReadModel", "cartItemsSize", cart_items_size);
 
-    char *pem = booster_public_key();
-    if (pem == NULL) {
-        /* An empty key makes the loader refuse the app, naming the verifier; say why. */
-        rj_log_write(RJ_APP_LOG_ERROR, "app", "could not read SHOP_BOOSTER_PUBLIC_KEY_FILE=%s",
-                     getenv("SHOP_BOOSTER_PUBLIC_KEY_FILE"));
+    if (!declare_booster_verifiers(app)) {
+        /* An empty key makes the loader refuse the app, naming the verifier. */
         rj_app_token_verifier_public_key(app, "booster", "", "booster:role");
         return;
     }
-    rj_app_token_verifier_public_key(app, "booster", pem, "booster:role");
-    free(pem);
-
-    /* Booster's tokenVerifiers: a token is accepted when any verifier accepts it, so
-       issuer "booster" may sign with the PEM key or with any key of the JWKS, which is
-       tried second. */
-    const char *jwks_uri = getenv("SHOP_JWKS_URI");
-    if (jwks_uri != NULL && jwks_uri[0] != '\0')
-        rj_app_token_verifier_jwks(app, "booster", jwks_uri, "booster:role");
 
     if (!copy_list(shop_revoked, sizeof shop_revoked, "SHOP_REVOKED_TOKEN_IDS") ||
         !copy_list(shop_api_keys, sizeof shop_api_keys, "SHOP_API_KEYS")) {

@@ -269,6 +269,10 @@ main(int argc, char **argv)
             die("%s", "set RAMJET_BUILD_DIR to the build directory, or pass --app PATH");
         default_path = rj_xasprintf("%s/lib/libshop.so", dir);
         app_path = default_path;
+        /* The shop trusts no token key by default; the benchmark verifies none. */
+        char *key = rj_xasprintf("%s/lib/shop-keys/public.pem", dir);
+        setenv("SHOP_BOOSTER_PUBLIC_KEY_FILE", key, 0);
+        free(key);
     }
 
     rj_error_t err = {0};

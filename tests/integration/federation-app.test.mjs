@@ -14,7 +14,7 @@ import path from 'node:path';
 import { after, before } from 'node:test';
 
 import { startSubgraph } from './federation/subgraphs.mjs';
-import { CART_LABELS_SDL, CHANGE_CART_ITEM, MUTATION_OK, buildDir, itest, itestStopsCleanly, shopToken, startStack, waitFor } from './lib/stack.mjs';
+import { CART_LABELS_SDL, CHANGE_CART_ITEM, MUTATION_OK, buildDir, itest, itestStopsCleanly, shopDevKeyEnv, shopToken, startStack, waitFor } from './lib/stack.mjs';
 
 const carts = [`fa-${randomUUID()}`, `fa-${randomUUID()}`];
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rj-fedapp-'));
@@ -138,7 +138,7 @@ itest('a service named like the application is refused at start', { timeout: 300
   const config = path.join(tmp, 'clash.json');
   fs.writeFileSync(config, JSON.stringify({ services: [{ name: 'shop', url: labels.url }] }));
   const child = spawn(path.join(buildDir, 'bin', 'ramjet-gateway'), ['--gateway-config', config, '--health-port', '0', '--http-port', '0'], {
-    env: { ...process.env, RAMJET_APP: path.join(buildDir, 'lib', 'libshop.so') },
+    env: { ...process.env, ...shopDevKeyEnv, RAMJET_APP: path.join(buildDir, 'lib', 'libshop.so') },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';

@@ -1,6 +1,8 @@
-// Every daemon answers its probes; the supervisor restarts a killed daemon and
-// stops everything cleanly on SIGTERM (every child exits 0 when asked).
+// Every daemon answers its probes, and its /metrics passes `promtool check metrics`
+// (Debian's prometheus package, which scripts/deps installs); the supervisor restarts a
+// killed daemon and stops everything cleanly on SIGTERM (every child exits 0 when asked).
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { after, before } from 'node:test';
 import { CHANGE_CART_ITEM, DAEMONS, MUTATION_OK, TEST_KAFKA, itest, startExtraDaemon, startStack, stopExtraDaemons, waitFor } from './lib/stack.mjs';
 
@@ -22,6 +24,18 @@ itest('every daemon answers /healthz, /readyz and /metrics with 200', async () =
     const m = await stack.health(daemon, '/metrics');
     assert.equal(m.status, 200, `${daemon} /metrics answered ${m.status}`);
     assert.match(m.text, /^ramjet_up\b/m, `${daemon} /metrics lacks ramjet_up`);
+  }
+});
+
+const promtool = spawnSync('promtool', ['--version'], { stdio: 'ignore' }).status === 0;
+
+itest('every daemon\'s /metrics passes promtool check metrics', { skip: !promtool && 'promtool not found: scripts/deps installs it (Debian package prometheus)' }, async () => {
+  for (const daemon of Object.keys(DAEMONS)) {
+    const m = await stack.health(daemon, '/metrics');
+    assert.equal(m.status, 200, `${daemon} /metrics answered ${m.status}`);
+    // Lint problems (a counter without _total, a metric without HELP) fail it too.
+    const r = spawnSync('promtool', ['check', 'metrics'], { input: m.text, encoding: 'utf8', timeout: 10000 });
+    assert.equal(r.status, 0, `${daemon}: promtool check metrics:\n${r.stdout}${r.stderr}`);
   }
 });
 

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { CHANGE_CART_ITEM, MUTATION_OK, buildDir, foldCart, itest, itestStopsCleanly, sleep, startStack, waitFor } from './lib/stack.mjs';
+import { CHANGE_CART_ITEM, MUTATION_OK, buildDir, foldCart, itest, itestStopsCleanly, shopDevKeyEnv, sleep, startStack, waitFor } from './lib/stack.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const privateKey = readFileSync(path.resolve(here, '../../examples/shop/keys/private.pem'), 'utf8');
@@ -55,6 +55,7 @@ function replay(...args) {
     const env = { ...process.env };
     for (const k of Object.keys(env)) if (k.startsWith('RAMJET_') && k !== 'RAMJET_LOG_LEVEL') delete env[k];
     Object.assign(env, {
+      ...shopDevKeyEnv,
       RAMJET_PG_URL: stack.urls.postgres,
       RAMJET_KAFKA_BROKERS: stack.urls.kafka,
       RAMJET_REDIS_URL: stack.urls.redis,

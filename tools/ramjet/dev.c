@@ -60,6 +60,7 @@
 #include "config/config.h"
 #include "core/core.h"
 #include "devkafka.h"
+#include "devkey.h"
 #include "log/log.h"
 #include "probe.h"
 #include "spawn.h"
@@ -1267,6 +1268,8 @@ setup(supervisor_t *s, rj_error_t *err)
         s->app = rj_xstrdup(app != NULL ? app : default_app);
     }
     free(default_app);
+    /* The shop trusts no key unless one is named; on one machine, name its dev key. */
+    dev_key_supply(s->app);
     s->app_name = s->conf.app_name != NULL && *s->conf.app_name != '\0'
                       ? rj_xstrdup(s->conf.app_name)
                       : app_name_from_path(s->app);

@@ -30,6 +30,11 @@ const sourceDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..
 
 /** The build directory whose binaries are tested (absolute). */
 export const buildDir = path.resolve(sourceDir, process.env.RAMJET_BUILD_DIR || 'build');
+/**
+ * What a daemon started outside `ramjet dev` needs to load the shop: the shop trusts no
+ * token key by default, and `ramjet dev` names the development one only for its own children.
+ */
+export const shopDevKeyEnv = { SHOP_BOOSTER_PUBLIC_KEY_FILE: path.join(sourceDir, 'examples/shop/keys/public.pem') };
 
 /** The binaries run under AddressSanitizer (build-asan/): slower, and more memory by design. */
 export const SANITIZED = path.basename(buildDir).includes('asan');
@@ -120,6 +125,7 @@ export async function startExtraDaemon(stack, daemon, env = {}, { waitReady = tr
   const childEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('RAMJET_')) childEnv[k] = v;
   Object.assign(childEnv, {
+    ...shopDevKeyEnv,
     RAMJET_APP: path.join(buildDir, 'lib', 'libshop.so'),
     RAMJET_PG_URL: stack.urls.postgres,
     RAMJET_KAFKA_BROKERS: stack.urls.kafka,

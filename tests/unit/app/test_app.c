@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "app/app.h"
 #include "app/app_int.h"
@@ -588,7 +589,25 @@ Test(load, public_key_file_from_environment)
                                   "rj_app_token_verifier_public_key: the PEM key must be a "
                                   "non-empty string", path);
     cr_expect_str_eq(err.msg, expected);
+
+    /* So does a file that holds no PEM key: the placeholder of deploy/base's Secret. */
+    char placeholder[] = "/tmp/rj-test-key-XXXXXX";
+    int fd = mkstemp(placeholder);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, "REPLACE-ME\n", 11), 11);
+    close(fd);
+    setenv("SHOP_BOOSTER_PUBLIC_KEY_FILE", placeholder, 1);
+    app = rj_app_load(path, &err);
+    cr_expect_null(app);
+    cr_expect_str_eq(err.msg, expected);
+    unlink(placeholder);
+
+    /* And no key at all: the committed development key is never trusted by default. */
     unsetenv("SHOP_BOOSTER_PUBLIC_KEY_FILE");
+    unsetenv("SHOP_JWKS_URI");
+    app = rj_app_load(path, &err);
+    cr_expect_null(app);
+    cr_expect_str_eq(err.msg, expected);
     free(expected);
     free(key);
     free(path);
