@@ -69,6 +69,7 @@ rj_health_render(const char *path, int *status, char **body)
                       "# HELP ramjet_ready 1 while /readyz answers 200.\n"
                       "# TYPE ramjet_ready gauge\nramjet_ready{daemon=\"%s\"} %d\n",
                       rj_proc_name(), rj_proc_name(), rj_proc_is_ready() ? 1 : 0);
+        rj__process_metrics_render(&b);
         rj__metrics_render(&b);
         *status = 200;
         *body = rj_buf_steal(&b);

@@ -12,4 +12,7 @@
 /** Appends the Prometheus text of every registered metric to @p out. Thread-safe. */
 void rj__metrics_render(rj_buf_t *out);
 
+/** Appends ramjet_build_info and the standard process_* metrics (procstat.c). */
+void rj__process_metrics_render(rj_buf_t *out);
+
 #endif

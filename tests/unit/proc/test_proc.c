@@ -282,3 +282,25 @@ Test(proc, only_the_beating_loop_s_retries_count_as_heartbeats)
     cr_expect_gt(rj_proc_stalled_ms(), 60);
     rj_proc_heartbeat(60);
 }
+
+/* Issue 15: what every Prometheus client library exports, for dashboards and alerts. */
+Test(proc, metrics_carry_build_info_and_the_process_series)
+{
+    int status = 0;
+    char *body = NULL;
+    cr_assert(rj_health_render("/metrics", &status, &body));
+    cr_expect_eq(status, 200);
+    cr_expect(strstr(body, "ramjet_build_info{daemon=\"") != NULL, "%s", body);
+    cr_expect(strstr(body, ",version=\"0.") != NULL, "%s", body);
+    /* The samples, not their HELP lines; CPU time may still be 0 in a fresh process. */
+    static const char *series[] = {"\nprocess_resident_memory_bytes ",
+                                   "\nprocess_virtual_memory_bytes ", "\nprocess_open_fds ",
+                                   "\nprocess_max_fds ", "\nprocess_start_time_seconds "};
+    for (size_t i = 0; i < sizeof series / sizeof series[0]; i++) {
+        const char *line = strstr(body, series[i]);
+        cr_expect(line != NULL && strtod(line + strlen(series[i]), NULL) > 0, "%s: %s", series[i],
+                  body);
+    }
+    cr_expect(strstr(body, "\nprocess_cpu_seconds_total ") != NULL, "%s", body);
+    free(body);
+}
