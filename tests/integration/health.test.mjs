@@ -49,6 +49,20 @@ itest('a daemon killed with SIGKILL is restarted and serves again', { timeout: 1
   assert.deepStrictEqual(r.json, MUTATION_OK, r.text);
 });
 
+itest('every consumer exports its lag per partition, and it drains to 0', { timeout: 120000 }, async () => {
+  const r = await stack.gql(CHANGE_CART_ITEM, { cartId: `lag-${Date.now()}`, productId: 'p', quantity: 1 });
+  assert.deepStrictEqual(r.json, MUTATION_OK, r.text);
+  const topics = { commands: 'commands', eventstore: 'events', reducer: 'events', projector: 'snapshots' };
+  for (const [daemon, topic] of Object.entries(topics)) {
+    const series = new RegExp(`^ramjet_consumer_lag\\{group="shop\\.ramjet-${daemon}",topic="shop\\.${topic}",partition="\\d+"\\} (\\d+)$`, 'gm');
+    let values = [];
+    await waitFor(async () => {
+      values = [...(await stack.health(daemon, '/metrics')).text.matchAll(series)].map((m) => Number(m[1]));
+      return values.length > 0 && values.every((v) => v === 0);
+    }, { timeoutMs: 30000, intervalMs: 250, what: `${daemon}'s ramjet_consumer_lag on shop.${topic} at 0 (now ${values})` });
+  }
+});
+
 itest('a daemon whose loop is held answers /healthz 503 until it turns again', { timeout: 180000 }, async () => {
   // Issue 15: /healthz answered 200 from its own thread while the loop was wedged, so an
   // orchestrator never restarted it. Here an event-store writer's INSERT waits on a lock

@@ -449,7 +449,21 @@ struct rj_kafka_consumer {
     int assigned;                     /* partitions assigned to us right now */
     bool fatal;                       /* the consumer cannot go on; see fatal_err */
     rj_error_t fatal_err;             /* why */
+    int64_t lag_due_us;               /* when ramjet_consumer_lag is next updated */
+    struct lag *lag;                  /* every partition ever held, for its lag gauge */
+    size_t nlag;                      /* entries in lag */
 };
+
+/* A partition's lag gauge and the progress it measures from. */
+struct lag {
+    char *key;           /* "<topic>\n<partition>" */
+    rj_metric_t *m;      /* ramjet_consumer_lag{group,topic,partition} */
+    int64_t committed;   /* next offset the daemon last committed, or -1 */
+    unsigned generation; /* the consumer's rebalance count when it did */
+};
+
+/* How often a consumer's lag gauges are refreshed. */
+#define LAG_EVERY_US 1000000
 
 static void
 consumer_set_fatal(rj_kafka_consumer_t *c, rj_status_t st, const char *msg)
@@ -693,8 +707,71 @@ rj_kafka_consumer_free(rj_kafka_consumer_t *c)
         rj_warn(KAFKA_LOG, "could not close consumer cleanly: %s group=%s", rd_kafka_err2str(e),
                 c->group);
     rd_kafka_destroy(c->rk);
+    for (size_t i = 0; i < c->nlag; i++)
+        free(c->lag[i].key);
+    free(c->lag);
     free(c->group);
     free(c);
+}
+
+/* The lag entry of (topic, partition), with its gauge registered the first time. */
+static struct lag *
+lag_entry(rj_kafka_consumer_t *c, const char *topic, int32_t partition)
+{
+    char *key = rj_xasprintf("%s\n%" PRId32, topic, partition);
+    for (size_t i = 0; i < c->nlag; i++) {
+        if (strcmp(c->lag[i].key, key) == 0) {
+            free(key);
+            return &c->lag[i];
+        }
+    }
+    char *name =
+        rj_xasprintf("ramjet_consumer_lag{group=\"%s\",topic=\"%s\",partition=\"%" PRId32 "\"}",
+                     c->group, topic, partition);
+    c->lag = rj_xrealloc(c->lag, (c->nlag + 1) * sizeof *c->lag);
+    struct lag *l = &c->lag[c->nlag++];
+    *l = (struct lag){.key = key, .committed = -1};
+    l->m = rj_metric_gauge(name, "messages of the partition this member has not processed yet "
+                                 "(high watermark - committed offset); 0 where another member "
+                                 "holds the partition");
+    free(name);
+    return l;
+}
+
+/*
+ * Refreshes ramjet_consumer_lag, at most once a second: for each partition held, the high
+ * watermark librdkafka last saw in a fetch minus the offset the daemon last committed
+ * (the position before its first commit), without a request to the broker. Partitions no
+ * longer held go to 0, so a sum over the group's members is the group's lag: what an
+ * operator alerts on, exported by the daemons themselves.
+ */
+static void
+lag_update(rj_kafka_consumer_t *c)
+{
+    int64_t now = rj_mono_us();
+    if (now < c->lag_due_us)
+        return;
+    c->lag_due_us = now + LAG_EVERY_US;
+    for (size_t i = 0; i < c->nlag; i++)
+        rj_metric_set(c->lag[i].m, 0);
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_assignment(c->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || parts == NULL)
+        return;
+    rd_kafka_position(c->rk, parts);
+    for (int i = 0; i < parts->cnt; i++) {
+        const rd_kafka_topic_partition_t *p = &parts->elems[i];
+        int64_t low = -1, high = -1;
+        rd_kafka_get_watermark_offsets(c->rk, p->topic, p->partition, &low, &high);
+        if (high < 0)
+            continue; /* nothing fetched yet: unknown */
+        struct lag *l = lag_entry(c, p->topic, p->partition);
+        /* A commit from before a rebalance may be older than where another member left the
+           partition: then the position (where this member resumed) says more. */
+        bool current = l->committed >= 0 && l->generation == c->generation;
+        int64_t from = current ? l->committed : p->offset >= 0 ? p->offset : low;
+        rj_metric_set(l->m, from >= 0 && high > from ? high - from : 0);
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
 }
 
 /* True when (topic, partition) is in @p parts. */
@@ -739,6 +816,7 @@ rj_kafka_consume_batch(rj_kafka_consumer_t *c, rd_kafka_message_t **msgs, size_t
         msgs[n++] = m;
         wait = 0;
     }
+    lag_update(c);
 
     if (c->fatal) {
         for (size_t i = 0; i < n; i++)
@@ -916,9 +994,13 @@ rj_kafka_consumer_commit_async(rj_kafka_consumer_t *c, const rj_kafka_offset_t *
     if (n == 0)
         return;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         rd_kafka_topic_partition_list_add(l, offs[i].topic, offs[i].partition)->offset =
             offs[i].next_offset;
+        struct lag *lag = lag_entry(c, offs[i].topic, offs[i].partition);
+        lag->committed = offs[i].next_offset;
+        lag->generation = c->generation;
+    }
     rd_kafka_resp_err_t e = rd_kafka_commit(c->rk, l, 1);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
         rj_debug(KAFKA_LOG, "could not commit offsets to Kafka: %s group=%s", rd_kafka_err2str(e),

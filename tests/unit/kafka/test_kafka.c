@@ -12,9 +12,11 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/core.h"
 #include "kafka/kafka.h"
+#include "proc/proc.h"
 #include "log/log.h"
 
 static rd_kafka_t *mock_rk;
@@ -452,4 +454,32 @@ Test(kafka, free_fails_undelivered_messages_through_their_callbacks)
     rj_kafka_producer_free(p, 100);
     cr_assert_eq(d.failed, 5, "every callback ran, with a failure");
     cr_assert_eq(d.ok, 0);
+}
+
+/* Issue 15: each consumer exports its lag per partition, from what it committed. */
+Test(kafka, consumer_exports_its_lag_per_partition)
+{
+    produce_n("t1", 0, 10, "m");
+    rj_error_t err = {0};
+    const char *topics[] = {"t1"};
+    rj_kafka_consumer_t *c =
+        rj_kafka_consumer_new(brokers, "g-lag", NULL, topics, 1, NULL, NULL, &err);
+    cr_assert_not_null(c, "%s", err.msg);
+    rd_kafka_message_t *msgs[3];
+    ssize_t n = 0;
+    for (int64_t deadline = rj_mono_us() + 20000000; n == 0 && rj_mono_us() < deadline;)
+        n = rj_kafka_consume_batch(c, msgs, 3, 200, &err);
+    cr_assert_eq(n, 3, "%s", err.msg);
+    for (ssize_t i = 0; i < n; i++)
+        rd_kafka_message_destroy(msgs[i]);
+    /* Three fetched, two processed so far: the lag counts from what was committed. */
+    const rj_kafka_offset_t done = {.topic = "t1", .partition = 0, .next_offset = 2};
+    rj_kafka_consumer_commit_async(c, &done, 1);
+
+    usleep(1100 * 1000); /* the gauges refresh once a second */
+    cr_assert_eq(rj_kafka_consume_batch(c, msgs, 0, 0, &err), 0);
+    rj_metric_t *lag =
+        rj_metric_gauge("ramjet_consumer_lag{group=\"g-lag\",topic=\"t1\",partition=\"0\"}", "");
+    cr_expect_eq(rj_metric_value(lag), 8, "lag %lld", (long long)rj_metric_value(lag));
+    rj_kafka_consumer_free(c);
 }
