@@ -96,6 +96,7 @@ struct wk_worker {
     rj_metric_t *m_gaps;                   /* offset gaps found */
     rj_metric_t *m_gap_msgs;               /* offsets skipped by those gaps */
     rj_metric_t *m_latency;                /* consume-to-commit time per batch */
+    rj_metric_t *m_parked;                 /* entities (keys) parked behind dead letters */
 };
 
 /* ---- small helpers ---- */
@@ -282,6 +283,7 @@ parked_load(wk_worker_t *w, rj_error_t *err)
         size_t v = 1;
         wk_index_upsert(&w->parked, parts, 1, &v);
     }
+    rj_metric_set(w->m_parked, (int64_t)w->parked.len);
     if (PQntuples(res) > 0)
         rj_warn("worker",
                 "%d key(s) parked behind dead letters (table parked_keys) group=%s topic=%s",
@@ -367,6 +369,10 @@ wk_worker_new(const wk_config_t *cfg, rj_error_t *errp)
             rj_metric_counter(name, "messages given up on and sent to dead letters, by reason");
         free(name);
     }
+    name = rj_xasprintf("ramjet_parked_keys%s", label);
+    w->m_parked = rj_metric_gauge(name, "entities (message keys) stopped behind a dead letter "
+                                        "until an operator unparks them (table parked_keys)");
+    free(name);
     name = rj_xasprintf("ramjet_batch_retries_total%s", label);
     w->m_retries = rj_metric_counter(name, "batch attempts rolled back and retried");
     free(name);
@@ -598,6 +604,7 @@ committed(wk_worker_t *w, const wk_batch_t *b, size_t n_msgs)
             wk_index_upsert(&w->parked, parts, 1, &v);
         }
     }
+    rj_metric_set(w->m_parked, (int64_t)w->parked.len);
     for (size_t i = 0; i < b->n_offs; i++)
         expect_set(w, b->offs[i].partition, b->offs[i].next_offset);
     rj_kafka_consumer_commit_async(w->consumer, b->offs, b->n_offs);

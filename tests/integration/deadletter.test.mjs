@@ -126,6 +126,8 @@ itest('an entity whose events or snapshot PostgreSQL refuses is dead-lettered an
     assert.equal(await counter('eventstore', 'ramjet_deadletters_total{topic="shop.events",reason="unwritable"}'), before.eventstore + 1);
     assert.equal(await counter('reducer', 'ramjet_deadletters_total{topic="shop.events",reason="unwritable"}'), before.reducer + 1);
     assert.ok((await counter('reducer', 'ramjet_deadletters_total{topic="shop.events",reason="parked"}')) >= 1);
+    // The entity stopped behind its dead letter is a gauge an operator can alert on.
+    for (const daemon of ['eventstore', 'reducer']) assert.ok((await counter(daemon, 'ramjet_parked_keys{topic="shop.events"}')) >= 1, `${daemon}'s ramjet_parked_keys`);
     // Parked means not written: no event row, no snapshot, no read model for it.
     assert.equal(await stack.sql(`SELECT count(*) FROM shop.snapshots WHERE entity_id = '${poison}'`), '0');
     await assertSamePids();
