@@ -123,6 +123,8 @@ struct gw_exec {
     size_t n_ops;                  /* operations alive */
     size_t n_fronts;               /* large requests being parsed on the thread pool */
     size_t n_cmds;                 /* commands alive */
+    gw_cons_t *cons;               /* requests waiting for their consistency token */
+    bool mutation_projected;       /* --mutation-consistency projected */
     struct {
         rj_metric_t *requests;     /* POST /graphql handled */
         rj_metric_t *latency;      /* request latency histogram */
@@ -154,6 +156,12 @@ typedef struct gw_op {
     bool completing;         /* the answer is being built on the thread pool */
     uv_work_t complete;      /* that work */
     char *body;              /* the answer built there, until it is sent */
+    rj_ryw_t *ryw;           /* a query: the writes it waits for; a mutation: the writes its
+                                answer's token names (the request's and its own); or NULL */
+    bool cons_done;          /* a mutation: its projected wait (--mutation-consistency
+                                projected) is over or was not needed */
+    char *cons_error;        /* a mutation whose projected wait failed: why; owned */
+    const char *cons_code;   /* and its extensions.code; static */
 } gw_op_t;
 
 typedef struct gw_cmd {
@@ -400,11 +408,20 @@ gw_request_parse(const gw_http_request_t *in, gw_gql_request_t *out, json_t **re
                                   "InvalidParameterError");
         return 200;
     }
+    json_t *token = json_is_object(extensions) ? json_object_get(extensions, "consistencyToken")
+                                               : NULL;
+    if (token != NULL && !json_is_null(token) && !json_is_string(token)) {
+        json_decref(root);
+        *response = request_error("extensions.consistencyToken must be a string",
+                                  "InvalidConsistencyTokenError");
+        return 200;
+    }
 
     json_t *variables = json_object_get(root, "variables");
     json_t *op_name = json_object_get(root, "operationName");
     out->root = root;
     out->idempotency_key = json_is_string(idem) ? json_string_value(idem) : NULL;
+    out->consistency_token = json_is_string(token) ? json_string_value(token) : NULL;
     out->get = in->method == GW_HTTP_GET;
     out->query = json_string_value(query);
     out->query_len = json_string_length(query);
@@ -754,10 +771,47 @@ op_free(gw_op_t *op)
     rj_gql_prepared_free(op->prep);
     json_decref(op->user);
     free(op->idempotency_key);
+    if (op->ryw != NULL) {
+        rj_ryw_deinit(op->ryw);
+        free(op->ryw);
+    }
+    free(op->cons_error);
     x->n_ops--;
     if (op->bytes >= GW_TRIM_BYTES)
         trim_soon(x);
     free(op);
+}
+
+/*
+ * What a mutation's answer carries besides its data: extensions.consistencyToken (every
+ * mutation answer, so a client can always send it back), and the error of a projected
+ * wait that failed (the mutation itself succeeded: its data stays). Any thread: it reads
+ * only the op, which is the caller's alone.
+ */
+static void
+op_decorate(const gw_op_t *op, json_t *response)
+{
+    if (rj_gql_prepared_op(op->prep) != RJ_GQL_OP_MUTATION || !json_is_object(response))
+        return;
+    rj_ryw_t none;
+    rj_ryw_init(&none);
+    char *token = rj_ryw_encode(op->ryw != NULL ? op->ryw : &none);
+    json_t *ext = json_object_get(response, "extensions");
+    if (!json_is_object(ext)) {
+        ext = json_object();
+        json_object_set_new(response, "extensions", ext);
+    }
+    json_object_set_new(ext, "consistencyToken", json_string(token));
+    free(token);
+    if (op->cons_error != NULL) {
+        json_t *errors = json_object_get(response, "errors");
+        if (!json_is_array(errors)) {
+            errors = json_array();
+            json_object_set_new(response, "errors", errors);
+        }
+        json_array_append_new(errors, json_pack("{s:s, s:{s:s}}", "message", op->cons_error,
+                                                "extensions", "code", op->cons_code));
+    }
 }
 
 /* Thread pool: shape and serialise a large answer; the op is this work's alone now. */
@@ -766,6 +820,7 @@ complete_work(uv_work_t *w)
 {
     gw_op_t *op = w->data;
     json_t *response = rj_gql_complete(op->prep);
+    op_decorate(op, response);
     op->body = rj_json_dumps(response);
     json_decref(response);
 }
@@ -781,11 +836,21 @@ complete_done(uv_work_t *w, int status)
     op_free(op);
 }
 
+static void op_wait_projected(gw_op_t *op);
+
 static void
 op_complete(gw_op_t *op)
 {
     gw_exec_t *x = op->x;
 
+    if (!op->cons_done && !op->answered) {
+        op->cons_done = true;
+        if (x->mutation_projected && rj_gql_prepared_op(op->prep) == RJ_GQL_OP_MUTATION &&
+            op->ryw != NULL && op->ryw->n > 0) {
+            op_wait_projected(op);
+            return;
+        }
+    }
     if (!op->answered && op->bytes >= GW_OFFLOAD_BYTES && gw_responder_connected(op->r)) {
         /*
          * Shaping and serialising an answer costs the loop about a millisecond per 10 kB
@@ -801,6 +866,7 @@ op_complete(gw_op_t *op)
     }
     if (!op->answered) {
         json_t *response = gw_responder_connected(op->r) ? rj_gql_complete(op->prep) : json_null();
+        op_decorate(op, response);
         gw_responder_send_json_take(op->r, 200, response);
         rj_metric_observe_us(x->m.latency, rj_mono_us() - op->started_us);
     }
@@ -888,6 +954,71 @@ root_fail(gw_op_t *op, size_t root, const char *message, const char *code)
 {
     rj_gql_prepared_set_error(op->prep, root, message, code);
     root_done(op);
+}
+
+/* ---- read-your-writes ------------------------------------------------------------------ */
+
+/* The op's write set, made on first use. */
+static rj_ryw_t *
+op_ryw(gw_op_t *op)
+{
+    if (op->ryw == NULL) {
+        op->ryw = rj_xmalloc(sizeof *op->ryw);
+        rj_ryw_init(op->ryw);
+    }
+    return op->ryw;
+}
+
+/*
+ * Waits until @p writes (taken) are projected, then calls @p cb; the wait counts as an
+ * outstanding part of the op, so a spent budget answers it but does not free it.
+ */
+static void
+op_wait(gw_op_t *op, rj_ryw_t *writes, gw_cons_cb cb)
+{
+    rj_error_t err = {0};
+    op->outstanding++;
+    if (gw_cons_wait(op->x->cons, writes, cb, op, &err) != RJ_OK) {
+        rj_ryw_deinit(writes);
+        cb(op, err.status, err.msg, rj_error_code(&err));
+    }
+}
+
+/* A query's wait ended: run it, or answer with the error alone. */
+static void
+on_query_consistent(void *opaque, rj_status_t status, const char *message, const char *code)
+{
+    gw_op_t *op = opaque;
+    RJ_ASSERT(op->outstanding > 0);
+    op->outstanding--;
+    if (status != RJ_OK && !op->answered)
+        op_abort(op, message, code);
+    op_step(op);
+}
+
+/* A projected mutation's wait ended: answer it, with the error if the wait failed. */
+static void
+on_mutation_projected(void *opaque, rj_status_t status, const char *message, const char *code)
+{
+    gw_op_t *op = opaque;
+    RJ_ASSERT(op->outstanding > 0);
+    op->outstanding--;
+    if (status != RJ_OK) {
+        op->cons_error = rj_xasprintf("the mutation was applied, but: %s", message);
+        op->cons_code = code;
+    }
+    op_step(op);
+}
+
+/* --mutation-consistency projected: the answer waits for the mutation's writes. */
+static void
+op_wait_projected(gw_op_t *op)
+{
+    rj_ryw_t writes; /* a copy: the answer's token still names them */
+    rj_ryw_init(&writes);
+    for (size_t i = 0; i < op->ryw->n; i++)
+        rj_ryw_note(&writes, op->ryw->w[i].entity, op->ryw->w[i].id, op->ryw->w[i].version);
+    op_wait(op, &writes, on_mutation_projected);
 }
 
 /* ---- read models --------------------------------------------------------------------- */
@@ -1455,6 +1586,7 @@ handle_reply(gw_exec_t *x, const char *msg, size_t len)
 
     gw_cmd_t *c = (gw_cmd_t *)(void *)e;
     if (reply.ok) {
+        rj_ryw_note_events(op_ryw(c->op), reply.events);
         /* Booster's `result ?? true` was applied by the processor to a handler that set no
            result; a JSON null here is one the handler chose (InspectCart's missing cart,
            for a nullable type such as "Cart"), so it stays null. */
@@ -1691,6 +1823,56 @@ idempotency_key_take(gw_responder_t *r, const char *ext, char **out, json_t **re
     return true;
 }
 
+/* Notes the writes of one token; false with @p why set when it is refused. */
+static bool
+consistency_note(const gw_exec_t *x, rj_ryw_t *t, const char *token, size_t len, char **why)
+{
+    rj_error_t err = {0};
+    size_t before = t->n;
+    if (rj_ryw_note_token(t, token, len, &err) != RJ_OK) {
+        *why = rj_xstrdup(err.msg);
+        return false;
+    }
+    /* Only the newly noted can be foreign; a merge keeps every entity's position. */
+    for (size_t i = before; i < t->n; i++) {
+        if (rj_app_entity(x->app, t->w[i].entity) == NULL) {
+            *why = rj_xasprintf("invalid consistency token: this application has no entity %s",
+                                t->w[i].entity);
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * The writes a request asks to see: the Consistency-Token header's and
+ * extensions.consistencyToken's (both may be sent; the request waits for both). NULL in
+ * @p out when there is neither. False with @p response set when one is refused.
+ */
+static bool
+consistency_take(const gw_exec_t *x, gw_responder_t *r, const char *ext, rj_ryw_t **out,
+                 json_t **response)
+{
+    size_t hlen = 0;
+    const char *header = gw_responder_header(r, "consistency-token", &hlen);
+    *out = NULL;
+    if (header == NULL && ext == NULL)
+        return true;
+    rj_ryw_t *t = rj_xmalloc(sizeof *t);
+    rj_ryw_init(t);
+    char *why = NULL;
+    if ((header == NULL || consistency_note(x, t, header, hlen, &why)) &&
+        (ext == NULL || consistency_note(x, t, ext, strlen(ext), &why))) {
+        *out = t;
+        return true;
+    }
+    rj_ryw_deinit(t);
+    free(t);
+    *response = request_error(why, "InvalidConsistencyTokenError");
+    free(why);
+    return false;
+}
+
 /* ---- limits ---------------------------------------------------------------------------- */
 
 rj_status_t
@@ -1772,6 +1954,7 @@ typedef struct gw_front {
     rj_gql_prepared_t *prep; /* the prepared operation, or NULL; owned */
     json_t *prep_errors;     /* when prep is NULL and response too: preparing's errors */
     char *idempotency_key;   /* extensions.idempotencyKey, or NULL; owned */
+    char *consistency_token; /* extensions.consistencyToken, or NULL; owned */
 } gw_front_t;
 
 /*
@@ -1829,6 +2012,8 @@ front(gw_exec_t *x, const gw_http_request_t *in, rj_gql_cache_t *cache, gw_front
     }
     if (req.idempotency_key != NULL)
         f->idempotency_key = rj_xstrdup(req.idempotency_key);
+    if (req.consistency_token != NULL)
+        f->consistency_token = rj_xstrdup(req.consistency_token);
     rj_gql_doc_free(doc);
     gw_request_deinit(&req);
 }
@@ -1838,6 +2023,7 @@ static void
 front_free(gw_front_t *f)
 {
     free(f->idempotency_key);
+    free(f->consistency_token);
     free(f->body);
     free(f);
 }
@@ -1902,6 +2088,15 @@ back(gw_exec_t *x, gw_responder_t *r, gw_front_t *f)
         return;
     }
 
+    rj_ryw_t *ryw = NULL;
+    if (!consistency_take(x, r, f->consistency_token, &ryw, &response)) {
+        json_decref(user);
+        free(idempotency_key);
+        rj_gql_prepared_free(prep);
+        gw_responder_send_json_take(r, 200, response);
+        return;
+    }
+
     gw_op_t *op = rj_xmalloc(sizeof *op);
     *op = (gw_op_t){
         .x = x,
@@ -1911,6 +2106,7 @@ back(gw_exec_t *x, gw_responder_t *r, gw_front_t *f)
         .serial = rj_gql_prepared_op(prep) == RJ_GQL_OP_MUTATION,
         .started_us = f->started,
         .idempotency_key = idempotency_key,
+        .ryw = ryw,
     };
     if (x->lim.budget_ms > 0) {
         op->budget = rj_xmalloc(sizeof *op->budget);
@@ -1919,7 +2115,12 @@ back(gw_exec_t *x, gw_responder_t *r, gw_front_t *f)
         uv_timer_start(op->budget, on_budget, (uint64_t)x->lim.budget_ms, 0);
     }
     x->n_ops++;
-    op_step(op);
+    /* A query waits for the writes it names; a mutation carries them into its answer's
+       token (its command handlers read entities, which are never stale). */
+    if (!op->serial && ryw != NULL && ryw->n > 0)
+        op_wait(op, ryw, on_query_consistent);
+    else
+        op_step(op);
 }
 
 static void
@@ -2078,6 +2279,7 @@ gw_exec_new(const gw_exec_opts_t *opts, rj_error_t *err)
     x->pg = opts->pg;
     x->timeout_ms = opts->timeout_ms;
     x->lim = opts->limits;
+    x->mutation_projected = opts->mutation_projected;
     x->max_id_bytes = x->lim.max_id_bytes > 0 ? (size_t)x->lim.max_id_bytes : RJ_ID_MAX_BYTES;
     x->topic = rj_xasprintf("%s.commands", opts->app_name);
     x->reply_channel = rj_xasprintf("%s:reply:%s", opts->app_name, opts->instance_id);
@@ -2094,6 +2296,7 @@ gw_exec_new(const gw_exec_opts_t *opts, rj_error_t *err)
         return NULL;
     }
     build_queries(x);
+    x->cons = gw_cons_new(x->loop, x->pg, &opts->consistency);
 
     x->m.requests =
         rj_metric_counter("ramjet_gateway_requests_total", "GraphQL requests received over HTTP");
@@ -2129,7 +2332,7 @@ gw_exec_reply_channel(const gw_exec_t *x)
 size_t
 gw_exec_busy(const gw_exec_t *x)
 {
-    return x->n_ops + x->n_cmds + x->n_fronts;
+    return x->n_ops + x->n_cmds + x->n_fronts + (x->cons != NULL ? gw_cons_busy(x->cons) : 0);
 }
 
 void
@@ -2145,11 +2348,15 @@ gw_exec_abort_waiting(gw_exec_t *x)
     }
     update_waiting(x);
     arm_timer(x);
+    if (x->cons != NULL)
+        gw_cons_abort(x->cons);
 }
 
 void
 gw_exec_stop(gw_exec_t *x)
 {
+    if (x->cons != NULL)
+        gw_cons_stop(x->cons);
     uv_close((uv_handle_t *)&x->timer, NULL);
     uv_close((uv_handle_t *)&x->inbox_wakeup, NULL);
 }
@@ -2175,6 +2382,7 @@ gw_exec_free(gw_exec_t *x)
     for (size_t i = 0; i < x->n_queries; i++)
         free(x->queries[i].name);
     free(x->queries);
+    gw_cons_free(x->cons);
     gw_pending_deinit(&x->pending);
     pthread_mutex_destroy(&x->inbox_lock);
     rj_gql_cache_free(x->cache);

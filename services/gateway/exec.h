@@ -63,6 +63,7 @@
 
 #include "app/app.h"
 #include "auth/auth.h"
+#include "consistency.h"
 #include "graphql/graphql.h"
 #include "http.h"
 #include "kafka/kafka.h"
@@ -105,6 +106,8 @@ typedef struct gw_exec_opts {
     gw_pgpool_t *pg;               /* reads read models */
     int timeout_ms;                /* how long a mutation waits for its reply */
     gw_limits_t limits;            /* per-request bounds */
+    gw_cons_opts_t consistency;    /* how requests wait for their consistency token */
+    bool mutation_projected;       /* mutations are answered once their writes are projected */
 } gw_exec_opts_t;
 
 /**
@@ -199,6 +202,7 @@ typedef struct gw_gql_request {
     const json_t *variables;    /* the variables object, or NULL when absent or null */
     const char *operation_name; /* operationName, or NULL when absent, null or not a string */
     const char *idempotency_key; /* extensions.idempotencyKey, or NULL when absent or null */
+    const char *consistency_token; /* extensions.consistencyToken, or NULL when absent or null */
 } gw_gql_request_t;
 
 /**

@@ -60,6 +60,8 @@ typedef struct gw_conf {
     gw_limits_t limits;        /* per-request bounds */
     char *gateway_config;      /* federation: the services' JSON file, or NULL */
     int federation_timeout_ms; /* federation: per request to a service */
+    gw_cons_opts_t consistency;  /* read-your-writes: how requests wait for a token */
+    char *mutation_consistency;  /* "durable" or "projected" */
 } gw_conf_t;
 
 static const rj_conf_opt_t gw_opts[] = {
@@ -109,6 +111,21 @@ static const rj_conf_opt_t gw_opts[] = {
     {"federation-timeout-ms", RJ_CONF_INT, "10000", offsetof(gw_conf_t, federation_timeout_ms),
      "how long the gateway waits for one federated service's answer before that service's "
      "fields become null with an error"},
+    {"consistency-wait-ms", RJ_CONF_INT, "5000", offsetof(gw_conf_t, consistency.wait_ms),
+     "how long a request sent with a consistency token (or a mutation, with "
+     "--mutation-consistency projected) waits for the projector to reflect its writes before "
+     "it is answered with ConsistencyTimeoutError"},
+    {"consistency-poll-ms", RJ_CONF_INT, "2", offsetof(gw_conf_t, consistency.poll_ms),
+     "how often the projected versions are checked while requests wait for their writes (one "
+     "statement for all of them)"},
+    {"consistency-max-waiting", RJ_CONF_INT, "10000",
+     offsetof(gw_conf_t, consistency.max_waiting),
+     "most requests waiting for their writes to be projected at once; more are refused with "
+     "RetriableError"},
+    {"mutation-consistency", RJ_CONF_STR, "durable", offsetof(gw_conf_t, mutation_consistency),
+     "when a mutation is answered: durable (its events are in Kafka; a query may not see them "
+     "yet unless it sends the answer's consistency token) or projected (also reflected in "
+     "every read model, as Booster's local provider answers)"},
 };
 #define GW_NOPTS (sizeof gw_opts / sizeof gw_opts[0])
 
@@ -284,6 +301,16 @@ check_conf(const gw_conf_t *c, rj_error_t *err)
         if (limits[i].value < 0)
             return rj_error_set(err, RJ_EINVAL, "invalid %s: %d (0 or more)", limits[i].name,
                                 limits[i].value);
+    if (c->consistency.wait_ms <= 0 || c->consistency.poll_ms <= 0 ||
+        c->consistency.max_waiting <= 0)
+        return rj_error_set(err, RJ_EINVAL,
+                            "invalid consistency-wait-ms, consistency-poll-ms or "
+                            "consistency-max-waiting: each must be 1 or more");
+    if (strcmp(c->mutation_consistency, "durable") != 0 &&
+        strcmp(c->mutation_consistency, "projected") != 0)
+        return rj_error_set(err, RJ_EINVAL,
+                            "invalid mutation-consistency: %s (durable or projected)",
+                            c->mutation_consistency);
     if (c->pg_pool_size < 1 || c->pg_pool_size > 128)
         return rj_error_set(err, RJ_EINVAL, "invalid pg-pool-size: %d (1 to 128)",
                             c->pg_pool_size);
@@ -410,6 +437,8 @@ start(gw_daemon_t *d, rj_error_t *err)
         .pg = d->pg,
         .timeout_ms = c->request_timeout_ms,
         .limits = c->limits,
+        .consistency = c->consistency,
+        .mutation_projected = strcmp(c->mutation_consistency, "projected") == 0,
     };
     if ((d->exec = gw_exec_new(&xo, err)) == NULL)
         return err->status;

@@ -358,7 +358,8 @@ push_fwd_free(push_fwd_t *f)
 }
 
 void
-push_fwd_submit(push_fwd_t *f, uint64_t req_id, const char *authorization, char *body, size_t len)
+push_fwd_submit(push_fwd_t *f, uint64_t req_id, const char *authorization,
+                const char *consistency, char *body, size_t len)
 {
     fwd_req_t *r = rj_xcalloc(1, sizeof *r);
     r->id = req_id;
@@ -381,6 +382,11 @@ push_fwd_submit(push_fwd_t *f, uint64_t req_id, const char *authorization, char 
     r->headers = curl_slist_append(r->headers, "Expect:");
     if (authorization != NULL) {
         char *h = rj_xasprintf("Authorization: %s", authorization);
+        r->headers = curl_slist_append(r->headers, h);
+        free(h);
+    }
+    if (consistency != NULL) {
+        char *h = rj_xasprintf("Consistency-Token: %s", consistency);
         r->headers = curl_slist_append(r->headers, h);
         free(h);
     }

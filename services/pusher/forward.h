@@ -87,12 +87,14 @@ void push_fwd_free(push_fwd_t *f);
  * @param authorization  the Authorization header's value, or NULL for none; copied. Never
  *                       logged. A value with control characters is not sent: the request
  *                       fails instead (PUSH_FWD_FAILED)
+ * @param consistency    the Consistency-Token header's value (readside/ryw.h: base64url,
+ *                       always header-safe), or NULL for none; copied
  * @param body           the JSON request body, @p len bytes; taken (free()d here)
  *
  * Loop thread.
  */
-void push_fwd_submit(push_fwd_t *f, uint64_t req_id, const char *authorization, char *body,
-                     size_t len);
+void push_fwd_submit(push_fwd_t *f, uint64_t req_id, const char *authorization,
+                     const char *consistency, char *body, size_t len);
 
 /**
  * Takes every finished request and calls @p fn for each, in completion order, without

@@ -367,6 +367,11 @@ push_session_deinit(push_proto_t *p, push_session_t *s)
     s->authorization = NULL;
     free(s->upgrade_authorization);
     s->upgrade_authorization = NULL;
+    if (s->writes != NULL) {
+        rj_ryw_deinit(s->writes);
+        free(s->writes);
+        s->writes = NULL;
+    }
 }
 
 /* A ready frame rendered from change entry @p f: opening text, latest payload, tail. */
@@ -1118,7 +1123,32 @@ forward_operation(push_proto_t *p, push_session_t *s, const char *op_id, const o
     rj_debug("proto", "forwarding to the gateway conn=%s op=%s req=%llx user=%s", s->id, op_id,
              (unsigned long long)o->req_id, s->authorization != NULL ? "token" : "anonymous");
     char *body = request_body(text);
-    p->forward(p->forward_ud, o->req_id, s->authorization, body, strlen(body));
+    char *token = s->writes != NULL ? rj_ryw_encode(s->writes) : NULL;
+    p->forward(p->forward_ud, o->req_id, s->authorization, token, body, strlen(body));
+    free(token);
+}
+
+/*
+ * Session consistency: the writes a mutation's answer names (extensions.consistencyToken,
+ * which the gateway builds from the request's token and the mutation's own writes) join
+ * the session's, so every later operation of the connection waits for them. Merged rather
+ * than replaced: two mutations in flight at once may answer in either order.
+ */
+static void
+note_writes(push_session_t *s, const json_t *result)
+{
+    const json_t *token = json_object_get(json_object_get(result, "extensions"),
+                                          "consistencyToken");
+    if (!json_is_string(token))
+        return;
+    if (s->writes == NULL) {
+        s->writes = rj_xmalloc(sizeof *s->writes);
+        rj_ryw_init(s->writes);
+    }
+    rj_error_t err = {0};
+    if (rj_ryw_note_token(s->writes, json_string_value(token), json_string_length(token), &err) !=
+        RJ_OK)
+        rj_warn("proto", "ignoring the gateway's consistency token: %s conn=%s", err.msg, s->id);
 }
 
 /* The errors a client gets when the gateway gave no GraphQL result; logs the cause. */
@@ -1176,6 +1206,7 @@ relay_answer(push_proto_t *p, push_session_t *s, const char *op_id, const push_f
         rj_info("proto", "the gateway answers again");
         p->gateway_failing = false;
     }
+    note_writes(s, result);
     bool tws = s->subprotocol == PUSH_SUBPROTO_TRANSPORT_WS;
     if (tws && json_object_get(result, "data") == NULL) {
         /* No data: the request failed before execution (syntax, validation, variables,

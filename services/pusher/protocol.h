@@ -58,6 +58,7 @@
 #include "core/core.h"
 #include "forward.h"
 #include "graphql/graphql.h"
+#include "readside/ryw.h"
 #include "subs.h"
 
 /*
@@ -141,6 +142,8 @@ typedef struct push_session {
     bool init_received;          /* connection_init received, accepted or not */
     int64_t opened_us;           /* rj_mono_us() at push_session_init, for the init timeout */
     push_sub_owner_t subs;       /* its subscriptions; subs.data points back here */
+    rj_ryw_t *writes;            /* what its mutations wrote (read-your-writes), sent with every
+                                    forwarded operation; NULL before the first; owned */
     push_op_t *ops;              /* its queries and mutations awaiting the gateway, newest first */
     size_t nops;                 /* their number */
     push_frame_t *out_head;      /* oldest queued frame, or NULL */
@@ -196,10 +199,12 @@ typedef struct push_proto_stats {
  *
  * @param req_id         identifies the operation's slot and generation
  * @param authorization  the connection's Authorization, or NULL; borrowed
+ * @param consistency    the connection's consistency token (what its mutations wrote), for
+ *                       the gateway's Consistency-Token header, or NULL; borrowed
  * @param body           {"query", "variables", "operationName"}, @p len bytes; taken
  */
-typedef void (*push_forward_fn)(void *ud, uint64_t req_id, const char *authorization, char *body,
-                                size_t len);
+typedef void (*push_forward_fn)(void *ud, uint64_t req_id, const char *authorization,
+                                const char *consistency, char *body, size_t len);
 
 /** How to build a protocol context. */
 typedef struct push_proto_opts {

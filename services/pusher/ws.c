@@ -330,10 +330,11 @@ forward_wake(void *ud)
 }
 
 static void
-forward_submit(void *ud, uint64_t req_id, const char *authorization, char *body, size_t len)
+forward_submit(void *ud, uint64_t req_id, const char *authorization, const char *consistency,
+               char *body, size_t len)
 {
     push_server_t *srv = ud;
-    push_fwd_submit(srv->fwd, req_id, authorization, body, len);
+    push_fwd_submit(srv->fwd, req_id, authorization, consistency, body, len);
 }
 
 static void

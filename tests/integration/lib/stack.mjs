@@ -52,6 +52,22 @@ export const DAEMONS = Object.freeze({
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
+ * Every mutation answer carries extensions.consistencyToken (read-your-writes): this
+ * checks that it is a non-empty string, removes it from @p result (and `extensions` when
+ * nothing else is left), so that tests compare data and errors exactly, and returns it
+ * (undefined when the result has none, as queries do not).
+ */
+export function takeConsistencyToken(result) {
+  const ext = result?.extensions;
+  if (ext === null || typeof ext !== 'object' || !('consistencyToken' in ext)) return undefined;
+  const token = ext.consistencyToken;
+  assert.ok(typeof token === 'string' && token.length > 0, `bad consistency token: ${JSON.stringify(token)}`);
+  delete ext.consistencyToken;
+  if (Object.keys(ext).length === 0) delete result.extensions;
+  return token;
+}
+
+/**
  * Polls fn() until it returns a value other than undefined/false, or throws after
  * timeoutMs with the last error or value in the message.
  */
@@ -263,6 +279,8 @@ export class GqlWsClient {
       } catch {
         msg = { type: '<unparseable>', raw: raw.toString() };
       }
+      const token = takeConsistencyToken(msg?.payload);
+      if (token !== undefined) msg.consistencyToken = token;
       this.received.push({ at: Date.now(), msg });
       this.waiters = this.waiters.filter((w) => !w.check());
     });
@@ -434,7 +452,8 @@ export async function startStack({ name = 'stack', env = {}, args = [], kafka = 
       try {
         json = JSON.parse(text);
       } catch {}
-      return { status: res.status, json, text };
+      const consistencyToken = takeConsistencyToken(json);
+      return { status: res.status, json, text, consistencyToken };
     },
 
     /** Opens a graphql-ws client on the pusher. */

@@ -1551,6 +1551,7 @@ Test(pusher_protocol, graphql_ws_keepalive_is_sent_only_when_asked)
 typedef struct fwd_call {
     uint64_t req_id;     /* the request id */
     char *authorization; /* a copy, or NULL */
+    char *consistency;   /* a copy of the consistency token, or NULL */
     char *body;          /* the request body, taken from the protocol */
 } fwd_call_t;
 
@@ -1558,7 +1559,8 @@ static fwd_call_t calls[64];
 static size_t ncalls;
 
 static void
-record_forward(void *ud, uint64_t req_id, const char *authorization, char *body, size_t len)
+record_forward(void *ud, uint64_t req_id, const char *authorization, const char *consistency,
+               char *body, size_t len)
 {
     (void)ud;
     cr_assert_lt(ncalls, sizeof calls / sizeof calls[0]);
@@ -1566,6 +1568,7 @@ record_forward(void *ud, uint64_t req_id, const char *authorization, char *body,
     calls[ncalls++] = (fwd_call_t){
         .req_id = req_id,
         .authorization = authorization != NULL ? rj_xstrdup(authorization) : NULL,
+        .consistency = consistency != NULL ? rj_xstrdup(consistency) : NULL,
         .body = body,
     };
 }
@@ -1575,6 +1578,7 @@ calls_reset(void)
 {
     for (size_t i = 0; i < ncalls; i++) {
         free(calls[i].authorization);
+        free(calls[i].consistency);
         free(calls[i].body);
     }
     ncalls = 0;
@@ -2044,5 +2048,86 @@ Test(pusher_protocol, a_refused_token_closes_the_connection_and_forwards_nothing
     send_op(&s, "2", cart_query);
     cr_expect_eq(ncalls, 1, "nothing more is forwarded");
     free(good);
+    push_session_deinit(proto, &s);
+}
+
+/* A mutation answer's token, as the gateway builds it for @p n writes of carts c0.. */
+static char *
+token_of(int from, int n)
+{
+    rj_ryw_t t;
+    rj_ryw_init(&t);
+    char id[16];
+    for (int i = from; i < from + n; i++) {
+        snprintf(id, sizeof id, "c%d", i);
+        rj_ryw_note(&t, "Cart", id, 1);
+    }
+    char *tok = rj_ryw_encode(&t);
+    rj_ryw_deinit(&t);
+    return tok;
+}
+
+/* The writes a forwarded request's consistency token names. */
+static size_t
+forwarded_writes(const fwd_call_t *c, rj_ryw_t *out)
+{
+    rj_ryw_init(out);
+    if (c->consistency == NULL)
+        return 0;
+    rj_error_t err = {0};
+    cr_assert_eq(rj_ryw_note_token(out, c->consistency, strlen(c->consistency), &err), RJ_OK,
+                 "%s", err.msg);
+    return out->n;
+}
+
+Test(pusher_protocol, mutations_writes_go_with_the_connections_later_operations,
+     .fini = fwd_teardown)
+{
+    use_forwarding(16, 16);
+    push_session_t s;
+    push_session_init(&s, NULL);
+    handle(&s, "{\"type\":\"connection_init\"}");
+    expect_frame_type(&s, "connection_ack", NULL);
+
+    /* Two mutations in flight at once, answered out of order: both writes are kept. */
+    send_op(&s, "m1", "mutation { A }");
+    send_op(&s, "m2", "mutation { B }");
+    cr_assert_eq(ncalls, 2);
+    cr_expect_null(calls[0].consistency, "nothing written yet: no token");
+    char *t1 = token_of(0, 1), *t2 = token_of(1, 1);
+    char *a2 = rj_xasprintf("{\"data\":{\"B\":true},\"extensions\":{\"consistencyToken\":\"%s\"}}",
+                            t2);
+    char *a1 = rj_xasprintf("{\"data\":{\"A\":true},\"extensions\":{\"consistencyToken\":\"%s\"}}",
+                            t1);
+    answer(calls[1].req_id, a2);
+    answer(calls[0].req_id, a1);
+    free(a1);
+    free(a2);
+    free(t1);
+    free(t2);
+
+    send_op(&s, "q", cart_query);
+    cr_assert_eq(ncalls, 3);
+    rj_ryw_t w;
+    cr_expect_eq(forwarded_writes(&calls[2], &w), 2, "the query waits for both mutations");
+    rj_ryw_deinit(&w);
+
+    /* A malformed token from the gateway changes nothing (and is not fatal). */
+    answer(calls[2].req_id, "{\"data\":{},\"extensions\":{\"consistencyToken\":\"!!\"}}");
+    send_op(&s, "q2", cart_query);
+    cr_assert_eq(ncalls, 4);
+    cr_expect_eq(forwarded_writes(&calls[3], &w), 2);
+    rj_ryw_deinit(&w);
+
+    /* Another connection has writes of its own: none. */
+    push_session_t other;
+    push_session_init(&other, NULL);
+    handle(&other, "{\"type\":\"connection_init\"}");
+    expect_frame_type(&other, "connection_ack", NULL);
+    send_op(&other, "q", cart_query);
+    cr_assert_eq(ncalls, 5);
+    cr_expect_null(calls[4].consistency);
+
+    push_session_deinit(proto, &other);
     push_session_deinit(proto, &s);
 }
