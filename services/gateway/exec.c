@@ -2029,6 +2029,14 @@ front_free(gw_front_t *f)
 }
 
 /* The rest, on the loop thread: the token, then the operation runs. Consumes @p f's parts. */
+static gw_operation_t
+operation_of(rj_gql_op_type_t op)
+{
+    return op == RJ_GQL_OP_MUTATION       ? GW_OPERATION_MUTATION
+           : op == RJ_GQL_OP_SUBSCRIPTION ? GW_OPERATION_SUBSCRIPTION
+                                          : GW_OPERATION_QUERY;
+}
+
 static void
 back(gw_exec_t *x, gw_responder_t *r, gw_front_t *f)
 {
@@ -2038,6 +2046,8 @@ back(gw_exec_t *x, gw_responder_t *r, gw_front_t *f)
         gw_responder_send_json_take(r, f->status, f->response);
         return;
     }
+    if (f->prep != NULL)
+        gw_responder_set_operation(r, operation_of(rj_gql_prepared_op(f->prep)));
 
     /*
      * The token, in Booster's place: after the operation is known and before anything

@@ -64,7 +64,17 @@ struct gw_responder {
     void *local_data;         /* local: its argument */
     json_t *user;             /* local: the verified user envelope, or NULL (anonymous) */
     char *idempotency_key;    /* local: the client's Idempotency-Key header, or NULL */
+    gw_operation_t operation; /* what the request turned out to be, for the metrics */
 };
+
+/* How a client's request ended, for ramjet_gateway_responses_total. */
+typedef enum gw_outcome {
+    GW_OUTCOME_OK,           /* data and no errors */
+    GW_OUTCOME_CLIENT_ERROR, /* the request was wrong: syntax, validation, parameters */
+    GW_OUTCOME_UNAUTHORIZED, /* a token missing, invalid or not enough */
+    GW_OUTCOME_SERVER_ERROR, /* ours: internal errors, timeouts, dependencies away */
+    GW_NOUTCOMES
+} gw_outcome_t;
 
 struct gw_http {
     uv_loop_t *loop;                /* the gateway's loop */
@@ -82,9 +92,73 @@ struct gw_http {
     size_t inflight;                /* responders alive */
     size_t nconns;                  /* entries in conns */
     gw_conn_t *conns;               /* open client connections */
+    rj_metric_t *m_responses[GW_NOPERATIONS][GW_NOUTCOMES]; /* by operation and outcome */
 };
 
 /* ---- responses ------------------------------------------------------------------------ */
+
+static const char *const operation_names[GW_NOPERATIONS] = {"none", "query", "mutation",
+                                                            "subscription"};
+static const char *const outcome_names[GW_NOUTCOMES] = {"ok", "client_error", "unauthorized",
+                                                        "server_error"};
+
+static void
+responses_init(gw_http_t *h)
+{
+    for (int o = 0; o < GW_NOPERATIONS; o++) {
+        for (int c = 0; c < GW_NOUTCOMES; c++) {
+            char *name =
+                rj_xasprintf("ramjet_gateway_responses_total{operation=\"%s\",outcome=\"%s\"}",
+                             operation_names[o], outcome_names[c]);
+            h->m_responses[o][c] = rj_metric_counter(
+                name, "answers to clients by operation and outcome: ok, client_error (syntax, "
+                      "validation, parameters), unauthorized, server_error (ours)");
+            free(name);
+        }
+    }
+}
+
+/*
+ * The outcome of an answer: by the HTTP status outside 200, else by the errors' codes:
+ * one of ours (internal, timeouts, a dependency away) makes it a server error, then an
+ * authorization error unauthorized, and any other error a client error.
+ */
+static gw_outcome_t
+outcome_of(int status, const json_t *body)
+{
+    if (status >= 500)
+        return GW_OUTCOME_SERVER_ERROR;
+    if (status == 401 || status == 403)
+        return GW_OUTCOME_UNAUTHORIZED;
+    if (status >= 400)
+        return GW_OUTCOME_CLIENT_ERROR;
+    const json_t *errors = json_object_get(body, "errors");
+    if (json_array_size(errors) == 0)
+        return GW_OUTCOME_OK;
+    static const char *const ours[] = {"InternalError", "TimeoutError", "RetriableError",
+                                       "ConsistencyTimeoutError", "NotImplementedError"};
+    bool unauthorized = false;
+    size_t i;
+    const json_t *e;
+    json_array_foreach (errors, i, e) {
+        const char *code =
+            json_string_value(json_object_get(json_object_get(e, "extensions"), "code"));
+        if (code == NULL)
+            continue;
+        for (size_t k = 0; k < sizeof ours / sizeof ours[0]; k++)
+            if (strcmp(code, ours[k]) == 0)
+                return GW_OUTCOME_SERVER_ERROR;
+        unauthorized = unauthorized || strcmp(code, "NotAuthorizedError") == 0 ||
+                       strncmp(code, "BoosterToken", 12) == 0; /* expired, not yet valid */
+    }
+    return unauthorized ? GW_OUTCOME_UNAUTHORIZED : GW_OUTCOME_CLIENT_ERROR;
+}
+
+static void
+count_response(gw_http_t *h, gw_operation_t op, int status, const json_t *body)
+{
+    rj_metric_add(h->m_responses[op][outcome_of(status, body)], 1);
+}
 
 static const char *
 reason_phrase(int status)
@@ -232,6 +306,12 @@ gw_responder_new_local(const json_t *user, const char *idempotency_key, gw_local
     return r;
 }
 
+void
+gw_responder_set_operation(gw_responder_t *r, gw_operation_t op)
+{
+    r->operation = op;
+}
+
 bool
 gw_responder_user(const gw_responder_t *r, json_t **user)
 {
@@ -302,6 +382,7 @@ gw_responder_send_json_take(gw_responder_t *r, int status, json_t *body)
      */
     if (r->anchor != NULL)
         r->anchor->r = NULL;
+    count_response(r->http, r->operation, status, body);
     if (req != NULL)
         send_json_take(r->http, req, status, body);
     else
@@ -327,6 +408,11 @@ gw_responder_send_text_take(gw_responder_t *r, int status, char *text)
     /* As gw_responder_send_json_take: detach before sending. */
     if (r->anchor != NULL)
         r->anchor->r = NULL;
+    /* Built off the loop because it is large; read again only when it has errors. */
+    json_t *errors = strstr(text, "\"errors\"") != NULL ? rj_json_loadb(text, strlen(text), 0, NULL)
+                                                         : NULL;
+    count_response(r->http, r->operation, status, errors);
+    json_decref(errors);
     if (req != NULL)
         send_response(r->http, req, status, "application/json", text, strlen(text));
     free(text);
@@ -486,7 +572,9 @@ gw_query_param(const char *qs, size_t len, const char *name, char **value, size_
 static void
 send_error(gw_http_t *h, h2o_req_t *req, int status, const char *message, const char *code)
 {
-    send_json_take(h, req, status, gw_error_body(message, code));
+    json_t *body = gw_error_body(message, code);
+    count_response(h, GW_OPERATION_NONE, status, body);
+    send_json_take(h, req, status, body);
 }
 
 /* /healthz, /readyz and /metrics, answered exactly as the health port answers them. */
@@ -741,6 +829,7 @@ gw_http_new(const gw_http_opts_t *opts, rj_error_t *err)
     gw_http_t *h = rj_xcalloc(1, sizeof *h);
     h->loop = opts->loop;
     h->max_body_bytes = opts->max_body_bytes;
+    responses_init(h);
     h->on_graphql = opts->on_graphql;
     h->opaque = opts->opaque;
 

@@ -185,6 +185,18 @@ const char *gw_responder_header(const gw_responder_t *r, const char *name, size_
  */
 void gw_responder_add_header(gw_responder_t *r, const char *name, const char *value);
 
+/** What kind of operation a request turned out to be, for ramjet_gateway_responses_total. */
+typedef enum gw_operation {
+    GW_OPERATION_NONE,         /* none: refused before an operation was known */
+    GW_OPERATION_QUERY,        /* a query */
+    GW_OPERATION_MUTATION,     /* a mutation */
+    GW_OPERATION_SUBSCRIPTION, /* a subscription (refused over HTTP) */
+    GW_NOPERATIONS
+} gw_operation_t;
+
+/** Says which kind of operation @p r answers; counted when the answer is sent. */
+void gw_responder_set_operation(gw_responder_t *r, gw_operation_t op);
+
 /**
  * Answers with @p status and @p body serialised compactly as `application/json`, plus the
  * CORS header, then releases the responder. When the client is gone the body is dropped.

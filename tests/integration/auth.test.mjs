@@ -275,4 +275,25 @@ itest('WebSocket: a good token is accepted, and before hooks apply to subscripti
   }
 });
 
+itest('the gateway counts its answers by operation and outcome', async () => {
+  // Issue 15: the error rate an operator alerts on, told apart from clients' mistakes and
+  // refused tokens.
+  const counts = async () => {
+    const { text } = await stack.health('gateway', '/metrics');
+    const out = {};
+    for (const m of text.matchAll(/^ramjet_gateway_responses_total\{operation="(\w+)",outcome="(\w+)"\} (\d+)$/gm)) out[`${m[1]}/${m[2]}`] = Number(m[3]);
+    return out;
+  };
+  const before = await counts();
+  assert.equal(Object.keys(before).length, 16, JSON.stringify(before));
+  await stack.gql(CART_READ_MODEL, { id: 'metrics-none' }); // ok
+  await stack.gql('{ CartReadModel(id: "x") { id }'); // syntax: before any operation
+  await stack.gql('{ NoSuchField }'); // validation
+  await stack.gql(CREATE_PRODUCT, { sku: 'metrics' }, bearer('not.a.token')); // refused token
+  await stack.gql(CREATE_PRODUCT, { sku: 'metrics' }); // no token for an Admin mutation
+  const after = await counts();
+  const delta = Object.fromEntries(Object.keys(after).map((k) => [k, after[k] - (before[k] ?? 0)]).filter(([, d]) => d !== 0));
+  assert.deepStrictEqual(delta, { 'query/ok': 1, 'none/client_error': 2, 'mutation/unauthorized': 2 });
+});
+
 itestStopsCleanly(() => stack);
