@@ -24,11 +24,13 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import dockerignore from '@balena/dockerignore';
 import * as keda from '@kubernetes-models/keda/keda.sh/v1alpha1';
+import * as monitoring from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import * as apps from 'kubernetes-models/apps/v1';
 import * as autoscaling from 'kubernetes-models/autoscaling/v2';
 import * as batch from 'kubernetes-models/batch/v1';
@@ -60,6 +62,7 @@ const MODELS = {
   'networking.k8s.io/v1': networking,
   'policy/v1': policy,
   'keda.sh/v1alpha1': keda,
+  'monitoring.coreos.com/v1': monitoring,
 };
 
 function run(cmd, args, opts = {}) {
@@ -299,5 +302,32 @@ test('the build context holds no private key', () => {
     if (!fs.existsSync(path.join(root, f))) continue;
     const head = fs.readFileSync(path.join(root, f)).subarray(0, 4096).toString('latin1');
     assert.doesNotMatch(head, /-----BEGIN [A-Z ]*PRIVATE KEY-----/, `${f} is a private key in the build context`);
+  }
+});
+
+/* ---- alerts ---- */
+
+test('the alert rules load in Prometheus and pass their unit tests', () => {
+  // promtool (Debian's prometheus, installed by scripts/deps) on the PrometheusRule as
+  // deploy/overlays/monitoring renders it: `check rules`, then `test rules` with
+  // tests/deploy/alerts.test.yaml, where every alert fires on the series the daemons export.
+  const rule = render(path.join(deployDir, 'overlays', 'monitoring')).find((o) => o.kind === 'PrometheusRule');
+  assert.ok(rule, 'deploy/overlays/monitoring renders no PrometheusRule');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rj-alerts-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'rules.yaml'), YAML.stringify({ groups: rule.spec.groups }));
+    fs.copyFileSync(path.join(here, 'alerts.test.yaml'), path.join(dir, 'alerts.test.yaml'));
+    for (const args of [['check', 'rules', 'rules.yaml'], ['test', 'rules', 'alerts.test.yaml']]) {
+      try {
+        run('promtool', args, { cwd: dir });
+      } catch (e) {
+        assert.fail(`promtool ${args.join(' ')}: ${e.stdout ?? ''}${e.stderr ?? e.message}`);
+      }
+    }
+    const tested = new Set([...fs.readFileSync(path.join(here, 'alerts.test.yaml'), 'utf8').matchAll(/alertname: (\w+)/g)].map((m) => m[1]));
+    const missing = rule.spec.groups.flatMap((g) => g.rules.map((r) => r.alert)).filter((a) => !tested.has(a));
+    assert.deepStrictEqual(missing, [], 'every alert has a unit test');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
