@@ -136,11 +136,28 @@ schedule(gw_cons_t *c, bool now)
             uv_timer_stop(&c->timer);
         return;
     }
-    int64_t wait = now || c->checking ? 0 : c->o.poll_ms;
+    if (c->checking) {
+        /*
+         * Until the check returns only the deadlines of the waiters it does not cover
+         * matter: check_done decides or expires the others. Never a timer that is due
+         * already: libuv runs a timer re-armed with 0 from its own callback again in the
+         * same pass, without turning the loop, so the check's answer (the thread pool's
+         * completion) could never arrive and the loop would spin forever.
+         */
+        cons_waiter_t *w = c->head;
+        while (w != NULL && w->in_check)
+            w = w->next;
+        if (w == NULL) {
+            uv_timer_stop(&c->timer);
+            return;
+        }
+        int64_t wait = w->deadline - (int64_t)uv_now(c->loop);
+        uv_timer_start(&c->timer, on_timer, wait > 1 ? (uint64_t)wait : 1, 0);
+        return;
+    }
+    int64_t wait = now ? 0 : c->o.poll_ms;
     int64_t to_deadline = c->head->deadline - (int64_t)uv_now(c->loop);
-    if (c->checking)
-        wait = to_deadline; /* only deadlines matter until the check returns */
-    else if (to_deadline < wait)
+    if (to_deadline < wait)
         wait = to_deadline;
     uv_timer_start(&c->timer, on_timer, wait > 0 ? (uint64_t)wait : 0, 0);
 }

@@ -153,6 +153,26 @@ itest('with the projector frozen, a query with the token ends with ConsistencyTi
   assert.deepStrictEqual(r.json, { data: cartOf(id, 5) }, r.text);
 });
 
+itest('a check held up past every deadline does not hold the gateway', { timeout: 90000 }, async () => {
+  // The check of projected versions runs on the PostgreSQL pool; while it is held (here by
+  // a lock on projected_entities) its waiters wait for its answer, but the loop must go on
+  // serving everything else. A timer re-armed at 0 from its own callback once spun libuv's
+  // timer pass forever and wedged the gateway (seen under ASan).
+  const id = cartId();
+  const token = tokenOf(await change(stack, id, 1));
+  const held = stack.sql(`BEGIN; LOCK TABLE shop.projected_entities IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(${(3 * WAIT_MS) / 1000}); COMMIT;`);
+  await sleep(300); // the lock is taken
+  const started = Date.now();
+  const waiting = readCart(stack, id, { header: token });
+  await sleep(WAIT_MS + 500); // past the waiter's deadline while its check is held
+  const other = await stack.gql('{ __typename }', undefined, {}, { timeoutMs: 5000 });
+  assert.deepStrictEqual(other.json, { data: { __typename: 'Query' } }, other.text);
+  await held;
+  const r = await waiting;
+  assert.ok(r.json?.data?.CartReadModel !== undefined || r.json?.errors?.[0]?.extensions?.code === 'ConsistencyTimeoutError', r.text);
+  assert.ok(Date.now() - started < 3 * WAIT_MS + 10000, `answered after ${Date.now() - started} ms`);
+});
+
 itest('over one WebSocket, a query after a mutation sees it without any token', { timeout: 60000 }, async () => {
   const client = await stack.ws();
   try {
