@@ -14,6 +14,7 @@
 #   /opt/ramjet/lib/libshop.so             the example app (RAMJET_APP)
 #   /opt/ramjet/lib/shop.graphql           its SDL, resolved next to the library
 #   /opt/ramjet/share/graphiql/            GraphiQL's assets, served by the gateway
+#   /opt/ramjet/include, lib/cmake/Ramjet, lib/pkgconfig   the application SDK
 #
 # No token key is in the image: the shop refuses to start until one is named
 # (SHOP_BOOSTER_PUBLIC_KEY_FILE, a mounted file, or SHOP_JWKS_URI; README.md,
@@ -23,10 +24,10 @@
 # Everything under /opt/ramjet is owned by root and read-only to the runtime
 # user (uid/gid 10001), so the root filesystem can be mounted read-only.
 #
-# To ship your own application, build it against this tree (or a copy of the
-# headers in common/include) and either extend this image
-# (`FROM ramjet:0.1.0` + `COPY libmyapp.so myapp.graphql /opt/ramjet/lib/`)
-# or mount it, then point RAMJET_APP at it.
+# To ship your own application, build it against an installed Ramjet
+# (find_package(Ramjet), docs/app-sdl.md "Build your own application") and either
+# extend this image (`FROM ramjet:0.1.0` + `COPY libmyapp.so myapp.graphql
+# /opt/ramjet/lib/`) or mount it, then point RAMJET_APP at it.
 
 # An exact point-release tag, so a rebuild does not silently move to another base.
 # For bit-for-bit reproducible images, pin the digest your registry serves for it
@@ -71,23 +72,25 @@ RUN set -eux; \
     cmake -S . -B build -DRAMJET_TESTS=OFF -DRAMJET_WERROR=ON; \
     cmake --build build -j"$(nproc)"
 
-# Stage exactly what the runtime needs, and fail the build (not the first pod)
-# when an expected artifact is missing. The development key pair stays out
-# (.dockerignore keeps private.pem out of the context; lib/shop-keys is not copied).
+# Stage exactly what the runtime needs with the install rules (cmake/RamjetPackage.cmake):
+# Ramjet itself, then the shop, which the build made as an outside project would
+# (examples/CMakeLists.txt) and which installs its library and SDL into lib/. Fail the
+# build (not the first pod) when an expected artifact is missing. The development key
+# pair stays out: .dockerignore keeps private.pem out of the context and the shop never
+# installs its public key (it is copied into build/lib/shop-keys for `ramjet dev` only).
 # runtime-packages.txt: the Debian packages that own every shared library the
 # binaries and the app resolve (ldd), so the runtime stage installs exactly those.
 RUN set -eux; \
     dest=/staging/opt/ramjet; \
-    install -d -m 0755 "$dest/bin" "$dest/lib" "$dest/share/graphiql"; \
+    cmake --install build --prefix "$dest"; \
+    cmake --install build/examples/shop --prefix "$dest"; \
     for d in gateway commands eventstore reducer projector pusher; do \
-        test -x "build/bin/ramjet-$d"; \
+        test -x "$dest/bin/ramjet-$d"; \
     done; \
-    test -x build/bin/ramjet; \
-    install -m 0755 build/bin/ramjet build/bin/ramjet-* "$dest/bin/"; \
-    test -f build/lib/libshop.so; \
-    install -m 0644 build/lib/libshop.so build/lib/shop.graphql "$dest/lib/"; \
-    test -d build/share/graphiql; \
-    install -m 0644 build/share/graphiql/* "$dest/share/graphiql/"; \
+    test -x "$dest/bin/ramjet"; \
+    test -f "$dest/lib/libshop.so"; \
+    test -f "$dest/lib/shop.graphql"; \
+    test -f "$dest/share/graphiql/graphiql.min.js"; \
     if find /staging -name '*.pem' | grep -q .; then echo 'a key in the image' >&2; exit 1; fi; \
     ldd "$dest"/bin/* "$dest/lib/libshop.so" \
         | awk '$2 == "=>" && $3 ~ /^\// {print $3}' | sort -u \

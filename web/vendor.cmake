@@ -48,4 +48,4 @@ add_custom_command(
   COMMENT "Copying GraphiQL into share/graphiql"
   VERBATIM)
 add_custom_target(graphiql-assets ALL DEPENDS ${RJ_GRAPHIQL_OUTPUTS})
-install(FILES ${RJ_GRAPHIQL_OUTPUTS} DESTINATION share/graphiql)
+install(FILES ${RJ_GRAPHIQL_OUTPUTS} DESTINATION ${CMAKE_INSTALL_DATADIR}/graphiql COMPONENT runtime)

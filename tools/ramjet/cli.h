@@ -39,4 +39,16 @@ int cli_schema_main(int argc, char **argv);
  */
 int cli_replay_main(int argc, char **argv);
 
+/**
+ * `ramjet new <dir>` scaffolds an application (SDL, C handlers, a CMakeLists using the
+ * installed Ramjet package, a test); `ramjet new command|event|entity|read-model NAME`
+ * adds a piece to one (new.c).
+ *
+ * @param argc  number of arguments, including argv[0] ("new")
+ * @param argv  the subcommand's arguments; borrowed
+ * @return 0 on success, 1 when a file cannot be written or the piece does not fit the
+ *         application, 2 on a usage error
+ */
+int cli_new_main(int argc, char **argv);
+
 #endif

@@ -4,6 +4,7 @@
  *   ramjet dev [options]    run the whole suite on this machine (dev.c)
  *   ramjet schema print     print the application's generated GraphQL API (schema.c)
  *   ramjet replay <RM>      rebuild a read model from the event store and swap it in (replay.c)
+ *   ramjet new <dir>        scaffold an application, or add a piece to one (new.c)
  *
  * Each subcommand parses its own options from its own config table
  * (config/config.h), so `ramjet <command> --help` documents it; this file only
@@ -29,6 +30,8 @@ static const cli_command_t cli_commands[] = {
     {"schema", cli_schema_main, "print the GraphQL API (SDL) generated for an application"},
     {"replay", cli_replay_main,
      "rebuild a read model from the event store and swap it in (no empty window)"},
+    {"new", cli_new_main,
+     "scaffold an application (new <dir>) or add a command, event, entity or read model"},
 };
 
 static void

@@ -370,10 +370,10 @@ export const TEST_KAFKA = process.env.RAMJET_TEST_KAFKA || 'real';
  * Starts a stack. options.name labels the temp dir; options.env adds variables for
  * the supervisor (and so the daemons); options.args adds `ramjet dev` arguments;
  * options.kafka is 'real' or 'mock' (`ramjet dev --kafka`, default TEST_KAFKA) and is
- * ignored when args name --kafka-brokers.
+ * ignored when args name --kafka-brokers; options.ramjet runs another `ramjet` binary
+ * (an installed one: sdk.test.mjs) instead of the build directory's.
  */
-export async function startStack({ name = 'stack', env = {}, args = [], kafka = TEST_KAFKA, readyTimeoutMs = 120000 } = {}) {
-  const ramjet = path.join(buildDir, 'bin', 'ramjet');
+export async function startStack({ name = 'stack', env = {}, args = [], kafka = TEST_KAFKA, readyTimeoutMs = 120000, ramjet = path.join(buildDir, 'bin', 'ramjet') } = {}) {
   if (!existsSync(ramjet)) throw new Error(`${ramjet} does not exist: build first (scripts/build)`);
 
   // Under /tmp, and searchable by others: as root, postgres runs as user `ramjet`.
