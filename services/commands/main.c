@@ -244,6 +244,8 @@ run(cmd_conf_t *conf)
                                         "Kafka transactions, by outcome");
     p.transactional = conf->kafka_transactions;
     p.test_pause_file = getenv("RAMJET_TEST_TXN_PAUSE_FILE");
+    if (p.test_pause_file != NULL && p.test_pause_file[0] == '\0')
+        p.test_pause_file = NULL;
     p.m_batch_us = rj_metric_histogram("ramjet_command_batch_seconds", "command batch latency");
     char *gap_name = rj_xasprintf("ramjet_offset_gaps_total{topic=\"%s\"}", commands_topic);
     p.m_gaps = rj_metric_counter(gap_name, "offset jumps: commands the broker dropped before "
