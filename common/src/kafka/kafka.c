@@ -465,6 +465,7 @@ struct rj_kafka_consumer {
     char *group;                      /* group.id */
     unsigned generation;              /* bumped by every rebalance callback */
     int assigned;                     /* partitions assigned to us right now */
+    bool cooperative;                 /* the group rebalances incrementally */
     bool fatal;                       /* the consumer cannot go on; see fatal_err */
     rj_error_t fatal_err;             /* why */
 };
@@ -501,7 +502,14 @@ consumer_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
                       rd_kafka_topic_partition_list_t *parts, void *conf_opaque)
 {
     rj_kafka_consumer_t *c = conf_opaque;
-    bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    /*
+     * NULL while the consumer closes in the middle of a rebalance (a member that
+     * exits as another joins): the protocol is then the one of the previous call.
+     */
+    const char *protocol = rd_kafka_rebalance_protocol(rk);
+    if (protocol != NULL)
+        c->cooperative = strcmp(protocol, "COOPERATIVE") == 0;
+    bool cooperative = c->cooperative;
     rd_kafka_error_t *kerr = NULL;
     rd_kafka_resp_err_t aerr = RD_KAFKA_RESP_ERR_NO_ERROR;
 
