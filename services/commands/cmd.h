@@ -51,7 +51,8 @@
  *
  * Test-only: RAMJET_TEST_TXN_PAUSE_FILE names a file; while it exists, each
  * transaction pauses for the milliseconds written in it after its messages reached
- * the broker and before it commits (tests kill or fence the processor there).
+ * the broker and before it commits (tests kill or fence the processor there;
+ * without transactions, after the acknowledgement and before the outbox mark).
  *
  * Transactions do not replace the version counter in PostgreSQL: events of one
  * entity can come from commands in different partitions, handled by different

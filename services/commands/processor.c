@@ -631,7 +631,8 @@ typedef rj_status_t (*deliver_fill_fn)(cmd_processor_t *p, void *ctx, rj_error_t
  * Test-only fault injection (RAMJET_TEST_TXN_PAUSE_FILE, cmd.h): while the file
  * exists, every transaction waits the milliseconds it holds between its last
  * produce and its commit, with its messages already on the broker, so a test can
- * SIGKILL the processor or fence it there. One stat per transaction when set,
+ * SIGKILL the processor or fence it there (without transactions: between the
+ * acknowledgement and the outbox mark). One stat per transaction when set,
  * nothing when not.
  */
 static void
@@ -696,6 +697,8 @@ deliver_plain(cmd_processor_t *p, deliver_fill_fn fill, void *ctx, rj_error_t *e
     rj_status_t st = fill(p, ctx, err);
     if (st == RJ_OK)
         st = rj_kafka_producer_flush(p->producer, p->produce_timeout_ms, err);
+    if (st == RJ_OK)
+        test_pause(p); /* the same window: on the broker, the outbox rows not marked */
     return st;
 }
 
