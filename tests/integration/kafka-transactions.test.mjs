@@ -197,7 +197,7 @@ itest('a second processor with the same transactional.id fences the first, which
   assert.equal(perProduct.get('pz'), 1, 'the zombie batch is on the topic once');
   assert.equal(perProduct.get('pz2'), 1);
   assert.equal(committed.length, mutations.filter((x) => x.acked).length, 'every acknowledged mutation once, nothing else');
-  await b.stop();
+  assert.deepStrictEqual(await b.stop(), { code: 0, signal: null }, 'B drains and exits cleanly');
 });
 
 itestStopsCleanly(() => stack);
