@@ -164,6 +164,8 @@ itest('read_committed sees every acknowledged mutation once while the processor 
   for (const [cart, list] of groupByCart(events)) {
     assert.deepStrictEqual(list.map((e) => e.version), Array.from({ length: list.length }, (_, i) => i + 1), `versions of ${cart}`);
   }
+  // Transaction markers and aborted records take offsets; they are not lost messages.
+  for (const daemon of ['eventstore', 'reducer']) assert.doesNotMatch(stack.log(daemon), /offset gap/, `${daemon} reports no offset gap`);
 });
 
 itest('a second processor with the same transactional.id fences the first, which exits', { timeout: 300000 }, async (t) => {
