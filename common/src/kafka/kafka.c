@@ -986,6 +986,13 @@ rj_kafka_producer_new_transactional(const char *brokers, const char *client_id,
         {"transactional.id", transactional_id},
         {"transaction.timeout.ms", timeout},
         {"message.timeout.ms", timeout},
+        /*
+         * The coordinator answers CONCURRENT_TRANSACTIONS to the next transaction's
+         * first request while it still writes the previous one's markers, a few ms;
+         * librdkafka retries after retry.backoff.ms, 100 ms by default, which every
+         * batch then paid. 20 ms is the Java producer's backoff for this case.
+         */
+        {"retry.backoff.ms", "20"},
     };
     rj_kafka_producer_t *p =
         producer_create(brokers, client_id, extra, sizeof extra / sizeof extra[0], err);
