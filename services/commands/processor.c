@@ -142,11 +142,11 @@ load_committed(cmd_processor_t *p, cmd_item_t *items, size_t n, rj_error_t *err)
     free(ids);
     const char *params[] = {arr};
     PGresult *res = NULL;
-    rj_status_t st = rj_pg_exec_prepared(
-        p->pg, "cmd_outbox_lookup",
-        "SELECT request_id, events::text, (reply->'message')::text, produced "
-        "FROM command_outbox WHERE request_id = ANY($1::text[])",
-        1, params, &res, err);
+    rj_status_t st =
+        rj_pg_exec_prepared(p->pg, "cmd_outbox_lookup",
+                            "SELECT request_id, events::text, (reply->'message')::text, produced "
+                            "FROM command_outbox WHERE request_id = ANY($1::text[])",
+                            1, params, &res, err);
     free(arr);
     if (st != RJ_OK)
         return st;
@@ -671,8 +671,7 @@ deliver_txn(cmd_processor_t *p, deliver_fill_fn fill, void *ctx, const rj_kafka_
     st = fill(p, ctx, err);
     if (st == RJ_OK) {
         test_pause(p);
-        st = rj_kafka_txn_commit(p->producer, p->consumer, offs, noffs, p->produce_timeout_ms,
-                                 err);
+        st = rj_kafka_txn_commit(p->producer, p->consumer, offs, noffs, p->produce_timeout_ms, err);
         if (st == RJ_OK) {
             rj_metric_add(p->m_txn_committed, 1);
             return RJ_OK;
@@ -984,8 +983,8 @@ fill_recovered(cmd_processor_t *p, void *ctx, rj_error_t *err)
 
 /* The unproduced outbox rows of @p parts, in commit order (seq). */
 static rj_status_t
-outbox_unproduced(cmd_processor_t *p, const rd_kafka_topic_partition_list_t *parts,
-                  PGresult **res, rj_error_t *err)
+outbox_unproduced(cmd_processor_t *p, const rd_kafka_topic_partition_list_t *parts, PGresult **res,
+                  rj_error_t *err)
 {
     char **nums = rj_xcalloc((size_t)parts->cnt, sizeof *nums);
     for (int i = 0; i < parts->cnt; i++)
@@ -1123,8 +1122,8 @@ cmd_recover(cmd_processor_t *p, const rd_kafka_topic_partition_list_t *parts, rj
     size_t nproduce = st == RJ_OK ? recover_rows(res, committed, rr) : 0;
     if (st == RJ_OK)
         rj_info("command",
-                "recovering committed but unmarked outbox rows: rows=%zu produce_again=%zu",
-                rows, nproduce);
+                "recovering committed but unmarked outbox rows: rows=%zu produce_again=%zu", rows,
+                nproduce);
     if (st == RJ_OK && nproduce > 0) {
         rj_kafka_offset_t *offs = NULL;
         size_t noffs = recover_offsets(parts, &offs);

@@ -1078,8 +1078,7 @@ rj_kafka_txn_begin(rj_kafka_producer_t *p, rj_error_t *err)
  */
 static rj_status_t
 txn_step(rj_kafka_producer_t *p, const char *what, int64_t deadline_us,
-         rd_kafka_error_t *(*step)(rj_kafka_producer_t *, void *, int), void *arg,
-         rj_error_t *err)
+         rd_kafka_error_t *(*step)(rj_kafka_producer_t *, void *, int), void *arg, rj_error_t *err)
 {
     for (;;) {
         int64_t left_ms = (deadline_us - rj_mono_us()) / 1000;

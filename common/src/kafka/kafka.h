@@ -367,8 +367,7 @@ void rj_kafka_consumer_commit_async(rj_kafka_consumer_t *c, const rj_kafka_offse
  * Ownership: as rj_kafka_producer_new. Every message it produces must be inside a
  * transaction (rj_kafka_txn_begin). Runs on the daemon's main thread.
  */
-rj_kafka_producer_t *rj_kafka_producer_new_transactional(const char *brokers,
-                                                         const char *client_id,
+rj_kafka_producer_t *rj_kafka_producer_new_transactional(const char *brokers, const char *client_id,
                                                          const char *transactional_id,
                                                          int txn_timeout_ms, int init_timeout_ms,
                                                          rj_error_t *err);
