@@ -12,9 +12,11 @@
  * Lifecycle: STARTING (connecting, migrating) -> RUNNING (polling) ->
  * DRAINING (SIGTERM: finish the batch in hand, leave the group) -> STOPPED.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "app/app.h"
 #include "cmd.h"
@@ -30,6 +32,9 @@ typedef struct cmd_conf {
     int outbox_retention_s;  /* how long handled request ids are remembered */
     int connect_timeout_ms;  /* how long to wait for dependencies at start */
     char *group_instance_id; /* group.instance.id; NULL: dynamic membership */
+    bool kafka_transactions; /* produce in Kafka transactions (cmd.h) */
+    char *transactional_id;  /* transactional.id; NULL: "<group>@<hostname>" */
+    int txn_timeout_ms;      /* transaction.timeout.ms */
 } cmd_conf_t;
 
 static const rj_conf_opt_t cmd_opts[] = {
@@ -45,6 +50,17 @@ static const rj_conf_opt_t cmd_opts[] = {
     {"connect-timeout-ms", RJ_CONF_INT, "60000", offsetof(cmd_conf_t, connect_timeout_ms),
      "how long to wait for PostgreSQL, Kafka and Redis at start"},
     RJ_KAFKA_CONF_INSTANCE_ID(cmd_conf_t, group_instance_id),
+    {"kafka-transactions", RJ_CONF_BOOL, "on", offsetof(cmd_conf_t, kafka_transactions),
+     "produce each batch's events in a Kafka transaction with the commands' offsets, so "
+     "read_committed consumers see them exactly once; off for brokers without transactions "
+     "(consumers then drop identical copies by version)"},
+    {"transactional-id", RJ_CONF_STR, NULL, offsetof(cmd_conf_t, transactional_id),
+     "Kafka transactional.id of this instance: stable across its restarts (a restarted "
+     "instance fences its predecessor and aborts what it left open) and unique among running "
+     "instances (two with one id fence each other). Unset: \"ramjet-commands@<hostname>\""},
+    {"transaction-timeout-ms", RJ_CONF_INT, "15000", offsetof(cmd_conf_t, txn_timeout_ms),
+     "how long the broker keeps an instance's transaction open before aborting it: how long "
+     "an instance that vanished mid-transaction can hold back read_committed consumers"},
 };
 #define CMD_NOPTS (sizeof cmd_opts / sizeof cmd_opts[0])
 
@@ -111,11 +127,7 @@ on_assign(void *opaque, rd_kafka_topic_partition_list_t *parts, rj_error_t *err)
     for (int i = 0; i < parts->cnt; i++)
         expect_set(p, parts->elems[i].partition,
                    parts->elems[i].offset >= 0 ? parts->elems[i].offset : -1);
-    int32_t *nums = rj_xcalloc((size_t)parts->cnt, sizeof *nums);
-    for (int i = 0; i < parts->cnt; i++)
-        nums[i] = parts->elems[i].partition;
-    st = cmd_recover(p, nums, (size_t)parts->cnt, err);
-    free(nums);
+    st = cmd_recover(p, parts, err);
     rj_info("kafka", "assigned %d partitions", parts->cnt);
     rj_proc_set_ready(true);
     return st;
@@ -126,6 +138,35 @@ on_revoke(void *opaque, const rd_kafka_topic_partition_list_t *parts)
 {
     (void)opaque;
     rj_info("kafka", "revoked %d partitions", parts->cnt);
+}
+
+/*
+ * The producer of events and dead letters: transactional unless turned off. Its
+ * transactional.id defaults to the group and this host's name, which a restarted
+ * pod or container keeps, so the new instance fences the old one.
+ */
+static rj_kafka_producer_t *
+producer_new(const cmd_conf_t *conf, const char *group, rj_error_t *err)
+{
+    const char *brokers = conf->common.kafka_brokers;
+    if (!conf->kafka_transactions)
+        return rj_kafka_producer_new(brokers, group, err);
+    char host[256];
+    char *id = NULL;
+    if (conf->transactional_id != NULL && conf->transactional_id[0] != '\0') {
+        id = rj_xstrdup(conf->transactional_id);
+    } else if (gethostname(host, sizeof host) == 0 && host[0] != '\0') {
+        host[sizeof host - 1] = '\0';
+        id = rj_xasprintf("%s@%s", group, host);
+    } else {
+        rj_error_set(err, RJ_EINVAL, "could not read the host name for transactional-id: %s",
+                     strerror(errno));
+        return NULL;
+    }
+    rj_kafka_producer_t *p = rj_kafka_producer_new_transactional(
+        brokers, group, id, conf->txn_timeout_ms, conf->connect_timeout_ms, err);
+    free(id);
+    return p;
 }
 
 static rj_redis_t *
@@ -195,6 +236,16 @@ run(cmd_conf_t *conf)
     p.m_events = rj_metric_counter("ramjet_events_produced_total", "events produced");
     p.m_recovered = rj_metric_counter("ramjet_outbox_recovered_total",
                                       "outbox rows produced again after a crash");
+    p.m_settled = rj_metric_counter("ramjet_outbox_settled_total",
+                                    "unmarked outbox rows found committed in Kafka after a crash");
+    p.m_txn_committed = rj_metric_counter("ramjet_kafka_transactions_total{outcome=\"committed\"}",
+                                          "Kafka transactions, by outcome");
+    p.m_txn_aborted = rj_metric_counter("ramjet_kafka_transactions_total{outcome=\"aborted\"}",
+                                        "Kafka transactions, by outcome");
+    p.transactional = conf->kafka_transactions;
+    p.test_pause_file = getenv("RAMJET_TEST_TXN_PAUSE_FILE");
+    if (p.test_pause_file != NULL && p.test_pause_file[0] == '\0')
+        p.test_pause_file = NULL;
     p.m_batch_us = rj_metric_histogram("ramjet_command_batch_seconds", "command batch latency");
     char *gap_name = rj_xasprintf("ramjet_offset_gaps_total{topic=\"%s\"}", commands_topic);
     p.m_gaps = rj_metric_counter(gap_name, "offset jumps: commands the broker dropped before "
@@ -228,7 +279,7 @@ run(cmd_conf_t *conf)
     rj_kafka_topic_spec_t spec = rj_kafka_topic_spec(&conf->common);
     if (topics_ensure_retry(conf->common.kafka_brokers, topics, 3, &spec, 5000, &err) != RJ_OK)
         rj_warn("kafka", "could not ensure topics exist, assuming they do: %s", err.msg);
-    p.producer = rj_kafka_producer_new(conf->common.kafka_brokers, "ramjet-commands", &err);
+    p.producer = producer_new(conf, p.group, &err);
     if (p.producer == NULL) {
         rj_fatal("kafka", "%s", err.msg);
         goto out;
@@ -241,6 +292,7 @@ run(cmd_conf_t *conf)
         rj_fatal("kafka", "%s", err.msg);
         goto out;
     }
+    p.consumer = consumer;
 
     rj_proc_set_state(RJ_PROC_RUNNING);
     rj_info("main", "consuming topic=%s group=%s app=%s", commands_topic, p.group, name);
@@ -267,10 +319,14 @@ run(cmd_conf_t *conf)
                 rc = 1;
                 break;
             }
-            rj_kafka_offset_t *offs = NULL;
-            size_t noffs = rj_kafka_offsets_from_batch(msgs, (size_t)n, &offs);
-            rj_kafka_consumer_commit_async(consumer, offs, noffs);
-            rj_kafka_offsets_free(offs, noffs);
+            /* With transactions the batch's offsets were committed with its events:
+               a commit outside them could only run ahead of what recovery trusts. */
+            if (!p.transactional) {
+                rj_kafka_offset_t *offs = NULL;
+                size_t noffs = rj_kafka_offsets_from_batch(msgs, (size_t)n, &offs);
+                rj_kafka_consumer_commit_async(consumer, offs, noffs);
+                rj_kafka_offsets_free(offs, noffs);
+            }
             for (ssize_t i = 0; i < n; i++)
                 rd_kafka_message_destroy(msgs[i]);
         }

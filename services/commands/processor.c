@@ -29,6 +29,7 @@ typedef struct cmd_item {
     char decode_error[RJ_ERROR_MSG_MAX]; /* why it could not be decoded */
     int dup_of;       /* index of an earlier item with the same request id, or -1 */
     bool from_outbox; /* already committed by an earlier delivery */
+    bool produced;    /* from_outbox, and its events are on the topic already */
     json_t *events;   /* array of event envelopes (objects) with versions */
     json_t *reply;    /* the reply envelope as an object */
 } cmd_item_t;
@@ -65,6 +66,7 @@ item_reset(cmd_item_t *it)
     it->events = NULL;
     it->reply = NULL;
     it->from_outbox = false;
+    it->produced = false;
 }
 
 static void
@@ -140,11 +142,11 @@ load_committed(cmd_processor_t *p, cmd_item_t *items, size_t n, rj_error_t *err)
     free(ids);
     const char *params[] = {arr};
     PGresult *res = NULL;
-    rj_status_t st = rj_pg_exec_prepared(
-        p->pg, "cmd_outbox_lookup",
-        "SELECT request_id, events::text, (reply->'message')::text FROM command_outbox "
-        "WHERE request_id = ANY($1::text[])",
-        1, params, &res, err);
+    rj_status_t st =
+        rj_pg_exec_prepared(p->pg, "cmd_outbox_lookup",
+                            "SELECT request_id, events::text, (reply->'message')::text, produced "
+                            "FROM command_outbox WHERE request_id = ANY($1::text[])",
+                            1, params, &res, err);
     free(arr);
     if (st != RJ_OK)
         return st;
@@ -164,6 +166,7 @@ load_committed(cmd_processor_t *p, cmd_item_t *items, size_t n, rj_error_t *err)
                                     "could not read outbox row: malformed JSON request=%s", rid);
             }
             it->from_outbox = true;
+            it->produced = strcmp(PQgetvalue(res, r, 3), "t") == 0;
         }
     }
     PQclear(res);
@@ -459,6 +462,7 @@ write_outbox(cmd_processor_t *p, cmd_item_t *items, size_t n, rj_error_t *err)
 {
     char **rids = rj_xcalloc(n, sizeof *rids);
     char **parts = rj_xcalloc(n, sizeof *parts);
+    char **offsets = rj_xcalloc(n, sizeof *offsets);
     char **events = rj_xcalloc(n, sizeof *events);
     char **replies = rj_xcalloc(n, sizeof *replies);
     size_t m = 0;
@@ -469,6 +473,7 @@ write_outbox(cmd_processor_t *p, cmd_item_t *items, size_t n, rj_error_t *err)
         json_t *reply = outbox_reply(it);
         rids[m] = (char *)it->env.request_id;
         parts[m] = rj_xasprintf("%d", (int)it->msg->partition);
+        offsets[m] = rj_xasprintf("%lld", (long long)it->msg->offset);
         events[m] = rj_json_dumps(it->events);
         replies[m] = rj_json_dumps(reply);
         json_decref(reply);
@@ -478,29 +483,34 @@ write_outbox(cmd_processor_t *p, cmd_item_t *items, size_t n, rj_error_t *err)
     if (m > 0) {
         char *a_rids = rj_pg_array_literal((const char *const *)rids, m);
         char *a_parts = rj_pg_array_literal((const char *const *)parts, m);
+        char *a_offsets = rj_pg_array_literal((const char *const *)offsets, m);
         char *a_events = rj_pg_array_literal((const char *const *)events, m);
         char *a_replies = rj_pg_array_literal((const char *const *)replies, m);
-        const char *params[] = {a_rids, a_parts, a_events, a_replies};
+        const char *params[] = {a_rids, a_parts, a_events, a_replies, a_offsets};
         st = rj_pg_exec_prepared(
             p->pg, "cmd_outbox_insert",
             "INSERT INTO command_outbox (request_id, partition, produced, events, reply, "
-            "created_at) "
-            "SELECT r, pt, false, e::jsonb, y::jsonb, now() "
-            "FROM unnest($1::text[], $2::int[], $3::text[], $4::text[]) AS u(r, pt, e, y) "
+            "created_at, command_offset) "
+            "SELECT r, pt, false, e::jsonb, y::jsonb, now(), o "
+            "FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::bigint[]) "
+            "AS u(r, pt, e, y, o) "
             "ON CONFLICT (request_id) DO NOTHING",
-            4, params, NULL, err);
+            5, params, NULL, err);
         free(a_rids);
         free(a_parts);
+        free(a_offsets);
         free(a_events);
         free(a_replies);
     }
     for (size_t i = 0; i < m; i++) {
         free(parts[i]);
+        free(offsets[i]);
         free(events[i]);
         free(replies[i]);
     }
     free(rids);
     free(parts);
+    free(offsets);
     free(events);
     free(replies);
     return st;
@@ -614,34 +624,140 @@ produce_deadletter(cmd_processor_t *p, const rd_kafka_message_t *m, const char *
     return st;
 }
 
+/* Produces one attempt's messages: called again, from the start, for every attempt. */
+typedef rj_status_t (*deliver_fill_fn)(cmd_processor_t *p, void *ctx, rj_error_t *err);
+
 /*
- * Step 5: produce and wait until every message is acknowledged. A failed
- * delivery sends the whole set again: the copies are identical and downstream
- * consumers drop them by (entity, id, version).
+ * Test-only fault injection (RAMJET_TEST_TXN_PAUSE_FILE, cmd.h): while the file
+ * exists, every transaction waits the milliseconds it holds between its last
+ * produce and its commit, with its messages already on the broker, so a test can
+ * SIGKILL the processor or fence it there (without transactions: between the
+ * acknowledgement and the outbox mark). One stat per transaction when set,
+ * nothing when not.
+ */
+static void
+test_pause(cmd_processor_t *p)
+{
+    if (p->test_pause_file == NULL)
+        return;
+    FILE *f = fopen(p->test_pause_file, "r");
+    if (f == NULL)
+        return;
+    int ms = 0;
+    if (fscanf(f, "%d", &ms) != 1)
+        ms = 0;
+    fclose(f);
+    if (ms <= 0)
+        return;
+    rj_error_t e = {0};
+    if (rj_kafka_producer_flush(p->producer, p->produce_timeout_ms, &e) != RJ_OK)
+        rj_warn("kafka", "test pause: could not flush: %s", e.msg);
+    rj_info("command", "test pause: transaction open ms=%d", ms);
+    rj_proc_sleep(ms);
+}
+
+/*
+ * One Kafka transaction: the messages and the commands' offsets @p offs become
+ * visible to read_committed consumers together, or not at all. Anything short of
+ * a fatal error aborts it, so a retry starts from a clean slate.
  */
 static rj_status_t
-produce_batch(cmd_processor_t *p, cmd_item_t *items, size_t n, rj_error_t *err)
+deliver_txn(cmd_processor_t *p, deliver_fill_fn fill, void *ctx, const rj_kafka_offset_t *offs,
+            size_t noffs, rj_error_t *err)
+{
+    rj_status_t st = rj_kafka_txn_begin(p->producer, err);
+    if (st != RJ_OK)
+        return st;
+    st = fill(p, ctx, err);
+    if (st == RJ_OK) {
+        test_pause(p);
+        st = rj_kafka_txn_commit(p->producer, p->consumer, offs, noffs, p->produce_timeout_ms, err);
+        if (st == RJ_OK) {
+            rj_metric_add(p->m_txn_committed, 1);
+            return RJ_OK;
+        }
+        if (st == RJ_EIO) /* fenced or fatal: there is nothing left to abort with */
+            return st;
+    }
+    rj_error_t e = {0};
+    if (rj_kafka_txn_abort(p->producer, p->produce_timeout_ms, &e) != RJ_OK) {
+        if (err != NULL)
+            *err = e;
+        return RJ_EIO;
+    }
+    rj_metric_add(p->m_txn_aborted, 1);
+    return RJ_ERETRY;
+}
+
+/* Without transactions: produce idempotently and wait until every message is acknowledged. */
+static rj_status_t
+deliver_plain(cmd_processor_t *p, deliver_fill_fn fill, void *ctx, rj_error_t *err)
+{
+    rj_status_t st = fill(p, ctx, err);
+    if (st == RJ_OK)
+        st = rj_kafka_producer_flush(p->producer, p->produce_timeout_ms, err);
+    if (st == RJ_OK)
+        test_pause(p); /* the same window: on the broker, the outbox rows not marked */
+    return st;
+}
+
+/*
+ * Step 5: makes what @p fill produces durable on Kafka, retried within the retry
+ * budget. With transactions, the commands' offsets @p offs commit with it, and an
+ * attempt that fails is aborted, so read_committed consumers see its messages once.
+ * Without, a failed attempt sends the whole set again: the copies are identical
+ * and downstream consumers drop them by (entity, id, version).
+ */
+static rj_status_t
+deliver(cmd_processor_t *p, deliver_fill_fn fill, void *ctx, const rj_kafka_offset_t *offs,
+        size_t noffs, rj_error_t *err)
 {
     rj_backoff_t bo;
     rj_backoff_init(&bo, CMD_RETRY_BUDGET_MS);
-    for (int attempt = 0;; attempt++) {
-        rj_status_t st = RJ_OK;
-        for (size_t i = 0; i < n && st == RJ_OK; i++) {
-            cmd_item_t *it = &items[i];
-            if (it->env.root == NULL)
-                st = produce_deadletter(p, it->msg, it->decode_error, err);
-            else if (it->dup_of < 0)
-                st = produce_events(p, it->events, err);
-        }
-        if (st == RJ_OK)
-            st = rj_kafka_producer_flush(p->producer, p->produce_timeout_ms, err);
-        if (st == RJ_OK)
-            return RJ_OK;
+    for (int attempt = 1;; attempt++) {
+        rj_status_t st = p->transactional ? deliver_txn(p, fill, ctx, offs, noffs, err)
+                                          : deliver_plain(p, fill, ctx, err);
+        if (st == RJ_OK || (p->transactional && st == RJ_EIO))
+            return st;
         rj_warn("kafka", "could not produce events, retrying: %s attempt=%d", err ? err->msg : "",
-                attempt + 1);
+                attempt);
         if (!rj_backoff_wait(&bo))
             return st;
     }
+}
+
+/* The batch's messages: dead letters, and the events not on the topic yet. */
+typedef struct batch_fill {
+    const cmd_item_t *items; /* the batch */
+    size_t n;                /* its length */
+} batch_fill_t;
+
+static rj_status_t
+fill_batch(cmd_processor_t *p, void *ctx, rj_error_t *err)
+{
+    const batch_fill_t *b = ctx;
+    rj_status_t st = RJ_OK;
+    for (size_t i = 0; i < b->n && st == RJ_OK; i++) {
+        const cmd_item_t *it = &b->items[i];
+        if (it->env.root == NULL)
+            st = produce_deadletter(p, it->msg, it->decode_error, err);
+        else if (it->dup_of < 0 && !it->produced)
+            st = produce_events(p, it->events, err);
+    }
+    return st;
+}
+
+/* One dead letter, the message of give_up. */
+typedef struct deadletter_fill {
+    const rd_kafka_message_t *msg; /* the command given up on */
+    const char *reason;            /* why */
+} deadletter_fill_t;
+
+static rj_status_t
+fill_deadletter(cmd_processor_t *p, void *ctx, rj_error_t *err)
+{
+    const deadletter_fill_t *d = ctx;
+    return produce_deadletter(p, d->msg, d->reason, err);
 }
 
 /* Step 6: replies are best effort: a lost one makes the gateway time out, nothing more. */
@@ -727,15 +843,15 @@ give_up(cmd_processor_t *p, rd_kafka_message_t *m, const rj_error_t *why, rj_err
         else
             rj_pg_rollback(p->pg);
         if (st == RJ_OK)
-            st = produce_deadletter(p, m, reason, err);
-        if (st == RJ_OK)
-            st = rj_kafka_producer_flush(p->producer, p->produce_timeout_ms, err);
-        if (st == RJ_OK)
             break;
         rj_warn("command", "could not dead-letter a command, retrying: %s attempt=%d",
                 err != NULL ? err->msg : "", attempt);
         if (!rj_backoff_wait(&bo))
             break;
+    }
+    if (st == RJ_OK) {
+        deadletter_fill_t d = {.msg = m, .reason = reason};
+        st = deliver(p, fill_deadletter, &d, offs, noffs, err);
     }
     rj_kafka_offsets_free(offs, noffs);
     if (st == RJ_OK) {
@@ -806,7 +922,11 @@ cmd_process_batch(cmd_processor_t *p, rd_kafka_message_t *const *msgs, size_t n,
 
     /* Committed: from here on the batch is only ever finished, never undone. */
     int64_t t_commit = rj_mono_us();
-    st = produce_batch(p, items, n, err);
+    rj_kafka_offset_t *offs = NULL;
+    size_t noffs = rj_kafka_offsets_from_batch(msgs, n, &offs);
+    batch_fill_t fill = {.items = items, .n = n};
+    st = deliver(p, fill_batch, &fill, offs, noffs, err);
+    rj_kafka_offsets_free(offs, noffs);
     int64_t t_produce = rj_mono_us();
     if (st == RJ_OK) {
         publish_replies(p, items, n);
@@ -837,44 +957,84 @@ cmd_process_batch(cmd_processor_t *p, rd_kafka_message_t *const *msgs, size_t n,
     return st;
 }
 
-rj_status_t
-cmd_recover(cmd_processor_t *p, const int32_t *partitions, size_t n, rj_error_t *err)
+/* One outbox row recovery found unproduced. */
+typedef struct recover_row {
+    const char *rid; /* request id, borrowed from the result; NULL: leave the row alone */
+    json_t *events;  /* envelopes to produce again; NULL when the row is settled */
+    json_t *reply;   /* {"channel", "message"} as stored, or NULL */
+} recover_row_t;
+
+/* The rows' events to produce again, in commit order. */
+typedef struct recover_fill {
+    const recover_row_t *rows; /* the rows */
+    size_t n;                  /* their number */
+} recover_fill_t;
+
+static rj_status_t
+fill_recovered(cmd_processor_t *p, void *ctx, rj_error_t *err)
 {
-    if (n == 0)
-        return RJ_OK;
-    char **parts = rj_xcalloc(n, sizeof *parts);
-    for (size_t i = 0; i < n; i++)
-        parts[i] = rj_xasprintf("%d", (int)partitions[i]);
-    char *arr = rj_pg_array_literal((const char *const *)parts, n);
-    for (size_t i = 0; i < n; i++)
-        free(parts[i]);
-    free(parts);
+    const recover_fill_t *f = ctx;
+    rj_status_t st = RJ_OK;
+    for (size_t i = 0; i < f->n && st == RJ_OK; i++)
+        if (f->rows[i].events != NULL)
+            st = produce_events(p, f->rows[i].events, err);
+    return st;
+}
 
+/* The unproduced outbox rows of @p parts, in commit order (seq). */
+static rj_status_t
+outbox_unproduced(cmd_processor_t *p, const rd_kafka_topic_partition_list_t *parts, PGresult **res,
+                  rj_error_t *err)
+{
+    char **nums = rj_xcalloc((size_t)parts->cnt, sizeof *nums);
+    for (int i = 0; i < parts->cnt; i++)
+        nums[i] = rj_xasprintf("%d", (int)parts->elems[i].partition);
+    char *arr = rj_pg_array_literal((const char *const *)nums, (size_t)parts->cnt);
+    for (int i = 0; i < parts->cnt; i++)
+        free(nums[i]);
+    free(nums);
     const char *params[] = {arr};
-    PGresult *res = NULL;
     rj_status_t st = rj_pg_exec(p->pg,
-                                "SELECT request_id, events::text, reply::text FROM command_outbox "
+                                "SELECT request_id, partition, command_offset, events::text, "
+                                "reply::text FROM command_outbox "
                                 "WHERE NOT produced AND partition = ANY($1::int[]) ORDER BY seq",
-                                1, params, &res, err);
+                                1, params, res, err);
     free(arr);
-    if (st != RJ_OK)
-        return st;
-    int rows = PQntuples(res);
-    if (rows == 0) {
-        PQclear(res);
-        return RJ_OK;
-    }
-    rj_info("command", "producing %d committed but unproduced outbox rows again", rows);
+    return st;
+}
 
-    /* Produce in commit order (seq), so each entity's versions stay in order. */
-    const char **rids = rj_xcalloc((size_t)rows, sizeof *rids);
-    rj_redis_msg_t *replies = rj_xcalloc((size_t)rows, sizeof *replies);
-    char **texts = rj_xcalloc((size_t)rows, sizeof *texts);
-    json_t **wrappers = rj_xcalloc((size_t)rows, sizeof *wrappers);
-    size_t nreplies = 0, nrids = 0;
-    for (int r = 0; r < rows && st == RJ_OK; r++) {
+/*
+ * Whether the row of @p partition and @p offset (text, "" when NULL) had its events
+ * committed: its command lies below the group's committed offset, which moves only
+ * in the transactions that carry the events. Without transactions nothing is known.
+ */
+static bool
+row_settled(const rd_kafka_topic_partition_list_t *committed, const char *partition,
+            const char *offset)
+{
+    if (committed == NULL || offset[0] == '\0')
+        return false;
+    int32_t part = (int32_t)strtol(partition, NULL, 10);
+    for (int i = 0; i < committed->cnt; i++)
+        if (committed->elems[i].partition == part)
+            return committed->elems[i].offset >= 0 &&
+                   strtoll(offset, NULL, 10) < committed->elems[i].offset;
+    return false;
+}
+
+/* Reads the rows of @p res into @p rows; returns how many need producing again. */
+static size_t
+recover_rows(PGresult *res, const rd_kafka_topic_partition_list_t *committed, recover_row_t *rows)
+{
+    size_t nproduce = 0;
+    for (int r = 0; r < PQntuples(res); r++) {
         const char *rid = PQgetvalue(res, r, 0);
-        json_t *events = rj_json_loads(PQgetvalue(res, r, 1), 0, NULL);
+        rows[r].reply = rj_json_loads(PQgetvalue(res, r, 4), 0, NULL);
+        if (row_settled(committed, PQgetvalue(res, r, 1), PQgetvalue(res, r, 2))) {
+            rows[r].rid = rid;
+            continue;
+        }
+        json_t *events = rj_json_loads(PQgetvalue(res, r, 3), 0, NULL);
         if (!json_is_array(events)) {
             /* One row this build cannot read must not keep every partition of this
                processor unassigned (an error here fails the assignment, and the
@@ -888,38 +1048,110 @@ cmd_recover(cmd_processor_t *p, const int32_t *partitions, size_t n, rj_error_t 
                      rid);
             continue;
         }
-        rids[nrids++] = rid;
-        st = produce_events(p, events, err);
-        json_decref(events);
-        wrappers[r] = rj_json_loads(PQgetvalue(res, r, 2), 0, NULL);
-        const char *channel = json_string_value(json_object_get(wrappers[r], "channel"));
-        json_t *message = json_object_get(wrappers[r], "message");
-        if (channel != NULL && json_is_object(message)) {
-            texts[nreplies] = rj_json_dumps(message);
-            replies[nreplies].channel = channel;
-            replies[nreplies].msg = texts[nreplies];
-            replies[nreplies].len = strlen(texts[nreplies]);
-            nreplies++;
-        }
+        rows[r].rid = rid;
+        rows[r].events = events;
+        nproduce++;
     }
-    if (st == RJ_OK)
-        st = rj_kafka_producer_flush(p->producer, p->produce_timeout_ms, err);
-    if (st == RJ_OK) {
-        rj_metric_add(p->m_recovered, (int64_t)nrids);
-        /* The gateway may still be waiting for these if the crash was short. */
-        rj_error_t e = {0};
-        if (nreplies > 0 && rj_redis_publish_many(p->redis, replies, nreplies, &e) != RJ_OK)
-            rj_warn("redis", "could not publish recovered replies: %s", e.msg);
-        mark_produced(p, rids, nrids);
+    return nproduce;
+}
+
+/* The offsets stored in PostgreSQL for @p parts, to commit with the recovered events. */
+static size_t
+recover_offsets(const rd_kafka_topic_partition_list_t *parts, rj_kafka_offset_t **out)
+{
+    rj_kafka_offset_t *offs = rj_xcalloc((size_t)parts->cnt + 1, sizeof *offs);
+    size_t n = 0;
+    for (int i = 0; i < parts->cnt; i++) {
+        if (parts->elems[i].offset < 0)
+            continue;
+        offs[n].topic = rj_xstrdup(parts->elems[i].topic);
+        offs[n].partition = parts->elems[i].partition;
+        offs[n].next_offset = parts->elems[i].offset;
+        n++;
     }
-    for (size_t i = 0; i < nreplies; i++)
+    *out = offs;
+    return n;
+}
+
+/* The gateway may still be waiting for these if the crash was short. */
+static void
+recover_replies(cmd_processor_t *p, const recover_row_t *rows, size_t n)
+{
+    rj_redis_msg_t *replies = rj_xcalloc(n, sizeof *replies);
+    char **texts = rj_xcalloc(n, sizeof *texts);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *channel = json_string_value(json_object_get(rows[i].reply, "channel"));
+        json_t *message = json_object_get(rows[i].reply, "message");
+        if (rows[i].rid == NULL || channel == NULL || !json_is_object(message))
+            continue;
+        texts[m] = rj_json_dumps(message);
+        replies[m] = (rj_redis_msg_t){.channel = channel, .msg = texts[m], .len = strlen(texts[m])};
+        m++;
+    }
+    rj_error_t e = {0};
+    if (m > 0 && rj_redis_publish_many(p->redis, replies, m, &e) != RJ_OK)
+        rj_warn("redis", "could not publish recovered replies: %s", e.msg);
+    for (size_t i = 0; i < m; i++)
         free(texts[i]);
-    for (int r = 0; r < rows; r++)
-        json_decref(wrappers[r]);
-    free(wrappers);
     free(texts);
     free(replies);
-    free(rids);
+}
+
+rj_status_t
+cmd_recover(cmd_processor_t *p, const rd_kafka_topic_partition_list_t *parts, rj_error_t *err)
+{
+    if (parts->cnt == 0)
+        return RJ_OK;
+    PGresult *res = NULL;
+    rj_status_t st = outbox_unproduced(p, parts, &res, err);
+    if (st != RJ_OK)
+        return st;
+    size_t rows = (size_t)PQntuples(res);
+    if (rows == 0) {
+        PQclear(res);
+        return RJ_OK;
+    }
+    /* Waits while a transaction that sends offsets of these partitions is still open. */
+    rd_kafka_topic_partition_list_t *committed = NULL;
+    if (p->transactional) {
+        committed = rd_kafka_topic_partition_list_copy(parts);
+        st = rj_kafka_consumer_committed(p->consumer, committed, CMD_RETRY_BUDGET_MS, err);
+    }
+    recover_row_t *rr = rj_xcalloc(rows, sizeof *rr);
+    size_t nproduce = st == RJ_OK ? recover_rows(res, committed, rr) : 0;
+    if (st == RJ_OK)
+        rj_info("command",
+                "recovering committed but unmarked outbox rows: rows=%zu produce_again=%zu", rows,
+                nproduce);
+    if (st == RJ_OK && nproduce > 0) {
+        rj_kafka_offset_t *offs = NULL;
+        size_t noffs = recover_offsets(parts, &offs);
+        recover_fill_t fill = {.rows = rr, .n = rows};
+        st = deliver(p, fill_recovered, &fill, offs, noffs, err);
+        rj_kafka_offsets_free(offs, noffs);
+    }
+    if (st == RJ_OK) {
+        rj_metric_add(p->m_recovered, (int64_t)nproduce);
+        recover_replies(p, rr, rows);
+        const char **rids = rj_xcalloc(rows, sizeof *rids);
+        size_t nrids = 0, nsettled = 0;
+        for (size_t i = 0; i < rows; i++) {
+            if (rr[i].rid != NULL)
+                rids[nrids++] = rr[i].rid;
+            nsettled += rr[i].rid != NULL && rr[i].events == NULL;
+        }
+        rj_metric_add(p->m_settled, (int64_t)nsettled);
+        mark_produced(p, rids, nrids);
+        free(rids);
+    }
+    for (size_t i = 0; i < rows; i++) {
+        json_decref(rr[i].events);
+        json_decref(rr[i].reply);
+    }
+    free(rr);
+    if (committed != NULL)
+        rd_kafka_topic_partition_list_destroy(committed);
     PQclear(res);
     return st;
 }

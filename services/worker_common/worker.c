@@ -310,9 +310,25 @@ expect_set(wk_worker_t *w, int32_t partition, int64_t next)
 }
 
 /*
- * Compares each message's offset with the one its partition should deliver next. Our
- * producers are idempotent, not transactional, and no topic is compacted, so a
- * partition's offsets are contiguous: a jump is messages the consumer never saw.
+ * Whether offsets from @p want on are still in @p m's partition, so a jump to @p m
+ * skipped only what read_committed hides: the commit and abort markers of the command
+ * processor's transactions (one offset each) and the records of aborted transactions.
+ * The partition's log start offset, which librdkafka caches from every fetch
+ * response, says: retention or a reset that lost messages moved it past @p want.
+ */
+static bool
+gap_is_transactional(wk_worker_t *w, const rd_kafka_message_t *m, int64_t want)
+{
+    int64_t lo = -1, hi = -1;
+    rd_kafka_resp_err_t e = rd_kafka_get_watermark_offsets(
+        rj_kafka_consumer_handle(w->consumer), rd_kafka_topic_name(m->rkt), m->partition, &lo, &hi);
+    return e == RD_KAFKA_RESP_ERR_NO_ERROR && lo >= 0 && lo <= want;
+}
+
+/*
+ * Compares each message's offset with the one its partition should deliver next. No
+ * topic is compacted, so a jump is either messages the consumer never saw, or the
+ * markers and aborted records of transactions (gap_is_transactional), which are not.
  */
 static void
 gaps_find(wk_worker_t *w, rd_kafka_message_t *const *msgs, size_t n)
@@ -321,7 +337,7 @@ gaps_find(wk_worker_t *w, rd_kafka_message_t *const *msgs, size_t n)
         const rd_kafka_message_t *m = msgs[i];
         int32_t p = m->partition;
         int64_t want = p >= 0 && (size_t)p < w->n_expect ? w->expect[p] : -1;
-        if (want >= 0 && m->offset > want) {
+        if (want >= 0 && m->offset > want && !gap_is_transactional(w, m, want)) {
             rj_error("worker",
                      "offset gap: messages were skipped, the broker no longer has them "
                      "(retention or an offset reset) topic=%s partition=%d from=%" PRId64

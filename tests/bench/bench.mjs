@@ -120,7 +120,13 @@ console.log(`machine: ${machine()}`);
 console.log(`build:   ${process.env.RAMJET_BUILD_DIR || 'build'}; broker: ${TEST_KAFKA} (RAMJET_TEST_KAFKA=real|mock)`);
 console.log(`load:    ${o.mutations} mutations over ${o.carts} carts, ${o.queries} queries, ${o.clients} clients`);
 
-const stack = await startStack({ name: 'bench', env: { RAMJET_LOG_LEVEL: process.env.RAMJET_LOG_LEVEL || 'warn' } });
+// RAMJET_KAFKA_TRANSACTIONS=off measures the command processor without Kafka transactions.
+const transactions = process.env.RAMJET_KAFKA_TRANSACTIONS || 'on';
+console.log(`command processor: --kafka-transactions ${transactions}`);
+const stack = await startStack({
+  name: 'bench',
+  env: { RAMJET_LOG_LEVEL: process.env.RAMJET_LOG_LEVEL || 'warn', RAMJET_KAFKA_TRANSACTIONS: transactions },
+});
 let exitCode = 0;
 try {
   // Warm-up: one mutation and one query per cart is not needed; a few dozen requests are.

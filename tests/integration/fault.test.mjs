@@ -14,6 +14,7 @@
 // RAMJET_FAULT_MUTATIONS / RAMJET_FAULT_CARTS / RAMJET_FAULT_CONCURRENCY size the load.
 import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
+import { compareCarts as compare, groupByCart } from './lib/carts.mjs';
 import { CART_READ_MODEL, CHANGE_CART_ITEM, MUTATION_OK, foldCart, itest, itestStopsCleanly, startStack, waitFor } from './lib/stack.mjs';
 
 const N = Number(process.env.RAMJET_FAULT_MUTATIONS || 3000);
@@ -164,33 +165,3 @@ itest('no acknowledged mutation is lost or duplicated when daemons are killed mi
 });
 
 itestStopsCleanly(() => stack);
-
-function groupByCart(events) {
-  const carts = new Map();
-  for (const e of events) {
-    if (!carts.has(e.entity_id)) carts.set(e.entity_id, []);
-    carts.get(e.entity_id).push(e);
-  }
-  return carts;
-}
-
-/** JSON text with every object's keys sorted: jsonb does not keep key order, arrays keep theirs. */
-function canonical(v) {
-  if (v === undefined) return undefined;
-  return JSON.stringify(v, (_, x) =>
-    x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.keys(x).sort().map((k) => [k, x[k]])) : x,
-  );
-}
-
-/** null when every cart's read model equals the fold of its events, else a description of the first difference. */
-function compare(events, models) {
-  const carts = groupByCart(events);
-  const byId = new Map(models.map((m) => [m.id, m.value]));
-  for (const [cart, list] of carts) {
-    const want = canonical(foldCart(list));
-    const have = canonical(byId.get(cart)?.cartItems);
-    if (have !== want) return `${cart}: read model ${have?.slice(0, 300)} != fold ${want.slice(0, 300)}`;
-  }
-  for (const id of byId.keys()) if (!carts.has(id)) return `read model ${id} has no events`;
-  return null;
-}

@@ -117,7 +117,7 @@ static const rj_conf_opt_t dev_opts[] = {
      "partitions of each topic the daemons create"},
     {"kafka", RJ_CONF_STR, "real", offsetof(dev_conf_t, kafka),
      "the broker to start: real (a single-node Apache Kafka, data under <data-dir>/kafka) or "
-     "mock (librdkafka's in-memory mock cluster: quick, but no transactions coordinator, no "
+     "mock (librdkafka's in-memory mock cluster: quick, but no real transaction coordinator, no "
      "replication, about 5 MB kept per partition, and gone when it stops)"},
     {"kafka-port", RJ_CONF_INT, "59092", offsetof(dev_conf_t, kafka_port),
      "port of the real broker on 127.0.0.1; its KRaft controller takes the next one"},

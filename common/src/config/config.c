@@ -44,9 +44,11 @@ set_value(const rj_conf_opt_t *o, void *conf, const char *val, const char *from,
     }
     case RJ_CONF_BOOL: {
         bool *b = (bool *)(void *)slot;
-        if (!strcasecmp(val, "1") || !strcasecmp(val, "true") || !strcasecmp(val, "yes"))
+        if (!strcasecmp(val, "1") || !strcasecmp(val, "true") || !strcasecmp(val, "yes") ||
+            !strcasecmp(val, "on"))
             *b = true;
-        else if (!strcasecmp(val, "0") || !strcasecmp(val, "false") || !strcasecmp(val, "no"))
+        else if (!strcasecmp(val, "0") || !strcasecmp(val, "false") || !strcasecmp(val, "no") ||
+                 !strcasecmp(val, "off"))
             *b = false;
         else
             return rj_error_set(err, RJ_EINVAL, "invalid boolean for %s (from %s): %s", o->name,

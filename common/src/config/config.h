@@ -18,7 +18,7 @@
 typedef enum rj_conf_type {
     RJ_CONF_STR,  /* char * (heap; freed by rj_config_deinit) */
     RJ_CONF_INT,  /* int */
-    RJ_CONF_BOOL, /* bool: 1/0, true/false, yes/no */
+    RJ_CONF_BOOL, /* bool: 1/0, true/false, yes/no, on/off */
 } rj_conf_type_t;
 
 typedef struct rj_conf_opt {

@@ -13,8 +13,12 @@
  * call, while rd_kafka_consumer_poll() serves the rebalance first and discards
  * outdated fetches.
  *
- * Not here: anything about message contents, retries of failed deliveries (the
- * caller decides what to re-produce), and Kafka transactions.
+ * Transactions wrap librdkafka's own API in the three decisions a caller makes
+ * (done, abort and redo, give up: see kafka.h); the calls librdkafka documents as
+ * retriable are retried here, within the caller's timeout.
+ *
+ * Not here: anything about message contents, and retries of failed deliveries
+ * or aborted transactions (the caller decides what to re-produce).
  */
 #include "kafka/kafka.h"
 
@@ -192,6 +196,7 @@ struct rj_kafka_producer {
     rj_status_t first_status; /* status of the first of them */
     char first_msg[256];     /* and its librdkafka reason */
     bool fatal;              /* the idempotent producer hit a fatal error */
+    char *txn_id;            /* transactional.id; NULL: not transactional */
 };
 
 /* A message's delivery callback and its argument, carried as the message opaque. */
@@ -242,8 +247,13 @@ producer_error_cb(rd_kafka_t *rk, int code, const char *reason, void *conf_opaqu
             rd_kafka_err2name((rd_kafka_resp_err_t)code));
 }
 
-rj_kafka_producer_t *
-rj_kafka_producer_new(const char *brokers, const char *client_id, rj_error_t *err)
+/*
+ * The producer with Ramjet's settings, then @p extra (name=value pairs, may be
+ * NULL), then RAMJET_KAFKA_CONF.
+ */
+static rj_kafka_producer_t *
+producer_create(const char *brokers, const char *client_id, const char *const (*extra)[2],
+                size_t nextra, rj_error_t *err)
 {
     static const char *const settings[][2] = {
         {"enable.idempotence", "true"},
@@ -269,6 +279,7 @@ rj_kafka_producer_new(const char *brokers, const char *client_id, rj_error_t *er
     };
     if (kafka_conf_apply(conf, base, 2, err) != RJ_OK ||
         kafka_conf_apply(conf, settings, sizeof settings / sizeof settings[0], err) != RJ_OK ||
+        kafka_conf_apply(conf, extra, nextra, err) != RJ_OK ||
         kafka_conf_apply_env(conf, err) != RJ_OK) {
         rd_kafka_conf_destroy(conf);
         return NULL;
@@ -306,6 +317,12 @@ rj_kafka_producer_new(const char *brokers, const char *client_id, rj_error_t *er
     return p;
 }
 
+rj_kafka_producer_t *
+rj_kafka_producer_new(const char *brokers, const char *client_id, rj_error_t *err)
+{
+    return producer_create(brokers, client_id, NULL, 0, err);
+}
+
 void
 rj_kafka_producer_free(rj_kafka_producer_t *p, int timeout_ms)
 {
@@ -324,6 +341,7 @@ rj_kafka_producer_free(rj_kafka_producer_t *p, int timeout_ms)
     close(p->wake[0]);
     close(p->wake[1]);
     pthread_mutex_destroy(&p->lock);
+    free(p->txn_id);
     free(p);
 }
 
@@ -447,6 +465,7 @@ struct rj_kafka_consumer {
     char *group;                      /* group.id */
     unsigned generation;              /* bumped by every rebalance callback */
     int assigned;                     /* partitions assigned to us right now */
+    bool cooperative;                 /* the group rebalances incrementally */
     bool fatal;                       /* the consumer cannot go on; see fatal_err */
     rj_error_t fatal_err;             /* why */
     int64_t lag_due_us;               /* when ramjet_consumer_lag is next updated */
@@ -497,7 +516,14 @@ consumer_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
                       rd_kafka_topic_partition_list_t *parts, void *conf_opaque)
 {
     rj_kafka_consumer_t *c = conf_opaque;
-    bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    /*
+     * NULL while the consumer closes in the middle of a rebalance (a member that
+     * exits as another joins): the protocol is then the one of the previous call.
+     */
+    const char *protocol = rd_kafka_rebalance_protocol(rk);
+    if (protocol != NULL)
+        c->cooperative = strcmp(protocol, "COOPERATIVE") == 0;
+    bool cooperative = c->cooperative;
     rd_kafka_error_t *kerr = NULL;
     rd_kafka_resp_err_t aerr = RD_KAFKA_RESP_ERR_NO_ERROR;
 
@@ -1006,6 +1032,222 @@ rj_kafka_consumer_commit_async(rj_kafka_consumer_t *c, const rj_kafka_offset_t *
         rj_debug(KAFKA_LOG, "could not commit offsets to Kafka: %s group=%s", rd_kafka_err2str(e),
                  c->group);
     rd_kafka_topic_partition_list_destroy(l);
+}
+
+rj_status_t
+rj_kafka_consumer_committed(rj_kafka_consumer_t *c, rd_kafka_topic_partition_list_t *parts,
+                            int timeout_ms, rj_error_t *err)
+{
+    rd_kafka_resp_err_t e = rd_kafka_committed(c->rk, parts, timeout_ms);
+    for (int i = 0; e == RD_KAFKA_RESP_ERR_NO_ERROR && i < parts->cnt; i++)
+        e = parts->elems[i].err;
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return rj_error_set(err, rj_kafka_status(e),
+                            "could not read committed offsets from Kafka: %s group=%s",
+                            rd_kafka_err2str(e), c->group);
+    return RJ_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Transactions                                                              */
+/* ------------------------------------------------------------------------ */
+
+rj_kafka_producer_t *
+rj_kafka_producer_new_transactional(const char *brokers, const char *client_id,
+                                    const char *transactional_id, int txn_timeout_ms,
+                                    int init_timeout_ms, rj_error_t *err)
+{
+    if (transactional_id == NULL || *transactional_id == '\0' || txn_timeout_ms <= 0) {
+        rj_error_set(err, RJ_EINVAL,
+                     "could not create Kafka producer: empty transactional.id or "
+                     "transaction.timeout.ms=%d",
+                     txn_timeout_ms);
+        return NULL;
+    }
+    char timeout[32];
+    snprintf(timeout, sizeof timeout, "%d", txn_timeout_ms);
+    /*
+     * librdkafka refuses a message timeout longer than the transaction's: a delivery
+     * still pending when the broker aborts the transaction would be lost anyway.
+     */
+    const char *const extra[][2] = {
+        {"transactional.id", transactional_id},
+        {"transaction.timeout.ms", timeout},
+        {"message.timeout.ms", timeout},
+        /*
+         * The coordinator answers CONCURRENT_TRANSACTIONS to the next transaction's
+         * first request while it still writes the previous one's markers, a few ms;
+         * librdkafka retries after retry.backoff.ms, 100 ms by default, which every
+         * batch then paid. 20 ms is the Java producer's backoff for this case.
+         */
+        {"retry.backoff.ms", "20"},
+    };
+    rj_kafka_producer_t *p =
+        producer_create(brokers, client_id, extra, sizeof extra / sizeof extra[0], err);
+    if (p == NULL)
+        return NULL;
+    p->txn_id = rj_xstrdup(transactional_id);
+    rd_kafka_error_t *e = rd_kafka_init_transactions(p->rk, init_timeout_ms);
+    if (e != NULL) {
+        rj_status_t st = rd_kafka_error_is_retriable(e) ? RJ_ERETRY : RJ_EIO;
+        rj_error_set(err, st, "could not initialise Kafka transactions: %s transactional.id=%s",
+                     rd_kafka_error_string(e), transactional_id);
+        rd_kafka_error_destroy(e);
+        rj_kafka_producer_free(p, 0);
+        return NULL;
+    }
+    rj_info(KAFKA_LOG, "transactional producer ready transactional.id=%s timeout_ms=%d",
+            transactional_id, txn_timeout_ms);
+    return p;
+}
+
+/* Whether @p code says a newer producer with our transactional.id took over. */
+static bool
+txn_code_fenced(rd_kafka_resp_err_t code)
+{
+    return code == RD_KAFKA_RESP_ERR__FENCED || code == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+           code == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH;
+}
+
+/*
+ * Translates (and destroys) a transaction call's error: fatal ones make the producer
+ * unusable (RJ_EIO, with the fencing spelled out), the rest only this transaction
+ * (RJ_ERETRY: abort, redo).
+ */
+static rj_status_t
+txn_error(rj_kafka_producer_t *p, rd_kafka_error_t *e, const char *what, rj_error_t *err)
+{
+    rd_kafka_resp_err_t code = rd_kafka_error_code(e);
+    bool fatal = rd_kafka_error_is_fatal(e);
+    char reason[256];
+    snprintf(reason, sizeof reason, "%s", rd_kafka_error_string(e));
+    rd_kafka_error_destroy(e);
+    if (fatal) {
+        char fatal_msg[256] = "";
+        rd_kafka_resp_err_t orig = rd_kafka_fatal_error(p->rk, fatal_msg, sizeof fatal_msg);
+        pthread_mutex_lock(&p->lock);
+        p->fatal = true;
+        pthread_mutex_unlock(&p->lock);
+        if (txn_code_fenced(code) || txn_code_fenced(orig))
+            return rj_error_set(err, RJ_EIO,
+                                "could not %s Kafka transaction: this instance was fenced, a newer "
+                                "one with the same transactional.id took over: %s "
+                                "transactional.id=%s",
+                                what, fatal_msg[0] ? fatal_msg : reason, p->txn_id);
+        return rj_error_set(err, RJ_EIO,
+                            "could not %s Kafka transaction: fatal producer error: %s "
+                            "transactional.id=%s",
+                            what, fatal_msg[0] ? fatal_msg : reason, p->txn_id);
+    }
+    return rj_error_set(err, RJ_ERETRY, "could not %s Kafka transaction: %s transactional.id=%s",
+                        what, reason, p->txn_id);
+}
+
+rj_status_t
+rj_kafka_txn_begin(rj_kafka_producer_t *p, rj_error_t *err)
+{
+    rd_kafka_error_t *e = rd_kafka_begin_transaction(p->rk);
+    if (e == NULL)
+        return RJ_OK;
+    /*
+     * Only a dead producer or a broken call sequence (a transaction still open, which
+     * the callers never leave behind) gets here: both are fatal to us.
+     */
+    (void)txn_error(p, e, "begin", err);
+    if (err != NULL)
+        err->status = RJ_EIO;
+    return RJ_EIO;
+}
+
+/*
+ * Runs one step of a commit; librdkafka's retriable errors (a timeout while the
+ * coordinator is busy) are retried with the same call until @p deadline_us, as its
+ * documentation asks; anything else is translated.
+ */
+static rj_status_t
+txn_step(rj_kafka_producer_t *p, const char *what, int64_t deadline_us,
+         rd_kafka_error_t *(*step)(rj_kafka_producer_t *, void *, int), void *arg, rj_error_t *err)
+{
+    for (;;) {
+        int64_t left_ms = (deadline_us - rj_mono_us()) / 1000;
+        rd_kafka_error_t *e = step(p, arg, left_ms > 0 ? (int)left_ms : 0);
+        if (e == NULL)
+            return RJ_OK;
+        if (!rd_kafka_error_is_retriable(e) || rj_mono_us() >= deadline_us ||
+            rd_kafka_error_txn_requires_abort(e) || rd_kafka_error_is_fatal(e))
+            return txn_error(p, e, what, err);
+        rj_debug(KAFKA_LOG, "retrying %s of Kafka transaction: %s", what, rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    }
+}
+
+/* The offsets and group of rj_kafka_txn_commit, as txn_step's argument. */
+typedef struct txn_offsets {
+    rd_kafka_topic_partition_list_t *list;     /* next offset per partition */
+    rd_kafka_consumer_group_metadata_t *group; /* the consumer's group generation */
+} txn_offsets_t;
+
+static rd_kafka_error_t *
+txn_send_offsets(rj_kafka_producer_t *p, void *arg, int timeout_ms)
+{
+    txn_offsets_t *o = arg;
+    return rd_kafka_send_offsets_to_transaction(p->rk, o->list, o->group, timeout_ms);
+}
+
+static rd_kafka_error_t *
+txn_commit(rj_kafka_producer_t *p, void *arg, int timeout_ms)
+{
+    (void)arg;
+    producer_drain_fd(p);
+    return rd_kafka_commit_transaction(p->rk, timeout_ms);
+}
+
+rj_status_t
+rj_kafka_txn_commit(rj_kafka_producer_t *p, rj_kafka_consumer_t *c, const rj_kafka_offset_t *offs,
+                    size_t n, int timeout_ms, rj_error_t *err)
+{
+    int64_t deadline = rj_mono_us() + (int64_t)timeout_ms * 1000;
+    rj_status_t st = RJ_OK;
+    if (n > 0) {
+        txn_offsets_t o = {
+            .list = rd_kafka_topic_partition_list_new((int)n),
+            .group = rd_kafka_consumer_group_metadata(c->rk),
+        };
+        for (size_t i = 0; i < n; i++)
+            rd_kafka_topic_partition_list_add(o.list, offs[i].topic, offs[i].partition)->offset =
+                offs[i].next_offset;
+        st = txn_step(p, "send offsets to", deadline, txn_send_offsets, &o, err);
+        rd_kafka_consumer_group_metadata_destroy(o.group);
+        rd_kafka_topic_partition_list_destroy(o.list);
+    }
+    if (st == RJ_OK)
+        st = txn_step(p, "commit", deadline, txn_commit, NULL, err);
+    /* Delivery failures inside a transaction are the commit's to report. */
+    pthread_mutex_lock(&p->lock);
+    p->failures = 0;
+    pthread_mutex_unlock(&p->lock);
+    return st;
+}
+
+static rd_kafka_error_t *
+txn_abort(rj_kafka_producer_t *p, void *arg, int timeout_ms)
+{
+    (void)arg;
+    return rd_kafka_abort_transaction(p->rk, timeout_ms);
+}
+
+rj_status_t
+rj_kafka_txn_abort(rj_kafka_producer_t *p, int timeout_ms, rj_error_t *err)
+{
+    rj_status_t st =
+        txn_step(p, "abort", rj_mono_us() + (int64_t)timeout_ms * 1000, txn_abort, NULL, err);
+    pthread_mutex_lock(&p->lock);
+    p->failures = 0;
+    pthread_mutex_unlock(&p->lock);
+    /* A transaction that cannot even be aborted leaves nothing to go on with. */
+    if (st != RJ_OK && err != NULL)
+        err->status = RJ_EIO;
+    return st == RJ_OK ? RJ_OK : RJ_EIO;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -23,9 +23,14 @@
  * unless a comment says "taken" or "copied"; a consumer is used from one thread;
  * a producer produces from any thread but is polled/flushed from one.
  *
- * Deliberately not here: transactions (the idempotent producer plus deterministic
- * ids and ON CONFLICT give the same effect with less coordination), schema
- * registries, and any JSON knowledge (callers pass bytes).
+ * Transactions (rj_kafka_producer_new_transactional, rj_kafka_txn_*) exist for
+ * the command processor, whose events must reach read_committed consumers
+ * exactly once; the downstream daemons write PostgreSQL, where deterministic ids
+ * and ON CONFLICT already make a redelivery harmless, so they keep the plain
+ * idempotent producer.
+ *
+ * Deliberately not here: schema registries, and any JSON knowledge (callers pass
+ * bytes).
  */
 #ifndef RJ_KAFKA_H
 #define RJ_KAFKA_H
@@ -286,6 +291,21 @@ const char *rj_kafka_consumer_group(const rj_kafka_consumer_t *c);
 /** The underlying handle. Borrowed. */
 rd_kafka_t *rj_kafka_consumer_handle(rj_kafka_consumer_t *c);
 
+/**
+ * Reads the group's committed offsets of @p parts into their .offset
+ * (RD_KAFKA_OFFSET_INVALID where the group has none). The consumer reads
+ * read_committed, so the broker answers with stable offsets only: while a
+ * transaction that sends offsets for one of these partitions is open, the answer
+ * waits (up to @p timeout_ms) until it commits or aborts.
+ *
+ * @param parts  topic/partition pairs; borrowed, offsets filled in
+ * @return RJ_OK, or RJ_ERETRY / RJ_ETIMEOUT / another mapped error
+ * Runs on the consumer's thread (also from inside on_assign).
+ */
+rj_status_t rj_kafka_consumer_committed(rj_kafka_consumer_t *c,
+                                        rd_kafka_topic_partition_list_t *parts, int timeout_ms,
+                                        rj_error_t *err);
+
 /* ------------------------------------------------------------------------ */
 /* Offsets                                                                   */
 /* ------------------------------------------------------------------------ */
@@ -319,6 +339,72 @@ void rj_kafka_offsets_free(rj_kafka_offset_t *offs, size_t n);
  */
 void rj_kafka_consumer_commit_async(rj_kafka_consumer_t *c, const rj_kafka_offset_t *offs,
                                     size_t n);
+
+/* ------------------------------------------------------------------------ */
+/* Transactions                                                              */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Statuses of the transaction calls below, the decision a caller makes:
+ *   RJ_OK      done;
+ *   RJ_ERETRY  the transaction cannot commit (a delivery failed, a timeout, the
+ *              group moved on): call rj_kafka_txn_abort, then redo the whole
+ *              transaction;
+ *   RJ_EIO     the producer is dead: fenced by a newer instance with the same
+ *              transactional.id (this one is a zombie; the message says so) or
+ *              another fatal error. The daemon exits and is restarted.
+ */
+
+/**
+ * Creates a transactional producer: rj_kafka_producer_new's settings plus
+ * transactional.id=@p transactional_id and transaction.timeout.ms=@p txn_timeout_ms
+ * (message.timeout.ms follows it, as librdkafka requires), then
+ * rd_kafka_init_transactions(), which fences every older producer with the same
+ * id and aborts the transaction it left open.
+ *
+ * @param transactional_id  stable per instance (a restarted instance must reuse it to
+ *                          fence its predecessor); borrowed
+ * @param txn_timeout_ms    how long the broker keeps a transaction open before
+ *                          aborting it: how long a vanished instance's transaction
+ *                          can hold back read_committed consumers
+ * @param init_timeout_ms   how long init_transactions may wait for the cluster
+ * @return the producer, or NULL with @p err set (RJ_ERETRY when the cluster did not
+ *         answer in time, RJ_EIO when the broker refuses transactions)
+ *
+ * Ownership: as rj_kafka_producer_new. Every message it produces must be inside a
+ * transaction (rj_kafka_txn_begin). Runs on the daemon's main thread.
+ */
+rj_kafka_producer_t *rj_kafka_producer_new_transactional(const char *brokers, const char *client_id,
+                                                         const char *transactional_id,
+                                                         int txn_timeout_ms, int init_timeout_ms,
+                                                         rj_error_t *err);
+
+/** Begins a transaction. @return RJ_OK or RJ_EIO (see the statuses above). */
+rj_status_t rj_kafka_txn_begin(rj_kafka_producer_t *p, rj_error_t *err);
+
+/**
+ * Adds the consumer's next offsets @p offs to the transaction (with @p c's group
+ * metadata, so a member of an older group generation cannot commit: KIP-447) and
+ * commits it: the messages produced since rj_kafka_txn_begin and the offsets
+ * become visible together, or neither does.
+ *
+ * @param c          the group consumer the offsets belong to; may be NULL when @p n is 0
+ * @param offs       next offset per partition; borrowed; may be NULL when @p n is 0
+ * @param timeout_ms bound of each step (librdkafka retries inside it)
+ * @return RJ_OK, RJ_ERETRY (abort and redo) or RJ_EIO (fatal or fenced)
+ *
+ * Runs on the producer's polling thread (delivery callbacks run inside).
+ */
+rj_status_t rj_kafka_txn_commit(rj_kafka_producer_t *p, rj_kafka_consumer_t *c,
+                                const rj_kafka_offset_t *offs, size_t n, int timeout_ms,
+                                rj_error_t *err);
+
+/**
+ * Aborts the current transaction: its messages are purged or marked aborted, so
+ * read_committed consumers never see them. @return RJ_OK, or RJ_EIO when the
+ * producer is dead (fenced, fatal) or the abort did not finish in @p timeout_ms.
+ */
+rj_status_t rj_kafka_txn_abort(rj_kafka_producer_t *p, int timeout_ms, rj_error_t *err);
 
 /* ------------------------------------------------------------------------ */
 /* Topics                                                                    */

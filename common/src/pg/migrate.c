@@ -123,6 +123,12 @@ static const migration_t migrations[] = {
      "  dead_letter_id bigint NOT NULL,"
      "  parked_at timestamptz NOT NULL DEFAULT now(),"
      "  PRIMARY KEY (consumer_group, topic, key_md5));"},
+    {4, "command outbox offsets",
+     /* The offset of the command a row came from. With Kafka transactions, the group's
+        committed offset on <app>.commands moves atomically with the events: a row whose
+        command is below it had its events committed, and recovery only marks it. NULL in
+        rows written before this column, which recovery produces again as it always did. */
+     "ALTER TABLE {S}.command_outbox ADD COLUMN IF NOT EXISTS command_offset bigint;"},
 };
 
 /* @p tmpl with every "{S}" replaced by @p schema. A new string. */

@@ -187,10 +187,11 @@ export function kafkaTool(mainClass, args, { timeoutMs = 60000 } = {}) {
 /**
  * Reads @p topic from the beginning with the distribution's console consumer, exactly as
  * docs/kafka-consumers.md tells users (read_committed, no group of Ramjet's), until no record
- * came for idleMs. Resolves [{ key, value }] in the order read.
+ * came for idleMs. Resolves [{ key, value }] in the order read. options.isolation
+ * 'read_uncommitted' also shows the records of aborted transactions.
  */
-export async function consoleConsume(bootstrap, topic, { idleMs = 5000, group } = {}) {
-  const args = ['--bootstrap-server', bootstrap, '--topic', topic, '--from-beginning', '--isolation-level', 'read_committed',
+export async function consoleConsume(bootstrap, topic, { idleMs = 5000, group, isolation = 'read_committed' } = {}) {
+  const args = ['--bootstrap-server', bootstrap, '--topic', topic, '--from-beginning', '--isolation-level', isolation,
     '--property', 'print.key=true', '--property', 'key.separator=\t', '--timeout-ms', String(idleMs)];
   if (group) args.push('--group', group);
   const r = await kafkaTool('org.apache.kafka.tools.consumer.ConsoleConsumer', args);
