@@ -57,7 +57,8 @@ static const rj_conf_opt_t cmd_opts[] = {
     {"transactional-id", RJ_CONF_STR, NULL, offsetof(cmd_conf_t, transactional_id),
      "Kafka transactional.id of this instance: stable across its restarts (a restarted "
      "instance fences its predecessor and aborts what it left open) and unique among running "
-     "instances (two with one id fence each other). Unset: \"ramjet-commands@<hostname>\""},
+     "instances (two with one id fence each other). "
+     "Unset: \"<app>.ramjet-commands@<hostname>\""},
     {"transaction-timeout-ms", RJ_CONF_INT, "15000", offsetof(cmd_conf_t, txn_timeout_ms),
      "how long the broker keeps an instance's transaction open before aborting it: how long "
      "an instance that vanished mid-transaction can hold back read_committed consumers"},
