@@ -183,7 +183,7 @@ itest('a second processor with the same transactional.id fences the first, which
   t.diagnostic(`A exited ${JSON.stringify(st)}`);
   assert.deepStrictEqual(st, { code: 1, signal: null }, 'the fenced processor exits with status 1, not a crash');
   assert.match(a.logText(), /FATAL .*this instance was fenced, a newer one with the same transactional.id took over/);
-  assert.match(b.logText(), /transactional producer ready transactional.id=ramjet-commands@/);
+  assert.match(b.logText(), /transactional producer ready transactional.id=shop\.ramjet-commands@/);
   rmSync(pauseFile);
 
   assert.ok(await pending, 'the mutation is acknowledged (by B)');

@@ -18,6 +18,7 @@
 #include "core/core.h"
 #include "log/log.h"
 #include "proc/proc.h"
+#include "../test_time.h"
 
 static void
 setup(void)
@@ -143,6 +144,12 @@ Test(proc, health_server_survives_silent_and_oversized_clients)
     r = get("/healthz");
     cr_assert(starts_with(r, "HTTP/1.1 200 "), "%s", r);
     free(r);
+
+    /* The silent client was dropped (EOF) once its request time ran out, not kept. */
+    struct pollfd pfd = {.fd = idle, .events = POLLIN};
+    cr_assert_eq(poll(&pfd, 1, (int)RJ_TEST_MS(3000)), 1, "the idle client was never dropped");
+    char byte;
+    cr_expect_eq(read(idle, &byte, 1), 0, "dropped with EOF, not answered");
     close(idle);
     rj_health_stop();
 }
