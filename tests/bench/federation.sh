@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# tests/bench/federation.sh [--seconds S] [--connections C] - `scripts/bench --federation`.
+# tests/bench/federation.sh [--seconds S] [--connections C] [--gateways LIST]
+#   - `scripts/bench --federation`.
 #
 # The federation gateways over the same test subgraphs (tests/federation: accounts, products,
 # reviews, inventory), driven by wrk with the three queries of tests/federation/
@@ -8,16 +9,26 @@
 # gateway process's CPU milliseconds per request (utime + stime from /proc, before and
 # after), which is what the gateway costs apart from the subgraphs. Gateways: Ramjet's
 # (ramjet-gateway --app none), @mercuriusjs/gateway and @apollo/gateway, each alone in its
-# process, one after the other. Prints a table; never fails on timing.
+# process, one after the other; --gateways ramjet,mercurius picks some of them (default all),
+# which is what iterating on one gateway wants. Prints a table; never fails on timing.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 seconds=10
 connections=16
+gateways=ramjet,mercurius,apollo
 while [ $# -gt 0 ]; do
     case $1 in
         --seconds) seconds=$2; shift 2 ;;
         --connections) connections=$2; shift 2 ;;
+        --gateways) gateways=$2; shift 2 ;;
         *) echo "tests/bench/federation.sh: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+IFS=, read -r -a gateways <<<"$gateways"
+for gw in "${gateways[@]}"; do
+    case $gw in
+        ramjet | mercurius | apollo) ;;
+        *) echo "tests/bench/federation.sh: unknown gateway $gw (ramjet, mercurius, apollo)" >&2; exit 2 ;;
     esac
 done
 build=${RAMJET_BUILD_DIR:-$root/build}
@@ -103,7 +114,7 @@ start_gateway() {
 
 printf '%s\n' "federation bench: ${seconds} s per run, ${connections} connections, wrk 2 threads; $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))"
 printf '%-10s %-28s %10s %9s %9s %14s\n' gateway query 'req/s' 'p50 ms' 'p99 ms' 'gw CPU ms/req'
-for gw in ramjet mercurius apollo; do
+for gw in "${gateways[@]}"; do
     start_gateway "$gw"
     for q in "${queries[@]}"; do
         BENCH_BODY=$tmp/$q.json wrk -t1 -c4 -d2s -s "$tmp/post.lua" "$gw_url" >/dev/null # warm-up
