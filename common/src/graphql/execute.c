@@ -482,20 +482,31 @@ js_number(double d)
     return rj_json_number(d);
 }
 
+/*
+ * @p v as graphql-js's inspect() prints it, into @p b (empty before). Only an error
+ * message or a conversion to String or ID needs it: printing every leaf up front cost an
+ * allocation per leaf of every answer.
+ */
+static const char *
+inspected(rj_buf_t *b, const json_t *v)
+{
+    rj__gql_inspect(b, v);
+    return b->data;
+}
+
 static json_t *
 serialize_leaf(complete_ctx_t *c, const rj_gql_type_t *t, const json_t *v,
                const rj__gql_field_group_t *g)
 {
-    rj_buf_t b;
+    rj_buf_t b; /* inspected(): the value as graphql-js prints it, made only when needed */
     rj_buf_init(&b);
-    rj__gql_inspect(&b, v);
     json_t *r = NULL;
     const char *name = t->name;
     if (t->kind == RJ_GQL_KIND_ENUM) {
         if (json_is_string(v) && rj_gql_type_find_enum_value(t, json_string_value(v)) != NULL)
             r = json_incref((json_t *)v);
         else
-            field_error(c, g, "Enum \"%s\" cannot represent value: %s", name, b.data);
+            field_error(c, g, "Enum \"%s\" cannot represent value: %s", name, inspected(&b, v));
     } else if (!t->builtin) {
         r = json_incref((json_t *)v); /* custom scalars (JSON, Date...) pass through */
     } else if (strcmp(name, "Int") == 0) {
@@ -511,9 +522,9 @@ serialize_leaf(complete_ctx_t *c, const rj_gql_type_t *t, const json_t *v,
                 d = NAN;
         }
         if (!is_integral(d))
-            field_error(c, g, "Int cannot represent non-integer value: %s", b.data);
+            field_error(c, g, "Int cannot represent non-integer value: %s", inspected(&b, v));
         else if (d > 2147483647.0 || d < -2147483648.0)
-            field_error(c, g, "Int cannot represent non 32-bit signed integer value: %s", b.data);
+            field_error(c, g, "Int cannot represent non 32-bit signed integer value: %s", inspected(&b, v));
         else
             r = json_integer((json_int_t)d);
     } else if (strcmp(name, "Float") == 0) {
@@ -529,30 +540,30 @@ serialize_leaf(complete_ctx_t *c, const rj_gql_type_t *t, const json_t *v,
                 d = NAN;
         }
         if (!isfinite(d))
-            field_error(c, g, "Float cannot represent non numeric value: %s", b.data);
+            field_error(c, g, "Float cannot represent non numeric value: %s", inspected(&b, v));
         else
             r = js_number(d);
     } else if (strcmp(name, "String") == 0) {
         if (json_is_string(v))
             r = json_incref((json_t *)v);
         else if (json_is_boolean(v) || json_is_number(v))
-            r = json_string(b.data); /* inspect() of a number or boolean is its toString() */
+            r = json_string(inspected(&b, v)); /* inspect() of a number or boolean is its toString() */
         else
-            field_error(c, g, "String cannot represent value: %s", b.data);
+            field_error(c, g, "String cannot represent value: %s", inspected(&b, v));
     } else if (strcmp(name, "Boolean") == 0) {
         if (json_is_boolean(v))
             r = json_incref((json_t *)v);
         else if (json_is_number(v) && isfinite(json_number_value(v)))
             r = json_boolean(json_number_value(v) != 0);
         else
-            field_error(c, g, "Boolean cannot represent a non boolean value: %s", b.data);
+            field_error(c, g, "Boolean cannot represent a non boolean value: %s", inspected(&b, v));
     } else if (strcmp(name, "ID") == 0) {
         if (json_is_string(v))
             r = json_incref((json_t *)v);
         else if (json_is_integer(v) || (json_is_real(v) && is_integral(json_real_value(v))))
-            r = json_string(b.data);
+            r = json_string(inspected(&b, v));
         else
-            field_error(c, g, "ID cannot represent value: %s", b.data);
+            field_error(c, g, "ID cannot represent value: %s", inspected(&b, v));
     } else {
         r = json_incref((json_t *)v);
     }
