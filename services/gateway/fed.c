@@ -575,7 +575,7 @@ local_start(fed_op_t *op, rj_fed_request_t *q)
     gw_fed_t *f = op->f;
     local_call_t *lc = rj_xmalloc(sizeof(*lc));
     *lc = (local_call_t){.op = op, .id = q->id, .starting = true};
-    char *payload = json_dumps(q->body, JSON_COMPACT);
+    char *payload = rj_json_dumps(q->body);
     const gw_http_request_t in = {
         .method = GW_HTTP_POST,
         .body = payload,
@@ -604,7 +604,7 @@ transfer_start(fed_op_t *op, rj_fed_request_t *q)
     t->op = op;
     t->id = q->id;
     t->service = q->service;
-    t->payload = json_dumps(q->body, JSON_COMPACT);
+    t->payload = rj_json_dumps(q->body);
     t->payload_len = strlen(t->payload);
     rj_buf_init(&t->answer);
     transfer_send(t);

@@ -254,7 +254,17 @@ gather(gather_t *g, json_t *node, size_t depth, json_t *path)
             json_object_update(rep, extra);
         json_decref(extra);
     }
-    char *key = json_dumps(rep, JSON_COMPACT | JSON_SORT_KEYS);
+    /*
+     * Unsorted keys compare alike: every representation of one fetch is built in the
+     * same order (__typename, the key's fields, then each @requires), so equal ones
+     * print equal. (Were two equal ones to print differently - a custom scalar's object
+     * value in the key, its keys in another order - both would be sent: a wasted
+     * representation, never a wrong answer.) Most fit the stack buffer.
+     */
+    char stack[512];
+    size_t n = json_dumpb(rep, stack, sizeof stack - 1, JSON_COMPACT);
+    char *key = n > 0 && n < sizeof stack ? stack : json_dumps(rep, JSON_COMPACT);
+    stack[n < sizeof stack ? n : 0] = '\0';
     json_t *idx = json_object_get(g->seen, key);
     size_t rep_i;
     if (idx != NULL) {
@@ -265,7 +275,8 @@ gather(gather_t *g, json_t *node, size_t depth, json_t *path)
         json_object_set_new(g->seen, key, json_integer((json_int_t)rep_i));
         json_array_append_new(g->reps, rep);
     }
-    free(key);
+    if (key != stack)
+        free(key);
     fetch_run_t *fr = g->fr;
     if (fr->ntargets == g->cap) {
         g->cap = g->cap != 0 ? 2 * g->cap : 8;
