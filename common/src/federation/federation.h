@@ -179,8 +179,9 @@ rj_status_t rj_fed_fetch_sdl(const rj_fed_service_conf_t *svc, int timeout_ms, c
 struct curl_slist;
 
 /**
- * The headers of every request to @p svc: Content-Type: application/json and its
- * `initHeaders`. Ownership: a new list; curl_slist_free_all() it.
+ * The headers of every request to @p svc: Content-Type: application/json, no
+ * `Expect: 100-continue`, and its `initHeaders`. Ownership: a new list;
+ * curl_slist_free_all() it.
  */
 struct curl_slist *rj_fed_service_headers(const rj_fed_service_conf_t *svc);
 
