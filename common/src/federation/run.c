@@ -30,10 +30,15 @@ typedef enum fstate {
     F_DONE,    /* answered, failed or skipped */
 } fstate_t;
 
-/* One object an entity fetch's answer merges into. */
+/*
+ * One object an entity fetch's answer merges into. Its response path is needed only for
+ * an error or a lost entity, so it is kept as steps, printed as JSON on demand: a step
+ * k >= 0 is list index k, a step k < 0 the fetch's path key -k - 1.
+ */
 typedef struct target {
     json_t *obj;  /* the object in the tree (a reference) */
-    json_t *path; /* its response path, for errors (a reference) */
+    size_t steps; /* where its path's steps start in the fetch's steps */
+    size_t nstep; /* how many */
     size_t rep;   /* the representation it gave */
 } target_t;
 
@@ -42,6 +47,7 @@ typedef struct fetch_run {
     target_t *targets; /* entities: objects its answer merges into */
     size_t ntargets;   /* count */
     size_t nreps;      /* distinct representations sent */
+    long *steps;       /* the targets' paths, one after another */
 } fetch_run_t;
 
 /* One request handed out: the fetches it carries (several: aliased _entities calls). */
@@ -101,12 +107,12 @@ rj_fed_run_new(const rj_fed_plan_t *plan, const rj_fed_graph_t *g, const json_t 
 static void
 free_targets(fetch_run_t *f)
 {
-    for (size_t i = 0; i < f->ntargets; i++) {
+    for (size_t i = 0; i < f->ntargets; i++)
         json_decref(f->targets[i].obj);
-        json_decref(f->targets[i].path);
-    }
     free(f->targets);
+    free(f->steps);
     f->targets = NULL;
+    f->steps = NULL;
     f->ntargets = 0;
 }
 
@@ -204,18 +210,44 @@ typedef struct gather {
     const rj_fed_fetch_t *fetch; /* the entity fetch */
     fetch_run_t *fr;             /* its state */
     size_t cap;                  /* capacity of fr->targets */
+    size_t nsteps, steps_cap;    /* length and capacity of fr->steps */
+    long *path;                  /* the current path's steps (as target_t's) */
+    size_t depth, path_cap;      /* its length and capacity */
     json_t *reps;                /* distinct representations, in first-seen order */
     json_t *seen;                /* serialised representation -> index */
 } gather_t;
 
 static void
-gather(gather_t *g, json_t *node, size_t depth, json_t *path)
+path_push(gather_t *g, long step)
+{
+    if (g->depth == g->path_cap) {
+        g->path_cap = g->path_cap != 0 ? 2 * g->path_cap : 16;
+        g->path = rj_xrealloc(g->path, g->path_cap * sizeof(*g->path));
+    }
+    g->path[g->depth++] = step;
+}
+
+/* A target's response path: a new JSON array. */
+static json_t *
+target_path(const rj_fed_fetch_t *f, const fetch_run_t *fr, const target_t *t)
+{
+    json_t *p = json_array();
+    for (size_t k = 0; k < t->nstep; k++) {
+        long step = fr->steps[t->steps + k];
+        json_array_append_new(p, step >= 0 ? json_integer((json_int_t)step)
+                                           : json_string(f->path[-step - 1]));
+    }
+    return p;
+}
+
+static void
+gather(gather_t *g, json_t *node, size_t depth)
 {
     if (json_is_array(node)) {
         for (size_t i = 0; i < json_array_size(node); i++) {
-            json_array_append_new(path, json_integer((json_int_t)i));
-            gather(g, json_array_get(node, i), depth, path);
-            json_array_remove(path, json_array_size(path) - 1);
+            path_push(g, (long)i);
+            gather(g, json_array_get(node, i), depth);
+            g->depth--;
         }
         return;
     }
@@ -230,9 +262,9 @@ gather(gather_t *g, json_t *node, size_t depth, json_t *path)
         json_t *child = json_object_get(node, g->fetch->path[depth]);
         if (child == NULL)
             return;
-        json_array_append_new(path, json_string(g->fetch->path[depth]));
-        gather(g, child, depth + 1, path);
-        json_array_remove(path, json_array_size(path) - 1);
+        path_push(g, -(long)depth - 1);
+        gather(g, child, depth + 1);
+        g->depth--;
         return;
     }
     const char *tn = json_string_value(json_object_get(node, "__typename"));
@@ -282,11 +314,19 @@ gather(gather_t *g, json_t *node, size_t depth, json_t *path)
         g->cap = g->cap != 0 ? 2 * g->cap : 8;
         fr->targets = rj_xrealloc(fr->targets, g->cap * sizeof(*fr->targets));
     }
+    if (g->nsteps + g->depth > g->steps_cap) {
+        g->steps_cap = 2 * (g->nsteps + g->depth) + 16;
+        fr->steps = rj_xrealloc(fr->steps, g->steps_cap * sizeof(*fr->steps));
+    }
+    if (g->depth > 0)
+        memcpy(fr->steps + g->nsteps, g->path, g->depth * sizeof(*g->path));
     fr->targets[fr->ntargets++] = (target_t){
         .obj = json_incref(node),
-        .path = json_deep_copy(path),
+        .steps = g->nsteps,
+        .nstep = g->depth,
         .rep = rep_i,
     };
+    g->nsteps += g->depth;
 }
 
 /* ---- scheduling ------------------------------------------------------------------------ */
@@ -357,9 +397,8 @@ gather_reps(rj_fed_run_t *r, const rj_fed_fetch_t *f)
 {
     fetch_run_t *fr = &r->fs[f->id];
     gather_t g = {.fetch = f, .fr = fr, .reps = json_array(), .seen = json_object()};
-    json_t *path = json_array();
-    gather(&g, r->data, 0, path);
-    json_decref(path);
+    gather(&g, r->data, 0);
+    free(g.path);
     json_decref(g.seen);
     fr->nreps = json_array_size(g.reps);
     if (fr->nreps > 0)
@@ -553,7 +592,9 @@ fail_fetch(rj_fed_run_t *r, const rj_fed_fetch_t *f, const char *why)
     const fetch_run_t *fr = &r->fs[f->id];
     json_t *e = json_pack("{s:s, s:{s:s}}", "message", why, "extensions", "code",
                           "DOWNSTREAM_SERVICE_ERROR");
-    add_error(r, f, e, fr->ntargets > 0 ? fr->targets[0].path : NULL);
+    json_t *path = fr->ntargets > 0 ? target_path(f, fr, &fr->targets[0]) : NULL;
+    add_error(r, f, e, path);
+    json_decref(path);
 }
 
 /*
@@ -599,7 +640,7 @@ client_paths(const rj_fed_fetch_t *f, const fetch_run_t *fr, const json_t *servi
     for (size_t t = 0; json_is_integer(i) && t < fr->ntargets; t++) {
         if ((json_int_t)fr->targets[t].rep != json_integer_value(i))
             continue;
-        json_t *p = json_deep_copy(fr->targets[t].path);
+        json_t *p = target_path(f, fr, &fr->targets[t]);
         for (size_t k = 2; k < json_array_size(path); k++)
             json_array_append(p, json_array_get(path, k));
         json_array_append_new(out, p);
@@ -646,7 +687,7 @@ deliver_one(rj_fed_run_t *r, size_t id, json_t *answer, const char *failure)
             if (json_is_object(e))
                 merge(fr->targets[t].obj, e);
             else if (json_is_null(e))
-                json_array_append(r->lost, fr->targets[t].path);
+                json_array_append_new(r->lost, target_path(f, fr, &fr->targets[t]));
         }
         if (!answered && json_array_size(errors) == 0)
             fail_fetch(r, f, "the service's _entities answer does not match the representations");
