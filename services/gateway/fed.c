@@ -88,6 +88,7 @@ struct gw_fed {
     int budget_ms;                     /* per operation; 0: none */
     size_t max_answer;                 /* bytes of all answers to one operation */
     size_t busy;                       /* operations in flight */
+    uint64_t batched;                  /* graph services with allowBatchedQueries */
     gw_exec_t *local;                  /* the application's executor (service 0), or NULL */
     const rj_auth_t *auth;             /* with local: verifies the client's token */
     struct {
@@ -378,6 +379,9 @@ transfer_answer(gw_fed_t *f, transfer_t *t, CURLcode rc, long status, char *why,
     /* The one decoder of every daemon: numbers in Ramjet's single encoding. */
     json_t *answer =
         rj_json_loadb(t->answer.data != NULL ? t->answer.data : "", t->answer.len, 0, NULL);
+    /* An array answers a batched request (allowBatchedQueries); the run checks its items. */
+    if (json_is_array(answer) && f->svc[t->service]->allow_batched_queries)
+        return answer;
     if (!json_is_object(answer) ||
         (json_object_get(answer, "data") == NULL && json_object_get(answer, "errors") == NULL)) {
         json_decref(answer);
@@ -806,6 +810,7 @@ gw_fed_handle(void *opaque, gw_responder_t *r, const gw_http_request_t *in)
                     op->idempotency_key = rj_xstrndup(key, len);
             }
             op->run = rj_fed_run_new(plan->plan, f->graph, rj_gql_prepared_variables_get(prep));
+            rj_fed_run_set_batched(op->run, f->batched);
             f->busy++;
             if (f->budget_ms > 0) {
                 uv_timer_init(f->loop, &op->budget);
@@ -846,6 +851,8 @@ gw_fed_new(const gw_fed_opts_t *o)
         if (!o->present[i])
             continue;
         f->svc[gi] = s;
+        if (s->allow_batched_queries)
+            f->batched |= UINT64_C(1) << gi;
         f->url_rest[gi] = rj_xcalloc(s->nurls, sizeof(uint64_t));
         f->headers[gi] = rj_fed_service_headers(s);
         pool_t *pl = &f->pools[gi++];

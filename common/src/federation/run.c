@@ -50,10 +50,14 @@ typedef struct fetch_run {
     long *steps;       /* the targets' paths, one after another */
 } fetch_run_t;
 
-/* One request handed out: the fetches it carries (several: aliased _entities calls). */
+/*
+ * One request handed out: the fetches it carries. Several are either aliased _entities
+ * calls of one document, or (array) the operations of a batched request.
+ */
 typedef struct batch {
-    size_t *fetches; /* fetch ids, in alias order e0, e1, ... */
+    size_t *fetches; /* fetch ids, in alias order e0, e1, ... or in array order */
     size_t n;        /* how many */
+    bool array;      /* sent as a JSON array of operations, answered by an array */
 } batch_t;
 
 struct rj_fed_run {
@@ -68,6 +72,7 @@ struct rj_fed_run {
     size_t *parent;            /* per fetch: its parent's id, SIZE_MAX for roots */
     size_t *root_of;           /* per fetch: the index in plan->roots of its root */
     size_t pending;            /* fetches not F_DONE */
+    uint64_t batched;          /* services taking a JSON array of operations */
     batch_t *batches;          /* requests handed out, by id */
     size_t nbatches, cap;      /* count and capacity */
 };
@@ -140,6 +145,12 @@ bool
 rj_fed_run_done(const rj_fed_run_t *r)
 {
     return r->pending == 0;
+}
+
+void
+rj_fed_run_set_batched(rj_fed_run_t *r, uint64_t services)
+{
+    r->batched = services;
 }
 
 const json_t *
@@ -446,6 +457,25 @@ joined_body(const rj_fed_run_t *r, const batch_t *b, json_t **reps)
     return body;
 }
 
+/*
+ * The body of a request to a service that takes batched queries (allowBatchedQueries):
+ * a JSON array of the fetches' own documents, each with its variables and
+ * representations, as @mercuriusjs/gateway sends it. The documents are the plan's, the
+ * same for every request.
+ */
+static json_t *
+array_body(const rj_fed_run_t *r, const batch_t *b, json_t **reps)
+{
+    json_t *body = json_array();
+    for (size_t j = 0; j < b->n; j++) {
+        const rj_fed_fetch_t *f = r->plan->all[b->fetches[j]];
+        json_t *vars = request_variables(r, f);
+        json_object_set_new(vars, "representations", reps[j]);
+        json_array_append_new(body, json_pack("{s:s, s:o}", "query", f->query, "variables", vars));
+    }
+    return body;
+}
+
 static batch_t *
 batch_add(rj_fed_run_t *r)
 {
@@ -507,11 +537,12 @@ rj_fed_run_next(rj_fed_run_t *r, rj_fed_request_t *out, size_t max)
                 }
             }
             json_t *body;
-            if (b->n > 1) {
+            b->array = f->entities && (r->batched >> f->service & 1) != 0;
+            if (b->n > 1 || b->array) {
                 json_t **breps = rj_xcalloc(b->n, sizeof(json_t *));
                 for (size_t j = 0; j < b->n; j++)
                     breps[j] = reps[b->fetches[j]];
-                body = joined_body(r, b, breps);
+                body = b->array ? array_body(r, b, breps) : joined_body(r, b, breps);
                 free(breps);
             } else {
                 json_t *vars = request_variables(r, f);
@@ -732,6 +763,31 @@ split_answer(const json_t *answer, size_t j)
     return part;
 }
 
+/*
+ * A batched request's answer: an array with one answer per operation, in order, each
+ * delivered as if its fetch had been sent alone. Anything else fails every fetch of the
+ * batch (a service's error object among them: it does not say which operation failed).
+ */
+static void
+deliver_array(rj_fed_run_t *r, const batch_t *b, json_t *answer, const char *failure)
+{
+    char why[128];
+    if (answer != NULL && (!json_is_array(answer) || json_array_size(answer) != b->n)) {
+        snprintf(why, sizeof why,
+                 "the service's answer to a batch of %zu operations is not an array of %zu "
+                 "answers",
+                 b->n, b->n);
+        failure = why;
+        json_decref(answer);
+        answer = NULL;
+    }
+    for (size_t j = 0; j < b->n; j++) {
+        json_t *part = answer != NULL ? json_incref(json_array_get(answer, j)) : NULL;
+        deliver_one(r, b->fetches[j], part, answer != NULL ? NULL : failure);
+    }
+    json_decref(answer);
+}
+
 void
 rj_fed_run_deliver_take(rj_fed_run_t *r, size_t id, json_t *answer, const char *failure)
 {
@@ -740,7 +796,9 @@ rj_fed_run_deliver_take(rj_fed_run_t *r, size_t id, json_t *answer, const char *
         return;
     }
     batch_t *b = &r->batches[id];
-    if (b->n == 1) {
+    if (b->array) {
+        deliver_array(r, b, answer, failure);
+    } else if (b->n == 1) {
         deliver_one(r, b->fetches[0], answer, failure);
     } else {
         for (size_t j = 0; j < b->n; j++)
