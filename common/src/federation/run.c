@@ -20,6 +20,7 @@
 
 #include "core/core.h"
 #include "federation/federation.h"
+#include "json/envelope.h"
 
 #define ALIAS_PREFIX "_rj_" /* as in plan.c */
 
@@ -302,12 +303,9 @@ gather(gather_t *g, json_t *node, size_t depth)
      * same order (__typename, the key's fields, then each @requires), so equal ones
      * print equal. (Were two equal ones to print differently - a custom scalar's object
      * value in the key, its keys in another order - both would be sent: a wasted
-     * representation, never a wrong answer.) Most fit the stack buffer.
+     * representation, never a wrong answer.)
      */
-    char stack[512];
-    size_t n = json_dumpb(rep, stack, sizeof stack - 1, JSON_COMPACT);
-    char *key = n > 0 && n < sizeof stack ? stack : json_dumps(rep, JSON_COMPACT);
-    stack[n < sizeof stack ? n : 0] = '\0';
+    char *key = rj_json_dumps(rep);
     json_t *idx = json_object_get(g->seen, key);
     size_t rep_i;
     if (idx != NULL) {
@@ -318,8 +316,7 @@ gather(gather_t *g, json_t *node, size_t depth)
         json_object_set_new(g->seen, key, json_integer((json_int_t)rep_i));
         json_array_append_new(g->reps, rep);
     }
-    if (key != stack)
-        free(key);
+    free(key);
     fetch_run_t *fr = g->fr;
     if (fr->ntargets == g->cap) {
         g->cap = g->cap != 0 ? 2 * g->cap : 8;

@@ -455,28 +455,6 @@ put_json(json_t *o, const char *key, const json_t *v)
     json_object_set(o, key, v != NULL ? (json_t *)v : json_null());
 }
 
-/*
- * json_dumps() grows its buffer from 16 bytes by doubling and then copies the result once
- * more; a request's answer took a dozen allocations that way. Most documents fit a stack
- * buffer, which json_dumpb() fills without any, and the result is copied once.
- */
-char *
-rj_json_dumps(const json_t *v)
-{
-    const size_t flags = JSON_COMPACT | JSON_ENCODE_ANY;
-    char stack[8192];
-    size_t n = json_dumpb(v, stack, sizeof stack, flags);
-    if (n > 0 && n <= sizeof stack) {
-        char *s = rj_xmalloc(n + 1);
-        memcpy(s, stack, n);
-        s[n] = '\0';
-        return s;
-    }
-    char *s = json_dumps(v, flags);
-    RJ_ASSERT(s != NULL);
-    return s;
-}
-
 static char *
 dump_take(json_t *o)
 {

@@ -201,7 +201,12 @@ json_t *rj_json_loadb(const char *buf, size_t len, size_t flags, json_error_t *e
 /** rj_json_loadb() of the NUL-terminated @p s. */
 json_t *rj_json_loads(const char *s, size_t flags, json_error_t *error);
 
-/** Compact, key-order-preserving dump of @p v (borrowed); a new string, free() it. */
+/**
+ * Compact, key-order-preserving dump of @p v (borrowed): the text json_dumps() prints
+ * with JSON_COMPACT | JSON_ENCODE_ANY, without its cost (json/dump.c). Aborts where
+ * json_dumps() fails (a cycle, a string that is not UTF-8). A new string, free() it.
+ * Thread-safe.
+ */
 char *rj_json_dumps(const json_t *v);
 
 /**
