@@ -26,6 +26,7 @@
 
 #include "core/core.h"
 #include "json/envelope.h"
+#include "json/json_int.h"
 
 #define MAX_DEPTH 2048   /* deeper trees go to json_dumps() (see above) */
 #define STACK_BYTES 8192 /* most documents are printed without an allocation but the result */
@@ -72,12 +73,8 @@ out_putc(out_t *o, char c)
     o->p[o->len++] = c;
 }
 
-/*
- * The length of the UTF-8 sequence at @p s (at most @p n bytes), or 0 when it is not one
- * jansson accepts: no overlong forms, no surrogates, nothing above U+10FFFF.
- */
-static size_t
-utf8_len(const unsigned char *s, size_t n)
+size_t
+rj__json_utf8_len(const unsigned char *s, size_t n)
 {
     size_t k;
     uint32_t cp;
@@ -116,7 +113,7 @@ put_string(out_t *o, const char *s, size_t n)
     size_t run = 0; /* start of the bytes not printed yet */
     for (size_t i = 0; i < n;) {
         if (u[i] >= 0x80) {
-            size_t k = utf8_len(u + i, n - i);
+            size_t k = rj__json_utf8_len(u + i, n - i);
             if (k == 0)
                 return false;
             i += k;
