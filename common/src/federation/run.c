@@ -190,8 +190,14 @@ static bool
 copy_fieldset(const json_t *obj, const rj_gql_ast_selection_t *fs, json_t *out)
 {
     for (; fs != NULL; fs = fs->next) {
-        char alias[256];
-        snprintf(alias, sizeof alias, ALIAS_PREFIX "%s", fs->name);
+        /* "_rj_<name>", cut at 255 bytes as plan.c's names never are; not snprintf(),
+           which cost more than the rest of the copy. */
+        char alias[256] = ALIAS_PREFIX;
+        size_t n = strlen(fs->name);
+        if (n > sizeof alias - sizeof ALIAS_PREFIX)
+            n = sizeof alias - sizeof ALIAS_PREFIX;
+        memcpy(alias + sizeof ALIAS_PREFIX - 1, fs->name, n);
+        alias[sizeof ALIAS_PREFIX - 1 + n] = '\0';
         const json_t *v = json_object_get(obj, alias);
         if (v == NULL)
             return false;
@@ -287,7 +293,8 @@ gather(gather_t *g, json_t *node, size_t depth)
      * parent asked for them where the requiring field stands, perhaps inside a fragment
      * the client's @skip/@include left out, and then that field is not asked either.
      */
-    json_t *rep = json_pack("{s:s}", "__typename", tn);
+    json_t *rep = json_object();
+    json_object_set_new_nocheck(rep, "__typename", json_string_nocheck(tn));
     if (g->fetch->nreps == 0 || !copy_fieldset(node, g->fetch->reps[0], rep)) {
         json_decref(rep);
         return;
@@ -416,6 +423,17 @@ gather_reps(rj_fed_run_t *r, const rj_fed_fetch_t *f)
     return NULL;
 }
 
+/* {"query": @p query, "variables": @p vars (taken)}, built directly: json_pack() parses
+   its format string for every request. */
+static json_t *
+query_body(const char *query, json_t *vars)
+{
+    json_t *body = json_object();
+    json_object_set_new_nocheck(body, "query", json_string(query));
+    json_object_set_new_nocheck(body, "variables", vars);
+    return body;
+}
+
 /*
  * The body of a request carrying several entity fetches of one service: each under its
  * own alias e<i> of _entities with its own representations $r<i>, the variables of all.
@@ -447,7 +465,7 @@ joined_body(const rj_fed_run_t *r, const batch_t *b, json_t **reps)
         json_object_set_new(vars, name, reps[j]);
     }
     rj_buf_printf(&q, ") {%s }", sel.data);
-    json_t *body = json_pack("{s:s, s:o}", "query", q.data, "variables", vars);
+    json_t *body = query_body(q.data, vars);
     json_decref(defined);
     rj_buf_deinit(&q);
     rj_buf_deinit(&sel);
@@ -468,7 +486,7 @@ array_body(const rj_fed_run_t *r, const batch_t *b, json_t **reps)
         const rj_fed_fetch_t *f = r->plan->all[b->fetches[j]];
         json_t *vars = request_variables(r, f);
         json_object_set_new(vars, "representations", reps[j]);
-        json_array_append_new(body, json_pack("{s:s, s:o}", "query", f->query, "variables", vars));
+        json_array_append_new(body, query_body(f->query, vars));
     }
     return body;
 }
@@ -545,7 +563,7 @@ rj_fed_run_next(rj_fed_run_t *r, rj_fed_request_t *out, size_t max)
                 json_t *vars = request_variables(r, f);
                 if (f->entities)
                     json_object_set_new(vars, "representations", reps[i]);
-                body = json_pack("{s:s, s:o}", "query", f->query, "variables", vars);
+                body = query_body(f->query, vars);
             }
             out[n++] = (rj_fed_request_t){
                 .id = r->nbatches - 1,
