@@ -19,6 +19,7 @@
 #include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "core/core.h"
@@ -57,18 +58,23 @@ typedef struct pool {
 } pool_t;
 
 /*
- * A socket libcurl asked the loop to watch. It lives as long as the socket, not as long
- * as one transfer on it: libcurl stops watching a kept-alive connection between transfers
- * (CURL_POLL_REMOVE) and watches it again for the next one, and a watcher made anew each
- * time cost a calloc, an ioctl, two epoll_ctl calls and a uv_close per request sent.
+ * A socket libcurl asked the loop to watch. A connection's lives as long as the socket,
+ * not as long as one transfer on it: libcurl stops watching a kept-alive connection
+ * between transfers (CURL_POLL_REMOVE) and watches it again for the next one, and a
+ * watcher made anew each time cost a calloc, an ioctl, two epoll_ctl calls and a
+ * uv_close per request sent. Only the sockets libcurl opened through on_curl_open are
+ * kept so: they are closed through on_curl_close, which closes the watcher first. Others
+ * (the threaded resolver's socketpair) are closed with a plain close(), so their watchers
+ * go at CURL_POLL_REMOVE, as a uv_poll_t must never outlive its descriptor's number.
  */
 typedef struct sock {
     uv_poll_t poll;   /* the watcher */
     curl_socket_t fd; /* the socket */
     pool_t *pool;     /* whose */
     int events;       /* UV_READABLE | UV_WRITABLE being watched; 0: stopped */
-    bool idle;        /* libcurl does not watch it (CURL_POLL_REMOVE): a kept-alive
-                         connection between transfers */
+    bool conn;        /* a connection's socket, opened by on_curl_open */
+    bool idle;        /* a connection's, not watched by libcurl (CURL_POLL_REMOVE): kept
+                         alive between transfers */
 } sock_t;
 
 struct gw_fed {
@@ -242,6 +248,16 @@ sock_closed(uv_handle_t *h)
     free(h->data);
 }
 
+/* Closes the watcher of @p fd, if there is one. */
+static void
+sock_drop(gw_fed_t *f, curl_socket_t fd)
+{
+    if ((size_t)fd < f->nsocks && f->socks[fd] != NULL) {
+        uv_close((uv_handle_t *)&f->socks[fd]->poll, sock_closed);
+        f->socks[fd] = NULL;
+    }
+}
+
 /* The watcher of libcurl's socket @p fd, made on first use. */
 static sock_t *
 sock_get(pool_t *pl, curl_socket_t fd)
@@ -256,9 +272,8 @@ sock_get(pool_t *pl, curl_socket_t fd)
     }
     sock_t *s = f->socks[i];
     if (s == NULL || s->pool != pl) {
-        /* Another pool's socket of that number was closed without us (see on_curl_close). */
-        if (s != NULL)
-            uv_close((uv_handle_t *)&s->poll, sock_closed);
+        /* Not expected: another pool's socket of that number closed without us. */
+        sock_drop(f, fd);
         s = f->socks[i] = rj_xcalloc(1, sizeof(*s));
         s->fd = fd;
         s->pool = pl;
@@ -269,19 +284,31 @@ sock_get(pool_t *pl, curl_socket_t fd)
 }
 
 /*
- * libcurl closes a socket (CURLOPT_CLOSESOCKETFUNCTION): its watcher goes first, since a
- * uv_poll_t must never outlive its descriptor's number into another socket's life.
- * libcurl has said CURL_POLL_REMOVE before, so no transfer is using it.
+ * libcurl opens a connection's socket (CURLOPT_OPENSOCKETFUNCTION), as it would itself;
+ * its watcher is made now and marked, so that it is kept between transfers.
+ */
+static curl_socket_t
+on_curl_open(void *clientp, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+    (void)purpose;
+    pool_t *pl = clientp;
+    curl_socket_t fd = socket(addr->family, addr->socktype, addr->protocol);
+    if (fd == CURL_SOCKET_BAD)
+        return CURL_SOCKET_BAD;
+    sock_drop(pl->f, fd); /* a stale watcher of that number would be a bug: never reuse it */
+    sock_get(pl, fd)->conn = true;
+    return fd;
+}
+
+/*
+ * libcurl closes a socket it opened with on_curl_open (CURLOPT_CLOSESOCKETFUNCTION): its
+ * watcher goes first. libcurl has said CURL_POLL_REMOVE before: no transfer uses it.
  */
 static int
 on_curl_close(void *clientp, curl_socket_t fd)
 {
     pool_t *pl = clientp;
-    gw_fed_t *f = pl->f;
-    if ((size_t)fd < f->nsocks && f->socks[fd] != NULL) {
-        uv_close((uv_handle_t *)&f->socks[fd]->poll, sock_closed);
-        f->socks[fd] = NULL;
-    }
+    sock_drop(pl->f, fd);
     return close(fd);
 }
 
@@ -293,13 +320,17 @@ on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socket
     sock_t *s = socketp;
     if (what == CURL_POLL_REMOVE) {
         /*
-         * The connection is idle or about to close. Its watcher is kept as it is until
+         * A connection is idle or about to close. Its watcher is kept as it is until
          * on_curl_close: the next transfer on it asks for the same events, mostly, and an
          * unchanged watcher costs no system call. Should the socket become readable
-         * meanwhile, on_poll stops watching it.
+         * meanwhile, on_poll stops watching it. Any other socket's watcher goes now.
          */
-        if (s != NULL)
+        if (s != NULL && s->conn) {
             s->idle = true;
+        } else if (s != NULL) {
+            sock_drop(pl->f, fd);
+            curl_multi_assign(pl->multi, fd, NULL);
+        }
         return 0;
     }
     if (s == NULL) {
@@ -486,6 +517,8 @@ easy_get(gw_fed_t *f, int service)
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, f->headers[service]);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "ramjet-gateway/1");
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, on_curl_open);
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, pl);
     curl_easy_setopt(c, CURLOPT_CLOSESOCKETFUNCTION, on_curl_close);
     curl_easy_setopt(c, CURLOPT_CLOSESOCKETDATA, pl);
     /* An idle pooled connection older than keepAlive is not reused (closed instead). */
