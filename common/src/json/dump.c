@@ -26,7 +26,6 @@
 
 #include "core/core.h"
 #include "json/envelope.h"
-#include "json/json_int.h"
 
 #define MAX_DEPTH 2048   /* deeper trees go to json_dumps() (see above) */
 #define STACK_BYTES 8192 /* most documents are printed without an allocation but the result */
@@ -73,36 +72,6 @@ out_putc(out_t *o, char c)
     o->p[o->len++] = c;
 }
 
-size_t
-rj__json_utf8_len(const unsigned char *s, size_t n)
-{
-    size_t k;
-    uint32_t cp;
-    if (s[0] >= 0xC2 && s[0] <= 0xDF) {
-        k = 2;
-        cp = s[0] & 0x1F;
-    } else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
-        k = 3;
-        cp = s[0] & 0x0F;
-    } else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
-        k = 4;
-        cp = s[0] & 0x07;
-    } else {
-        return 0;
-    }
-    if (k > n)
-        return 0;
-    for (size_t i = 1; i < k; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3F);
-    }
-    if ((k == 3 && cp < 0x800) || (k == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return k;
-}
-
 /* Prints @p n bytes of @p s as a JSON string; false when they are not valid UTF-8. */
 static bool
 put_string(out_t *o, const char *s, size_t n)
@@ -113,7 +82,8 @@ put_string(out_t *o, const char *s, size_t n)
     size_t run = 0; /* start of the bytes not printed yet */
     for (size_t i = 0; i < n;) {
         if (u[i] >= 0x80) {
-            size_t k = rj__json_utf8_len(u + i, n - i);
+            uint32_t cp;
+            size_t k = rj_utf8_decode(u + i, n - i, &cp);
             if (k == 0)
                 return false;
             i += k;

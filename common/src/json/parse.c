@@ -28,7 +28,6 @@
 
 #include "core/core.h"
 #include "json/envelope.h"
-#include "json/json_int.h"
 
 #define MAX_DEPTH 2048 /* jansson's JSON_PARSER_MAX_DEPTH: values nested, scalars counted */
 
@@ -47,18 +46,6 @@ skip_space(parser_t *ps)
         ps->p++;
 }
 
-static int
-hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* The four hex digits at @p s (at least four bytes before @p end), or -1. */
 static int32_t
 hex4(const char *s, const char *end)
@@ -67,39 +54,12 @@ hex4(const char *s, const char *end)
         return -1;
     int32_t v = 0;
     for (int i = 0; i < 4; i++) {
-        int d = hex_digit(s[i]);
+        int d = rj_hex_digit(s[i]);
         if (d < 0)
             return -1;
         v = v << 4 | d;
     }
     return v;
-}
-
-static void
-put_utf8(rj_buf_t *b, uint32_t cp)
-{
-    char u[4];
-    size_t n;
-    if (cp < 0x80) {
-        u[0] = (char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        u[0] = (char)(0xC0 | cp >> 6);
-        u[1] = (char)(0x80 | (cp & 0x3F));
-        n = 2;
-    } else if (cp < 0x10000) {
-        u[0] = (char)(0xE0 | cp >> 12);
-        u[1] = (char)(0x80 | (cp >> 6 & 0x3F));
-        u[2] = (char)(0x80 | (cp & 0x3F));
-        n = 3;
-    } else {
-        u[0] = (char)(0xF0 | cp >> 18);
-        u[1] = (char)(0x80 | (cp >> 12 & 0x3F));
-        u[2] = (char)(0x80 | (cp >> 6 & 0x3F));
-        u[3] = (char)(0x80 | (cp & 0x3F));
-        n = 4;
-    }
-    rj_buf_append(b, u, n);
 }
 
 /* One escape after its backslash, decoded into ps->tmp; false when invalid. */
@@ -131,7 +91,7 @@ unescape(parser_t *ps)
     } else if ((cp >= 0xDC00 && cp <= 0xDFFF) || cp == 0) {
         return false;
     }
-    put_utf8(&ps->tmp, (uint32_t)cp);
+    rj_utf8_encode(&ps->tmp, (uint32_t)cp);
     return true;
 }
 
@@ -162,9 +122,10 @@ scan_string(parser_t *ps, const char **s, size_t *n)
                 return false;
             continue;
         }
+        uint32_t cp;
         size_t k = 1;
         if (c >= 0x80 &&
-            (k = rj__json_utf8_len((const unsigned char *)ps->p, (size_t)(ps->end - ps->p))) == 0)
+            (k = rj_utf8_decode((const unsigned char *)ps->p, (size_t)(ps->end - ps->p), &cp)) == 0)
             return false;
         if (escaped)
             rj_buf_append(&ps->tmp, ps->p, k);
