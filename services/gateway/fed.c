@@ -19,6 +19,8 @@
 #include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "core/core.h"
 #include "exec.h"
@@ -51,13 +53,28 @@ typedef struct pool {
     CURLM *multi;     /* the transfers and the keep-alive connections */
     uv_timer_t timer; /* libcurl's timeouts */
     bool timer_open;  /* timer was initialised */
+    CURL **idle;      /* easy handles of finished transfers, set up for this service */
+    size_t nidle;     /* how many (at most the service's connections) */
 } pool_t;
 
-/* A socket libcurl asked the loop to watch. */
+/*
+ * A socket libcurl asked the loop to watch. A connection's lives as long as the socket,
+ * not as long as one transfer on it: libcurl stops watching a kept-alive connection
+ * between transfers (CURL_POLL_REMOVE) and watches it again for the next one, and a
+ * watcher made anew each time cost a calloc, an ioctl, two epoll_ctl calls and a
+ * uv_close per request sent. Only the sockets libcurl opened through on_curl_open are
+ * kept so: they are closed through on_curl_close, which closes the watcher first. Others
+ * (the threaded resolver's socketpair) are closed with a plain close(), so their watchers
+ * go at CURL_POLL_REMOVE, as a uv_poll_t must never outlive its descriptor's number.
+ */
 typedef struct sock {
     uv_poll_t poll;   /* the watcher */
     curl_socket_t fd; /* the socket */
     pool_t *pool;     /* whose */
+    int events;       /* UV_READABLE | UV_WRITABLE being watched; 0: stopped */
+    bool conn;        /* a connection's socket, opened by on_curl_open */
+    bool idle;        /* a connection's, not watched by libcurl (CURL_POLL_REMOVE): kept
+                         alive between transfers */
 } sock_t;
 
 struct gw_fed {
@@ -69,12 +86,15 @@ struct gw_fed {
     size_t *next_url;                  /* per graph service: round robin over its URLs */
     uint64_t **url_rest;               /* per graph service and URL: skipped until (loop ms) */
     pool_t *pools;                     /* per graph service: its connections */
+    sock_t **socks;                    /* by file descriptor: the watchers of curl's sockets */
+    size_t nsocks;                     /* length of socks */
     rj_gql_cache_t *docs;              /* parsed, validated documents */
     plan_ref_t *plans[GW_FED_PLANS];   /* the plan cache */
     int timeout_ms;                    /* per transfer */
     int budget_ms;                     /* per operation; 0: none */
     size_t max_answer;                 /* bytes of all answers to one operation */
     size_t busy;                       /* operations in flight */
+    uint64_t batched;                  /* graph services with allowBatchedQueries */
     gw_exec_t *local;                  /* the application's executor (service 0), or NULL */
     const rj_auth_t *auth;             /* with local: verifies the client's token */
     struct {
@@ -119,6 +139,7 @@ typedef struct transfer {
     int service;                 /* graph service index */
     CURL *easy;                  /* the transfer */
     char *payload;               /* the request body */
+    size_t payload_len;          /* its length */
     rj_buf_t answer;             /* the answer so far */
     bool too_large;              /* the answer passed max_answer */
     char error[CURL_ERROR_SIZE]; /* libcurl's message */
@@ -195,11 +216,19 @@ plan_get(gw_fed_t *f, const char *query, const char *op_name, rj_gql_doc_t *doc,
 /* ---- libcurl on the loop ---------------------------------------------------------------- */
 
 static void check_done(pool_t *pl);
+static void easy_put(pool_t *pl, CURL *c);
 
 static void
 on_poll(uv_poll_t *h, int status, int events)
 {
     sock_t *s = h->data;
+    if (s->idle) {
+        /* An idle connection spoke (the server closed it, most likely): libcurl finds out
+           when it next considers reusing it; until then it is not watched. */
+        uv_poll_stop(&s->poll);
+        s->events = 0;
+        return;
+    }
     int flags = 0;
     if (status < 0)
         flags = CURL_CSELECT_ERR;
@@ -219,6 +248,70 @@ sock_closed(uv_handle_t *h)
     free(h->data);
 }
 
+/* Closes the watcher of @p fd, if there is one. */
+static void
+sock_drop(gw_fed_t *f, curl_socket_t fd)
+{
+    if ((size_t)fd < f->nsocks && f->socks[fd] != NULL) {
+        uv_close((uv_handle_t *)&f->socks[fd]->poll, sock_closed);
+        f->socks[fd] = NULL;
+    }
+}
+
+/* The watcher of libcurl's socket @p fd, made on first use. */
+static sock_t *
+sock_get(pool_t *pl, curl_socket_t fd)
+{
+    gw_fed_t *f = pl->f;
+    size_t i = (size_t)fd;
+    if (i >= f->nsocks) {
+        size_t n = i + 1 > 2 * f->nsocks ? i + 1 : 2 * f->nsocks;
+        f->socks = rj_xrealloc(f->socks, n * sizeof(*f->socks));
+        memset(f->socks + f->nsocks, 0, (n - f->nsocks) * sizeof(*f->socks));
+        f->nsocks = n;
+    }
+    sock_t *s = f->socks[i];
+    if (s == NULL || s->pool != pl) {
+        /* Not expected: another pool's socket of that number closed without us. */
+        sock_drop(f, fd);
+        s = f->socks[i] = rj_xcalloc(1, sizeof(*s));
+        s->fd = fd;
+        s->pool = pl;
+        uv_poll_init_socket(f->loop, &s->poll, fd);
+        s->poll.data = s;
+    }
+    return s;
+}
+
+/*
+ * libcurl opens a connection's socket (CURLOPT_OPENSOCKETFUNCTION), as it would itself;
+ * its watcher is made now and marked, so that it is kept between transfers.
+ */
+static curl_socket_t
+on_curl_open(void *clientp, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+    (void)purpose;
+    pool_t *pl = clientp;
+    curl_socket_t fd = socket(addr->family, addr->socktype, addr->protocol);
+    if (fd == CURL_SOCKET_BAD)
+        return CURL_SOCKET_BAD;
+    sock_drop(pl->f, fd); /* a stale watcher of that number would be a bug: never reuse it */
+    sock_get(pl, fd)->conn = true;
+    return fd;
+}
+
+/*
+ * libcurl closes a socket it opened with on_curl_open (CURLOPT_CLOSESOCKETFUNCTION): its
+ * watcher goes first. libcurl has said CURL_POLL_REMOVE before: no transfer uses it.
+ */
+static int
+on_curl_close(void *clientp, curl_socket_t fd)
+{
+    pool_t *pl = clientp;
+    sock_drop(pl->f, fd);
+    return close(fd);
+}
+
 static int
 on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
@@ -226,27 +319,35 @@ on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socket
     pool_t *pl = userp;
     sock_t *s = socketp;
     if (what == CURL_POLL_REMOVE) {
-        if (s != NULL) {
-            uv_poll_stop(&s->poll);
-            uv_close((uv_handle_t *)&s->poll, sock_closed);
+        /*
+         * A connection is idle or about to close. Its watcher is kept as it is until
+         * on_curl_close: the next transfer on it asks for the same events, mostly, and an
+         * unchanged watcher costs no system call. Should the socket become readable
+         * meanwhile, on_poll stops watching it. Any other socket's watcher goes now.
+         */
+        if (s != NULL && s->conn) {
+            s->idle = true;
+        } else if (s != NULL) {
+            sock_drop(pl->f, fd);
             curl_multi_assign(pl->multi, fd, NULL);
         }
         return 0;
     }
     if (s == NULL) {
-        s = rj_xcalloc(1, sizeof(*s));
-        s->fd = fd;
-        s->pool = pl;
-        uv_poll_init_socket(pl->f->loop, &s->poll, fd);
-        s->poll.data = s;
+        s = sock_get(pl, fd);
         curl_multi_assign(pl->multi, fd, s);
     }
+    s->idle = false;
     int events = 0;
     if (what & CURL_POLL_IN)
         events |= UV_READABLE;
     if (what & CURL_POLL_OUT)
         events |= UV_WRITABLE;
-    uv_poll_start(&s->poll, events, on_poll);
+    /* libuv re-registers the descriptor on every start, even with the same events. */
+    if (events != s->events) {
+        uv_poll_start(&s->poll, events, on_poll);
+        s->events = events;
+    }
     return 0;
 }
 
@@ -306,9 +407,11 @@ transfer_answer(gw_fed_t *f, transfer_t *t, CURLcode rc, long status, char *why,
                  t->error[0] != '\0' ? t->error : curl_easy_strerror(rc));
         return NULL;
     }
-    /* The one decoder of every daemon: numbers in Ramjet's single encoding. */
-    json_t *answer =
-        rj_json_loadb(t->answer.data != NULL ? t->answer.data : "", t->answer.len, 0, NULL);
+    /* rj_json_loadb()'s verdict and numbers, faster; a bad answer's message is ours. */
+    json_t *answer = rj_json_parse(t->answer.data != NULL ? t->answer.data : "", t->answer.len);
+    /* An array answers a batched request (allowBatchedQueries); the run checks its items. */
+    if (json_is_array(answer) && f->svc[t->service]->allow_batched_queries)
+        return answer;
     if (!json_is_object(answer) ||
         (json_object_get(answer, "data") == NULL && json_object_get(answer, "errors") == NULL)) {
         json_decref(answer);
@@ -342,7 +445,8 @@ check_done(pool_t *pl)
         curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&t);
         curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
         curl_multi_remove_handle(pl->multi, easy);
-        curl_easy_cleanup(easy);
+        easy_put(pl, easy);
+        t->easy = NULL;
         /*
          * A URL that refuses connections rests a while, and the request goes to the next
          * URL of the service: nothing was sent, so even a mutation may be sent again.
@@ -393,6 +497,53 @@ pick_url(gw_fed_t *f, int service)
     return first;
 }
 
+/*
+ * An easy handle for a request to @p service: a finished transfer's, whose options for
+ * the service are set already, or a new one set up so. Reusing them saves setting up
+ * libcurl's per-handle state (and its allocations) for every request.
+ */
+static CURL *
+easy_get(gw_fed_t *f, int service)
+{
+    pool_t *pl = &f->pools[service];
+    if (pl->nidle > 0)
+        return pl->idle[--pl->nidle];
+    const rj_fed_service_conf_t *svc = f->svc[service];
+    CURL *c = curl_easy_init();
+    RJ_ASSERT(c != NULL);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)f->timeout_ms);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, f->headers[service]);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "ramjet-gateway/1");
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, on_curl_open);
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, pl);
+    curl_easy_setopt(c, CURLOPT_CLOSESOCKETFUNCTION, on_curl_close);
+    curl_easy_setopt(c, CURLOPT_CLOSESOCKETDATA, pl);
+    /* An idle pooled connection older than keepAlive is not reused (closed instead). */
+    int idle_ms = svc->keep_alive_ms > svc->keep_alive_timeout_ms ? svc->keep_alive_ms
+                                                                  : svc->keep_alive_timeout_ms;
+    curl_easy_setopt(c, CURLOPT_MAXAGE_CONN, (long)(idle_ms + 999) / 1000);
+    if (idle_ms == 0)
+        curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+    return c;
+}
+
+/* Keeps a finished transfer's handle (removed from its multi) for the next request. */
+static void
+easy_put(pool_t *pl, CURL *c)
+{
+    size_t keep = (size_t)pl->f->svc[pl - pl->f->pools]->connections;
+    if (pl->nidle >= keep) {
+        curl_easy_cleanup(c);
+        return;
+    }
+    if (pl->idle == NULL)
+        pl->idle = rj_xcalloc(keep, sizeof(*pl->idle));
+    pl->idle[pl->nidle++] = c;
+}
+
 /* Sends (or sends again) a transfer to its service's next URL. */
 static void
 transfer_send(transfer_t *t)
@@ -402,25 +553,14 @@ transfer_send(transfer_t *t)
     const rj_fed_service_conf_t *svc = f->svc[t->service];
     t->url = pick_url(f, t->service);
     t->attempts++;
-    CURL *c = t->easy = curl_easy_init();
-    RJ_ASSERT(c != NULL);
+    CURL *c = t->easy = easy_get(f, t->service);
+    /* What differs per request; a reused handle's previous values are all replaced. */
     curl_easy_setopt(c, CURLOPT_URL, svc->urls[t->url]);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)f->timeout_ms);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, f->headers[t->service]);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)t->payload_len);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, t->payload);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, t);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, t->error);
     curl_easy_setopt(c, CURLOPT_PRIVATE, t);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "ramjet-gateway/1");
-    /* An idle pooled connection older than keepAlive is not reused (closed instead). */
-    int idle_ms = svc->keep_alive_ms > svc->keep_alive_timeout_ms ? svc->keep_alive_ms
-                                                                  : svc->keep_alive_timeout_ms;
-    curl_easy_setopt(c, CURLOPT_MAXAGE_CONN, (long)(idle_ms + 999) / 1000);
-    if (idle_ms == 0)
-        curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
     op->transfers++;
     rj_metric_add(f->m.fetches, 1);
     if (curl_multi_add_handle(f->pools[t->service].multi, c) != CURLM_OK) {
@@ -471,7 +611,7 @@ local_start(fed_op_t *op, rj_fed_request_t *q)
     gw_fed_t *f = op->f;
     local_call_t *lc = rj_xmalloc(sizeof(*lc));
     *lc = (local_call_t){.op = op, .id = q->id, .starting = true};
-    char *payload = json_dumps(q->body, JSON_COMPACT);
+    char *payload = rj_json_dumps(q->body);
     const gw_http_request_t in = {
         .method = GW_HTTP_POST,
         .body = payload,
@@ -500,7 +640,8 @@ transfer_start(fed_op_t *op, rj_fed_request_t *q)
     t->op = op;
     t->id = q->id;
     t->service = q->service;
-    t->payload = json_dumps(q->body, JSON_COMPACT);
+    t->payload = rj_json_dumps(q->body);
+    t->payload_len = strlen(t->payload);
     rj_buf_init(&t->answer);
     transfer_send(t);
 }
@@ -701,6 +842,7 @@ gw_fed_handle(void *opaque, gw_responder_t *r, const gw_http_request_t *in)
                     op->idempotency_key = rj_xstrndup(key, len);
             }
             op->run = rj_fed_run_new(plan->plan, f->graph, rj_gql_prepared_variables_get(prep));
+            rj_fed_run_set_batched(op->run, f->batched);
             f->busy++;
             if (f->budget_ms > 0) {
                 uv_timer_init(f->loop, &op->budget);
@@ -741,6 +883,8 @@ gw_fed_new(const gw_fed_opts_t *o)
         if (!o->present[i])
             continue;
         f->svc[gi] = s;
+        if (s->allow_batched_queries)
+            f->batched |= UINT64_C(1) << gi;
         f->url_rest[gi] = rj_xcalloc(s->nurls, sizeof(uint64_t));
         f->headers[gi] = rj_fed_service_headers(s);
         pool_t *pl = &f->pools[gi++];
@@ -793,6 +937,32 @@ gw_fed_busy(const gw_fed_t *f)
     return f != NULL ? f->busy : 0;
 }
 
+static void
+pool_idle_free(pool_t *pl)
+{
+    for (size_t i = 0; i < pl->nidle; i++)
+        curl_easy_cleanup(pl->idle[i]);
+    free(pl->idle);
+    pl->idle = NULL;
+    pl->nidle = 0;
+}
+
+/*
+ * The watchers left after the pools' connections closed: none, unless libcurl closed a
+ * socket without on_curl_close. Closed all the same, since a handle must not be freed
+ * while the loop knows it.
+ */
+static void
+socks_close(gw_fed_t *f)
+{
+    for (size_t i = 0; i < f->nsocks; i++)
+        if (f->socks[i] != NULL)
+            uv_close((uv_handle_t *)&f->socks[i]->poll, sock_closed);
+    free(f->socks);
+    f->socks = NULL;
+    f->nsocks = 0;
+}
+
 void
 gw_fed_stop(gw_fed_t *f)
 {
@@ -801,15 +971,17 @@ gw_fed_stop(gw_fed_t *f)
     for (size_t i = 0; f->pools != NULL && i < rj_fed_graph_nservices(f->graph); i++) {
         pool_t *pl = &f->pools[i];
         if (pl->multi != NULL) {
-            /* Closes the pooled connections, which unregisters their sockets. */
+            /* Closes the pooled connections, which closes their watchers (on_curl_close). */
             curl_multi_cleanup(pl->multi);
             pl->multi = NULL;
         }
+        pool_idle_free(pl);
         if (pl->timer_open) {
             uv_close((uv_handle_t *)&pl->timer, NULL);
             pl->timer_open = false;
         }
     }
+    socks_close(f);
 }
 
 void
@@ -817,10 +989,13 @@ gw_fed_free(gw_fed_t *f)
 {
     if (f == NULL)
         return;
-    for (size_t i = 0; f->pools != NULL && i < rj_fed_graph_nservices(f->graph); i++)
+    for (size_t i = 0; f->pools != NULL && i < rj_fed_graph_nservices(f->graph); i++) {
         if (f->pools[i].multi != NULL)
             curl_multi_cleanup(f->pools[i].multi);
+        pool_idle_free(&f->pools[i]);
+    }
     free(f->pools);
+    socks_close(f);
     for (size_t i = 0; i < GW_FED_PLANS; i++)
         plan_unref(f->plans[i]);
     rj_gql_cache_free(f->docs);

@@ -473,18 +473,6 @@ body_content(const h2o_req_t *req)
 
 /* ---- query strings -------------------------------------------------------------------- */
 
-static int
-hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /*
  * Decodes @p len bytes of form encoding into @p out (room for @p len bytes: decoding never
  * grows the text). Returns the decoded length, or -1 on a '%' not followed by two hex
@@ -501,8 +489,8 @@ form_decode(const char *in, size_t len, char *out)
         } else if (in[i] == '%') {
             if (len - i < 3)
                 return -1;
-            int hi = hex_value(in[i + 1]);
-            int lo = hex_value(in[i + 2]);
+            int hi = rj_hex_digit(in[i + 1]);
+            int lo = rj_hex_digit(in[i + 2]);
             if (hi < 0 || lo < 0)
                 return -1;
             out[o++] = (char)(hi * 16 + lo);

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# tests/bench/federation.sh [--seconds S] [--connections C] - `scripts/bench --federation`.
+# tests/bench/federation.sh [--seconds S] [--connections C] [--gateways LIST]
+#   - `scripts/bench --federation`.
 #
 # The federation gateways over the same test subgraphs (tests/federation: accounts, products,
 # reviews, inventory), driven by wrk with the three queries of tests/federation/
@@ -8,18 +9,29 @@
 # gateway process's CPU milliseconds per request (utime + stime from /proc, before and
 # after), which is what the gateway costs apart from the subgraphs. Gateways: Ramjet's
 # (ramjet-gateway --app none), @mercuriusjs/gateway, @apollo/gateway and @graphql-hive/gateway
-# (tests/bench/hive, installed on first use), each alone in its process, one after the other.
-# Before timing, each gateway's answer to each query must equal Ramjet's (keys sorted), so
-# that every gateway is measured doing the same work. Prints a table; never fails on timing.
+# (tests/bench/hive, installed on first use), each alone in its process, one after the other;
+# --gateways ramjet,mercurius picks some of them (default all), which is what iterating on one
+# gateway wants. Before timing, each gateway's answer to each query must equal the first
+# gateway's (keys sorted), so that every gateway is measured doing the same work. Prints a
+# table; never fails on timing.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 seconds=10
 connections=16
+gateways=ramjet,mercurius,apollo,hive
 while [ $# -gt 0 ]; do
     case $1 in
         --seconds) seconds=$2; shift 2 ;;
         --connections) connections=$2; shift 2 ;;
+        --gateways) gateways=$2; shift 2 ;;
         *) echo "tests/bench/federation.sh: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+IFS=, read -r -a gateways <<<"$gateways"
+for gw in "${gateways[@]}"; do
+    case $gw in
+        ramjet | mercurius | apollo | hive) ;;
+        *) echo "tests/bench/federation.sh: unknown gateway $gw (ramjet, mercurius, apollo, hive)" >&2; exit 2 ;;
     esac
 done
 build=${RAMJET_BUILD_DIR:-$root/build}
@@ -122,13 +134,14 @@ answer() {
         jq -S . >"$tmp/$1.$2.answer"
 }
 
-for gw in ramjet mercurius apollo hive; do
+reference=${gateways[0]}
+for gw in "${gateways[@]}"; do
     start_gateway "$gw"
     for q in "${queries[@]}"; do
         answer "$gw" "$q"
-        if ! cmp -s "$tmp/ramjet.$q.answer" "$tmp/$gw.$q.answer"; then
-            printf '%-10s %-28s answers differently from ramjet; not timed:\n' "$gw" "$q"
-            diff "$tmp/ramjet.$q.answer" "$tmp/$gw.$q.answer" | head -20
+        if ! cmp -s "$tmp/$reference.$q.answer" "$tmp/$gw.$q.answer"; then
+            printf '%-10s %-28s answers differently from %s; not timed:\n' "$gw" "$q" "$reference"
+            diff "$tmp/$reference.$q.answer" "$tmp/$gw.$q.answer" | head -20
             continue
         fi
         BENCH_BODY=$tmp/$q.json wrk -t1 -c4 -d2s -s "$tmp/post.lua" "$gw_url" >/dev/null # warm-up

@@ -172,6 +172,59 @@ test('two paths to one service at one level: one request', async () => {
   assert.match(subs.reviews.requests[0].query, /e0: _entities.*e1: _entities/);
 });
 
+test('allowBatchedQueries: a level\'s entity fetches to the service as one array request', async () => {
+  const batchedReviews = await startSubgraph('reviews', { batched: true });
+  const services = [
+    { name: 'accounts', url: subs.accounts.url },
+    { name: 'products', url: subs.products.url },
+    { name: 'inventory', url: subs.inventory.url },
+    { name: 'reviews', url: batchedReviews.url, allowBatchedQueries: true },
+  ];
+  const q = '{ me { reviews { body } } topProducts(first: 2) { reviews { author { name } } } }';
+  try {
+    const expected = await query(q); // the main gateway, its reviews not batched
+    await withGateway('batched', services, [], async (g) => {
+      batchedReviews.requests.length = 0;
+      assert.deepEqual(await query(q, undefined, g.url), expected);
+      // Two paths to reviews at one level: one request, an array of the two documents.
+      assert.equal(batchedReviews.requests.length, 1);
+      const [body] = batchedReviews.requests;
+      assert.ok(Array.isArray(body), JSON.stringify(body));
+      assert.equal(body.length, 2);
+      assert.match(body[0].query, /^query\(\$representations: \[_Any!\]!\) \{ _entities\(representations: \$representations\) \{ \.\.\. on User /);
+      assert.match(body[1].query, /\.\.\. on Product /);
+      assert.deepEqual(body[0].variables.representations, [{ __typename: 'User', id: 'u1' }]);
+      assert.deepEqual(body[1].variables.representations, [
+        { __typename: 'Product', upc: '1' },
+        { __typename: 'Product', upc: '2' },
+      ]);
+      // A field error inside one operation of the batch keeps its own path.
+      batchedReviews.replace(
+        `${'type Review @key(fields: "id") { id: ID!  body: String }'}
+         extend type User @key(fields: "id") { id: ID! @external  reviews: [Review] }
+         extend type Product @key(fields: "upc") { upc: String! @external  reviews: [Review] }`,
+        {
+          User: { reviews: () => [{ id: 'r1', body: 'mine' }] },
+          Product: {
+            reviews: () => {
+              throw new Error('no reviews here');
+            },
+          },
+        },
+      );
+      const r = await query('{ me { reviews { body } } topProducts(first: 1) { reviews { body } } }', undefined, g.url);
+      assert.deepEqual(r.data, { me: { reviews: [{ body: 'mine' }] }, topProducts: [{ reviews: null }] });
+      assert.equal(r.errors.length, 1);
+      assert.equal(r.errors[0].message, 'no reviews here');
+      assert.deepEqual(r.errors[0].path, ['topProducts', 0, 'reviews']);
+      assert.equal(r.errors[0].extensions.serviceName, 'reviews');
+      assert.ok(Array.isArray(batchedReviews.requests.at(-1)));
+    });
+  } finally {
+    await batchedReviews.close();
+  }
+});
+
 test('root fields of two services, aliases, fragments, variables only where used', async () => {
   resetCounts();
   const r = await query(

@@ -59,6 +59,29 @@ void rj_buf_printf(rj_buf_t *b, const char *fmt, ...) __attribute__((format(prin
 /** Gives the buffer's string to the caller (free() it) and resets @p b. Never NULL. */
 char *rj_buf_steal(rj_buf_t *b);
 
+/** The value of the hexadecimal digit @p c (either case), or -1 when it is not one. */
+static inline int
+rj_hex_digit(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/**
+ * Decodes one UTF-8 sequence at @p p (at most @p n bytes). Returns its length and sets
+ * *cp, or 0 for an invalid sequence (overlong forms, surrogates, beyond U+10FFFF), which
+ * are also what jansson refuses.
+ */
+size_t rj_utf8_decode(const unsigned char *p, size_t n, uint32_t *cp);
+
+/** Appends the UTF-8 encoding of the code point @p c (at most U+10FFFF) to @p b. */
+void rj_utf8_encode(rj_buf_t *b, uint32_t c);
+
 /* UUIDs as 36-char lowercase strings plus NUL. */
 #define RJ_UUID_STRLEN 37
 /** A random (v4) UUID from the kernel's CSPRNG. */

@@ -65,7 +65,8 @@ static const conf_key_t service_keys[] = {
      "most connections open to the service at once (to each of its URLs); further requests "
      "queue"},
     {"allowBatchedQueries", KEY_BOOL, SVC(allow_batched_queries), 0, false, "false",
-     "the service accepts a JSON array of operations in one request; accepted, not used yet"},
+     "the service accepts a JSON array of operations in one request: its entity fetches of "
+     "one level go as one such array, not one aliased document"},
     {"schema", KEY_STRING, SVC(schema), 0, false, NULL,
      "the service's federation SDL, used instead of asking it for `_service { sdl }`"},
 };

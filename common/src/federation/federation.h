@@ -179,8 +179,9 @@ rj_status_t rj_fed_fetch_sdl(const rj_fed_service_conf_t *svc, int timeout_ms, c
 struct curl_slist;
 
 /**
- * The headers of every request to @p svc: Content-Type: application/json and its
- * `initHeaders`. Ownership: a new list; curl_slist_free_all() it.
+ * The headers of every request to @p svc: Content-Type: application/json, no
+ * `Expect: 100-continue`, and its `initHeaders`. Ownership: a new list;
+ * curl_slist_free_all() it.
  */
 struct curl_slist *rj_fed_service_headers(const rj_fed_service_conf_t *svc);
 
@@ -279,6 +280,8 @@ typedef struct rj_fed_run rj_fed_run_t;
  * A request the caller must send, as POST body {"query", "variables"}. The entity fetches
  * of one service at one level (depth) go out together in one request, each under its own
  * alias of `_entities`, so a service is asked once per level however many paths lead to it.
+ * To a service that takes batched queries (rj_fed_run_set_batched) they go instead as a
+ * JSON array of {"query", "variables"}, one per fetch, and its answer is a JSON array.
  */
 typedef struct rj_fed_request {
     size_t id;    /* what to deliver the answer with */
@@ -292,6 +295,14 @@ typedef struct rj_fed_request {
  */
 rj_fed_run_t *rj_fed_run_new(const rj_fed_plan_t *plan, const rj_fed_graph_t *g,
                              const json_t *variables);
+
+/**
+ * Names the services that take batched queries (`allowBatchedQueries`): bit i set for
+ * service i of the graph. Their entity fetches of one level go as one request whose body
+ * is a JSON array of the fetches' documents, answered by an array. Call it before the
+ * first rj_fed_run_next(); by default no service takes them.
+ */
+void rj_fed_run_set_batched(rj_fed_run_t *run, uint64_t services);
 
 /**
  * Moves the requests that are due now into @p out (up to @p max). Fetches with nothing
@@ -308,7 +319,8 @@ void rj_fed_request_deinit(rj_fed_request_t *r);
  * Delivers a request's answer: its data merged into the tree, its errors kept with the
  * client's paths and extensions.serviceName.
  *
- * @param answer   the service's JSON answer, or NULL when the request failed; taken
+ * @param answer   the service's JSON answer (an array for a batched request), or NULL when
+ *                 the request failed; taken
  * @param failure  when @p answer is NULL, why (e.g. "timeout after 5000 ms")
  */
 void rj_fed_run_deliver_take(rj_fed_run_t *run, size_t id, json_t *answer, const char *failure);

@@ -20,6 +20,7 @@
 
 #include "core/core.h"
 #include "federation/federation.h"
+#include "json/envelope.h"
 
 #define ALIAS_PREFIX "_rj_" /* as in plan.c */
 
@@ -30,10 +31,15 @@ typedef enum fstate {
     F_DONE,    /* answered, failed or skipped */
 } fstate_t;
 
-/* One object an entity fetch's answer merges into. */
+/*
+ * One object an entity fetch's answer merges into. Its response path is needed only for
+ * an error or a lost entity, so it is kept as steps, printed as JSON on demand: a step
+ * k >= 0 is list index k, a step k < 0 the fetch's path key -k - 1.
+ */
 typedef struct target {
     json_t *obj;  /* the object in the tree (a reference) */
-    json_t *path; /* its response path, for errors (a reference) */
+    size_t steps; /* where its path's steps start in the fetch's steps */
+    size_t nstep; /* how many */
     size_t rep;   /* the representation it gave */
 } target_t;
 
@@ -42,12 +48,17 @@ typedef struct fetch_run {
     target_t *targets; /* entities: objects its answer merges into */
     size_t ntargets;   /* count */
     size_t nreps;      /* distinct representations sent */
+    long *steps;       /* the targets' paths, one after another */
 } fetch_run_t;
 
-/* One request handed out: the fetches it carries (several: aliased _entities calls). */
+/*
+ * One request handed out: the fetches it carries. Several are either aliased _entities
+ * calls of one document, or (array) the operations of a batched request.
+ */
 typedef struct batch {
-    size_t *fetches; /* fetch ids, in alias order e0, e1, ... */
+    size_t *fetches; /* fetch ids, in alias order e0, e1, ... or in array order */
     size_t n;        /* how many */
+    bool array;      /* sent as a JSON array of operations, answered by an array */
 } batch_t;
 
 struct rj_fed_run {
@@ -62,6 +73,7 @@ struct rj_fed_run {
     size_t *parent;            /* per fetch: its parent's id, SIZE_MAX for roots */
     size_t *root_of;           /* per fetch: the index in plan->roots of its root */
     size_t pending;            /* fetches not F_DONE */
+    uint64_t batched;          /* services taking a JSON array of operations */
     batch_t *batches;          /* requests handed out, by id */
     size_t nbatches, cap;      /* count and capacity */
 };
@@ -101,12 +113,12 @@ rj_fed_run_new(const rj_fed_plan_t *plan, const rj_fed_graph_t *g, const json_t 
 static void
 free_targets(fetch_run_t *f)
 {
-    for (size_t i = 0; i < f->ntargets; i++) {
+    for (size_t i = 0; i < f->ntargets; i++)
         json_decref(f->targets[i].obj);
-        json_decref(f->targets[i].path);
-    }
     free(f->targets);
+    free(f->steps);
     f->targets = NULL;
+    f->steps = NULL;
     f->ntargets = 0;
 }
 
@@ -134,6 +146,12 @@ bool
 rj_fed_run_done(const rj_fed_run_t *r)
 {
     return r->pending == 0;
+}
+
+void
+rj_fed_run_set_batched(rj_fed_run_t *r, uint64_t services)
+{
+    r->batched = services;
 }
 
 const json_t *
@@ -172,8 +190,14 @@ static bool
 copy_fieldset(const json_t *obj, const rj_gql_ast_selection_t *fs, json_t *out)
 {
     for (; fs != NULL; fs = fs->next) {
-        char alias[256];
-        snprintf(alias, sizeof alias, ALIAS_PREFIX "%s", fs->name);
+        /* "_rj_<name>", cut at 255 bytes as plan.c's names never are; not snprintf(),
+           which cost more than the rest of the copy. */
+        char alias[256] = ALIAS_PREFIX;
+        size_t n = strlen(fs->name);
+        if (n > sizeof alias - sizeof ALIAS_PREFIX)
+            n = sizeof alias - sizeof ALIAS_PREFIX;
+        memcpy(alias + sizeof ALIAS_PREFIX - 1, fs->name, n);
+        alias[sizeof ALIAS_PREFIX - 1 + n] = '\0';
         const json_t *v = json_object_get(obj, alias);
         if (v == NULL)
             return false;
@@ -204,18 +228,44 @@ typedef struct gather {
     const rj_fed_fetch_t *fetch; /* the entity fetch */
     fetch_run_t *fr;             /* its state */
     size_t cap;                  /* capacity of fr->targets */
+    size_t nsteps, steps_cap;    /* length and capacity of fr->steps */
+    long *path;                  /* the current path's steps (as target_t's) */
+    size_t depth, path_cap;      /* its length and capacity */
     json_t *reps;                /* distinct representations, in first-seen order */
     json_t *seen;                /* serialised representation -> index */
 } gather_t;
 
 static void
-gather(gather_t *g, json_t *node, size_t depth, json_t *path)
+path_push(gather_t *g, long step)
+{
+    if (g->depth == g->path_cap) {
+        g->path_cap = g->path_cap != 0 ? 2 * g->path_cap : 16;
+        g->path = rj_xrealloc(g->path, g->path_cap * sizeof(*g->path));
+    }
+    g->path[g->depth++] = step;
+}
+
+/* A target's response path: a new JSON array. */
+static json_t *
+target_path(const rj_fed_fetch_t *f, const fetch_run_t *fr, const target_t *t)
+{
+    json_t *p = json_array();
+    for (size_t k = 0; k < t->nstep; k++) {
+        long step = fr->steps[t->steps + k];
+        json_array_append_new(p, step >= 0 ? json_integer((json_int_t)step)
+                                           : json_string(f->path[-step - 1]));
+    }
+    return p;
+}
+
+static void
+gather(gather_t *g, json_t *node, size_t depth)
 {
     if (json_is_array(node)) {
         for (size_t i = 0; i < json_array_size(node); i++) {
-            json_array_append_new(path, json_integer((json_int_t)i));
-            gather(g, json_array_get(node, i), depth, path);
-            json_array_remove(path, json_array_size(path) - 1);
+            path_push(g, (long)i);
+            gather(g, json_array_get(node, i), depth);
+            g->depth--;
         }
         return;
     }
@@ -230,9 +280,9 @@ gather(gather_t *g, json_t *node, size_t depth, json_t *path)
         json_t *child = json_object_get(node, g->fetch->path[depth]);
         if (child == NULL)
             return;
-        json_array_append_new(path, json_string(g->fetch->path[depth]));
-        gather(g, child, depth + 1, path);
-        json_array_remove(path, json_array_size(path) - 1);
+        path_push(g, -(long)depth - 1);
+        gather(g, child, depth + 1);
+        g->depth--;
         return;
     }
     const char *tn = json_string_value(json_object_get(node, "__typename"));
@@ -243,7 +293,8 @@ gather(gather_t *g, json_t *node, size_t depth, json_t *path)
      * parent asked for them where the requiring field stands, perhaps inside a fragment
      * the client's @skip/@include left out, and then that field is not asked either.
      */
-    json_t *rep = json_pack("{s:s}", "__typename", tn);
+    json_t *rep = json_object();
+    json_object_set_new_nocheck(rep, "__typename", json_string_nocheck(tn));
     if (g->fetch->nreps == 0 || !copy_fieldset(node, g->fetch->reps[0], rep)) {
         json_decref(rep);
         return;
@@ -254,7 +305,14 @@ gather(gather_t *g, json_t *node, size_t depth, json_t *path)
             json_object_update(rep, extra);
         json_decref(extra);
     }
-    char *key = json_dumps(rep, JSON_COMPACT | JSON_SORT_KEYS);
+    /*
+     * Unsorted keys compare alike: every representation of one fetch is built in the
+     * same order (__typename, the key's fields, then each @requires), so equal ones
+     * print equal. (Were two equal ones to print differently - a custom scalar's object
+     * value in the key, its keys in another order - both would be sent: a wasted
+     * representation, never a wrong answer.)
+     */
+    char *key = rj_json_dumps(rep);
     json_t *idx = json_object_get(g->seen, key);
     size_t rep_i;
     if (idx != NULL) {
@@ -271,11 +329,19 @@ gather(gather_t *g, json_t *node, size_t depth, json_t *path)
         g->cap = g->cap != 0 ? 2 * g->cap : 8;
         fr->targets = rj_xrealloc(fr->targets, g->cap * sizeof(*fr->targets));
     }
+    if (g->nsteps + g->depth > g->steps_cap) {
+        g->steps_cap = 2 * (g->nsteps + g->depth) + 16;
+        fr->steps = rj_xrealloc(fr->steps, g->steps_cap * sizeof(*fr->steps));
+    }
+    if (g->depth > 0)
+        memcpy(fr->steps + g->nsteps, g->path, g->depth * sizeof(*g->path));
     fr->targets[fr->ntargets++] = (target_t){
         .obj = json_incref(node),
-        .path = json_deep_copy(path),
+        .steps = g->nsteps,
+        .nstep = g->depth,
         .rep = rep_i,
     };
+    g->nsteps += g->depth;
 }
 
 /* ---- scheduling ------------------------------------------------------------------------ */
@@ -346,9 +412,8 @@ gather_reps(rj_fed_run_t *r, const rj_fed_fetch_t *f)
 {
     fetch_run_t *fr = &r->fs[f->id];
     gather_t g = {.fetch = f, .fr = fr, .reps = json_array(), .seen = json_object()};
-    json_t *path = json_array();
-    gather(&g, r->data, 0, path);
-    json_decref(path);
+    gather(&g, r->data, 0);
+    free(g.path);
     json_decref(g.seen);
     fr->nreps = json_array_size(g.reps);
     if (fr->nreps > 0)
@@ -356,6 +421,17 @@ gather_reps(rj_fed_run_t *r, const rj_fed_fetch_t *f)
     json_decref(g.reps);
     finish(r, f, false);
     return NULL;
+}
+
+/* {"query": @p query, "variables": @p vars (taken)}, built directly: json_pack() parses
+   its format string for every request. */
+static json_t *
+query_body(const char *query, json_t *vars)
+{
+    json_t *body = json_object();
+    json_object_set_new_nocheck(body, "query", json_string(query));
+    json_object_set_new_nocheck(body, "variables", vars);
+    return body;
 }
 
 /*
@@ -389,10 +465,29 @@ joined_body(const rj_fed_run_t *r, const batch_t *b, json_t **reps)
         json_object_set_new(vars, name, reps[j]);
     }
     rj_buf_printf(&q, ") {%s }", sel.data);
-    json_t *body = json_pack("{s:s, s:o}", "query", q.data, "variables", vars);
+    json_t *body = query_body(q.data, vars);
     json_decref(defined);
     rj_buf_deinit(&q);
     rj_buf_deinit(&sel);
+    return body;
+}
+
+/*
+ * The body of a request to a service that takes batched queries (allowBatchedQueries):
+ * a JSON array of the fetches' own documents, each with its variables and
+ * representations, as @mercuriusjs/gateway sends it. The documents are the plan's, the
+ * same for every request.
+ */
+static json_t *
+array_body(const rj_fed_run_t *r, const batch_t *b, json_t **reps)
+{
+    json_t *body = json_array();
+    for (size_t j = 0; j < b->n; j++) {
+        const rj_fed_fetch_t *f = r->plan->all[b->fetches[j]];
+        json_t *vars = request_variables(r, f);
+        json_object_set_new(vars, "representations", reps[j]);
+        json_array_append_new(body, query_body(f->query, vars));
+    }
     return body;
 }
 
@@ -457,17 +552,18 @@ rj_fed_run_next(rj_fed_run_t *r, rj_fed_request_t *out, size_t max)
                 }
             }
             json_t *body;
-            if (b->n > 1) {
+            b->array = f->entities && (r->batched >> f->service & 1) != 0;
+            if (b->n > 1 || b->array) {
                 json_t **breps = rj_xcalloc(b->n, sizeof(json_t *));
                 for (size_t j = 0; j < b->n; j++)
                     breps[j] = reps[b->fetches[j]];
-                body = joined_body(r, b, breps);
+                body = b->array ? array_body(r, b, breps) : joined_body(r, b, breps);
                 free(breps);
             } else {
                 json_t *vars = request_variables(r, f);
                 if (f->entities)
                     json_object_set_new(vars, "representations", reps[i]);
-                body = json_pack("{s:s, s:o}", "query", f->query, "variables", vars);
+                body = query_body(f->query, vars);
             }
             out[n++] = (rj_fed_request_t){
                 .id = r->nbatches - 1,
@@ -542,7 +638,9 @@ fail_fetch(rj_fed_run_t *r, const rj_fed_fetch_t *f, const char *why)
     const fetch_run_t *fr = &r->fs[f->id];
     json_t *e = json_pack("{s:s, s:{s:s}}", "message", why, "extensions", "code",
                           "DOWNSTREAM_SERVICE_ERROR");
-    add_error(r, f, e, fr->ntargets > 0 ? fr->targets[0].path : NULL);
+    json_t *path = fr->ntargets > 0 ? target_path(f, fr, &fr->targets[0]) : NULL;
+    add_error(r, f, e, path);
+    json_decref(path);
 }
 
 /*
@@ -588,7 +686,7 @@ client_paths(const rj_fed_fetch_t *f, const fetch_run_t *fr, const json_t *servi
     for (size_t t = 0; json_is_integer(i) && t < fr->ntargets; t++) {
         if ((json_int_t)fr->targets[t].rep != json_integer_value(i))
             continue;
-        json_t *p = json_deep_copy(fr->targets[t].path);
+        json_t *p = target_path(f, fr, &fr->targets[t]);
         for (size_t k = 2; k < json_array_size(path); k++)
             json_array_append(p, json_array_get(path, k));
         json_array_append_new(out, p);
@@ -635,7 +733,7 @@ deliver_one(rj_fed_run_t *r, size_t id, json_t *answer, const char *failure)
             if (json_is_object(e))
                 merge(fr->targets[t].obj, e);
             else if (json_is_null(e))
-                json_array_append(r->lost, fr->targets[t].path);
+                json_array_append_new(r->lost, target_path(f, fr, &fr->targets[t]));
         }
         if (!answered && json_array_size(errors) == 0)
             fail_fetch(r, f, "the service's _entities answer does not match the representations");
@@ -680,6 +778,31 @@ split_answer(const json_t *answer, size_t j)
     return part;
 }
 
+/*
+ * A batched request's answer: an array with one answer per operation, in order, each
+ * delivered as if its fetch had been sent alone. Anything else fails every fetch of the
+ * batch (a service's error object among them: it does not say which operation failed).
+ */
+static void
+deliver_array(rj_fed_run_t *r, const batch_t *b, json_t *answer, const char *failure)
+{
+    char why[128];
+    if (answer != NULL && (!json_is_array(answer) || json_array_size(answer) != b->n)) {
+        snprintf(why, sizeof why,
+                 "the service's answer to a batch of %zu operations is not an array of %zu "
+                 "answers",
+                 b->n, b->n);
+        failure = why;
+        json_decref(answer);
+        answer = NULL;
+    }
+    for (size_t j = 0; j < b->n; j++) {
+        json_t *part = answer != NULL ? json_incref(json_array_get(answer, j)) : NULL;
+        deliver_one(r, b->fetches[j], part, answer != NULL ? NULL : failure);
+    }
+    json_decref(answer);
+}
+
 void
 rj_fed_run_deliver_take(rj_fed_run_t *r, size_t id, json_t *answer, const char *failure)
 {
@@ -688,7 +811,9 @@ rj_fed_run_deliver_take(rj_fed_run_t *r, size_t id, json_t *answer, const char *
         return;
     }
     batch_t *b = &r->batches[id];
-    if (b->n == 1) {
+    if (b->array) {
+        deliver_array(r, b, answer, failure);
+    } else if (b->n == 1) {
         deliver_one(r, b->fetches[0], answer, failure);
     } else {
         for (size_t j = 0; j < b->n; j++)

@@ -440,11 +440,55 @@ rj_gql_prepared_add_error_take(rj_gql_prepared_t *p, json_t *error)
 
 /* ---- completion --------------------------------------------------------------------------- */
 
+/* One step of the current response path: a response key, or a list index. */
+typedef struct path_seg {
+    const char *key; /* the response key (borrowed), or NULL for an index */
+    size_t index;    /* with key NULL: the list index */
+} path_seg_t;
+
+/*
+ * The current response path is a stack of borrowed keys and indexes, turned into JSON
+ * only when an error needs it: a JSON array kept up to date cost a string allocated
+ * for every field of every object completed.
+ */
 typedef struct complete_ctx {
     const rj_gql_prepared_t *p; /* the operation */
     json_t *errors;             /* field errors, in the order they occurred */
-    json_t *path;               /* the current response path */
+    path_seg_t *path;           /* the current response path */
+    size_t depth, cap;          /* its length and the capacity of path */
 } complete_ctx_t;
+
+static void
+path_push(complete_ctx_t *c, const char *key, size_t index)
+{
+    if (c->depth == c->cap) {
+        c->cap = c->cap != 0 ? 2 * c->cap : 16;
+        c->path = rj_xrealloc(c->path, c->cap * sizeof(*c->path));
+    }
+    c->path[c->depth++] = (path_seg_t){.key = key, .index = index};
+}
+
+/* The current path as a response path: a new JSON array. */
+static json_t *
+path_json(const complete_ctx_t *c)
+{
+    json_t *a = json_array();
+    for (size_t k = 0; k < c->depth; k++)
+        json_array_append_new(a, c->path[k].key != NULL
+                                     ? json_string(c->path[k].key)
+                                     : json_integer((json_int_t)c->path[k].index));
+    return a;
+}
+
+/* True when the JSON path segment @p j is the current path's segment @p k. */
+static bool
+path_seg_equal(const complete_ctx_t *c, size_t k, const json_t *j)
+{
+    const path_seg_t *s = &c->path[k];
+    if (s->key != NULL)
+        return json_is_string(j) && strcmp(json_string_value(j), s->key) == 0;
+    return json_is_integer(j) && json_integer_value(j) == (json_int_t)s->index;
+}
 
 /* Records a field error at the current path; the caller then returns NULL ("thrown"). */
 static json_t *
@@ -461,7 +505,7 @@ field_error(complete_ctx_t *c, const rj__gql_field_group_t *g, const char *fmt, 
     va_end(ap);
     json_t *err = json_pack("{s:s}", "message", msg);
     add_node_locations(err, g);
-    json_object_set_new(err, "path", json_deep_copy(c->path));
+    json_object_set_new(err, "path", path_json(c));
     json_array_append_new(c->errors, err);
     return NULL;
 }
@@ -482,20 +526,31 @@ js_number(double d)
     return rj_json_number(d);
 }
 
+/*
+ * @p v as graphql-js's inspect() prints it, into @p b (empty before). Only an error
+ * message or a conversion to String or ID needs it: printing every leaf up front cost an
+ * allocation per leaf of every answer.
+ */
+static const char *
+inspected(rj_buf_t *b, const json_t *v)
+{
+    rj__gql_inspect(b, v);
+    return b->data;
+}
+
 static json_t *
 serialize_leaf(complete_ctx_t *c, const rj_gql_type_t *t, const json_t *v,
                const rj__gql_field_group_t *g)
 {
-    rj_buf_t b;
+    rj_buf_t b; /* inspected(): the value as graphql-js prints it, made only when needed */
     rj_buf_init(&b);
-    rj__gql_inspect(&b, v);
     json_t *r = NULL;
     const char *name = t->name;
     if (t->kind == RJ_GQL_KIND_ENUM) {
         if (json_is_string(v) && rj_gql_type_find_enum_value(t, json_string_value(v)) != NULL)
             r = json_incref((json_t *)v);
         else
-            field_error(c, g, "Enum \"%s\" cannot represent value: %s", name, b.data);
+            field_error(c, g, "Enum \"%s\" cannot represent value: %s", name, inspected(&b, v));
     } else if (!t->builtin) {
         r = json_incref((json_t *)v); /* custom scalars (JSON, Date...) pass through */
     } else if (strcmp(name, "Int") == 0) {
@@ -511,9 +566,10 @@ serialize_leaf(complete_ctx_t *c, const rj_gql_type_t *t, const json_t *v,
                 d = NAN;
         }
         if (!is_integral(d))
-            field_error(c, g, "Int cannot represent non-integer value: %s", b.data);
+            field_error(c, g, "Int cannot represent non-integer value: %s", inspected(&b, v));
         else if (d > 2147483647.0 || d < -2147483648.0)
-            field_error(c, g, "Int cannot represent non 32-bit signed integer value: %s", b.data);
+            field_error(c, g, "Int cannot represent non 32-bit signed integer value: %s",
+                        inspected(&b, v));
         else
             r = json_integer((json_int_t)d);
     } else if (strcmp(name, "Float") == 0) {
@@ -529,30 +585,31 @@ serialize_leaf(complete_ctx_t *c, const rj_gql_type_t *t, const json_t *v,
                 d = NAN;
         }
         if (!isfinite(d))
-            field_error(c, g, "Float cannot represent non numeric value: %s", b.data);
+            field_error(c, g, "Float cannot represent non numeric value: %s", inspected(&b, v));
         else
             r = js_number(d);
     } else if (strcmp(name, "String") == 0) {
         if (json_is_string(v))
             r = json_incref((json_t *)v);
         else if (json_is_boolean(v) || json_is_number(v))
-            r = json_string(b.data); /* inspect() of a number or boolean is its toString() */
+            /* inspect() of a number or boolean is its toString() */
+            r = json_string(inspected(&b, v));
         else
-            field_error(c, g, "String cannot represent value: %s", b.data);
+            field_error(c, g, "String cannot represent value: %s", inspected(&b, v));
     } else if (strcmp(name, "Boolean") == 0) {
         if (json_is_boolean(v))
             r = json_incref((json_t *)v);
         else if (json_is_number(v) && isfinite(json_number_value(v)))
             r = json_boolean(json_number_value(v) != 0);
         else
-            field_error(c, g, "Boolean cannot represent a non boolean value: %s", b.data);
+            field_error(c, g, "Boolean cannot represent a non boolean value: %s", inspected(&b, v));
     } else if (strcmp(name, "ID") == 0) {
         if (json_is_string(v))
             r = json_incref((json_t *)v);
         else if (json_is_integer(v) || (json_is_real(v) && is_integral(json_real_value(v))))
-            r = json_string(b.data);
+            r = json_string(inspected(&b, v));
         else
-            field_error(c, g, "ID cannot represent value: %s", b.data);
+            field_error(c, g, "ID cannot represent value: %s", inspected(&b, v));
     } else {
         r = json_incref((json_t *)v);
     }
@@ -570,15 +627,15 @@ static json_t *complete_value(complete_ctx_t *c, const rj_gql_type_t *parent,
  * value is null there, and the spec propagates a null raised with an error without
  * adding a second one.
  */
-/* True when @p prefix is a prefix of (or equal to) @p path. */
+/* True when @p prefix is a prefix of (or equal to) the current path. */
 static bool
-path_prefix(const json_t *prefix, const json_t *path)
+path_prefix(const json_t *prefix, const complete_ctx_t *c)
 {
     size_t n = json_array_size(prefix);
-    if (json_array_size(path) < n)
+    if (c->depth < n)
         return false;
     for (size_t k = 0; k < n; k++)
-        if (!json_equal(json_array_get(prefix, k), json_array_get(path, k)))
+        if (!path_seg_equal(c, k, json_array_get(prefix, k)))
             return false;
     return true;
 }
@@ -588,7 +645,7 @@ static bool
 lost_at_or_above(const complete_ctx_t *c)
 {
     for (size_t i = 0; i < json_array_size(c->p->lost); i++)
-        if (path_prefix(json_array_get(c->p->lost, i), c->path))
+        if (path_prefix(json_array_get(c->p->lost, i), c))
             return true;
     return false;
 }
@@ -597,14 +654,14 @@ static bool
 reported_at_or_below(const complete_ctx_t *c)
 {
     const json_t *errors = c->p->errors_before;
-    size_t depth = json_array_size(c->path);
+    size_t depth = c->depth;
     for (size_t i = 0; i < json_array_size(errors); i++) {
         const json_t *path = json_object_get(json_array_get(errors, i), "path");
         if (json_array_size(path) < depth)
             continue;
         bool prefix = true;
         for (size_t k = 0; k < depth && prefix; k++)
-            prefix = json_equal(json_array_get(path, k), json_array_get(c->path, k));
+            prefix = path_seg_equal(c, k, json_array_get(path, k));
         if (prefix)
             return true;
     }
@@ -659,14 +716,14 @@ complete_object(complete_ctx_t *c, const rj_gql_type_t *t, const rj__gql_field_g
         const rj_gql_field_def_t *fd = rj__gql_field_lookup(p->schema, t, fname);
         if (fd == NULL)
             continue;
-        json_array_append_new(c->path, json_string(sg->key));
+        path_push(c, sg->key, 0);
         json_t *r =
             fd->resolve != NULL
                 ? complete_resolved(c, t, fd, sg, v)
                 : complete_value(c, t, fd, fd->type, sg,
                                  json_is_object(v) ? json_object_get(v, p->keyed ? sg->key : fname)
                                                    : NULL);
-        json_array_remove(c->path, json_array_size(c->path) - 1);
+        c->depth--;
         if (r == NULL) {
             if (fd->type->kind == RJ_GQL_TYPE_NON_NULL)
                 failed = true; /* propagate to our parent */
@@ -714,9 +771,9 @@ complete_value(complete_ctx_t *c, const rj_gql_type_t *parent, const rj_gql_fiel
                                parent->name, def->name);
         json_t *out = json_array();
         for (size_t i = 0; i < json_array_size(v); i++) {
-            json_array_append_new(c->path, json_integer((json_int_t)i));
+            path_push(c, NULL, i);
             json_t *r = complete_value(c, parent, def, type->of_type, g, json_array_get(v, i));
-            json_array_remove(c->path, json_array_size(c->path) - 1);
+            c->depth--;
             if (r == NULL) {
                 if (type->of_type->kind == RJ_GQL_TYPE_NON_NULL) {
                     json_decref(out);
@@ -778,7 +835,7 @@ complete_value(complete_ctx_t *c, const rj_gql_type_t *parent, const rj_gql_fiel
 static json_t *
 complete(const rj_gql_prepared_t *p, size_t override_i, const json_t *override_v)
 {
-    complete_ctx_t c = {.p = p, .errors = json_array(), .path = json_array()};
+    complete_ctx_t c = {.p = p, .errors = json_array()};
     if (p->errors_before != NULL)
         json_array_extend(c.errors, p->errors_before);
     json_t *data = json_object();
@@ -799,9 +856,9 @@ complete(const rj_gql_prepared_t *p, size_t override_i, const json_t *override_v
             const json_t *v = i == override_i ? override_v : slot->value;
             if (slot->item_errors != NULL && i != override_i)
                 json_array_extend(c.errors, slot->item_errors);
-            json_array_append_new(c.path, json_string(f->response_key));
+            path_push(&c, f->response_key, 0);
             r = complete_value(&c, p->root_type, def, def->type, &slot->group, v);
-            json_array_clear(c.path);
+            c.depth = 0;
         }
         if (r == NULL) {
             if (def != NULL && def->type->kind == RJ_GQL_TYPE_NON_NULL)
@@ -821,7 +878,7 @@ complete(const rj_gql_prepared_t *p, size_t override_i, const json_t *override_v
     }
     json_object_set_new(resp, "data", data);
     json_decref(c.errors);
-    json_decref(c.path);
+    free(c.path);
     return resp;
 }
 

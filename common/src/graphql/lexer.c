@@ -93,8 +93,6 @@ rj__gql_error_add_loc(json_t *error, rj_gql_loc_t loc)
                                           (json_int_t)loc.column));
 }
 
-static size_t utf8_decode(const unsigned char *p, size_t n, uint32_t *cp);
-
 json_t *
 rj__gql_error_new(const rj_gql_loc_t *loc, const char *fmt, ...)
 {
@@ -117,7 +115,7 @@ rj__gql_error_new(const rj_gql_loc_t *loc, const char *fmt, ...)
         size_t n = strlen(msg);
         for (size_t i = 0; i < n;) {
             uint32_t cp;
-            size_t k = utf8_decode((const unsigned char *)msg + i, n - i, &cp);
+            size_t k = rj_utf8_decode((const unsigned char *)msg + i, n - i, &cp);
             if (k == 0) {
                 rj_buf_puts(&b, "\xEF\xBF\xBD");
                 i++;
@@ -178,62 +176,6 @@ rj__gql_token_desc(const rj__gql_token_t *t, char *out, size_t n)
         snprintf(out, n, "%s", tok_kind_desc[t->kind]);
 }
 
-/*
- * Decodes one UTF-8 sequence at @p p (at most @p n bytes). Returns its length and sets *cp,
- * or 0 for an invalid sequence (overlong forms, surrogates, beyond U+10FFFF).
- */
-static size_t
-utf8_decode(const unsigned char *p, size_t n, uint32_t *cp)
-{
-    if (n == 0)
-        return 0;
-    if (p[0] < 0x80) {
-        *cp = p[0];
-        return 1;
-    }
-    size_t len;
-    uint32_t c, min;
-    if ((p[0] & 0xe0) == 0xc0) {
-        len = 2, c = p[0] & 0x1f, min = 0x80;
-    } else if ((p[0] & 0xf0) == 0xe0) {
-        len = 3, c = p[0] & 0x0f, min = 0x800;
-    } else if ((p[0] & 0xf8) == 0xf0) {
-        len = 4, c = p[0] & 0x07, min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        c = (c << 6) | (p[i] & 0x3f);
-    }
-    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-        return 0;
-    *cp = c;
-    return len;
-}
-
-static void
-utf8_encode(rj_buf_t *b, uint32_t c)
-{
-    char s[4];
-    size_t n;
-    if (c < 0x80) {
-        s[0] = (char)c, n = 1;
-    } else if (c < 0x800) {
-        s[0] = (char)(0xc0 | (c >> 6)), s[1] = (char)(0x80 | (c & 0x3f)), n = 2;
-    } else if (c < 0x10000) {
-        s[0] = (char)(0xe0 | (c >> 12)), s[1] = (char)(0x80 | ((c >> 6) & 0x3f));
-        s[2] = (char)(0x80 | (c & 0x3f)), n = 3;
-    } else {
-        s[0] = (char)(0xf0 | (c >> 18)), s[1] = (char)(0x80 | ((c >> 12) & 0x3f));
-        s[2] = (char)(0x80 | ((c >> 6) & 0x3f)), s[3] = (char)(0x80 | (c & 0x3f)), n = 4;
-    }
-    rj_buf_append(b, s, n);
-}
-
 /* graphql-js printCodePointAt: `"x"` for printable ASCII, U+XXXX otherwise, <EOF> at the end. */
 static void
 print_code_point_at(const rj__gql_lexer_t *lx, size_t pos, char *out, size_t n)
@@ -251,7 +193,7 @@ print_code_point_at(const rj__gql_lexer_t *lx, size_t pos, char *out, size_t n)
         return;
     }
     uint32_t cp;
-    if (utf8_decode((const unsigned char *)lx->src + pos, lx->len - pos, &cp) == 0)
+    if (rj_utf8_decode((const unsigned char *)lx->src + pos, lx->len - pos, &cp) == 0)
         cp = c;
     snprintf(out, n, "U+%04X", (unsigned)cp);
 }
@@ -384,25 +326,13 @@ read_number(rj__gql_lexer_t *lx, size_t start)
     return true;
 }
 
-static int
-hex_value(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Four hex digits at pos, or -1. */
 static int32_t
 read_hex4(const rj__gql_lexer_t *lx, size_t pos)
 {
     int32_t v = 0;
     for (size_t i = 0; i < 4; i++) {
-        int h = hex_value(peek_at(lx, pos + i));
+        int h = rj_hex_digit(peek_at(lx, pos + i));
         if (h < 0)
             return -1;
         v = (v << 4) | h;
@@ -434,10 +364,10 @@ read_unicode_escape(rj__gql_lexer_t *lx, size_t pos, rj_buf_t *b)
             if (c == '}') {
                 if (size < 5 || (v >= 0xd800 && v <= 0xdfff))
                     break;
-                utf8_encode(b, v);
+                rj_utf8_encode(b, v);
                 return pos + size;
             }
-            int h = hex_value(c);
+            int h = rj_hex_digit(c);
             if (h < 0)
                 break;
             v = (v << 4) | (uint32_t)h;
@@ -449,7 +379,7 @@ read_unicode_escape(rj__gql_lexer_t *lx, size_t pos, rj_buf_t *b)
     }
     int32_t v = read_hex4(lx, pos + 2);
     if (v >= 0 && (v < 0xd800 || v > 0xdfff)) {
-        utf8_encode(b, (uint32_t)v);
+        rj_utf8_encode(b, (uint32_t)v);
         return pos + 6;
     }
     /* A leading surrogate must be followed by an escaped trailing one. */
@@ -457,7 +387,7 @@ read_unicode_escape(rj__gql_lexer_t *lx, size_t pos, rj_buf_t *b)
         peek_at(lx, pos + 7) == 'u') {
         int32_t t = read_hex4(lx, pos + 8);
         if (t >= 0xdc00 && t <= 0xdfff) {
-            utf8_encode(b, 0x10000 + (((uint32_t)v - 0xd800) << 10) + ((uint32_t)t - 0xdc00));
+            rj_utf8_encode(b, 0x10000 + (((uint32_t)v - 0xd800) << 10) + ((uint32_t)t - 0xdc00));
             return pos + 12;
         }
     }
@@ -513,7 +443,7 @@ read_string(rj__gql_lexer_t *lx, size_t start)
         if (c == '\n' || c == '\r')
             break;
         uint32_t cp;
-        size_t n = utf8_decode((const unsigned char *)lx->src + pos, lx->len - pos, &cp);
+        size_t n = rj_utf8_decode((const unsigned char *)lx->src + pos, lx->len - pos, &cp);
         if (n == 0) {
             fail_code_point(lx, pos, "Invalid character within String: ");
             goto fail;
@@ -620,7 +550,7 @@ read_block_string(rj__gql_lexer_t *lx, size_t start)
             continue;
         }
         uint32_t cp;
-        size_t n = utf8_decode((const unsigned char *)lx->src + pos, lx->len - pos, &cp);
+        size_t n = rj_utf8_decode((const unsigned char *)lx->src + pos, lx->len - pos, &cp);
         if (n == 0) {
             lx->line = line;
             lx->line_start = line_start;
@@ -718,7 +648,7 @@ rj__gql_lexer_advance(rj__gql_lexer_t *lx)
                                "double quote (\")?");
             uint32_t cp;
             if (c >= 0x80 &&
-                utf8_decode((const unsigned char *)lx->src + pos, lx->len - pos, &cp) == 0)
+                rj_utf8_decode((const unsigned char *)lx->src + pos, lx->len - pos, &cp) == 0)
                 return fail_code_point(lx, pos, "Invalid character: ");
             return fail_code_point(lx, pos, "Unexpected character: ");
         }

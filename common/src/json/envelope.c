@@ -455,14 +455,6 @@ put_json(json_t *o, const char *key, const json_t *v)
     json_object_set(o, key, v != NULL ? (json_t *)v : json_null());
 }
 
-char *
-rj_json_dumps(const json_t *v)
-{
-    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    RJ_ASSERT(s != NULL);
-    return s;
-}
-
 static char *
 dump_take(json_t *o)
 {

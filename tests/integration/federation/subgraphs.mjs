@@ -106,9 +106,11 @@ export const services = {
  * close()}: `requests` is the list of parsed request bodies received, in order; `sockets`
  * counts the TCP connections made to it ({open, peak, total}); replace(typeDefs,
  * resolvers) swaps the schema it serves (its _service { sdl } included). A service
- * started with `{ down: true }` answers every request with HTTP 500 and an HTML page.
+ * started with `{ down: true }` answers every request with HTTP 500 and an HTML page; one
+ * started with `{ batched: true }` also takes a JSON array of operations in one request
+ * and answers an array, one result each, as Mercurius does with allowBatchedQueries.
  */
-export async function startSubgraph(name, { down = false, typeDefs, resolvers } = {}) {
+export async function startSubgraph(name, { down = false, batched = false, typeDefs, resolvers } = {}) {
   const build = (t, r) => buildSubgraphSchema([{ typeDefs: parse(t), resolvers: r }]);
   let schema = typeDefs !== undefined ? build(typeDefs, resolvers ?? {}) : build(services[name].typeDefs, services[name].resolvers);
   const requests = [];
@@ -123,12 +125,14 @@ export async function startSubgraph(name, { down = false, typeDefs, resolvers } 
         res.end('<html><body>Internal Server Error</body></html>');
         return;
       }
-      const result = await graphql({
-        schema,
-        source: json.query,
-        variableValues: json.variables,
-        operationName: json.operationName,
-      });
+      const run = (op) =>
+        graphql({ schema, source: op.query, variableValues: op.variables, operationName: op.operationName });
+      if (Array.isArray(json) && !batched) {
+        res.writeHead(400, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ errors: [{ message: 'batched queries are not accepted' }] }));
+        return;
+      }
+      const result = Array.isArray(json) ? await Promise.all(json.map(run)) : await run(json);
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(result));
     });

@@ -361,6 +361,24 @@ Test(fed_plan, requires_from_a_third_service)
 }
 
 /*
+ * Checks the answer to "{ me { reviews { body } } topProducts(first: 1) { reviews { body }
+ * } }" when reviews failed the product's reviews, then frees the run and the fixture.
+ */
+static void
+expect_two_paths_answer(fixture_t *fx, rj_fed_run_t *run)
+{
+    cr_expect(rj_fed_run_done(run));
+    json_t *resp = complete(fx, run, NULL);
+    expect_json(resp, "{\"errors\":[{\"message\":\"no reviews\",\"path\":[\"topProducts\",0,"
+                      "\"reviews\"],\"extensions\":{\"serviceName\":\"reviews\"}}],"
+                      "\"data\":{\"me\":{\"reviews\":[{\"body\":\"mine\"}]},"
+                      "\"topProducts\":[{\"reviews\":null}]}}");
+    json_decref(resp);
+    rj_fed_run_free(run);
+    teardown_fx(fx);
+}
+
+/*
  * Two paths lead to reviews at the same level: one request, each path under its own
  * alias of _entities, the answer split back and errors moved to their own paths.
  */
@@ -392,12 +410,114 @@ Test(fed_plan, one_request_per_service_and_level)
         js("{\"data\":{\"e0\":[{\"reviews\":[{\"body\":\"mine\"}]}],\"e1\":[{\"reviews\":null}]},"
            "\"errors\":[{\"message\":\"no reviews\",\"path\":[\"e1\",0,\"reviews\"]}]}"),
         NULL);
+    expect_two_paths_answer(&fx, run);
+}
+
+/*
+ * Plans and starts "{ me { reviews { body } } topProducts(first: 1) { reviews { body } } }"
+ * with reviews taking batched queries, answers the two root fetches and takes the one
+ * request to reviews that follows.
+ */
+static rj_fed_request_t
+batched_two_paths_to_reviews(fixture_t *fx, rj_fed_run_t **runp)
+{
+    setup(fx, "{ me { reviews { body } } topProducts(first: 1) { reviews { body } } }");
+    rj_fed_run_t *run = *runp = rj_fed_run_new(fx->plan, fx->g, NULL);
+    rj_fed_run_set_batched(run, UINT64_C(1) << REVIEWS);
+    rj_fed_request_t q[4];
+    cr_assert_eq(rj_fed_run_next(run, q, 4), 2);
+    size_t me = q[0].id, top = q[1].id;
+    rj_fed_request_deinit(&q[0]);
+    rj_fed_request_deinit(&q[1]);
+    rj_fed_run_deliver_take(
+        run, top,
+        js("{\"data\":{\"topProducts\":[{\"__typename\":\"Product\",\"_rj_upc\":\"1\"}]}}"), NULL);
+    rj_fed_run_deliver_take(
+        run, me, js("{\"data\":{\"me\":{\"__typename\":\"User\",\"_rj_id\":\"u1\"}}}"), NULL);
+    cr_assert_eq(rj_fed_run_next(run, q, 4), 1);
+    cr_expect_eq(q[0].service, REVIEWS);
+    return q[0];
+}
+
+/*
+ * A service taking batched queries (allowBatchedQueries) gets the same two fetches as
+ * one request whose body is an array of their own documents; the array it answers is
+ * split back, each item's errors moved to its own paths.
+ */
+Test(fed_plan, batched_queries_one_array_per_service_and_level)
+{
+    fixture_t fx;
+    rj_fed_run_t *run;
+    rj_fed_request_t q = batched_two_paths_to_reviews(&fx, &run);
+    expect_json(q.body, "[{\"query\":\"query($representations: [_Any!]!) { _entities("
+                        "representations: $representations) { ... on User { reviews { "
+                        "__typename body } } } }\",\"variables\":{\"representations\":["
+                        "{\"__typename\":\"User\",\"id\":\"u1\"}]}},"
+                        "{\"query\":\"query($representations: [_Any!]!) { _entities("
+                        "representations: $representations) { ... on Product { reviews { "
+                        "__typename body } } } }\",\"variables\":{\"representations\":["
+                        "{\"__typename\":\"Product\",\"upc\":\"1\"}]}}]");
+    rj_fed_run_deliver_take(
+        run, q.id,
+        js("[{\"data\":{\"_entities\":[{\"reviews\":[{\"body\":\"mine\"}]}]}},"
+           "{\"data\":{\"_entities\":[{\"reviews\":null}]},"
+           "\"errors\":[{\"message\":\"no reviews\",\"path\":[\"_entities\",0,\"reviews\"]}]}]"),
+        NULL);
+    rj_fed_request_deinit(&q);
+    expect_two_paths_answer(&fx, run);
+}
+
+/* A batched request answered by anything but an array of as many answers fails each fetch. */
+Test(fed_plan, batched_queries_answer_must_be_an_array_of_each)
+{
+    fixture_t fx;
+    rj_fed_run_t *run;
+    rj_fed_request_t q = batched_two_paths_to_reviews(&fx, &run);
+    rj_fed_run_deliver_take(run, q.id, js("[{\"data\":{\"_entities\":[{\"reviews\":[]}]}}]"), NULL);
+    rj_fed_request_deinit(&q);
     cr_expect(rj_fed_run_done(run));
     json_t *resp = complete(&fx, run, NULL);
-    expect_json(resp, "{\"errors\":[{\"message\":\"no reviews\",\"path\":[\"topProducts\",0,"
-                      "\"reviews\"],\"extensions\":{\"serviceName\":\"reviews\"}}],"
-                      "\"data\":{\"me\":{\"reviews\":[{\"body\":\"mine\"}]},"
-                      "\"topProducts\":[{\"reviews\":null}]}}");
+    const char *msg = "the service's answer to a batch of 2 operations is not an array of 2 "
+                      "answers";
+    json_t *errors = json_object_get(resp, "errors");
+    cr_assert_eq(json_array_size(errors), 2);
+    for (size_t i = 0; i < 2; i++) {
+        json_t *e = json_array_get(errors, i);
+        cr_expect_str_eq(json_string_value(json_object_get(e, "message")), msg);
+        cr_expect_str_eq(
+            json_string_value(json_object_get(json_object_get(e, "extensions"), "serviceName")),
+            "reviews");
+    }
+    expect_json(json_object_get(resp, "data"),
+                "{\"me\":{\"reviews\":null},\"topProducts\":[{\"reviews\":null}]}");
+    json_decref(resp);
+    rj_fed_run_free(run);
+    teardown_fx(&fx);
+}
+
+/* Root fetches never go as arrays; one entity fetch to a batched service does. */
+Test(fed_plan, batched_queries_only_for_entity_fetches)
+{
+    fixture_t fx;
+    setup(&fx, "{ topProducts { name inStock } }");
+    rj_fed_run_t *run = rj_fed_run_new(fx.plan, fx.g, NULL);
+    rj_fed_run_set_batched(run, UINT64_C(1) << PRODUCTS | UINT64_C(1) << INVENTORY);
+    size_t id = expect_request(
+        run, PRODUCTS, "query { topProducts { __typename name __typename _rj_upc: upc } }", "{}");
+    rj_fed_run_deliver_take(
+        run, id,
+        js("{\"data\":{\"topProducts\":[{\"__typename\":\"Product\",\"name\":\"A\",\"_rj_upc\":"
+           "\"1\"}]}}"),
+        NULL);
+    rj_fed_request_t q[2];
+    cr_assert_eq(rj_fed_run_next(run, q, 2), 1);
+    cr_assert(json_is_array(q[0].body));
+    cr_expect_eq(json_array_size(q[0].body), 1);
+    rj_fed_run_deliver_take(run, q[0].id, js("[{\"data\":{\"_entities\":[{\"inStock\":true}]}}]"),
+                            NULL);
+    rj_fed_request_deinit(&q[0]);
+    json_t *resp = complete(&fx, run, NULL);
+    expect_json(resp, "{\"data\":{\"topProducts\":[{\"name\":\"A\",\"inStock\":true}]}}");
     json_decref(resp);
     rj_fed_run_free(run);
     teardown_fx(&fx);
