@@ -53,6 +53,7 @@ typedef struct pool {
     CURLM *multi;     /* the transfers and the keep-alive connections */
     uv_timer_t timer; /* libcurl's timeouts */
     bool timer_open;  /* timer was initialised */
+    bool in_timer;    /* inside on_timer: libcurl is running its timeouts */
     CURL **idle;      /* easy handles of finished transfers, set up for this service */
     size_t nidle;     /* how many (at most the service's connections) */
 } pool_t;
@@ -356,7 +357,9 @@ on_timer(uv_timer_t *t)
 {
     pool_t *pl = t->data;
     int running;
+    pl->in_timer = true;
     curl_multi_socket_action(pl->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    pl->in_timer = false;
     check_done(pl);
 }
 
@@ -365,11 +368,17 @@ on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 {
     (void)multi;
     pool_t *pl = userp;
-    /* Never act from inside libcurl: a zero timeout runs on the next loop iteration. */
+    /*
+     * Never act from inside libcurl: the timer calls back later. Not at 0 from the timer's
+     * own callback, though: libuv 1.44 (Debian 12) runs a timer re-armed at 0 there again
+     * in the same pass, without turning the loop, so a libcurl that kept asking for 0 would
+     * spin it while the sockets it waits for are never polled.
+     */
     if (timeout_ms < 0)
         uv_timer_stop(&pl->timer);
     else
-        uv_timer_start(&pl->timer, on_timer, (uint64_t)timeout_ms, 0);
+        uv_timer_start(&pl->timer, on_timer,
+                       timeout_ms == 0 && pl->in_timer ? 1 : (uint64_t)timeout_ms, 0);
     return 0;
 }
 
