@@ -86,8 +86,7 @@ log_hostile(void)
 {
     /* Invalid UTF-8, control characters, quotes and a lone backslash, as a hostile
        client's id could bring them into a message. */
-    rj_error("gateway", "bad id %s key=%s tail=\"unterminated", "\xff\xfe\"\\\n\t\x01",
-             "x\xc3");
+    rj_error("gateway", "bad id %s key=%s tail=\"unterminated", "\xff\xfe\"\\\n\t\x01", "x\xc3");
 }
 
 Test(log, any_bytes_still_make_one_parsable_line)
