@@ -8,6 +8,7 @@
  * sanitizer reports, leaks and any disagreement (abort) are findings.
  */
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +24,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *text = (const char *)data;
     json_t *ours = rj_json_parse(text, size);
     json_t *theirs = rj_json_loadb(text, size, 0, NULL);
-    if ((ours == NULL) != (theirs == NULL))
+    /*
+     * One verdict differs on purpose: jansson's reader takes a raw NUL byte for the end of
+     * its look-ahead buffer and skips it ("[29\0]" parses), which RFC 8259 does not allow;
+     * ours refuses it. Elsewhere the verdicts must agree.
+     */
+    bool nul = memchr(data, 0, size) != NULL;
+    if ((ours == NULL) != (theirs == NULL) && !(nul && ours == NULL))
         abort(); /* one accepted what the other refused */
+    if ((ours == NULL) != (theirs == NULL)) {
+        json_decref(theirs);
+        return 0;
+    }
     if (ours != NULL) {
         if (!json_equal(ours, theirs))
             abort();

@@ -201,7 +201,9 @@ json_t *rj_json_loadb(const char *buf, size_t len, size_t flags, json_error_t *e
 /**
  * rj_json_loadb(@p buf, @p len, 0, NULL), by a faster parser of our own (json/parse.c):
  * the same value, or NULL for the same inputs, but no word of why. For hot paths that
- * report a bad document without jansson's message.
+ * report a bad document without jansson's message. One difference, on purpose: a raw NUL
+ * byte outside a string is refused, as RFC 8259 says; jansson's reader skips some (it
+ * takes one for the end of its look-ahead buffer). tests/fuzz/fuzz_json holds the rest.
  *
  * Thread-safe.
  */
