@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createSign, generateKeyPairSync } from 'node:crypto';
 import http from 'node:http';
 import { after, before } from 'node:test';
-import { itest, startStack } from './lib/stack.mjs';
+import { itest, shopDevKeyEnv, startStack } from './lib/stack.mjs';
 
 const b64url = (buf) => Buffer.from(buf).toString('base64url');
 const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -36,7 +36,9 @@ before(async () => {
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const uri = `http://127.0.0.1:${server.address().port}/.well-known/jwks.json`;
-  stack = await startStack({ name: 'jwks', env: { SHOP_JWKS_URI: uri } });
+  // Both verifiers of issuer booster: the PEM key named explicitly (ramjet dev names the
+  // development key only when no key is configured) and the JWKS.
+  stack = await startStack({ name: 'jwks', env: { SHOP_JWKS_URI: uri, ...shopDevKeyEnv } });
 });
 after(async () => {
   await stack?.stop();
