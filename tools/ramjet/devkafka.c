@@ -166,12 +166,10 @@ dev_kafka_argv(const dev_kafka_t *k)
     return v;
 }
 
-/* A cluster id as Kafka writes them: 16 random bytes in unpadded base64url. */
+/* A cluster id as Kafka writes them: 16 random bytes in unpadded base64url (22 chars). */
 static void
 random_cluster_id(char out[23])
 {
-    static const char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     uint8_t bytes[16] = {0};
     int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {
@@ -179,20 +177,9 @@ random_cluster_id(char out[23])
         (void)r; /* a short read leaves zeros: still a valid, if less random, id */
         close(fd);
     }
-    uint32_t acc = 0;
-    int bits = 0;
-    size_t o = 0;
-    for (size_t i = 0; i < sizeof bytes; i++) {
-        acc = (acc << 8) | bytes[i];
-        bits += 8;
-        while (bits >= 6) {
-            bits -= 6;
-            out[o++] = alphabet[(acc >> bits) & 63];
-        }
-    }
-    if (bits > 0)
-        out[o++] = alphabet[(acc << (6 - bits)) & 63];
-    out[o] = '\0';
+    char *id = rj_b64url_encode(bytes, sizeof bytes);
+    snprintf(out, 23, "%s", id);
+    free(id);
 }
 
 rj_status_t

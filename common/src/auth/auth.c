@@ -98,68 +98,12 @@ typedef struct auth_token {
     const char *alg;           /* header.alg, borrowed from header */
 } auth_token_t;
 
-/* ---- base64url ----------------------------------------------------------------------- */
-
-static int
-b64url_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '-')
-        return 62;
-    if (c == '_')
-        return 63;
-    return -1;
-}
-
-/* True when all @p n bytes are base64url characters (no padding: jws's regex). */
-static bool
-b64url_chars(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (b64url_value((unsigned char)s[i]) < 0)
-            return false;
-    return true;
-}
-
-/*
- * Decodes unpadded base64url. Returns a new buffer (free() it; NUL-terminated for JSON
- * parsing) with its length in @p out_len, or NULL when the text is not base64url or its
- * length cannot be the encoding of whole bytes (a remainder of 1).
- */
-unsigned char *
-rj__auth_b64url_decode(const char *s, size_t n, size_t *out_len)
-{
-    if (n % 4 == 1 || !b64url_chars(s, n))
-        return NULL;
-    unsigned char *out = rj_xmalloc(n / 4 * 3 + 3);
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        acc = (acc << 6) | (uint32_t)b64url_value((unsigned char)s[i]);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (unsigned char)(acc >> bits);
-            acc &= (1u << bits) - 1;
-        }
-    }
-    out[o] = '\0';
-    *out_len = o;
-    return out;
-}
-
 /* Decodes a base64url part holding a JSON object; NULL when it is anything else. */
 static json_t *
 decode_json_part(const char *s, size_t n)
 {
     size_t len;
-    unsigned char *raw = rj__auth_b64url_decode(s, n, &len);
+    unsigned char *raw = rj_b64url_decode(s, n, &len);
     if (raw == NULL)
         return NULL;
     json_error_t jerr;
@@ -207,7 +151,7 @@ token_parse(const char *token, size_t len, auth_token_t *t)
 
     const char *h = token, *p = dot1 + 1, *s = dot2 + 1;
     size_t hn = (size_t)(dot1 - h), pn = (size_t)(dot2 - p), sn = len - (size_t)(s - token);
-    if (hn == 0 || pn == 0 || !b64url_chars(s, sn))
+    if (hn == 0 || pn == 0 || !rj_b64url_valid(s, sn))
         return R_INVALID_TOKEN;
     t->header = decode_json_part(h, hn);
     t->payload = t->header != NULL ? decode_json_part(p, pn) : NULL;
@@ -222,7 +166,7 @@ token_parse(const char *token, size_t len, auth_token_t *t)
     }
     t->signing_input = token;
     t->signing_len = (size_t)(dot2 - token);
-    t->sig = rj__auth_b64url_decode(s, sn, &t->sig_len); /* NULL: checked as a bad signature */
+    t->sig = rj_b64url_decode(s, sn, &t->sig_len); /* NULL: checked as a bad signature */
     return NULL;
 }
 

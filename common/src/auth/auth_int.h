@@ -1,6 +1,6 @@
 /*
- * auth/auth_int.h - what auth.c and jwks.c share: the algorithm enum, base64url decoding
- * and the JWKS key cache. Not part of the auth API (auth.h); tests may include it.
+ * auth/auth_int.h - what auth.c and jwks.c share: the algorithm enum and the JWKS key
+ * cache. Not part of the auth API (auth.h); tests may include it.
  */
 #ifndef RJ_AUTH_INT_H
 #define RJ_AUTH_INT_H
@@ -17,13 +17,6 @@ typedef enum rj__auth_alg {
     RJ__AUTH_RS256, /* RSASSA-PKCS1-v1_5 with SHA-256 */
     RJ__AUTH_ES256, /* ECDSA P-256 with SHA-256 */
 } rj__auth_alg_t;
-
-/*
- * Decodes unpadded base64url. Returns a new buffer (free() it; NUL-terminated) with its
- * length in @p out_len, or NULL when the text is not base64url or its length cannot be
- * the encoding of whole bytes. Any thread.
- */
-unsigned char *rj__auth_b64url_decode(const char *s, size_t n, size_t *out_len);
 
 /* A JWKS URI's keys, fetched with libcurl and cached; mutex-protected, any thread. */
 typedef struct rj__jwks rj__jwks_t;

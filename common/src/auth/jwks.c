@@ -138,7 +138,7 @@ member_bn(const json_t *jwk, const char *name, size_t *len)
     if (s == NULL || s[0] == '\0')
         return NULL;
     size_t n;
-    unsigned char *raw = rj__auth_b64url_decode(s, strlen(s), &n);
+    unsigned char *raw = rj_b64url_decode(s, strlen(s), &n);
     if (raw == NULL)
         return NULL;
     BIGNUM *bn = BN_bin2bn(raw, (int)n, NULL);
@@ -188,8 +188,8 @@ ec_key(const json_t *jwk)
     if (x == NULL || y == NULL)
         return NULL;
     size_t xn = 0, yn = 0;
-    unsigned char *xr = rj__auth_b64url_decode(x, strlen(x), &xn);
-    unsigned char *yr = rj__auth_b64url_decode(y, strlen(y), &yn);
+    unsigned char *xr = rj_b64url_decode(x, strlen(x), &xn);
+    unsigned char *yr = rj_b64url_decode(y, strlen(y), &yn);
     EVP_PKEY *key = NULL;
     /* RFC 7518 §6.2.1.2: coordinates are the full 32 bytes, leading zeros kept. */
     if (xr != NULL && yr != NULL && xn == 32 && yn == 32) {

@@ -332,3 +332,79 @@ rj_utf8_encode(rj_buf_t *b, uint32_t c)
     }
     rj_buf_append(b, s, n);
 }
+
+/* ---- base64url ----------------------------------------------------------------------- */
+
+static const char b64url_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/* The value of base64url digit @p c, or -1. */
+static int
+b64url_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '-')
+        return 62;
+    if (c == '_')
+        return 63;
+    return -1;
+}
+
+char *
+rj_b64url_encode(const void *in, size_t n)
+{
+    const unsigned char *p = in;
+    char *out = rj_xmalloc((n + 2) / 3 * 4 + 1);
+    size_t o = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        acc = (acc << 8) | p[i];
+        bits += 8;
+        while (bits >= 6) {
+            bits -= 6;
+            out[o++] = b64url_alphabet[(acc >> bits) & 63];
+        }
+    }
+    if (bits > 0)
+        out[o++] = b64url_alphabet[(acc << (6 - bits)) & 63];
+    out[o] = '\0';
+    return out;
+}
+
+bool
+rj_b64url_valid(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (b64url_value((unsigned char)s[i]) < 0)
+            return false;
+    return true;
+}
+
+unsigned char *
+rj_b64url_decode(const char *s, size_t n, size_t *out_len)
+{
+    if (n % 4 == 1 || !rj_b64url_valid(s, n))
+        return NULL;
+    unsigned char *out = rj_xmalloc(n / 4 * 3 + 3);
+    size_t o = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        acc = (acc << 6) | (uint32_t)b64url_value((unsigned char)s[i]);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (unsigned char)(acc >> bits);
+            acc &= (1u << bits) - 1;
+        }
+    }
+    out[o] = '\0';
+    *out_len = o;
+    return out;
+}

@@ -82,6 +82,19 @@ size_t rj_utf8_decode(const unsigned char *p, size_t n, uint32_t *cp);
 /** Appends the UTF-8 encoding of the code point @p c (at most U+10FFFF) to @p b. */
 void rj_utf8_encode(rj_buf_t *b, uint32_t c);
 
+/** Unpadded base64url (RFC 4648 section 5) of @p n bytes, as a new string. */
+char *rj_b64url_encode(const void *in, size_t n);
+
+/** True when each of the @p n bytes of @p s is a base64url digit. */
+bool rj_b64url_valid(const char *s, size_t n);
+
+/**
+ * Decodes unpadded base64url. Returns a new buffer (free() it; NUL-terminated, for parsing
+ * as text) with its length in @p out_len, or NULL when the text is not base64url or its
+ * length cannot be the encoding of whole bytes (a remainder of 1). Any thread.
+ */
+unsigned char *rj_b64url_decode(const char *s, size_t n, size_t *out_len);
+
 /* UUIDs as 36-char lowercase strings plus NUL. */
 #define RJ_UUID_STRLEN 37
 /** A random (v4) UUID from the kernel's CSPRNG. */

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth/auth_int.h"
+#include "core/core.h"
 #include "json/envelope.h"
 
 /* The token's format version, its JSON array's first element. */
@@ -114,7 +114,7 @@ token_json(const char *token, size_t len, const char **why)
         return NULL;
     }
     size_t raw_len;
-    unsigned char *raw = rj__auth_b64url_decode(token, len, &raw_len);
+    unsigned char *raw = rj_b64url_decode(token, len, &raw_len);
     if (raw == NULL) {
         *why = "it is not base64url";
         return NULL;
@@ -155,30 +155,6 @@ rj_ryw_note_token(rj_ryw_t *t, const char *token, size_t len, rj_error_t *err)
     return RJ_OK;
 }
 
-/* Unpadded base64url of @p n bytes, as a new string. */
-static char *
-b64url_encode(const unsigned char *in, size_t n)
-{
-    static const char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    char *out = rj_xmalloc((n + 2) / 3 * 4 + 1);
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        acc = (acc << 8) | in[i];
-        bits += 8;
-        while (bits >= 6) {
-            bits -= 6;
-            out[o++] = alphabet[(acc >> bits) & 63];
-        }
-    }
-    if (bits > 0)
-        out[o++] = alphabet[(acc << (6 - bits)) & 63];
-    out[o] = '\0';
-    return out;
-}
-
 char *
 rj_ryw_encode(const rj_ryw_t *t)
 {
@@ -189,7 +165,7 @@ rj_ryw_encode(const rj_ryw_t *t)
     char *text = json_dumps(doc, JSON_COMPACT);
     RJ_ASSERT(text != NULL);
     json_decref(doc);
-    char *token = b64url_encode((const unsigned char *)text, strlen(text));
+    char *token = rj_b64url_encode(text, strlen(text));
     free(text);
     return token;
 }
